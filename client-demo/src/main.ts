@@ -1,0 +1,64 @@
+import { SignalingClient, SignalingError } from './signaling.ts';
+import { Session } from './session.ts';
+import * as ui from './ui.ts';
+
+const token = new URLSearchParams(location.search).get('token');
+if (!token) {
+  ui.setStatus('no token in the link');
+  throw new Error('missing token');
+}
+
+const signaling = new SignalingClient(token);
+const session = new Session(signaling);
+const { socket } = signaling;
+let lastError = '';
+
+const start = (why: string): void => {
+  ui.setStatus(`joining (${why})`);
+  session.start().catch((error: Error) => {
+    lastError = error.message;
+    ui.setStatus(`join failed: ${error.message}`);
+    if (!(error instanceof SignalingError) || error.code !== 'forbidden') setTimeout(() => socket.connected && start('retry'), 2000);
+  });
+};
+
+// Every (re)connect — first join, network drop, server restart — runs the whole join again.
+socket.on('connect', () => start('connect'));
+socket.on('disconnect', (reason) => {
+  session.teardown();
+  ui.setStatus(`disconnected (${reason}), reconnecting`);
+});
+socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
+  lastError = error.message;
+  ui.setStatus(`cannot connect: ${error.message}`);
+  if (error.data?.code?.startsWith('token') || error.data?.code === 'hearing_closed') socket.disconnect();
+});
+socket.on('replaced', () => ui.setStatus('opened in another window'));
+socket.on('mediaReset', () => start('media reset'));
+socket.on('newProducer', (p) => void session.consume(p).catch((e: Error) => (lastError = e.message)));
+socket.on('consumerClosed', ({ consumerId }) => session.closeConsumer(consumerId));
+socket.on('participantJoined', (p) => session.participantJoined(p));
+socket.on('participantLeft', ({ participantId }) => session.participantLeft(participantId));
+socket.on('stateChanged', ({ state }) => session.onState(state, []));
+socket.on('activeSpeaker', ({ participantId }) => ui.setSpeaker(participantId));
+
+/** Hooks for automated tests and embedding platforms. */
+const hearingClient = {
+  stats: () => session.stats(),
+  state: () => ({
+    connected: socket.connected,
+    joined: session.joined,
+    joins: session.joins,
+    self: session.self,
+    hearingState: session.hearingState,
+    lastError,
+    ...session.counts(),
+  }),
+  request: (event: string, data?: unknown) =>
+    signaling.request(event, data).then(
+      (result) => ({ result }),
+      (error: SignalingError) => ({ error: { code: error.code, message: error.message } }),
+    ),
+  publish: () => session.publish().then(() => 'published', (error: Error) => `refused: ${error.message}`),
+};
+(window as unknown as { hearingClient: typeof hearingClient }).hearingClient = hearingClient;

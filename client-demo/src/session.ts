@@ -1,0 +1,203 @@
+import { Device, type types } from 'mediasoup-client';
+import type { SignalingClient } from './signaling.ts';
+import * as ui from './ui.ts';
+
+interface Self {
+  participantId: string;
+  name: string;
+  role: string;
+}
+interface RemoteProducer {
+  producerId: string;
+  participantId: string;
+  kind: 'audio' | 'video';
+}
+interface JoinReply {
+  self: Self;
+  hearing: { id: string; caseNumber: string; title: string; state: string; allowedTransitions: string[] };
+  participants: { participantId: string; name: string; role: string }[];
+  routerRtpCapabilities: types.RtpCapabilities;
+  producers: RemoteProducer[];
+}
+interface TransportReply {
+  id: string;
+  iceParameters: types.IceParameters;
+  iceCandidates: types.IceCandidate[];
+  dtlsParameters: types.DtlsParameters;
+}
+
+export interface RemoteTrackStats {
+  participantId: string;
+  kind: 'audio' | 'video';
+  packetsReceived: number;
+  framesDecoded: number;
+}
+
+const PUBLISHING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter']);
+
+/**
+ * One participant's media session. `start()` runs on every (re)connect and after a media reset:
+ * it drops whatever transports it had, joins, publishes when the role may, and consumes everybody.
+ */
+export class Session {
+  private readonly device = new Device();
+  private sendTransport?: types.Transport;
+  private recvTransport?: types.Transport;
+  private readonly consumers = new Map<string, { consumer: types.Consumer; participantId: string }>();
+  private readonly names = new Map<string, { name: string; role: string }>();
+  private localStream?: MediaStream;
+  private generation = 0;
+  private pending: RemoteProducer[] = [];
+  self?: Self;
+  hearingState = 'unknown';
+  joined = false;
+  joins = 0;
+
+  constructor(private readonly signaling: SignalingClient) {}
+
+  async start(): Promise<void> {
+    const generation = ++this.generation;
+    this.teardown();
+    const reply = await this.signaling.request<JoinReply>('join');
+    if (generation !== this.generation) return;
+    this.self = reply.self;
+    for (const p of reply.participants) this.names.set(p.participantId, { name: p.name, role: p.role });
+    this.onState(reply.hearing.state, reply.hearing.allowedTransitions, reply.hearing.title);
+    if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: reply.routerRtpCapabilities });
+    this.recvTransport = this.device.createRecvTransport(await this.signaling.request<TransportReply>('createTransport', { direction: 'recv' }));
+    this.wireTransport(this.recvTransport);
+    if (PUBLISHING_ROLES.has(reply.self.role)) await this.publish();
+    const toConsume = [...reply.producers, ...this.pending];
+    this.pending = [];
+    this.joined = true;
+    this.joins++;
+    ui.setStatus('connected');
+    await Promise.all(toConsume.map((p) => this.consume(p)));
+  }
+
+  /** Publishes microphone and camera (simulcast VP8, Opus with FEC/DTX). */
+  async publish(): Promise<void> {
+    const transport = this.device.createSendTransport(await this.signaling.request<TransportReply>('createTransport', { direction: 'send' }));
+    this.sendTransport = transport;
+    this.wireTransport(transport);
+    transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+      this.signaling
+        .request<{ id: string }>('produce', { transportId: transport.id, kind, rtpParameters, source: appData.source })
+        .then(({ id }) => callback({ id }), errback);
+    });
+    this.localStream ??= await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480, frameRate: 24 } });
+    const [audio] = this.localStream.getAudioTracks();
+    const [video] = this.localStream.getVideoTracks();
+    if (audio) {
+      await transport.produce({ track: audio, stopTracks: false, codecOptions: { opusFec: true, opusDtx: true }, appData: { source: 'mic' } });
+    }
+    if (video) {
+      if (this.self) ui.showTrack(this.self, video, true);
+      await transport.produce({
+        track: video,
+        stopTracks: false,
+        encodings: [
+          { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000, scalabilityMode: 'L1T3' },
+          { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 400_000, scalabilityMode: 'L1T3' },
+          { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_000_000, scalabilityMode: 'L1T3' },
+        ],
+        codecOptions: { videoGoogleStartBitrate: 1000 },
+        appData: { source: 'camera' },
+      });
+    }
+  }
+
+  async consume(p: RemoteProducer): Promise<void> {
+    const transport = this.recvTransport;
+    if (!transport || !this.joined) {
+      this.pending.push(p);
+      return;
+    }
+    if ([...this.consumers.values()].some((c) => c.consumer.producerId === p.producerId)) return;
+    const reply = await this.signaling.request<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>('consume', {
+      transportId: transport.id,
+      producerId: p.producerId,
+      rtpCapabilities: this.device.rtpCapabilities,
+    });
+    if (transport !== this.recvTransport) return;
+    const consumer = await transport.consume({ id: reply.id, producerId: reply.producerId, kind: reply.kind, rtpParameters: reply.rtpParameters });
+    this.consumers.set(consumer.id, { consumer, participantId: p.participantId });
+    const who = this.names.get(p.participantId) ?? { name: 'participant', role: '' };
+    ui.showTrack({ participantId: p.participantId, ...who }, consumer.track);
+    await this.signaling.request('resumeConsumer', { consumerId: consumer.id });
+  }
+
+  closeConsumer(consumerId: string): void {
+    const entry = this.consumers.get(consumerId);
+    if (!entry) return;
+    entry.consumer.close();
+    this.consumers.delete(consumerId);
+    ui.removeTrack(entry.participantId, entry.consumer.track);
+  }
+
+  participantJoined(p: { participantId: string; name: string; role: string }): void {
+    this.names.set(p.participantId, { name: p.name, role: p.role });
+  }
+
+  participantLeft(participantId: string): void {
+    for (const [id, entry] of this.consumers) if (entry.participantId === participantId) this.closeConsumer(id);
+    ui.removeTile(participantId);
+  }
+
+  onState(state: string, allowed: readonly string[], title?: string): void {
+    this.hearingState = state;
+    ui.setHearing(title ?? document.title, state);
+    if (this.self?.role === 'judge') {
+      ui.setControls(allowed, (to) => {
+        this.signaling.request<{ state: string; allowedTransitions: string[] }>('transition', { to }).then(
+          (r) => this.onState(r.state, r.allowedTransitions),
+          (e: Error) => ui.setStatus(e.message),
+        );
+      });
+    }
+  }
+
+  async stats(): Promise<RemoteTrackStats[]> {
+    const out: RemoteTrackStats[] = [];
+    for (const { consumer, participantId } of this.consumers.values()) {
+      let packetsReceived = 0;
+      let framesDecoded = 0;
+      (await consumer.getStats()).forEach((s: { type: string; packetsReceived?: number; framesDecoded?: number }) => {
+        if (s.type !== 'inbound-rtp') return;
+        packetsReceived += s.packetsReceived ?? 0;
+        framesDecoded += s.framesDecoded ?? 0;
+      });
+      out.push({ participantId, kind: consumer.kind as 'audio' | 'video', packetsReceived, framesDecoded });
+    }
+    return out;
+  }
+
+  counts(): { consumers: number; publishing: boolean } {
+    return { consumers: this.consumers.size, publishing: Boolean(this.sendTransport && !this.sendTransport.closed) };
+  }
+
+  /** Drops transports (and with them producers and consumers); keeps the camera/microphone. */
+  teardown(): void {
+    this.joined = false;
+    this.sendTransport?.close();
+    this.recvTransport?.close();
+    this.sendTransport = undefined;
+    this.recvTransport = undefined;
+    this.consumers.clear();
+    ui.clearRemoteTiles();
+  }
+
+  private wireTransport(transport: types.Transport): void {
+    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+      this.signaling.request('connectTransport', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback);
+    });
+    transport.on('connectionstatechange', (state) => {
+      if (state !== 'failed' || transport.closed) return;
+      ui.setStatus('media connection failed: restarting ICE');
+      this.signaling
+        .request<{ iceParameters: types.IceParameters }>('restartIce', { transportId: transport.id })
+        .then(({ iceParameters }) => transport.restartIce({ iceParameters }))
+        .catch(() => undefined);
+    });
+  }
+}

@@ -1,0 +1,28 @@
+import { io, type Socket } from 'socket.io-client';
+
+export class SignalingError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SignalingError';
+  }
+}
+
+/** The socket.io connection with request/ack as promises; error acks reject with SignalingError. */
+export class SignalingClient {
+  readonly socket: Socket;
+
+  constructor(token: string) {
+    this.socket = io({ auth: { token }, transports: ['websocket'], reconnectionDelayMax: 3000 });
+  }
+
+  async request<T = Record<string, unknown>>(event: string, data: unknown = {}): Promise<T> {
+    const response = (await this.socket.timeout(15_000).emitWithAck(event, data)) as { error?: { code: string; message: string } };
+    if (response && typeof response === 'object' && response.error) {
+      throw new SignalingError(response.error.code, response.error.message);
+    }
+    return response as T;
+  }
+}

@@ -1,0 +1,88 @@
+/** The hearing page: header with state and judge controls, one tile per video track. */
+export interface TileInfo {
+  participantId: string;
+  name: string;
+  role: string;
+}
+
+const $ = (id: string): HTMLElement => document.getElementById(id) as HTMLElement;
+
+export function setStatus(text: string): void {
+  $('status').textContent = text;
+}
+
+export function setHearing(title: string, state: string): void {
+  $('title').textContent = title;
+  document.title = title;
+  const badge = $('state');
+  badge.textContent = state.replace('_', ' ');
+  badge.dataset.state = state;
+}
+
+export function setControls(options: readonly string[], onTransition: (to: string) => void): void {
+  const box = $('controls');
+  box.replaceChildren(
+    ...options.map((to) => {
+      const button = document.createElement('button');
+      button.textContent = to.replace('_', ' ');
+      button.dataset.transition = to;
+      button.onclick = () => onTransition(to);
+      return button;
+    }),
+  );
+}
+
+function tileId(participantId: string): string {
+  return `tile-${participantId}`;
+}
+
+/** Shows a participant's track in its tile, creating the tile on first use. */
+export function showTrack(info: TileInfo, track: MediaStreamTrack, self = false): void {
+  let tile = document.getElementById(tileId(info.participantId));
+  if (!tile) {
+    tile = document.createElement('div');
+    tile.id = tileId(info.participantId);
+    tile.className = self ? 'tile self' : 'tile';
+    const video = document.createElement('video');
+    video.autoplay = true;
+    video.playsInline = true;
+    video.muted = true;
+    const label = document.createElement('span');
+    label.className = 'label';
+    label.textContent = `${info.name} · ${info.role}`;
+    tile.append(video, label);
+    if (self) $('tiles').prepend(tile);
+    else $('tiles').append(tile);
+  }
+  if (track.kind === 'video') {
+    const video = tile.querySelector('video') as HTMLVideoElement;
+    video.srcObject = new MediaStream([track]);
+  } else if (!self) {
+    const audio = document.createElement('audio');
+    audio.autoplay = true;
+    audio.dataset.trackId = track.id;
+    audio.srcObject = new MediaStream([track]);
+    tile.append(audio);
+  }
+}
+
+export function removeTrack(participantId: string, track: MediaStreamTrack): void {
+  const tile = document.getElementById(tileId(participantId));
+  if (!tile) return;
+  if (track.kind === 'video') (tile.querySelector('video') as HTMLVideoElement).srcObject = null;
+  tile.querySelector(`audio[data-track-id="${CSS.escape(track.id)}"]`)?.remove();
+}
+
+export function removeTile(participantId: string): void {
+  document.getElementById(tileId(participantId))?.remove();
+}
+
+export function clearRemoteTiles(): void {
+  for (const tile of document.querySelectorAll('.tile:not(.self)')) tile.remove();
+}
+
+export function setSpeaker(participantId: string | null): void {
+  for (const tile of document.querySelectorAll('.tile')) {
+    tile.classList.toggle('speaking', participantId !== null && tile.id === tileId(participantId));
+  }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything the hearing media core needs on a Debian 12 + Node 20 machine (root),
+# offline-capable: Debian packages, npm packages, the mediasoup worker built from source, the browser
+# client bundle. Idempotent and quick when everything is already there.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+apt_pkgs=(
+  # mediasoup worker build (see scripts/build-worker.sh)
+  meson ninja-build pkg-config libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev catch2
+  # media tools and the test browser
+  ffmpeg chromium
+)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[install] apt: ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages. MEDIASOUP_WORKER_BIN makes mediasoup's postinstall skip its own (online) worker build.
+stamp="node_modules/.hearing-install-stamp"
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "[install] npm ci"
+  MEDIASOUP_WORKER_BIN=/nonexistent npm ci --no-audit --no-fund
+  echo "$want" > "$stamp"
+fi
+
+bash scripts/build-worker.sh
+node client-demo/build.mjs

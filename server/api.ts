@@ -1,0 +1,82 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { AppError } from './errors.ts';
+import { apiKeyMatches } from './auth.ts';
+import type { HearingService } from './hearings.ts';
+import { validate } from './validate.ts';
+import { addParticipantBody, createHearingBody, eventsQuery, idParam, listQuery, transitionBody } from './api-schemas.ts';
+import { openApiDocument } from './openapi.ts';
+
+const ACTOR = 'api';
+
+/** The court platform's REST API under /api/v1, authenticated with the API key as a bearer token. */
+export function apiRouter(hearings: HearingService, apiKey: string): express.Router {
+  const router = express.Router();
+  router.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument());
+  });
+  router.use((req, _res, next) => {
+    const header = req.get('authorization') ?? '';
+    const match = /^Bearer (.+)$/.exec(header);
+    if (!match) return next(new AppError(401, 'unauthorized', 'missing Authorization: Bearer <api key>'));
+    if (!apiKeyMatches(match[1] as string, apiKey)) return next(new AppError(401, 'unauthorized', 'invalid API key'));
+    next();
+  });
+  router.use(express.json({ limit: '64kb', strict: true }));
+
+  const id = (req: Request, name = 'id'): string => validate(idParam, req.params[name], 'path');
+
+  router.post('/hearings', (req, res) => {
+    const body = validate(createHearingBody, req.body, 'body');
+    res.status(201).json(hearings.create(body, ACTOR));
+  });
+  router.get('/hearings', (req, res) => {
+    const { limit, offset } = validate(listQuery, req.query, 'query');
+    res.json({ hearings: hearings.list(limit, offset), limit, offset });
+  });
+  router.get('/hearings/:id', (req, res) => {
+    res.json(hearings.get(id(req)));
+  });
+  router.post('/hearings/:id/participants', async (req, res) => {
+    const hearingId = id(req);
+    const body = validate(addParticipantBody, req.body, 'body');
+    res.status(201).json(await hearings.addParticipant(hearingId, body, ACTOR));
+  });
+  router.post('/hearings/:id/participants/:pid/token', async (req, res) => {
+    const participant = hearings.participant(id(req), id(req, 'pid'));
+    res.status(201).json(await hearings.issueToken(participant));
+  });
+  router.post('/hearings/:id/transitions', (req, res) => {
+    const hearingId = id(req);
+    const { to } = validate(transitionBody, req.body, 'body');
+    res.json(hearings.transition(hearingId, to, ACTOR));
+  });
+  router.get('/hearings/:id/events', (req, res) => {
+    const { after } = validate(eventsQuery, req.query, 'query');
+    res.json({ events: hearings.events(id(req), after) });
+  });
+  router.use((_req, _res, next) => next(new AppError(404, 'not_found', 'no such endpoint')));
+  return router;
+}
+
+/** Turns every error into a JSON body with a reason; never leaks a stack trace. */
+export function errorHandler(error: unknown, _req: Request, res: Response, _next: NextFunction): void {
+  if (error instanceof AppError) {
+    res.status(error.status).json({ error: { code: error.code, message: error.message, ...error.details } });
+    return;
+  }
+  const e = error as { type?: string; status?: number; message?: string };
+  if (e.type === 'entity.parse.failed') {
+    res.status(400).json({ error: { code: 'invalid_json', message: 'request body is not valid JSON' } });
+    return;
+  }
+  if (e.type === 'entity.too.large') {
+    res.status(413).json({ error: { code: 'body_too_large', message: 'request body is too large' } });
+    return;
+  }
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    res.status(e.status).json({ error: { code: 'bad_request', message: e.message ?? 'bad request' } });
+    return;
+  }
+  console.error('[api] unexpected error', error);
+  res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
+}

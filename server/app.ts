@@ -1,0 +1,116 @@
+import http from 'node:http';
+import path from 'node:path';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import { Server as SocketServer } from 'socket.io';
+import type { Config } from './config.ts';
+import { loadSecrets, type Secrets } from './secrets.ts';
+import { Store } from './store.ts';
+import { TokenIssuer } from './auth.ts';
+import { HearingService } from './hearings.ts';
+import { apiRouter, errorHandler } from './api.ts';
+import { createMetrics } from './metrics.ts';
+import { Signaling } from './signaling.ts';
+import { WebhookSender } from './webhooks.ts';
+import { MediaPlane } from '../workers/media-plane.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const clientDir = path.join(root, 'client-demo');
+
+export interface HearingServer {
+  url: string;
+  config: Config;
+  secrets: Secrets;
+  store: Store;
+  hearings: HearingService;
+  plane: MediaPlane;
+  http: http.Server;
+  close(): Promise<void>;
+}
+
+/** Wires store → hearings → signaling → media plane and starts listening. */
+export async function startServer(config: Config): Promise<HearingServer> {
+  const secrets = loadSecrets(config.dataDir, { apiKey: config.apiKey, jwtSecret: config.jwtSecret, webhookSecret: config.webhookSecret });
+  const store = new Store(config.dataDir);
+  const tokens = new TokenIssuer(secrets.jwtSecret, config.tokenTtlSeconds);
+  let baseUrl = config.publicUrl ?? '';
+  const hearings = new HearingService(store, tokens, () => baseUrl);
+  const plane = await MediaPlane.create({
+    size: config.workers,
+    rtcMinPort: config.rtcMinPort,
+    rtcMaxPort: config.rtcMaxPort,
+    listenIp: config.listenIp,
+    announcedIp: config.announcedIp,
+  });
+
+  let webhooks: WebhookSender | undefined;
+  if (config.webhookUrl) {
+    webhooks = new WebhookSender({
+      url: config.webhookUrl,
+      secret: secrets.webhookSecret,
+      onFailure: (event, error) => {
+        console.warn(`[webhooks] giving up on event ${event.id} (${event.type}): ${error}`);
+        store.audit({ hearingId: event.hearingId, at: new Date().toISOString(), actor: 'system', action: 'webhook.failed', detail: { eventId: event.id, error } });
+      },
+    });
+    const sender = webhooks;
+    hearings.on('event', (e) => sender.send({ id: e.seq, type: `hearing.${e.action.replace(/^hearing\./, '')}`, hearingId: e.hearingId, at: e.at, data: e.detail }));
+  }
+
+  const metrics = createMetrics(plane, store);
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    const live = plane.pool.workers.filter((s) => !s.worker.died).length;
+    res.status(live > 0 ? 200 : 503).json({ ok: live > 0, workers: { live, total: plane.pool.workers.length }, hearingsOpen: plane.all().length });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.metrics());
+  });
+  app.use('/api/v1', apiRouter(hearings, secrets.apiKey));
+  app.get('/join', (_req, res) => {
+    res.sendFile(path.join(clientDir, 'index.html'));
+  });
+  app.use('/client', express.static(path.join(clientDir, 'dist'), { fallthrough: false }));
+  app.get('/', (_req, res) => {
+    res.type('text/plain').send('hearing media core: REST API at /api/v1 (see /api/v1/openapi.json); participants join at /join?token=...\n');
+  });
+  app.use(errorHandler);
+
+  const server = http.createServer(app);
+  const io = new SocketServer(server, { maxHttpBufferSize: 256 * 1024, serveClient: false });
+  new Signaling(io, hearings, plane, tokens);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${localHost}:${port}`;
+  baseUrl = config.publicUrl ?? url;
+  if (!fs.existsSync(path.join(clientDir, 'dist', 'client.js'))) {
+    console.warn('[server] client-demo/dist/client.js is missing: run `npm run build:client`');
+  }
+
+  let closed = false;
+  return {
+    url,
+    config,
+    secrets,
+    store,
+    hearings,
+    plane,
+    http: server,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      webhooks?.stop();
+      await plane.close();
+      store.close();
+    },
+  };
+}

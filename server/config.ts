@@ -1,0 +1,72 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const envSchema = z.object({
+  PORT: port.default(3000),
+  HEARING_HOST: z.string().default('0.0.0.0'),
+  HEARING_DATA_DIR: z.string().default('./data'),
+  HEARING_PUBLIC_URL: z.url().optional(),
+  HEARING_LISTEN_IP: z.string().default('127.0.0.1'),
+  HEARING_ANNOUNCED_IP: z.string().optional(),
+  HEARING_RTC_MIN_PORT: port.default(40000),
+  HEARING_RTC_MAX_PORT: port.default(49999),
+  HEARING_WORKERS: z.coerce.number().int().min(1).max(256).optional(),
+  HEARING_API_KEY: z.string().min(16).optional(),
+  HEARING_JWT_SECRET: z.string().min(32).optional(),
+  HEARING_TOKEN_TTL: z.coerce.number().int().min(60).default(12 * 3600),
+  HEARING_WEBHOOK_URL: z.url().optional(),
+  HEARING_WEBHOOK_SECRET: z.string().min(16).optional(),
+  HEARING_DEMO: z.enum(['0', '1']).default('1'),
+  HEARING_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Base URL for join links; default http://127.0.0.1:<port>. */
+  publicUrl?: string;
+  listenIp: string;
+  announcedIp?: string;
+  rtcMinPort: number;
+  rtcMaxPort: number;
+  workers: number;
+  apiKey?: string;
+  jwtSecret?: string;
+  tokenTtlSeconds: number;
+  webhookUrl?: string;
+  webhookSecret?: string;
+  demo: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Reads the configuration from the environment; every variable has an embedded default. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  if (e.HEARING_RTC_MIN_PORT >= e.HEARING_RTC_MAX_PORT) throw new Error('HEARING_RTC_MIN_PORT must be below HEARING_RTC_MAX_PORT');
+  return {
+    port: e.PORT,
+    host: e.HEARING_HOST,
+    dataDir: path.resolve(e.HEARING_DATA_DIR),
+    publicUrl: e.HEARING_PUBLIC_URL,
+    listenIp: e.HEARING_LISTEN_IP,
+    announcedIp: e.HEARING_ANNOUNCED_IP,
+    rtcMinPort: e.HEARING_RTC_MIN_PORT,
+    rtcMaxPort: e.HEARING_RTC_MAX_PORT,
+    workers: e.HEARING_WORKERS ?? os.availableParallelism(),
+    apiKey: e.HEARING_API_KEY,
+    jwtSecret: e.HEARING_JWT_SECRET,
+    tokenTtlSeconds: e.HEARING_TOKEN_TTL,
+    webhookUrl: e.HEARING_WEBHOOK_URL,
+    webhookSecret: e.HEARING_WEBHOOK_SECRET,
+    demo: e.HEARING_DEMO === '1',
+    logLevel: e.HEARING_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,148 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { AppError, notFound } from './errors.ts';
+import { allowedTransitions, canTransition, type HearingState } from './hearing-state.ts';
+import type { Role } from './roles.ts';
+import type { AuditRow, HearingRow, ParticipantRow, Store } from './store.ts';
+import type { TokenIssuer } from './auth.ts';
+
+export interface HearingView extends HearingRow {
+  allowedTransitions: readonly HearingState[];
+  participants: ParticipantView[];
+}
+
+export interface ParticipantView {
+  id: string;
+  name: string;
+  role: Role;
+  /** Only the last four characters of an ID number ever leave the store. */
+  idNumberMasked: string | null;
+  createdAt: string;
+}
+
+interface HearingEvents {
+  /** Every audit entry of a hearing, for signaling broadcast and webhooks. */
+  event: [entry: AuditRow];
+}
+
+function mask(idNumber: string | null): string | null {
+  return idNumber ? `${'*'.repeat(Math.max(0, idNumber.length - 4))}${idNumber.slice(-4)}` : null;
+}
+
+function participantView(p: ParticipantRow): ParticipantView {
+  return { id: p.id, name: p.name, role: p.role, idNumberMasked: mask(p.idNumber), createdAt: p.createdAt };
+}
+
+/** Hearings, their participants, their state machine and their log: the control plane's core. */
+export class HearingService extends EventEmitter<HearingEvents> {
+  constructor(
+    private readonly store: Store,
+    private readonly tokens: TokenIssuer,
+    private readonly joinBaseUrl: () => string,
+  ) {
+    super();
+  }
+
+  create(input: { caseNumber: string; title: string; scheduledAt?: string }, actor: string): HearingView {
+    const now = new Date().toISOString();
+    const row: HearingRow = {
+      id: randomUUID(),
+      caseNumber: input.caseNumber,
+      title: input.title,
+      scheduledAt: input.scheduledAt ?? null,
+      state: 'scheduled',
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.store.insertHearing(row);
+    this.log(row.id, actor, 'hearing.created', { caseNumber: row.caseNumber, title: row.title });
+    return this.view(row);
+  }
+
+  get(id: string): HearingView {
+    return this.view(this.row(id));
+  }
+
+  row(id: string): HearingRow {
+    const row = this.store.hearing(id);
+    if (!row) throw notFound('hearing');
+    return row;
+  }
+
+  list(limit: number, offset: number): HearingView[] {
+    return this.store.hearings(limit, offset).map((row) => this.view(row));
+  }
+
+  findByCase(caseNumber: string): HearingRow | undefined {
+    return this.store.hearingByCase(caseNumber);
+  }
+
+  async addParticipant(
+    hearingId: string,
+    input: { name: string; role: Role; idNumber?: string },
+    actor: string,
+  ): Promise<ParticipantView & { token: string; expiresAt: string; joinUrl: string }> {
+    const hearing = this.row(hearingId);
+    if (hearing.state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed');
+    const row: ParticipantRow = {
+      id: randomUUID(),
+      hearingId,
+      name: input.name,
+      role: input.role,
+      idNumber: input.idNumber ?? null,
+      createdAt: new Date().toISOString(),
+    };
+    this.store.insertParticipant(row);
+    this.log(hearingId, actor, 'participant.added', { participantId: row.id, role: row.role, name: row.name });
+    return { ...participantView(row), ...(await this.issueToken(row)) };
+  }
+
+  async issueToken(p: ParticipantRow): Promise<{ token: string; expiresAt: string; joinUrl: string }> {
+    const { token, expiresAt } = await this.tokens.issue({ hearingId: p.hearingId, participantId: p.id, role: p.role });
+    return { token, expiresAt, joinUrl: `${this.joinBaseUrl()}/join?token=${encodeURIComponent(token)}` };
+  }
+
+  participant(hearingId: string, participantId: string): ParticipantRow {
+    const p = this.store.participant(participantId);
+    if (!p || p.hearingId !== hearingId) throw notFound('participant');
+    return p;
+  }
+
+  participants(hearingId: string): ParticipantView[] {
+    return this.store.participants(hearingId).map(participantView);
+  }
+
+  transition(hearingId: string, to: HearingState, actor: string): HearingView {
+    const row = this.row(hearingId);
+    if (!canTransition(row.state, to)) {
+      throw new AppError(409, 'invalid_transition', `cannot go from ${row.state} to ${to}`, {
+        state: row.state,
+        allowed: allowedTransitions(row.state),
+      });
+    }
+    const at = new Date().toISOString();
+    if (!this.store.updateState(hearingId, row.state, to, at)) {
+      throw new AppError(409, 'concurrent_transition', 'the hearing changed state meanwhile; retry', {
+        allowed: allowedTransitions(this.row(hearingId).state),
+      });
+    }
+    this.log(hearingId, actor, 'hearing.state_changed', { from: row.state, to });
+    return this.get(hearingId);
+  }
+
+  /** Appends to the hearing's audit log and tells listeners (signaling, webhooks). */
+  log(hearingId: string, actor: string, action: string, detail: Record<string, unknown> = {}): AuditRow {
+    const entry = this.store.audit({ hearingId, at: new Date().toISOString(), actor, action, detail });
+    this.emit('event', entry);
+    return entry;
+  }
+
+  events(hearingId: string, afterSeq = 0): AuditRow[] {
+    this.row(hearingId);
+    return this.store.auditLog(hearingId, afterSeq);
+  }
+
+  private view(row: HearingRow): HearingView {
+    return { ...row, allowedTransitions: allowedTransitions(row.state), participants: this.participants(row.id) };
+  }
+}

@@ -1,0 +1,15 @@
+/** Participant roles and what each may do (shared/DESIGN.md, "Roles and what each may do"). */
+export const ROLES = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+export type Action = 'publish' | 'subscribe' | 'changeState';
+
+const CAN: Record<Action, readonly Role[]> = {
+  publish: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
+  subscribe: ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer'],
+  changeState: ['judge'],
+};
+
+export function may(role: Role, action: Action): boolean {
+  return CAN[action].includes(role);
+}

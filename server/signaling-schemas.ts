@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { HEARING_STATES } from './hearing-state.ts';
+
+/**
+ * Signaling message payloads. mediasoup validates RTP/DTLS objects in depth; these schemas reject
+ * anything of the wrong shape before it reaches the worker.
+ */
+const id = z.string().min(1).max(64);
+const params = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+const feedback = z.array(z.looseObject({ type: z.string().max(32), parameter: z.string().max(32).optional() })).max(16);
+
+const dtlsParameters = z.strictObject({
+  role: z.enum(['auto', 'client', 'server']).optional(),
+  fingerprints: z
+    .array(z.strictObject({ algorithm: z.string().min(1).max(16), value: z.string().min(1).max(200) }))
+    .min(1)
+    .max(8),
+});
+
+const rtpParameters = z.looseObject({
+  mid: z.string().max(32).optional(),
+  codecs: z
+    .array(
+      z.looseObject({
+        mimeType: z.string().regex(/^(audio|video)\/[\w-]+$/),
+        payloadType: z.number().int().min(0).max(127),
+        clockRate: z.number().int().positive(),
+        channels: z.number().int().min(1).max(8).optional(),
+        parameters: params.optional(),
+        rtcpFeedback: feedback.optional(),
+      }),
+    )
+    .min(1)
+    .max(16),
+  headerExtensions: z.array(z.looseObject({ uri: z.string().max(200), id: z.number().int().min(1).max(255) })).max(32).optional(),
+  encodings: z.array(z.looseObject({})).max(8).optional(),
+  rtcp: z.looseObject({}).optional(),
+});
+
+const rtpCapabilities = z.looseObject({
+  codecs: z
+    .array(
+      z.looseObject({
+        kind: z.enum(['audio', 'video']),
+        mimeType: z.string().max(64),
+        clockRate: z.number().int().positive(),
+        preferredPayloadType: z.number().int().min(0).max(127).optional(),
+        parameters: params.optional(),
+        rtcpFeedback: feedback.optional(),
+      }),
+    )
+    .max(64)
+    .optional(),
+  headerExtensions: z.array(z.looseObject({})).max(64).optional(),
+});
+
+export const signalingSchemas = {
+  join: z.strictObject({}),
+  leave: z.strictObject({}),
+  createTransport: z.strictObject({ direction: z.enum(['send', 'recv']) }),
+  connectTransport: z.strictObject({ transportId: id, dtlsParameters }),
+  restartIce: z.strictObject({ transportId: id }),
+  produce: z.strictObject({
+    transportId: id,
+    kind: z.enum(['audio', 'video']),
+    rtpParameters,
+    source: z.enum(['mic', 'camera', 'screen']),
+  }),
+  consume: z.strictObject({ transportId: id, producerId: id, rtpCapabilities }),
+  resumeConsumer: z.strictObject({ consumerId: id }),
+  setPreferredLayers: z.strictObject({
+    consumerId: id,
+    spatialLayer: z.number().int().min(0).max(2),
+    temporalLayer: z.number().int().min(0).max(2).optional(),
+  }),
+  pauseProducer: z.strictObject({ producerId: id }),
+  resumeProducer: z.strictObject({ producerId: id }),
+  closeProducer: z.strictObject({ producerId: id }),
+  transition: z.strictObject({ to: z.enum(HEARING_STATES) }),
+} as const;
+
+export type SignalingEvent = keyof typeof signalingSchemas;

@@ -1,0 +1,232 @@
+import type { DefaultEventsMap, Server, Socket } from 'socket.io';
+import type { z } from 'zod';
+import { AppError } from './errors.ts';
+import { AuthError, type TokenClaims, type TokenIssuer } from './auth.ts';
+import type { HearingService } from './hearings.ts';
+import { may, type Action } from './roles.ts';
+import { validate } from './validate.ts';
+import { signalingSchemas, type SignalingEvent } from './signaling-schemas.ts';
+import { MediaError } from '../workers/media-error.ts';
+import type { MediaPlane } from '../workers/media-plane.ts';
+import type { MediaRoom } from '../workers/media-room.ts';
+
+interface SocketData {
+  claims: TokenClaims;
+  name: string;
+}
+type HearingSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>;
+type Ack = (response: unknown) => void;
+type Handler<E extends SignalingEvent> = (
+  data: z.output<(typeof signalingSchemas)[E]>,
+  ctx: { socket: HearingSocket; claims: TokenClaims; room: () => Promise<MediaRoom> },
+) => Promise<unknown> | unknown;
+
+const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
+  produce: 'publish',
+  pauseProducer: 'publish',
+  resumeProducer: 'publish',
+  closeProducer: 'publish',
+  consume: 'subscribe',
+  transition: 'changeState',
+};
+
+/** Per-socket flood guard: a burst of 1,000 messages, refilled at 200 per second. */
+class TokenBucket {
+  private tokens = 1000;
+  private last = Date.now();
+  take(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(1000, this.tokens + ((now - this.last) / 1000) * 200);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+const channel = (hearingId: string): string => `hearing:${hearingId}`;
+
+function errorAck(error: unknown): { error: { code: string; message: string } } {
+  if (error instanceof AppError || error instanceof MediaError || error instanceof AuthError) {
+    return { error: { code: error.code, message: error.message } };
+  }
+  if (error instanceof TypeError) return { error: { code: 'bad_request', message: error.message } };
+  const message = error instanceof Error ? error.message : String(error);
+  console.warn('[signaling] request failed:', message);
+  return { error: { code: 'failed', message } };
+}
+
+/**
+ * socket.io signaling. A participant connects with its JWT (`auth: {token}`); every message is
+ * validated, checked against the caller's role and hearing, and answered with an ack — either the
+ * result or `{error: {code, message}}`.
+ */
+export class Signaling {
+  /** Live socket per participant: a second connection replaces the first. */
+  private readonly sockets = new Map<string, HearingSocket>();
+
+  constructor(
+    private readonly io: Server,
+    private readonly hearings: HearingService,
+    private readonly plane: MediaPlane,
+    private readonly tokens: TokenIssuer,
+  ) {
+    io.use((socket, next) => {
+      this.authenticate(socket as HearingSocket).then(
+        () => next(),
+        (error: unknown) => {
+          const refused = new Error(error instanceof Error ? error.message : 'refused') as Error & { data?: unknown };
+          refused.data = errorAck(error).error;
+          next(refused);
+        },
+      );
+    });
+    io.on('connection', (socket) => this.onConnection(socket as HearingSocket));
+    plane.on('roomOpened', (room) => this.watchRoom(room));
+    plane.on('roomRecovered', ({ hearingId, deadPid, newPid, error }) => {
+      this.hearings.log(hearingId, 'system', 'media.worker_died', { deadPid, newPid, error, recovered: true });
+      io.to(channel(hearingId)).emit('mediaReset', { reason: 'worker_died' });
+    });
+    plane.on('roomLost', ({ hearingId, deadPid, error }) => {
+      this.hearings.log(hearingId, 'system', 'media.worker_died', { deadPid, error, recovered: false });
+      io.to(channel(hearingId)).emit('mediaReset', { reason: 'worker_died' });
+    });
+    hearings.on('event', (entry) => {
+      if (entry.action !== 'hearing.state_changed' || !entry.hearingId) return;
+      const { to, from } = entry.detail as { to: string; from: string };
+      io.to(channel(entry.hearingId)).emit('stateChanged', { state: to, from, actor: entry.actor, at: entry.at });
+      if (to === 'closed') this.closeHearing(entry.hearingId);
+    });
+  }
+
+  private async authenticate(socket: HearingSocket): Promise<void> {
+    const token: unknown = socket.handshake.auth?.token;
+    if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
+      throw new AuthError('token_missing', 'a participant token is required');
+    }
+    const claims = await this.tokens.verify(token);
+    const participant = this.hearings.participant(claims.hearingId, claims.participantId);
+    if (participant.role !== claims.role) throw new AuthError('token_invalid', 'token role does not match the participant');
+    const hearing = this.hearings.row(claims.hearingId);
+    if (hearing.state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed');
+    socket.data = { claims, name: participant.name };
+  }
+
+  private onConnection(socket: HearingSocket): void {
+    const { claims } = socket.data;
+    const previous = this.sockets.get(claims.participantId);
+    if (previous) {
+      previous.emit('replaced');
+      previous.disconnect(true);
+    }
+    this.sockets.set(claims.participantId, socket);
+    void socket.join(channel(claims.hearingId));
+    const bucket = new TokenBucket();
+    const room = (): Promise<MediaRoom> => this.plane.room(claims.hearingId);
+
+    const on = <E extends SignalingEvent>(event: E, handler: Handler<E>): void => {
+      socket.on(event as string, async (payload: unknown, ack?: unknown) => {
+        const reply: Ack = typeof ack === 'function' ? (ack as Ack) : () => undefined;
+        try {
+          if (!bucket.take()) throw new AppError(429, 'rate_limited', 'too many messages');
+          const action = REQUIRES[event];
+          if (action && !may(claims.role, action)) throw new AppError(403, 'forbidden', `role ${claims.role} may not ${event}`);
+          const data = validate(signalingSchemas[event], payload ?? {}, 'message');
+          reply((await handler(data as Parameters<Handler<E>>[0], { socket, claims, room })) ?? {});
+        } catch (error) {
+          reply(errorAck(error));
+        }
+      });
+    };
+
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if (typeof event === 'string' && event in signalingSchemas) return;
+      const ack = args.at(-1);
+      if (typeof ack === 'function') ack({ error: { code: 'unknown_event', message: `unknown message ${String(event).slice(0, 64)}` } });
+    });
+
+    on('join', async () => {
+      const r = await room();
+      const rejoin = r.hasPeer(claims.participantId);
+      r.removePeer(claims.participantId);
+      this.hearings.log(claims.hearingId, claims.participantId, 'participant.joined', { role: claims.role, rejoin, workerPid: r.workerPid });
+      socket.to(channel(claims.hearingId)).emit('participantJoined', this.describe(socket));
+      const hearing = this.hearings.get(claims.hearingId);
+      return {
+        self: this.describe(socket),
+        hearing: { id: hearing.id, caseNumber: hearing.caseNumber, title: hearing.title, state: hearing.state, allowedTransitions: hearing.allowedTransitions },
+        participants: hearing.participants.map((p) => ({ participantId: p.id, name: p.name, role: p.role, online: this.sockets.has(p.id) })),
+        routerRtpCapabilities: r.rtpCapabilities,
+        producers: r.producers().filter((p) => p.participantId !== claims.participantId),
+      };
+    });
+    on('createTransport', async ({ direction }) => {
+      if (direction === 'send' && !may(claims.role, 'publish')) throw new AppError(403, 'forbidden', `role ${claims.role} may not publish`);
+      const transport = await (await room()).createWebRtcTransport(claims.participantId, direction);
+      return { id: transport.id, iceParameters: transport.iceParameters, iceCandidates: transport.iceCandidates, dtlsParameters: transport.dtlsParameters };
+    });
+    on('connectTransport', async ({ transportId, dtlsParameters }) => {
+      await (await room()).connectWebRtcTransport(claims.participantId, transportId, dtlsParameters);
+    });
+    on('restartIce', async ({ transportId }) => {
+      return { iceParameters: await (await room()).restartIce(claims.participantId, transportId) };
+    });
+    on('produce', async ({ transportId, kind, rtpParameters, source }) => {
+      const r = await room();
+      const producer = await r.produce(claims.participantId, transportId, kind, rtpParameters as never, source);
+      socket.to(channel(claims.hearingId)).emit('newProducer', { producerId: producer.id, participantId: claims.participantId, kind, source });
+      return { id: producer.id };
+    });
+    on('consume', async ({ transportId, producerId, rtpCapabilities }) => {
+      const consumer = await (await room()).consume(claims.participantId, transportId, producerId, rtpCapabilities as never);
+      return { id: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters, participantId: consumer.appData.participantId };
+    });
+    on('resumeConsumer', async ({ consumerId }) => {
+      await (await room()).consumerOf(claims.participantId, consumerId).resume();
+    });
+    on('setPreferredLayers', async ({ consumerId, spatialLayer, temporalLayer }) => {
+      await (await room()).consumerOf(claims.participantId, consumerId).setPreferredLayers({ spatialLayer, temporalLayer });
+    });
+    on('pauseProducer', async ({ producerId }) => {
+      await (await room()).producerOf(claims.participantId, producerId).pause();
+    });
+    on('resumeProducer', async ({ producerId }) => {
+      await (await room()).producerOf(claims.participantId, producerId).resume();
+    });
+    on('closeProducer', async ({ producerId }) => {
+      (await room()).producerOf(claims.participantId, producerId).close();
+    });
+    on('transition', ({ to }) => {
+      const hearing = this.hearings.transition(claims.hearingId, to, claims.participantId);
+      return { state: hearing.state, allowedTransitions: hearing.allowedTransitions };
+    });
+    on('leave', () => {
+      this.plane.get(claims.hearingId)?.removePeer(claims.participantId);
+      return {};
+    });
+
+    socket.on('disconnect', (reason) => {
+      if (this.sockets.get(claims.participantId) !== socket) return;
+      this.sockets.delete(claims.participantId);
+      this.plane.get(claims.hearingId)?.removePeer(claims.participantId);
+      this.hearings.log(claims.hearingId, claims.participantId, 'participant.left', { reason });
+      this.io.to(channel(claims.hearingId)).emit('participantLeft', { participantId: claims.participantId });
+    });
+  }
+
+  private describe(socket: HearingSocket): { participantId: string; name: string; role: string } {
+    return { participantId: socket.data.claims.participantId, name: socket.data.name, role: socket.data.claims.role };
+  }
+
+  private watchRoom(room: MediaRoom): void {
+    const to = this.io.to(channel(room.hearingId));
+    room.on('producerClosed', (info) => to.emit('producerClosed', info));
+    room.on('activeSpeaker', (info) => to.emit('activeSpeaker', info));
+    room.on('consumerClosed', (info) => this.sockets.get(info.participantId)?.emit('consumerClosed', info));
+  }
+
+  private closeHearing(hearingId: string): void {
+    this.plane.closeRoom(hearingId);
+    this.io.in(channel(hearingId)).disconnectSockets(true);
+  }
+}

@@ -1,0 +1,159 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { HearingState } from './hearing-state.ts';
+import type { Role } from './roles.ts';
+
+export interface HearingRow {
+  id: string;
+  caseNumber: string;
+  title: string;
+  scheduledAt: string | null;
+  state: HearingState;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ParticipantRow {
+  id: string;
+  hearingId: string;
+  name: string;
+  role: Role;
+  idNumber: string | null;
+  createdAt: string;
+}
+
+export interface AuditRow {
+  seq: number;
+  hearingId: string | null;
+  at: string;
+  actor: string;
+  action: string;
+  detail: Record<string, unknown>;
+}
+
+/** Schema migrations, applied in order; PRAGMA user_version records how many ran. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE hearings (
+     id TEXT PRIMARY KEY,
+     case_number TEXT NOT NULL,
+     title TEXT NOT NULL,
+     scheduled_at TEXT,
+     state TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE TABLE participants (
+     id TEXT PRIMARY KEY,
+     hearing_id TEXT NOT NULL REFERENCES hearings(id),
+     name TEXT NOT NULL,
+     role TEXT NOT NULL,
+     id_number TEXT,
+     created_at TEXT NOT NULL
+   );
+   CREATE INDEX participants_hearing ON participants(hearing_id);
+   CREATE TABLE audit_log (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     hearing_id TEXT,
+     at TEXT NOT NULL,
+     actor TEXT NOT NULL,
+     action TEXT NOT NULL,
+     detail TEXT NOT NULL
+   );
+   CREATE INDEX audit_hearing ON audit_log(hearing_id, seq);`,
+];
+
+const HEARING_COLUMNS = `id, case_number AS caseNumber, title, scheduled_at AS scheduledAt, state,
+  created_at AS createdAt, updated_at AS updatedAt`;
+const PARTICIPANT_COLUMNS = `id, hearing_id AS hearingId, name, role, id_number AS idNumber, created_at AS createdAt`;
+
+/** The embedded store: one SQLite file in the data directory (WAL mode). */
+export class Store {
+  private readonly db: Database.Database;
+
+  constructor(dataDir: string) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(path.join(dataDir, 'hearings.sqlite'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('foreign_keys = ON');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const applied = this.db.pragma('user_version', { simple: true }) as number;
+    for (let i = applied; i < MIGRATIONS.length; i++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[i] as string);
+        this.db.pragma(`user_version = ${i + 1}`);
+      })();
+    }
+  }
+
+  insertHearing(h: HearingRow): void {
+    this.db
+      .prepare(`INSERT INTO hearings (id, case_number, title, scheduled_at, state, created_at, updated_at)
+                VALUES (@id, @caseNumber, @title, @scheduledAt, @state, @createdAt, @updatedAt)`)
+      .run(h);
+  }
+
+  hearing(id: string): HearingRow | undefined {
+    return this.db.prepare(`SELECT ${HEARING_COLUMNS} FROM hearings WHERE id = ?`).get(id) as HearingRow | undefined;
+  }
+
+  hearingByCase(caseNumber: string): HearingRow | undefined {
+    return this.db
+      .prepare(`SELECT ${HEARING_COLUMNS} FROM hearings WHERE case_number = ? ORDER BY created_at DESC LIMIT 1`)
+      .get(caseNumber) as HearingRow | undefined;
+  }
+
+  hearings(limit: number, offset: number): HearingRow[] {
+    return this.db
+      .prepare(`SELECT ${HEARING_COLUMNS} FROM hearings ORDER BY created_at DESC, id LIMIT ? OFFSET ?`)
+      .all(limit, offset) as HearingRow[];
+  }
+
+  countByState(): Record<string, number> {
+    const rows = this.db.prepare('SELECT state, COUNT(*) AS n FROM hearings GROUP BY state').all() as { state: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  /** Sets the state only if it is still `from` (no lost update between two concurrent transitions). */
+  updateState(id: string, from: HearingState, to: HearingState, at: string): boolean {
+    return this.db.prepare('UPDATE hearings SET state = ?, updated_at = ? WHERE id = ? AND state = ?').run(to, at, id, from).changes === 1;
+  }
+
+  insertParticipant(p: ParticipantRow): void {
+    this.db
+      .prepare(`INSERT INTO participants (id, hearing_id, name, role, id_number, created_at)
+                VALUES (@id, @hearingId, @name, @role, @idNumber, @createdAt)`)
+      .run(p);
+  }
+
+  participant(id: string): ParticipantRow | undefined {
+    return this.db.prepare(`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE id = ?`).get(id) as ParticipantRow | undefined;
+  }
+
+  participants(hearingId: string): ParticipantRow[] {
+    return this.db
+      .prepare(`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE hearing_id = ? ORDER BY created_at, id`)
+      .all(hearingId) as ParticipantRow[];
+  }
+
+  audit(entry: Omit<AuditRow, 'seq'>): AuditRow {
+    const info = this.db
+      .prepare('INSERT INTO audit_log (hearing_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)')
+      .run(entry.hearingId, entry.at, entry.actor, entry.action, JSON.stringify(entry.detail));
+    return { seq: Number(info.lastInsertRowid), ...entry };
+  }
+
+  auditLog(hearingId: string, afterSeq = 0): AuditRow[] {
+    const rows = this.db
+      .prepare('SELECT seq, hearing_id AS hearingId, at, actor, action, detail FROM audit_log WHERE hearing_id = ? AND seq > ? ORDER BY seq')
+      .all(hearingId, afterSeq) as (Omit<AuditRow, 'detail'> & { detail: string })[];
+    return rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -6,7 +6,9 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 ms="$root/node_modules/mediasoup"
 version="$(node -p "require('$ms/package.json').version")"
-cache="${HEARING_CACHE_DIR:-/var/cache/hearing-media-core}/mediasoup-worker-$version"
+default_cache=/var/cache/hearing-media-core
+[ "$(id -u)" -eq 0 ] || default_cache="${XDG_CACHE_HOME:-$HOME/.cache}/hearing-media-core"
+cache="${HEARING_CACHE_DIR:-$default_cache}/mediasoup-worker-$version"
 bin="$cache/mediasoup-worker"
 dest="$ms/worker/out/Release/mediasoup-worker"
 

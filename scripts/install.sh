@@ -23,12 +23,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# npm packages. MEDIASOUP_WORKER_BIN makes mediasoup's postinstall skip its own (online) worker build.
+# npm packages, exactly as locked. MEDIASOUP_WORKER_BIN makes mediasoup's postinstall skip its own
+# (online) worker build. `npm install --no-save` rather than `npm ci`: the registry here lacks some
+# other-platform optional packages (rollup's), which npm ci insists on finding in the lock file.
 stamp="node_modules/.hearing-install-stamp"
 want="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "[install] npm ci"
-  MEDIASOUP_WORKER_BIN=/nonexistent npm ci --no-audit --no-fund
+  echo "[install] npm packages"
+  MEDIASOUP_WORKER_BIN=/nonexistent npm install --no-save --no-audit --no-fund
   echo "$want" > "$stamp"
 fi
 

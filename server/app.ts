@@ -49,6 +49,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     webhooks = new WebhookSender({
       url: config.webhookUrl,
       secret: secrets.webhookSecret,
+      baseDelayMs: config.webhookRetryMs,
       onFailure: (event, error) => {
         console.warn(`[webhooks] giving up on event ${event.id} (${event.type}): ${error}`);
         store.audit({ hearingId: event.hearingId, at: new Date().toISOString(), actor: 'system', action: 'webhook.failed', detail: { eventId: event.id, error } });
@@ -108,7 +109,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
       if (closed) return;
       closed = true;
       await new Promise<void>((resolve) => io.close(() => resolve()));
-      webhooks?.stop();
+      await webhooks?.stop();
       await plane.close();
       store.close();
     },

@@ -18,6 +18,7 @@ const envSchema = z.object({
   HEARING_TOKEN_TTL: z.coerce.number().int().min(60).default(12 * 3600),
   HEARING_WEBHOOK_URL: z.url().optional(),
   HEARING_WEBHOOK_SECRET: z.string().min(16).optional(),
+  HEARING_WEBHOOK_RETRY_MS: z.coerce.number().int().min(1).default(500),
   HEARING_DEMO: z.enum(['0', '1']).default('1'),
   HEARING_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
@@ -38,6 +39,8 @@ export interface Config {
   tokenTtlSeconds: number;
   webhookUrl?: string;
   webhookSecret?: string;
+  /** First retry delay; doubles per attempt (6 attempts). */
+  webhookRetryMs: number;
   demo: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -66,6 +69,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     tokenTtlSeconds: e.HEARING_TOKEN_TTL,
     webhookUrl: e.HEARING_WEBHOOK_URL,
     webhookSecret: e.HEARING_WEBHOOK_SECRET,
+    webhookRetryMs: e.HEARING_WEBHOOK_RETRY_MS,
     demo: e.HEARING_DEMO === '1',
     logLevel: e.HEARING_LOG_LEVEL,
   };

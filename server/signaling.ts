@@ -4,6 +4,7 @@ import { AppError } from './errors.ts';
 import { AuthError, type TokenClaims, type TokenIssuer } from './auth.ts';
 import type { HearingService } from './hearings.ts';
 import { may, type Action } from './roles.ts';
+import { allowedTransitions, type HearingState } from './hearing-state.ts';
 import { validate } from './validate.ts';
 import { signalingSchemas, type SignalingEvent } from './signaling-schemas.ts';
 import { MediaError } from '../workers/media-error.ts';
@@ -94,7 +95,7 @@ export class Signaling {
     hearings.on('event', (entry) => {
       if (entry.action !== 'hearing.state_changed' || !entry.hearingId) return;
       const { to, from } = entry.detail as { to: string; from: string };
-      io.to(channel(entry.hearingId)).emit('stateChanged', { state: to, from, actor: entry.actor, at: entry.at });
+      io.to(channel(entry.hearingId)).emit('stateChanged', { state: to, from, actor: entry.actor, at: entry.at, allowedTransitions: allowedTransitions(to as HearingState) });
       if (to === 'closed') this.closeHearing(entry.hearingId);
     });
   }
@@ -125,13 +126,16 @@ export class Signaling {
     const room = (): Promise<MediaRoom> => this.plane.room(claims.hearingId);
 
     const on = <E extends SignalingEvent>(event: E, handler: Handler<E>): void => {
-      socket.on(event as string, async (payload: unknown, ack?: unknown) => {
+      socket.on(event as string, async (...args: unknown[]) => {
+        // emit(event, data, ack) or, for messages without data, emit(event, ack).
+        const ack = args.at(-1);
         const reply: Ack = typeof ack === 'function' ? (ack as Ack) : () => undefined;
+        const payload = typeof args[0] === 'function' ? undefined : args[0];
         try {
           if (!bucket.take()) throw new AppError(429, 'rate_limited', 'too many messages');
           const action = REQUIRES[event];
           if (action && !may(claims.role, action)) throw new AppError(403, 'forbidden', `role ${claims.role} may not ${event}`);
-          const data = validate(signalingSchemas[event], payload ?? {}, 'message');
+          const data = validate(signalingSchemas[event], payload === undefined ? {} : payload, 'message');
           reply((await handler(data as Parameters<Handler<E>>[0], { socket, claims, room })) ?? {});
         } catch (error) {
           reply(errorAck(error));
@@ -140,7 +144,7 @@ export class Signaling {
     };
 
     socket.onAny((event: unknown, ...args: unknown[]) => {
-      if (typeof event === 'string' && event in signalingSchemas) return;
+      if (typeof event === 'string' && Object.hasOwn(signalingSchemas, event)) return;
       const ack = args.at(-1);
       if (typeof ack === 'function') ack({ error: { code: 'unknown_event', message: `unknown message ${String(event).slice(0, 64)}` } });
     });
@@ -225,8 +229,11 @@ export class Signaling {
     room.on('consumerClosed', (info) => this.sockets.get(info.participantId)?.emit('consumerClosed', info));
   }
 
+  /** Runs after the current acks are sent, so the judge who closed the hearing still gets the reply. */
   private closeHearing(hearingId: string): void {
-    this.plane.closeRoom(hearingId);
-    this.io.in(channel(hearingId)).disconnectSockets(true);
+    setImmediate(() => {
+      this.plane.closeRoom(hearingId);
+      this.io.in(channel(hearingId)).disconnectSockets(true);
+    });
   }
 }

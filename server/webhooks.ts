@@ -33,15 +33,16 @@ export class WebhookSender {
   constructor(private readonly options: WebhookOptions) {}
 
   send(event: WebhookEvent): void {
+    if (this.stopped) return;
     this.queue = this.queue.then(() => this.deliver(event));
   }
 
-  /** Waits for pending deliveries (used at shutdown and in tests). */
-  async drain(): Promise<void> {
-    await this.queue;
-  }
-
-  stop(): void {
+  /**
+   * Shutdown: gives pending deliveries up to `graceMs`, then stops retrying. Undelivered events stay
+   * in the audit log, which receivers read back with GET /api/v1/hearings/:id/events?after=<last id>.
+   */
+  async stop(graceMs = 2000): Promise<void> {
+    await Promise.race([this.queue, new Promise((resolve) => setTimeout(resolve, graceMs))]);
     this.stopped = true;
   }
 
@@ -73,6 +74,6 @@ export class WebhookSender {
         await new Promise((resolve) => setTimeout(resolve, (this.options.baseDelayMs ?? 500) * 2 ** (attempt - 1)));
       }
     }
-    this.options.onFailure?.(event, lastError);
+    if (!this.stopped) this.options.onFailure?.(event, lastError);
   }
 }

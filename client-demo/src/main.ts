@@ -39,7 +39,7 @@ socket.on('newProducer', (p) => void session.consume(p).catch((e: Error) => (las
 socket.on('consumerClosed', ({ consumerId }) => session.closeConsumer(consumerId));
 socket.on('participantJoined', (p) => session.participantJoined(p));
 socket.on('participantLeft', ({ participantId }) => session.participantLeft(participantId));
-socket.on('stateChanged', ({ state }) => session.onState(state, []));
+socket.on('stateChanged', ({ state, allowedTransitions }) => session.onState(state, allowedTransitions));
 socket.on('activeSpeaker', ({ participantId }) => ui.setSpeaker(participantId));
 
 /** Hooks for automated tests and embedding platforms. */

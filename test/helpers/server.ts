@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startServer, type HearingServer } from '../../server/app.ts';
+import { configFromEnv, type Config } from '../../server/config.ts';
+
+let portBase = 20000 + (process.pid % 200) * 100;
+
+/** A real server (real mediasoup workers, SQLite in a fresh temp dir) on 127.0.0.1 with a free port. */
+export async function startTestServer(overrides: Partial<Config> = {}): Promise<HearingServer> {
+  const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'hearing-test-'));
+  const rtcMinPort = portBase;
+  portBase += 100;
+  const config: Config = {
+    ...configFromEnv({}),
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    workers: 2,
+    rtcMinPort,
+    rtcMaxPort: rtcMinPort + 99,
+    apiKey: 'test-api-key-0123456789',
+    demo: false,
+    ...overrides,
+  };
+  return startServer(config);
+}
+
+export interface Api {
+  (method: string, route: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+}
+
+/** REST calls with the server's API key. */
+export function api(server: HearingServer, key = server.secrets.apiKey): Api {
+  return async (method, route, body, headers = {}) => {
+    const response = await fetch(`${server.url}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // keep the text
+    }
+    return { status: response.status, body: parsed };
+  };
+}
+
+/** Creates a hearing with the given participants; returns ids, tokens and join URLs. */
+export async function createHearing(server: HearingServer, roles: { name: string; role: string }[]) {
+  const call = api(server);
+  const hearing = await call('POST', '/api/v1/hearings', { caseNumber: `T-${Date.now()}`, title: 'Test hearing' });
+  if (hearing.status !== 201) throw new Error(`create hearing: ${JSON.stringify(hearing.body)}`);
+  const participants = [];
+  for (const r of roles) {
+    const p = await call('POST', `/api/v1/hearings/${hearing.body.id}/participants`, r);
+    if (p.status !== 201) throw new Error(`add participant: ${JSON.stringify(p.body)}`);
+    participants.push(p.body as { id: string; role: string; name: string; token: string; joinUrl: string });
+  }
+  return { id: hearing.body.id as string, participants };
+}

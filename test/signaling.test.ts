@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignJWT } from 'jose';
+import type { Socket } from 'socket.io-client';
+import type { HearingServer } from '../server/app.ts';
+import { TokenIssuer } from '../server/auth.ts';
+import { api, createHearing, startTestServer } from './helpers/server.ts';
+import { connect, refusal, request } from './helpers/socket.ts';
+
+describe('signaling auth, roles and bad input', () => {
+  let server: HearingServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('refuses missing, forged, expired and mismatched tokens', async () => {
+    const { participants } = await createHearing(server, [{ name: 'P', role: 'party' }]);
+    const party = participants[0]!;
+    expect(await refusal(server.url)).toMatchObject({ code: 'token_missing' });
+    expect(await refusal(server.url, '')).toMatchObject({ code: 'token_missing' });
+    expect(await refusal(server.url, 'not.a.jwt')).toMatchObject({ code: 'token_invalid' });
+
+    const forged = await new SignJWT({ hid: 'x', role: 'judge' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(party.id)
+      .setIssuer('hearing-media-core')
+      .setAudience('hearing-participant')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode('some-other-secret-that-is-long-enough-0123456789'));
+    expect(await refusal(server.url, forged)).toMatchObject({ code: 'token_invalid' });
+
+    // Tampered payload: the party's own token with the role changed to judge.
+    const [h, , s] = party.token.split('.');
+    const claims = JSON.parse(Buffer.from(party.token.split('.')[1]!, 'base64url').toString());
+    const tampered = `${h}.${Buffer.from(JSON.stringify({ ...claims, role: 'judge' })).toString('base64url')}.${s}`;
+    expect(await refusal(server.url, tampered)).toMatchObject({ code: 'token_invalid' });
+
+    const issuer = new TokenIssuer(server.secrets.jwtSecret, 3600);
+    const expired = await issuer.issue({ hearingId: claims.hid, participantId: party.id, role: 'party' }, -10);
+    expect(await refusal(server.url, expired.token)).toMatchObject({ code: 'token_expired' });
+
+    // Correctly signed, but naming a participant of another hearing (or a role they do not have).
+    const other = await createHearing(server, [{ name: 'Q', role: 'party' }]);
+    const crossed = await issuer.issue({ hearingId: other.id, participantId: party.id, role: 'party' });
+    expect(await refusal(server.url, crossed.token)).toMatchObject({ code: 'not_found' });
+    const promoted = await issuer.issue({ hearingId: claims.hid, participantId: party.id, role: 'judge' });
+    expect(await refusal(server.url, promoted.token)).toMatchObject({ code: 'token_invalid' });
+
+    const ok = await connect(server.url, party.token);
+    expect(ok.connected).toBe(true);
+    ok.close();
+  });
+
+  it('enforces roles and hearing boundaries', async () => {
+    const a = await createHearing(server, [
+      { name: 'J', role: 'judge' },
+      { name: 'P', role: 'party' },
+      { name: 'V', role: 'viewer' },
+    ]);
+    const b = await createHearing(server, []);
+    const [judge, party, viewer] = await Promise.all(a.participants.map((p) => connect(server.url, p.token))) as [Socket, Socket, Socket];
+    for (const s of [judge, party, viewer]) expect((await request(s, 'join', {})).self).toBeDefined();
+
+    // A producer in hearing B.
+    const roomB = await server.plane.room(b.id);
+    const ingest = await roomB.createPlainTransport('bot', 'send', { comedia: true });
+    const producerB = await roomB.produce('bot', ingest.id, 'audio', { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 42 }] }, 'mic');
+
+    const recv = await request(party, 'createTransport', { direction: 'recv' });
+    expect(recv.id).toBeTypeOf('string');
+    const caps = (await request(party, 'join', {})).routerRtpCapabilities;
+    const recv2 = await request(party, 'createTransport', { direction: 'recv' });
+    const crossHearing = await request(party, 'consume', { transportId: recv2.id, producerId: producerB.id, rtpCapabilities: caps });
+    expect(crossHearing.error.code).toBe('not_found');
+    // Another participant's transport is not yours.
+    const judgeRecv = await request(judge, 'createTransport', { direction: 'recv' });
+    expect((await request(party, 'resumeConsumer', { consumerId: judgeRecv.id })).error.code).toBe('not_found');
+    expect((await request(party, 'connectTransport', { transportId: judgeRecv.id, dtlsParameters: { fingerprints: [{ algorithm: 'sha-256', value: 'AA' }] } })).error.code).toBe('not_found');
+
+    expect((await request(viewer, 'createTransport', { direction: 'send' })).error.code).toBe('forbidden');
+    expect((await request(party, 'transition', { to: 'waiting_room' })).error.code).toBe('forbidden');
+    expect((await request(viewer, 'transition', { to: 'waiting_room' })).error.code).toBe('forbidden');
+
+    const changed = new Promise((resolve) => party.once('stateChanged', resolve));
+    expect(await request(judge, 'transition', { to: 'waiting_room' })).toMatchObject({ state: 'waiting_room', allowedTransitions: ['open', 'closed'] });
+    expect(await changed).toMatchObject({ state: 'waiting_room', from: 'scheduled', actor: a.participants[0]!.id });
+    const invalid = await request(judge, 'transition', { to: 'debate' });
+    expect(invalid.error.code).toBe('invalid_transition');
+
+    // Closing the hearing disconnects everybody and refuses new connections.
+    const gone = new Promise((resolve) => viewer.once('disconnect', resolve));
+    expect((await request(judge, 'transition', { to: 'closed' })).state).toBe('closed');
+    await gone;
+    expect(await refusal(server.url, a.participants[1]!.token)).toMatchObject({ code: 'hearing_closed' });
+    for (const s of [judge, party, viewer]) s.close();
+  });
+
+  it('1,000 malformed messages get error acks; nothing crashes; other participants are unaffected', async () => {
+    const h = await createHearing(server, [
+      { name: 'Fuzzer', role: 'party' },
+      { name: 'Bystander', role: 'judge' },
+    ]);
+    const fuzzer = await connect(server.url, h.participants[0]!.token);
+    const bystander = await connect(server.url, h.participants[1]!.token);
+    const joined = await request(bystander, 'join', {});
+    const bystanderSend = await request(bystander, 'createTransport', { direction: 'send' });
+
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const junk = (depth = 0): unknown => {
+      switch (rand(depth > 2 ? 6 : 9)) {
+        case 0: return null;
+        case 1: return rand(1e9) - 5e8;
+        case 2: return 'x'.repeat(rand(3000));
+        case 3: return rand(2) === 0;
+        case 4: return undefined;
+        case 5: return Number.NaN;
+        case 6: return Array.from({ length: rand(5) }, () => junk(depth + 1));
+        default: return Object.fromEntries(Array.from({ length: 1 + rand(4) }, () => [`k${rand(1000)}`, junk(depth + 1)]));
+      }
+    };
+    const wrongTypes: unknown[] = [
+      { direction: 'sideways' },
+      { transportId: 12 },
+      { transportId: bystanderSend.id, dtlsParameters: { fingerprints: [] } },
+      { transportId: 'a'.repeat(1000), kind: 'audio', source: 'mic', rtpParameters: { codecs: [] } },
+      { to: 'nowhere' },
+      { producerId: null },
+      { consumerId: {}, spatialLayer: 7 },
+      JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}}'),
+      { transportId: bystanderSend.id, kind: 'video', source: 'camera', rtpParameters: { codecs: [{ mimeType: 'video/VP8', payloadType: 500, clockRate: 90000 }] } },
+    ];
+    const events = ['join', 'leave', 'createTransport', 'connectTransport', 'restartIce', 'produce', 'consume', 'resumeConsumer', 'setPreferredLayers', 'pauseProducer', 'resumeProducer', 'closeProducer', 'transition', 'nonsense', 'constructor', '__proto__', 'toString'];
+    const acks = [];
+    for (let i = 0; i < 1000; i++) {
+      const event = events[rand(events.length)]!;
+      let payload = rand(3) === 0 ? wrongTypes[rand(wrongTypes.length)] : junk();
+      // join/leave take an empty object: make sure theirs is not one.
+      if ((event === 'join' || event === 'leave') && (payload === undefined || payload === null || (typeof payload === 'object' && Object.keys(payload as object).length === 0))) payload = { extra: i };
+      acks.push(request(fuzzer, event, payload).then((reply) => ({ reply, sent: `${event} ${JSON.stringify(payload)?.slice(0, 120)}` })));
+    }
+    const replies = await Promise.all(acks);
+    expect(replies).toHaveLength(1000);
+    for (const { reply, sent } of replies) {
+      expect(reply.error, `${sent} → ${JSON.stringify(reply).slice(0, 200)}`).toBeDefined();
+      expect(typeof reply.error.code).toBe('string');
+      expect(typeof reply.error.message).toBe('string');
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+
+    // Both sockets are still connected and served; the server and its workers are healthy.
+    expect(fuzzer.connected).toBe(true);
+    expect(bystander.connected).toBe(true);
+    expect((await request(fuzzer, 'join', {})).self.participantId).toBe(h.participants[0]!.id);
+    const again = await request(bystander, 'createTransport', { direction: 'recv' });
+    expect(again.id).toBeTypeOf('string');
+    expect(joined.routerRtpCapabilities.codecs.length).toBeGreaterThan(0);
+    const health = await api(server)('GET', '/healthz');
+    expect(health).toMatchObject({ status: 200, body: { ok: true, workers: { live: 2 } } });
+    fuzzer.close();
+    bystander.close();
+  });
+});

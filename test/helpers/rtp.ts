@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import { isRtcp } from '../../benchmarks/lib/rtp.ts';
 
 /** A minimal RTP packet (RFC 3550 fixed header, no CSRC, no extension) with a 4-byte index payload. */
 export function rtpPacket(opts: { payloadType: number; seq: number; timestamp: number; ssrc: number; index: number; size?: number }): Buffer {
@@ -19,10 +20,6 @@ export interface ReceivedRtp {
   index: number;
 }
 
-/** RTCP shares the port with RTP (rtcp-mux): its packet types are 192–223 in the second byte. */
-export function isRtcp(packet: Buffer): boolean {
-  return packet.length >= 2 && packet[1]! >= 192 && packet[1]! <= 223;
-}
 
 /** Parses an RTP packet from mediasoup, skipping CSRCs and header extensions. */
 export function parseRtp(packet: Buffer): ReceivedRtp | undefined {

@@ -1,0 +1,107 @@
+// npm run bench -- <scenario> [options]: runs benchmark scenarios, writes reports, exits 1 on a missed target.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { forwardingScenario, FORWARDING_DEFAULTS } from './forwarding/scenario.ts';
+import { machineInfo } from './lib/proc.ts';
+import { progressBar, writeReport } from './lib/report.ts';
+import type { ScenarioOutcome } from './lib/scenario.ts';
+
+const SCENARIOS = ['forwarding', 'all'] as const;
+const positiveInt = z.coerce.number().int().positive();
+
+const optionsSchema = z.object({
+  scenario: z.enum(SCENARIOS),
+  hearings: positiveInt.max(200).default(FORWARDING_DEFAULTS.hearings),
+  publishers: positiveInt.max(20).default(FORWARDING_DEFAULTS.publishers),
+  subscribers: positiveInt.max(2000).default(FORWARDING_DEFAULTS.subscribers),
+  seconds: z.coerce.number().positive().max(600).default(FORWARDING_DEFAULTS.seconds),
+  workers: positiveInt.max(64).default(FORWARDING_DEFAULTS.workers),
+  receivers: positiveInt.max(16).default(FORWARDING_DEFAULTS.receivers),
+  audioOnly: z.boolean().default(false),
+  sweep: z
+    .string()
+    .regex(/^(none|\d+(,\d+)*)$/, 'comma-separated consumer counts, or none')
+    .default(FORWARDING_DEFAULTS.sweep.join(','))
+    .transform((s) => (s === 'none' ? [] : s.split(',').map(Number))),
+  sweepSeconds: z.coerce.number().positive().max(120).default(FORWARDING_DEFAULTS.sweepSeconds),
+  out: z.string().default(path.join(path.dirname(fileURLToPath(import.meta.url)), 'results')),
+  noTargets: z.boolean().default(false),
+});
+export type BenchOptions = z.output<typeof optionsSchema>;
+
+/** Parses `<scenario> [--option value …]`; throws with every problem listed. */
+export function parseBenchArgs(argv: string[]): BenchOptions {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      hearings: { type: 'string' },
+      publishers: { type: 'string' },
+      subscribers: { type: 'string' },
+      seconds: { type: 'string' },
+      workers: { type: 'string' },
+      receivers: { type: 'string' },
+      'audio-only': { type: 'boolean' },
+      sweep: { type: 'string' },
+      'sweep-seconds': { type: 'string' },
+      out: { type: 'string' },
+      'no-targets': { type: 'boolean' },
+    },
+  });
+  if (positionals.length !== 1) throw new Error(`usage: npm run bench -- <${SCENARIOS.join('|')}> [options]`);
+  const parsed = optionsSchema.safeParse({
+    scenario: positionals[0],
+    hearings: values.hearings,
+    publishers: values.publishers,
+    subscribers: values.subscribers,
+    seconds: values.seconds,
+    workers: values.workers,
+    receivers: values.receivers,
+    audioOnly: values['audio-only'],
+    sweep: values.sweep,
+    sweepSeconds: values['sweep-seconds'],
+    out: values.out,
+    noTargets: values['no-targets'],
+  });
+  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
+  return parsed.data;
+}
+
+async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: BenchOptions): Promise<ScenarioOutcome> {
+  const progress = progressBar(name);
+  switch (name) {
+    case 'forwarding':
+      return forwardingScenario({ ...o, video: !o.audioOnly }, progress);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const options = parseBenchArgs(argv);
+  const names = options.scenario === 'all' ? (SCENARIOS.filter((s) => s !== 'all') as Exclude<BenchOptions['scenario'], 'all'>[]) : [options.scenario];
+  let missed = 0;
+  const lines: string[] = [];
+  for (const name of names) {
+    const outcome = await runScenario(name, options);
+    const files = writeReport(options.out, name, outcome, machineInfo());
+    console.log(`${name}: ${JSON.stringify(outcome.summary)}`);
+    console.log(`  report: ${files.markdown}`);
+    for (const t of outcome.targets) {
+      lines.push(`| ${name} | ${t.name} | ${t.value} | ${t.target} | ${t.ok ? 'met' : 'MISSED'} |`);
+      if (!t.ok) missed++;
+    }
+  }
+  console.log(['| scenario | figure | measured | target | |', '|---|---|---|---|---|', ...lines].join('\n'));
+  return missed > 0 && !options.noTargets ? 1 : 0;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: Error) => {
+      console.error(error.message);
+      process.exit(2);
+    },
+  );
+}

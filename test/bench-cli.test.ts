@@ -1,0 +1,82 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseBenchArgs } from '../benchmarks/cli.ts';
+import { Histogram } from '../benchmarks/lib/histogram.ts';
+import { barChartSvg, writeReport } from '../benchmarks/lib/report.ts';
+import { forwardingScenario } from '../benchmarks/forwarding/scenario.ts';
+import { machineInfo } from '../benchmarks/lib/proc.ts';
+
+describe('benchmark CLI', () => {
+  it('parses scenarios and options, and rejects bad ones with every problem named', () => {
+    const o = parseBenchArgs(['forwarding', '--hearings', '3', '--sweep', '100,200', '--audio-only']);
+    expect(o).toMatchObject({ scenario: 'forwarding', hearings: 3, sweep: [100, 200], audioOnly: true, publishers: 3, seconds: 10 });
+    expect(parseBenchArgs(['all', '--sweep', 'none']).sweep).toEqual([]);
+    expect(() => parseBenchArgs([])).toThrow(/usage/);
+    expect(() => parseBenchArgs(['teleport'])).toThrow(/scenario/);
+    expect(() => parseBenchArgs(['forwarding', '--hearings', '0', '--seconds', 'x'])).toThrow(/--hearings.*--seconds|--seconds.*--hearings/);
+    expect(() => parseBenchArgs(['forwarding', '--sweep', '1,a'])).toThrow(/--sweep/);
+    expect(() => parseBenchArgs(['forwarding', '--bogus', '1'])).toThrow();
+  });
+
+  it('computes latency quantiles from the histogram', () => {
+    const h = new Histogram();
+    for (let i = 1; i <= 1000; i++) h.add(i); // 1..1000 µs
+    // Upper bucket edges (10 µs buckets): the median 500 µs sits in [500, 510).
+    expect(h.quantile(0.5)).toBe(510);
+    expect(h.quantile(0.99)).toBe(1000);
+    expect(h.max).toBe(1000);
+    const other = new Histogram();
+    other.add(50_000);
+    h.merge(other);
+    expect(h.total).toBe(1001);
+    expect(h.quantile(1)).toBe(50_010);
+  });
+
+  it('writes JSON, markdown and SVG reports', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-report-'));
+    const outcome = {
+      summary: { cpuRatioVsBare: 1.01 },
+      targets: [{ name: 'cpuRatioVsBare', value: 1.01, target: '<= 1.05', ok: true }],
+      samples: { runs: [] },
+      table: { columns: ['system', 'cpu'], rows: [['bare', 1], ['ours', 1.01]] },
+      chart: { title: 'CPU <per> packet', bars: [{ label: 'bare', value: 1 }, { label: 'ours', value: 1.01 }] },
+    };
+    const files = writeReport(dir, 'forwarding', outcome, { cpus: 2, cpuModel: 'x', memoryGiB: 1, node: 'v20', kernel: 'k' }, new Date('2026-11-23T10:00:00Z'));
+    expect(path.basename(files.json)).toBe('forwarding-2026-11-23T10-00-00-000Z.json');
+    expect(JSON.parse(fs.readFileSync(files.json, 'utf8'))).toMatchObject({ scenario: 'forwarding', summary: { cpuRatioVsBare: 1.01 } });
+    const md = fs.readFileSync(files.markdown, 'utf8');
+    expect(md).toContain('| ours | 1.01 |');
+    expect(md).toContain('| cpuRatioVsBare | 1.01 | <= 1.05 | met |');
+    const svg = barChartSvg(outcome.chart);
+    expect(svg).toContain('CPU &lt;per&gt; packet');
+    expect((svg.match(/<rect /g) ?? []).length).toBe(3);
+  });
+
+  it('smoke: a short forwarding run loses nothing and reports the baselines beside ours', async () => {
+    const outcome = await forwardingScenario(
+      { hearings: 2, publishers: 2, subscribers: 3, seconds: 2, workers: 2, video: true, sweep: [100], sweepSeconds: 1, receivers: 1 },
+      () => undefined,
+    );
+    const { runs, sweep } = outcome.samples as { runs: any[]; sweep: any[] };
+    expect(runs.map((r) => r.system)).toEqual(['relay', 'bare', 'ours']);
+    for (const r of [...runs, ...sweep]) {
+      expect(r.sentPackets).toBeGreaterThan(0);
+      expect(r.expectedDeliveries).toBeGreaterThan(0);
+      expect(r.delivered, r.system).toBe(r.expectedDeliveries);
+      expect(r.lost).toBe(0);
+      expect(r.duplicates).toBe(0);
+      expect(r.latencyUs.p50).toBeGreaterThan(0);
+      expect(r.cpuSeconds).toBeGreaterThanOrEqual(0);
+    }
+    // 2 hearings x 2 publishers x (audio + video) = 8 producers; each hearing: 3 subscribers x 4 producers.
+    expect(runs[2].producers).toBe(8);
+    expect(runs[2].consumers).toBe(24);
+    expect(sweep[0].consumers).toBe(100);
+    expect(outcome.summary).toMatchObject({ lostPackets: 0, maxConsumersZeroLoss: 100 });
+    expect(outcome.summary.cpuRatioVsBare).toBeGreaterThan(0);
+    const files = writeReport(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-smoke-')), 'forwarding', outcome, machineInfo());
+    expect(fs.readFileSync(files.markdown, 'utf8')).toContain('| bare |');
+  });
+});

@@ -1,4 +1,4 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { AppError } from './errors.ts';
 import { apiKeyMatches } from './auth.ts';
 import type { HearingService } from './hearings.ts';
@@ -14,13 +14,7 @@ export function apiRouter(hearings: HearingService, apiKey: string): express.Rou
   router.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument());
   });
-  router.use((req, _res, next) => {
-    const header = req.get('authorization') ?? '';
-    const match = /^Bearer (.+)$/.exec(header);
-    if (!match) return next(new AppError(401, 'unauthorized', 'missing Authorization: Bearer <api key>'));
-    if (!apiKeyMatches(match[1] as string, apiKey)) return next(new AppError(401, 'unauthorized', 'invalid API key'));
-    next();
-  });
+  router.use(requireApiKey(apiKey));
   router.use(express.json({ limit: '64kb', strict: true }));
 
   const id = (req: Request, name = 'id'): string => validate(idParam, req.params[name], 'path');
@@ -56,6 +50,16 @@ export function apiRouter(hearings: HearingService, apiKey: string): express.Rou
   });
   router.use((_req, _res, next) => next(new AppError(404, 'not_found', 'no such endpoint')));
   return router;
+}
+
+/** Bearer API-key check for the court platform's endpoints. */
+export function requireApiKey(apiKey: string): RequestHandler {
+  return (req, _res, next) => {
+    const match = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
+    if (!match) return next(new AppError(401, 'unauthorized', 'missing Authorization: Bearer <api key>'));
+    if (!apiKeyMatches(match[1] as string, apiKey)) return next(new AppError(401, 'unauthorized', 'invalid API key'));
+    next();
+  };
 }
 
 /** Turns every error into a JSON body with a reason; never leaks a stack trace. */

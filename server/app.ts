@@ -14,6 +14,10 @@ import { createMetrics } from './metrics.ts';
 import { Signaling } from './signaling.ts';
 import { WebhookSender } from './webhooks.ts';
 import { MediaPlane } from '../workers/media-plane.ts';
+import { Recorder } from '../workers/recorder.ts';
+import { RecordKey } from '../recordings/signing.ts';
+import { isInSession } from './hearing-state.ts';
+import { recordRouter } from './record-api.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const clientDir = path.join(root, 'client-demo');
@@ -25,6 +29,8 @@ export interface HearingServer {
   store: Store;
   hearings: HearingService;
   plane: MediaPlane;
+  recorder: Recorder;
+  recordKey: RecordKey;
   http: http.Server;
   close(): Promise<void>;
 }
@@ -42,6 +48,22 @@ export async function startServer(config: Config): Promise<HearingServer> {
     rtcMaxPort: config.rtcMaxPort,
     listenIp: config.listenIp,
     announcedIp: config.announcedIp,
+  });
+
+  const recordKey = RecordKey.loadOrCreate(config.dataDir);
+  const recorder = new Recorder({
+    dataDir: config.dataDir,
+    key: recordKey,
+    plane,
+    roleOf: (_hearingId, participantId) => store.participant(participantId)?.role ?? 'system',
+    inSession: (hearingId) => {
+      const state = store.hearing(hearingId)?.state;
+      return state !== undefined && isInSession(state);
+    },
+    portRange: { min: config.recordPortMin, max: config.recordPortMax },
+  });
+  hearings.on('event', (e) => {
+    if (e.hearingId) void recorder.hearingEvent(e.hearingId, e.action, e.actor, e.detail);
   });
 
   let webhooks: WebhookSender | undefined;
@@ -69,6 +91,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.metrics());
   });
+  app.use('/api/v1', recordRouter(hearings, recorder, recordKey, secrets.apiKey));
   app.use('/api/v1', apiRouter(hearings, secrets.apiKey));
   app.get('/join', (_req, res) => {
     res.sendFile(path.join(clientDir, 'index.html'));
@@ -81,7 +104,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
 
   const server = http.createServer(app);
   const io = new SocketServer(server, { maxHttpBufferSize: 256 * 1024, serveClient: false });
-  new Signaling(io, hearings, plane, tokens);
+  new Signaling(io, hearings, plane, tokens, recorder);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -104,11 +127,14 @@ export async function startServer(config: Config): Promise<HearingServer> {
     store,
     hearings,
     plane,
+    recorder,
+    recordKey,
     http: server,
     async close() {
       if (closed) return;
       closed = true;
       await new Promise<void>((resolve) => io.close(() => resolve()));
+      await recorder.close();
       await webhooks?.stop();
       await plane.close();
       store.close();

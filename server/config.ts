@@ -19,6 +19,8 @@ const envSchema = z.object({
   HEARING_WEBHOOK_URL: z.url().optional(),
   HEARING_WEBHOOK_SECRET: z.string().min(16).optional(),
   HEARING_WEBHOOK_RETRY_MS: z.coerce.number().int().min(1).default(500),
+  HEARING_RECORD_PORT_MIN: port.default(51000),
+  HEARING_RECORD_PORT_MAX: port.default(59999),
   HEARING_DEMO: z.enum(['0', '1']).default('1'),
   HEARING_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
@@ -41,6 +43,9 @@ export interface Config {
   webhookSecret?: string;
   /** First retry delay; doubles per attempt (6 attempts). */
   webhookRetryMs: number;
+  /** UDP ports the recorder's ffmpeg processes listen on (RTP + RTCP pairs). */
+  recordPortMin: number;
+  recordPortMax: number;
   demo: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -70,6 +75,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     webhookUrl: e.HEARING_WEBHOOK_URL,
     webhookSecret: e.HEARING_WEBHOOK_SECRET,
     webhookRetryMs: e.HEARING_WEBHOOK_RETRY_MS,
+    recordPortMin: e.HEARING_RECORD_PORT_MIN,
+    recordPortMax: e.HEARING_RECORD_PORT_MAX,
     demo: e.HEARING_DEMO === '1',
     logLevel: e.HEARING_LOG_LEVEL,
   };

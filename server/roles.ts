@@ -2,12 +2,13 @@
 export const ROLES = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type Action = 'publish' | 'subscribe' | 'changeState';
+export type Action = 'publish' | 'subscribe' | 'changeState' | 'controlRecord';
 
 const CAN: Record<Action, readonly Role[]> = {
   publish: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
   subscribe: ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer'],
   changeState: ['judge'],
+  controlRecord: ['judge', 'clerk'],
 };
 
 export function may(role: Role, action: Action): boolean {

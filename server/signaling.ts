@@ -10,6 +10,7 @@ import { signalingSchemas, type SignalingEvent } from './signaling-schemas.ts';
 import { MediaError } from '../workers/media-error.ts';
 import type { MediaPlane } from '../workers/media-plane.ts';
 import type { MediaRoom } from '../workers/media-room.ts';
+import type { Recorder } from '../workers/recorder.ts';
 
 interface SocketData {
   claims: TokenClaims;
@@ -29,6 +30,8 @@ const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
   closeProducer: 'publish',
   consume: 'subscribe',
   transition: 'changeState',
+  pauseRecording: 'controlRecord',
+  resumeRecording: 'controlRecord',
 };
 
 /** Per-socket flood guard: a burst of 1,000 messages, refilled at 200 per second. */
@@ -71,6 +74,7 @@ export class Signaling {
     private readonly hearings: HearingService,
     private readonly plane: MediaPlane,
     private readonly tokens: TokenIssuer,
+    private readonly recorder: Recorder,
   ) {
     io.use((socket, next) => {
       this.authenticate(socket as HearingSocket).then(
@@ -203,6 +207,16 @@ export class Signaling {
     on('transition', ({ to }) => {
       const hearing = this.hearings.transition(claims.hearingId, to, claims.participantId);
       return { state: hearing.state, allowedTransitions: hearing.allowedTransitions };
+    });
+    on('pauseRecording', async ({ reason }) => {
+      this.hearings.log(claims.hearingId, claims.participantId, 'record.pause_requested', { reason });
+      if (!(await this.recorder.pause(claims.hearingId, claims.participantId, reason))) throw new AppError(409, 'not_recording', 'the hearing is not being recorded');
+      return { recording: false };
+    });
+    on('resumeRecording', async ({ reason }) => {
+      this.hearings.log(claims.hearingId, claims.participantId, 'record.resume_requested', { reason });
+      if (!(await this.recorder.resume(claims.hearingId, claims.participantId, reason))) throw new AppError(409, 'cannot_resume', 'the hearing is not in session or already recording');
+      return { recording: true };
     });
     on('leave', () => {
       this.plane.get(claims.hearingId)?.removePeer(claims.participantId);

@@ -33,6 +33,7 @@ export interface ProducerInfo {
 }
 
 interface RoomEvents {
+  producerAdded: [info: ProducerInfo, producer: types.Producer];
   producerClosed: [info: { producerId: string; participantId: string }];
   consumerClosed: [info: { consumerId: string; participantId: string; producerId: string }];
   activeSpeaker: [info: { participantId: string | null }];
@@ -173,6 +174,7 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
     if (kind === 'audio') {
       await this.speakerObserver.addProducer({ producerId: producer.id }).catch(() => undefined);
     }
+    this.emit('producerAdded', { producerId: producer.id, participantId, kind, source, paused: producer.paused }, producer);
     return producer;
   }
 

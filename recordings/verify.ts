@@ -1,0 +1,146 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { GENESIS, lineHash, sha256Hex, type ManifestLine, type SegmentLine } from './manifest.ts';
+import { keyFingerprint, verifySignature, type RecordSignature } from './signing.ts';
+import { MANIFEST, SIGNATURE, TRACKS } from './layout.ts';
+
+export interface Problem {
+  kind:
+    | 'line_unparseable'
+    | 'line_missing'
+    | 'line_out_of_order'
+    | 'line_altered'
+    | 'segment_missing'
+    | 'segment_altered'
+    | 'segment_unlisted'
+    | 'signature_missing'
+    | 'signature_malformed'
+    | 'signature_mismatch'
+    | 'signature_invalid'
+    | 'signature_wrong_key';
+  message: string;
+  line?: number;
+  file?: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  dir: string;
+  lines: number;
+  segments: number;
+  events: number;
+  headHash: string;
+  signed: boolean;
+  finalized: boolean;
+  keyFingerprint: string | null;
+  problems: Problem[];
+  warnings: string[];
+}
+
+export class RecordError extends Error {}
+
+function listFiles(dir: string, base = dir): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const full = path.join(dir, e.name);
+    return e.isDirectory() ? listFiles(full, base) : [path.relative(base, full)];
+  });
+}
+
+/**
+ * Recomputes every line hash, every segment hash and the signature of a hearing record and says
+ * exactly which line or segment was altered, missing, added or reordered. `publicKey` pins the key a
+ * court trusts; without it the key embedded in signature.json is used (and said so).
+ */
+export function verifyRecord(dir: string, publicKey?: KeyObject): VerifyReport {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new RecordError(`no such directory: ${dir}`);
+  const manifestFile = path.join(dir, MANIFEST);
+  if (!fs.existsSync(manifestFile)) throw new RecordError(`not a hearing record: ${dir} has no ${MANIFEST}`);
+
+  const problems: Problem[] = [];
+  const warnings: string[] = [];
+  const text = fs.readFileSync(manifestFile, 'utf8');
+  const rawLines = text.split('\n');
+  const tail = rawLines.pop();
+  if (tail) warnings.push(`the manifest ends in an incomplete line (${tail.length} bytes): a write was cut off`);
+
+  let prevHash = GENESIS;
+  const segments: SegmentLine[] = [];
+  const accounted = new Set<string>();
+  let events = 0;
+  let finalized = false;
+  rawLines.forEach((raw, i) => {
+    const position = i + 1;
+    let line: ManifestLine;
+    try {
+      line = JSON.parse(raw) as ManifestLine;
+    } catch {
+      problems.push({ kind: 'line_unparseable', line: position, message: `line ${position} is not valid JSON` });
+      prevHash = lineHash(raw);
+      return;
+    }
+    if (line.seq > position) {
+      problems.push({ kind: 'line_missing', line: position, message: `line(s) ${position}${line.seq - 1 > position ? `–${line.seq - 1}` : ''} missing before the line with seq ${line.seq}` });
+    } else if (line.seq !== position) {
+      problems.push({ kind: 'line_out_of_order', line: position, message: `line with seq ${line.seq} is at position ${position}: lines reordered` });
+    }
+    if (line.prev !== prevHash && line.seq === position) {
+      problems.push({ kind: 'line_altered', line: position - 1, message: `line ${position - 1} was altered: its hash no longer matches the prev of line ${position}` });
+    }
+    prevHash = lineHash(raw);
+    if (line.type === 'segment') segments.push(line);
+    else {
+      events++;
+      if (line.event === 'record.finalized') finalized = true;
+      if (line.event === 'interruption' && Array.isArray(line.unlistedFiles)) {
+        for (const f of line.unlistedFiles as { file: string }[]) accounted.add(f.file);
+      }
+    }
+  });
+
+  for (const s of segments) {
+    accounted.add(s.file);
+    const file = path.join(dir, s.file);
+    if (!fs.existsSync(file)) {
+      problems.push({ kind: 'segment_missing', file: s.file, message: `segment ${s.file} is missing` });
+      continue;
+    }
+    const data = fs.readFileSync(file);
+    if (data.length !== s.bytes || sha256Hex(data) !== s.sha256) {
+      problems.push({ kind: 'segment_altered', file: s.file, message: `segment ${s.file} was altered (${data.length} bytes, manifest says ${s.bytes}; SHA-256 differs)` });
+    }
+  }
+  for (const f of listFiles(path.join(dir, TRACKS), dir)) {
+    if (!accounted.has(f)) problems.push({ kind: 'segment_unlisted', file: f, message: `${f} is not in the manifest: added after recording` });
+  }
+
+  const report: VerifyReport = { ok: false, dir, lines: rawLines.length, segments: segments.length, events, headHash: prevHash, signed: false, finalized, keyFingerprint: null, problems, warnings };
+  const sigFile = path.join(dir, SIGNATURE);
+  if (!fs.existsSync(sigFile)) {
+    if (finalized) problems.push({ kind: 'signature_missing', message: `the record was finalized but ${SIGNATURE} is missing` });
+    else warnings.push('the record is not finalized (hearing not closed, or the server stopped): not signed yet');
+  } else {
+    let sig: RecordSignature | undefined;
+    let key: KeyObject | undefined;
+    try {
+      sig = JSON.parse(fs.readFileSync(sigFile, 'utf8')) as RecordSignature;
+      if (typeof sig.signature !== 'string' || typeof sig.headHash !== 'string' || typeof sig.publicKeyPem !== 'string') throw new Error('fields');
+      key = publicKey ?? createPublicKey(sig.publicKeyPem);
+    } catch {
+      problems.push({ kind: 'signature_malformed', message: `${SIGNATURE} is malformed or truncated` });
+    }
+    if (sig && key) {
+      report.keyFingerprint = keyFingerprint(key);
+      if (!publicKey) warnings.push(`signature checked with the public key inside ${SIGNATURE} (fingerprint ${report.keyFingerprint}); pin the court's key with --public-key`);
+      else if (sig.keyFingerprint !== report.keyFingerprint) problems.push({ kind: 'signature_wrong_key', message: `signed by key ${sig.keyFingerprint}, not by the pinned key ${report.keyFingerprint}` });
+      if (sig.headHash !== prevHash || sig.lines !== rawLines.length) {
+        problems.push({ kind: 'signature_mismatch', message: `the signature covers ${sig.lines} lines with head ${sig.headHash.slice(0, 12)}…, the manifest has ${rawLines.length} lines with head ${prevHash.slice(0, 12)}…: lines were changed, added or removed after signing` });
+      }
+      if (!verifySignature(sig, key)) problems.push({ kind: 'signature_invalid', message: 'the Ed25519 signature does not verify' });
+      else report.signed = true;
+    }
+  }
+  report.ok = problems.length === 0;
+  return report;
+}

@@ -1,0 +1,18 @@
+import { execFileSync } from 'node:child_process';
+
+export interface Probe {
+  codec: string;
+  duration: number;
+  width?: number;
+  height?: number;
+}
+
+/** ffprobe of a media file: first stream's codec and dimensions, the container duration. */
+export function ffprobe(file: string): Probe {
+  const out = JSON.parse(
+    execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height:format=duration', '-of', 'json', file], { encoding: 'utf8' }),
+  ) as { streams: { codec_name: string; width?: number; height?: number }[]; format: { duration?: string } };
+  const stream = out.streams[0];
+  if (!stream) throw new Error(`${file}: no stream`);
+  return { codec: stream.codec_name, duration: Number(out.format.duration ?? 0), width: stream.width, height: stream.height };
+}

@@ -1,0 +1,103 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import type { HearingServer } from '../server/app.ts';
+import { api, createHearing, startTestServer } from './helpers/server.ts';
+import { launchBrowser, openJoin, waitForMediaFrom } from './helpers/browser.ts';
+import { ffprobe } from './helpers/ffprobe.ts';
+import { verifyRecord } from '../recordings/verify.ts';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('the hearing record', () => {
+  let server: HearingServer;
+  let browser: Browser;
+  beforeAll(async () => {
+    server = await startTestServer();
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('records every track through open → adjourned → open → closed, signed and verifiable', async () => {
+    const call = api(server);
+    const { id, participants } = await createHearing(server, [
+      { name: 'Judge Wang', role: 'judge' },
+      { name: 'Party Li', role: 'party' },
+    ]);
+    const [judge, party] = participants as [(typeof participants)[0], (typeof participants)[0]];
+    const judgePage = await openJoin(browser, judge.joinUrl);
+    const partyPage = await openJoin(browser, party.joinUrl);
+    await waitForMediaFrom(judgePage, party.id);
+    await waitForMediaFrom(partyPage, judge.id);
+
+    const go = async (to: string): Promise<number> => {
+      const r = await call('POST', `/api/v1/hearings/${id}/transitions`, { to });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      return Date.now();
+    };
+    expect((await call('GET', `/api/v1/hearings/${id}/record`)).status).toBe(404);
+    await go('waiting_room');
+    const opened = await go('open');
+    await sleep(7000);
+    const adjourned = await go('adjourned');
+    await sleep(4000);
+    const reopened = await go('open');
+    await sleep(7000);
+    const closed = await go('closed');
+    const openSeconds = (adjourned - opened + (closed - reopened)) / 1000;
+
+    let record: any;
+    for (let i = 0; i < 60 && !record?.signature; i++) {
+      await sleep(250);
+      record = (await call('GET', `/api/v1/hearings/${id}/record`)).body;
+    }
+    expect(record.signature, 'signed at close').toBeTruthy();
+    expect(record.tracks).toHaveLength(4);
+    expect(record.tracks.map((t: any) => `${t.role}-${t.kind}`).sort()).toEqual(['judge-audio', 'judge-video', 'party-audio', 'party-video']);
+
+    const dir = server.recorder.dirOf(id);
+    for (const track of record.tracks) {
+      const segments = record.segments.filter((s: any) => s.track === track.track);
+      expect(segments.length, track.track).toBeGreaterThanOrEqual(4);
+      let total = 0;
+      for (const s of segments) {
+        const probe = ffprobe(path.join(dir, s.file));
+        expect(probe.codec).toBe(track.kind === 'audio' ? 'opus' : 'vp8');
+        if (track.kind === 'video') expect(probe.width).toBeGreaterThan(0);
+        total += probe.duration;
+      }
+      expect(Math.abs(total - openSeconds) / openSeconds, `${track.track}: ${total.toFixed(2)} s recorded, ${openSeconds.toFixed(2)} s open`).toBeLessThan(0.05);
+    }
+
+    // The pause is an event, and no segment covers the adjourned span.
+    const events = record.events.map((e: any) => e.event);
+    for (const e of ['record.started', 'record.paused', 'record.resumed', 'record.finalized', 'hearing.state_changed']) expect(events).toContain(e);
+    const paused = record.events.find((e: any) => e.event === 'record.paused');
+    const resumed = record.events.find((e: any) => e.event === 'record.resumed');
+    const pauseStart = Date.parse(paused.requestedAt);
+    const pauseEnd = Date.parse(resumed.at);
+    expect(pauseEnd - pauseStart).toBeGreaterThan(3000);
+    for (const s of record.segments) {
+      const overlap = Math.min(Date.parse(s.end), pauseEnd) - Math.max(Date.parse(s.start), pauseStart);
+      expect(overlap, `${s.file} overlaps the adjournment`).toBeLessThan(300);
+    }
+
+    const report = verifyRecord(dir, server.recordKey.publicKey);
+    expect(report.problems).toEqual([]);
+    expect(report).toMatchObject({ ok: true, signed: true, finalized: true, segments: record.segments.length });
+    expect((await call('GET', `/api/v1/hearings/${id}/record/verify`)).body).toMatchObject({ ok: true, signed: true });
+    const key = (await call('GET', '/api/v1/record-key')).body;
+    expect(key.publicKeyPem).toContain('BEGIN PUBLIC KEY');
+
+    const tar = await fetch(`${server.url}/api/v1/hearings/${id}/record/export`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } });
+    expect(tar.status).toBe(200);
+    const bytes = Buffer.from(await tar.arrayBuffer());
+    const files = record.segments.reduce((sum: number, s: any) => sum + s.bytes, 0);
+    expect(bytes.length).toBeGreaterThan(files);
+    fs.writeFileSync(path.join(server.config.dataDir, 'export.tar'), bytes);
+  });
+});

@@ -1,0 +1,291 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { types } from 'mediasoup';
+import { ManifestWriter, sha256Hex, type EventLine } from '../recordings/manifest.ts';
+import { MANIFEST, SIGNATURE, TRACKS } from '../recordings/layout.ts';
+import type { RecordKey } from '../recordings/signing.ts';
+import type { MediaRoom, ProducerInfo } from './media-room.ts';
+import type { RecorderProcessClient } from './recorder-process-client.ts';
+import type { FromRecorder } from './recorder-messages.ts';
+
+export const RECORDER_PEER = 'recorder';
+const SEGMENT_SECONDS = 2;
+
+interface TrackState {
+  trackId: string;
+  producerId: string;
+  participantId: string;
+  kind: 'audio' | 'video';
+  codec: string;
+  nextNumber: number;
+  running: boolean;
+  transport?: types.PlainTransport;
+  consumer?: types.Consumer;
+  stopped?: () => void;
+}
+
+export interface RecordingContext {
+  roleOf: (participantId: string) => string;
+  client: RecorderProcessClient;
+  key: RecordKey;
+}
+
+/**
+ * The record of one hearing: its manifest, and one recorded track per main-room producer while the
+ * hearing is in session. Operations are serialized, so lines land in the order things happened.
+ */
+export class HearingRecording {
+  readonly manifest: ManifestWriter;
+  private readonly tracks = new Map<string, TrackState>();
+  private ops: Promise<unknown> = Promise.resolve();
+  private recording = false;
+  private finalized = false;
+  private started: boolean;
+  private room?: MediaRoom;
+
+  constructor(
+    readonly hearingId: string,
+    readonly dir: string,
+    private readonly ctx: RecordingContext,
+  ) {
+    this.manifest = new ManifestWriter(path.join(dir, MANIFEST), hearingId);
+    this.finalized = fs.existsSync(path.join(dir, SIGNATURE));
+    this.started = this.manifest.head.seq > 0 && fs.readFileSync(this.manifest.file, 'utf8').includes('"event":"record.started"');
+  }
+
+  get isRecording(): boolean {
+    return this.recording;
+  }
+
+  /** Appends an event line (in order with everything else this recording writes). */
+  event(event: string, detail: Record<string, unknown> = {}): Promise<void> {
+    return this.serial(async () => {
+      if (!this.finalized) this.manifest.append({ type: 'event', event, ...detail } as EventLine);
+    });
+  }
+
+  /** Start or resume: record every producer of the room, and every producer that appears later. */
+  start(room: MediaRoom | undefined, reason: string, actor: string): Promise<void> {
+    return this.serial(async () => {
+      if (this.finalized) return;
+      this.manifest.append({ type: 'event', event: this.started ? 'record.resumed' : 'record.started', reason, actor });
+      this.started = true;
+      this.recording = true;
+      if (room) await this.attach(room);
+    });
+  }
+
+  /** A (new) room for this hearing: after a worker death the old consumers are gone with the old router. */
+  attachRoom(room: MediaRoom): Promise<void> {
+    return this.serial(async () => {
+      for (const t of this.tracks.values()) if (t.running) await this.stopTrack(t);
+      if (this.recording) await this.attach(room);
+      else this.room = room;
+    });
+  }
+
+  pause(reason: string, actor: string): Promise<void> {
+    return this.serial(async () => {
+      if (!this.recording || this.finalized) return;
+      this.recording = false;
+      const requestedAt = new Date().toISOString();
+      await Promise.all([...this.tracks.values()].filter((t) => t.running).map((t) => this.stopTrack(t)));
+      // Written once every track's last segment is closed; `requestedAt` is when media stopped being kept.
+      this.manifest.append({ type: 'event', event: 'record.paused', reason, actor, requestedAt });
+    });
+  }
+
+  /** Closes every segment, writes the final line and signs the head hash. */
+  finalize(actor: string): Promise<void> {
+    return this.serial(async () => {
+      if (this.finalized) return;
+      this.recording = false;
+      await Promise.all([...this.tracks.values()].filter((t) => t.running).map((t) => this.stopTrack(t)));
+      this.manifest.append({ type: 'event', event: 'record.finalized', actor, tracks: this.tracks.size });
+      const { seq, hash } = this.manifest.head;
+      const signature = this.ctx.key.sign(this.hearingId, seq, hash);
+      const tmp = path.join(this.dir, `${SIGNATURE}.tmp`);
+      fs.writeFileSync(tmp, JSON.stringify(signature, null, 2));
+      fs.renameSync(tmp, path.join(this.dir, SIGNATURE));
+      this.finalized = true;
+      this.manifest.close();
+    });
+  }
+
+  /** Clean server shutdown: close segments and say so in the record; a restart resumes. */
+  suspend(): Promise<void> {
+    return this.serial(async () => {
+      if (this.finalized) return;
+      const was = this.recording;
+      this.recording = false;
+      await Promise.all([...this.tracks.values()].filter((t) => t.running).map((t) => this.stopTrack(t)));
+      this.manifest.append({ type: 'event', event: 'record.suspended', reason: 'server shutdown', wasRecording: was });
+    });
+  }
+
+  onProducer(room: MediaRoom, info: ProducerInfo): Promise<void> {
+    return this.serial(async () => {
+      if (this.recording && room === this.room && info.participantId !== RECORDER_PEER) await this.startTrack(room, info);
+    });
+  }
+
+  onProducerClosed(producerId: string): Promise<void> {
+    return this.serial(async () => {
+      const t = [...this.tracks.values()].find((x) => x.producerId === producerId && x.running);
+      if (!t) return;
+      await this.stopTrack(t);
+      if (!this.finalized) this.manifest.append({ type: 'event', event: 'track.ended', track: t.trackId, participantId: t.participantId });
+    });
+  }
+
+  /** Messages from the recorder process about this hearing's tracks. */
+  onRecorderMessage(m: FromRecorder): void {
+    const t = this.tracks.get(m.trackId);
+    if (!t || this.finalized) return;
+    const base = { track: t.trackId, participantId: t.participantId };
+    switch (m.type) {
+      case 'segment':
+        this.manifest.append({
+          type: 'segment',
+          track: t.trackId,
+          participantId: t.participantId,
+          role: this.ctx.roleOf(t.participantId),
+          kind: t.kind,
+          codec: t.codec,
+          file: `${TRACKS}/${t.trackId}/${m.file}`,
+          bytes: m.bytes,
+          sha256: m.sha256,
+          start: m.wallStart,
+          end: m.wallEnd,
+          durationSeconds: m.durationSeconds,
+          rtpFirst: m.rtpFirst,
+          rtpLast: m.rtpLast,
+        });
+        return;
+      case 'gap':
+        this.manifest.append({ type: 'event', event: 'gap', ...base, missing: m.missing, afterSeq: m.afterSeq, nextSeq: m.nextSeq }, m.at);
+        return;
+      case 'stall':
+        this.manifest.append({ type: 'event', event: 'stall', ...base, silentMs: m.silentMs, since: m.at });
+        return;
+      case 'flowing':
+        this.manifest.append({ type: 'event', event: 'stall.ended', ...base, afterMs: m.afterMs }, m.at);
+        return;
+      case 'error':
+        this.manifest.append({ type: 'event', event: 'ffmpeg.exit', ...base, message: m.message });
+        return;
+      case 'stopped':
+        t.nextNumber = m.nextNumber;
+        t.running = false;
+        t.consumer?.close();
+        t.transport?.close();
+        t.stopped?.();
+        return;
+      case 'keyframe':
+        void t.consumer?.requestKeyFrame().catch(() => undefined);
+        return;
+      case 'ready':
+        return;
+    }
+  }
+
+  /** The recorder process died: its tracks are gone; start them again. */
+  onRecorderCrash(info: { code: number | null; signal: string | null }): Promise<void> {
+    return this.serial(async () => {
+      const lost = [...this.tracks.values()].filter((t) => t.running);
+      for (const t of lost) {
+        t.running = false;
+        t.transport?.close();
+        t.stopped?.();
+      }
+      if (this.finalized) return;
+      this.manifest.append({ type: 'event', event: 'recorder.crashed', code: info.code, signal: info.signal, tracks: lost.map((t) => t.trackId) });
+      if (this.recording && this.room) await this.attach(this.room);
+    });
+  }
+
+  private async attach(room: MediaRoom): Promise<void> {
+    this.room = room;
+    for (const info of room.producers()) if (info.participantId !== RECORDER_PEER) await this.startTrack(room, info);
+  }
+
+  private async startTrack(room: MediaRoom, info: ProducerInfo): Promise<void> {
+    const trackId = `${info.participantId}-${info.kind}-${info.producerId}`;
+    const existing = this.tracks.get(trackId);
+    if (existing?.running) return;
+    const transport = await room.createPlainTransport(RECORDER_PEER, 'recv', { rtcpMux: true });
+    const consumer = await room.consume(RECORDER_PEER, transport.id, info.producerId, room.rtpCapabilities);
+    const codec = consumer.rtpParameters.codecs[0]!;
+    const t: TrackState = existing ?? { trackId, producerId: info.producerId, participantId: info.participantId, kind: info.kind, codec: codec.mimeType, nextNumber: 1, running: false };
+    Object.assign(t, { transport, consumer, running: true });
+    this.tracks.set(trackId, t);
+    const ready = new Promise<number>((resolve, reject) => {
+      const onMessage = (m: FromRecorder): void => {
+        if (m.trackId !== trackId) return;
+        if (m.type === 'ready' || m.type === 'error') {
+          this.ctx.client.off('message', onMessage);
+          if (m.type === 'ready') resolve(m.port);
+          else reject(new Error(m.message));
+        }
+      };
+      this.ctx.client.on('message', onMessage);
+    });
+    this.ctx.client.send({
+      type: 'start',
+      trackId,
+      dir: path.join(this.dir, TRACKS, trackId),
+      kind: info.kind,
+      codec: { mimeType: codec.mimeType, payloadType: codec.payloadType, clockRate: codec.clockRate, channels: codec.channels, parameters: codec.parameters },
+      ssrc: consumer.rtpParameters.encodings![0]!.ssrc!,
+      ext: codec.mimeType.toLowerCase() === 'video/h264' ? 'mkv' : 'webm',
+      segmentSeconds: SEGMENT_SECONDS,
+      startNumber: t.nextNumber,
+      stallMs: 1000,
+    });
+    const port = await ready;
+    await transport.connect({ ip: '127.0.0.1', port });
+    await consumer.requestKeyFrame().catch(() => undefined);
+  }
+
+  /** ffmpeg stops at the next packet, so the consumer is closed only once it has ('stopped'). */
+  private stopTrack(t: TrackState): Promise<void> {
+    if (!t.running) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        t.running = false;
+        t.consumer?.close();
+        t.transport?.close();
+        resolve();
+      }, 10_000);
+      t.stopped = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.ctx.client.send({ type: 'stop', trackId: t.trackId });
+    });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.ops.then(fn, fn);
+    this.ops = next.catch((error: unknown) => {
+      console.warn(`[record ${this.hearingId}]`, error);
+    });
+    return next;
+  }
+}
+
+/** Files under tracks/ that the manifest does not list (segments closed after a crash), with hashes. */
+export function unlistedFiles(dir: string, listed: Set<string>): { file: string; bytes: number; sha256: string }[] {
+  const out: { file: string; bytes: number; sha256: string }[] = [];
+  const tracksDir = path.join(dir, TRACKS);
+  if (!fs.existsSync(tracksDir)) return out;
+  for (const track of fs.readdirSync(tracksDir)) {
+    for (const name of fs.readdirSync(path.join(tracksDir, track))) {
+      const file = `${TRACKS}/${track}/${name}`;
+      if (listed.has(file)) continue;
+      const data = fs.readFileSync(path.join(dir, file));
+      out.push({ file, bytes: data.length, sha256: sha256Hex(data) });
+    }
+  }
+  return out;
+}

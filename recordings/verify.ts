@@ -66,29 +66,44 @@ export function verifyRecord(dir: string, publicKey?: KeyObject): VerifyReport {
   if (tail) warnings.push(`the manifest ends in an incomplete line (${tail.length} bytes): a write was cut off`);
 
   let prevHash = GENESIS;
+  let prevSeq = 0;
+  let prevInPlace = true;
   const segments: SegmentLine[] = [];
   const accounted = new Set<string>();
   let events = 0;
   let finalized = false;
-  rawLines.forEach((raw, i) => {
-    const position = i + 1;
-    let line: ManifestLine;
+  const parsed = rawLines.map((raw) => {
     try {
-      line = JSON.parse(raw) as ManifestLine;
+      return JSON.parse(raw) as ManifestLine;
     } catch {
+      return undefined;
+    }
+  });
+  parsed.forEach((line, i) => {
+    const position = i + 1;
+    const raw = rawLines[i]!;
+    if (!line) {
       problems.push({ kind: 'line_unparseable', line: position, message: `line ${position} is not valid JSON` });
       prevHash = lineHash(raw);
+      prevInPlace = false;
       return;
     }
-    if (line.seq > position) {
-      problems.push({ kind: 'line_missing', line: position, message: `line(s) ${position}${line.seq - 1 > position ? `–${line.seq - 1}` : ''} missing before the line with seq ${line.seq}` });
-    } else if (line.seq !== position) {
-      problems.push({ kind: 'line_out_of_order', line: position, message: `line with seq ${line.seq} is at position ${position}: lines reordered` });
+    const expected = prevSeq + 1;
+    let inPlace = line.seq === expected;
+    if (line.seq > expected) {
+      const laterHasExpected = parsed.slice(i + 1).some((l) => l && l.seq >= expected && l.seq < line.seq);
+      if (laterHasExpected) problems.push({ kind: 'line_out_of_order', line: position, message: `line ${position} holds seq ${line.seq} where ${expected} belongs: lines reordered` });
+      else problems.push({ kind: 'line_missing', line: expected, message: `line(s) ${expected}${line.seq - 1 > expected ? `–${line.seq - 1}` : ''} missing before the line with seq ${line.seq}` });
+    } else if (line.seq < expected) {
+      problems.push({ kind: 'line_out_of_order', line: position, message: `line ${position} holds seq ${line.seq} after seq ${prevSeq}: lines reordered or repeated` });
+      inPlace = false;
     }
-    if (line.prev !== prevHash && line.seq === position) {
+    if (inPlace && prevInPlace && line.prev !== prevHash) {
       problems.push({ kind: 'line_altered', line: position - 1, message: `line ${position - 1} was altered: its hash no longer matches the prev of line ${position}` });
     }
     prevHash = lineHash(raw);
+    prevSeq = Math.max(prevSeq, line.seq);
+    prevInPlace = inPlace;
     if (line.type === 'segment') segments.push(line);
     else {
       events++;

@@ -1,0 +1,156 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HearingServer } from '../server/app.ts';
+import { api, createHearing, startTestServer } from './helpers/server.ts';
+import { rtpPacket } from './helpers/rtp.ts';
+import { verifyRecord } from '../recordings/verify.ts';
+import { ffprobe } from './helpers/ffprobe.ts';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const OPUS_SILENCE = Buffer.from([0xf8, 0xff, 0xfe]); // one 20 ms Opus (CELT) frame
+
+function runVerify(dir: string, ...extra: string[]): { code: number; out: string } {
+  const r = spawnSync('node', ['--import', 'tsx', 'recordings/verify-cli.ts', dir, ...extra], { encoding: 'utf8' });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+function copyRecord(dir: string): string {
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'record-copy-'));
+  execFileSync('cp', ['-r', `${dir}/.`, copy]);
+  return copy;
+}
+
+describe('record integrity: loss accounting, tampering, bad input', () => {
+  let server: HearingServer;
+  let dir: string;
+  let gaps: any[];
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    const call = api(server);
+    const { id, participants } = await createHearing(server, [{ name: 'Party Li', role: 'party' }]);
+    const party = participants[0]!;
+    // A recorded producer fed with RTP by the test (as a SIP gateway would), with sequence gaps.
+    const room = await server.plane.room(id);
+    const ssrc = 0x5eed;
+    const ingest = await room.createPlainTransport(party.id, 'send', { comedia: true });
+    await room.produce(party.id, ingest.id, 'audio', { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc }] }, 'mic');
+    await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'waiting_room' });
+    await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'open' });
+    await sleep(300);
+
+    const socket = dgram.createSocket('udp4');
+    const skip = new Map([[60, 3], [150, 7]]); // after packet index → how many sequence numbers go missing
+    let seq = 1000;
+    for (let i = 0; i < 250; i++) {
+      const packet = Buffer.concat([rtpPacket({ payloadType: 100, seq, timestamp: i * 960, ssrc, index: i, size: 4 }).subarray(0, 12), OPUS_SILENCE]);
+      socket.send(packet, ingest.tuple.localPort, '127.0.0.1');
+      seq += 1 + (skip.get(i) ?? 0);
+      await sleep(20);
+    }
+    socket.close();
+    await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'closed' });
+    dir = server.recorder.dirOf(id);
+    for (let i = 0; i < 80 && !fs.existsSync(path.join(dir, 'signature.json')); i++) await sleep(100);
+    const lines = fs.readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    gaps = lines.filter((l) => l.event === 'gap');
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('writes each sequence gap that reaches the recorder as an event with the right count', () => {
+    expect(gaps.map((g) => g.missing)).toEqual([3, 7]);
+    expect(gaps[0].nextSeq - gaps[0].afterSeq - 1).toBe(3);
+    const report = verifyRecord(dir, server.recordKey.publicKey);
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.segments).toBeGreaterThanOrEqual(2);
+    const segments = fs.readdirSync(path.join(dir, 'tracks')).flatMap((t) => fs.readdirSync(path.join(dir, 'tracks', t)).map((f) => path.join(dir, 'tracks', t, f)));
+    expect(segments.every((f) => ffprobe(f).codec === 'opus')).toBe(true);
+  });
+
+  it('verify names every kind of tampering', () => {
+    const lines = () => fs.readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8').trim().split('\n');
+    const firstSegment = JSON.parse(lines().find((l) => l.includes('"type":"segment"'))!).file as string;
+    const eventLine = lines().findIndex((l) => l.includes('"event":"record.started"')) + 1;
+
+    const flipped = copyRecord(dir);
+    const target = path.join(flipped, firstSegment);
+    const data = fs.readFileSync(target);
+    const middle = Math.floor(data.length / 2);
+    data.writeUInt8(data.readUInt8(middle) ^ 0x01, middle);
+    fs.writeFileSync(target, data);
+    const flipReport = verifyRecord(flipped);
+    expect(flipReport.problems).toEqual([expect.objectContaining({ kind: 'segment_altered', file: firstSegment })]);
+    const cli = runVerify(flipped);
+    expect(cli.code).toBe(1);
+    expect(cli.out).toContain(`segment ${firstSegment} was altered`);
+
+    const deleted = copyRecord(dir);
+    fs.rmSync(path.join(deleted, firstSegment));
+    expect(verifyRecord(deleted).problems).toEqual([expect.objectContaining({ kind: 'segment_missing', file: firstSegment })]);
+
+    const added = copyRecord(dir);
+    fs.copyFileSync(path.join(added, firstSegment), path.join(path.dirname(path.join(added, firstSegment)), '999999.webm'));
+    expect(verifyRecord(added).problems).toEqual([expect.objectContaining({ kind: 'segment_unlisted' })]);
+
+    const edited = copyRecord(dir);
+    const editedLines = lines();
+    editedLines[eventLine - 1] = editedLines[eventLine - 1]!.replace('"reason":"hearing open"', '"reason":"hearing opened late"');
+    fs.writeFileSync(path.join(edited, 'manifest.jsonl'), `${editedLines.join('\n')}\n`);
+    const editReport = verifyRecord(edited);
+    expect(editReport.problems).toContainEqual(expect.objectContaining({ kind: 'line_altered', line: eventLine }));
+    expect(runVerify(edited).out).toContain(`line ${eventLine} was altered`);
+
+    const reordered = copyRecord(dir);
+    const swapped = lines();
+    [swapped[3], swapped[4]] = [swapped[4]!, swapped[3]!];
+    fs.writeFileSync(path.join(reordered, 'manifest.jsonl'), `${swapped.join('\n')}\n`);
+    const reorderKinds = verifyRecord(reordered).problems.filter((p) => p.kind === 'line_out_of_order').map((p) => p.line);
+    expect(reorderKinds).toEqual([4, 5]);
+
+    const removedLine = copyRecord(dir);
+    const fewer = lines();
+    fewer.splice(2, 1);
+    fs.writeFileSync(path.join(removedLine, 'manifest.jsonl'), `${fewer.join('\n')}\n`);
+    expect(verifyRecord(removedLine).problems).toContainEqual(expect.objectContaining({ kind: 'line_missing', line: 3 }));
+
+    const appended = copyRecord(dir);
+    fs.appendFileSync(path.join(appended, 'manifest.jsonl'), `${lines().at(-1)}\n`);
+    expect(verifyRecord(appended).problems.map((p) => p.kind)).toContain('signature_mismatch');
+
+    const truncated = copyRecord(dir);
+    const sig = fs.readFileSync(path.join(truncated, 'signature.json'), 'utf8');
+    fs.writeFileSync(path.join(truncated, 'signature.json'), sig.slice(0, sig.length - 40));
+    expect(verifyRecord(truncated).problems).toEqual([expect.objectContaining({ kind: 'signature_malformed' })]);
+    expect(runVerify(truncated).code).toBe(1);
+
+    // A court pins its own copy of the server key; another key's signature is refused.
+    const keyFile = path.join(os.tmpdir(), `other-key-${process.pid}.pem`);
+    fs.writeFileSync(keyFile, generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
+    const wrongKey = runVerify(dir, '--public-key', keyFile);
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.out).toContain('signature_wrong_key');
+    const serverKey = path.join(os.tmpdir(), `server-key-${process.pid}.pem`);
+    fs.writeFileSync(serverKey, server.recordKey.publicKeyPem);
+    const pinned = runVerify(dir, '--public-key', serverKey);
+    expect(pinned.out).toContain('VERIFIED');
+    expect(pinned.code).toBe(0);
+  });
+
+  it('verify refuses a missing or non-record directory with a clear error', () => {
+    const missing = runVerify('/nonexistent/record');
+    expect(missing.code).toBe(2);
+    expect(missing.out).toContain('no such directory');
+    const notRecord = runVerify(fs.mkdtempSync(path.join(os.tmpdir(), 'not-a-record-')));
+    expect(notRecord.code).toBe(2);
+    expect(notRecord.out).toContain('not a hearing record');
+    expect(runVerify('').code).toBe(2);
+  });
+});

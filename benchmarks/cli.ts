@@ -4,11 +4,12 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { forwardingScenario, FORWARDING_DEFAULTS } from './forwarding/scenario.ts';
+import { recordingScenario, RECORDING_DEFAULTS } from './recording/scenario.ts';
 import { machineInfo } from './lib/proc.ts';
 import { progressBar, writeReport } from './lib/report.ts';
 import type { ScenarioOutcome } from './lib/scenario.ts';
 
-const SCENARIOS = ['forwarding', 'all'] as const;
+const SCENARIOS = ['forwarding', 'recording', 'all'] as const;
 const positiveInt = z.coerce.number().int().positive();
 
 const optionsSchema = z.object({
@@ -26,6 +27,12 @@ const optionsSchema = z.object({
     .default(FORWARDING_DEFAULTS.sweep.join(','))
     .transform((s) => (s === 'none' ? [] : s.split(',').map(Number))),
   sweepSeconds: z.coerce.number().positive().max(120).default(FORWARDING_DEFAULTS.sweepSeconds),
+  recordSteps: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'comma-separated track counts')
+    .default(RECORDING_DEFAULTS.steps.join(','))
+    .transform((s) => s.split(',').map(Number)),
+  recordSeconds: z.coerce.number().positive().max(300).default(RECORDING_DEFAULTS.seconds),
   out: z.string().default(path.join(path.dirname(fileURLToPath(import.meta.url)), 'results')),
   noTargets: z.boolean().default(false),
 });
@@ -46,6 +53,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'audio-only': { type: 'boolean' },
       sweep: { type: 'string' },
       'sweep-seconds': { type: 'string' },
+      'record-steps': { type: 'string' },
+      'record-seconds': { type: 'string' },
       out: { type: 'string' },
       'no-targets': { type: 'boolean' },
     },
@@ -62,6 +71,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     audioOnly: values['audio-only'],
     sweep: values.sweep,
     sweepSeconds: values['sweep-seconds'],
+    recordSteps: values['record-steps'],
+    recordSeconds: values['record-seconds'],
     out: values.out,
     noTargets: values['no-targets'],
   });
@@ -74,6 +85,8 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
   switch (name) {
     case 'forwarding':
       return forwardingScenario({ ...o, video: !o.audioOnly }, progress);
+    case 'recording':
+      return recordingScenario({ steps: o.recordSteps, seconds: o.recordSeconds, workers: o.workers }, progress);
   }
 }
 

@@ -243,11 +243,16 @@ export class Signaling {
     room.on('consumerClosed', (info) => this.sockets.get(info.participantId)?.emit('consumerClosed', info));
   }
 
-  /** Runs after the current acks are sent, so the judge who closed the hearing still gets the reply. */
+  /**
+   * After the record has closed its last segments (they need media flowing to close promptly), and
+   * after the current acks are sent, so the judge who closed the hearing still gets the reply.
+   */
   private closeHearing(hearingId: string): void {
     setImmediate(() => {
-      this.plane.closeRoom(hearingId);
-      this.io.in(channel(hearingId)).disconnectSockets(true);
+      void this.recorder.settled(hearingId).finally(() => {
+        this.plane.closeRoom(hearingId);
+        this.io.in(channel(hearingId)).disconnectSockets(true);
+      });
     });
   }
 }

@@ -66,7 +66,7 @@ describe('server crash mid-hearing', () => {
     };
     const base = `http://127.0.0.1:${port}`;
     const call = async (method: string, route: string, body?: unknown): Promise<any> => {
-      const r = await fetch(`${base}${route}`, { method, headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+      const r = await fetch(`${base}${route}`, { method, headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
       return r.json();
     };
 

@@ -53,6 +53,11 @@ export class HearingRecording {
     this.started = this.manifest.head.seq > 0 && fs.readFileSync(this.manifest.file, 'utf8').includes('"event":"record.started"');
   }
 
+  /** Resolves when every operation queued so far (e.g. finalizing) has finished. */
+  settled(): Promise<void> {
+    return this.ops.then(() => undefined);
+  }
+
   get isRecording(): boolean {
     return this.recording;
   }
@@ -206,7 +211,11 @@ export class HearingRecording {
 
   private async attach(room: MediaRoom): Promise<void> {
     this.room = room;
-    for (const info of room.producers()) if (info.participantId !== RECORDER_PEER) await this.startTrack(room, info);
+    // In parallel: media is already flowing, and every track waits for its consumer and its ffmpeg.
+    const results = await Promise.allSettled(room.producers().filter((p) => p.participantId !== RECORDER_PEER).map((info) => this.startTrack(room, info)));
+    for (const r of results) {
+      if (r.status === 'rejected') this.manifest.append({ type: 'event', event: 'recorder.error', message: String(r.reason) });
+    }
   }
 
   private async startTrack(room: MediaRoom, info: ProducerInfo): Promise<void> {
@@ -256,7 +265,7 @@ export class HearingRecording {
         t.consumer?.close();
         t.transport?.close();
         resolve();
-      }, 10_000);
+      }, 12_000);
       t.stopped = () => {
         clearTimeout(timer);
         resolve();

@@ -19,6 +19,11 @@ export class RecorderProcessClient extends EventEmitter<ClientEvents> {
     this.spawn();
   }
 
+  /** The recorder process (for CPU accounting in benchmarks). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   send(message: ToRecorder): void {
     if (this.child?.connected) this.child.send(message);
   }

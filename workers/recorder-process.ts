@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { boundUdpPorts, PortPairs } from './udp-ports.ts';
+import { PortPairs, waitUntilBound } from './udp-ports.ts';
 import type { FromRecorder, StartTrack, ToRecorder } from './recorder-messages.ts';
 
 const ports = new PortPairs(Number(process.env.RECORDER_PORT_MIN ?? 51000), Number(process.env.RECORDER_PORT_MAX ?? 59999));
@@ -29,7 +29,7 @@ function sdpFor(t: StartTrack, port: number): string {
 }
 
 /** Input timeout (s): a stream silent this long ends ffmpeg cleanly; the next packet starts a new one. */
-const INPUT_TIMEOUT_S = '1.5';
+const INPUT_TIMEOUT_S = '5';
 /** After ffmpeg fails, wait this long before starting another (no restart storm). */
 const RESTART_BACKOFF_MS = 1000;
 
@@ -66,17 +66,23 @@ class Track {
     fs.mkdirSync(this.t.dir, { recursive: true });
     this.socket.on('message', (packet) => this.onPacket(packet));
     await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', resolve));
+    // Ready first, so the server creates the consumer and media starts queueing here at once; then
+    // ffmpeg starts (spawning is synchronous: a hearing opening with many tracks spawns many).
     send({ type: 'ready', trackId: this.t.trackId, port: (this.socket.address() as { port: number }).port });
+    setImmediate(() => {
+      if (!this.ffmpeg && !this.stopping) this.runFfmpeg();
+    });
   }
 
-  /** Stops at once when media flows; when it does not, ffmpeg's input timeout ends it within 1.5 s. */
+  /** Stops at once when media flows; when it does not, ffmpeg's input timeout ends it. */
   stop(): void {
     if (this.stopping) return;
     this.stopping = true;
     if (!this.ffmpeg) return void this.finish(null);
     this.ffmpeg.kill('SIGINT');
     const ffmpeg = this.ffmpeg;
-    setTimeout(() => ffmpeg.exitCode === null && ffmpeg.kill('SIGKILL'), 5000).unref();
+    // ffmpeg leaves at its next packet, or at its input timeout when the stream is silent.
+    setTimeout(() => ffmpeg.exitCode === null && ffmpeg.kill('SIGKILL'), Number(INPUT_TIMEOUT_S) * 1000 + 3000).unref();
   }
 
   setQuiet(quiet: boolean): void {
@@ -89,7 +95,7 @@ class Track {
     fs.writeFileSync(sdpFile, sdpFor(this.t, this.ffmpegPort));
     const args = [
       '-hide_banner', '-nostdin', '-loglevel', 'warning',
-      '-protocol_whitelist', 'file,udp,rtp', '-listen_timeout', INPUT_TIMEOUT_S, '-f', 'sdp', '-i', sdpFile,
+      '-protocol_whitelist', 'file,udp,rtp', '-listen_timeout', INPUT_TIMEOUT_S, '-buffer_size', '4194304', '-f', 'sdp', '-i', sdpFile,
       '-c', 'copy', '-f', 'segment', '-segment_time', String(this.t.segmentSeconds), '-segment_time_delta', '0.25',
       '-segment_format', this.t.ext === 'webm' ? 'webm' : 'matroska', '-reset_timestamps', '1',
       '-segment_start_number', String(this.nextNumber),
@@ -107,17 +113,13 @@ class Track {
   }
 
   private async waitListening(ffmpeg: ChildProcess): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    while (!boundUdpPorts().has(this.ffmpegPort)) {
-      if (ffmpeg.exitCode !== null) return; // reported by onExit
-      if (Date.now() > deadline) {
-        send({ type: 'error', trackId: this.t.trackId, message: `ffmpeg did not open its RTP port: ${this.stderrTail}` });
-        ffmpeg.kill('SIGKILL');
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 20));
+    const bound = await waitUntilBound(this.ffmpegPort, 10_000);
+    if (this.ffmpeg !== ffmpeg || ffmpeg.exitCode !== null) return; // an exit is reported by onExit
+    if (!bound) {
+      send({ type: 'error', trackId: this.t.trackId, message: `ffmpeg did not open its RTP port: ${this.stderrTail}` });
+      ffmpeg.kill('SIGKILL');
+      return;
     }
-    if (this.ffmpeg !== ffmpeg) return;
     this.listening = true;
     for (const packet of this.queue) this.forward(packet);
     this.queue = [];
@@ -142,7 +144,8 @@ class Track {
       this.stalled = false;
     }
     this.lastPacketAt = now;
-    if (this.stopping) return;
+    // While stopping, packets still go to the running ffmpeg: its next packet is what lets it exit.
+    if (this.stopping && !this.ffmpeg) return;
     if (!this.ffmpeg) {
       if (now - this.failedAt < RESTART_BACKOFF_MS) return; // dropped while ffmpeg is failing: reported as ffmpeg.exit
       this.runFfmpeg();

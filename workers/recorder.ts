@@ -46,12 +46,21 @@ export class Recorder {
     });
   }
 
+  get processPid(): number | undefined {
+    return this.client.pid;
+  }
+
   get(hearingId: string): HearingRecording | undefined {
     return this.recordings.get(hearingId);
   }
 
   dirOf(hearingId: string): string {
     return recordDir(this.o.dataDir, hearingId);
+  }
+
+  /** Resolves once the hearing's record has finished what it was asked (used before closing its room). */
+  async settled(hearingId: string): Promise<void> {
+    await this.recordings.get(hearingId)?.settled();
   }
 
   /** A hearing-log entry: mirrored into the record, and state changes drive the recording. */

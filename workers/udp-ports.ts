@@ -35,3 +35,36 @@ export class PortPairs {
     throw new Error(`no free UDP port pair in ${this.min}-${this.max}`);
   }
 }
+
+const waiters = new Map<number, { resolve: (bound: boolean) => void; deadline: number }[]>();
+let poller: NodeJS.Timeout | undefined;
+
+/**
+ * Resolves true once something has bound the UDP port, false after the timeout. One shared poll of
+ * /proc serves every waiter, so many tracks starting at once do not each scan the socket table.
+ */
+export function waitUntilBound(port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const list = waiters.get(port) ?? [];
+    list.push({ resolve, deadline: Date.now() + timeoutMs });
+    waiters.set(port, list);
+    poller ??= setInterval(() => {
+      const bound = boundUdpPorts();
+      const now = Date.now();
+      for (const [p, entries] of waiters) {
+        const keep = entries.filter((w) => {
+          if (bound.has(p)) w.resolve(true);
+          else if (now > w.deadline) w.resolve(false);
+          else return true;
+          return false;
+        });
+        if (keep.length) waiters.set(p, keep);
+        else waiters.delete(p);
+      }
+      if (waiters.size === 0) {
+        clearInterval(poller);
+        poller = undefined;
+      }
+    }, 20);
+  });
+}

@@ -9,6 +9,22 @@ async function run(targets: SendTarget[], profile: LoadProfile): Promise<void> {
   const socket = dgram.createSocket({ type: 'udp4', sendBufferSize: 4 * 1024 * 1024 });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   const sent = targets.map(() => 0);
+  // Answer PLI/FIR (RTCP payload-specific feedback) from the SFU with a key frame, as a camera would.
+  const forceKey = targets.map(() => false);
+  const bySsrc = new Map(targets.map((t, i) => [t.ssrc >>> 0, i]));
+  socket.on('message', (packet) => {
+    for (let offset = 0; offset + 12 <= packet.length; ) {
+      const fmt = packet[offset]! & 0x1f;
+      const pt = packet[offset + 1]!;
+      const words = packet.readUInt16BE(offset + 2);
+      if (pt === 206 && (fmt === 1 || fmt === 4)) {
+        const media = fmt === 1 ? packet.readUInt32BE(offset + 8) : packet.length >= offset + 16 ? packet.readUInt32BE(offset + 12) : 0;
+        const i = bySsrc.get(media);
+        if (i !== undefined) forceKey[i] = true;
+      }
+      offset += (words + 1) * 4;
+    }
+  });
   const frames = targets.map(() => 0);
   const seq = targets.map(() => Math.floor(Math.random() * 60000));
   const start = process.hrtime.bigint();
@@ -33,6 +49,8 @@ async function run(targets: SendTarget[], profile: LoadProfile): Promise<void> {
           const due = Math.min(Math.floor(elapsed * profile.video.fps), Math.floor(profile.seconds * profile.video.fps));
           while (frames[i]! < due) {
             const frame = frames[i]!;
+            const keyFrame = frame % keyEvery === 0 || forceKey[i]!;
+            forceKey[i] = false;
             for (let k = 0; k < packetsPerFrame; k++) {
               const index = sent[i]!;
               const last = k === packetsPerFrame - 1;
@@ -45,7 +63,7 @@ async function run(targets: SendTarget[], profile: LoadProfile): Promise<void> {
                 size: last ? frameBytes - k * profile.video.mtu + 12 : profile.video.mtu + 12,
                 producer: t.producer,
                 index,
-                vp8: { start: k === 0, keyFrame: frame % keyEvery === 0, pictureId: frame & 0x7fff },
+                vp8: { start: k === 0, keyFrame, pictureId: frame & 0x7fff },
               });
               socket.send(packet, t.port, t.ip);
               sent[i] = index + 1;

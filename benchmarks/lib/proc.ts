@@ -10,6 +10,16 @@ export function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/** Direct children of a process (from the children file of each of its tasks in /proc). */
+export function childPids(pid: number): number[] {
+  const tasks = `/proc/${pid}/task`;
+  if (!fs.existsSync(tasks)) return [];
+  return fs.readdirSync(tasks).flatMap((tid) => {
+    const text = fs.readFileSync(`${tasks}/${tid}/children`, 'utf8').trim();
+    return text ? text.split(/\s+/).map(Number) : [];
+  });
+}
+
 /** Peak resident set size of a process in MiB (VmHWM). */
 export function processPeakRssMiB(pid: number): number {
   const match = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -19,7 +19,7 @@ export interface PacketSpec {
 }
 
 export function buildPacket(spec: PacketSpec, sentNs: bigint = process.hrtime.bigint()): Buffer {
-  const packet = Buffer.alloc(Math.max(spec.size, 12 + 8 + TRAILER));
+  const packet = Buffer.alloc(Math.max(spec.size, 12 + 14 + TRAILER));
   packet[0] = 0x80;
   packet[1] = (spec.marker ? 0x80 : 0) | (spec.payloadType & 0x7f);
   packet.writeUInt16BE(spec.seq & 0xffff, 2);
@@ -31,7 +31,9 @@ export function buildPacket(spec: PacketSpec, sentNs: bigint = process.hrtime.bi
     packet[13] = 0x80;
     packet[14] = 0x80 | ((spec.vp8.pictureId >> 8) & 0x7f);
     packet[15] = spec.vp8.pictureId & 0xff;
-    packet[16] = spec.vp8.keyFrame ? 0x10 : 0x11;
+    // Frame tag (key frame: bit 0 clear; show_frame), then on key frames the start code and 640x480,
+    // so muxers that read dimensions from the bitstream find them.
+    if (spec.vp8.start) packet.set(spec.vp8.keyFrame ? [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01] : [0x11, 0x02, 0x00], 16);
   }
   writeTrailer(packet, spec.producer, spec.index, sentNs);
   return packet;

@@ -21,6 +21,8 @@ interface TrackState {
   running: boolean;
   transport?: types.PlainTransport;
   consumer?: types.Consumer;
+  /** Waiting for the recorder process to say where to send this track's RTP. */
+  ready?: { resolve: (port: number) => void; reject: (error: Error) => void };
   stopped?: () => void;
 }
 
@@ -177,6 +179,10 @@ export class HearingRecording {
         this.manifest.append({ type: 'event', event: 'stall.ended', ...base, afterMs: m.afterMs }, m.at);
         return;
       case 'error':
+        if (t.ready) {
+          t.ready.reject(new Error(m.message));
+          t.ready = undefined;
+        }
         this.manifest.append({ type: 'event', event: 'ffmpeg.exit', ...base, message: m.message });
         return;
       case 'stopped':
@@ -190,12 +196,19 @@ export class HearingRecording {
         void t.consumer?.requestKeyFrame().catch(() => undefined);
         return;
       case 'ready':
+        t.ready?.resolve(m.port);
+        t.ready = undefined;
         return;
     }
   }
 
   /** The recorder process died: its tracks are gone; start them again. */
   onRecorderCrash(info: { code: number | null; signal: string | null }): Promise<void> {
+    // A track still waiting for the dead process would hold up every queued operation.
+    for (const t of this.tracks.values()) {
+      t.ready?.reject(new Error('recorder process died'));
+      t.ready = undefined;
+    }
     return this.serial(async () => {
       const lost = [...this.tracks.values()].filter((t) => t.running);
       for (const t of lost) {
@@ -228,17 +241,7 @@ export class HearingRecording {
     const t: TrackState = existing ?? { trackId, producerId: info.producerId, participantId: info.participantId, kind: info.kind, codec: codec.mimeType, nextNumber: 1, running: false };
     Object.assign(t, { transport, consumer, running: true });
     this.tracks.set(trackId, t);
-    const ready = new Promise<number>((resolve, reject) => {
-      const onMessage = (m: FromRecorder): void => {
-        if (m.trackId !== trackId) return;
-        if (m.type === 'ready' || m.type === 'error') {
-          this.ctx.client.off('message', onMessage);
-          if (m.type === 'ready') resolve(m.port);
-          else reject(new Error(m.message));
-        }
-      };
-      this.ctx.client.on('message', onMessage);
-    });
+    const ready = new Promise<number>((resolve, reject) => (t.ready = { resolve, reject }));
     this.ctx.client.send({
       type: 'start',
       trackId,

@@ -28,6 +28,20 @@ function sdpFor(t: StartTrack, port: number): string {
   return `v=0\no=- 0 0 IN IP4 127.0.0.1\ns=hearing track\nc=IN IP4 127.0.0.1\nt=0 0\nm=${t.kind} ${port} RTP/AVP ${codec.payloadType}\na=rtpmap:${codec.payloadType} ${rtpmap}\n${fmtp}a=recvonly\n`;
 }
 
+/**
+ * ffmpeg processes are spawned one per event-loop turn: spawning blocks this process for tens of ms,
+ * and a hearing opening with many tracks must still get every track's 'ready' and packets in between.
+ */
+const spawnQueue: (() => void)[] = [];
+function queueSpawn(spawnOne: () => void): void {
+  spawnQueue.push(spawnOne);
+  if (spawnQueue.length === 1) setImmediate(drainSpawns);
+}
+function drainSpawns(): void {
+  spawnQueue.shift()?.();
+  if (spawnQueue.length) setImmediate(drainSpawns);
+}
+
 /** Input timeout (s): a stream silent this long ends ffmpeg cleanly; the next packet starts a new one. */
 const INPUT_TIMEOUT_S = '5';
 /** After ffmpeg fails, wait this long before starting another (no restart storm). */
@@ -66,12 +80,12 @@ class Track {
     fs.mkdirSync(this.t.dir, { recursive: true });
     this.socket.on('message', (packet) => this.onPacket(packet));
     await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', resolve));
+    // A track that never receives media is reported as a stall too (counted from now), never silent.
+    this.lastPacketAt = Date.now();
     // Ready first, so the server creates the consumer and media starts queueing here at once; then
     // ffmpeg starts (spawning is synchronous: a hearing opening with many tracks spawns many).
     send({ type: 'ready', trackId: this.t.trackId, port: (this.socket.address() as { port: number }).port });
-    setImmediate(() => {
-      if (!this.ffmpeg && !this.stopping) this.runFfmpeg();
-    });
+    this.startFfmpeg();
   }
 
   /** Stops at once when media flows; when it does not, ffmpeg's input timeout ends it. */
@@ -87,6 +101,18 @@ class Track {
 
   setQuiet(quiet: boolean): void {
     this.quiet = quiet;
+  }
+
+  private spawnPending = false;
+
+  /** Queues this track's ffmpeg; packets queue here until it listens. */
+  private startFfmpeg(): void {
+    if (this.spawnPending || this.ffmpeg) return;
+    this.spawnPending = true;
+    queueSpawn(() => {
+      this.spawnPending = false;
+      if (!this.ffmpeg && !this.stopping) this.runFfmpeg();
+    });
   }
 
   private runFfmpeg(): void {
@@ -105,7 +131,6 @@ class Track {
     const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.ffmpeg = ffmpeg;
     this.listening = false;
-    this.runStartWall = 0;
     ffmpeg.stderr!.on('data', (chunk: Buffer) => (this.stderrTail = (this.stderrTail + chunk.toString()).slice(-2000)));
     readline.createInterface({ input: ffmpeg.stdout! }).on('line', (line) => this.onSegmentLine(line));
     ffmpeg.on('close', (code) => void this.onExit(ffmpeg, code));
@@ -148,7 +173,7 @@ class Track {
     if (this.stopping && !this.ffmpeg) return;
     if (!this.ffmpeg) {
       if (now - this.failedAt < RESTART_BACKOFF_MS) return; // dropped while ffmpeg is failing: reported as ffmpeg.exit
-      this.runFfmpeg();
+      this.startFfmpeg();
     }
     if (!this.runStartWall) {
       this.runStartWall = now;
@@ -177,7 +202,7 @@ class Track {
   }
 
   private checkStall(): void {
-    if (this.stalled || this.quiet || this.stopping || !this.lastPacketAt) return;
+    if (this.stalled || this.quiet || this.stopping) return;
     const silent = Date.now() - this.lastPacketAt;
     if (silent > this.t.stallMs) {
       this.stalled = true;
@@ -220,6 +245,7 @@ class Track {
     await this.segments;
     if (this.ffmpeg === ffmpeg) this.ffmpeg = undefined;
     this.listening = false;
+    this.runStartWall = 0; // the next run's stream time starts at its first packet
     this.queue = [];
     if (this.stopping) return this.finish(code);
     // Not asked to stop: the input timed out (a stall, already reported) or ffmpeg failed.

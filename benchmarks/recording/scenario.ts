@@ -19,8 +19,9 @@ export interface RecordingOptions {
   workers: number;
 }
 
-export const RECORDING_DEFAULTS: RecordingOptions = { steps: [20, 60, 100, 140], seconds: 10, workers: 2 };
+export const RECORDING_DEFAULTS: RecordingOptions = { steps: [20, 60, 100, 140, 200, 260], seconds: 10, workers: 2 };
 const TARGET_TRACKS_PER_CORE = 50;
+const WARMUP_S = 2;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface StepResult {
@@ -78,21 +79,24 @@ async function recordStep(tracks: number, o: RecordingOptions, progress: (f: num
       }
     }
     // Media flows first, as in a real courtroom; then every hearing opens, which starts recording.
-    const profile: LoadProfile = { seconds: o.seconds + 1, audio: { pps: 50, bytes: 120 }, video: { fps: 30, kbps: 600, mtu: 1100, keyFrameEverySeconds: 2 } };
+    const profile: LoadProfile = { seconds: o.seconds + WARMUP_S + 1, audio: { pps: 50, bytes: 120 }, video: { fps: 30, kbps: 600, mtu: 1100, keyFrameEverySeconds: 2 } };
     const sending = ask(sender, { type: 'start', targets, profile }, (o.seconds + 30) * 1000);
     await sleep(500);
     const pids = (): number[] => [server.recorder.processPid!, ...childPids(server.recorder.processPid!)];
     const workerPids = server.plane.pool.workers.map((w) => w.worker.pid);
-    const cpu0 = cpuOf(pids());
-    const ms0 = cpuOf(workerPids);
     const opened = Date.now();
     for (const id of hearingIds) {
       server.hearings.transition(id, 'waiting_room', 'bench');
       server.hearings.transition(id, 'open', 'bench');
     }
-    const timer = setInterval(() => progress(Math.min(0.95, (Date.now() - opened) / 1000 / o.seconds)), 250);
-    await sleep(o.seconds * 1000);
+    const timer = setInterval(() => progress(Math.min(0.95, (Date.now() - opened) / 1000 / (o.seconds + WARMUP_S))), 250);
+    // CPU is measured in steady state: after every track's ffmpeg has started (their start-up is a
+    // one-off cost of a few hundred ms each, amortized over a real hearing).
+    await sleep(WARMUP_S * 1000);
     const livePids = pids();
+    const cpu0 = cpuOf(livePids);
+    const ms0 = cpuOf(workerPids);
+    await sleep(o.seconds * 1000);
     const recorderCpuSeconds = cpuOf(livePids) - cpu0;
     const mediasoupCpuSeconds = cpuOf(workerPids) - ms0;
     const openSeconds = (Date.now() - opened) / 1000;

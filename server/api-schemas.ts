@@ -7,6 +7,8 @@ export const createHearingBody = z.strictObject({
   caseNumber: z.string().trim().min(1).max(64),
   title: z.string().trim().min(1).max(200),
   scheduledAt: z.iso.datetime({ offset: true }).optional(),
+  /** Speech recognition for this hearing; defaults from HEARING_ASR_ENGINE / HEARING_ASR_LANGUAGE. */
+  asr: z.strictObject({ engine: z.enum(['pocketsphinx', 'whisper']), language: z.enum(['en', 'zh', 'auto']) }).optional(),
 });
 
 export const addParticipantBody = z.strictObject({
@@ -53,6 +55,8 @@ export const hearingResponse = z.object({
   title: z.string(),
   scheduledAt: z.string().nullable(),
   state: z.enum(HEARING_STATES),
+  asrEngine: z.string().nullable(),
+  asrLanguage: z.string().nullable(),
   allowedTransitions: z.array(z.enum(HEARING_STATES)),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
@@ -63,6 +67,22 @@ export const participantCreatedResponse = participant.extend({
   token: z.string().describe('JWT for signaling: hearing id, participant id, role, expiry'),
   expiresAt: z.iso.datetime(),
   joinUrl: z.url().describe('Opens the browser client for this participant'),
+});
+
+export const transcriptQuery = z.object({ format: z.enum(['json', 'txt']).default('json') });
+
+export const transcriptSegment = z.object({
+  id: z.uuid(),
+  participantId: z.string(),
+  speakerName: z.string(),
+  role: z.string(),
+  start: z.iso.datetime(),
+  end: z.iso.datetime(),
+  text: z.string(),
+  engine: z.string(),
+  language: z.string(),
+  confidence: z.number(),
+  status: z.enum(['partial', 'final', 'edited']),
 });
 
 export const auditEntry = z.object({

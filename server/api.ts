@@ -3,13 +3,14 @@ import { AppError } from './errors.ts';
 import { apiKeyMatches } from './auth.ts';
 import type { HearingService } from './hearings.ts';
 import { validate } from './validate.ts';
-import { addParticipantBody, createHearingBody, eventsQuery, idParam, listQuery, transitionBody } from './api-schemas.ts';
+import { addParticipantBody, createHearingBody, eventsQuery, idParam, listQuery, transcriptQuery, transitionBody } from './api-schemas.ts';
+import type { TranscriptService } from './transcripts.ts';
 import { openApiDocument } from './openapi.ts';
 
 const ACTOR = 'api';
 
 /** The court platform's REST API under /api/v1, authenticated with the API key as a bearer token. */
-export function apiRouter(hearings: HearingService, apiKey: string): express.Router {
+export function apiRouter(hearings: HearingService, transcripts: TranscriptService, apiKey: string): express.Router {
   const router = express.Router();
   router.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument());
@@ -47,6 +48,13 @@ export function apiRouter(hearings: HearingService, apiKey: string): express.Rou
   router.get('/hearings/:id/events', (req, res) => {
     const { after } = validate(eventsQuery, req.query, 'query');
     res.json({ events: hearings.events(id(req), after) });
+  });
+  router.get('/hearings/:id/transcript', (req, res) => {
+    const hearingId = id(req);
+    hearings.row(hearingId);
+    const { format } = validate(transcriptQuery, req.query, 'query');
+    if (format === 'txt') res.type('text/plain; charset=utf-8').send(transcripts.text(hearingId));
+    else res.json({ hearingId, segments: transcripts.list(hearingId) });
   });
   router.use((_req, _res, next) => next(new AppError(404, 'not_found', 'no such endpoint')));
   return router;

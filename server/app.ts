@@ -18,6 +18,8 @@ import { Recorder } from '../workers/recorder.ts';
 import { RecordKey } from '../recordings/signing.ts';
 import { isInSession } from './hearing-state.ts';
 import { recordRouter } from './record-api.ts';
+import { Transcriber } from '../workers/transcriber.ts';
+import { TranscriptService } from './transcripts.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const clientDir = path.join(root, 'client-demo');
@@ -30,6 +32,7 @@ export interface HearingServer {
   hearings: HearingService;
   plane: MediaPlane;
   recorder: Recorder;
+  transcripts: TranscriptService;
   recordKey: RecordKey;
   http: http.Server;
   close(): Promise<void>;
@@ -50,20 +53,34 @@ export async function startServer(config: Config): Promise<HearingServer> {
     announcedIp: config.announcedIp,
   });
 
+  const inSession = (hearingId: string): boolean => {
+    const state = store.hearing(hearingId)?.state;
+    return state !== undefined && isInSession(state);
+  };
   const recordKey = RecordKey.loadOrCreate(config.dataDir);
   const recorder = new Recorder({
     dataDir: config.dataDir,
     key: recordKey,
     plane,
     roleOf: (_hearingId, participantId) => store.participant(participantId)?.role ?? 'system',
-    inSession: (hearingId) => {
-      const state = store.hearing(hearingId)?.state;
-      return state !== undefined && isInSession(state);
-    },
+    inSession,
     portRange: { min: config.recordPortMin, max: config.recordPortMax },
   });
+  const transcripts = new TranscriptService(store);
+  const transcriber = new Transcriber({
+    plane,
+    inSession,
+    asrOf: (hearingId) => {
+      const h = store.hearing(hearingId);
+      return { engine: h?.asrEngine ?? config.asrEngine, language: h?.asrLanguage ?? config.asrLanguage };
+    },
+    portRange: { min: config.asrPortMin, max: config.asrPortMax },
+  });
+  transcriber.on('notice', ({ hearingId, action, detail }) => hearings.log(hearingId, 'system', action, detail));
   hearings.on('event', (e) => {
-    if (e.hearingId) void recorder.hearingEvent(e.hearingId, e.action, e.actor, e.detail);
+    if (!e.hearingId) return;
+    void recorder.hearingEvent(e.hearingId, e.action, e.actor, e.detail);
+    if (e.action === 'hearing.state_changed') transcriber.stateChanged(e.hearingId);
   });
 
   let webhooks: WebhookSender | undefined;
@@ -92,7 +109,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     res.type(metrics.contentType).send(await metrics.metrics());
   });
   app.use('/api/v1', recordRouter(hearings, recorder, recordKey, secrets.apiKey));
-  app.use('/api/v1', apiRouter(hearings, secrets.apiKey));
+  app.use('/api/v1', apiRouter(hearings, transcripts, secrets.apiKey));
   app.get('/join', (_req, res) => {
     res.sendFile(path.join(clientDir, 'index.html'));
   });
@@ -104,7 +121,8 @@ export async function startServer(config: Config): Promise<HearingServer> {
 
   const server = http.createServer(app);
   const io = new SocketServer(server, { maxHttpBufferSize: 256 * 1024, serveClient: false });
-  new Signaling(io, hearings, plane, tokens, recorder);
+  const signaling = new Signaling(io, hearings, plane, tokens, recorder);
+  transcriber.on('segment', (segment) => signaling.broadcast(segment.hearingId, 'transcript', transcripts.addRecognized(segment)));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -128,12 +146,14 @@ export async function startServer(config: Config): Promise<HearingServer> {
     hearings,
     plane,
     recorder,
+    transcripts,
     recordKey,
     http: server,
     async close() {
       if (closed) return;
       closed = true;
       await new Promise<void>((resolve) => io.close(() => resolve()));
+      transcriber.close();
       await recorder.close();
       await webhooks?.stop();
       await plane.close();

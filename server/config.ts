@@ -21,6 +21,10 @@ const envSchema = z.object({
   HEARING_WEBHOOK_RETRY_MS: z.coerce.number().int().min(1).default(500),
   HEARING_RECORD_PORT_MIN: port.default(51000),
   HEARING_RECORD_PORT_MAX: port.default(59999),
+  HEARING_ASR_ENGINE: z.enum(['pocketsphinx', 'whisper']).default('pocketsphinx'),
+  HEARING_ASR_LANGUAGE: z.enum(['en', 'zh', 'auto']).default('en'),
+  HEARING_ASR_PORT_MIN: port.default(50000),
+  HEARING_ASR_PORT_MAX: port.default(50999),
   HEARING_DEMO: z.enum(['0', '1']).default('1'),
   HEARING_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
@@ -46,6 +50,11 @@ export interface Config {
   /** UDP ports the recorder's ffmpeg processes listen on (RTP + RTCP pairs). */
   recordPortMin: number;
   recordPortMax: number;
+  asrEngine: 'pocketsphinx' | 'whisper';
+  asrLanguage: 'en' | 'zh' | 'auto';
+  /** UDP ports the transcriber's decoders listen on. */
+  asrPortMin: number;
+  asrPortMax: number;
   demo: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -77,6 +86,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     webhookRetryMs: e.HEARING_WEBHOOK_RETRY_MS,
     recordPortMin: e.HEARING_RECORD_PORT_MIN,
     recordPortMax: e.HEARING_RECORD_PORT_MAX,
+    asrEngine: e.HEARING_ASR_ENGINE,
+    asrLanguage: e.HEARING_ASR_LANGUAGE,
+    asrPortMin: e.HEARING_ASR_PORT_MIN,
+    asrPortMax: e.HEARING_ASR_PORT_MAX,
     demo: e.HEARING_DEMO === '1',
     logLevel: e.HEARING_LOG_LEVEL,
   };

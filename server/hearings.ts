@@ -43,7 +43,7 @@ export class HearingService extends EventEmitter<HearingEvents> {
     super();
   }
 
-  create(input: { caseNumber: string; title: string; scheduledAt?: string }, actor: string): HearingView {
+  create(input: { caseNumber: string; title: string; scheduledAt?: string; asr?: { engine: string; language: string } }, actor: string): HearingView {
     const now = new Date().toISOString();
     const row: HearingRow = {
       id: randomUUID(),
@@ -51,6 +51,8 @@ export class HearingService extends EventEmitter<HearingEvents> {
       title: input.title,
       scheduledAt: input.scheduledAt ?? null,
       state: 'scheduled',
+      asrEngine: input.asr?.engine ?? null,
+      asrLanguage: input.asr?.language ?? null,
       createdAt: now,
       updatedAt: now,
     };

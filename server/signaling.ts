@@ -232,6 +232,11 @@ export class Signaling {
     });
   }
 
+  /** Sends an event to everybody in a hearing. */
+  broadcast(hearingId: string, event: string, data: unknown): void {
+    this.io.to(channel(hearingId)).emit(event, data);
+  }
+
   private describe(socket: HearingSocket): { participantId: string; name: string; role: string } {
     return { participantId: socket.data.claims.participantId, name: socket.data.name, role: socket.data.claims.role };
   }

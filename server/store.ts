@@ -10,6 +10,8 @@ export interface HearingRow {
   title: string;
   scheduledAt: string | null;
   state: HearingState;
+  asrEngine: string | null;
+  asrLanguage: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -20,6 +22,22 @@ export interface ParticipantRow {
   name: string;
   role: Role;
   idNumber: string | null;
+  createdAt: string;
+}
+
+export interface TranscriptRow {
+  id: string;
+  hearingId: string;
+  participantId: string;
+  speakerName: string;
+  role: string;
+  start: string;
+  end: string;
+  text: string;
+  engine: string;
+  language: string;
+  confidence: number;
+  status: 'partial' | 'final' | 'edited';
   createdAt: string;
 }
 
@@ -61,10 +79,30 @@ const MIGRATIONS: string[] = [
      detail TEXT NOT NULL
    );
    CREATE INDEX audit_hearing ON audit_log(hearing_id, seq);`,
+  `ALTER TABLE hearings ADD COLUMN asr_engine TEXT;
+   ALTER TABLE hearings ADD COLUMN asr_language TEXT;
+   CREATE TABLE transcript_segments (
+     id TEXT PRIMARY KEY,
+     hearing_id TEXT NOT NULL REFERENCES hearings(id),
+     participant_id TEXT NOT NULL,
+     speaker_name TEXT NOT NULL,
+     role TEXT NOT NULL,
+     start TEXT NOT NULL,
+     end TEXT NOT NULL,
+     text TEXT NOT NULL,
+     engine TEXT NOT NULL,
+     language TEXT NOT NULL,
+     confidence REAL NOT NULL,
+     status TEXT NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE INDEX transcript_hearing ON transcript_segments(hearing_id, start);`,
 ];
 
 const HEARING_COLUMNS = `id, case_number AS caseNumber, title, scheduled_at AS scheduledAt, state,
-  created_at AS createdAt, updated_at AS updatedAt`;
+  asr_engine AS asrEngine, asr_language AS asrLanguage, created_at AS createdAt, updated_at AS updatedAt`;
+const TRANSCRIPT_COLUMNS = `id, hearing_id AS hearingId, participant_id AS participantId, speaker_name AS speakerName, role,
+  start, end, text, engine, language, confidence, status, created_at AS createdAt`;
 const PARTICIPANT_COLUMNS = `id, hearing_id AS hearingId, name, role, id_number AS idNumber, created_at AS createdAt`;
 
 /** The embedded store: one SQLite file in the data directory (WAL mode). */
@@ -91,8 +129,8 @@ export class Store {
 
   insertHearing(h: HearingRow): void {
     this.db
-      .prepare(`INSERT INTO hearings (id, case_number, title, scheduled_at, state, created_at, updated_at)
-                VALUES (@id, @caseNumber, @title, @scheduledAt, @state, @createdAt, @updatedAt)`)
+      .prepare(`INSERT INTO hearings (id, case_number, title, scheduled_at, state, asr_engine, asr_language, created_at, updated_at)
+                VALUES (@id, @caseNumber, @title, @scheduledAt, @state, @asrEngine, @asrLanguage, @createdAt, @updatedAt)`)
       .run(h);
   }
 
@@ -137,6 +175,17 @@ export class Store {
     return this.db
       .prepare(`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE hearing_id = ? ORDER BY created_at, id`)
       .all(hearingId) as ParticipantRow[];
+  }
+
+  insertTranscript(t: TranscriptRow): void {
+    this.db
+      .prepare(`INSERT INTO transcript_segments (id, hearing_id, participant_id, speaker_name, role, start, end, text, engine, language, confidence, status, created_at)
+                VALUES (@id, @hearingId, @participantId, @speakerName, @role, @start, @end, @text, @engine, @language, @confidence, @status, @createdAt)`)
+      .run(t);
+  }
+
+  transcript(hearingId: string): TranscriptRow[] {
+    return this.db.prepare(`SELECT ${TRANSCRIPT_COLUMNS} FROM transcript_segments WHERE hearing_id = ? ORDER BY start, id`).all(hearingId) as TranscriptRow[];
   }
 
   audit(entry: Omit<AuditRow, 'seq'>): AuditRow {

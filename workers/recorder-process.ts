@@ -10,6 +10,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { PortPairs, waitUntilBound } from './udp-ports.ts';
 import type { FromRecorder, StartTrack, ToRecorder } from './recorder-messages.ts';
+import { sdpFor } from './sdp.ts';
 
 const ports = new PortPairs(Number(process.env.RECORDER_PORT_MIN ?? 51000), Number(process.env.RECORDER_PORT_MAX ?? 59999));
 const tracks = new Map<string, Track>();
@@ -18,15 +19,6 @@ const send = (m: FromRecorder): void => {
 };
 const MAX_QUEUE = 4000;
 
-function sdpFor(t: StartTrack, port: number): string {
-  const { codec } = t;
-  const name = codec.mimeType.split('/')[1]!;
-  const rtpmap = `${name}/${codec.clockRate}${codec.channels && codec.channels > 1 ? `/${codec.channels}` : ''}`;
-  const fmtp = codec.parameters && Object.keys(codec.parameters).length
-    ? `a=fmtp:${codec.payloadType} ${Object.entries(codec.parameters).map(([k, v]) => `${k}=${String(v)}`).join(';')}\n`
-    : '';
-  return `v=0\no=- 0 0 IN IP4 127.0.0.1\ns=hearing track\nc=IN IP4 127.0.0.1\nt=0 0\nm=${t.kind} ${port} RTP/AVP ${codec.payloadType}\na=rtpmap:${codec.payloadType} ${rtpmap}\n${fmtp}a=recvonly\n`;
-}
 
 /**
  * ffmpeg processes are spawned one per event-loop turn: spawning blocks this process for tens of ms,

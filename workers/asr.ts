@@ -1,0 +1,23 @@
+import type { EventEmitter } from 'node:events';
+
+/** A recognized utterance, in seconds of the speaker's audio stream (0 = the tap's first sample). */
+export interface Utterance {
+  startSec: number;
+  endSec: number;
+  text: string;
+  /** Mean word posterior, 0–1. */
+  confidence: number;
+  words: { word: string; startSec: number; endSec: number; p: number }[];
+}
+
+export interface RecognitionStream extends EventEmitter<{ utterance: [Utterance]; ended: [info: { code: number | null; error?: string }] }> {
+  readonly engine: string;
+  stop(): void;
+}
+
+/** Speech engines behind one interface: each recognizes one speaker's RTP stream (given as an SDP). */
+export interface SpeechEngine {
+  readonly name: string;
+  readonly languages: readonly string[];
+  start(options: { sdpFile: string; language: string }): RecognitionStream;
+}

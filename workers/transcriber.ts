@@ -1,0 +1,157 @@
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { types } from 'mediasoup';
+import type { MediaPlane } from './media-plane.ts';
+import type { MediaRoom, ProducerInfo } from './media-room.ts';
+import type { RecognitionStream, SpeechEngine } from './asr.ts';
+import { pocketsphinxEngine } from './asr-pocketsphinx.ts';
+import { sdpFor } from './sdp.ts';
+import { PortPairs, waitUntilBound } from './udp-ports.ts';
+
+export const TRANSCRIBER_PEER = 'transcriber';
+export const ENGINES: Record<string, SpeechEngine> = { pocketsphinx: pocketsphinxEngine };
+
+export interface TranscriptSegmentEvent {
+  hearingId: string;
+  participantId: string;
+  producerId: string;
+  start: string;
+  end: string;
+  text: string;
+  confidence: number;
+  engine: string;
+  language: string;
+}
+
+interface Tap {
+  producerId: string;
+  participantId: string;
+  transport: types.PlainTransport;
+  stream: RecognitionStream;
+  tmpDir: string;
+  /** Wall clock of the tap's stream time 0 (its consumer started sending). */
+  originMs: number;
+}
+
+interface TranscriberEvents {
+  segment: [segment: TranscriptSegmentEvent];
+  /** Something the hearing's log should say (engine fallback, engine exit). */
+  notice: [info: { hearingId: string; action: string; detail: Record<string, unknown> }];
+}
+
+export interface TranscriberOptions {
+  plane: MediaPlane;
+  inSession: (hearingId: string) => boolean;
+  asrOf: (hearingId: string) => { engine: string; language: string };
+  portRange: { min: number; max: number };
+}
+
+/**
+ * Live transcription: while a hearing is in session, every main-room audio producer is consumed
+ * through a PlainTransport and recognized by the hearing's engine in its own processes (ffmpeg decode
+ * → engine); the speaker is known from the track, so no diarization is needed.
+ */
+export class Transcriber extends EventEmitter<TranscriberEvents> {
+  private readonly taps = new Map<string, Map<string, Tap>>();
+  private readonly ports: PortPairs;
+
+  constructor(private readonly o: TranscriberOptions) {
+    super();
+    this.ports = new PortPairs(o.portRange.min, o.portRange.max);
+    o.plane.on('roomOpened', (room) => {
+      room.on('producerAdded', (info) => {
+        if (this.o.inSession(room.hearingId)) void this.tap(room, info);
+      });
+      room.on('producerClosed', ({ producerId }) => this.untap(room.hearingId, producerId));
+      if (o.inSession(room.hearingId)) void this.startHearing(room.hearingId);
+    });
+  }
+
+  /** Hearing state changed: transcribe while in session, stop otherwise. */
+  stateChanged(hearingId: string): void {
+    if (this.o.inSession(hearingId)) void this.startHearing(hearingId);
+    else this.stopHearing(hearingId);
+  }
+
+  activeTaps(hearingId: string): number {
+    return this.taps.get(hearingId)?.size ?? 0;
+  }
+
+  close(): void {
+    for (const hearingId of this.taps.keys()) this.stopHearing(hearingId);
+  }
+
+  private async startHearing(hearingId: string): Promise<void> {
+    const room = this.o.plane.get(hearingId);
+    if (!room) return;
+    await Promise.all(room.producers().map((info) => this.tap(room, info)));
+  }
+
+  private stopHearing(hearingId: string): void {
+    for (const producerId of [...(this.taps.get(hearingId)?.keys() ?? [])]) this.untap(hearingId, producerId);
+  }
+
+  private engineFor(hearingId: string): { engine: SpeechEngine; language: string } {
+    const wanted = this.o.asrOf(hearingId);
+    const engine = ENGINES[wanted.engine];
+    if (engine && engine.languages.includes(wanted.language)) return { engine, language: wanted.language };
+    this.emit('notice', { hearingId, action: 'transcript.engine_fallback', detail: { wanted, using: 'pocketsphinx', reason: engine ? `language ${wanted.language} not supported` : `engine ${wanted.engine} not available` } });
+    return { engine: pocketsphinxEngine, language: 'en' };
+  }
+
+  private async tap(room: MediaRoom, info: ProducerInfo): Promise<void> {
+    if (info.kind !== 'audio' || info.participantId === TRANSCRIBER_PEER || info.source === 'ingest') return;
+    const hearingTaps = this.taps.get(room.hearingId) ?? new Map<string, Tap>();
+    this.taps.set(room.hearingId, hearingTaps);
+    if (hearingTaps.has(info.producerId)) return;
+    const { engine, language } = this.engineFor(room.hearingId);
+    const transport = await room.createPlainTransport(TRANSCRIBER_PEER, 'recv', { rtcpMux: false });
+    const consumer = await room.consume(TRANSCRIBER_PEER, transport.id, info.producerId, room.rtpCapabilities);
+    const codec = consumer.rtpParameters.codecs[0]!;
+    const port = this.ports.take();
+    const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'asr-'));
+    const sdpFile = path.join(tmpDir, 'speaker.sdp');
+    fs.writeFileSync(sdpFile, sdpFor({ kind: 'audio', codec: { mimeType: codec.mimeType, payloadType: codec.payloadType, clockRate: codec.clockRate, channels: codec.channels } }, port));
+    const stream = engine.start({ sdpFile, language });
+    const tap: Tap = { producerId: info.producerId, participantId: info.participantId, transport, stream, tmpDir, originMs: 0 };
+    hearingTaps.set(info.producerId, tap);
+    stream.on('utterance', (u) => {
+      this.emit('segment', {
+        hearingId: room.hearingId,
+        participantId: info.participantId,
+        producerId: info.producerId,
+        start: new Date(tap.originMs + u.startSec * 1000).toISOString(),
+        end: new Date(tap.originMs + u.endSec * 1000).toISOString(),
+        text: u.text,
+        confidence: u.confidence,
+        engine: stream.engine,
+        language,
+      });
+    });
+    stream.on('ended', ({ code, error }) => {
+      fs.rmSync(tmpDir, { recursive: true, force: true });
+      if (hearingTaps.get(info.producerId) === tap) {
+        hearingTaps.delete(info.producerId);
+        this.emit('notice', { hearingId: room.hearingId, action: 'transcript.engine_exit', detail: { participantId: info.participantId, engine: stream.engine, code, error } });
+      }
+    });
+    if (!(await waitUntilBound(port, 10_000))) {
+      this.emit('notice', { hearingId: room.hearingId, action: 'transcript.engine_exit', detail: { participantId: info.participantId, error: 'ffmpeg did not open its RTP port' } });
+      this.untap(room.hearingId, info.producerId);
+      return;
+    }
+    await transport.connect({ ip: '127.0.0.1', port, rtcpPort: port + 1 });
+    tap.originMs = Date.now();
+  }
+
+  private untap(hearingId: string, producerId: string): void {
+    const tap = this.taps.get(hearingId)?.get(producerId);
+    if (!tap) return;
+    this.taps.get(hearingId)!.delete(producerId);
+    tap.stream.stop();
+    // Keep the consumer flowing a moment: ffmpeg leaves at its next packet after SIGINT.
+    setTimeout(() => tap.transport.close(), 1000).unref();
+  }
+}

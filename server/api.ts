@@ -54,7 +54,10 @@ export function apiRouter(hearings: HearingService, transcripts: TranscriptServi
     hearings.row(hearingId);
     const { format } = validate(transcriptQuery, req.query, 'query');
     if (format === 'txt') res.type('text/plain; charset=utf-8').send(transcripts.text(hearingId));
-    else res.json({ hearingId, segments: transcripts.list(hearingId) });
+    else res.json({ hearingId, digest: transcripts.digest(hearingId), segments: transcripts.list(hearingId), annotations: transcripts.annotations(hearingId) });
+  });
+  router.get('/hearings/:id/transcript/:sid/history', (req, res) => {
+    res.json({ versions: transcripts.history(id(req), id(req, 'sid')) });
   });
   router.use((_req, _res, next) => next(new AppError(404, 'not_found', 'no such endpoint')));
   return router;

@@ -121,7 +121,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
 
   const server = http.createServer(app);
   const io = new SocketServer(server, { maxHttpBufferSize: 256 * 1024, serveClient: false });
-  const signaling = new Signaling(io, hearings, plane, tokens, recorder);
+  const signaling = new Signaling(io, hearings, plane, tokens, recorder, transcripts);
   transcriber.on('segment', (segment) => signaling.broadcast(segment.hearingId, 'transcript', transcripts.addRecognized(segment)));
 
   await new Promise<void>((resolve, reject) => {

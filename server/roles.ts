@@ -2,13 +2,15 @@
 export const ROLES = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type Action = 'publish' | 'subscribe' | 'changeState' | 'controlRecord';
+export type Action = 'publish' | 'subscribe' | 'changeState' | 'controlRecord' | 'editTranscript' | 'annotateTranscript';
 
 const CAN: Record<Action, readonly Role[]> = {
   publish: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
   subscribe: ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer'],
   changeState: ['judge'],
   controlRecord: ['judge', 'clerk'],
+  editTranscript: ['judge', 'clerk'],
+  annotateTranscript: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
 };
 
 export function may(role: Role, action: Action): boolean {

@@ -77,6 +77,8 @@ export const signalingSchemas = {
   resumeProducer: z.strictObject({ producerId: id }),
   closeProducer: z.strictObject({ producerId: id }),
   transition: z.strictObject({ to: z.enum(HEARING_STATES) }),
+  editTranscript: z.strictObject({ segmentId: z.uuid(), text: z.string().trim().min(1).max(5000) }),
+  annotateTranscript: z.strictObject({ segmentId: z.uuid(), text: z.string().trim().min(1).max(2000) }),
   pauseRecording: z.strictObject({ reason: z.string().trim().min(1).max(500) }),
   resumeRecording: z.strictObject({ reason: z.string().trim().min(1).max(500) }),
 } as const;

@@ -11,6 +11,7 @@ import { MediaError } from '../workers/media-error.ts';
 import type { MediaPlane } from '../workers/media-plane.ts';
 import type { MediaRoom } from '../workers/media-room.ts';
 import type { Recorder } from '../workers/recorder.ts';
+import type { TranscriptService } from './transcripts.ts';
 
 interface SocketData {
   claims: TokenClaims;
@@ -30,6 +31,8 @@ const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
   closeProducer: 'publish',
   consume: 'subscribe',
   transition: 'changeState',
+  editTranscript: 'editTranscript',
+  annotateTranscript: 'annotateTranscript',
   pauseRecording: 'controlRecord',
   resumeRecording: 'controlRecord',
 };
@@ -75,6 +78,7 @@ export class Signaling {
     private readonly plane: MediaPlane,
     private readonly tokens: TokenIssuer,
     private readonly recorder: Recorder,
+    private readonly transcripts: TranscriptService,
   ) {
     io.use((socket, next) => {
       this.authenticate(socket as HearingSocket).then(
@@ -207,6 +211,18 @@ export class Signaling {
     on('transition', ({ to }) => {
       const hearing = this.hearings.transition(claims.hearingId, to, claims.participantId);
       return { state: hearing.state, allowedTransitions: hearing.allowedTransitions };
+    });
+    on('editTranscript', ({ segmentId, text }) => {
+      const segment = this.transcripts.edit(claims.hearingId, segmentId, text, claims.participantId);
+      this.hearings.log(claims.hearingId, claims.participantId, 'transcript.edited', { segmentId, version: segment.version });
+      this.broadcast(claims.hearingId, 'transcriptUpdated', segment);
+      return { segment };
+    });
+    on('annotateTranscript', ({ segmentId, text }) => {
+      const annotation = this.transcripts.annotate(claims.hearingId, segmentId, text, claims.participantId);
+      this.hearings.log(claims.hearingId, claims.participantId, 'transcript.annotated', { segmentId, annotationId: annotation.id });
+      this.broadcast(claims.hearingId, 'transcriptAnnotated', annotation);
+      return { annotation };
     });
     on('pauseRecording', async ({ reason }) => {
       this.hearings.log(claims.hearingId, claims.participantId, 'record.pause_requested', { reason });

@@ -38,7 +38,25 @@ export interface TranscriptRow {
   language: string;
   confidence: number;
   status: 'partial' | 'final' | 'edited';
+  /** Current version: 1 is the engine's text; every edit adds one. */
+  version: number;
   createdAt: string;
+}
+
+export interface TranscriptVersionRow {
+  segmentId: string;
+  version: number;
+  text: string;
+  author: string;
+  at: string;
+}
+
+export interface AnnotationRow {
+  id: string;
+  segmentId: string;
+  author: string;
+  text: string;
+  at: string;
 }
 
 export interface AuditRow {
@@ -97,12 +115,29 @@ const MIGRATIONS: string[] = [
      created_at TEXT NOT NULL
    );
    CREATE INDEX transcript_hearing ON transcript_segments(hearing_id, start);`,
+  `ALTER TABLE transcript_segments ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+   CREATE TABLE transcript_versions (
+     segment_id TEXT NOT NULL REFERENCES transcript_segments(id),
+     version INTEGER NOT NULL,
+     text TEXT NOT NULL,
+     author TEXT NOT NULL,
+     at TEXT NOT NULL,
+     PRIMARY KEY (segment_id, version)
+   );
+   CREATE TABLE transcript_annotations (
+     id TEXT PRIMARY KEY,
+     segment_id TEXT NOT NULL REFERENCES transcript_segments(id),
+     author TEXT NOT NULL,
+     text TEXT NOT NULL,
+     at TEXT NOT NULL
+   );
+   CREATE INDEX annotations_segment ON transcript_annotations(segment_id);`,
 ];
 
 const HEARING_COLUMNS = `id, case_number AS caseNumber, title, scheduled_at AS scheduledAt, state,
   asr_engine AS asrEngine, asr_language AS asrLanguage, created_at AS createdAt, updated_at AS updatedAt`;
 const TRANSCRIPT_COLUMNS = `id, hearing_id AS hearingId, participant_id AS participantId, speaker_name AS speakerName, role,
-  start, end, text, engine, language, confidence, status, created_at AS createdAt`;
+  start, end, text, engine, language, confidence, status, version, created_at AS createdAt`;
 const PARTICIPANT_COLUMNS = `id, hearing_id AS hearingId, name, role, id_number AS idNumber, created_at AS createdAt`;
 
 /** The embedded store: one SQLite file in the data directory (WAL mode). */
@@ -179,9 +214,39 @@ export class Store {
 
   insertTranscript(t: TranscriptRow): void {
     this.db
-      .prepare(`INSERT INTO transcript_segments (id, hearing_id, participant_id, speaker_name, role, start, end, text, engine, language, confidence, status, created_at)
-                VALUES (@id, @hearingId, @participantId, @speakerName, @role, @start, @end, @text, @engine, @language, @confidence, @status, @createdAt)`)
+      .prepare(`INSERT INTO transcript_segments (id, hearing_id, participant_id, speaker_name, role, start, end, text, engine, language, confidence, status, version, created_at)
+                VALUES (@id, @hearingId, @participantId, @speakerName, @role, @start, @end, @text, @engine, @language, @confidence, @status, @version, @createdAt)`)
       .run(t);
+    this.db.prepare('INSERT INTO transcript_versions (segment_id, version, text, author, at) VALUES (?, 1, ?, ?, ?)').run(t.id, t.text, t.engine, t.createdAt);
+  }
+
+  transcriptSegment(id: string): TranscriptRow | undefined {
+    return this.db.prepare(`SELECT ${TRANSCRIPT_COLUMNS} FROM transcript_segments WHERE id = ?`).get(id) as TranscriptRow | undefined;
+  }
+
+  /** A new version of a segment's text, in one transaction (the earlier versions stay). */
+  editTranscript(id: string, text: string, author: string, at: string): TranscriptRow {
+    this.db.transaction(() => {
+      const { version } = this.db.prepare('SELECT version FROM transcript_segments WHERE id = ?').get(id) as { version: number };
+      this.db.prepare('INSERT INTO transcript_versions (segment_id, version, text, author, at) VALUES (?, ?, ?, ?, ?)').run(id, version + 1, text, author, at);
+      this.db.prepare("UPDATE transcript_segments SET text = ?, version = ?, status = 'edited' WHERE id = ?").run(text, version + 1, id);
+    })();
+    return this.transcriptSegment(id)!;
+  }
+
+  transcriptVersions(id: string): TranscriptVersionRow[] {
+    return this.db.prepare('SELECT segment_id AS segmentId, version, text, author, at FROM transcript_versions WHERE segment_id = ? ORDER BY version').all(id) as TranscriptVersionRow[];
+  }
+
+  insertAnnotation(a: AnnotationRow): void {
+    this.db.prepare('INSERT INTO transcript_annotations (id, segment_id, author, text, at) VALUES (@id, @segmentId, @author, @text, @at)').run(a);
+  }
+
+  annotations(hearingId: string): AnnotationRow[] {
+    return this.db
+      .prepare(`SELECT a.id, a.segment_id AS segmentId, a.author, a.text, a.at FROM transcript_annotations a
+                JOIN transcript_segments s ON s.id = a.segment_id WHERE s.hearing_id = ? ORDER BY a.at, a.id`)
+      .all(hearingId) as AnnotationRow[];
   }
 
   transcript(hearingId: string): TranscriptRow[] {

@@ -1,0 +1,82 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HearingServer } from '../server/app.ts';
+import { api, createHearing, startTestServer } from './helpers/server.ts';
+import { connect, request } from './helpers/socket.ts';
+
+describe('transcript edits and annotations', () => {
+  let server: HearingServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('edits keep every version with author and time; roles are enforced; the record notes each edit', async () => {
+    const call = api(server);
+    const { id, participants } = await createHearing(server, [
+      { name: 'Judge Wang', role: 'judge' },
+      { name: 'Clerk Zhou', role: 'clerk' },
+      { name: 'Party Li', role: 'party' },
+      { name: 'Observer', role: 'viewer' },
+    ]);
+    const [judge, clerk, party, viewer] = await Promise.all(participants.map((p) => connect(server.url, p.token)));
+    for (const s of [judge!, clerk!, party!, viewer!]) await request(s, 'join', {});
+    await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'waiting_room' });
+    await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'open' });
+
+    const now = Date.now();
+    const recognized = server.transcripts.addRecognized({
+      hearingId: id,
+      participantId: participants[2]!.id,
+      producerId: 'p',
+      start: new Date(now - 3000).toISOString(),
+      end: new Date(now - 1000).toISOString(),
+      text: 'the contract was signed in march',
+      confidence: 0.8,
+      engine: 'pocketsphinx',
+      language: 'en',
+    });
+    const before = (await call('GET', `/api/v1/hearings/${id}/transcript`)).body;
+    expect(before.segments).toHaveLength(1);
+
+    const updates: any[] = [];
+    party!.on('transcriptUpdated', (s) => updates.push(s));
+    const byClerk = await request(clerk!, 'editTranscript', { segmentId: recognized.id, text: 'The contract was signed in March 2024.' });
+    expect(byClerk.segment).toMatchObject({ version: 2, status: 'edited', text: 'The contract was signed in March 2024.' });
+    const byJudge = await request(judge!, 'editTranscript', { segmentId: recognized.id, text: 'The contract was signed on 3 March 2024.' });
+    expect(byJudge.segment.version).toBe(3);
+    expect((await request(party!, 'editTranscript', { segmentId: recognized.id, text: 'not what I said' })).error.code).toBe('forbidden');
+    expect((await request(viewer!, 'annotateTranscript', { segmentId: recognized.id, text: 'hmm' })).error.code).toBe('forbidden');
+    expect((await request(clerk!, 'editTranscript', { segmentId: 'nope', text: 'x' })).error.code).toBe('invalid_message');
+    const other = await createHearing(server, []);
+    const foreign = server.transcripts.addRecognized({ hearingId: other.id, participantId: participants[2]!.id, producerId: 'p', start: recognized.start, end: recognized.end, text: 'elsewhere', confidence: 1, engine: 'pocketsphinx', language: 'en' });
+    expect((await request(clerk!, 'editTranscript', { segmentId: foreign.id, text: 'x' })).error.code).toBe('not_found');
+
+    const annotated = await request(party!, 'annotateTranscript', { segmentId: recognized.id, text: 'I signed it on 5 March.' });
+    expect(annotated.annotation).toMatchObject({ segmentId: recognized.id, author: participants[2]!.id });
+
+    const history = (await call('GET', `/api/v1/hearings/${id}/transcript/${recognized.id}/history`)).body.versions;
+    expect(history.map((v: any) => [v.version, v.text, v.author])).toEqual([
+      [1, 'the contract was signed in march', 'pocketsphinx'],
+      [2, 'The contract was signed in March 2024.', participants[1]!.id],
+      [3, 'The contract was signed on 3 March 2024.', participants[0]!.id],
+    ]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(updates.map((u) => u.version)).toEqual([2, 3]);
+
+    const after = (await call('GET', `/api/v1/hearings/${id}/transcript`)).body;
+    expect(after.segments[0].text).toBe('The contract was signed on 3 March 2024.');
+    expect(after.annotations).toHaveLength(1);
+    // What a signature would cover changes with every edit.
+    expect(after.digest).not.toBe(before.digest);
+
+    await new Promise((r) => setTimeout(r, 200));
+    const manifest = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8');
+    expect(manifest.match(/"event":"transcript.edited"/g)).toHaveLength(2);
+    expect(manifest).toContain('"event":"transcript.annotated"');
+    for (const s of [judge!, clerk!, party!, viewer!]) s.close();
+  });
+});

@@ -1,23 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import type { HearingServer } from '../server/app.ts';
+import { describe, expect, it } from 'vitest';
 import { createHearing, startTestServer } from './helpers/server.ts';
-import { launchBrowser, openJoin, stats, waitForMediaFrom } from './helpers/browser.ts';
+import { openJoin, stats, twoPartyHearing, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
+import { sleep } from './helpers/wait.ts';
 
 describe('real browsers in one hearing', () => {
-  let server: HearingServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startTestServer();
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const ctx = withServerAndBrowser();
 
   it('two participants receive each other\'s audio and video; a viewer cannot publish', async () => {
+    const { server, browser } = ctx;
     const { id: hearingId, participants } = await createHearing(server, [
       { name: 'Judge Wang', role: 'judge' },
       { name: 'Party Li', role: 'party' },
@@ -59,20 +49,12 @@ describe('real browsers in one hearing', () => {
   });
 
   it('browsers rejoin by themselves after a server restart (same data dir, same port)', async () => {
-    const { participants } = await createHearing(server, [
-      { name: 'Judge Wang', role: 'judge' },
-      { name: 'Party Li', role: 'party' },
-    ]);
-    const [judge, party] = participants as [(typeof participants)[0], (typeof participants)[0]];
-    const judgePage = await openJoin(browser, judge.joinUrl);
-    const partyPage = await openJoin(browser, party.joinUrl);
-    await waitForMediaFrom(partyPage, judge.id);
-
-    const { port } = new URL(server.url);
-    const { dataDir, rtcMinPort, rtcMaxPort } = server.config;
-    await server.close();
-    await new Promise((r) => setTimeout(r, 1000));
-    server = await startTestServer({ port: Number(port), dataDir, rtcMinPort, rtcMaxPort });
+    const { judge, party, judgePage, partyPage } = await twoPartyHearing(ctx.server, ctx.browser);
+    const { port } = new URL(ctx.server.url);
+    const { dataDir, rtcMinPort, rtcMaxPort } = ctx.server.config;
+    await ctx.server.close();
+    await sleep(1000);
+    ctx.server = await startTestServer({ port: Number(port), dataDir, rtcMinPort, rtcMaxPort });
 
     for (const page of [judgePage, partyPage]) {
       await page.waitForFunction(() => (window as any).hearingClient.state().joins >= 2, undefined, { timeout: 30_000 });

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, openJoin } from './helpers/browser.ts';
 import { verifyRecord } from '../recordings/verify.ts';
+import { sleep } from './helpers/wait.ts';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const API_KEY = 'crash-test-api-key-0123456789';
 
 async function freePort(): Promise<number> {

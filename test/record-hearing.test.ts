@@ -1,38 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import type { HearingServer } from '../server/app.ts';
-import { api, createHearing, startTestServer } from './helpers/server.ts';
-import { launchBrowser, openJoin, waitForMediaFrom } from './helpers/browser.ts';
+import { describe, expect, it } from 'vitest';
+import { api } from './helpers/server.ts';
+import { twoPartyHearing, withServerAndBrowser } from './helpers/browser.ts';
+import { sleep } from './helpers/wait.ts';
 import { ffprobe } from './helpers/ffprobe.ts';
 import { verifyRecord } from '../recordings/verify.ts';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('the hearing record', () => {
-  let server: HearingServer;
-  let browser: Browser;
-  beforeAll(async () => {
-    server = await startTestServer();
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const ctx = withServerAndBrowser();
 
   it('records every track through open → adjourned → open → closed, signed and verifiable', async () => {
+    const { server } = ctx;
     const call = api(server);
-    const { id, participants } = await createHearing(server, [
-      { name: 'Judge Wang', role: 'judge' },
-      { name: 'Party Li', role: 'party' },
-    ]);
-    const [judge, party] = participants as [(typeof participants)[0], (typeof participants)[0]];
-    const judgePage = await openJoin(browser, judge.joinUrl);
-    const partyPage = await openJoin(browser, party.joinUrl);
-    await waitForMediaFrom(judgePage, party.id);
-    await waitForMediaFrom(partyPage, judge.id);
+    const { id } = await twoPartyHearing(server, ctx.browser);
 
     const go = async (to: string): Promise<number> => {
       const r = await call('POST', `/api/v1/hearings/${id}/transitions`, { to });

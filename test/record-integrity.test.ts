@@ -10,8 +10,8 @@ import { api, createHearing, startTestServer } from './helpers/server.ts';
 import { rtpPacket } from './helpers/rtp.ts';
 import { verifyRecord } from '../recordings/verify.ts';
 import { ffprobe } from './helpers/ffprobe.ts';
+import { sleep } from './helpers/wait.ts';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const OPUS_SILENCE = Buffer.from([0xf8, 0xff, 0xfe]); // one 20 ms Opus (CELT) frame
 
 function runVerify(dir: string, ...extra: string[]): { code: number; out: string } {

@@ -5,8 +5,8 @@ import { api, createHearing, startTestServer } from './helpers/server.ts';
 import { launchBrowser, openJoin } from './helpers/browser.ts';
 import { connect, request } from './helpers/socket.ts';
 import { librivoxReference, paddedClip, wordErrorRate } from './helpers/speech.ts';
+import { sleep } from './helpers/wait.ts';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** pocketsphinx's en-us model through Opus and back, measured on this clip: WER 0.32–0.41 (three runs). A regression fails. */
 const POCKETSPHINX_WER_BOUND = 0.6;
 

@@ -1,42 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import type { HearingServer } from '../server/app.ts';
-import { api, createHearing, startTestServer } from './helpers/server.ts';
-import { launchBrowser, openJoin, waitForMediaFrom } from './helpers/browser.ts';
+import { describe, expect, it } from 'vitest';
+import { api, createHearing } from './helpers/server.ts';
+import { twoPartyHearing, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
+import { until } from './helpers/wait.ts';
 import { connect, request } from './helpers/socket.ts';
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 describe('mediasoup worker death mid-hearing', () => {
-  let server: HearingServer;
-  let browser: Browser;
-  beforeAll(async () => {
-    server = await startTestServer();
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const ctx = withServerAndBrowser();
 
   it('the hearing recovers on a new worker, clients reconnect by themselves, and the death is in the log', async () => {
-    const { id, participants } = await createHearing(server, [
-      { name: 'Judge Wang', role: 'judge' },
-      { name: 'Party Li', role: 'party' },
-    ]);
-    const [judge, party] = participants as [(typeof participants)[0], (typeof participants)[0]];
-    const judgePage = await openJoin(browser, judge.joinUrl);
-    const partyPage = await openJoin(browser, party.joinUrl);
-    await waitForMediaFrom(judgePage, party.id);
-    await waitForMediaFrom(partyPage, judge.id);
+    const { server } = ctx;
+    const { id, judge, party, judgePage, partyPage } = await twoPartyHearing(server, ctx.browser);
 
     // A second hearing lands on the other (least-loaded) worker and must not notice anything.
     const other = await createHearing(server, [{ name: 'Bystander', role: 'judge' }]);

@@ -1,4 +1,7 @@
+import { afterAll, beforeAll } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { HearingServer } from '../../server/app.ts';
+import { createHearing, startTestServer } from './server.ts';
 
 /** Debian's Chromium, headless, with fake camera and microphone (see shared/FEASIBILITY.md); playwright gives it a fresh profile. */
 export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
@@ -53,4 +56,35 @@ export async function waitForMediaFrom(page: Page, from: string, timeoutMs = 30_
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`no media from ${from} within ${timeoutMs} ms: ${JSON.stringify(last)}`);
+}
+
+/**
+ * A real server and a real Chromium for the tests of one describe block (started before, stopped
+ * after). `ctx.server` may be replaced by a test (e.g. after a restart); the new one is stopped too.
+ */
+export function withServerAndBrowser(): { server: HearingServer; browser: Browser } {
+  const ctx = {} as { server: HearingServer; browser: Browser };
+  beforeAll(async () => {
+    ctx.server = await startTestServer();
+    ctx.browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await ctx.browser?.close();
+    await ctx.server?.close();
+  });
+  return ctx;
+}
+
+/** A judge and a party join one hearing in two pages and receive each other's audio and video. */
+export async function twoPartyHearing(server: HearingServer, browser: Browser) {
+  const { id, participants } = await createHearing(server, [
+    { name: 'Judge Wang', role: 'judge' },
+    { name: 'Party Li', role: 'party' },
+  ]);
+  const [judge, party] = participants as [(typeof participants)[0], (typeof participants)[0]];
+  const judgePage = await openJoin(browser, judge.joinUrl);
+  const partyPage = await openJoin(browser, party.joinUrl);
+  await waitForMediaFrom(judgePage, party.id);
+  await waitForMediaFrom(partyPage, judge.id);
+  return { id, judge, party, judgePage, partyPage };
 }

@@ -79,4 +79,25 @@ describe('transcript edits and annotations', () => {
     expect(manifest).toContain('"event":"transcript.annotated"');
     for (const s of [judge!, clerk!, party!, viewer!]) s.close();
   });
+
+  it('a hearing that asks for an engine that is not available is transcribed by the fallback, and says so', async () => {
+    const call = api(server);
+    const created = await call('POST', '/api/v1/hearings', { caseNumber: 'ASR-1', title: 'Mandarin hearing', asr: { engine: 'whisper', language: 'zh' } });
+    expect(created.body).toMatchObject({ asrEngine: 'whisper', asrLanguage: 'zh' });
+    const party = (await call('POST', `/api/v1/hearings/${created.body.id}/participants`, { name: 'Party Li', role: 'party' })).body;
+    const room = await server.plane.room(created.body.id);
+    const ingest = await room.createPlainTransport(party.id, 'send', { comedia: true });
+    await room.produce(party.id, ingest.id, 'audio', { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 77 }] }, 'mic');
+    await call('POST', `/api/v1/hearings/${created.body.id}/transitions`, { to: 'waiting_room' });
+    await call('POST', `/api/v1/hearings/${created.body.id}/transitions`, { to: 'open' });
+    let fallback: any;
+    for (let i = 0; i < 40 && !fallback; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      fallback = (await call('GET', `/api/v1/hearings/${created.body.id}/events`)).body.events.find((e: any) => e.action === 'transcript.engine_fallback');
+    }
+    expect(fallback.detail).toMatchObject({ wanted: { engine: 'whisper', language: 'zh' }, using: 'pocketsphinx' });
+    expect(fallback.detail.reason).toMatch(/not available/);
+    const bad = await call('POST', '/api/v1/hearings', { caseNumber: 'ASR-2', title: 'x', asr: { engine: 'vosk', language: 'en' } });
+    expect(bad.status).toBe(400);
+  });
 });

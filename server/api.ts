@@ -5,12 +5,13 @@ import type { HearingService } from './hearings.ts';
 import { validate } from './validate.ts';
 import { addParticipantBody, createHearingBody, eventsQuery, idParam, listQuery, transcriptQuery, transitionBody } from './api-schemas.ts';
 import type { TranscriptService } from './transcripts.ts';
+import type { EvidenceService } from './evidence.ts';
 import { openApiDocument } from './openapi.ts';
 
 const ACTOR = 'api';
 
 /** The court platform's REST API under /api/v1, authenticated with the API key as a bearer token. */
-export function apiRouter(hearings: HearingService, transcripts: TranscriptService, apiKey: string): express.Router {
+export function apiRouter(hearings: HearingService, transcripts: TranscriptService, evidence: EvidenceService, apiKey: string): express.Router {
   const router = express.Router();
   router.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument());
@@ -54,7 +55,7 @@ export function apiRouter(hearings: HearingService, transcripts: TranscriptServi
     hearings.row(hearingId);
     const { format } = validate(transcriptQuery, req.query, 'query');
     if (format === 'txt') res.type('text/plain; charset=utf-8').send(transcripts.text(hearingId));
-    else res.json({ hearingId, digest: transcripts.digest(hearingId), segments: transcripts.list(hearingId), annotations: transcripts.annotations(hearingId) });
+    else res.json({ hearingId, digest: transcripts.digest(hearingId), segments: transcripts.list(hearingId), annotations: transcripts.annotations(hearingId), evidence: evidence.list(hearingId).filter((e) => e.afterSegmentId) });
   });
   router.get('/hearings/:id/transcript/:sid/history', (req, res) => {
     res.json({ versions: transcripts.history(id(req), id(req, 'sid')) });

@@ -20,6 +20,8 @@ import { isInSession } from './hearing-state.ts';
 import { recordRouter } from './record-api.ts';
 import { Transcriber } from '../workers/transcriber.ts';
 import { TranscriptService } from './transcripts.ts';
+import { EvidenceService } from './evidence.ts';
+import { evidenceRouter } from './evidence-api.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const clientDir = path.join(root, 'client-demo');
@@ -67,6 +69,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     portRange: { min: config.recordPortMin, max: config.recordPortMax },
   });
   const transcripts = new TranscriptService(store);
+  const evidence = new EvidenceService(store, (hearingId) => recorder.dirOf(hearingId));
   const transcriber = new Transcriber({
     plane,
     inSession,
@@ -108,8 +111,9 @@ export async function startServer(config: Config): Promise<HearingServer> {
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.metrics());
   });
+  app.use('/api/v1', evidenceRouter(hearings, evidence, tokens, secrets.apiKey));
   app.use('/api/v1', recordRouter(hearings, recorder, recordKey, secrets.apiKey));
-  app.use('/api/v1', apiRouter(hearings, transcripts, secrets.apiKey));
+  app.use('/api/v1', apiRouter(hearings, transcripts, evidence, secrets.apiKey));
   app.get('/join', (_req, res) => {
     res.sendFile(path.join(clientDir, 'index.html'));
   });
@@ -121,7 +125,11 @@ export async function startServer(config: Config): Promise<HearingServer> {
 
   const server = http.createServer(app);
   const io = new SocketServer(server, { maxHttpBufferSize: 256 * 1024, serveClient: false });
-  const signaling = new Signaling(io, hearings, plane, tokens, recorder, transcripts);
+  const signaling = new Signaling(io, hearings, plane, tokens, recorder, transcripts, evidence);
+  hearings.on('event', (e) => {
+    // Listed for the judge as it arrives.
+    if (e.action === 'evidence.added' && e.hearingId) signaling.broadcast(e.hearingId, 'evidenceAdded', { ...e.detail, uploadedBy: e.actor });
+  });
   transcriber.on('segment', (segment) => signaling.broadcast(segment.hearingId, 'transcript', transcripts.addRecognized(segment)));
 
   await new Promise<void>((resolve, reject) => {

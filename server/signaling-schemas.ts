@@ -78,6 +78,7 @@ export const signalingSchemas = {
   closeProducer: z.strictObject({ producerId: id }),
   transition: z.strictObject({ to: z.enum(HEARING_STATES) }),
   editTranscript: z.strictObject({ segmentId: z.uuid(), text: z.string().trim().min(1).max(5000) }),
+  placeEvidence: z.strictObject({ evidenceId: z.uuid(), afterSegmentId: z.uuid() }),
   annotateTranscript: z.strictObject({ segmentId: z.uuid(), text: z.string().trim().min(1).max(2000) }),
   pauseRecording: z.strictObject({ reason: z.string().trim().min(1).max(500) }),
   resumeRecording: z.strictObject({ reason: z.string().trim().min(1).max(500) }),

@@ -12,6 +12,7 @@ import type { MediaPlane } from '../workers/media-plane.ts';
 import type { MediaRoom } from '../workers/media-room.ts';
 import type { Recorder } from '../workers/recorder.ts';
 import type { TranscriptService } from './transcripts.ts';
+import type { EvidenceService } from './evidence.ts';
 
 interface SocketData {
   claims: TokenClaims;
@@ -32,6 +33,7 @@ const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
   consume: 'subscribe',
   transition: 'changeState',
   editTranscript: 'editTranscript',
+  placeEvidence: 'editTranscript',
   annotateTranscript: 'annotateTranscript',
   pauseRecording: 'controlRecord',
   resumeRecording: 'controlRecord',
@@ -79,6 +81,7 @@ export class Signaling {
     private readonly tokens: TokenIssuer,
     private readonly recorder: Recorder,
     private readonly transcripts: TranscriptService,
+    private readonly evidence: EvidenceService,
   ) {
     io.use((socket, next) => {
       this.authenticate(socket as HearingSocket).then(
@@ -217,6 +220,12 @@ export class Signaling {
       this.hearings.log(claims.hearingId, claims.participantId, 'transcript.edited', { segmentId, version: segment.version });
       this.broadcast(claims.hearingId, 'transcriptUpdated', segment);
       return { segment };
+    });
+    on('placeEvidence', ({ evidenceId, afterSegmentId }) => {
+      const item = this.evidence.place(claims.hearingId, evidenceId, afterSegmentId);
+      this.hearings.log(claims.hearingId, claims.participantId, 'evidence.placed', { evidenceId, afterSegmentId });
+      this.broadcast(claims.hearingId, 'evidencePlaced', item);
+      return { evidence: item };
     });
     on('annotateTranscript', ({ segmentId, text }) => {
       const annotation = this.transcripts.annotate(claims.hearingId, segmentId, text, claims.participantId);

@@ -59,6 +59,20 @@ export interface AnnotationRow {
   at: string;
 }
 
+export interface EvidenceRow {
+  id: string;
+  hearingId: string;
+  uploadedBy: string;
+  originalName: string;
+  sha256: string;
+  bytes: number;
+  width: number;
+  height: number;
+  /** Where the judge or clerk pasted it into the transcript (null: listed, not placed). */
+  afterSegmentId: string | null;
+  createdAt: string;
+}
+
 export interface AuditRow {
   seq: number;
   hearingId: string | null;
@@ -132,6 +146,19 @@ const MIGRATIONS: string[] = [
      at TEXT NOT NULL
    );
    CREATE INDEX annotations_segment ON transcript_annotations(segment_id);`,
+  `CREATE TABLE evidence (
+     id TEXT PRIMARY KEY,
+     hearing_id TEXT NOT NULL REFERENCES hearings(id),
+     uploaded_by TEXT NOT NULL,
+     original_name TEXT NOT NULL,
+     sha256 TEXT NOT NULL,
+     bytes INTEGER NOT NULL,
+     width INTEGER NOT NULL,
+     height INTEGER NOT NULL,
+     after_segment_id TEXT,
+     created_at TEXT NOT NULL
+   );
+   CREATE INDEX evidence_hearing ON evidence(hearing_id, created_at);`,
 ];
 
 const HEARING_COLUMNS = `id, case_number AS caseNumber, title, scheduled_at AS scheduledAt, state,
@@ -251,6 +278,24 @@ export class Store {
 
   transcript(hearingId: string): TranscriptRow[] {
     return this.db.prepare(`SELECT ${TRANSCRIPT_COLUMNS} FROM transcript_segments WHERE hearing_id = ? ORDER BY start, id`).all(hearingId) as TranscriptRow[];
+  }
+
+  insertEvidence(e: EvidenceRow): void {
+    this.db
+      .prepare(`INSERT INTO evidence (id, hearing_id, uploaded_by, original_name, sha256, bytes, width, height, after_segment_id, created_at)
+                VALUES (@id, @hearingId, @uploadedBy, @originalName, @sha256, @bytes, @width, @height, @afterSegmentId, @createdAt)`)
+      .run(e);
+  }
+
+  evidence(hearingId: string): EvidenceRow[] {
+    return this.db
+      .prepare(`SELECT id, hearing_id AS hearingId, uploaded_by AS uploadedBy, original_name AS originalName, sha256, bytes, width, height,
+                after_segment_id AS afterSegmentId, created_at AS createdAt FROM evidence WHERE hearing_id = ? ORDER BY created_at, id`)
+      .all(hearingId) as EvidenceRow[];
+  }
+
+  placeEvidence(id: string, afterSegmentId: string): void {
+    this.db.prepare('UPDATE evidence SET after_segment_id = ? WHERE id = ?').run(afterSegmentId, id);
   }
 
   audit(entry: Omit<AuditRow, 'seq'>): AuditRow {

@@ -1,0 +1,64 @@
+import express, { type Request } from 'express';
+import multer from 'multer';
+import { AppError } from './errors.ts';
+import { apiKeyMatches, type TokenIssuer } from './auth.ts';
+import type { HearingService } from './hearings.ts';
+import { may } from './roles.ts';
+import { validate } from './validate.ts';
+import { idParam } from './api-schemas.ts';
+import { MAX_EVIDENCE_BYTES, type EvidenceService } from './evidence.ts';
+
+/**
+ * Evidence over REST. The court platform uses its API key; a participant uses their own token
+ * (`Authorization: Bearer <participant token>`) and only for their own hearing.
+ */
+export function evidenceRouter(hearings: HearingService, evidence: EvidenceService, tokens: TokenIssuer, apiKey: string): express.Router {
+  const router = express.Router();
+  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: MAX_EVIDENCE_BYTES, files: 1, fields: 5 } });
+
+  /** Who is calling, for this hearing: 'api', or a participant allowed to `action`. */
+  const caller = async (req: Request, hearingId: string, needsPublish: boolean): Promise<string> => {
+    const bearer = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];
+    if (!bearer) throw new AppError(401, 'unauthorized', 'missing Authorization: Bearer <api key or participant token>');
+    if (apiKeyMatches(bearer, apiKey)) return 'api';
+    const claims = await tokens.verify(bearer).catch(() => {
+      throw new AppError(401, 'unauthorized', 'invalid API key or participant token');
+    });
+    if (claims.hearingId !== hearingId) throw new AppError(403, 'forbidden', 'token is for another hearing');
+    if (needsPublish && !may(claims.role, 'publish')) throw new AppError(403, 'forbidden', `role ${claims.role} may not submit evidence`);
+    return claims.participantId;
+  };
+  const hearingOf = (req: Request): string => {
+    const hearingId = validate(idParam, req.params.id, 'path');
+    hearings.row(hearingId);
+    return hearingId;
+  };
+
+  router.post('/hearings/:id/evidence', async (req, res) => {
+    const hearingId = hearingOf(req);
+    const by = await caller(req, hearingId, true);
+    await new Promise<void>((resolve, reject) =>
+      upload.single('photo')(req, res, (error: unknown) => {
+        if (error instanceof multer.MulterError) {
+          reject(error.code === 'LIMIT_FILE_SIZE' ? new AppError(413, 'image_too_large', `the photo is over ${MAX_EVIDENCE_BYTES} bytes`) : new AppError(400, 'bad_upload', error.message));
+        } else if (error) reject(new AppError(400, 'bad_upload', String((error as Error).message ?? error)));
+        else resolve();
+      }),
+    );
+    if (!req.file) throw new AppError(400, 'no_photo', 'send the photo as multipart/form-data field "photo"');
+    const item = await evidence.add(hearingId, by, req.file.originalname, req.file.buffer);
+    hearings.log(hearingId, by, 'evidence.added', { evidenceId: item.id, sha256: item.sha256, bytes: item.bytes, width: item.width, height: item.height });
+    res.status(201).json(item);
+  });
+  router.get('/hearings/:id/evidence', async (req, res) => {
+    const hearingId = hearingOf(req);
+    await caller(req, hearingId, false);
+    res.json({ evidence: evidence.list(hearingId) });
+  });
+  router.get('/hearings/:id/evidence/:eid', async (req, res) => {
+    const hearingId = hearingOf(req);
+    await caller(req, hearingId, false);
+    res.type('image/jpeg').sendFile(evidence.file(hearingId, validate(idParam, req.params.eid, 'path'), req.query.thumb === '1'));
+  });
+  return router;
+}

@@ -69,7 +69,7 @@ export const participantCreatedResponse = participant.extend({
   joinUrl: z.url().describe('Opens the browser client for this participant'),
 });
 
-export const transcriptQuery = z.object({ format: z.enum(['json', 'txt']).default('json') });
+export const transcriptQuery = z.object({ format: z.enum(['json', 'txt', 'vtt', 'html']).default('json'), speaker: z.enum(['name', 'role']).default('name') });
 
 export const transcriptSegment = z.object({
   id: z.uuid(),

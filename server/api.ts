@@ -6,6 +6,7 @@ import { validate } from './validate.ts';
 import { addParticipantBody, createHearingBody, eventsQuery, idParam, listQuery, transcriptQuery, transitionBody } from './api-schemas.ts';
 import type { TranscriptService } from './transcripts.ts';
 import type { EvidenceService } from './evidence.ts';
+import { toHtml, toVtt } from './transcript-export.ts';
 import { openApiDocument } from './openapi.ts';
 
 const ACTOR = 'api';
@@ -53,9 +54,23 @@ export function apiRouter(hearings: HearingService, transcripts: TranscriptServi
   router.get('/hearings/:id/transcript', (req, res) => {
     const hearingId = id(req);
     hearings.row(hearingId);
-    const { format } = validate(transcriptQuery, req.query, 'query');
+    const { format, speaker } = validate(transcriptQuery, req.query, 'query');
     if (format === 'txt') res.type('text/plain; charset=utf-8').send(transcripts.text(hearingId));
-    else res.json({ hearingId, digest: transcripts.digest(hearingId), segments: transcripts.list(hearingId), annotations: transcripts.annotations(hearingId), evidence: evidence.list(hearingId).filter((e) => e.afterSegmentId) });
+    else if (format === 'vtt') res.type('text/vtt; charset=utf-8').send(toVtt(transcripts.list(hearingId), { speaker }));
+    else if (format === 'html') {
+      res.type('text/html; charset=utf-8').send(
+        toHtml({
+          hearing: hearings.row(hearingId),
+          participants: hearings.participants(hearingId).map((p) => hearings.participant(hearingId, p.id)),
+          segments: transcripts.list(hearingId),
+          annotations: transcripts.annotations(hearingId),
+          evidence: evidence.list(hearingId),
+          phases: hearings.events(hearingId).filter((e) => e.action === 'hearing.state_changed'),
+          digest: transcripts.digest(hearingId),
+          evidenceFile: (eid, thumb) => evidence.file(hearingId, eid, thumb),
+        }),
+      );
+    } else res.json({ hearingId, digest: transcripts.digest(hearingId), segments: transcripts.list(hearingId), annotations: transcripts.annotations(hearingId), evidence: evidence.list(hearingId).filter((e) => e.afterSegmentId) });
   });
   router.get('/hearings/:id/transcript/:sid/history', (req, res) => {
     res.json({ versions: transcripts.history(id(req), id(req, 'sid')) });

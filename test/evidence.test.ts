@@ -95,6 +95,9 @@ describe('evidence photos', () => {
     expect((await request(partySocket, 'placeEvidence', { evidenceId: ok.body.id, afterSegmentId: segment.id })).error.code).toBe('forbidden');
     const transcript = (await call('GET', `/api/v1/hearings/${id}/transcript`)).body;
     expect(transcript.evidence.map((e: any) => e.id)).toEqual([ok.body.id]);
+    const html = await fetch(`${server.url}/api/v1/hearings/${id}/transcript?format=html`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } }).then((r) => r.text());
+    expect(html).toContain('src="data:image/jpeg;base64,');
+    expect(html).toContain(`SHA-256 ${ok.body.sha256}`);
     await new Promise((r) => setTimeout(r, 200));
     const manifest = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8');
     expect(manifest).toContain(`"sha256":"${ok.body.sha256}"`);

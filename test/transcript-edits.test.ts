@@ -73,6 +73,24 @@ describe('transcript edits and annotations', () => {
     // What a signature would cover changes with every edit.
     expect(after.digest).not.toBe(before.digest);
 
+    // Exports: WebVTT captions and the printable HTML transcript.
+    const get = (q: string) => fetch(`${server.url}/api/v1/hearings/${id}/transcript?${q}`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } });
+    const vtt = await get('format=vtt').then((r) => r.text());
+    expect(vtt).toBe('WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.000\n<v Party Li (party)>The contract was signed on 3 March 2024.\n');
+    expect(await get('format=vtt&speaker=role').then((r) => r.text())).toContain('<v party>The contract');
+    server.transcripts.addRecognized({ ...recognized, producerId: 'p', start: new Date(now).toISOString(), end: new Date(now + 500).toISOString(), text: '<script>alert(1)</script>', hearingId: id, participantId: participants[2]!.id });
+    const digestNow = (await call('GET', `/api/v1/hearings/${id}/transcript`)).body.digest;
+    expect(digestNow).not.toBe(after.digest);
+    const htmlResponse = await get('format=html');
+    expect(htmlResponse.headers.get('content-type')).toContain('text/html');
+    const html = await htmlResponse.text();
+    for (const part of ['庭审笔录', 'T-', 'Judge Wang: judge', 'Party Li (party)', 'The contract was signed on 3 March 2024.', '(edited, version 3)', 'Note by Party Li (party): I signed it on 5 March.', 'Hearing open', digestNow]) {
+      expect(html, part).toContain(part);
+    }
+    expect(html).not.toContain('<script>alert(1)</script>');
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect((await get('format=pdf')).status).toBe(400);
+
     await new Promise((r) => setTimeout(r, 200));
     const manifest = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8');
     expect(manifest.match(/"event":"transcript.edited"/g)).toHaveLength(2);

@@ -7,12 +7,13 @@ import { addParticipantBody, createHearingBody, eventsQuery, idParam, listQuery,
 import type { TranscriptService } from './transcripts.ts';
 import type { EvidenceService } from './evidence.ts';
 import { toHtml, toVtt } from './transcript-export.ts';
+import type { TranscriptSigning } from './transcript-signing.ts';
 import { openApiDocument } from './openapi.ts';
 
 const ACTOR = 'api';
 
 /** The court platform's REST API under /api/v1, authenticated with the API key as a bearer token. */
-export function apiRouter(hearings: HearingService, transcripts: TranscriptService, evidence: EvidenceService, apiKey: string): express.Router {
+export function apiRouter(hearings: HearingService, transcripts: TranscriptService, evidence: EvidenceService, signing: TranscriptSigning, apiKey: string): express.Router {
   const router = express.Router();
   router.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument());
@@ -67,10 +68,11 @@ export function apiRouter(hearings: HearingService, transcripts: TranscriptServi
           evidence: evidence.list(hearingId),
           phases: hearings.events(hearingId).filter((e) => e.action === 'hearing.state_changed'),
           digest: transcripts.digest(hearingId),
+          signatures: signing.statuses(hearingId),
           evidenceFile: (eid, thumb) => evidence.file(hearingId, eid, thumb),
         }),
       );
-    } else res.json({ hearingId, digest: transcripts.digest(hearingId), segments: transcripts.list(hearingId), annotations: transcripts.annotations(hearingId), evidence: evidence.list(hearingId).filter((e) => e.afterSegmentId) });
+    } else res.json({ hearingId, digest: transcripts.digest(hearingId), segments: transcripts.list(hearingId), annotations: transcripts.annotations(hearingId), evidence: evidence.list(hearingId).filter((e) => e.afterSegmentId), freezes: signing.freezes(hearingId), signatures: signing.statuses(hearingId) });
   });
   router.get('/hearings/:id/transcript/:sid/history', (req, res) => {
     res.json({ versions: transcripts.history(id(req), id(req, 'sid')) });

@@ -22,6 +22,7 @@ import { Transcriber } from '../workers/transcriber.ts';
 import { TranscriptService } from './transcripts.ts';
 import { EvidenceService } from './evidence.ts';
 import { evidenceRouter } from './evidence-api.ts';
+import { TranscriptSigning } from './transcript-signing.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const clientDir = path.join(root, 'client-demo');
@@ -69,6 +70,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     portRange: { min: config.recordPortMin, max: config.recordPortMax },
   });
   const transcripts = new TranscriptService(store);
+  const signing = new TranscriptSigning(store, transcripts, (hearingId) => recorder.get(hearingId)?.manifest.head.hash ?? null);
   const evidence = new EvidenceService(store, (hearingId) => recorder.dirOf(hearingId));
   const transcriber = new Transcriber({
     plane,
@@ -113,7 +115,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
   });
   app.use('/api/v1', evidenceRouter(hearings, evidence, tokens, secrets.apiKey));
   app.use('/api/v1', recordRouter(hearings, recorder, recordKey, secrets.apiKey));
-  app.use('/api/v1', apiRouter(hearings, transcripts, evidence, secrets.apiKey));
+  app.use('/api/v1', apiRouter(hearings, transcripts, evidence, signing, secrets.apiKey));
   app.get('/join', (_req, res) => {
     res.sendFile(path.join(clientDir, 'index.html'));
   });
@@ -125,7 +127,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
 
   const server = http.createServer(app);
   const io = new SocketServer(server, { maxHttpBufferSize: 256 * 1024, serveClient: false });
-  const signaling = new Signaling(io, hearings, plane, tokens, recorder, transcripts, evidence);
+  const signaling = new Signaling(io, hearings, plane, tokens, recorder, transcripts, evidence, signing);
   hearings.on('event', (e) => {
     // Listed for the judge as it arrives.
     if (e.action === 'evidence.added' && e.hearingId) signaling.broadcast(e.hearingId, 'evidenceAdded', { ...e.detail, uploadedBy: e.actor });

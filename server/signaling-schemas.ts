@@ -78,6 +78,15 @@ export const signalingSchemas = {
   closeProducer: z.strictObject({ producerId: id }),
   transition: z.strictObject({ to: z.enum(HEARING_STATES) }),
   editTranscript: z.strictObject({ segmentId: z.uuid(), text: z.string().trim().min(1).max(5000) }),
+  registerSigningKey: z.strictObject({
+    publicKey: z.looseObject({ kty: z.literal('EC'), crv: z.literal('P-256'), x: z.string().max(100), y: z.string().max(100) }),
+  }),
+  freezeTranscript: z.strictObject({}),
+  signTranscript: z.strictObject({
+    version: z.number().int().positive(),
+    keyId: z.string().regex(/^[0-9a-f]{64}$/),
+    signature: z.string().regex(/^[A-Za-z0-9+/=]{40,200}$/),
+  }),
   placeEvidence: z.strictObject({ evidenceId: z.uuid(), afterSegmentId: z.uuid() }),
   annotateTranscript: z.strictObject({ segmentId: z.uuid(), text: z.string().trim().min(1).max(2000) }),
   pauseRecording: z.strictObject({ reason: z.string().trim().min(1).max(500) }),

@@ -13,6 +13,7 @@ import type { MediaRoom } from '../workers/media-room.ts';
 import type { Recorder } from '../workers/recorder.ts';
 import type { TranscriptService } from './transcripts.ts';
 import type { EvidenceService } from './evidence.ts';
+import type { TranscriptSigning } from './transcript-signing.ts';
 
 interface SocketData {
   claims: TokenClaims;
@@ -34,6 +35,9 @@ const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
   transition: 'changeState',
   editTranscript: 'editTranscript',
   placeEvidence: 'editTranscript',
+  freezeTranscript: 'editTranscript',
+  registerSigningKey: 'annotateTranscript',
+  signTranscript: 'annotateTranscript',
   annotateTranscript: 'annotateTranscript',
   pauseRecording: 'controlRecord',
   resumeRecording: 'controlRecord',
@@ -82,6 +86,7 @@ export class Signaling {
     private readonly recorder: Recorder,
     private readonly transcripts: TranscriptService,
     private readonly evidence: EvidenceService,
+    private readonly signing: TranscriptSigning,
   ) {
     io.use((socket, next) => {
       this.authenticate(socket as HearingSocket).then(
@@ -220,6 +225,23 @@ export class Signaling {
       this.hearings.log(claims.hearingId, claims.participantId, 'transcript.edited', { segmentId, version: segment.version });
       this.broadcast(claims.hearingId, 'transcriptUpdated', segment);
       return { segment };
+    });
+    on('registerSigningKey', ({ publicKey }) => {
+      const keyId = this.signing.registerKey(claims.participantId, publicKey as never);
+      this.hearings.log(claims.hearingId, claims.participantId, 'signing_key.registered', { keyId });
+      return { keyId };
+    });
+    on('freezeTranscript', () => {
+      const frozen = this.signing.freeze(claims.hearingId, claims.participantId);
+      this.hearings.log(claims.hearingId, claims.participantId, 'transcript.frozen', { version: frozen.version, digest: frozen.digest, manifestHead: frozen.manifestHead });
+      this.broadcast(claims.hearingId, 'transcriptFrozen', frozen);
+      return frozen;
+    });
+    on('signTranscript', ({ version, keyId, signature }) => {
+      const status = this.signing.sign(claims.hearingId, claims.participantId, version, keyId, signature);
+      this.hearings.log(claims.hearingId, claims.participantId, 'transcript.signed', { version, keyId, signature });
+      this.broadcast(claims.hearingId, 'transcriptSigned', status);
+      return { signature: status };
     });
     on('placeEvidence', ({ evidenceId, afterSegmentId }) => {
       const item = this.evidence.place(claims.hearingId, evidenceId, afterSegmentId);

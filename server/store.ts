@@ -73,6 +73,25 @@ export interface EvidenceRow {
   createdAt: string;
 }
 
+export interface FreezeRow {
+  hearingId: string;
+  version: number;
+  digest: string;
+  manifestHead: string | null;
+  frozenBy: string;
+  at: string;
+}
+
+export interface SignatureRow {
+  id: string;
+  hearingId: string;
+  version: number;
+  participantId: string;
+  keyId: string;
+  signature: string;
+  signedAt: string;
+}
+
 export interface AuditRow {
   seq: number;
   hearingId: string | null;
@@ -159,6 +178,30 @@ const MIGRATIONS: string[] = [
      created_at TEXT NOT NULL
    );
    CREATE INDEX evidence_hearing ON evidence(hearing_id, created_at);`,
+  `CREATE TABLE participant_keys (
+     key_id TEXT PRIMARY KEY,
+     participant_id TEXT NOT NULL REFERENCES participants(id),
+     jwk TEXT NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE transcript_freezes (
+     hearing_id TEXT NOT NULL REFERENCES hearings(id),
+     version INTEGER NOT NULL,
+     digest TEXT NOT NULL,
+     manifest_head TEXT,
+     frozen_by TEXT NOT NULL,
+     at TEXT NOT NULL,
+     PRIMARY KEY (hearing_id, version)
+   );
+   CREATE TABLE transcript_signatures (
+     id TEXT PRIMARY KEY,
+     hearing_id TEXT NOT NULL REFERENCES hearings(id),
+     version INTEGER NOT NULL,
+     participant_id TEXT NOT NULL,
+     key_id TEXT NOT NULL REFERENCES participant_keys(key_id),
+     signature TEXT NOT NULL,
+     signed_at TEXT NOT NULL
+   );`,
 ];
 
 const HEARING_COLUMNS = `id, case_number AS caseNumber, title, scheduled_at AS scheduledAt, state,
@@ -296,6 +339,34 @@ export class Store {
 
   placeEvidence(id: string, afterSegmentId: string): void {
     this.db.prepare('UPDATE evidence SET after_segment_id = ? WHERE id = ?').run(afterSegmentId, id);
+  }
+
+  insertKey(keyId: string, participantId: string, jwk: string, at: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO participant_keys (key_id, participant_id, jwk, created_at) VALUES (?, ?, ?, ?)').run(keyId, participantId, jwk, at);
+  }
+
+  key(keyId: string): { participantId: string; jwk: string } | undefined {
+    return this.db.prepare('SELECT participant_id AS participantId, jwk FROM participant_keys WHERE key_id = ?').get(keyId) as { participantId: string; jwk: string } | undefined;
+  }
+
+  insertFreeze(f: FreezeRow): void {
+    this.db.prepare('INSERT INTO transcript_freezes (hearing_id, version, digest, manifest_head, frozen_by, at) VALUES (@hearingId, @version, @digest, @manifestHead, @frozenBy, @at)').run(f);
+  }
+
+  freezes(hearingId: string): FreezeRow[] {
+    return this.db
+      .prepare('SELECT hearing_id AS hearingId, version, digest, manifest_head AS manifestHead, frozen_by AS frozenBy, at FROM transcript_freezes WHERE hearing_id = ? ORDER BY version')
+      .all(hearingId) as FreezeRow[];
+  }
+
+  insertSignature(sig: SignatureRow): void {
+    this.db.prepare('INSERT INTO transcript_signatures (id, hearing_id, version, participant_id, key_id, signature, signed_at) VALUES (@id, @hearingId, @version, @participantId, @keyId, @signature, @signedAt)').run(sig);
+  }
+
+  signatures(hearingId: string): SignatureRow[] {
+    return this.db
+      .prepare('SELECT id, hearing_id AS hearingId, version, participant_id AS participantId, key_id AS keyId, signature, signed_at AS signedAt FROM transcript_signatures WHERE hearing_id = ? ORDER BY signed_at, id')
+      .all(hearingId) as SignatureRow[];
   }
 
   audit(entry: Omit<AuditRow, 'seq'>): AuditRow {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { AnnotationRow, AuditRow, EvidenceRow, HearingRow, ParticipantRow, TranscriptRow } from './store.ts';
+import type { SignatureStatus } from './transcript-signing.ts';
 
 export interface TranscriptDocument {
   hearing: HearingRow;
@@ -10,6 +11,7 @@ export interface TranscriptDocument {
   /** State changes (phases) from the hearing's log. */
   phases: AuditRow[];
   digest: string;
+  signatures: SignatureStatus[];
   evidenceFile: (id: string, thumb: boolean) => string;
 }
 
@@ -59,16 +61,21 @@ export function toHtml(doc: TranscriptDocument): string {
     }
   }
   items.sort((a, b) => a.at.localeCompare(b.at));
+  const signatures = doc.signatures.length
+    ? `<table class="signatures">${doc.signatures
+        .map((s) => `<tr><td>${escapeHtml(names.get(s.participantId) ?? s.participantId)}</td><td>version ${s.version}, ${s.signedAt.slice(0, 19).replace('T', ' ')}</td><td class="${s.valid ? 'valid' : 'invalid'}">${s.valid ? 'VALID' : `INVALID: ${escapeHtml(s.reason ?? '')}`}</td></tr>`)
+        .join('')}</table>`
+    : '<p class="signatures">No signatures yet.</p>';
   const people = doc.participants.map((p) => `<li>${escapeHtml(p.name)}: ${escapeHtml(p.role)}</li>`).join('');
   return `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>笔录 ${escapeHtml(doc.hearing.caseNumber)}</title>
 <style>body{font:14px/1.5 serif;margin:2cm}table{border-collapse:collapse;width:100%}td{vertical-align:top;padding:2px 6px;border-bottom:1px solid #ddd}
-tr.phase td{font-weight:bold;background:#f4f4f4}.note{font-size:12px;color:#555}.edited{font-size:11px;color:#a60}img{max-width:320px}</style></head>
+tr.phase td{font-weight:bold;background:#f4f4f4}.note{font-size:12px;color:#555}.edited{font-size:11px;color:#a60}.valid{color:#060;font-weight:bold}.invalid{color:#b00;font-weight:bold}img{max-width:320px}</style></head>
 <body><h1>庭审笔录 Hearing transcript</h1>
 <p>Case ${escapeHtml(doc.hearing.caseNumber)}: ${escapeHtml(doc.hearing.title)}<br>State: ${escapeHtml(doc.hearing.state)}</p>
 <h2>Participants</h2><ul>${people}</ul>
 <h2>Transcript</h2><table>${items.map((i) => i.html).join('\n')}</table>
-<h2>Signatures</h2><p>Transcript digest (SHA-256): <code>${doc.digest}</code></p><p class="signatures">No signatures yet.</p>
+<h2>Signatures</h2><p>Transcript digest (SHA-256): <code>${doc.digest}</code></p>${signatures}
 </body></html>
 `;
 }

@@ -42,6 +42,11 @@ describe('real browsers in one hearing', () => {
 
     // Judge and party each publish audio + video; the viewer nothing.
     expect(server.plane.get(hearingId)?.producers().map((p) => p.participantId).sort()).toEqual([judge.id, judge.id, party.id, party.id].sort());
+    // The party signs the frozen transcript on its own device (a WebCrypto key made at join).
+    const frozen = await judgePage.evaluate(() => (window as any).hearingClient.request('freezeTranscript', {}));
+    expect(frozen.result.version).toBe(1);
+    await partyPage.waitForFunction(() => (window as any).hearingClient.state().joined);
+    await expect.poll(() => partyPage.evaluate(() => (window as any).hearingClient.signTranscript())).toMatchObject({ valid: true });
     await judgePage.screenshot({ path: 'test-results/browser-hearing-judge.png' }).catch(() => undefined);
     await judgePage.context().close();
     await partyPage.context().close();

@@ -40,6 +40,7 @@ socket.on('consumerClosed', ({ consumerId }) => session.closeConsumer(consumerId
 socket.on('participantJoined', (p) => session.participantJoined(p));
 socket.on('participantLeft', ({ participantId }) => session.participantLeft(participantId));
 socket.on('stateChanged', ({ state, allowedTransitions }) => session.onState(state, allowedTransitions));
+socket.on('transcriptFrozen', ({ version, message }) => (session.frozen = { version, message }));
 socket.on('activeSpeaker', ({ participantId }) => ui.setSpeaker(participantId));
 
 /** Hooks for automated tests and embedding platforms. */
@@ -59,6 +60,7 @@ const hearingClient = {
       (result) => ({ result }),
       (error: SignalingError) => ({ error: { code: error.code, message: error.message } }),
     ),
+  signTranscript: () => session.signTranscript().catch((error: Error) => ({ valid: false, reason: error.message })),
   publish: () => session.publish().then(() => 'published', (error: Error) => `refused: ${error.message}`),
 };
 (window as unknown as { hearingClient: typeof hearingClient }).hearingClient = hearingClient;

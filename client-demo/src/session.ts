@@ -34,6 +34,7 @@ export interface RemoteTrackStats {
 }
 
 const PUBLISHING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter']);
+const SIGNING = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 
 /**
  * One participant's media session. `start()` runs on every (re)connect and after a media reset:
@@ -48,6 +49,10 @@ export class Session {
   private localStream?: MediaStream;
   private generation = 0;
   private pending: RemoteProducer[] = [];
+  /** This device's transcript-signing key: the private half never leaves the browser. */
+  private signingKey?: CryptoKeyPair;
+  signingKeyId?: string;
+  frozen?: { version: number; message: string };
   self?: Self;
   hearingState = 'unknown';
   joined = false;
@@ -66,7 +71,10 @@ export class Session {
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: reply.routerRtpCapabilities });
     this.recvTransport = this.device.createRecvTransport(await this.signaling.request<TransportReply>('createTransport', { direction: 'recv' }));
     this.wireTransport(this.recvTransport);
-    if (PUBLISHING_ROLES.has(reply.self.role)) await this.publish();
+    if (PUBLISHING_ROLES.has(reply.self.role)) {
+      await this.registerSigningKey();
+      await this.publish();
+    }
     const toConsume = [...reply.producers, ...this.pending];
     this.pending = [];
     this.joined = true;
@@ -155,6 +163,21 @@ export class Session {
         );
       });
     }
+  }
+
+  private async registerSigningKey(): Promise<void> {
+    this.signingKey ??= await crypto.subtle.generateKey(SIGNING, false, ['sign', 'verify']);
+    const publicKey = await crypto.subtle.exportKey('jwk', this.signingKey.publicKey);
+    this.signingKeyId = (await this.signaling.request<{ keyId: string }>('registerSigningKey', { publicKey })).keyId;
+  }
+
+  /** Signs the frozen transcript version on this device and sends the signature. */
+  async signTranscript(): Promise<{ valid: boolean; reason: string | null }> {
+    if (!this.frozen || !this.signingKey || !this.signingKeyId) throw new Error('nothing to sign yet');
+    const raw = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, this.signingKey.privateKey, new TextEncoder().encode(this.frozen.message));
+    const signature = btoa(String.fromCharCode(...new Uint8Array(raw)));
+    const reply = await this.signaling.request<{ signature: { valid: boolean; reason: string | null } }>('signTranscript', { version: this.frozen.version, keyId: this.signingKeyId, signature });
+    return reply.signature;
   }
 
   async stats(): Promise<RemoteTrackStats[]> {

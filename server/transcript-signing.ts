@@ -1,0 +1,81 @@
+import { createHash, createPublicKey, randomUUID, verify, type JsonWebKey } from 'node:crypto';
+import { AppError, notFound } from './errors.ts';
+import type { FreezeRow, SignatureRow, Store } from './store.ts';
+import type { TranscriptService } from './transcripts.ts';
+
+/** The exact text a participant signs for a frozen transcript version. */
+export const signingMessage = (f: Pick<FreezeRow, 'hearingId' | 'version' | 'digest' | 'manifestHead'>): string =>
+  `hearing-transcript/v1\n${f.hearingId}\n${f.version}\n${f.digest}\n${f.manifestHead ?? 'no-record'}`;
+
+export interface SignatureStatus extends SignatureRow {
+  valid: boolean;
+  reason: string | null;
+}
+
+/**
+ * Signing the transcript on the participants' own devices: each device registers an ECDSA P-256 public
+ * key at join; the judge or clerk freezes the transcript (its digest with the record's head hash); each
+ * participant signs that version; a later edit makes those signatures show as invalid.
+ */
+export class TranscriptSigning {
+  constructor(
+    private readonly store: Store,
+    private readonly transcripts: TranscriptService,
+    private readonly manifestHead: (hearingId: string) => string | null,
+  ) {}
+
+  registerKey(participantId: string, jwk: JsonWebKey): string {
+    let key;
+    try {
+      key = createPublicKey({ key: jwk, format: 'jwk' });
+    } catch (error) {
+      throw new AppError(400, 'bad_key', `not a public key: ${(error as Error).message}`);
+    }
+    if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new AppError(400, 'bad_key', 'an ECDSA P-256 public key is required');
+    const keyId = createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex');
+    this.store.insertKey(keyId, participantId, JSON.stringify(jwk), new Date().toISOString());
+    return keyId;
+  }
+
+  freeze(hearingId: string, actor: string): FreezeRow & { message: string } {
+    const previous = this.store.freezes(hearingId).at(-1);
+    const row: FreezeRow = { hearingId, version: (previous?.version ?? 0) + 1, digest: this.transcripts.digest(hearingId), manifestHead: this.manifestHead(hearingId), frozenBy: actor, at: new Date().toISOString() };
+    this.store.insertFreeze(row);
+    return { ...row, message: signingMessage(row) };
+  }
+
+  sign(hearingId: string, participantId: string, version: number, keyId: string, signature: string): SignatureStatus {
+    const frozen = this.store.freezes(hearingId).find((f) => f.version === version);
+    if (!frozen) throw notFound('frozen transcript version');
+    const key = this.store.key(keyId);
+    if (!key || key.participantId !== participantId) throw new AppError(403, 'forbidden', 'that signing key is not yours');
+    const row: SignatureRow = { id: randomUUID(), hearingId, version, participantId, keyId, signature, signedAt: new Date().toISOString() };
+    const status = this.check(row, frozen);
+    if (!status.valid) throw new AppError(400, 'bad_signature', status.reason ?? 'signature does not verify');
+    this.store.insertSignature(row);
+    return status;
+  }
+
+  /** Every signature with its status now: valid only if it verifies and the transcript is unchanged since. */
+  statuses(hearingId: string): SignatureStatus[] {
+    const freezes = this.store.freezes(hearingId);
+    return this.store.signatures(hearingId).map((s) => this.check(s, freezes.find((f) => f.version === s.version)!));
+  }
+
+  freezes(hearingId: string): FreezeRow[] {
+    return this.store.freezes(hearingId);
+  }
+
+  private check(s: SignatureRow, frozen: FreezeRow): SignatureStatus {
+    const key = this.store.key(s.keyId);
+    let verified = false;
+    try {
+      verified = Boolean(key) && verify('sha256', Buffer.from(signingMessage(frozen)), { key: createPublicKey({ key: JSON.parse(key!.jwk) as JsonWebKey, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, Buffer.from(s.signature, 'base64'));
+    } catch {
+      verified = false;
+    }
+    if (!verified) return { ...s, valid: false, reason: 'signature does not verify' };
+    if (this.transcripts.digest(s.hearingId) !== frozen.digest) return { ...s, valid: false, reason: 'transcript changed after signing' };
+    return { ...s, valid: true, reason: null };
+  }
+}

@@ -1,0 +1,85 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { webcrypto } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HearingServer } from '../server/app.ts';
+import { api, createHearing, startTestServer } from './helpers/server.ts';
+import { connect, request } from './helpers/socket.ts';
+import { sleep } from './helpers/wait.ts';
+
+const ECDSA = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+
+/** A participant's device: its own key pair, as the browser client makes one with WebCrypto. */
+async function device() {
+  const keys = await webcrypto.subtle.generateKey(ECDSA, false, ['sign', 'verify']);
+  const publicKey = await webcrypto.subtle.exportKey('jwk', keys.publicKey);
+  const sign = async (message: string) => Buffer.from(await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, keys.privateKey, new TextEncoder().encode(message))).toString('base64');
+  return { publicKey, sign };
+}
+
+describe('signing the transcript on the participants\' devices', () => {
+  let server: HearingServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('a signature over the frozen digest verifies; after an edit it shows as invalid; forgeries are refused', async () => {
+    const call = api(server);
+    const { id, participants } = await createHearing(server, [
+      { name: 'Clerk Zhou', role: 'clerk' },
+      { name: 'Party Li', role: 'party' },
+      { name: 'Lawyer Chen', role: 'lawyer' },
+      { name: 'Observer', role: 'viewer' },
+    ]);
+    const [clerk, party, lawyer, viewer] = await Promise.all(participants.map((p) => connect(server.url, p.token)));
+    for (const s of [clerk!, party!, lawyer!, viewer!]) await request(s, 'join', {});
+    await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'waiting_room' });
+    await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'open' });
+    const segment = server.transcripts.addRecognized({ hearingId: id, participantId: participants[1]!.id, producerId: 'p', start: new Date().toISOString(), end: new Date().toISOString(), text: 'i agree to the settlement', confidence: 0.9, engine: 'pocketsphinx', language: 'en' });
+
+    const partyDevice = await device();
+    const lawyerDevice = await device();
+    const partyKey = (await request(party!, 'registerSigningKey', { publicKey: partyDevice.publicKey })).keyId;
+    const lawyerKey = (await request(lawyer!, 'registerSigningKey', { publicKey: lawyerDevice.publicKey })).keyId;
+    expect(partyKey).toMatch(/^[0-9a-f]{64}$/);
+    expect((await request(viewer!, 'registerSigningKey', { publicKey: partyDevice.publicKey })).error.code).toBe('forbidden');
+    expect((await request(party!, 'registerSigningKey', { publicKey: { kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'BBBB' } })).error.code).toBe('bad_key');
+
+    expect((await request(party!, 'freezeTranscript', {})).error.code).toBe('forbidden');
+    const frozen = await request(clerk!, 'freezeTranscript', {});
+    expect(frozen).toMatchObject({ version: 1, digest: (await call('GET', `/api/v1/hearings/${id}/transcript`)).body.digest });
+    expect(frozen.manifestHead).toMatch(/^[0-9a-f]{64}$/);
+    expect(frozen.message).toBe(`hearing-transcript/v1\n${id}\n1\n${frozen.digest}\n${frozen.manifestHead}`);
+
+    const signed = await request(party!, 'signTranscript', { version: 1, keyId: partyKey, signature: await partyDevice.sign(frozen.message) });
+    expect(signed.signature).toMatchObject({ valid: true, participantId: participants[1]!.id });
+    // Someone else's key, a signature over other text, a version that was never frozen: refused.
+    expect((await request(lawyer!, 'signTranscript', { version: 1, keyId: partyKey, signature: await partyDevice.sign(frozen.message) })).error.code).toBe('forbidden');
+    expect((await request(lawyer!, 'signTranscript', { version: 1, keyId: lawyerKey, signature: await lawyerDevice.sign(`${frozen.message}x`) })).error.code).toBe('bad_signature');
+    expect((await request(lawyer!, 'signTranscript', { version: 2, keyId: lawyerKey, signature: await lawyerDevice.sign(frozen.message) })).error.code).toBe('not_found');
+    const lawyerSigned = await request(lawyer!, 'signTranscript', { version: 1, keyId: lawyerKey, signature: await lawyerDevice.sign(frozen.message) });
+    expect(lawyerSigned.signature.valid).toBe(true);
+
+    let transcript = (await call('GET', `/api/v1/hearings/${id}/transcript`)).body;
+    expect(transcript.signatures.map((s: any) => s.valid)).toEqual([true, true]);
+
+    // The clerk edits after the signatures: both now show as invalid, with the reason.
+    await request(clerk!, 'editTranscript', { segmentId: segment.id, text: 'I do not agree to the settlement.' });
+    transcript = (await call('GET', `/api/v1/hearings/${id}/transcript`)).body;
+    expect(transcript.signatures.map((s: any) => [s.valid, s.reason])).toEqual([
+      [false, 'transcript changed after signing'],
+      [false, 'transcript changed after signing'],
+    ]);
+    const html = await fetch(`${server.url}/api/v1/hearings/${id}/transcript?format=html`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } }).then((r) => r.text());
+    expect(html).toContain('INVALID: transcript changed after signing');
+
+    await sleep(200);
+    const manifest = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8');
+    expect(manifest).toContain('"event":"transcript.frozen"');
+    expect(manifest.match(/"event":"transcript.signed"/g)).toHaveLength(2);
+    for (const s of [clerk!, party!, lawyer!, viewer!]) s.close();
+  });
+});

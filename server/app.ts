@@ -19,6 +19,9 @@ import { RecordKey } from '../recordings/signing.ts';
 import { isInSession } from './hearing-state.ts';
 import { recordRouter } from './record-api.ts';
 import { Transcriber } from '../workers/transcriber.ts';
+import { pocketsphinxEngine } from '../workers/asr-pocketsphinx.ts';
+import { WhisperEngine } from '../workers/asr-whisper.ts';
+import type { SpeechEngine } from '../workers/asr.ts';
 import { TranscriptService } from './transcripts.ts';
 import { EvidenceService } from './evidence.ts';
 import { evidenceRouter } from './evidence-api.ts';
@@ -72,7 +75,21 @@ export async function startServer(config: Config): Promise<HearingServer> {
   const transcripts = new TranscriptService(store);
   const signing = new TranscriptSigning(store, transcripts, (hearingId) => recorder.get(hearingId)?.manifest.head.hash ?? null);
   const evidence = new EvidenceService(store, (hearingId) => recorder.dirOf(hearingId));
+  const engines: Record<string, SpeechEngine> = { pocketsphinx: pocketsphinxEngine };
+  const unavailable: Record<string, string> = {};
+  let whisper: WhisperEngine | undefined;
+  if (config.asrModel) {
+    try {
+      whisper = await WhisperEngine.load(config.asrModel);
+      engines.whisper = whisper;
+    } catch (error) {
+      unavailable.whisper = (error as Error).message;
+      console.warn(`[asr] ${unavailable.whisper}: hearings that ask for whisper fall back to pocketsphinx`);
+    }
+  } else unavailable.whisper = 'no model configured (HEARING_ASR_MODEL)';
   const transcriber = new Transcriber({
+    engines,
+    unavailable,
     plane,
     inSession,
     asrOf: (hearingId) => {
@@ -164,6 +181,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
       closed = true;
       await new Promise<void>((resolve) => io.close(() => resolve()));
       transcriber.close();
+      await whisper?.release();
       await recorder.close();
       await webhooks?.stop();
       await plane.close();

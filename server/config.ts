@@ -23,6 +23,7 @@ const envSchema = z.object({
   HEARING_RECORD_PORT_MAX: port.default(59999),
   HEARING_ASR_ENGINE: z.enum(['pocketsphinx', 'whisper']).default('pocketsphinx'),
   HEARING_ASR_LANGUAGE: z.enum(['en', 'zh', 'auto']).default('en'),
+  HEARING_ASR_MODEL: z.string().min(1).optional(),
   HEARING_ASR_PORT_MIN: port.default(50000),
   HEARING_ASR_PORT_MAX: port.default(50999),
   HEARING_DEMO: z.enum(['0', '1']).default('1'),
@@ -52,6 +53,8 @@ export interface Config {
   recordPortMax: number;
   asrEngine: 'pocketsphinx' | 'whisper';
   asrLanguage: 'en' | 'zh' | 'auto';
+  /** whisper ggml model file (e.g. ggml-base.bin); without it the whisper engine is unavailable. */
+  asrModel?: string;
   /** UDP ports the transcriber's decoders listen on. */
   asrPortMin: number;
   asrPortMax: number;
@@ -88,6 +91,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     recordPortMax: e.HEARING_RECORD_PORT_MAX,
     asrEngine: e.HEARING_ASR_ENGINE,
     asrLanguage: e.HEARING_ASR_LANGUAGE,
+    asrModel: e.HEARING_ASR_MODEL,
     asrPortMin: e.HEARING_ASR_PORT_MIN,
     asrPortMax: e.HEARING_ASR_PORT_MAX,
     demo: e.HEARING_DEMO === '1',

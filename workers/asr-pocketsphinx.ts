@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import readline from 'node:readline';
-import type { RecognitionStream, SpeechEngine, Utterance } from './asr.ts';
+import type { RecognitionEvents, RecognitionStream, SpeechEngine, Utterance } from './asr.ts';
 
 const FILLERS = new Set(['<s>', '</s>', '<sil>', '[NOISE]', '[SPEECH]', '[BREATH]', '[COUGH]', '[SMACK]', '[UH]', '[UM]']);
 
@@ -44,7 +44,7 @@ export class PocketsphinxParser {
   }
 }
 
-class PocketsphinxStream extends EventEmitter<{ utterance: [Utterance]; ended: [info: { code: number | null; error?: string }] }> implements RecognitionStream {
+class PocketsphinxStream extends EventEmitter<RecognitionEvents> implements RecognitionStream {
   readonly engine = 'pocketsphinx';
   private readonly ffmpeg;
   private readonly asr;

@@ -10,7 +10,14 @@ export interface Utterance {
   words: { word: string; startSec: number; endSec: number; p: number }[];
 }
 
-export interface RecognitionStream extends EventEmitter<{ utterance: [Utterance]; ended: [info: { code: number | null; error?: string }] }> {
+export type RecognitionEvents = {
+  utterance: [Utterance];
+  ended: [info: { code: number | null; error?: string }];
+  /** Speech dropped because the engine could not keep up (back-pressure). */
+  overload: [info: { droppedSeconds: number }];
+};
+
+export interface RecognitionStream extends EventEmitter<RecognitionEvents> {
   readonly engine: string;
   stop(): void;
 }

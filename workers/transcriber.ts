@@ -11,7 +11,6 @@ import { sdpFor } from './sdp.ts';
 import { PortPairs, waitUntilBound } from './udp-ports.ts';
 
 export const TRANSCRIBER_PEER = 'transcriber';
-export const ENGINES: Record<string, SpeechEngine> = { pocketsphinx: pocketsphinxEngine };
 
 export interface TranscriptSegmentEvent {
   hearingId: string;
@@ -46,6 +45,10 @@ export interface TranscriberOptions {
   inSession: (hearingId: string) => boolean;
   asrOf: (hearingId: string) => { engine: string; language: string };
   portRange: { min: number; max: number };
+  /** Engines that loaded, by name (pocketsphinx is always there). */
+  engines: Record<string, SpeechEngine>;
+  /** Why an engine is not there (e.g. its model file is missing or corrupt), by name. */
+  unavailable: Record<string, string>;
 }
 
 /**
@@ -95,9 +98,10 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
 
   private engineFor(hearingId: string): { engine: SpeechEngine; language: string } {
     const wanted = this.o.asrOf(hearingId);
-    const engine = ENGINES[wanted.engine];
+    const engine = this.o.engines[wanted.engine];
     if (engine && engine.languages.includes(wanted.language)) return { engine, language: wanted.language };
-    this.emit('notice', { hearingId, action: 'transcript.engine_fallback', detail: { wanted, using: 'pocketsphinx', reason: engine ? `language ${wanted.language} not supported` : `engine ${wanted.engine} not available` } });
+    const reason = engine ? `language ${wanted.language} not supported by ${wanted.engine}` : `engine ${wanted.engine} not available: ${this.o.unavailable[wanted.engine] ?? 'unknown engine'}`;
+    this.emit('notice', { hearingId, action: 'transcript.engine_fallback', detail: { wanted, using: 'pocketsphinx', reason } });
     return { engine: pocketsphinxEngine, language: 'en' };
   }
 
@@ -129,6 +133,9 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
         engine: stream.engine,
         language,
       });
+    });
+    stream.on('overload', ({ droppedSeconds }) => {
+      this.emit('notice', { hearingId: room.hearingId, action: 'transcript.backpressure', detail: { participantId: info.participantId, engine: stream.engine, droppedSeconds } });
     });
     stream.on('ended', ({ code, error }) => {
       fs.rmSync(tmpDir, { recursive: true, force: true });

@@ -1,0 +1,119 @@
+import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import { initWhisper, type WhisperContext } from '@fugood/whisper.node';
+import type { RecognitionEvents, RecognitionStream, SpeechEngine } from './asr.ts';
+import { Vad } from './vad.ts';
+
+const RATE = 16000;
+/** Utterances waiting for the model, across all speakers; beyond this the oldest waits are dropped and said. */
+const MAX_PENDING = 8;
+
+/**
+ * whisper.cpp through @fugood/whisper.node (prebuilt, in-process, inference on its own native thread):
+ * one model loaded once, utterances from every speaker transcribed one at a time.
+ */
+export class WhisperEngine implements SpeechEngine {
+  readonly name = 'whisper';
+  readonly languages = ['zh', 'en', 'auto'] as const;
+  private queue: Promise<unknown> = Promise.resolve();
+  private pending = 0;
+
+  private constructor(private readonly context: WhisperContext) {}
+
+  /** Loads a ggml model file; throws with whisper.cpp's reason for a missing or corrupt file. */
+  static async load(modelPath: string): Promise<WhisperEngine> {
+    if (!fs.existsSync(modelPath)) throw new Error(`whisper model not found: ${modelPath}`);
+    try {
+      return new WhisperEngine(await initWhisper({ filePath: modelPath, useGpu: false }));
+    } catch (error) {
+      throw new Error(`whisper model ${modelPath} cannot be loaded: ${(error as Error).message}`);
+    }
+  }
+
+  /** Transcribes 16 kHz mono PCM; segment times in seconds from its start. */
+  transcribe(samples: Float32Array, language: string): Promise<{ text: string; startSec: number; endSec: number }[]> | undefined {
+    if (this.pending >= MAX_PENDING) return undefined;
+    this.pending++;
+    const job = this.queue.then(async () => {
+      try {
+        const copy = samples.slice();
+        const { promise } = this.context.transcribeData(copy.buffer, { language: language === 'auto' ? 'auto' : language, maxThreads: 2 });
+        const result = await promise;
+        return result.segments.map((s) => ({ text: s.text.trim(), startSec: s.t0 / 100, endSec: Math.min(s.t1 / 100, samples.length / RATE) })).filter((s) => s.text);
+      } finally {
+        this.pending--;
+      }
+    });
+    this.queue = job.catch(() => undefined);
+    return job;
+  }
+
+  start(options: { sdpFile: string; language: string }): RecognitionStream {
+    return new WhisperStream(this, options.sdpFile, options.language);
+  }
+
+  async release(): Promise<void> {
+    await this.queue;
+    await this.context.release();
+  }
+}
+
+class WhisperStream extends EventEmitter<RecognitionEvents> implements RecognitionStream {
+  readonly engine = 'whisper';
+  private readonly ffmpeg;
+  private readonly vad = new Vad({ sampleRate: RATE });
+  private stderr = '';
+  private work: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly whisper: WhisperEngine,
+    sdpFile: string,
+    private readonly language: string,
+  ) {
+    super();
+    this.ffmpeg = spawn('ffmpeg', [
+      '-hide_banner', '-nostdin', '-loglevel', 'error',
+      '-protocol_whitelist', 'file,udp,rtp', '-listen_timeout', '3600', '-f', 'sdp', '-i', sdpFile,
+      '-af', 'aresample=async=1:first_pts=0', '-ar', String(RATE), '-ac', '1', '-f', 'f32le', 'pipe:1',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let carry: Buffer = Buffer.alloc(0);
+    this.ffmpeg.stdout.on('data', (chunk: Buffer) => {
+      const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+      const usable = data.length - (data.length % 4);
+      carry = data.subarray(usable);
+      const samples = new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + usable));
+      for (const span of this.vad.push(samples)) this.recognize(span.startSample, span.samples);
+    });
+    this.ffmpeg.stderr.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-1000)));
+    this.ffmpeg.on('close', (code) => {
+      for (const span of this.vad.flush()) this.recognize(span.startSample, span.samples);
+      void this.work.then(() => this.emit('ended', { code, error: code === 0 || code === null || code === 255 ? undefined : this.stderr.trim().slice(-500) }));
+    });
+  }
+
+  stop(): void {
+    if (this.ffmpeg.exitCode === null) this.ffmpeg.kill('SIGINT');
+    setTimeout(() => this.ffmpeg.exitCode === null && this.ffmpeg.kill('SIGKILL'), 1500).unref();
+  }
+
+  private recognize(startSample: number, samples: Float32Array): void {
+    const job = this.whisper.transcribe(samples, this.language);
+    if (!job) {
+      this.emit('overload', { droppedSeconds: samples.length / RATE });
+      return;
+    }
+    const offset = startSample / RATE;
+    this.work = this.work.then(async () => {
+      const segments = await job.catch(() => []);
+      if (!segments.length) return;
+      this.emit('utterance', {
+        startSec: offset + segments[0]!.startSec,
+        endSec: offset + segments.at(-1)!.endSec,
+        text: segments.map((s) => s.text).join(' '),
+        confidence: 1,
+        words: [],
+      });
+    });
+  }
+}

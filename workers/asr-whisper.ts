@@ -1,9 +1,23 @@
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
-import { initWhisper, type WhisperContext } from '@fugood/whisper.node';
+import { createRequire } from 'node:module';
 import type { RecognitionEvents, RecognitionStream, SpeechEngine } from './asr.ts';
 import { Vad } from './vad.ts';
+
+/**
+ * The parts of @fugood/whisper.node's API used here (its lib/binding.ts). The package is CommonJS and
+ * names a types file it does not ship, so it is loaded with require and typed by this interface.
+ */
+interface TranscribeResult {
+  result: string;
+  segments: { text: string; t0: number; t1: number }[];
+}
+interface WhisperContext {
+  transcribeData(audio: ArrayBuffer, options?: { language?: string; maxThreads?: number }): { stop: () => Promise<void>; promise: Promise<TranscribeResult> };
+  release(): Promise<void>;
+}
+const whisperNode = createRequire(import.meta.url)('@fugood/whisper.node') as { initWhisper(options: { filePath: string; useGpu?: boolean }): Promise<WhisperContext> };
 
 const RATE = 16000;
 /** Utterances waiting for the model, across all speakers; beyond this the oldest waits are dropped and said. */
@@ -25,7 +39,7 @@ export class WhisperEngine implements SpeechEngine {
   static async load(modelPath: string): Promise<WhisperEngine> {
     if (!fs.existsSync(modelPath)) throw new Error(`whisper model not found: ${modelPath}`);
     try {
-      return new WhisperEngine(await initWhisper({ filePath: modelPath, useGpu: false }));
+      return new WhisperEngine(await whisperNode.initWhisper({ filePath: modelPath, useGpu: false }));
     } catch (error) {
       throw new Error(`whisper model ${modelPath} cannot be loaded: ${(error as Error).message}`);
     }

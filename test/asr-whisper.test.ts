@@ -33,12 +33,12 @@ async function speakInto(server: HearingServer, hearingId: string, participantId
   await new Promise((resolve) => ffmpeg.on('close', resolve));
 }
 
-describe('the whisper engine', () => {
-  beforeAll(() => {
-    writeTinyWhisperModel(tinyModel);
-    fs.writeFileSync(corruptModel, Buffer.concat([Buffer.from('ggml'), Buffer.alloc(4096, 7)]));
-  });
+beforeAll(() => {
+  writeTinyWhisperModel(tinyModel);
+  fs.writeFileSync(corruptModel, Buffer.concat([Buffer.from('ggml'), Buffer.alloc(4096, 7)]));
+});
 
+describe('the whisper engine', () => {
   it('VAD finds the utterances of real speech between silences', () => {
     const speech = pcm(CLIP, 'adelay=1000,apad=pad_dur=2');
     const vad = new Vad();
@@ -107,5 +107,25 @@ describe('the whisper engine', () => {
       expect(segments[0]).toMatchObject({ engine: 'pocketsphinx', participantId: party.id });
       expect(segments.map((s: any) => s.text).join(' ')).toMatch(/leisure|consider|power/);
     });
+  });
+});
+
+describe('npm run models', () => {
+  it('keeps a downloaded model only when its SHA-256 matches the pin', async () => {
+    const { downloadModel } = await import('../scripts/models.ts');
+    const http = await import('node:http');
+    const { createHash } = await import('node:crypto');
+    const body = fs.readFileSync(tinyModel);
+    const server = http.createServer((_req, res) => res.end(body));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/ggml-test.bin`;
+    const target = path.join(dir, 'models', 'ggml-test.bin');
+    await expect(downloadModel(url, '0'.repeat(64), target)).rejects.toThrow(/SHA-256 mismatch/);
+    expect(fs.existsSync(target)).toBe(false);
+    expect(fs.existsSync(`${target}.partial`)).toBe(false);
+    await downloadModel(url, createHash('sha256').update(body).digest('hex'), target);
+    expect(fs.readFileSync(target).equals(body)).toBe(true);
+    server.close();
+    await expect(downloadModel('http://127.0.0.1:9/none.bin', '0'.repeat(64), target)).rejects.toThrow(/cannot reach/);
   });
 });

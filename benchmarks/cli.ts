@@ -5,11 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { forwardingScenario, FORWARDING_DEFAULTS } from './forwarding/scenario.ts';
 import { recordingScenario, RECORDING_DEFAULTS } from './recording/scenario.ts';
+import { transcriptionScenario } from './transcription/scenario.ts';
 import { machineInfo } from './lib/proc.ts';
 import { progressBar, writeReport } from './lib/report.ts';
 import type { ScenarioOutcome } from './lib/scenario.ts';
 
-const SCENARIOS = ['forwarding', 'recording', 'all'] as const;
+const SCENARIOS = ['forwarding', 'recording', 'transcription', 'all'] as const;
 const positiveInt = z.coerce.number().int().positive();
 
 const optionsSchema = z.object({
@@ -33,6 +34,12 @@ const optionsSchema = z.object({
     .default(RECORDING_DEFAULTS.steps.join(','))
     .transform((s) => s.split(',').map(Number)),
   recordSeconds: z.coerce.number().positive().max(300).default(RECORDING_DEFAULTS.seconds),
+  asrSpeakers: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'comma-separated speaker counts')
+    .default('1,2,4')
+    .transform((s) => s.split(',').map(Number)),
+  asrModel: z.string().optional(),
   out: z.string().default(path.join(path.dirname(fileURLToPath(import.meta.url)), 'results')),
   noTargets: z.boolean().default(false),
 });
@@ -55,6 +62,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'sweep-seconds': { type: 'string' },
       'record-steps': { type: 'string' },
       'record-seconds': { type: 'string' },
+      'asr-speakers': { type: 'string' },
+      'asr-model': { type: 'string' },
       out: { type: 'string' },
       'no-targets': { type: 'boolean' },
     },
@@ -73,6 +82,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     sweepSeconds: values['sweep-seconds'],
     recordSteps: values['record-steps'],
     recordSeconds: values['record-seconds'],
+    asrSpeakers: values['asr-speakers'],
+    asrModel: values['asr-model'] ?? process.env.HEARING_ASR_MODEL,
     out: values.out,
     noTargets: values['no-targets'],
   });
@@ -87,6 +98,8 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
       return forwardingScenario({ ...o, video: !o.audioOnly }, progress);
     case 'recording':
       return recordingScenario({ steps: o.recordSteps, seconds: o.recordSeconds, workers: o.workers }, progress);
+    case 'transcription':
+      return transcriptionScenario({ speakers: o.asrSpeakers, model: o.asrModel }, progress);
   }
 }
 

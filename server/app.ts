@@ -39,6 +39,7 @@ export interface HearingServer {
   plane: MediaPlane;
   recorder: Recorder;
   transcripts: TranscriptService;
+  transcriber: Transcriber;
   recordKey: RecordKey;
   http: http.Server;
   close(): Promise<void>;
@@ -174,6 +175,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     plane,
     recorder,
     transcripts,
+    transcriber,
     recordKey,
     http: server,
     async close() {

@@ -13,6 +13,8 @@ describe('benchmark CLI', () => {
     const o = parseBenchArgs(['forwarding', '--hearings', '3', '--sweep', '100,200', '--audio-only']);
     expect(o).toMatchObject({ scenario: 'forwarding', hearings: 3, sweep: [100, 200], audioOnly: true, publishers: 3, seconds: 10 });
     expect(parseBenchArgs(['all', '--sweep', 'none']).sweep).toEqual([]);
+    expect(parseBenchArgs(['transcription', '--asr-speakers', '1,3', '--asr-model', '/m.bin'])).toMatchObject({ asrSpeakers: [1, 3], asrModel: '/m.bin' });
+    expect(parseBenchArgs(['recording', '--record-steps', '10,20'])).toMatchObject({ recordSteps: [10, 20] });
     expect(() => parseBenchArgs([])).toThrow(/usage/);
     expect(() => parseBenchArgs(['teleport'])).toThrow(/scenario/);
     expect(() => parseBenchArgs(['forwarding', '--hearings', '0', '--seconds', 'x'])).toThrow(/--hearings.*--seconds|--seconds.*--hearings/);

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HearingServer } from '../server/app.ts';
-import { api, createHearing, startTestServer } from './helpers/server.ts';
+import { api, createHearing, withServer } from './helpers/server.ts';
 import { connect, request } from './helpers/socket.ts';
 
 const FACES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../shared/fixtures/faces');
@@ -22,15 +22,10 @@ async function upload(server: HearingServer, hearingId: string, token: string | 
 }
 
 describe('evidence photos', () => {
-  let server: HearingServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
+  const ctx = withServer();
 
   it('accepts real photos stripped of EXIF with a thumbnail; refuses everything else and writes nothing for it', async () => {
+    const { server } = ctx;
     const call = api(server);
     const { id, participants } = await createHearing(server, [
       { name: 'Party Li', role: 'party' },

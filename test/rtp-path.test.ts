@@ -1,19 +1,13 @@
 import dgram from 'node:dgram';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HearingServer } from '../server/app.ts';
-import { createHearing, startTestServer } from './helpers/server.ts';
+import { describe, expect, it } from 'vitest';
+import { createHearing, withServer } from './helpers/server.ts';
 import { rtpPacket, rtpReceiver } from './helpers/rtp.ts';
 
 describe('RTP path through the media plane', () => {
-  let server: HearingServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
+  const ctx = withServer();
 
   it('a PlainTransport producer reaches every one of N consumers: every packet, in order', async () => {
+    const { server } = ctx;
     const { id: hearingId } = await createHearing(server, []);
     const room = await server.plane.room(hearingId);
     const ssrc = 0x1234abcd;

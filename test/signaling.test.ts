@@ -1,21 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import type { Socket } from 'socket.io-client';
-import type { HearingServer } from '../server/app.ts';
 import { TokenIssuer } from '../server/auth.ts';
-import { api, createHearing, startTestServer } from './helpers/server.ts';
+import { api, createHearing, withServer } from './helpers/server.ts';
 import { connect, refusal, request } from './helpers/socket.ts';
 
 describe('signaling auth, roles and bad input', () => {
-  let server: HearingServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
+  const ctx = withServer();
 
   it('refuses missing, forged, expired and mismatched tokens', async () => {
+    const { server } = ctx;
     const { participants } = await createHearing(server, [{ name: 'P', role: 'party' }]);
     const party = participants[0]!;
     expect(await refusal(server.url)).toMatchObject({ code: 'token_missing' });
@@ -54,6 +48,7 @@ describe('signaling auth, roles and bad input', () => {
   });
 
   it('enforces roles and hearing boundaries', async () => {
+    const { server } = ctx;
     const a = await createHearing(server, [
       { name: 'J', role: 'judge' },
       { name: 'P', role: 'party' },
@@ -98,6 +93,7 @@ describe('signaling auth, roles and bad input', () => {
   });
 
   it('1,000 malformed messages get error acks; nothing crashes; other participants are unaffected', async () => {
+    const { server } = ctx;
     const h = await createHearing(server, [
       { name: 'Fuzzer', role: 'party' },
       { name: 'Bystander', role: 'judge' },

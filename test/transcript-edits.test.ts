@@ -1,20 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HearingServer } from '../server/app.ts';
-import { api, createHearing, startTestServer } from './helpers/server.ts';
+import { describe, expect, it } from 'vitest';
+import { api, createHearing, withServer } from './helpers/server.ts';
 import { connect, request } from './helpers/socket.ts';
 
 describe('transcript edits and annotations', () => {
-  let server: HearingServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
+  const ctx = withServer();
 
   it('edits keep every version with author and time; roles are enforced; the record notes each edit', async () => {
+    const { server } = ctx;
     const call = api(server);
     const { id, participants } = await createHearing(server, [
       { name: 'Judge Wang', role: 'judge' },
@@ -99,6 +93,7 @@ describe('transcript edits and annotations', () => {
   });
 
   it('a hearing that asks for an engine that is not available is transcribed by the fallback, and says so', async () => {
+    const { server } = ctx;
     const call = api(server);
     const created = await call('POST', '/api/v1/hearings', { caseNumber: 'ASR-1', title: 'Mandarin hearing', asr: { engine: 'whisper', language: 'zh' } });
     expect(created.body).toMatchObject({ asrEngine: 'whisper', asrLanguage: 'zh' });

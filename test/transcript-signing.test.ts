@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { webcrypto } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HearingServer } from '../server/app.ts';
-import { api, createHearing, startTestServer } from './helpers/server.ts';
+import { describe, expect, it } from 'vitest';
+import { api, createHearing, withServer } from './helpers/server.ts';
 import { connect, request } from './helpers/socket.ts';
 import { sleep } from './helpers/wait.ts';
 
@@ -18,15 +17,10 @@ async function device() {
 }
 
 describe('signing the transcript on the participants\' devices', () => {
-  let server: HearingServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
+  const ctx = withServer();
 
   it('a signature over the frozen digest verifies; after an edit it shows as invalid; forgeries are refused', async () => {
+    const { server } = ctx;
     const call = api(server);
     const { id, participants } = await createHearing(server, [
       { name: 'Clerk Zhou', role: 'clerk' },

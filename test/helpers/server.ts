@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, type HearingServer } from '../../server/app.ts';
@@ -61,4 +62,16 @@ export async function createHearing(server: HearingServer, roles: { name: string
     participants.push(p.body as { id: string; role: string; name: string; token: string; joinUrl: string });
   }
   return { id: hearing.body.id as string, participants };
+}
+
+/** A real server for the tests of one describe block; `ctx.server` is set before the tests run. */
+export function withServer(overrides: Partial<Config> = {}): { server: HearingServer } {
+  const ctx = {} as { server: HearingServer };
+  beforeAll(async () => {
+    ctx.server = await startTestServer(overrides);
+  });
+  afterAll(async () => {
+    await ctx.server?.close();
+  });
+  return ctx;
 }

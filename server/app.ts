@@ -150,6 +150,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     // Listed for the judge as it arrives.
     if (e.action === 'evidence.added' && e.hearingId) signaling.broadcast(e.hearingId, 'evidenceAdded', { ...e.detail, uploadedBy: e.actor });
   });
+  transcriber.on('partial', (partial) => signaling.broadcast(partial.hearingId, 'transcriptPartial', { ...partial, status: 'partial' }));
   transcriber.on('segment', (segment) => signaling.broadcast(segment.hearingId, 'transcript', transcripts.addRecognized(segment)));
 
   await new Promise<void>((resolve, reject) => {

@@ -77,6 +77,8 @@ describe('the whisper engine', () => {
       const call = api(server);
       const hearing = (await call('POST', '/api/v1/hearings', { caseNumber: 'W-1', title: 'Mandarin', asr: { engine: 'whisper', language: 'zh' } })).body;
       const party = (await call('POST', `/api/v1/hearings/${hearing.id}/participants`, { name: 'Party Wang', role: 'party' })).body;
+      const partials: any[] = [];
+      server.transcriber.on('partial', (p) => partials.push({ ...p, at: Date.now() }));
       await speakInto(server, hearing.id, party.id);
       // The random test model's words mean nothing; what is checked is the pipeline around it.
       const segments = await until('whisper segments', async () => {
@@ -87,6 +89,10 @@ describe('the whisper engine', () => {
       expect(events).not.toContain('transcript.engine_fallback');
       expect(segments.length).toBeGreaterThan(0);
       for (const s of segments) expect(s).toMatchObject({ engine: 'whisper', language: 'zh', participantId: party.id });
+      // The 7 s utterance produced text while it was still going on, before its final segment.
+      expect(partials.length).toBeGreaterThan(0);
+      expect(partials[0]).toMatchObject({ participantId: party.id, engine: 'whisper' });
+      expect(partials[0].at).toBeLessThan(Date.parse(segments[0].createdAt));
       // Times inside the speech the tap received (the clip is 7.1 s).
       for (const s of segments) expect(Date.parse(s.end) - Date.parse(s.start)).toBeLessThanOrEqual(7200);
       await server.close();

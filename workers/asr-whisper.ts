@@ -22,6 +22,8 @@ const whisperNode = createRequire(import.meta.url)('@fugood/whisper.node') as { 
 const RATE = 16000;
 /** Utterances waiting for the model, across all speakers; beyond this the oldest waits are dropped and said. */
 const MAX_PENDING = 8;
+/** While an utterance goes on, its text so far is recognized every this many seconds of new speech. */
+const PARTIAL_EVERY_S = 2;
 
 /**
  * whisper.cpp through @fugood/whisper.node (prebuilt, in-process, inference on its own native thread):
@@ -43,6 +45,11 @@ export class WhisperEngine implements SpeechEngine {
     } catch (error) {
       throw new Error(`whisper model ${modelPath} cannot be loaded: ${(error as Error).message}`);
     }
+  }
+
+  /** Nothing is waiting for the model (partial results are only worth it then). */
+  get idle(): boolean {
+    return this.pending === 0;
   }
 
   /** Transcribes 16 kHz mono PCM; segment times in seconds from its start. */
@@ -79,6 +86,7 @@ class WhisperStream extends EventEmitter<RecognitionEvents> implements Recogniti
   private readonly vad = new Vad({ sampleRate: RATE });
   private stderr = '';
   private work: Promise<void> = Promise.resolve();
+  private partialAt = 0;
 
   constructor(
     private readonly whisper: WhisperEngine,
@@ -97,7 +105,10 @@ class WhisperStream extends EventEmitter<RecognitionEvents> implements Recogniti
       const usable = data.length - (data.length % 4);
       carry = data.subarray(usable);
       const samples = new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + usable));
-      for (const span of this.vad.push(samples)) this.recognize(span.startSample, span.samples);
+      const ended = this.vad.push(samples);
+      for (const span of ended) this.recognize(span.startSample, span.samples);
+      if (ended.length) this.partialAt = 0;
+      this.maybePartial();
     });
     this.ffmpeg.stderr.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-1000)));
     this.ffmpeg.on('close', (code) => {
@@ -109,6 +120,19 @@ class WhisperStream extends EventEmitter<RecognitionEvents> implements Recogniti
   stop(): void {
     if (this.ffmpeg.exitCode === null) this.ffmpeg.kill('SIGINT');
     setTimeout(() => this.ffmpeg.exitCode === null && this.ffmpeg.kill('SIGKILL'), 1500).unref();
+  }
+
+  /** Partial text for a long utterance, when the model has nothing else to do. */
+  private maybePartial(): void {
+    const current = this.vad.current();
+    if (!current || !this.whisper.idle) return;
+    const seconds = current.samples.length / RATE;
+    if (seconds - this.partialAt < PARTIAL_EVERY_S) return;
+    this.partialAt = seconds;
+    const job = this.whisper.transcribe(current.samples, this.language);
+    void job?.then((segments) => {
+      if (segments.length) this.emit('partial', { startSec: current.startSample / RATE, text: segments.map((s) => s.text).join(' ') });
+    });
   }
 
   private recognize(startSample: number, samples: Float32Array): void {

@@ -13,6 +13,8 @@ export interface Utterance {
 export type RecognitionEvents = {
   utterance: [Utterance];
   ended: [info: { code: number | null; error?: string }];
+  /** The text so far of an utterance still going on (replaced by its final `utterance`). */
+  partial: [info: { startSec: number; text: string }];
   /** Speech dropped because the engine could not keep up (back-pressure). */
   overload: [info: { droppedSeconds: number }];
 };

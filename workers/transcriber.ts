@@ -36,6 +36,8 @@ interface Tap {
 
 interface TranscriberEvents {
   segment: [segment: TranscriptSegmentEvent];
+  /** The text so far of an utterance still going on (not stored; the final segment replaces it). */
+  partial: [partial: { hearingId: string; participantId: string; start: string; text: string; engine: string }];
   /** Something the hearing's log should say (engine fallback, engine exit). */
   notice: [info: { hearingId: string; action: string; detail: Record<string, unknown> }];
 }
@@ -133,6 +135,9 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
         engine: stream.engine,
         language,
       });
+    });
+    stream.on('partial', ({ startSec, text }) => {
+      this.emit('partial', { hearingId: room.hearingId, participantId: info.participantId, start: new Date(tap.originMs + startSec * 1000).toISOString(), text, engine: stream.engine });
     });
     stream.on('overload', ({ droppedSeconds }) => {
       this.emit('notice', { hearingId: room.hearingId, action: 'transcript.backpressure', detail: { participantId: info.participantId, engine: stream.engine, droppedSeconds } });

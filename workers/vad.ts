@@ -51,6 +51,19 @@ export class Vad {
     return out;
   }
 
+  /** The utterance still going on, if any (for partial results). */
+  current(): SpeechSpan | undefined {
+    if (!this.inSpeech) return undefined;
+    const length = this.buffer.reduce((n, b) => n + b.length, 0);
+    const samples = new Float32Array(length);
+    let at = 0;
+    for (const b of this.buffer) {
+      samples.set(b, at);
+      at += b.length;
+    }
+    return { startSample: this.startSample, samples };
+  }
+
   /** Ends the stream: a speech still open is returned. */
   flush(): SpeechSpan[] {
     return this.inSpeech ? [this.close()] : [];

@@ -4,11 +4,17 @@ import type { HearingServer } from '../server/app.ts';
 import { api, createHearing, startTestServer } from './helpers/server.ts';
 import { launchBrowser, openJoin } from './helpers/browser.ts';
 import { connect, request } from './helpers/socket.ts';
-import { librivoxReference, paddedClip, wordErrorRate } from './helpers/speech.ts';
+import { JFK, librivoxReference, paddedClip, wordErrorRate } from './helpers/speech.ts';
 import { sleep } from './helpers/wait.ts';
 
 /** pocketsphinx's en-us model through Opus and back, measured on this clip: WER 0.32–0.41 (three runs). A regression fails. */
 const POCKETSPHINX_WER_BOUND = 0.6;
+/**
+ * jfk.wav (a noisy 1961 recording) through Chromium's capture processing, WebRTC and Opus: pocketsphinx
+ * measured WER 0.68–0.91 in three runs (0.6 offline on the file). The bound only catches recognition collapsing
+ * to nothing useful; the LibriVox bound above is the meaningful one for this engine.
+ */
+const POCKETSPHINX_JFK_WER_BOUND = 1.0;
 
 describe('live transcription with pocketsphinx on real speech', () => {
   let server: HearingServer;
@@ -21,10 +27,9 @@ describe('live transcription with pocketsphinx on real speech', () => {
     await server?.close();
   });
 
-  it('a participant\'s speech becomes final transcript segments, attributed, timed, shared live', async () => {
-    const clip = 'sense_and_sensibility_01_austen_64kb-0870';
-    const reference = librivoxReference(clip);
-    const audio = paddedClip(clip, 0.5, 5);
+  /** One participant speaks a clip into a real Chromium microphone; returns the first loop's text. */
+  async function speakOnce(clipSource: string, reference: string): Promise<{ wer: number; text: string }> {
+    const audio = paddedClip(clipSource, 0.5, 5);
     const browser = await launchBrowser([`--use-file-for-fake-audio-capture=${audio.file}`]);
     browsers.push(browser);
     const { id, participants } = await createHearing(server, [
@@ -45,7 +50,8 @@ describe('live transcription with pocketsphinx on real speech', () => {
     let segments: any[] = [];
     for (let i = 0; i < 120; i++) {
       segments = (await call('GET', `/api/v1/hearings/${id}/transcript`)).body.segments;
-      if (segments.length && Date.now() - Date.parse(segments[0].end) > 3000) break;
+      // The first loop has played (0.5 s + clip + most of the 5 s of silence) and its finals are in.
+      if (segments.length && Date.now() - joinedAt > (audio.seconds + 4.5) * 1000) break;
       await sleep(250);
     }
     const events = (await call('GET', `/api/v1/hearings/${id}/events`)).body.events;
@@ -53,9 +59,6 @@ describe('live transcription with pocketsphinx on real speech', () => {
     const firstStart = Date.parse(segments[0].start);
     const firstLoop = segments.filter((s) => Date.parse(s.start) < firstStart + (audio.seconds + 1) * 1000);
     const text = firstLoop.map((s) => s.text).join(' ');
-    const wer = wordErrorRate(reference, text);
-    console.log(`pocketsphinx WER ${wer.toFixed(3)}: "${text}" vs "${reference}"`);
-    expect(wer).toBeLessThanOrEqual(POCKETSPHINX_WER_BOUND);
     for (const s of firstLoop) {
       expect(s).toMatchObject({ participantId: party.id, speakerName: 'Party Li', role: 'party', engine: 'pocketsphinx', language: 'en', status: 'final' });
       // Inside the speech: after the join, and the segment lasts no longer than the clip.
@@ -67,6 +70,23 @@ describe('live transcription with pocketsphinx on real speech', () => {
     const txt = await fetch(`${server.url}/api/v1/hearings/${id}/transcript?format=txt`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } }).then((r) => r.text());
     expect(txt).toContain('Party Li (party): ');
     judgeSocket.close();
+    return { wer: wordErrorRate(reference, text), text };
+  }
+
+  it('a participant\'s speech (LibriVox) becomes final transcript segments, attributed, timed, shared live', async () => {
+    const clip = 'sense_and_sensibility_01_austen_64kb-0870';
+    const { wer, text } = await speakOnce(clip, librivoxReference(clip));
+    console.log(`pocketsphinx WER ${wer.toFixed(3)} on LibriVox 0870: "${text}"`);
+    expect(wer).toBeLessThanOrEqual(POCKETSPHINX_WER_BOUND);
+  });
+
+  it('real speech (jfk.wav) through the same path, with the measured bound for that clip', async () => {
+    const { wer, text } = await speakOnce(JFK.file, JFK.reference);
+    console.log(`pocketsphinx WER ${wer.toFixed(3)} on jfk.wav: "${text}"`);
+    expect(wer).toBeLessThanOrEqual(POCKETSPHINX_JFK_WER_BOUND);
+    // Some of the speaker's actual words come through, not only noise.
+    const said = new Set(JFK.reference.toLowerCase().replace(/[^a-z ]/g, '').split(' '));
+    expect(text.toLowerCase().split(/\s+/).filter((w) => said.has(w)).length).toBeGreaterThanOrEqual(2);
   });
 
   it('two speakers in turn: each segment is attributed to the person who spoke, in time order', async () => {

@@ -69,6 +69,7 @@ export function apiRouter(hearings: HearingService, transcripts: TranscriptServi
           phases: hearings.events(hearingId).filter((e) => e.action === 'hearing.state_changed'),
           digest: transcripts.digest(hearingId),
           signatures: signing.statuses(hearingId),
+          signatureImage: (sid) => signing.imageFile(hearingId, sid),
           evidenceFile: (eid, thumb) => evidence.file(hearingId, eid, thumb),
         }),
       );

@@ -74,7 +74,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     portRange: { min: config.recordPortMin, max: config.recordPortMax },
   });
   const transcripts = new TranscriptService(store);
-  const signing = new TranscriptSigning(store, transcripts, (hearingId) => recorder.get(hearingId)?.manifest.head.hash ?? null);
+  const signing = new TranscriptSigning(store, transcripts, (hearingId) => recorder.get(hearingId)?.manifest.head.hash ?? null, (hearingId) => recorder.dirOf(hearingId));
   const evidence = new EvidenceService(store, (hearingId) => recorder.dirOf(hearingId));
   const engines: Record<string, SpeechEngine> = { pocketsphinx: pocketsphinxEngine };
   const unavailable: Record<string, string> = {};

@@ -17,6 +17,30 @@ function refusal(error: unknown, status: number, code: string, what: string): Ap
 }
 
 /**
+ * Checks that `input` is a real image (format sniffed from the bytes, byte and pixel limits, fully
+ * decoded) and re-encodes it without metadata (EXIF: location, device); refusals are 4xx AppErrors.
+ */
+export async function reencodeImage(input: Buffer, maxBytes: number, as: 'jpeg' | 'png'): Promise<{ data: Buffer; info: sharp.OutputInfo }> {
+  if (input.length === 0) throw new AppError(400, 'empty_upload', 'the uploaded file is empty');
+  if (input.length > maxBytes) throw new AppError(413, 'image_too_large', `the image is over ${maxBytes} bytes`);
+  const options = { limitInputPixels: MAX_PIXELS, failOn: 'warning' as const };
+  let format: string | undefined;
+  try {
+    format = (await sharp(input, options).metadata()).format;
+  } catch (error) {
+    throw refusal(error, 415, 'not_an_image', 'not an image');
+  }
+  if (!format || !ACCEPTED.has(format)) throw new AppError(415, 'not_an_image', `unsupported image format ${format ?? 'unknown'}`);
+  try {
+    // rotate() applies the EXIF orientation before the metadata is dropped (sharp keeps none by default).
+    const image = sharp(input, options).rotate();
+    return await (as === 'jpeg' ? image.jpeg({ quality: 90 }) : image.png()).toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    throw refusal(error, 422, 'corrupt_image', 'the image cannot be decoded');
+  }
+}
+
+/**
  * Evidence photos: validated as real images by sharp (format sniffed from the bytes, size and pixel
  * limits, fully decoded), re-encoded as JPEG without EXIF (location, device), with a thumbnail. Stored
  * beside the hearing's record; nothing is written for a refused upload.
@@ -28,21 +52,9 @@ export class EvidenceService {
   ) {}
 
   async add(hearingId: string, uploadedBy: string, originalName: string, input: Buffer): Promise<EvidenceRow> {
-    if (input.length === 0) throw new AppError(400, 'empty_upload', 'the uploaded file is empty');
-    if (input.length > MAX_EVIDENCE_BYTES) throw new AppError(413, 'image_too_large', `the photo is over ${MAX_EVIDENCE_BYTES} bytes`);
-    const options = { limitInputPixels: MAX_PIXELS, failOn: 'warning' as const };
-    let format: string | undefined;
-    try {
-      format = (await sharp(input, options).metadata()).format;
-    } catch (error) {
-      throw refusal(error, 415, 'not_an_image', 'not an image');
-    }
-    if (!format || !ACCEPTED.has(format)) throw new AppError(415, 'not_an_image', `unsupported image format ${format ?? 'unknown'}`);
-    let photo: { data: Buffer; info: sharp.OutputInfo };
+    const photo = await reencodeImage(input, MAX_EVIDENCE_BYTES, 'jpeg');
     let thumb: Buffer;
     try {
-      // rotate() applies the EXIF orientation before the metadata is dropped (sharp keeps none by default).
-      photo = await sharp(input, options).rotate().jpeg({ quality: 90 }).toBuffer({ resolveWithObject: true });
       thumb = await sharp(photo.data).resize({ width: 320, height: 320, fit: 'inside' }).jpeg({ quality: 80 }).toBuffer();
     } catch (error) {
       throw refusal(error, 422, 'corrupt_image', 'the image cannot be decoded');

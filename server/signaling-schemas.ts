@@ -86,6 +86,8 @@ export const signalingSchemas = {
     version: z.number().int().positive(),
     keyId: z.string().regex(/^[0-9a-f]{64}$/),
     signature: z.string().regex(/^[A-Za-z0-9+/=]{40,200}$/),
+    /** A drawn signature (PNG or JPEG), base64 or a data URL; at most 512 KB decoded. */
+    image: z.string().max(700_000).optional(),
   }),
   placeEvidence: z.strictObject({ evidenceId: z.uuid(), afterSegmentId: z.uuid() }),
   annotateTranscript: z.strictObject({ segmentId: z.uuid(), text: z.string().trim().min(1).max(2000) }),

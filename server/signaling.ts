@@ -237,9 +237,9 @@ export class Signaling {
       this.broadcast(claims.hearingId, 'transcriptFrozen', frozen);
       return frozen;
     });
-    on('signTranscript', ({ version, keyId, signature }) => {
-      const status = this.signing.sign(claims.hearingId, claims.participantId, version, keyId, signature);
-      this.hearings.log(claims.hearingId, claims.participantId, 'transcript.signed', { version, keyId, signature });
+    on('signTranscript', async ({ version, keyId, signature, image }) => {
+      const status = await this.signing.sign(claims.hearingId, claims.participantId, version, keyId, signature, image);
+      this.hearings.log(claims.hearingId, claims.participantId, 'transcript.signed', { version, keyId, signature, imageSha256: status.imageSha256 });
       this.broadcast(claims.hearingId, 'transcriptSigned', status);
       return { signature: status };
     });

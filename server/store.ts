@@ -90,6 +90,8 @@ export interface SignatureRow {
   keyId: string;
   signature: string;
   signedAt: string;
+  /** SHA-256 of the drawn signature image stored beside the record, if one was given. */
+  imageSha256: string | null;
 }
 
 export interface AuditRow {
@@ -202,6 +204,7 @@ const MIGRATIONS: string[] = [
      signature TEXT NOT NULL,
      signed_at TEXT NOT NULL
    );`,
+  `ALTER TABLE transcript_signatures ADD COLUMN image_sha256 TEXT;`,
 ];
 
 const HEARING_COLUMNS = `id, case_number AS caseNumber, title, scheduled_at AS scheduledAt, state,
@@ -360,12 +363,12 @@ export class Store {
   }
 
   insertSignature(sig: SignatureRow): void {
-    this.db.prepare('INSERT INTO transcript_signatures (id, hearing_id, version, participant_id, key_id, signature, signed_at) VALUES (@id, @hearingId, @version, @participantId, @keyId, @signature, @signedAt)').run(sig);
+    this.db.prepare('INSERT INTO transcript_signatures (id, hearing_id, version, participant_id, key_id, signature, signed_at, image_sha256) VALUES (@id, @hearingId, @version, @participantId, @keyId, @signature, @signedAt, @imageSha256)').run(sig);
   }
 
   signatures(hearingId: string): SignatureRow[] {
     return this.db
-      .prepare('SELECT id, hearing_id AS hearingId, version, participant_id AS participantId, key_id AS keyId, signature, signed_at AS signedAt FROM transcript_signatures WHERE hearing_id = ? ORDER BY signed_at, id')
+      .prepare('SELECT id, hearing_id AS hearingId, version, participant_id AS participantId, key_id AS keyId, signature, signed_at AS signedAt, image_sha256 AS imageSha256 FROM transcript_signatures WHERE hearing_id = ? ORDER BY signed_at, id')
       .all(hearingId) as SignatureRow[];
   }
 

@@ -12,6 +12,7 @@ export interface TranscriptDocument {
   phases: AuditRow[];
   digest: string;
   signatures: SignatureStatus[];
+  signatureImage: (signatureId: string) => string;
   evidenceFile: (id: string, thumb: boolean) => string;
 }
 
@@ -63,14 +64,14 @@ export function toHtml(doc: TranscriptDocument): string {
   items.sort((a, b) => a.at.localeCompare(b.at));
   const signatures = doc.signatures.length
     ? `<table class="signatures">${doc.signatures
-        .map((s) => `<tr><td>${escapeHtml(names.get(s.participantId) ?? s.participantId)}</td><td>version ${s.version}, ${s.signedAt.slice(0, 19).replace('T', ' ')}</td><td class="${s.valid ? 'valid' : 'invalid'}">${s.valid ? 'VALID' : `INVALID: ${escapeHtml(s.reason ?? '')}`}</td></tr>`)
+        .map((s) => `<tr><td>${escapeHtml(names.get(s.participantId) ?? s.participantId)}</td><td>version ${s.version}, ${s.signedAt.slice(0, 19).replace('T', ' ')}</td><td class="${s.valid ? 'valid' : 'invalid'}">${s.valid ? 'VALID' : `INVALID: ${escapeHtml(s.reason ?? '')}`}</td><td>${s.imageSha256 ? `<img class="drawn" alt="drawn signature" src="data:image/png;base64,${fs.readFileSync(doc.signatureImage(s.id)).toString('base64')}">` : ''}</td></tr>`)
         .join('')}</table>`
     : '<p class="signatures">No signatures yet.</p>';
   const people = doc.participants.map((p) => `<li>${escapeHtml(p.name)}: ${escapeHtml(p.role)}</li>`).join('');
   return `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>笔录 ${escapeHtml(doc.hearing.caseNumber)}</title>
 <style>body{font:14px/1.5 serif;margin:2cm}table{border-collapse:collapse;width:100%}td{vertical-align:top;padding:2px 6px;border-bottom:1px solid #ddd}
-tr.phase td{font-weight:bold;background:#f4f4f4}.note{font-size:12px;color:#555}.edited{font-size:11px;color:#a60}.valid{color:#060;font-weight:bold}.invalid{color:#b00;font-weight:bold}img{max-width:320px}</style></head>
+tr.phase td{font-weight:bold;background:#f4f4f4}.note{font-size:12px;color:#555}.edited{font-size:11px;color:#a60}.valid{color:#060;font-weight:bold}img.drawn{max-height:60px}.invalid{color:#b00;font-weight:bold}img{max-width:320px}</style></head>
 <body><h1>庭审笔录 Hearing transcript</h1>
 <p>Case ${escapeHtml(doc.hearing.caseNumber)}: ${escapeHtml(doc.hearing.title)}<br>State: ${escapeHtml(doc.hearing.state)}</p>
 <h2>Participants</h2><ul>${people}</ul>

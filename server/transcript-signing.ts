@@ -1,4 +1,7 @@
 import { createHash, createPublicKey, randomUUID, verify, type JsonWebKey } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { reencodeImage } from './evidence.ts';
 import { AppError, notFound } from './errors.ts';
 import type { FreezeRow, SignatureRow, Store } from './store.ts';
 import type { TranscriptService } from './transcripts.ts';
@@ -22,7 +25,13 @@ export class TranscriptSigning {
     private readonly store: Store,
     private readonly transcripts: TranscriptService,
     private readonly manifestHead: (hearingId: string) => string | null,
+    private readonly dirOf: (hearingId: string) => string,
   ) {}
+
+  /** Where a drawn signature image is kept (beside the record; its hash is in the record). */
+  imageFile(hearingId: string, signatureId: string): string {
+    return path.join(this.dirOf(hearingId), 'signatures', `${signatureId}.png`);
+  }
 
   registerKey(participantId: string, jwk: JsonWebKey): string {
     let key;
@@ -44,16 +53,24 @@ export class TranscriptSigning {
     return { ...row, message: signingMessage(row) };
   }
 
-  sign(hearingId: string, participantId: string, version: number, keyId: string, signature: string): SignatureStatus {
+  /** Verifies and stores a signature; `image` is an optional drawn signature (PNG/JPEG, base64). */
+  async sign(hearingId: string, participantId: string, version: number, keyId: string, signature: string, image?: string): Promise<SignatureStatus> {
     const frozen = this.store.freezes(hearingId).find((f) => f.version === version);
     if (!frozen) throw notFound('frozen transcript version');
     const key = this.store.key(keyId);
     if (!key || key.participantId !== participantId) throw new AppError(403, 'forbidden', 'that signing key is not yours');
-    const row: SignatureRow = { id: randomUUID(), hearingId, version, participantId, keyId, signature, signedAt: new Date().toISOString() };
+    const row: SignatureRow = { id: randomUUID(), hearingId, version, participantId, keyId, signature, signedAt: new Date().toISOString(), imageSha256: null };
     const status = this.check(row, frozen);
     if (!status.valid) throw new AppError(400, 'bad_signature', status.reason ?? 'signature does not verify');
+    if (image !== undefined) {
+      const png = await reencodeImage(Buffer.from(image.replace(/^data:image\/\w+;base64,/, ''), 'base64'), 512 * 1024, 'png');
+      row.imageSha256 = createHash('sha256').update(png.data).digest('hex');
+      const file = this.imageFile(hearingId, row.id);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, png.data);
+    }
     this.store.insertSignature(row);
-    return status;
+    return { ...status, imageSha256: row.imageSha256 };
   }
 
   /** Every signature with its status now: valid only if it verifies and the transcript is unchanged since. */

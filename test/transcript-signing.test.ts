@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { webcrypto } from 'node:crypto';
+import { createHash, webcrypto } from 'node:crypto';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { api, createHearing, withServer } from './helpers/server.ts';
 import { connect, request } from './helpers/socket.ts';
@@ -54,8 +55,18 @@ describe('signing the transcript on the participants\' devices', () => {
     expect((await request(lawyer!, 'signTranscript', { version: 1, keyId: partyKey, signature: await partyDevice.sign(frozen.message) })).error.code).toBe('forbidden');
     expect((await request(lawyer!, 'signTranscript', { version: 1, keyId: lawyerKey, signature: await lawyerDevice.sign(`${frozen.message}x`) })).error.code).toBe('bad_signature');
     expect((await request(lawyer!, 'signTranscript', { version: 2, keyId: lawyerKey, signature: await lawyerDevice.sign(frozen.message) })).error.code).toBe('not_found');
-    const lawyerSigned = await request(lawyer!, 'signTranscript', { version: 1, keyId: lawyerKey, signature: await lawyerDevice.sign(frozen.message) });
+    // The lawyer adds a drawn signature; a drawing that is not an image is refused and nothing is stored.
+    const notImage = Buffer.from('not a drawing at all').toString('base64');
+    expect((await request(lawyer!, 'signTranscript', { version: 1, keyId: lawyerKey, signature: await lawyerDevice.sign(frozen.message), image: notImage })).error.code).toBe('not_an_image');
+    const drawing = await sharp({ create: { width: 300, height: 100, channels: 3, background: { r: 255, g: 255, b: 255 } } })
+      .composite([{ input: Buffer.from('<svg width="300" height="100"><path d="M10 80 C 80 10, 120 90, 290 20" stroke="black" fill="none" stroke-width="4"/></svg>'), top: 0, left: 0 }])
+      .png()
+      .toBuffer();
+    const lawyerSigned = await request(lawyer!, 'signTranscript', { version: 1, keyId: lawyerKey, signature: await lawyerDevice.sign(frozen.message), image: `data:image/png;base64,${drawing.toString('base64')}` });
     expect(lawyerSigned.signature.valid).toBe(true);
+    expect(lawyerSigned.signature.imageSha256).toMatch(/^[0-9a-f]{64}$/);
+    const stored = fs.readFileSync(path.join(server.recorder.dirOf(id), 'signatures', `${lawyerSigned.signature.id}.png`));
+    expect(createHash('sha256').update(stored).digest('hex')).toBe(lawyerSigned.signature.imageSha256);
 
     let transcript = (await call('GET', `/api/v1/hearings/${id}/transcript`)).body;
     expect(transcript.signatures.map((s: any) => s.valid)).toEqual([true, true]);
@@ -69,11 +80,13 @@ describe('signing the transcript on the participants\' devices', () => {
     ]);
     const html = await fetch(`${server.url}/api/v1/hearings/${id}/transcript?format=html`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } }).then((r) => r.text());
     expect(html).toContain('INVALID: transcript changed after signing');
+    expect(html).toContain('alt="drawn signature" src="data:image/png;base64,');
 
     await sleep(200);
     const manifest = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8');
     expect(manifest).toContain('"event":"transcript.frozen"');
     expect(manifest.match(/"event":"transcript.signed"/g)).toHaveLength(2);
+    expect(manifest).toContain(`"imageSha256":"${lawyerSigned.signature.imageSha256}"`);
     for (const s of [clerk!, party!, lawyer!, viewer!]) s.close();
   });
 });

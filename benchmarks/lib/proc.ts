@@ -28,6 +28,25 @@ export function childPids(pid: number): number[] {
   });
 }
 
+/** Current resident set size of a process in MiB (0 if it is gone). */
+export function processRssMiB(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** A process's command name (empty if it is gone). */
+export function processName(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 /** Peak resident set size of a process in MiB (VmHWM). */
 export function processPeakRssMiB(pid: number): number {
   const match = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));

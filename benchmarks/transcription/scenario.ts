@@ -6,7 +6,7 @@ import { startServer } from '../../server/app.ts';
 import { configFromEnv } from '../../server/config.ts';
 import { WhisperEngine } from '../../workers/asr-whisper.ts';
 import { LIBRIVOX, librivoxReference, wordErrorRate } from '../lib/speech.ts';
-import { machineCpu } from '../lib/proc.ts';
+import { childPids, machineCpu, processName, processRssMiB } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 
 export interface TranscriptionOptions {
@@ -14,6 +14,31 @@ export interface TranscriptionOptions {
   speakers: number[];
   /** whisper ggml model; without it whisper is not measured (said in the report). */
   model?: string;
+}
+
+/** Synthesized speech with known text (espeak-ng): English for every engine, Mandarin for whisper. */
+const SENTENCES = {
+  en: ['The witness signed the contract on the third of March.', 'The court will now hear the closing statement of the defendant.'],
+  zh: ['本庭现在开庭审理原告李明诉被告张华合同纠纷一案。', '请当事人陈述诉讼请求和事实理由。'],
+};
+
+/** Character error rate (for Mandarin): character-level Levenshtein distance / reference length. */
+function characterErrorRate(reference: string, hypothesis: string): number {
+  const r = [...reference.replace(/[\s，。、？！]/g, '')];
+  const h = [...hypothesis.replace(/[\s，。、？！,.?!]/g, '')];
+  let prev = Array.from({ length: h.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= r.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= h.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (r[i - 1] === h[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[h.length]! / Math.max(1, r.length);
+}
+
+function synthesize(text: string, voice: 'en' | 'cmn', dir: string, i: number): string {
+  const file = path.join(dir, `${voice}-${i}.wav`);
+  execFileSync('espeak-ng', ['-v', voice, '-w', file, text]);
+  return file;
 }
 
 const CLIPS = fs.readFileSync(path.join(LIBRIVOX, 'fileids'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
@@ -25,29 +50,35 @@ const quantile = (values: number[], q: number): number => {
 };
 const round = (n: number, d = 3): number => Number(n.toFixed(d));
 
-interface OfflineRow { engine: string; clip: string; seconds: number; rtf: number; wer: number; text: string }
+interface OfflineRow { engine: string; clip: string; language: string; seconds: number; rtf: number; wer: number; text: string }
+interface Sample { clip: string; file: string; reference: string; language: 'en' | 'zh' }
 
-function offlinePocketsphinx(clip: string): OfflineRow {
+/** Error rate: words for English, characters for Mandarin. */
+const errorRate = (s: Sample, text: string): number => (s.language === 'zh' ? characterErrorRate(s.reference, text) : wordErrorRate(s.reference, text));
+
+function offlinePocketsphinx(sample: Sample): OfflineRow {
+  const pcmFile = `${sample.file}.16k.wav`;
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', sample.file, '-ar', '16000', '-ac', '1', pcmFile]);
   const started = process.hrtime.bigint();
-  const out = spawnSync('pocketsphinx_continuous', ['-infile', wav(clip), '-logfn', '/dev/null'], { encoding: 'utf8' });
+  const out = spawnSync('pocketsphinx_continuous', ['-infile', pcmFile, '-logfn', '/dev/null'], { encoding: 'utf8' });
   const wall = Number(process.hrtime.bigint() - started) / 1e9;
   const text = out.stdout.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
-  const seconds = duration(wav(clip));
-  return { engine: 'pocketsphinx', clip, seconds, rtf: round(wall / seconds), wer: round(wordErrorRate(librivoxReference(clip), text)), text };
+  const seconds = duration(pcmFile);
+  return { engine: 'pocketsphinx', clip: sample.clip, language: sample.language, seconds, rtf: round(wall / seconds), wer: round(errorRate(sample, text)), text };
 }
 
-async function offlineWhisper(engine: WhisperEngine, clip: string): Promise<OfflineRow> {
-  const raw = execFileSync('ffmpeg', ['-v', 'error', '-i', wav(clip), '-f', 'f32le', '-ar', '16000', '-ac', '1', 'pipe:1'], { maxBuffer: 1e8 });
+async function offlineWhisper(engine: WhisperEngine, sample: Sample): Promise<OfflineRow> {
+  const raw = execFileSync('ffmpeg', ['-v', 'error', '-i', sample.file, '-f', 'f32le', '-ar', '16000', '-ac', '1', 'pipe:1'], { maxBuffer: 1e8 });
   const pcm = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
   const started = process.hrtime.bigint();
-  const segments = (await engine.transcribe(pcm, 'en')) ?? [];
+  const segments = (await engine.transcribe(pcm, sample.language)) ?? [];
   const wall = Number(process.hrtime.bigint() - started) / 1e9;
   const text = segments.map((s) => s.text).join(' ');
   const seconds = pcm.length / 16000;
-  return { engine: 'whisper', clip, seconds, rtf: round(wall / seconds), wer: round(wordErrorRate(librivoxReference(clip), text)), text };
+  return { engine: 'whisper', clip: sample.clip, language: sample.language, seconds, rtf: round(wall / seconds), wer: round(errorRate(sample, text)), text };
 }
 
-interface LiveRow { engine: string; speakers: number; latencyP50: number; latencyP95: number; segments: number; machineCores: number; missing: number }
+interface LiveRow { engine: string; speakers: number; latencyP50: number; latencyP95: number; segments: number; machineCores: number; asrRssMiB: number; missing: number }
 
 /** N speakers at once through the real server: Opus RTP in, final text out; latency from the end of speech. */
 async function live(engine: 'pocketsphinx' | 'whisper', speakers: number, model: string | undefined): Promise<LiveRow> {
@@ -73,6 +104,13 @@ async function live(engine: 'pocketsphinx' | 'whisper', speakers: number, model:
       lastArrival.set(s.participantId, Date.now());
     });
     const cpu0 = machineCpu();
+    // Peak resident memory of the recognizer processes (pocketsphinx + its decoders) or, for whisper,
+    // of this process, which holds the model.
+    let asrRssMiB = 0;
+    const rssTimer = setInterval(() => {
+      const pids = engine === 'whisper' ? [process.pid] : childPids(process.pid).filter((pid) => /pocketsphinx|ffmpeg/.test(processName(pid)));
+      asrRssMiB = Math.max(asrRssMiB, pids.reduce((sum, pid) => sum + processRssMiB(pid), 0));
+    }, 500);
     const speechEnds = await Promise.all(
       senders.map(async (s, i) => {
         const ffmpeg = spawn('ffmpeg', ['-v', 'error', '-re', '-i', wav(s.clip), '-af', 'apad=pad_dur=4', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-payload_type', '100', '-ssrc', String(5000 + i), '-f', 'rtp', `rtp://127.0.0.1:${s.port}`]);
@@ -82,6 +120,7 @@ async function live(engine: 'pocketsphinx' | 'whisper', speakers: number, model:
       }),
     );
     await new Promise((r) => setTimeout(r, 3000));
+    clearInterval(rssTimer);
     const cpu1 = machineCpu();
     const latencies = speechEnds.flatMap((s) => (lastArrival.has(s.participantId) ? [(lastArrival.get(s.participantId)! - s.end) / 1000] : []));
     return {
@@ -91,6 +130,7 @@ async function live(engine: 'pocketsphinx' | 'whisper', speakers: number, model:
       latencyP95: round(quantile(latencies, 0.95), 2),
       segments,
       machineCores: round(((cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total)) * os.availableParallelism(), 2),
+      asrRssMiB: round(asrRssMiB, 1),
       missing: speakers - latencies.length,
     };
   } finally {
@@ -105,13 +145,19 @@ export async function transcriptionScenario(o: TranscriptionOptions, progress: P
   const steps = engines.length * (1 + o.speakers.length);
   let step = 0;
   const offline: OfflineRow[] = [];
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-speech-'));
+  const english: Sample[] = [
+    ...CLIPS.map((clip) => ({ clip, file: wav(clip), reference: librivoxReference(clip), language: 'en' as const })),
+    ...SENTENCES.en.map((text, i) => ({ clip: `espeak-en-${i}`, file: synthesize(text, 'en', tmp, i), reference: text, language: 'en' as const })),
+  ];
+  const mandarin: Sample[] = SENTENCES.zh.map((text, i) => ({ clip: `espeak-zh-${i}`, file: synthesize(text, 'cmn', tmp, i), reference: text, language: 'zh' as const }));
   const lives: LiveRow[] = [];
   for (const engine of engines) {
     progress(step / steps, `${engine} offline`);
-    if (engine === 'pocketsphinx') for (const clip of CLIPS) offline.push(offlinePocketsphinx(clip));
+    if (engine === 'pocketsphinx') for (const sample of english) offline.push(offlinePocketsphinx(sample));
     else {
       const whisper = await WhisperEngine.load(o.model!);
-      for (const clip of CLIPS) offline.push(await offlineWhisper(whisper, clip));
+      for (const sample of [...english, ...mandarin]) offline.push(await offlineWhisper(whisper, sample));
       await whisper.release();
     }
     step++;
@@ -127,11 +173,14 @@ export async function transcriptionScenario(o: TranscriptionOptions, progress: P
   const targets: ScenarioOutcome['targets'] = [];
   for (const engine of engines) {
     const rows = per(engine);
-    const rtf = round(rows.reduce((s, r) => s + r.rtf, 0) / rows.length);
-    const wer = round(rows.reduce((s, r) => s + r.wer, 0) / rows.length);
+    const mean = (list: OfflineRow[], pick: (r: OfflineRow) => number): number => (list.length ? round(list.reduce((sum, r) => sum + pick(r), 0) / list.length) : 0);
+    const rtf = mean(rows, (r) => r.rtf);
+    const wer = mean(rows.filter((r) => r.language === 'en' && !r.clip.startsWith('espeak')), (r) => r.wer);
+    const werSynthetic = mean(rows.filter((r) => r.language === 'en' && r.clip.startsWith('espeak')), (r) => r.wer);
+    const cerMandarin = mean(rows.filter((r) => r.language === 'zh'), (r) => r.wer);
     const engineLives = lives.filter((l) => l.engine === engine);
     const ok = engineLives.filter((l) => l.latencyP95 <= 2 && l.missing === 0);
-    summary[engine] = { rtf, wer, latency: Object.fromEntries(engineLives.map((l) => [`${l.speakers} speakers`, { p50: l.latencyP50, p95: l.latencyP95 }])), maxSpeakersFinalWithin2s: ok.length ? Math.max(...ok.map((l) => l.speakers)) : 0 };
+    summary[engine] = { rtf, wer, werSynthetic, ...(engine === 'whisper' ? { cerMandarin } : {}), latency: Object.fromEntries(engineLives.map((l) => [`${l.speakers} speakers`, { p50: l.latencyP50, p95: l.latencyP95 }])), maxSpeakersFinalWithin2s: ok.length ? Math.max(...ok.map((l) => l.speakers)) : 0 };
     targets.push({ name: `${engine}.rtf`, value: rtf, target: '<= 0.3', ok: rtf <= 0.3 });
     const single = engineLives.find((l) => l.speakers === Math.min(...o.speakers));
     if (single) targets.push({ name: `${engine}.finalLatencyP95`, value: single.latencyP95, target: '<= 2 s', ok: single.latencyP95 <= 2 && single.missing === 0 });
@@ -142,9 +191,9 @@ export async function transcriptionScenario(o: TranscriptionOptions, progress: P
     targets,
     samples: { offline, live: lives },
     table: {
-      columns: ['engine', 'speakers', 'latency p50 s', 'latency p95 s', 'segments', 'machine cores busy', 'speakers with no text'],
-      rows: lives.map((l) => [l.engine, l.speakers, l.latencyP50, l.latencyP95, l.segments, l.machineCores, l.missing]),
+      columns: ['engine', 'speakers', 'latency p50 s', 'latency p95 s', 'segments', 'machine cores busy', 'recognizer RSS MiB', 'speakers with no text'],
+      rows: lives.map((l) => [l.engine, l.speakers, l.latencyP50, l.latencyP95, l.segments, l.machineCores, l.asrRssMiB, l.missing]),
     },
-    chart: { title: 'Real-time factor per clip (lower is faster)', bars: offline.map((r) => ({ label: `${r.engine} ${r.clip.slice(-4)}`, value: r.rtf })) },
+    chart: { title: 'Real-time factor per clip (lower is faster)', bars: offline.map((r) => ({ label: `${r.engine} ${r.clip.slice(-6)}`, value: r.rtf })) },
   };
 }

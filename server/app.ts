@@ -101,6 +101,15 @@ export async function startServer(config: Config): Promise<HearingServer> {
   });
   transcriber.on('notice', ({ hearingId, action, detail }) => hearings.log(hearingId, 'system', action, detail));
   hearings.on('event', (e) => {
+    // At close the transcript as it stands is frozen into the record (before the record is sealed).
+    if (e.action !== 'hearing.state_changed' || e.detail.to !== 'closed' || !e.hearingId) return;
+    if (!transcripts.list(e.hearingId).length) return;
+    const digest = transcripts.digest(e.hearingId);
+    if (signing.freezes(e.hearingId).at(-1)?.digest === digest) return;
+    const frozen = signing.freeze(e.hearingId, 'system');
+    hearings.log(e.hearingId, 'system', 'transcript.frozen', { version: frozen.version, digest: frozen.digest, manifestHead: frozen.manifestHead, atClose: true });
+  });
+  hearings.on('event', (e) => {
     if (!e.hearingId) return;
     void recorder.hearingEvent(e.hearingId, e.action, e.actor, e.detail);
     if (e.action === 'hearing.state_changed') transcriber.stateChanged(e.hearingId);

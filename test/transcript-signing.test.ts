@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { api, createHearing, withServer } from './helpers/server.ts';
 import { connect, request } from './helpers/socket.ts';
-import { sleep } from './helpers/wait.ts';
+import { sleep, until } from './helpers/wait.ts';
 
 const ECDSA = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 
@@ -87,6 +87,15 @@ describe('signing the transcript on the participants\' devices', () => {
     expect(manifest).toContain('"event":"transcript.frozen"');
     expect(manifest.match(/"event":"transcript.signed"/g)).toHaveLength(2);
     expect(manifest).toContain(`"imageSha256":"${lawyerSigned.signature.imageSha256}"`);
+    // Closing freezes the edited transcript into the record before the record is sealed; it verifies.
+    await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'closed' });
+    await until('record sealed', () => fs.existsSync(path.join(server.recorder.dirOf(id), 'signature.json')));
+    const lines = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const atClose = lines.findIndex((l) => l.event === 'transcript.frozen' && l.atClose === true);
+    expect(atClose).toBeGreaterThan(0);
+    expect(lines[atClose].digest).toBe((await call('GET', `/api/v1/hearings/${id}/transcript`)).body.digest);
+    expect(atClose).toBeLessThan(lines.findIndex((l) => l.event === 'record.finalized'));
+    expect((await call('GET', `/api/v1/hearings/${id}/record/verify`)).body.ok).toBe(true);
     for (const s of [clerk!, party!, lawyer!, viewer!]) s.close();
   });
 });

@@ -100,14 +100,7 @@ export class Vad {
   }
 
   private close(): SpeechSpan {
-    const length = this.buffer.reduce((n, b) => n + b.length, 0);
-    const samples = new Float32Array(length);
-    let at = 0;
-    for (const b of this.buffer) {
-      samples.set(b, at);
-      at += b.length;
-    }
-    const span = { startSample: this.startSample, samples };
+    const span = this.current()!;
     this.buffer = [];
     this.pending = [];
     this.inSpeech = false;

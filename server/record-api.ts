@@ -8,7 +8,7 @@ import { requireApiKey } from './api.ts';
 import { validate } from './validate.ts';
 import { idParam } from './api-schemas.ts';
 import type { Recorder } from '../workers/recorder.ts';
-import type { ManifestLine, SegmentLine } from '../recordings/manifest.ts';
+import { GENESIS, lineHash, type ManifestLine, type SegmentLine } from '../recordings/manifest.ts';
 import { MANIFEST, SIGNATURE } from '../recordings/layout.ts';
 import { keyFingerprint, type RecordKey } from '../recordings/signing.ts';
 import { verifyRecord } from '../recordings/verify.ts';
@@ -30,7 +30,9 @@ export function recordRouter(hearings: HearingService, recorder: Recorder, key: 
 
   router.get('/hearings/:id/record', requireApiKey(apiKey), (req, res) => {
     const dir = dirOf(req.params.id);
-    const lines = fs.readFileSync(path.join(dir, MANIFEST), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ManifestLine);
+    // Complete lines only (a crash can leave a partial last one); the head is the last line's hash.
+    const raw = fs.readFileSync(path.join(dir, MANIFEST), 'utf8').split('\n').slice(0, -1);
+    const lines = raw.map((l) => JSON.parse(l) as ManifestLine);
     const segments = lines.filter((l): l is ManifestLine & SegmentLine => l.type === 'segment');
     const tracks = new Map<string, { track: string; participantId: string; role: string; kind: string; codec: string; segments: number; bytes: number; durationSeconds: number }>();
     for (const s of segments) {
@@ -42,13 +44,12 @@ export function recordRouter(hearings: HearingService, recorder: Recorder, key: 
     }
     const sigFile = path.join(dir, SIGNATURE);
     const signature = fs.existsSync(sigFile) ? (JSON.parse(fs.readFileSync(sigFile, 'utf8')) as Record<string, unknown>) : null;
-    const report = verifyRecord(dir);
     res.json({
       hearingId: req.params.id,
       tracks: [...tracks.values()],
       segments,
       events: lines.filter((l) => l.type === 'event'),
-      head: { lines: report.lines, hash: report.headHash },
+      head: { lines: raw.length, hash: raw.length ? lineHash(raw.at(-1)!) : GENESIS },
       signature,
     });
   });

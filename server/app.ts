@@ -111,8 +111,15 @@ export async function startServer(config: Config): Promise<HearingServer> {
   });
   hearings.on('event', (e) => {
     if (!e.hearingId) return;
-    void recorder.hearingEvent(e.hearingId, e.action, e.actor, e.detail);
-    if (e.action === 'hearing.state_changed') transcriber.stateChanged(e.hearingId);
+    const hearingId = e.hearingId;
+    const recorded = recorder.hearingEvent(hearingId, e.action, e.actor, e.detail).catch((error: Error) => {
+      console.error(`[recorder] ${hearingId} ${e.action}: ${error.message}`);
+    });
+    if (e.action !== 'hearing.state_changed') return;
+    // Transcription stops at once but starts only once the record has attached every track: its
+    // decoders are spawned from this process, and the first seconds of the record come first.
+    if (inSession(hearingId)) void recorded.then(() => transcriber.stateChanged(hearingId));
+    else transcriber.stateChanged(hearingId);
   });
 
   let webhooks: WebhookSender | undefined;

@@ -19,13 +19,15 @@ const envSchema = z.object({
   HEARING_WEBHOOK_URL: z.url().optional(),
   HEARING_WEBHOOK_SECRET: z.string().min(16).optional(),
   HEARING_WEBHOOK_RETRY_MS: z.coerce.number().int().min(1).default(500),
-  HEARING_RECORD_PORT_MIN: port.default(51000),
-  HEARING_RECORD_PORT_MAX: port.default(59999),
+  // Below Linux's ephemeral range (32768-60999): ffmpeg binds these a moment after they are chosen, and
+  // no socket bound to port 0 may take one in between.
+  HEARING_RECORD_PORT_MIN: port.default(20000),
+  HEARING_RECORD_PORT_MAX: port.default(27999),
   HEARING_ASR_ENGINE: z.enum(['pocketsphinx', 'whisper']).default('pocketsphinx'),
   HEARING_ASR_LANGUAGE: z.enum(['en', 'zh', 'auto']).default('en'),
   HEARING_ASR_MODEL: z.string().min(1).optional(),
-  HEARING_ASR_PORT_MIN: port.default(50000),
-  HEARING_ASR_PORT_MAX: port.default(50999),
+  HEARING_ASR_PORT_MIN: port.default(28000),
+  HEARING_ASR_PORT_MAX: port.default(29999),
   HEARING_DEMO: z.enum(['0', '1']).default('1'),
   HEARING_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });

@@ -61,8 +61,8 @@ describe('server crash mid-hearing', () => {
       HEARING_WORKERS: '1',
       HEARING_RTC_MIN_PORT: '46000',
       HEARING_RTC_MAX_PORT: '46999',
-      HEARING_RECORD_PORT_MIN: '47000',
-      HEARING_RECORD_PORT_MAX: '47999',
+      HEARING_RECORD_PORT_MIN: '26000',
+      HEARING_RECORD_PORT_MAX: '26999',
     };
     const base = `http://127.0.0.1:${port}`;
     const call = async (method: string, route: string, body?: unknown): Promise<any> => {

@@ -11,28 +11,15 @@ import readline from 'node:readline';
 import { PortPairs, waitUntilBound } from './udp-ports.ts';
 import type { FromRecorder, StartTrack, ToRecorder } from './recorder-messages.ts';
 import { sdpFor } from './sdp.ts';
+import { queueSpawn } from './spawn-queue.ts';
 
-const ports = new PortPairs(Number(process.env.RECORDER_PORT_MIN ?? 51000), Number(process.env.RECORDER_PORT_MAX ?? 59999));
+const ports = new PortPairs(Number(process.env.RECORDER_PORT_MIN ?? 20000), Number(process.env.RECORDER_PORT_MAX ?? 27999));
 const tracks = new Map<string, Track>();
 const send = (m: FromRecorder): void => {
   if (process.connected) process.send?.(m);
 };
 const MAX_QUEUE = 4000;
 
-
-/**
- * ffmpeg processes are spawned one per event-loop turn: spawning blocks this process for tens of ms,
- * and a hearing opening with many tracks must still get every track's 'ready' and packets in between.
- */
-const spawnQueue: (() => void)[] = [];
-function queueSpawn(spawnOne: () => void): void {
-  spawnQueue.push(spawnOne);
-  if (spawnQueue.length === 1) setImmediate(drainSpawns);
-}
-function drainSpawns(): void {
-  spawnQueue.shift()?.();
-  if (spawnQueue.length) setImmediate(drainSpawns);
-}
 
 /** Input timeout (s): a stream silent this long ends ffmpeg cleanly; the next packet starts a new one. */
 const INPUT_TIMEOUT_S = '5';

@@ -9,6 +9,7 @@ import type { RecognitionStream, SpeechEngine } from './asr.ts';
 import { pocketsphinxEngine } from './asr-pocketsphinx.ts';
 import { sdpFor } from './sdp.ts';
 import { PortPairs, waitUntilBound } from './udp-ports.ts';
+import { spawnInTurn } from './spawn-queue.ts';
 
 export const TRANSCRIBER_PEER = 'transcriber';
 
@@ -60,6 +61,8 @@ export interface TranscriberOptions {
  */
 export class Transcriber extends EventEmitter<TranscriberEvents> {
   private readonly taps = new Map<string, Map<string, Tap>>();
+  /** Producers whose tap is being set up (so two triggers do not start two). */
+  private readonly starting = new Set<string>();
   private readonly ports: PortPairs;
 
   constructor(private readonly o: TranscriberOptions) {
@@ -111,7 +114,16 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
     if (info.kind !== 'audio' || info.participantId === TRANSCRIBER_PEER || info.source === 'ingest') return;
     const hearingTaps = this.taps.get(room.hearingId) ?? new Map<string, Tap>();
     this.taps.set(room.hearingId, hearingTaps);
-    if (hearingTaps.has(info.producerId)) return;
+    if (hearingTaps.has(info.producerId) || this.starting.has(info.producerId)) return;
+    this.starting.add(info.producerId);
+    try {
+      await this.startTap(room, info, hearingTaps);
+    } finally {
+      this.starting.delete(info.producerId);
+    }
+  }
+
+  private async startTap(room: MediaRoom, info: ProducerInfo, hearingTaps: Map<string, Tap>): Promise<void> {
     const { engine, language } = this.engineFor(room.hearingId);
     const transport = await room.createPlainTransport(TRANSCRIBER_PEER, 'recv', { rtcpMux: false });
     const consumer = await room.consume(TRANSCRIBER_PEER, transport.id, info.producerId, room.rtpCapabilities);
@@ -120,7 +132,8 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
     const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'asr-'));
     const sdpFile = path.join(tmpDir, 'speaker.sdp');
     fs.writeFileSync(sdpFile, sdpFor({ kind: 'audio', codec: { mimeType: codec.mimeType, payloadType: codec.payloadType, clockRate: codec.clockRate, channels: codec.channels } }, port));
-    const stream = engine.start({ sdpFile, language });
+    // Spawned in turn: a hearing opening with many speakers must not stall the server (or the recorder).
+    const stream = await spawnInTurn(() => engine.start({ sdpFile, language }));
     const tap: Tap = { producerId: info.producerId, participantId: info.participantId, transport, stream, tmpDir, originMs: 0 };
     hearingTaps.set(info.producerId, tap);
     stream.on('utterance', (u) => {

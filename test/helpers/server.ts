@@ -5,7 +5,8 @@ import path from 'node:path';
 import { startServer, type HearingServer } from '../../server/app.ts';
 import { configFromEnv, type Config } from '../../server/config.ts';
 
-let portBase = 20000 + (process.pid % 200) * 100;
+/** mediasoup ports for test servers: 30000-32767, apart from the recorder's and transcriber's ranges. */
+let portBase = 30000 + (process.pid % 25) * 100;
 
 /** A real server (real mediasoup workers, SQLite in a fresh temp dir) on 127.0.0.1 with a free port. */
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<HearingServer> {

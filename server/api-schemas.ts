@@ -8,7 +8,8 @@ export const createHearingBody = z.strictObject({
   title: z.string().trim().min(1).max(200),
   scheduledAt: z.iso.datetime({ offset: true }).optional(),
   /** Speech recognition for this hearing; defaults from HEARING_ASR_ENGINE / HEARING_ASR_LANGUAGE. */
-  asr: z.strictObject({ engine: z.enum(['pocketsphinx', 'whisper']), language: z.enum(['en', 'zh', 'auto']) }).optional(),
+  /** `off`: no live transcription (e.g. the court keeps its own stenographer); the record is unaffected. */
+  asr: z.strictObject({ engine: z.enum(['pocketsphinx', 'whisper', 'off']), language: z.enum(['en', 'zh', 'auto']) }).optional(),
 });
 
 export const addParticipantBody = z.strictObject({

@@ -199,7 +199,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
       if (closed) return;
       closed = true;
       await new Promise<void>((resolve) => io.close(() => resolve()));
-      transcriber.close();
+      await transcriber.close();
       await whisper?.release();
       await recorder.close();
       await webhooks?.stop();

@@ -23,7 +23,7 @@ const envSchema = z.object({
   // no socket bound to port 0 may take one in between.
   HEARING_RECORD_PORT_MIN: port.default(20000),
   HEARING_RECORD_PORT_MAX: port.default(27999),
-  HEARING_ASR_ENGINE: z.enum(['pocketsphinx', 'whisper']).default('pocketsphinx'),
+  HEARING_ASR_ENGINE: z.enum(['pocketsphinx', 'whisper', 'off']).default('pocketsphinx'),
   HEARING_ASR_LANGUAGE: z.enum(['en', 'zh', 'auto']).default('en'),
   HEARING_ASR_MODEL: z.string().min(1).optional(),
   HEARING_ASR_PORT_MIN: port.default(28000),
@@ -53,7 +53,7 @@ export interface Config {
   /** UDP ports the recorder's ffmpeg processes listen on (RTP + RTCP pairs). */
   recordPortMin: number;
   recordPortMax: number;
-  asrEngine: 'pocketsphinx' | 'whisper';
+  asrEngine: 'pocketsphinx' | 'whisper' | 'off';
   asrLanguage: 'en' | 'zh' | 'auto';
   /** whisper ggml model file (e.g. ggml-base.bin); without it the whisper engine is unavailable. */
   asrModel?: string;

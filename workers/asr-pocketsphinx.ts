@@ -84,6 +84,9 @@ class PocketsphinxStream extends EventEmitter<RecognitionEvents> implements Reco
       end(-1);
     });
     this.ffmpeg.on('error', (e) => (this.stderr += e.message));
+    // pocketsphinx waits in open() until ffmpeg opens the pipe for writing: if ffmpeg ends without ever
+    // having had media to write, nothing else would end pocketsphinx.
+    this.ffmpeg.on('close', () => setTimeout(() => this.asr.exitCode === null && this.asr.kill('SIGKILL'), 15_000).unref());
   }
 
   /**
@@ -94,6 +97,10 @@ class PocketsphinxStream extends EventEmitter<RecognitionEvents> implements Reco
     if (this.ffmpeg.exitCode === null) this.ffmpeg.kill('SIGINT');
     setTimeout(() => this.ffmpeg.exitCode === null && this.ffmpeg.kill('SIGKILL'), 1500).unref();
     setTimeout(() => this.asr.exitCode === null && this.asr.kill('SIGKILL'), 15_000).unref();
+  }
+
+  kill(): void {
+    for (const child of [this.ffmpeg, this.asr]) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 }
 

@@ -122,6 +122,10 @@ class WhisperStream extends EventEmitter<RecognitionEvents> implements Recogniti
     setTimeout(() => this.ffmpeg.exitCode === null && this.ffmpeg.kill('SIGKILL'), 1500).unref();
   }
 
+  kill(): void {
+    if (this.ffmpeg.exitCode === null && this.ffmpeg.signalCode === null) this.ffmpeg.kill('SIGKILL');
+  }
+
   /** Partial text for a long utterance, when the model has nothing else to do. */
   private maybePartial(): void {
     const current = this.vad.current();

@@ -21,7 +21,10 @@ export type RecognitionEvents = {
 
 export interface RecognitionStream extends EventEmitter<RecognitionEvents> {
   readonly engine: string;
+  /** Finishes the current utterance from the audio already received, then ends. */
   stop(): void;
+  /** Ends at once (server shutdown): every process it started is killed. */
+  kill(): void;
 }
 
 /** Speech engines behind one interface: each recognizes one speaker's RTP stream (given as an SDP). */

@@ -64,6 +64,9 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
   /** Producers whose tap is being set up (so two triggers do not start two). */
   private readonly starting = new Set<string>();
   private readonly ports: PortPairs;
+  /** Every recognition stream started and not yet ended (including those finishing after an untap). */
+  private readonly live = new Set<RecognitionStream>();
+  private closed = false;
 
   constructor(private readonly o: TranscriberOptions) {
     super();
@@ -87,8 +90,16 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
     return this.taps.get(hearingId)?.size ?? 0;
   }
 
-  close(): void {
+  /**
+   * Server shutdown: every decoder is asked to finish, and whatever is still running after a moment is
+   * killed, so no decoder outlives the server.
+   */
+  async close(graceMs = 2000): Promise<void> {
+    this.closed = true;
     for (const hearingId of this.taps.keys()) this.stopHearing(hearingId);
+    const deadline = Date.now() + graceMs;
+    while (this.live.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const stream of this.live) stream.kill();
   }
 
   private async startHearing(hearingId: string): Promise<void> {
@@ -111,6 +122,7 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
   }
 
   private async tap(room: MediaRoom, info: ProducerInfo): Promise<void> {
+    if (this.closed || this.o.asrOf(room.hearingId).engine === 'off') return;
     if (info.kind !== 'audio' || info.participantId === TRANSCRIBER_PEER || info.source === 'ingest') return;
     const hearingTaps = this.taps.get(room.hearingId) ?? new Map<string, Tap>();
     this.taps.set(room.hearingId, hearingTaps);
@@ -134,6 +146,16 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
     fs.writeFileSync(sdpFile, sdpFor({ kind: 'audio', codec: { mimeType: codec.mimeType, payloadType: codec.payloadType, clockRate: codec.clockRate, channels: codec.channels } }, port));
     // Spawned in turn: a hearing opening with many speakers must not stall the server (or the recorder).
     const stream = await spawnInTurn(() => engine.start({ sdpFile, language }));
+    this.live.add(stream);
+    if (this.closed) {
+      stream.once('ended', () => {
+        this.live.delete(stream);
+        fs.rmSync(tmpDir, { recursive: true, force: true });
+      });
+      stream.kill();
+      transport.close();
+      return;
+    }
     const tap: Tap = { producerId: info.producerId, participantId: info.participantId, transport, stream, tmpDir, originMs: 0 };
     hearingTaps.set(info.producerId, tap);
     stream.on('utterance', (u) => {
@@ -156,6 +178,7 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
       this.emit('notice', { hearingId: room.hearingId, action: 'transcript.backpressure', detail: { participantId: info.participantId, engine: stream.engine, droppedSeconds } });
     });
     stream.on('ended', ({ code, error }) => {
+      this.live.delete(stream);
       fs.rmSync(tmpDir, { recursive: true, force: true });
       if (hearingTaps.get(info.producerId) === tap) {
         hearingTaps.delete(info.producerId);

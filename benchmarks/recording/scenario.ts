@@ -62,7 +62,7 @@ async function recordStep(tracks: number, o: RecordingOptions, progress: (f: num
     const hearingIds: string[] = [];
     const targets: SendTarget[] = [];
     for (let p = 0; p < participants; p++) {
-      if (p % 10 === 0) hearingIds.push(server.hearings.create({ caseNumber: `BENCH-${p}`, title: 'Recording benchmark' }, 'bench').id);
+      if (p % 10 === 0) hearingIds.push(server.hearings.create({ caseNumber: `BENCH-${p}`, title: 'Recording benchmark', asr: { engine: 'off', language: 'en' } }, 'bench').id);
       const hearingId = hearingIds.at(-1)!;
       const party = await server.hearings.addParticipant(hearingId, { name: `Party ${p}`, role: 'party' }, 'bench');
       const room = await server.plane.room(hearingId);

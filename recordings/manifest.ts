@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { MANIFEST } from './layout.ts';
 
 /** Hash of the genesis: the first line's `prev` (64 zeros). */
 export const GENESIS = '0'.repeat(64);
@@ -36,6 +37,12 @@ export interface EventLine {
 
 export type ManifestBody = SegmentLine | EventLine;
 export type ManifestLine = ManifestBody & { seq: number; at: string; hearingId: string; prev: string };
+
+/** The complete lines of a record's manifest (a crash can leave a partial last one), raw and parsed. */
+export function readManifest(recordDir: string): { raw: string[]; lines: ManifestLine[] } {
+  const raw = fs.readFileSync(path.join(recordDir, MANIFEST), 'utf8').split('\n').slice(0, -1);
+  return { raw, lines: raw.map((l) => JSON.parse(l) as ManifestLine) };
+}
 
 /** Reads the last complete line of an existing manifest (a crash can leave a partial last line). */
 function readTail(file: string): { seq: number; head: string; partial: string | null } {

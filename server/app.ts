@@ -18,6 +18,7 @@ import { Recorder } from '../workers/recorder.ts';
 import { RecordKey } from '../recordings/signing.ts';
 import { isInSession } from './hearing-state.ts';
 import { recordRouter } from './record-api.ts';
+import { reviewRouter } from './review-api.ts';
 import { Transcriber } from '../workers/transcriber.ts';
 import { pocketsphinxEngine } from '../workers/asr-pocketsphinx.ts';
 import { WhisperEngine } from '../workers/asr-whisper.ts';
@@ -149,6 +150,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
   });
   app.use('/api/v1', evidenceRouter(hearings, evidence, tokens, secrets.apiKey));
   app.use('/api/v1', recordRouter(hearings, recorder, recordKey, secrets.apiKey));
+  app.use('/api/v1', reviewRouter(hearings, (id) => recorder.dirOf(id), config.dataDir, secrets.apiKey));
   app.use('/api/v1', apiRouter(hearings, transcripts, evidence, signing, secrets.apiKey));
   app.get('/join', (_req, res) => {
     res.sendFile(path.join(clientDir, 'index.html'));

@@ -8,7 +8,7 @@ import { requireApiKey } from './api.ts';
 import { validate } from './validate.ts';
 import { idParam } from './api-schemas.ts';
 import type { Recorder } from '../workers/recorder.ts';
-import { GENESIS, lineHash, type ManifestLine, type SegmentLine } from '../recordings/manifest.ts';
+import { GENESIS, lineHash, readManifest, type ManifestLine, type SegmentLine } from '../recordings/manifest.ts';
 import { MANIFEST, SIGNATURE } from '../recordings/layout.ts';
 import { keyFingerprint, type RecordKey } from '../recordings/signing.ts';
 import { verifyRecord } from '../recordings/verify.ts';
@@ -31,8 +31,7 @@ export function recordRouter(hearings: HearingService, recorder: Recorder, key: 
   router.get('/hearings/:id/record', requireApiKey(apiKey), (req, res) => {
     const dir = dirOf(req.params.id);
     // Complete lines only (a crash can leave a partial last one); the head is the last line's hash.
-    const raw = fs.readFileSync(path.join(dir, MANIFEST), 'utf8').split('\n').slice(0, -1);
-    const lines = raw.map((l) => JSON.parse(l) as ManifestLine);
+    const { raw, lines } = readManifest(dir);
     const segments = lines.filter((l): l is ManifestLine & SegmentLine => l.type === 'segment');
     const tracks = new Map<string, { track: string; participantId: string; role: string; kind: string; codec: string; segments: number; bytes: number; durationSeconds: number }>();
     for (const s of segments) {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { api } from './helpers/server.ts';
 import { twoPartyHearing, withServerAndBrowser } from './helpers/browser.ts';
 import { sleep } from './helpers/wait.ts';
-import { ffprobe } from './helpers/ffprobe.ts';
+import { ffprobe, ffprobeStreams } from './helpers/ffprobe.ts';
 import { verifyRecord } from '../recordings/verify.ts';
 
 
@@ -81,5 +81,27 @@ describe('the hearing record', () => {
     const files = record.segments.reduce((sum: number, s: any) => sum + s.bytes, 0);
     expect(bytes.length).toBeGreaterThan(files);
     fs.writeFileSync(path.join(server.config.dataDir, 'export.tar'), bytes);
+
+    // The mixed review file, on request after the hearing: one playable MP4 lined up by wall clock,
+    // apart from the record (which still verifies).
+    expect((await call('GET', `/api/v1/hearings/${id}/record/review`)).status).toBe(404);
+    expect((await call('POST', `/api/v1/hearings/${id}/record/review`)).status).toBe(202);
+    let review = await fetch(`${server.url}/api/v1/hearings/${id}/record/review`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } });
+    for (let i = 0; i < 240 && review.status === 202; i++) {
+      await sleep(250);
+      review = await fetch(`${server.url}/api/v1/hearings/${id}/record/review`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } });
+    }
+    expect(review.status, await review.clone().text().then((t) => t.slice(0, 300))).toBe(200);
+    expect(review.headers.get('content-type')).toContain('video/mp4');
+    const reviewFile = path.join(server.config.dataDir, 'review.mp4');
+    fs.writeFileSync(reviewFile, Buffer.from(await review.arrayBuffer()));
+    const streams = ffprobeStreams(reviewFile);
+    expect(streams.map((s) => s.codec).sort()).toEqual(['aac', 'h264']);
+    const starts = record.segments.map((s: any) => Date.parse(s.start));
+    const ends = record.segments.map((s: any) => Date.parse(s.end));
+    const span = (Math.max(...ends) - Math.min(...starts)) / 1000;
+    const reviewSeconds = ffprobe(reviewFile).duration;
+    expect(Math.abs(reviewSeconds - span), `review ${reviewSeconds} s, record spans ${span} s`).toBeLessThan(0.5);
+    expect(verifyRecord(dir, server.recordKey.publicKey).ok).toBe(true);
   });
 });

@@ -16,3 +16,11 @@ export function ffprobe(file: string): Probe {
   if (!stream) throw new Error(`${file}: no stream`);
   return { codec: stream.codec_name, duration: Number(out.format.duration ?? 0), width: stream.width, height: stream.height };
 }
+
+/** Every stream of a media file: codec and kind. */
+export function ffprobeStreams(file: string): { codec: string; type: string }[] {
+  const out = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,codec_type', '-of', 'json', file], { encoding: 'utf8' })) as {
+    streams: { codec_name: string; codec_type: string }[];
+  };
+  return out.streams.map((s) => ({ codec: s.codec_name, type: s.codec_type }));
+}

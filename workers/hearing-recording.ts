@@ -24,6 +24,11 @@ interface TrackState {
   /** Waiting for the recorder process to say where to send this track's RTP. */
   ready?: { resolve: (port: number) => void; reject: (error: Error) => void };
   stopped?: () => void;
+  /** This run (start → stop): when it began, and whether it produced a segment or reported a stall. */
+  runStartedAt?: string;
+  runAccounted?: boolean;
+  /** What the recorder process reported when the run stopped. */
+  lastStop?: { received: number; forwarded: number; ffmpegRuns: number; stderrTail: string };
 }
 
 export interface RecordingContext {
@@ -152,6 +157,7 @@ export class HearingRecording {
     const base = { track: t.trackId, participantId: t.participantId };
     switch (m.type) {
       case 'segment':
+        t.runAccounted = true;
         this.manifest.append({
           type: 'segment',
           track: t.trackId,
@@ -173,7 +179,11 @@ export class HearingRecording {
         this.manifest.append({ type: 'event', event: 'gap', ...base, missing: m.missing, afterSeq: m.afterSeq, nextSeq: m.nextSeq }, m.at);
         return;
       case 'stall':
+        t.runAccounted = true;
         this.manifest.append({ type: 'event', event: 'stall', ...base, silentMs: m.silentMs, since: m.at });
+        return;
+      case 'dropped':
+        this.manifest.append({ type: 'event', event: 'recorder.backlog_dropped', ...base, packets: m.packets }, m.at);
         return;
       case 'flowing':
         this.manifest.append({ type: 'event', event: 'stall.ended', ...base, afterMs: m.afterMs }, m.at);
@@ -187,6 +197,7 @@ export class HearingRecording {
         return;
       case 'stopped':
         t.nextNumber = m.nextNumber;
+        t.lastStop = { received: m.received, forwarded: m.forwarded, ffmpegRuns: m.ffmpegRuns, stderrTail: m.stderrTail };
         t.running = false;
         t.consumer?.close();
         t.transport?.close();
@@ -239,7 +250,7 @@ export class HearingRecording {
     const consumer = await room.consume(RECORDER_PEER, transport.id, info.producerId, room.rtpCapabilities);
     const codec = consumer.rtpParameters.codecs[0]!;
     const t: TrackState = existing ?? { trackId, producerId: info.producerId, participantId: info.participantId, kind: info.kind, codec: codec.mimeType, nextNumber: 1, running: false };
-    Object.assign(t, { transport, consumer, running: true });
+    Object.assign(t, { transport, consumer, running: true, runStartedAt: new Date().toISOString(), runAccounted: false });
     this.tracks.set(trackId, t);
     const ready = new Promise<number>((resolve, reject) => (t.ready = { resolve, reject }));
     this.ctx.client.send({
@@ -260,8 +271,17 @@ export class HearingRecording {
   }
 
   /** ffmpeg stops at the next packet, so the consumer is closed only once it has ('stopped'). */
-  private stopTrack(t: TrackState): Promise<void> {
-    if (!t.running) return Promise.resolve();
+  private async stopTrack(t: TrackState): Promise<void> {
+    if (!t.running) return;
+    await this.stopRun(t);
+    // The last guard against silence: a run that neither closed a segment nor reported a stall (e.g. it
+    // was stopped before its ffmpeg ever got media) is still written down.
+    if (!t.runAccounted && !this.finalized) {
+      this.manifest.append({ type: 'event', event: 'track.no_media', track: t.trackId, participantId: t.participantId, since: t.runStartedAt, recorder: t.lastStop ?? null });
+    }
+  }
+
+  private stopRun(t: TrackState): Promise<void> {
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         t.running = false;

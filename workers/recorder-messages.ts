@@ -44,5 +44,7 @@ export type FromRecorder =
   | { type: 'gap'; trackId: string; missing: number; afterSeq: number; nextSeq: number; at: string }
   | { type: 'stall'; trackId: string; silentMs: number; at: string }
   | { type: 'flowing'; trackId: string; afterMs: number; at: string }
-  | { type: 'stopped'; trackId: string; code: number | null; expected: boolean; nextNumber: number; stderrTail: string }
+  /** Packets dropped because ffmpeg was not yet running and the start-up queue was full. */
+  | { type: 'dropped'; trackId: string; packets: number; at: string }
+  | { type: 'stopped'; trackId: string; code: number | null; expected: boolean; nextNumber: number; stderrTail: string; received: number; forwarded: number; ffmpegRuns: number }
   | { type: 'error'; trackId: string; message: string };

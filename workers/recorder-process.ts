@@ -13,7 +13,7 @@ import type { FromRecorder, StartTrack, ToRecorder } from './recorder-messages.t
 import { sdpFor } from './sdp.ts';
 import { queueSpawn } from './spawn-queue.ts';
 
-const ports = new PortPairs(Number(process.env.RECORDER_PORT_MIN ?? 20000), Number(process.env.RECORDER_PORT_MAX ?? 27999));
+const ports = new PortPairs(Number(process.env.RECORDER_PORT_MIN ?? 20000), Number(process.env.RECORDER_PORT_MAX ?? 26999));
 const tracks = new Map<string, Track>();
 const send = (m: FromRecorder): void => {
   if (process.connected) process.send?.(m);
@@ -45,6 +45,11 @@ class Track {
   private rtpFirst: number | null = null;
   private rtpLast: number | null = null;
   private stderrTail = '';
+  /** For the record when a run ends without media: what this process saw of the track. */
+  private received = 0;
+  private forwarded = 0;
+  private ffmpegRuns = 0;
+  private dropped = 0;
   private readonly timer: NodeJS.Timeout;
   private keyFrameTimer?: NodeJS.Timeout;
   private readonly tmpDir: string;
@@ -71,7 +76,16 @@ class Track {
   stop(): void {
     if (this.stopping) return;
     this.stopping = true;
-    if (!this.ffmpeg) return void this.finish(null);
+    if (!this.ffmpeg) {
+      // Media that arrived while this track's ffmpeg was still waiting to start is written first.
+      if (this.queue.length) return void this.runFfmpeg();
+      return void this.finish(null);
+    }
+    if (this.listening) this.interrupt();
+  }
+
+  private interrupt(): void {
+    if (!this.ffmpeg) return;
     this.ffmpeg.kill('SIGINT');
     const ffmpeg = this.ffmpeg;
     // ffmpeg leaves at its next packet, or at its input timeout when the stream is silent.
@@ -107,6 +121,7 @@ class Track {
       '-segment_list', 'pipe:1', '-segment_list_type', 'csv',
       path.join(this.t.dir, `%06d.${this.t.ext}`),
     ];
+    this.ffmpegRuns++;
     const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.ffmpeg = ffmpeg;
     this.listening = false;
@@ -127,6 +142,16 @@ class Track {
     this.listening = true;
     for (const packet of this.queue) this.forward(packet);
     this.queue = [];
+    this.reportDropped();
+    // Asked to stop while ffmpeg was starting: give it a moment to take in what was queued.
+    if (this.stopping) setTimeout(() => this.interrupt(), 500);
+  }
+
+  /** Packets that did not fit the start-up queue are a loss, and written down as one. */
+  private reportDropped(): void {
+    if (!this.dropped) return;
+    send({ type: 'dropped', trackId: this.t.trackId, packets: this.dropped, at: new Date().toISOString() });
+    this.dropped = 0;
   }
 
   private onPacket(packet: Buffer): void {
@@ -148,6 +173,7 @@ class Track {
       this.stalled = false;
     }
     this.lastPacketAt = now;
+    this.received++;
     // While stopping, packets still go to the running ffmpeg: its next packet is what lets it exit.
     if (this.stopping && !this.ffmpeg) return;
     if (!this.ffmpeg) {
@@ -162,6 +188,7 @@ class Track {
     this.rtpLast = ts;
     if (this.listening) this.forward(packet);
     else if (this.queue.length < MAX_QUEUE) this.queue.push(packet);
+    else this.dropped++;
   }
 
   /** Asks for a key frame just before each segment boundary of the current ffmpeg run. */
@@ -177,6 +204,7 @@ class Track {
   }
 
   private forward(packet: Buffer): void {
+    this.forwarded++;
     this.socket.send(packet, this.ffmpegPort, '127.0.0.1');
   }
 
@@ -236,12 +264,13 @@ class Track {
   }
 
   private finish(code: number | null): void {
+    this.reportDropped();
     clearInterval(this.timer);
     clearInterval(this.keyFrameTimer);
     this.socket.close();
     fs.rmSync(this.tmpDir, { recursive: true, force: true });
     tracks.delete(this.t.trackId);
-    send({ type: 'stopped', trackId: this.t.trackId, code, expected: true, nextNumber: this.nextNumber, stderrTail: this.stderrTail.slice(-500) });
+    send({ type: 'stopped', trackId: this.t.trackId, code, expected: true, nextNumber: this.nextNumber, stderrTail: this.stderrTail.slice(-500), received: this.received, forwarded: this.forwarded, ffmpegRuns: this.ffmpegRuns });
   }
 }
 

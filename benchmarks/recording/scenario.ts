@@ -54,7 +54,7 @@ const cpuOf = (pids: number[]): number => pids.reduce((sum, pid) => {
 /** One step: `tracks` tracks recorded at once from RTP ingest, through the real server and recorder. */
 async function recordStep(tracks: number, o: RecordingOptions, progress: (f: number) => void): Promise<StepResult> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-recording-'));
-  const server = await startServer({ ...configFromEnv({}), port: 0, host: '127.0.0.1', dataDir, workers: o.workers, rtcMinPort: 30000, rtcMaxPort: 39999, recordPortMin: 20000, recordPortMax: 27999, apiKey: 'bench-api-key-0123456789', demo: false });
+  const server = await startServer({ ...configFromEnv({}), port: 0, host: '127.0.0.1', dataDir, workers: o.workers, rtcMinPort: 30000, rtcMaxPort: 39999, recordPortMin: 20000, recordPortMax: 26999, apiKey: 'bench-api-key-0123456789', demo: false });
   let keep = false;
   const sender = fork(fileURLToPath(new URL('../forwarding/sender.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
   try {
@@ -121,8 +121,8 @@ async function recordStep(tracks: number, o: RecordingOptions, progress: (f: num
         if (l.type === 'segment') {
           segments++;
           perTrack.set(l.track, (perTrack.get(l.track) ?? 0) + l.durationSeconds);
-        } else if (l.event === 'gap') gaps++;
-        else if (l.event === 'stall') stalls++;
+        } else if (l.event === 'gap' || l.event === 'recorder.backlog_dropped') gaps++;
+        else if (l.event === 'stall' || l.event === 'track.no_media') stalls++;
         else if (l.event === 'ffmpeg.exit') {
           ffmpegExits++;
           if (failures.length < 3) failures.push(String(l.message).slice(0, 300));

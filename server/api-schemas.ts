@@ -48,6 +48,11 @@ const participant = z.object({
   role: z.enum(ROLES),
   idNumberMasked: z.string().nullable(),
   createdAt: z.iso.datetime(),
+  identity: z.object({
+    status: z.enum(['unenrolled', 'pending', 'verified', 'rejected', 'needs_review']),
+    distance: z.number().nullable().describe('median face-descriptor distance of the latest check (lower = more alike)'),
+    checkedAt: z.iso.datetime().nullable(),
+  }),
 });
 
 export const hearingResponse = z.object({

@@ -19,6 +19,10 @@ import { RecordKey } from '../recordings/signing.ts';
 import { isInSession } from './hearing-state.ts';
 import { recordRouter } from './record-api.ts';
 import { reviewRouter } from './review-api.ts';
+import { AppError } from './errors.ts';
+import { identityRouter } from './identity-api.ts';
+import { IdentityService } from './identity.ts';
+import { FaceChecker } from '../workers/face-checker.ts';
 import { Transcriber } from '../workers/transcriber.ts';
 import { pocketsphinxEngine } from '../workers/asr-pocketsphinx.ts';
 import { WhisperEngine } from '../workers/asr-whisper.ts';
@@ -41,6 +45,8 @@ export interface HearingServer {
   recorder: Recorder;
   transcripts: TranscriptService;
   transcriber: Transcriber;
+  identity: IdentityService;
+  faceChecker: FaceChecker;
   recordKey: RecordKey;
   http: http.Server;
   close(): Promise<void>;
@@ -78,6 +84,22 @@ export async function startServer(config: Config): Promise<HearingServer> {
   const signing = new TranscriptSigning(store, transcripts, (hearingId) => recorder.get(hearingId)?.manifest.head.hash ?? null, (hearingId) => recorder.dirOf(hearingId));
   const evidence = new EvidenceService(store, (hearingId) => recorder.dirOf(hearingId));
   const engines: Record<string, SpeechEngine> = { pocketsphinx: pocketsphinxEngine };
+  const faceChecker = new FaceChecker({ min: config.facePortMin, max: config.facePortMax });
+  const identity = new IdentityService({
+    store,
+    hearings,
+    plane,
+    checker: faceChecker,
+    config: config.identity,
+    roleOf: (_hearingId, participantId) => store.participant(participantId)?.role ?? 'viewer',
+  });
+  hearings.addTransitionGuard((hearingId, from, to) => {
+    if (to !== 'open' || (from !== 'scheduled' && from !== 'waiting_room')) return;
+    const blockers = identity.blockers(hearingId);
+    if (blockers.length) {
+      throw new AppError(409, 'identity_unverified', `identity not verified for ${blockers.length} participant(s) present: the judge or clerk admits or refuses them first`, { participants: blockers });
+    }
+  });
   const unavailable: Record<string, string> = {};
   let whisper: WhisperEngine | undefined;
   if (config.asrModel) {
@@ -150,6 +172,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
   });
   app.use('/api/v1', evidenceRouter(hearings, evidence, tokens, secrets.apiKey));
   app.use('/api/v1', recordRouter(hearings, recorder, recordKey, secrets.apiKey));
+  app.use('/api/v1', identityRouter(identity, secrets.apiKey));
   app.use('/api/v1', reviewRouter(hearings, (id) => recorder.dirOf(id), config.dataDir, secrets.apiKey));
   app.use('/api/v1', apiRouter(hearings, transcripts, evidence, signing, secrets.apiKey));
   app.get('/join', (_req, res) => {
@@ -163,7 +186,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
 
   const server = http.createServer(app);
   const io = new SocketServer(server, { maxHttpBufferSize: 256 * 1024, serveClient: false });
-  const signaling = new Signaling(io, hearings, plane, tokens, recorder, transcripts, evidence, signing);
+  const signaling = new Signaling({ io, hearings, plane, tokens, recorder, transcripts, evidence, signing, identity });
   hearings.on('event', (e) => {
     // Listed for the judge as it arrives.
     if (e.action === 'evidence.added' && e.hearingId) signaling.broadcast(e.hearingId, 'evidenceAdded', { ...e.detail, uploadedBy: e.actor });
@@ -195,12 +218,16 @@ export async function startServer(config: Config): Promise<HearingServer> {
     recorder,
     transcripts,
     transcriber,
+    identity,
+    faceChecker,
     recordKey,
     http: server,
     async close() {
       if (closed) return;
       closed = true;
       await new Promise<void>((resolve) => io.close(() => resolve()));
+      identity.close();
+      await faceChecker.close();
       await transcriber.close();
       await whisper?.release();
       await recorder.close();

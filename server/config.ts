@@ -1,6 +1,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { ROLES } from './roles.ts';
+import { DEFAULT_THRESHOLDS } from './identity-rule.ts';
+import type { IdentityConfig } from './identity.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const envSchema = z.object({
@@ -22,7 +25,20 @@ const envSchema = z.object({
   // Below Linux's ephemeral range (32768-60999): ffmpeg binds these a moment after they are chosen, and
   // no socket bound to port 0 may take one in between.
   HEARING_RECORD_PORT_MIN: port.default(20000),
-  HEARING_RECORD_PORT_MAX: port.default(27999),
+  HEARING_RECORD_PORT_MAX: port.default(26999),
+  HEARING_FACE_PORT_MIN: port.default(27000),
+  HEARING_FACE_PORT_MAX: port.default(27999),
+  HEARING_IDENTITY_REQUIRED_ROLES: z
+    .string()
+    .default('party,lawyer')
+    .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(ROLES))),
+  HEARING_IDENTITY_ACCEPT: z.coerce.number().positive().max(2).default(DEFAULT_THRESHOLDS.accept),
+  HEARING_IDENTITY_REJECT: z.coerce.number().positive().max(2).default(DEFAULT_THRESHOLDS.reject),
+  HEARING_IDENTITY_FRAMES: z.coerce.number().int().min(1).max(30).default(DEFAULT_THRESHOLDS.frames),
+  HEARING_IDENTITY_TIMEOUT_S: z.coerce.number().positive().default(20),
+  HEARING_IDENTITY_RECHECK_S: z.coerce.number().positive().default(300),
+  HEARING_IDENTITY_ABSENT_S: z.coerce.number().positive().default(30),
   HEARING_ASR_ENGINE: z.enum(['pocketsphinx', 'whisper', 'off']).default('pocketsphinx'),
   HEARING_ASR_LANGUAGE: z.enum(['en', 'zh', 'auto']).default('en'),
   HEARING_ASR_MODEL: z.string().min(1).optional(),
@@ -57,6 +73,9 @@ export interface Config {
   asrLanguage: 'en' | 'zh' | 'auto';
   /** whisper ggml model file (e.g. ggml-base.bin); without it the whisper engine is unavailable. */
   asrModel?: string;
+  facePortMin: number;
+  facePortMax: number;
+  identity: IdentityConfig;
   /** UDP ports the transcriber's decoders listen on. */
   asrPortMin: number;
   asrPortMax: number;
@@ -73,6 +92,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   if (e.HEARING_RTC_MIN_PORT >= e.HEARING_RTC_MAX_PORT) throw new Error('HEARING_RTC_MIN_PORT must be below HEARING_RTC_MAX_PORT');
+  if (e.HEARING_IDENTITY_ACCEPT >= e.HEARING_IDENTITY_REJECT) throw new Error('HEARING_IDENTITY_ACCEPT must be below HEARING_IDENTITY_REJECT');
   return {
     port: e.PORT,
     host: e.HEARING_HOST,
@@ -91,6 +111,19 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     webhookRetryMs: e.HEARING_WEBHOOK_RETRY_MS,
     recordPortMin: e.HEARING_RECORD_PORT_MIN,
     recordPortMax: e.HEARING_RECORD_PORT_MAX,
+    facePortMin: e.HEARING_FACE_PORT_MIN,
+    facePortMax: e.HEARING_FACE_PORT_MAX,
+    identity: {
+      requiredRoles: e.HEARING_IDENTITY_REQUIRED_ROLES,
+      accept: e.HEARING_IDENTITY_ACCEPT,
+      reject: e.HEARING_IDENTITY_REJECT,
+      frames: e.HEARING_IDENTITY_FRAMES,
+      timeoutSeconds: e.HEARING_IDENTITY_TIMEOUT_S,
+      recheckSeconds: e.HEARING_IDENTITY_RECHECK_S,
+      absentSeconds: e.HEARING_IDENTITY_ABSENT_S,
+      checkSampleMs: 700,
+      watchSampleMs: 5000,
+    },
     asrEngine: e.HEARING_ASR_ENGINE,
     asrLanguage: e.HEARING_ASR_LANGUAGE,
     asrModel: e.HEARING_ASR_MODEL,

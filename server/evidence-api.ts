@@ -1,5 +1,5 @@
 import express, { type Request } from 'express';
-import multer from 'multer';
+import { receiveFile } from './upload.ts';
 import { AppError } from './errors.ts';
 import { apiKeyMatches, type TokenIssuer } from './auth.ts';
 import type { HearingService } from './hearings.ts';
@@ -14,7 +14,6 @@ import { MAX_EVIDENCE_BYTES, type EvidenceService } from './evidence.ts';
  */
 export function evidenceRouter(hearings: HearingService, evidence: EvidenceService, tokens: TokenIssuer, apiKey: string): express.Router {
   const router = express.Router();
-  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: MAX_EVIDENCE_BYTES, files: 1, fields: 5 } });
 
   /** Who is calling, for this hearing: 'api', or a participant allowed to `action`. */
   const caller = async (req: Request, hearingId: string, needsPublish: boolean): Promise<string> => {
@@ -37,16 +36,8 @@ export function evidenceRouter(hearings: HearingService, evidence: EvidenceServi
   router.post('/hearings/:id/evidence', async (req, res) => {
     const hearingId = hearingOf(req);
     const by = await caller(req, hearingId, true);
-    await new Promise<void>((resolve, reject) =>
-      upload.single('photo')(req, res, (error: unknown) => {
-        if (error instanceof multer.MulterError) {
-          reject(error.code === 'LIMIT_FILE_SIZE' ? new AppError(413, 'image_too_large', `the photo is over ${MAX_EVIDENCE_BYTES} bytes`) : new AppError(400, 'bad_upload', error.message));
-        } else if (error) reject(new AppError(400, 'bad_upload', String((error as Error).message ?? error)));
-        else resolve();
-      }),
-    );
-    if (!req.file) throw new AppError(400, 'no_photo', 'send the photo as multipart/form-data field "photo"');
-    const item = await evidence.add(hearingId, by, req.file.originalname, req.file.buffer);
+    const file = await receiveFile(req, res, 'photo', MAX_EVIDENCE_BYTES);
+    const item = await evidence.add(hearingId, by, file.originalname, file.buffer);
     hearings.log(hearingId, by, 'evidence.added', { evidenceId: item.id, sha256: item.sha256, bytes: item.bytes, width: item.width, height: item.height });
     res.status(201).json(item);
   });

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, notFound } from './errors.ts';
 import { allowedTransitions, canTransition, type HearingState } from './hearing-state.ts';
 import type { Role } from './roles.ts';
-import type { AuditRow, HearingRow, ParticipantRow, Store } from './store.ts';
+import type { AuditRow, HearingRow, IdentityRow, IdentityStatus, ParticipantRow, Store } from './store.ts';
 import type { TokenIssuer } from './auth.ts';
 
 export interface HearingView extends HearingRow {
@@ -18,7 +18,12 @@ export interface ParticipantView {
   /** Only the last four characters of an ID number ever leave the store. */
   idNumberMasked: string | null;
   createdAt: string;
+  /** Face identity: `unenrolled` until the court platform enrolls a reference photo. */
+  identity: { status: IdentityStatus; distance: number | null; checkedAt: string | null };
 }
+
+/** Refuses a transition with an AppError (e.g. identity checks outstanding before opening). */
+export type TransitionGuard = (hearingId: string, from: HearingState, to: HearingState) => void;
 
 interface HearingEvents {
   /** Every audit entry of a hearing, for signaling broadcast and webhooks. */
@@ -29,12 +34,27 @@ function mask(idNumber: string | null): string | null {
   return idNumber ? `${'*'.repeat(Math.max(0, idNumber.length - 4))}${idNumber.slice(-4)}` : null;
 }
 
-function participantView(p: ParticipantRow): ParticipantView {
-  return { id: p.id, name: p.name, role: p.role, idNumberMasked: mask(p.idNumber), createdAt: p.createdAt };
+const UNENROLLED = { status: 'unenrolled' as const, distance: null, checkedAt: null };
+
+function participantView(p: ParticipantRow, identity?: IdentityRow): ParticipantView {
+  return {
+    id: p.id,
+    name: p.name,
+    role: p.role,
+    idNumberMasked: mask(p.idNumber),
+    createdAt: p.createdAt,
+    identity: identity ? { status: identity.status, distance: identity.distance, checkedAt: identity.checkedAt } : UNENROLLED,
+  };
 }
 
 /** Hearings, their participants, their state machine and their log: the control plane's core. */
 export class HearingService extends EventEmitter<HearingEvents> {
+  private readonly guards: TransitionGuard[] = [];
+
+  addTransitionGuard(guard: TransitionGuard): void {
+    this.guards.push(guard);
+  }
+
   constructor(
     private readonly store: Store,
     private readonly tokens: TokenIssuer,
@@ -111,7 +131,8 @@ export class HearingService extends EventEmitter<HearingEvents> {
   }
 
   participants(hearingId: string): ParticipantView[] {
-    return this.store.participants(hearingId).map(participantView);
+    const identities = new Map(this.store.identities(hearingId).map((r) => [r.participantId, r]));
+    return this.store.participants(hearingId).map((p) => participantView(p, identities.get(p.id)));
   }
 
   transition(hearingId: string, to: HearingState, actor: string): HearingView {
@@ -122,6 +143,7 @@ export class HearingService extends EventEmitter<HearingEvents> {
         allowed: allowedTransitions(row.state),
       });
     }
+    for (const guard of this.guards) guard(hearingId, row.state, to);
     const at = new Date().toISOString();
     if (!this.store.updateState(hearingId, row.state, to, at)) {
       throw new AppError(409, 'concurrent_transition', 'the hearing changed state meanwhile; retry', {

@@ -2,7 +2,7 @@
 export const ROLES = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type Action = 'publish' | 'subscribe' | 'changeState' | 'controlRecord' | 'editTranscript' | 'annotateTranscript';
+export type Action = 'publish' | 'subscribe' | 'changeState' | 'controlRecord' | 'editTranscript' | 'annotateTranscript' | 'decideIdentity';
 
 const CAN: Record<Action, readonly Role[]> = {
   publish: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
@@ -11,6 +11,7 @@ const CAN: Record<Action, readonly Role[]> = {
   controlRecord: ['judge', 'clerk'],
   editTranscript: ['judge', 'clerk'],
   annotateTranscript: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
+  decideIdentity: ['judge', 'clerk'],
 };
 
 export function may(role: Role, action: Action): boolean {

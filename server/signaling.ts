@@ -14,6 +14,7 @@ import type { Recorder } from '../workers/recorder.ts';
 import type { TranscriptService } from './transcripts.ts';
 import type { EvidenceService } from './evidence.ts';
 import type { TranscriptSigning } from './transcript-signing.ts';
+import type { IdentityService, IdentityUpdate } from './identity.ts';
 
 interface SocketData {
   claims: TokenClaims;
@@ -41,6 +42,7 @@ const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
   annotateTranscript: 'annotateTranscript',
   pauseRecording: 'controlRecord',
   resumeRecording: 'controlRecord',
+  identityDecision: 'decideIdentity',
 };
 
 /** Per-socket flood guard: a burst of 1,000 messages, refilled at 200 per second. */
@@ -78,16 +80,37 @@ export class Signaling {
   /** Live socket per participant: a second connection replaces the first. */
   private readonly sockets = new Map<string, HearingSocket>();
 
-  constructor(
-    private readonly io: Server,
-    private readonly hearings: HearingService,
-    private readonly plane: MediaPlane,
-    private readonly tokens: TokenIssuer,
-    private readonly recorder: Recorder,
-    private readonly transcripts: TranscriptService,
-    private readonly evidence: EvidenceService,
-    private readonly signing: TranscriptSigning,
-  ) {
+  private readonly io: Server;
+  private readonly hearings: HearingService;
+  private readonly plane: MediaPlane;
+  private readonly tokens: TokenIssuer;
+  private readonly recorder: Recorder;
+  private readonly transcripts: TranscriptService;
+  private readonly evidence: EvidenceService;
+  private readonly signing: TranscriptSigning;
+  private readonly identity: IdentityService;
+
+  constructor(o: {
+    io: Server;
+    hearings: HearingService;
+    plane: MediaPlane;
+    tokens: TokenIssuer;
+    recorder: Recorder;
+    transcripts: TranscriptService;
+    evidence: EvidenceService;
+    signing: TranscriptSigning;
+    identity: IdentityService;
+  }) {
+    this.io = o.io;
+    this.hearings = o.hearings;
+    this.plane = o.plane;
+    this.tokens = o.tokens;
+    this.recorder = o.recorder;
+    this.transcripts = o.transcripts;
+    this.evidence = o.evidence;
+    this.signing = o.signing;
+    this.identity = o.identity;
+    const { io, plane } = o;
     io.use((socket, next) => {
       this.authenticate(socket as HearingSocket).then(
         () => next(),
@@ -108,12 +131,32 @@ export class Signaling {
       this.hearings.log(hearingId, 'system', 'media.worker_died', { deadPid, error, recovered: false });
       io.to(channel(hearingId)).emit('mediaReset', { reason: 'worker_died' });
     });
-    hearings.on('event', (entry) => {
+    this.hearings.on('event', (entry) => {
       if (entry.action !== 'hearing.state_changed' || !entry.hearingId) return;
       const { to, from } = entry.detail as { to: string; from: string };
       io.to(channel(entry.hearingId)).emit('stateChanged', { state: to, from, actor: entry.actor, at: entry.at, allowedTransitions: allowedTransitions(to as HearingState) });
       if (to === 'closed') this.closeHearing(entry.hearingId);
     });
+    this.identity.on('update', (u) => this.identityUpdate(u));
+  }
+
+  /**
+   * Identity results go to the judge and clerk only (with the captured frame); a participant refused
+   * by them is removed from the hearing.
+   */
+  private identityUpdate(u: IdentityUpdate): void {
+    const { frame, ...rest } = u;
+    const message = { ...rest, frame: frame ? `data:image/jpeg;base64,${frame.toString('base64')}` : undefined };
+    for (const socket of this.sockets.values()) {
+      const c = socket.data.claims;
+      if (c.hearingId === u.hearingId && may(c.role, 'decideIdentity')) socket.emit('identity', message);
+    }
+    if (this.identity.isRefused(u.hearingId, u.participantId)) {
+      const refused = this.sockets.get(u.participantId);
+      refused?.emit('removed', { reason: 'identity_refused', message: u.reason });
+      refused?.disconnect(true);
+      this.plane.get(u.hearingId)?.removePeer(u.participantId);
+    }
   }
 
   private async authenticate(socket: HearingSocket): Promise<void> {
@@ -126,6 +169,7 @@ export class Signaling {
     if (participant.role !== claims.role) throw new AuthError('token_invalid', 'token role does not match the participant');
     const hearing = this.hearings.row(claims.hearingId);
     if (hearing.state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed');
+    if (this.identity.isRefused(claims.hearingId, claims.participantId)) throw new AppError(403, 'identity_refused', 'the court refused this participant after the identity check');
     socket.data = { claims, name: participant.name };
   }
 
@@ -243,6 +287,10 @@ export class Signaling {
       this.broadcast(claims.hearingId, 'transcriptSigned', status);
       return { signature: status };
     });
+    on('identityDecision', ({ participantId, decision, reason }) => {
+      return this.identity.decide(claims.hearingId, participantId, decision, reason, claims.participantId);
+    });
+
     on('placeEvidence', ({ evidenceId, afterSegmentId }) => {
       const item = this.evidence.place(claims.hearingId, evidenceId, afterSegmentId);
       this.hearings.log(claims.hearingId, claims.participantId, 'evidence.placed', { evidenceId, afterSegmentId });

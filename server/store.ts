@@ -16,6 +16,24 @@ export interface HearingRow {
   updatedAt: string;
 }
 
+export type IdentityStatus = 'unenrolled' | 'pending' | 'verified' | 'rejected' | 'needs_review';
+
+export interface IdentityRow {
+  hearingId: string;
+  participantId: string;
+  /** 128 little-endian float32; null once forgotten. */
+  descriptor: Buffer | null;
+  photoSha256: string | null;
+  model: string | null;
+  enrolledAt: string | null;
+  status: IdentityStatus;
+  distance: number | null;
+  checkedAt: string | null;
+  /** `system` for a model decision; the judge's or clerk's participant id for a manual one. */
+  decidedBy: string | null;
+  reason: string | null;
+}
+
 export interface ParticipantRow {
   id: string;
   hearingId: string;
@@ -205,6 +223,21 @@ const MIGRATIONS: string[] = [
      signed_at TEXT NOT NULL
    );`,
   `ALTER TABLE transcript_signatures ADD COLUMN image_sha256 TEXT;`,
+  // Face identity: the reference descriptor (128 float32, deleted when the hearing closes), never the photo.
+  `CREATE TABLE participant_identity (
+     hearing_id TEXT NOT NULL REFERENCES hearings(id),
+     participant_id TEXT NOT NULL REFERENCES participants(id),
+     descriptor BLOB,
+     photo_sha256 TEXT,
+     model TEXT,
+     enrolled_at TEXT,
+     status TEXT NOT NULL,
+     distance REAL,
+     checked_at TEXT,
+     decided_by TEXT,
+     reason TEXT,
+     PRIMARY KEY (hearing_id, participant_id)
+   );`,
 ];
 
 const HEARING_COLUMNS = `id, case_number AS caseNumber, title, scheduled_at AS scheduledAt, state,
@@ -370,6 +403,28 @@ export class Store {
     return this.db
       .prepare('SELECT id, hearing_id AS hearingId, version, participant_id AS participantId, key_id AS keyId, signature, signed_at AS signedAt, image_sha256 AS imageSha256 FROM transcript_signatures WHERE hearing_id = ? ORDER BY signed_at, id')
       .all(hearingId) as SignatureRow[];
+  }
+
+  saveIdentity(r: IdentityRow): void {
+    this.db
+      .prepare(`INSERT INTO participant_identity (hearing_id, participant_id, descriptor, photo_sha256, model, enrolled_at, status, distance, checked_at, decided_by, reason)
+                VALUES (@hearingId, @participantId, @descriptor, @photoSha256, @model, @enrolledAt, @status, @distance, @checkedAt, @decidedBy, @reason)
+                ON CONFLICT (hearing_id, participant_id) DO UPDATE SET descriptor = excluded.descriptor, photo_sha256 = excluded.photo_sha256,
+                  model = excluded.model, enrolled_at = excluded.enrolled_at, status = excluded.status, distance = excluded.distance,
+                  checked_at = excluded.checked_at, decided_by = excluded.decided_by, reason = excluded.reason`)
+      .run(r);
+  }
+
+  identities(hearingId: string): IdentityRow[] {
+    return this.db
+      .prepare(`SELECT hearing_id AS hearingId, participant_id AS participantId, descriptor, photo_sha256 AS photoSha256, model, enrolled_at AS enrolledAt,
+                status, distance, checked_at AS checkedAt, decided_by AS decidedBy, reason FROM participant_identity WHERE hearing_id = ?`)
+      .all(hearingId) as IdentityRow[];
+  }
+
+  /** Reference descriptors are only needed while the hearing can still check faces. */
+  forgetDescriptors(hearingId: string): number {
+    return this.db.prepare('UPDATE participant_identity SET descriptor = NULL WHERE hearing_id = ? AND descriptor IS NOT NULL').run(hearingId).changes;
   }
 
   audit(entry: Omit<AuditRow, 'seq'>): AuditRow {

@@ -83,7 +83,7 @@ interface LiveRow { engine: string; speakers: number; latencyP50: number; latenc
 /** N speakers at once through the real server: Opus RTP in, final text out; latency from the end of speech. */
 async function live(engine: 'pocketsphinx' | 'whisper', speakers: number, model: string | undefined): Promise<LiveRow> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-asr-'));
-  const server = await startServer({ ...configFromEnv({}), port: 0, host: '127.0.0.1', dataDir, workers: 2, rtcMinPort: 30000, rtcMaxPort: 39999, recordPortMin: 20000, recordPortMax: 27999, asrPortMin: 28000, asrPortMax: 29999, apiKey: 'bench-api-key-0123456789', demo: false, asrModel: model });
+  const server = await startServer({ ...configFromEnv({}), port: 0, host: '127.0.0.1', dataDir, workers: 2, rtcMinPort: 30000, rtcMaxPort: 39999, recordPortMin: 20000, recordPortMax: 26999, asrPortMin: 28000, asrPortMax: 29999, apiKey: 'bench-api-key-0123456789', demo: false, asrModel: model });
   try {
     const hearing = server.hearings.create({ caseNumber: 'BENCH-ASR', title: 'transcription benchmark', asr: { engine, language: 'en' } }, 'bench');
     const room = await server.plane.room(hearing.id);

@@ -31,7 +31,7 @@ socket.on('disconnect', (reason) => {
 socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
   lastError = error.message;
   ui.setStatus(`cannot connect: ${error.message}`);
-  if (error.data?.code?.startsWith('token') || error.data?.code === 'hearing_closed') socket.disconnect();
+  if (error.data?.code?.startsWith('token') || error.data?.code === 'hearing_closed' || error.data?.code === 'identity_refused') socket.disconnect();
 });
 socket.on('replaced', () => ui.setStatus('opened in another window'));
 socket.on('mediaReset', () => start('media reset'));
@@ -41,6 +41,15 @@ socket.on('participantJoined', (p) => session.participantJoined(p));
 socket.on('participantLeft', ({ participantId }) => session.participantLeft(participantId));
 socket.on('stateChanged', ({ state, allowedTransitions }) => session.onState(state, allowedTransitions));
 socket.on('transcriptFrozen', ({ version, message }) => (session.frozen = { version, message }));
+const identities = new Map<string, ui.IdentityNotice>();
+socket.on('identity', (n: ui.IdentityNotice) => {
+  identities.set(n.participantId, n);
+  ui.showIdentity(n, (decision) => {
+    const reason = decision === 'admit' ? 'admitted by the court after review' : 'refused by the court after review';
+    void signaling.request('identityDecision', { participantId: n.participantId, decision, reason }).catch((e: Error) => (lastError = e.message));
+  });
+});
+socket.on('removed', ({ reason }: { reason: string }) => ui.setStatus(`removed from the hearing: ${reason}`));
 socket.on('activeSpeaker', ({ participantId }) => ui.setSpeaker(participantId));
 
 /** Hooks for automated tests and embedding platforms. */
@@ -61,6 +70,10 @@ const hearingClient = {
       (error: SignalingError) => ({ error: { code: error.code, message: error.message } }),
     ),
   signTranscript: () => session.signTranscript().catch((error: Error) => ({ valid: false, reason: error.message })),
+  /** The latest identity result per participant (judge and clerk only receive them). */
+  identities: () => Object.fromEntries(identities),
+  /** Replaces the camera track being sent (a phone switching cameras) without a new producer. */
+  switchCamera: (track: MediaStreamTrack) => session.switchCamera(track),
   publish: () => session.publish().then(() => 'published', (error: Error) => `refused: ${error.message}`),
 };
 (window as unknown as { hearingClient: typeof hearingClient }).hearingClient = hearingClient;

@@ -43,6 +43,7 @@ const SIGNING = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 export class Session {
   private readonly device = new Device();
   private sendTransport?: types.Transport;
+  private videoProducer?: types.Producer;
   private recvTransport?: types.Transport;
   private readonly consumers = new Map<string, { consumer: types.Consumer; participantId: string }>();
   private readonly names = new Map<string, { name: string; role: string }>();
@@ -101,7 +102,7 @@ export class Session {
     }
     if (video) {
       if (this.self) ui.showTrack(this.self, video, true);
-      await transport.produce({
+      this.videoProducer = await transport.produce({
         track: video,
         stopTracks: false,
         encodings: [
@@ -113,6 +114,13 @@ export class Session {
         appData: { source: 'camera' },
       });
     }
+  }
+
+  async switchCamera(track: MediaStreamTrack): Promise<string> {
+    if (!this.videoProducer) return 'not publishing video';
+    await this.videoProducer.replaceTrack({ track });
+    if (this.self) ui.showTrack(this.self, track, true);
+    return 'switched';
   }
 
   async consume(p: RemoteProducer): Promise<void> {
@@ -205,6 +213,7 @@ export class Session {
     this.sendTransport?.close();
     this.recvTransport?.close();
     this.sendTransport = undefined;
+    this.videoProducer = undefined;
     this.recvTransport = undefined;
     this.consumers.clear();
     ui.clearRemoteTiles();

@@ -86,3 +86,46 @@ export function setSpeaker(participantId: string | null): void {
     tile.classList.toggle('speaking', participantId !== null && tile.id === tileId(participantId));
   }
 }
+
+export interface IdentityNotice {
+  participantId: string;
+  status: string;
+  distance: number | null;
+  alert?: string;
+  staticImage?: boolean;
+  frame?: string;
+  reason: string | null;
+}
+
+/**
+ * For the judge and clerk: the identity result next to the participant (status, similarity, the
+ * captured frame, alerts) with admit / refuse buttons.
+ */
+export function showIdentity(n: IdentityNotice, onDecision: (decision: 'admit' | 'refuse') => void): void {
+  const tile = document.getElementById(tileId(n.participantId));
+  if (!tile) return;
+  let box = tile.querySelector('.identity') as HTMLElement | null;
+  if (!box) {
+    box = document.createElement('div');
+    box.className = 'identity';
+    tile.append(box);
+  }
+  box.dataset.status = n.status;
+  const text = document.createElement('span');
+  const similarity = n.distance === null ? '' : ` · distance ${n.distance.toFixed(2)}`;
+  text.textContent = `identity: ${n.status.replace('_', ' ')}${similarity}${n.alert ? ` · ALERT ${n.alert.replace('_', ' ')}` : ''}${n.staticImage ? ' · possible photo' : ''}`;
+  const parts: HTMLElement[] = [text];
+  if (n.frame) {
+    const img = document.createElement('img');
+    img.src = n.frame;
+    img.alt = 'captured frame';
+    parts.push(img);
+  }
+  for (const decision of ['admit', 'refuse'] as const) {
+    const button = document.createElement('button');
+    button.textContent = decision;
+    button.onclick = () => onDecision(decision);
+    parts.push(button);
+  }
+  box.replaceChildren(...parts);
+}

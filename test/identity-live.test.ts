@@ -1,0 +1,109 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HearingServer } from '../server/app.ts';
+import { api, createHearing, startTestServer } from './helpers/server.ts';
+import { launchBrowser, openJoin } from './helpers/browser.ts';
+import { enroll, face, fakeCamera } from './helpers/faces.ts';
+import { until } from './helpers/wait.ts';
+
+describe('face identity on the live video track', () => {
+  let server: HearingServer;
+  let amyCamera: Browser;
+  let howardCamera: Browser;
+  beforeAll(async () => {
+    server = await startTestServer();
+    Object.assign(server.config.identity, { watchSampleMs: 1000, absentSeconds: 10 });
+    amyCamera = await launchBrowser([`--use-file-for-fake-video-capture=${fakeCamera('amy2')}`]);
+    howardCamera = await launchBrowser([`--use-file-for-fake-video-capture=${fakeCamera('howard2')}`]);
+  });
+  afterAll(async () => {
+    await amyCamera?.close();
+    await howardCamera?.close();
+    await server?.close();
+  });
+
+  it('verifies the right person, rejects an impostor, gates opening, and catches a camera switched to someone else', async () => {
+    const call = api(server);
+    const { id, participants } = await createHearing(server, [
+      { name: 'Judge Wang', role: 'judge' },
+      { name: 'Amy (party)', role: 'party' },
+      { name: 'Claims to be Amy', role: 'party' },
+    ]);
+    const [judge, amy, impostor] = participants as [(typeof participants)[0], (typeof participants)[0], (typeof participants)[0]];
+    // Both enrolled with Amy's ID photo; one camera shows Amy (another photo of her), the other Howard.
+    expect((await enroll(server, id, amy.id, face('amy1'))).status).toBe(201);
+    expect((await enroll(server, id, impostor.id, face('amy1'))).status).toBe(201);
+    expect((await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'waiting_room' })).status).toBe(200);
+
+    const seen = new Map<string, Set<string>>();
+    const identityOf = async (pid: string): Promise<{ status: string; distance: number | null }> => {
+      const p = (await call('GET', `/api/v1/hearings/${id}`)).body.participants.find((x: any) => x.id === pid);
+      (seen.get(pid) ?? seen.set(pid, new Set()).get(pid)!).add(p.identity.status);
+      return p.identity;
+    };
+    const judgePage = await openJoin(amyCamera, judge.joinUrl);
+    await openJoin(amyCamera, amy.joinUrl);
+    const impostorPage = await openJoin(howardCamera, impostor.joinUrl);
+
+    await until('Amy verified from her live camera', async () => (await identityOf(amy.id)).status === 'verified', 45_000);
+    await until('the impostor rejected', async () => (await identityOf(impostor.id)).status === 'rejected', 45_000);
+    const amyResult = await identityOf(amy.id);
+    const impostorResult = await identityOf(impostor.id);
+    console.log(`live check: Amy ${amyResult.distance}, impostor ${impostorResult.distance}`);
+    expect(amyResult.distance!).toBeLessThanOrEqual(server.config.identity.accept);
+    expect(impostorResult.distance!).toBeGreaterThanOrEqual(server.config.identity.reject);
+    expect([...seen.get(impostor.id)!]).not.toContain('verified');
+
+    // The judge sees both results, with the captured frame.
+    await until('judge got identity results', async () => Object.keys(await judgePage.evaluate(() => (window as any).hearingClient.identities())).length >= 2, 10_000);
+    const shown = await judgePage.evaluate(() => (window as any).hearingClient.identities());
+    expect(shown[impostor.id]).toMatchObject({ status: 'rejected', frame: expect.stringMatching(/^data:image\/jpeg;base64,/) });
+    const frame = await fetch(`${server.url}/api/v1/hearings/${id}/participants/${amy.id}/identity/frame`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } });
+    expect(frame.headers.get('content-type')).toContain('image/jpeg');
+    expect((await sharp(Buffer.from(await frame.arrayBuffer())).metadata()).width).toBe(320);
+
+    // The hearing cannot open while a party present is not verified; the judge refuses the impostor.
+    const blocked = await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'open' });
+    expect(blocked.status).toBe(409);
+    expect(blocked.body.error.code).toBe('identity_unverified');
+    const partyTries = await impostorPage.evaluate((pid) => (window as any).hearingClient.request('identityDecision', { participantId: pid, decision: 'admit', reason: 'me' }), impostor.id);
+    expect(partyTries.error.code).toBe('forbidden');
+    const refused = await judgePage.evaluate((pid) => (window as any).hearingClient.request('identityDecision', { participantId: pid, decision: 'refuse', reason: 'face does not match the ID photo' }), impostor.id);
+    expect(refused.result.status).toBe('rejected');
+    await until('impostor removed', async () => (await impostorPage.evaluate(() => (window as any).hearingClient.state().connected)) === false, 10_000);
+    expect((await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'open' })).status).toBe(200);
+
+    // Amy's phone switches to a camera showing someone else: an alert, and a line in the record.
+    const leonard = await sharp(face('leonard2')).resize(320, 320).extend({ top: 80, bottom: 80, left: 160, right: 160, background: '#808080' }).png().toBuffer();
+    const amyPage = amyCamera.contexts().flatMap((c) => c.pages()).find((p) => p.url().includes(encodeURIComponent(amy.token)) || p.url().includes(amy.token)) as Page;
+    const switched = await amyPage.evaluate(async (png) => {
+      const img = new Image();
+      img.src = `data:image/png;base64,${png}`;
+      await img.decode();
+      const canvas = Object.assign(document.createElement('canvas'), { width: 640, height: 480 });
+      const g = canvas.getContext('2d')!;
+      setInterval(() => g.drawImage(img, 0, 0), 100);
+      g.drawImage(img, 0, 0);
+      return (window as any).hearingClient.switchCamera(canvas.captureStream(10).getVideoTracks()[0]);
+    }, leonard.toString('base64'));
+    expect(switched).toBe('switched');
+    const alerted = await until('mismatch alert', () => server.store.auditLog(id).find((e) => e.action === 'identity.alert' && e.detail.participantId === amy.id && e.detail.kind === 'mismatch'), 40_000);
+    expect(alerted!.detail.distance).toBeGreaterThanOrEqual(server.config.identity.reject);
+    await until('re-check rejects the new face', async () => (await identityOf(amy.id)).status === 'rejected', 40_000);
+    const manifest = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8');
+    const lines = manifest.trim().split('\n').map((l) => JSON.parse(l));
+    const alertLine = lines.find((l) => l.event === 'identity.alert' && l.kind === 'mismatch');
+    expect(alertLine).toMatchObject({ participantId: amy.id, actor: 'system' });
+    const checkLine = lines.find((l) => l.event === 'identity.checked' && l.participantId === amy.id);
+    expect(checkLine).toMatchObject({ result: 'rejected', model: expect.stringContaining('face-api') });
+    expect(manifest).not.toMatch(/descriptor/);
+
+    // At close the reference descriptors are deleted.
+    expect((await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'closed' })).status).toBe(200);
+    await until('descriptors deleted', () => server.store.identities(id).every((r) => r.descriptor === null), 10_000);
+    expect(server.store.auditLog(id).some((e) => e.action === 'identity.references_deleted')).toBe(true);
+  });
+});

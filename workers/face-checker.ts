@@ -1,0 +1,134 @@
+// The server's side of face checks: starts the face process on first use, describes still images
+// (reference photos), and taps a participant's video producer with a PlainTransport consumer whose key
+// frames the face process decodes and checks.
+import { fork, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { types } from 'mediasoup';
+import type { FaceSummary, FromFace, ToFace } from './face-messages.ts';
+import type { MediaRoom } from './media-room.ts';
+
+export const FACE_PEER = 'face-checker';
+
+export type FrameResult = Extract<FromFace, { type: 'frame' }>;
+
+interface CheckerEvents {
+  frame: [frame: FrameResult];
+  watchEnded: [info: { watchId: string; error?: string }];
+}
+
+/** A participant's video, tapped for face checks. */
+export interface FaceWatch {
+  readonly watchId: string;
+  readonly producerId: string;
+  /** Asks the sender for a key frame: the face process checks each key frame it gets. */
+  sample(): void;
+  close(): void;
+}
+
+export class FaceChecker extends EventEmitter<CheckerEvents> {
+  private child?: ChildProcess;
+  private ready?: Promise<string>;
+  private nextId = 1;
+  private readonly described = new Map<number, (m: Extract<FromFace, { type: 'described' }>) => void>();
+  private readonly listening = new Map<string, (port: number) => void>();
+  private closing = false;
+
+  constructor(private readonly portRange: { min: number; max: number }) {
+    super();
+  }
+
+  /** Starts the face process (model load: a second or two) once; resolves with the model's description. */
+  start(): Promise<string> {
+    this.ready ??= new Promise<string>((resolve, reject) => {
+      const child = fork(fileURLToPath(new URL('./face-process.ts', import.meta.url)), [], {
+        execArgv: ['--import', 'tsx'],
+        serialization: 'advanced',
+        env: { ...process.env, FACE_PORT_MIN: String(this.portRange.min), FACE_PORT_MAX: String(this.portRange.max) },
+      });
+      this.child = child;
+      child.on('message', (m: FromFace) => {
+        if (m.type === 'ready') resolve(m.model);
+        else if (m.type === 'described') this.described.get(m.id)?.(m);
+        else if (m.type === 'listening') this.listening.get(m.watchId)?.(m.port);
+        else if (m.type === 'frame') this.emit('frame', m);
+        else if (m.type === 'watchEnded') this.emit('watchEnded', m);
+      });
+      child.on('exit', (code, signal) => {
+        reject(new Error(`face process exited (${code ?? signal}) before its model loaded`));
+        this.ready = undefined;
+        this.child = undefined;
+        for (const settle of this.described.values()) settle({ type: 'described', id: 0, faces: [], error: 'face process exited' });
+        this.described.clear();
+        if (!this.closing) for (const watchId of this.listening.keys()) this.emit('watchEnded', { watchId, error: 'face process exited' });
+      });
+    });
+    return this.ready;
+  }
+
+  /** Every face in an RGB image, with its 128-d descriptor. */
+  async describe(rgb: Uint8Array, width: number, height: number): Promise<(FaceSummary & { descriptor: number[] })[]> {
+    await this.start();
+    const id = this.nextId++;
+    const reply = await new Promise<Extract<FromFace, { type: 'described' }>>((resolve) => {
+      this.described.set(id, resolve);
+      this.send({ type: 'describe', id, rgb, width, height });
+    });
+    this.described.delete(id);
+    if (reply.error) throw new Error(`face model: ${reply.error}`);
+    return reply.faces;
+  }
+
+  /** Taps `producerId` (a video producer in `room`) and compares its key frames with `reference`. */
+  async watch(room: MediaRoom, producerId: string, reference: number[]): Promise<FaceWatch> {
+    await this.start();
+    const watchId = randomUUID();
+    const transport = await room.createPlainTransport(FACE_PEER, 'recv', { rtcpMux: false });
+    let consumer: types.Consumer | undefined;
+    try {
+      consumer = await room.consume(FACE_PEER, transport.id, producerId, room.rtpCapabilities);
+      const codec = consumer.rtpParameters.codecs[0]!;
+      const port = await new Promise<number>((resolve, reject) => {
+        this.listening.set(watchId, resolve);
+        setTimeout(() => reject(new Error('the face decoder did not open its port')), 15_000).unref();
+        this.send({ type: 'watch', watchId, codec: { mimeType: codec.mimeType, payloadType: codec.payloadType, clockRate: codec.clockRate, channels: codec.channels, parameters: codec.parameters }, reference });
+      });
+      await transport.connect({ ip: '127.0.0.1', port, rtcpPort: port + 1 });
+    } catch (error) {
+      this.listening.delete(watchId);
+      this.send({ type: 'unwatch', watchId });
+      transport.close();
+      throw error;
+    }
+    const tapped = consumer;
+    return {
+      watchId,
+      producerId,
+      sample: () => void tapped.requestKeyFrame().catch(() => undefined),
+      close: () => {
+        this.listening.delete(watchId);
+        this.send({ type: 'unwatch', watchId });
+        transport.close();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.disconnect();
+      setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve();
+      }, 3000).unref();
+    });
+  }
+
+  private send(m: ToFace): void {
+    if (this.child?.connected) this.child.send(m);
+  }
+}

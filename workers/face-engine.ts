@@ -1,0 +1,67 @@
+// Face detection + 68 landmarks + 128-d descriptor with @vladmandic/face-api (the maintained face-api.js
+// fork that ships its weights) on the tfjs WASM backend (tfjs-node cannot install offline). Loaded once
+// per face process.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type * as FaceApi from '@vladmandic/face-api/dist/face-api.node-wasm.js';
+import type * as Tf from '@tensorflow/tfjs';
+
+const require = createRequire(import.meta.url);
+
+export interface DetectedFace {
+  score: number;
+  box: { x: number; y: number; width: number; height: number };
+  descriptor: Float32Array;
+  /** A few landmark positions (eyes, nose tip, mouth corners) for the liveness hint. */
+  keypoints: number[];
+}
+
+export interface FaceEngine {
+  readonly model: string;
+  detect(rgb: Uint8Array, width: number, height: number): Promise<DetectedFace[]>;
+}
+
+/** Tiny face detector input size: measured on the fixtures, 416 finds every face at ~3x the speed of SSD MobileNet. */
+const DETECTOR_INPUT = 416;
+
+export async function loadFaceEngine(): Promise<FaceEngine> {
+  // CJS builds: named ESM imports of them are not reliable under plain Node, so they are required.
+  const tf = require('@tensorflow/tfjs') as typeof Tf;
+  const wasm = require('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(prefix: string, usePlatformFetch?: boolean): void };
+  const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as typeof FaceApi;
+  const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+  // A file path, read from disk (Node's fetch cannot read paths).
+  wasm.setWasmPaths(`${wasmDir}/`, false);
+  await tf.setBackend('wasm');
+  await tf.ready();
+  const modelDir = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+  await faceapi.nets.tinyFaceDetector.loadFromDisk(modelDir);
+  await faceapi.nets.faceLandmark68Net.loadFromDisk(modelDir);
+  await faceapi.nets.faceRecognitionNet.loadFromDisk(modelDir);
+  const options = new faceapi.TinyFaceDetectorOptions({ inputSize: DETECTOR_INPUT, scoreThreshold: 0.5 });
+  const version = (require('@vladmandic/face-api/package.json') as { version: string }).version;
+  return {
+    model: `face-api ${version} tiny_face_detector(${DETECTOR_INPUT})+face_landmark_68+face_recognition (tfjs-wasm ${tf.version_core})`,
+    async detect(rgb, width, height) {
+      const tensor = tf.tensor3d(rgb, [height, width, 3], 'int32');
+      try {
+        const results = await faceapi.detectAllFaces(tensor as never, options).withFaceLandmarks().withFaceDescriptors();
+        return results.map((r) => {
+          const p = r.landmarks.positions;
+          const keypoints = [36, 45, 30, 48, 54].flatMap((i) => [p[i]!.x, p[i]!.y]);
+          const b = r.detection.box;
+          return { score: r.detection.score, box: { x: b.x, y: b.y, width: b.width, height: b.height }, descriptor: r.descriptor, keypoints };
+        });
+      } finally {
+        tensor.dispose();
+      }
+    },
+  };
+}
+
+/** Euclidean distance between two 128-d descriptors (face-api's metric: same person below ~0.5). */
+export function descriptorDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += (a[i]! - b[i]!) ** 2;
+  return Math.sqrt(sum);
+}

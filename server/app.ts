@@ -79,6 +79,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     roleOf: (_hearingId, participantId) => store.participant(participantId)?.role ?? 'system',
     inSession,
     portRange: { min: config.recordPortMin, max: config.recordPortMax },
+    hearingLog: (hearingId) => store.auditLog(hearingId),
   });
   const transcripts = new TranscriptService(store);
   const signing = new TranscriptSigning(store, transcripts, (hearingId) => recorder.get(hearingId)?.manifest.head.hash ?? null, (hearingId) => recorder.dirOf(hearingId));
@@ -135,7 +136,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
   hearings.on('event', (e) => {
     if (!e.hearingId) return;
     const hearingId = e.hearingId;
-    const recorded = recorder.hearingEvent(hearingId, e.action, e.actor, e.detail).catch((error: Error) => {
+    const recorded = recorder.hearingEvent(hearingId, e.action, e.actor, e.detail, e.seq).catch((error: Error) => {
       console.error(`[recorder] ${hearingId} ${e.action}: ${error.message}`);
     });
     if (e.action !== 'hearing.state_changed') return;

@@ -97,8 +97,12 @@ describe('face identity on the live video track', () => {
     const lines = manifest.trim().split('\n').map((l) => JSON.parse(l));
     const alertLine = lines.find((l) => l.event === 'identity.alert' && l.kind === 'mismatch');
     expect(alertLine).toMatchObject({ participantId: amy.id, actor: 'system' });
-    const checkLine = lines.find((l) => l.event === 'identity.checked' && l.participantId === amy.id);
-    expect(checkLine).toMatchObject({ result: 'rejected', model: expect.stringContaining('face-api') });
+    // Every check is in the record, the waiting-room ones too (written when the record began).
+    const checks = lines.filter((l) => l.event === 'identity.checked');
+    expect(checks.find((l) => l.participantId === amy.id && l.beforeRecord)).toMatchObject({ result: 'verified', model: expect.stringContaining('face-api') });
+    expect(checks.find((l) => l.participantId === impostor.id && l.beforeRecord)).toMatchObject({ result: 'rejected' });
+    expect(lines.find((l) => l.event === 'identity.decided' && l.participantId === impostor.id)).toMatchObject({ decision: 'refuse', beforeRecord: true });
+    expect(checks.find((l) => l.participantId === amy.id && !l.beforeRecord)).toMatchObject({ result: 'rejected' });
     expect(manifest).not.toMatch(/descriptor/);
 
     // At close the reference descriptors are deleted.

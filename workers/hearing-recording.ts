@@ -70,9 +70,9 @@ export class HearingRecording {
   }
 
   /** Appends an event line (in order with everything else this recording writes). */
-  event(event: string, detail: Record<string, unknown> = {}): Promise<void> {
+  event(event: string, detail: Record<string, unknown> = {}, at?: string): Promise<void> {
     return this.serial(async () => {
-      if (!this.finalized) this.manifest.append({ type: 'event', event, ...detail } as EventLine);
+      if (!this.finalized) this.manifest.append({ type: 'event', event, ...detail } as EventLine, at);
     });
   }
 

@@ -15,6 +15,8 @@ export interface RecorderOptions {
   /** Whether the hearing is in session (recorded) right now. */
   inSession: (hearingId: string) => boolean;
   portRange: { min: number; max: number };
+  /** The hearing's log so far, so what happened before the record began (waiting room) is in it too. */
+  hearingLog?: (hearingId: string) => { seq: number; at: string; actor: string; action: string; detail: Record<string, unknown> }[];
 }
 
 /** Hearing-log actions that are also written into the record. */
@@ -64,11 +66,20 @@ export class Recorder {
   }
 
   /** A hearing-log entry: mirrored into the record, and state changes drive the recording. */
-  async hearingEvent(hearingId: string, action: string, actor: string, detail: Record<string, unknown>): Promise<void> {
+  async hearingEvent(hearingId: string, action: string, actor: string, detail: Record<string, unknown>, seq = Infinity): Promise<void> {
     const inSession = this.o.inSession(hearingId);
     let rec = this.recordings.get(hearingId);
     if (!rec && !(action === 'hearing.state_changed' && inSession)) return;
-    rec ??= this.recording(hearingId);
+    if (!rec) {
+      rec = this.recording(hearingId);
+      // A new record opens with what was logged before it (identity checks and joins in the waiting
+      // room, evidence), each at its own time and marked as before the record began.
+      if (rec.manifest.head.seq === 0) {
+        for (const e of this.o.hearingLog?.(hearingId) ?? []) {
+          if (e.seq < seq && MIRRORED.has(e.action)) await rec.event(e.action, { actor: e.actor, ...e.detail, beforeRecord: true }, e.at);
+        }
+      }
+    }
     if (MIRRORED.has(action)) await rec.event(action, { actor, ...detail });
     if (action !== 'hearing.state_changed') return;
     const to = detail.to as string;

@@ -6,11 +6,12 @@ import { z } from 'zod';
 import { forwardingScenario, FORWARDING_DEFAULTS } from './forwarding/scenario.ts';
 import { recordingScenario, RECORDING_DEFAULTS } from './recording/scenario.ts';
 import { transcriptionScenario } from './transcription/scenario.ts';
+import { facesScenario } from './faces/scenario.ts';
 import { machineInfo } from './lib/proc.ts';
 import { progressBar, writeReport } from './lib/report.ts';
 import type { ScenarioOutcome } from './lib/scenario.ts';
 
-const SCENARIOS = ['forwarding', 'recording', 'transcription', 'all'] as const;
+const SCENARIOS = ['forwarding', 'recording', 'transcription', 'faces', 'all'] as const;
 const positiveInt = z.coerce.number().int().positive();
 
 const optionsSchema = z.object({
@@ -40,6 +41,7 @@ const optionsSchema = z.object({
     .default('1,2,4')
     .transform((s) => s.split(',').map(Number)),
   asrModel: z.string().optional(),
+  faceRounds: positiveInt.max(20).default(3),
   out: z.string().default(path.join(path.dirname(fileURLToPath(import.meta.url)), 'results')),
   noTargets: z.boolean().default(false),
 });
@@ -64,6 +66,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'record-seconds': { type: 'string' },
       'asr-speakers': { type: 'string' },
       'asr-model': { type: 'string' },
+      'face-rounds': { type: 'string' },
       out: { type: 'string' },
       'no-targets': { type: 'boolean' },
     },
@@ -84,6 +87,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     recordSeconds: values['record-seconds'],
     asrSpeakers: values['asr-speakers'],
     asrModel: values['asr-model'] ?? process.env.HEARING_ASR_MODEL,
+    faceRounds: values['face-rounds'],
     out: values.out,
     noTargets: values['no-targets'],
   });
@@ -100,6 +104,8 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
       return recordingScenario({ steps: o.recordSteps, seconds: o.recordSeconds, workers: o.workers }, progress);
     case 'transcription':
       return transcriptionScenario({ speakers: o.asrSpeakers, model: o.asrModel }, progress);
+    case 'faces':
+      return facesScenario({ rounds: o.faceRounds }, progress);
   }
 }
 

@@ -121,11 +121,17 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
     if (hearing.state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed');
     this.o.hearings.participant(hearingId, participantId);
     const photo = await reencodeImage(input, MAX_REFERENCE_BYTES, 'jpeg');
-    const frame = await photoAsFrame(photo.data);
     this.model = await this.o.checker.start();
-    const faces = await this.o.checker.describe(frame.rgb, frame.width, frame.height);
-    if (faces.length === 0) throw new AppError(422, 'no_face', 'no face found in the reference photo');
-    if (faces.length > 1) throw new AppError(422, 'several_faces', `the reference photo shows ${faces.length} faces; it must show exactly one`);
+    // Two framings (see photoAsFrame): one face must be found, and no framing may find more.
+    const found = [];
+    for (const fit of [320, 480]) {
+      const frame = await photoAsFrame(photo.data, fit);
+      found.push(await this.o.checker.describe(frame.rgb, frame.width, frame.height));
+    }
+    const most = Math.max(...found.map((f) => f.length));
+    if (most === 0) throw new AppError(422, 'no_face', 'no face found in the reference photo');
+    if (most > 1) throw new AppError(422, 'several_faces', `the reference photo shows ${most} faces; it must show exactly one`);
+    const faces = found.find((f) => f.length === 1)!;
     const photoSha256 = createHash('sha256').update(input).digest('hex');
     const row: IdentityRow = {
       hearingId,

@@ -67,6 +67,11 @@ export class FaceChecker extends EventEmitter<CheckerEvents> {
     return this.ready;
   }
 
+  /** The face process (for the benchmark's memory figures). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Every face in an RGB image, with its 128-d descriptor. */
   async describe(rgb: Uint8Array, width: number, height: number): Promise<(FaceSummary & { descriptor: number[] })[]> {
     await this.start();

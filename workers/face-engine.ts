@@ -24,7 +24,11 @@ export interface FaceEngine {
 /** Tiny face detector input size: measured on the fixtures, 416 finds every face at ~3x the speed of SSD MobileNet. */
 const DETECTOR_INPUT = 416;
 
-export async function loadFaceEngine(): Promise<FaceEngine> {
+/**
+ * `tiny` (the default: tiny face detector) or `ssd` (SSD MobileNet v1, the feasibility study's
+ * baseline, kept for the benchmark's side-by-side comparison).
+ */
+export async function loadFaceEngine(detector: 'tiny' | 'ssd' = 'tiny'): Promise<FaceEngine> {
   // CJS builds: named ESM imports of them are not reliable under plain Node, so they are required.
   const tf = require('@tensorflow/tfjs') as typeof Tf;
   const wasm = require('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(prefix: string, usePlatformFetch?: boolean): void };
@@ -35,13 +39,14 @@ export async function loadFaceEngine(): Promise<FaceEngine> {
   await tf.setBackend('wasm');
   await tf.ready();
   const modelDir = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-  await faceapi.nets.tinyFaceDetector.loadFromDisk(modelDir);
+  if (detector === 'tiny') await faceapi.nets.tinyFaceDetector.loadFromDisk(modelDir);
+  else await faceapi.nets.ssdMobilenetv1.loadFromDisk(modelDir);
   await faceapi.nets.faceLandmark68Net.loadFromDisk(modelDir);
   await faceapi.nets.faceRecognitionNet.loadFromDisk(modelDir);
-  const options = new faceapi.TinyFaceDetectorOptions({ inputSize: DETECTOR_INPUT, scoreThreshold: 0.5 });
+  const options = detector === 'tiny' ? new faceapi.TinyFaceDetectorOptions({ inputSize: DETECTOR_INPUT, scoreThreshold: 0.5 }) : new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 });
   const version = (require('@vladmandic/face-api/package.json') as { version: string }).version;
   return {
-    model: `face-api ${version} tiny_face_detector(${DETECTOR_INPUT})+face_landmark_68+face_recognition (tfjs-wasm ${tf.version_core})`,
+    model: `face-api ${version} ${detector === 'tiny' ? `tiny_face_detector(${DETECTOR_INPUT})` : 'ssd_mobilenetv1'}+face_landmark_68+face_recognition (tfjs-wasm ${tf.version_core})`,
     async detect(rgb, width, height) {
       const tensor = tf.tensor3d(rgb, [height, width, 3], 'int32');
       try {

@@ -11,6 +11,9 @@ import type { FromRecorder } from './recorder-messages.ts';
 export const RECORDER_PEER = 'recorder';
 const SEGMENT_SECONDS = 2;
 
+/** How long a track may take to close its last segment (a start-up burst can hold ffmpeg back for seconds). */
+const STOP_TIMEOUT_MS = 30_000;
+
 interface TrackState {
   trackId: string;
   producerId: string;
@@ -284,11 +287,13 @@ export class HearingRecording {
   private stopRun(t: TrackState): Promise<void> {
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
+        // Segments closed after this would be outside the record (verify reports them as unlisted).
+        if (!this.finalized) this.manifest.append({ type: 'event', event: 'recorder.stop_timeout', track: t.trackId, participantId: t.participantId, waitedMs: STOP_TIMEOUT_MS });
         t.running = false;
         t.consumer?.close();
         t.transport?.close();
         resolve();
-      }, 12_000);
+      }, STOP_TIMEOUT_MS);
       t.stopped = () => {
         clearTimeout(timer);
         resolve();

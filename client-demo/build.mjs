@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 await build({
-  entryPoints: [path.join(here, 'src/main.ts')],
-  outfile: path.join(here, 'dist/client.js'),
+  // The participant client and the public viewer (hls.js).
+  entryPoints: { client: path.join(here, 'src/main.ts'), watch: path.join(here, 'src/watch.ts') },
+  outdir: path.join(here, 'dist'),
   bundle: true,
   format: 'esm',
   target: 'es2022',

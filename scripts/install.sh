@@ -10,7 +10,7 @@ apt_pkgs=(
   # mediasoup worker build (see scripts/build-worker.sh)
   meson ninja-build pkg-config libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev catch2
   # media tools, the offline speech engine with its English model and test speech, the test browser
-  ffmpeg pocketsphinx pocketsphinx-en-us pocketsphinx-testdata espeak-ng chromium
+  ffmpeg pocketsphinx pocketsphinx-en-us pocketsphinx-testdata espeak-ng chromium fonts-dejavu-core
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do

@@ -10,6 +10,8 @@ export const createHearingBody = z.strictObject({
   /** Speech recognition for this hearing; defaults from HEARING_ASR_ENGINE / HEARING_ASR_LANGUAGE. */
   /** `off`: no live transcription (e.g. the court keeps its own stenographer); the record is unaffected. */
   asr: z.strictObject({ engine: z.enum(['pocketsphinx', 'whisper', 'off']), language: z.enum(['en', 'zh', 'auto']) }).optional(),
+  /** May be streamed to the public (the judge still approves); default false. */
+  streamable: z.boolean().optional(),
 });
 
 export const addParticipantBody = z.strictObject({
@@ -64,6 +66,7 @@ export const hearingResponse = z.object({
   asrEngine: z.string().nullable(),
   asrLanguage: z.string().nullable(),
   allowedTransitions: z.array(z.enum(HEARING_STATES)),
+  streamable: z.boolean(),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
   participants: z.array(participant),

@@ -21,6 +21,8 @@ import { recordRouter } from './record-api.ts';
 import { reviewRouter } from './review-api.ts';
 import { AppError } from './errors.ts';
 import { identityRouter } from './identity-api.ts';
+import { LivestreamService } from './livestream.ts';
+import { livestreamRouter, publicLiveRouter } from './livestream-api.ts';
 import { IdentityService } from './identity.ts';
 import { FaceChecker } from '../workers/face-checker.ts';
 import { Transcriber } from '../workers/transcriber.ts';
@@ -47,6 +49,7 @@ export interface HearingServer {
   transcriber: Transcriber;
   identity: IdentityService;
   faceChecker: FaceChecker;
+  live: LivestreamService;
   recordKey: RecordKey;
   http: http.Server;
   close(): Promise<void>;
@@ -94,6 +97,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     config: config.identity,
     roleOf: (_hearingId, participantId) => store.participant(participantId)?.role ?? 'viewer',
   });
+  const live = new LivestreamService({ store, hearings, plane, config: config.live, dataDir: config.dataDir });
   hearings.addTransitionGuard((hearingId, from, to) => {
     if (to !== 'open' || (from !== 'scheduled' && from !== 'waiting_room')) return;
     const blockers = identity.blockers(hearingId);
@@ -174,6 +178,8 @@ export async function startServer(config: Config): Promise<HearingServer> {
   app.use('/api/v1', evidenceRouter(hearings, evidence, tokens, secrets.apiKey));
   app.use('/api/v1', recordRouter(hearings, recorder, recordKey, secrets.apiKey));
   app.use('/api/v1', identityRouter(identity, secrets.apiKey));
+  app.use('/api/v1', livestreamRouter(live, secrets.apiKey));
+  app.use(publicLiveRouter(live, clientDir));
   app.use('/api/v1', reviewRouter(hearings, (id) => recorder.dirOf(id), config.dataDir, secrets.apiKey));
   app.use('/api/v1', apiRouter(hearings, transcripts, evidence, signing, secrets.apiKey));
   app.get('/join', (_req, res) => {
@@ -187,13 +193,17 @@ export async function startServer(config: Config): Promise<HearingServer> {
 
   const server = http.createServer(app);
   const io = new SocketServer(server, { maxHttpBufferSize: 256 * 1024, serveClient: false });
-  const signaling = new Signaling({ io, hearings, plane, tokens, recorder, transcripts, evidence, signing, identity });
+  const signaling = new Signaling({ io, hearings, plane, tokens, recorder, transcripts, evidence, signing, identity, live });
   hearings.on('event', (e) => {
     // Listed for the judge as it arrives.
     if (e.action === 'evidence.added' && e.hearingId) signaling.broadcast(e.hearingId, 'evidenceAdded', { ...e.detail, uploadedBy: e.actor });
   });
   transcriber.on('partial', (partial) => signaling.broadcast(partial.hearingId, 'transcriptPartial', { ...partial, status: 'partial' }));
-  transcriber.on('segment', (segment) => signaling.broadcast(segment.hearingId, 'transcript', transcripts.addRecognized(segment)));
+  transcriber.on('segment', (segment) => {
+    const stored = transcripts.addRecognized(segment);
+    signaling.broadcast(segment.hearingId, 'transcript', stored);
+    live.addCaption(segment.hearingId, stored);
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -221,12 +231,14 @@ export async function startServer(config: Config): Promise<HearingServer> {
     transcriber,
     identity,
     faceChecker,
+    live,
     recordKey,
     http: server,
     async close() {
       if (closed) return;
       closed = true;
       await new Promise<void>((resolve) => io.close(() => resolve()));
+      await live.close();
       identity.close();
       await faceChecker.close();
       await transcriber.close();

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ROLES } from './roles.ts';
 import { DEFAULT_THRESHOLDS } from './identity-rule.ts';
 import type { IdentityConfig } from './identity.ts';
+import type { LiveConfig } from './livestream.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const envSchema = z.object({
@@ -43,7 +44,12 @@ const envSchema = z.object({
   HEARING_ASR_LANGUAGE: z.enum(['en', 'zh', 'auto']).default('en'),
   HEARING_ASR_MODEL: z.string().min(1).optional(),
   HEARING_ASR_PORT_MIN: port.default(28000),
-  HEARING_ASR_PORT_MAX: port.default(29999),
+  HEARING_ASR_PORT_MAX: port.default(28999),
+  HEARING_LIVE_PORT_MIN: port.default(29000),
+  HEARING_LIVE_PORT_MAX: port.default(29999),
+  HEARING_LIVE_DELAY_S: z.coerce.number().min(0).max(600).default(30),
+  HEARING_LIVE_SIZE: z.enum(['720p', '480p']).default('720p'),
+  HEARING_LIVE_CAPTION_SPEAKER: z.enum(['role', 'name']).default('role'),
   HEARING_DEMO: z.enum(['0', '1']).default('1'),
   HEARING_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
@@ -76,6 +82,7 @@ export interface Config {
   facePortMin: number;
   facePortMax: number;
   identity: IdentityConfig;
+  live: LiveConfig;
   /** UDP ports the transcriber's decoders listen on. */
   asrPortMin: number;
   asrPortMax: number;
@@ -123,6 +130,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
       absentSeconds: e.HEARING_IDENTITY_ABSENT_S,
       checkSampleMs: 700,
       watchSampleMs: 5000,
+    },
+    live: {
+      delaySeconds: e.HEARING_LIVE_DELAY_S,
+      size: e.HEARING_LIVE_SIZE,
+      captionSpeaker: e.HEARING_LIVE_CAPTION_SPEAKER,
+      portMin: e.HEARING_LIVE_PORT_MIN,
+      portMax: e.HEARING_LIVE_PORT_MAX,
     },
     asrEngine: e.HEARING_ASR_ENGINE,
     asrLanguage: e.HEARING_ASR_LANGUAGE,

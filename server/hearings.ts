@@ -8,6 +8,8 @@ import type { TokenIssuer } from './auth.ts';
 
 export interface HearingView extends HearingRow {
   allowedTransitions: readonly HearingState[];
+  /** Marked by the court platform as one that may be streamed to the public. */
+  streamable: boolean;
   participants: ParticipantView[];
 }
 
@@ -63,7 +65,7 @@ export class HearingService extends EventEmitter<HearingEvents> {
     super();
   }
 
-  create(input: { caseNumber: string; title: string; scheduledAt?: string; asr?: { engine: string; language: string } }, actor: string): HearingView {
+  create(input: { caseNumber: string; title: string; scheduledAt?: string; asr?: { engine: string; language: string }; streamable?: boolean }, actor: string): HearingView {
     const now = new Date().toISOString();
     const row: HearingRow = {
       id: randomUUID(),
@@ -77,7 +79,8 @@ export class HearingService extends EventEmitter<HearingEvents> {
       updatedAt: now,
     };
     this.store.insertHearing(row);
-    this.log(row.id, actor, 'hearing.created', { caseNumber: row.caseNumber, title: row.title });
+    if (input.streamable) this.store.saveStreamSettings(row.id, { streamable: true, approvedBy: null, approvedAt: null });
+    this.log(row.id, actor, 'hearing.created', { caseNumber: row.caseNumber, title: row.title, streamable: input.streamable ?? false });
     return this.view(row);
   }
 
@@ -167,6 +170,6 @@ export class HearingService extends EventEmitter<HearingEvents> {
   }
 
   private view(row: HearingRow): HearingView {
-    return { ...row, allowedTransitions: allowedTransitions(row.state), participants: this.participants(row.id) };
+    return { ...row, allowedTransitions: allowedTransitions(row.state), streamable: this.store.streamSettings(row.id).streamable, participants: this.participants(row.id) };
   }
 }

@@ -2,7 +2,7 @@
 export const ROLES = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type Action = 'publish' | 'subscribe' | 'changeState' | 'controlRecord' | 'editTranscript' | 'annotateTranscript' | 'decideIdentity';
+export type Action = 'publish' | 'subscribe' | 'changeState' | 'controlRecord' | 'editTranscript' | 'annotateTranscript' | 'decideIdentity' | 'approveStream' | 'controlStream';
 
 const CAN: Record<Action, readonly Role[]> = {
   publish: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
@@ -12,6 +12,8 @@ const CAN: Record<Action, readonly Role[]> = {
   editTranscript: ['judge', 'clerk'],
   annotateTranscript: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
   decideIdentity: ['judge', 'clerk'],
+  approveStream: ['judge'],
+  controlStream: ['judge', 'clerk'],
 };
 
 export function may(role: Role, action: Action): boolean {

@@ -90,6 +90,8 @@ export const signalingSchemas = {
     image: z.string().max(700_000).optional(),
   }),
   placeEvidence: z.strictObject({ evidenceId: z.uuid(), afterSegmentId: z.uuid() }),
+  stream: z.strictObject({ action: z.enum(['approve', 'start', 'pause', 'stop', 'cut']) }),
+  setProtection: z.strictObject({ participantId: z.uuid(), hidden: z.boolean(), voice: z.enum(['natural', 'disguised']).default('natural') }),
   identityDecision: z.strictObject({ participantId: z.uuid(), decision: z.enum(['admit', 'refuse']), reason: z.string().trim().min(1).max(500) }),
   annotateTranscript: z.strictObject({ segmentId: z.uuid(), text: z.string().trim().min(1).max(2000) }),
   pauseRecording: z.strictObject({ reason: z.string().trim().min(1).max(500) }),

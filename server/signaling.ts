@@ -15,6 +15,7 @@ import type { TranscriptService } from './transcripts.ts';
 import type { EvidenceService } from './evidence.ts';
 import type { TranscriptSigning } from './transcript-signing.ts';
 import type { IdentityService, IdentityUpdate } from './identity.ts';
+import type { LivestreamService } from './livestream.ts';
 
 interface SocketData {
   claims: TokenClaims;
@@ -43,6 +44,8 @@ const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
   pauseRecording: 'controlRecord',
   resumeRecording: 'controlRecord',
   identityDecision: 'decideIdentity',
+  stream: 'controlStream',
+  setProtection: 'controlStream',
 };
 
 /** Per-socket flood guard: a burst of 1,000 messages, refilled at 200 per second. */
@@ -89,6 +92,7 @@ export class Signaling {
   private readonly evidence: EvidenceService;
   private readonly signing: TranscriptSigning;
   private readonly identity: IdentityService;
+  private readonly live: LivestreamService;
 
   constructor(o: {
     io: Server;
@@ -100,6 +104,7 @@ export class Signaling {
     evidence: EvidenceService;
     signing: TranscriptSigning;
     identity: IdentityService;
+    live: LivestreamService;
   }) {
     this.io = o.io;
     this.hearings = o.hearings;
@@ -110,6 +115,7 @@ export class Signaling {
     this.evidence = o.evidence;
     this.signing = o.signing;
     this.identity = o.identity;
+    this.live = o.live;
     const { io, plane } = o;
     io.use((socket, next) => {
       this.authenticate(socket as HearingSocket).then(
@@ -287,6 +293,14 @@ export class Signaling {
       this.broadcast(claims.hearingId, 'transcriptSigned', status);
       return { signature: status };
     });
+    on('stream', ({ action }) => {
+      // Only the judge approves; the clerk may start, pause, stop and cut an approved stream.
+      if (action === 'approve' && !may(claims.role, 'approveStream')) throw new AppError(403, 'forbidden', `role ${claims.role} may not approve streaming`);
+      return this.live.act(claims.hearingId, action, claims.participantId);
+    });
+
+    on('setProtection', ({ participantId, hidden, voice }) => this.live.setProtection(claims.hearingId, participantId, { hidden, voice }, claims.participantId));
+
     on('identityDecision', ({ participantId, decision, reason }) => {
       return this.identity.decide(claims.hearingId, participantId, decision, reason, claims.participantId);
     });

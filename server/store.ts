@@ -16,6 +16,19 @@ export interface HearingRow {
   updatedAt: string;
 }
 
+export interface StreamSettings {
+  /** The court platform marked the hearing as one that may be streamed to the public. */
+  streamable: boolean;
+  approvedBy: string | null;
+  approvedAt: string | null;
+}
+
+/** How a participant appears in the public stream. */
+export interface Protection {
+  hidden: boolean;
+  voice: 'natural' | 'disguised';
+}
+
 export type IdentityStatus = 'unenrolled' | 'pending' | 'verified' | 'rejected' | 'needs_review';
 
 export interface IdentityRow {
@@ -238,6 +251,20 @@ const MIGRATIONS: string[] = [
      reason TEXT,
      PRIMARY KEY (hearing_id, participant_id)
    );`,
+  // Public livestream: the platform's flag, the judge's approval, per-participant protection.
+  `CREATE TABLE hearing_streams (
+     hearing_id TEXT PRIMARY KEY REFERENCES hearings(id),
+     streamable INTEGER NOT NULL DEFAULT 0,
+     approved_by TEXT,
+     approved_at TEXT
+   );
+   CREATE TABLE stream_protection (
+     hearing_id TEXT NOT NULL REFERENCES hearings(id),
+     participant_id TEXT NOT NULL REFERENCES participants(id),
+     hidden INTEGER NOT NULL DEFAULT 0,
+     voice TEXT NOT NULL DEFAULT 'natural',
+     PRIMARY KEY (hearing_id, participant_id)
+   );`,
 ];
 
 const HEARING_COLUMNS = `id, case_number AS caseNumber, title, scheduled_at AS scheduledAt, state,
@@ -425,6 +452,32 @@ export class Store {
   /** Reference descriptors are only needed while the hearing can still check faces. */
   forgetDescriptors(hearingId: string): number {
     return this.db.prepare('UPDATE participant_identity SET descriptor = NULL WHERE hearing_id = ? AND descriptor IS NOT NULL').run(hearingId).changes;
+  }
+
+  streamSettings(hearingId: string): StreamSettings {
+    const row = this.db.prepare('SELECT streamable, approved_by AS approvedBy, approved_at AS approvedAt FROM hearing_streams WHERE hearing_id = ?').get(hearingId) as
+      | { streamable: number; approvedBy: string | null; approvedAt: string | null }
+      | undefined;
+    return { streamable: row?.streamable === 1, approvedBy: row?.approvedBy ?? null, approvedAt: row?.approvedAt ?? null };
+  }
+
+  saveStreamSettings(hearingId: string, s: StreamSettings): void {
+    this.db
+      .prepare(`INSERT INTO hearing_streams (hearing_id, streamable, approved_by, approved_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (hearing_id) DO UPDATE SET streamable = excluded.streamable, approved_by = excluded.approved_by, approved_at = excluded.approved_at`)
+      .run(hearingId, s.streamable ? 1 : 0, s.approvedBy, s.approvedAt);
+  }
+
+  protections(hearingId: string): Map<string, Protection> {
+    const rows = this.db.prepare('SELECT participant_id AS participantId, hidden, voice FROM stream_protection WHERE hearing_id = ?').all(hearingId) as { participantId: string; hidden: number; voice: string }[];
+    return new Map(rows.map((r) => [r.participantId, { hidden: r.hidden === 1, voice: r.voice === 'disguised' ? 'disguised' : 'natural' }]));
+  }
+
+  saveProtection(hearingId: string, participantId: string, p: Protection): void {
+    this.db
+      .prepare(`INSERT INTO stream_protection (hearing_id, participant_id, hidden, voice) VALUES (?, ?, ?, ?)
+                ON CONFLICT (hearing_id, participant_id) DO UPDATE SET hidden = excluded.hidden, voice = excluded.voice`)
+      .run(hearingId, participantId, p.hidden ? 1 : 0, p.voice);
   }
 
   audit(entry: Omit<AuditRow, 'seq'>): AuditRow {

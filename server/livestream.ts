@@ -1,0 +1,255 @@
+// Public livestream policy and lifecycle: a hearing is streamed only if the court platform marked it
+// streamable and the judge approved; the judge or clerk start, pause (slate), stop and cut; protected
+// participants are replaced inside the program; captions come from the final transcript. Every action
+// is logged (audit, webhook, record).
+import fs from 'node:fs';
+import path from 'node:path';
+import { AppError } from './errors.ts';
+import type { HearingService } from './hearings.ts';
+import type { Protection, Store } from './store.ts';
+import { isInSession } from './hearing-state.ts';
+import { LivePublisher, type Caption } from '../workers/live-publisher.ts';
+import { LIVE_PEER, ProgramRun, SIZES, type ProgramSource } from '../workers/live-program.ts';
+import type { MediaPlane } from '../workers/media-plane.ts';
+import type { MediaRoom } from '../workers/media-room.ts';
+import { PortPairs } from '../workers/udp-ports.ts';
+
+export const STREAM_ACTIONS = ['approve', 'start', 'pause', 'stop', 'cut'] as const;
+export type StreamAction = (typeof STREAM_ACTIONS)[number];
+export type StreamState = 'idle' | 'live' | 'paused' | 'ended' | 'cut';
+
+export interface LiveConfig {
+  delaySeconds: number;
+  size: '720p' | '480p';
+  captionSpeaker: 'role' | 'name';
+  portMin: number;
+  portMax: number;
+}
+
+interface HearingStream {
+  state: StreamState;
+  publisher: LivePublisher;
+  run: ProgramRun | null;
+  runId: number;
+  /** Paused by the hearing's adjournment (resumes with it), not by a person. */
+  autoPaused: boolean;
+  restartTimer?: NodeJS.Timeout;
+  /** Serializes run changes. */
+  ops: Promise<void>;
+}
+
+export class LivestreamService {
+  private readonly streams = new Map<string, HearingStream>();
+  private readonly captions = new Map<string, Caption[]>();
+  private readonly ports: PortPairs;
+
+  constructor(private readonly o: { store: Store; hearings: HearingService; plane: MediaPlane; config: LiveConfig; dataDir: string }) {
+    this.ports = new PortPairs(o.config.portMin, o.config.portMax);
+    o.plane.on('roomOpened', (room) => {
+      const changed = (info: { participantId: string }): void => {
+        if (info.participantId !== LIVE_PEER) this.scheduleRestart(room.hearingId);
+      };
+      room.on('producerAdded', changed);
+      room.on('producerClosed', changed);
+      room.on('activeSpeaker', ({ participantId }) => participantId && this.streams.get(room.hearingId)?.run?.setSpeaker(participantId));
+    });
+    o.hearings.on('event', (e) => {
+      if (e.action !== 'hearing.state_changed' || !e.hearingId) return;
+      void this.followHearing(e.hearingId, e.detail.to as string).catch((error: Error) => console.warn(`[live] ${error.message}`));
+    });
+  }
+
+  publicDir(hearingId: string): string {
+    return path.join(this.o.dataDir, 'live', hearingId);
+  }
+
+  /** Whether viewers may see this hearing's stream (flagged, approved, and started at least once). */
+  isPublic(hearingId: string): boolean {
+    const s = this.o.store.streamSettings(hearingId);
+    return s.streamable && s.approvedBy !== null && fs.existsSync(path.join(this.publicDir(hearingId), 'index.m3u8'));
+  }
+
+  status(hearingId: string): { streamable: boolean; approved: boolean; state: StreamState; delaySeconds: number; playlist: string; watch: string } {
+    this.o.hearings.row(hearingId);
+    const s = this.o.store.streamSettings(hearingId);
+    return {
+      streamable: s.streamable,
+      approved: s.approvedBy !== null,
+      state: this.streams.get(hearingId)?.state ?? 'idle',
+      delaySeconds: this.o.config.delaySeconds,
+      playlist: `/live/${hearingId}/index.m3u8`,
+      watch: `/watch/${hearingId}`,
+    };
+  }
+
+  setStreamable(hearingId: string, streamable: boolean, actor: string): void {
+    const s = this.o.store.streamSettings(hearingId);
+    this.o.store.saveStreamSettings(hearingId, { ...s, streamable, ...(streamable ? {} : { approvedBy: null, approvedAt: null }) });
+    this.o.hearings.log(hearingId, actor, 'stream.streamable', { streamable });
+    if (!streamable) void this.act(hearingId, 'cut', actor).catch(() => undefined);
+  }
+
+  async act(hearingId: string, action: StreamAction, actor: string): Promise<ReturnType<LivestreamService['status']>> {
+    const hearing = this.o.hearings.row(hearingId);
+    const settings = this.o.store.streamSettings(hearingId);
+    const stream = this.streams.get(hearingId);
+    if (action === 'approve') {
+      if (!settings.streamable) throw new AppError(409, 'not_streamable', 'the court platform has not marked this hearing as streamable');
+      this.o.store.saveStreamSettings(hearingId, { ...settings, approvedBy: actor, approvedAt: new Date().toISOString() });
+    } else if (action === 'start') {
+      if (!settings.streamable) throw new AppError(409, 'not_streamable', 'the court platform has not marked this hearing as streamable');
+      if (!settings.approvedBy) throw new AppError(409, 'not_approved', 'the judge has not approved streaming this hearing');
+      if (!isInSession(hearing.state)) throw new AppError(409, 'not_in_session', `the hearing is ${hearing.state}: streams start while it is in session`);
+      if (stream?.state === 'live') return this.status(hearingId);
+      if (stream?.state === 'paused') await this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
+      else await this.begin(hearingId);
+    } else if (!stream || stream.state === 'ended' || stream.state === 'cut') {
+      throw new AppError(409, 'not_streaming', 'the hearing is not being streamed');
+    } else if (action === 'pause') {
+      stream.autoPaused = false;
+      if (stream.state === 'live') await this.serial(stream, () => this.switchTo(hearingId, stream, 'slate'));
+    } else if (action === 'stop') {
+      await this.end(hearingId, stream, false);
+    } else {
+      await this.end(hearingId, stream, true);
+    }
+    this.o.hearings.log(hearingId, actor, `stream.${action === 'stop' ? 'stopped' : action === 'cut' ? 'cut' : action === 'approve' ? 'approved' : action === 'pause' ? 'paused' : 'started'}`, {
+      delaySeconds: this.o.config.delaySeconds,
+      segmentsPublished: this.streams.get(hearingId)?.publisher.segmentsPublished ?? 0,
+    });
+    return this.status(hearingId);
+  }
+
+  setProtection(hearingId: string, participantId: string, protection: Protection, actor: string): Protection {
+    this.o.hearings.participant(hearingId, participantId);
+    this.o.store.saveProtection(hearingId, participantId, protection);
+    this.o.hearings.log(hearingId, actor, 'stream.protection', { participantId, ...protection });
+    // Applied at once: the program is rebuilt without this participant's picture (or voice as it is).
+    const stream = this.streams.get(hearingId);
+    if (stream?.state === 'live') void this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
+    return protection;
+  }
+
+  /** A final transcript segment, shown as a caption (by role unless the court chose names). */
+  addCaption(hearingId: string, c: { participantId: string; speakerName: string; role: string; start: string; end: string; text: string }): void {
+    const list = this.captions.get(hearingId) ?? [];
+    list.push({ startMs: Date.parse(c.start), endMs: Date.parse(c.end), speaker: this.o.config.captionSpeaker === 'name' ? c.speakerName : c.role, text: c.text });
+    this.captions.set(hearingId, list.slice(-500));
+  }
+
+  async close(): Promise<void> {
+    for (const [hearingId, stream] of this.streams) if (stream.state === 'live' || stream.state === 'paused') await this.end(hearingId, stream, true);
+  }
+
+  private async begin(hearingId: string): Promise<void> {
+    const workDir = path.join(this.o.dataDir, 'live-work', hearingId);
+    fs.rmSync(workDir, { recursive: true, force: true });
+    const publisher = new LivePublisher({
+      workDir,
+      publicDir: this.publicDir(hearingId),
+      delaySeconds: this.o.config.delaySeconds,
+      // Cues in the segment's span, and cues that arrived too late for the segment they started in
+      // (recognition finishes after the utterance): those are shown in the next one.
+      captions: (from, to) =>
+        (this.captions.get(hearingId) ?? []).filter((c) => {
+          const show = c.startMs < to && (c.endMs > from || !c.shown);
+          if (show) c.shown = true;
+          return show;
+        }),
+    });
+    const stream: HearingStream = { state: 'live', publisher, run: null, runId: 0, autoPaused: false, ops: Promise.resolve() };
+    this.streams.set(hearingId, stream);
+    await this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
+  }
+
+  /** Ends the current run and starts the next one (program or slate), numbering segments on. */
+  private async switchTo(hearingId: string, stream: HearingStream, what: 'program' | 'slate'): Promise<void> {
+    if (stream.state === 'ended' || stream.state === 'cut') return;
+    await stream.run?.stop();
+    const workDir = path.join(this.o.dataDir, 'live-work', hearingId);
+    const startNumber = nextSegmentNumber(workDir, this.publicDir(hearingId));
+    const o = { workDir, runId: ++stream.runId, startNumber, size: SIZES[this.o.config.size] };
+    const room = this.o.plane.get(hearingId);
+    stream.run = what === 'program' && room ? await ProgramRun.program(room, this.sources(hearingId, room), { ...o, ports: this.ports }) : ProgramRun.slate('hearing paused', o);
+    stream.state = what === 'program' ? 'live' : 'paused';
+    stream.publisher.setState(stream.state);
+  }
+
+  private async end(hearingId: string, stream: HearingStream, cut: boolean): Promise<void> {
+    clearTimeout(stream.restartTimer);
+    if (cut) {
+      stream.state = 'cut';
+      stream.run?.kill();
+      stream.publisher.cut();
+      return;
+    }
+    stream.state = 'ended';
+    await stream.run?.stop();
+    await stream.publisher.finish();
+  }
+
+  /** Main-room participants with media, in join order; internal peers never appear. */
+  private sources(hearingId: string, room: MediaRoom): ProgramSource[] {
+    const protections = this.o.store.protections(hearingId);
+    const byParticipant = new Map<string, ProgramSource>();
+    for (const p of room.producers()) {
+      if (p.source === 'screen') continue;
+      const participant = this.o.store.participant(p.participantId);
+      if (!participant) continue; // recorder, transcriber, face checker and other internal peers
+      const protection = protections.get(p.participantId);
+      const s = byParticipant.get(p.participantId) ?? {
+        participantId: p.participantId,
+        label: this.o.config.captionSpeaker === 'name' ? participant.name : participant.role,
+        hidden: protection?.hidden ?? false,
+        disguised: protection?.voice === 'disguised',
+      };
+      if (p.kind === 'video') s.videoProducerId = p.producerId;
+      else s.audioProducerId = p.producerId;
+      byParticipant.set(p.participantId, s);
+    }
+    return [...byParticipant.values()];
+  }
+
+  private scheduleRestart(hearingId: string): void {
+    const stream = this.streams.get(hearingId);
+    if (stream?.state !== 'live') return;
+    clearTimeout(stream.restartTimer);
+    stream.restartTimer = setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, 'program')), 1500);
+  }
+
+  private async followHearing(hearingId: string, to: string): Promise<void> {
+    const stream = this.streams.get(hearingId);
+    if (!stream || stream.state === 'ended' || stream.state === 'cut') return;
+    if (to === 'closed') {
+      await this.end(hearingId, stream, false);
+      this.o.hearings.log(hearingId, 'system', 'stream.stopped', { reason: 'hearing closed' });
+    } else if (to === 'adjourned' && stream.state === 'live') {
+      stream.autoPaused = true;
+      await this.serial(stream, () => this.switchTo(hearingId, stream, 'slate'));
+      this.o.hearings.log(hearingId, 'system', 'stream.paused', { reason: 'hearing adjourned' });
+    } else if (isInSession(to as never) && stream.state === 'paused' && stream.autoPaused) {
+      stream.autoPaused = false;
+      await this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
+      this.o.hearings.log(hearingId, 'system', 'stream.started', { reason: `hearing ${to}` });
+    }
+  }
+
+  private serial(stream: HearingStream, fn: () => Promise<void>): Promise<void> {
+    const next = stream.ops.then(fn, fn);
+    stream.ops = next.catch((error: Error) => console.warn(`[live] ${error.message}`));
+    return next;
+  }
+}
+
+/** The next segment number after every segment written so far (work or public), so runs never clash. */
+function nextSegmentNumber(...dirs: string[]): number {
+  let max = -1;
+  for (const dir of dirs) {
+    if (!fs.existsSync(dir)) continue;
+    for (const f of fs.readdirSync(dir)) {
+      const m = /^seg_(\d+)\.ts/.exec(f);
+      if (m) max = Math.max(max, Number(m[1]));
+    }
+  }
+  return max + 1;
+}

@@ -1,0 +1,147 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HearingServer } from '../server/app.ts';
+import { api, startTestServer } from './helpers/server.ts';
+import { launchBrowser, openJoin } from './helpers/browser.ts';
+import { paddedClip } from './helpers/speech.ts';
+import { until } from './helpers/wait.ts';
+import { ffprobeStreams } from './helpers/ffprobe.ts';
+
+const DELAY_S = 6;
+
+/** A fake camera that shows nothing but magenta: if any of it reaches the program, it is visible. */
+function magentaCamera(): string {
+  const file = path.join(os.tmpdir(), `fake-camera-magenta-${process.pid}.y4m`);
+  if (!fs.existsSync(file)) execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0xff00ff:s=640x480:r=15', '-frames:v', '30', '-pix_fmt', 'yuv420p', file]);
+  return file;
+}
+
+/** Pixels of a segment's middle frame that are clearly magenta. */
+function magentaPixels(segment: string): number {
+  const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', segment, '-ss', '1', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 16 * 1024 * 1024 });
+  let n = 0;
+  for (let i = 0; i + 2 < rgb.length; i += 3) if (rgb[i]! > 180 && rgb[i + 1]! < 90 && rgb[i + 2]! > 180) n++;
+  return n;
+}
+
+describe('public livestream', () => {
+  let server: HearingServer;
+  let viewerBrowser: Browser;
+  let partyBrowser: Browser;
+  beforeAll(async () => {
+    server = await startTestServer();
+    server.config.live.delaySeconds = DELAY_S;
+    viewerBrowser = await launchBrowser();
+    const speech = paddedClip('sense_and_sensibility_01_austen_64kb-0870', 1, 3);
+    partyBrowser = await launchBrowser([`--use-file-for-fake-video-capture=${magentaCamera()}`, `--use-file-for-fake-audio-capture=${speech.file}`]);
+  });
+  afterAll(async () => {
+    await viewerBrowser?.close();
+    await partyBrowser?.close();
+    await server?.close();
+  });
+
+  const publicGet = (route: string): Promise<Response> => fetch(`${server.url}${route}`);
+  const segmentsOf = async (id: string): Promise<string[]> => {
+    const r = await publicGet(`/live/${id}/video.m3u8`);
+    return r.ok ? (await r.text()).split('\n').filter((l) => l.endsWith('.ts')) : [];
+  };
+
+  it('a hearing not marked streamable is never streamed', async () => {
+    const call = api(server);
+    const h = (await call('POST', '/api/v1/hearings', { caseNumber: 'LIVE-NO', title: 'Closed to the public' })).body;
+    expect(h.streamable).toBe(false);
+    const refused = await call('POST', `/api/v1/hearings/${h.id}/stream`, { action: 'approve' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('not_streamable');
+    expect((await publicGet(`/live/${h.id}/index.m3u8`)).status).toBe(404);
+    expect((await publicGet(`/watch/${h.id}`)).status).toBe(404);
+    expect((await call('POST', `/api/v1/hearings/${h.id}/stream`, { action: 'launch' })).status).toBe(400);
+  });
+
+  it('approved and started: the program plays with captions, a protected party is not shown, and a cut drops the delay buffer', async () => {
+    const call = api(server);
+    const h = (await call('POST', '/api/v1/hearings', { caseNumber: 'LIVE-1', title: 'Public hearing', streamable: true })).body;
+    const add = async (name: string, role: string) => (await call('POST', `/api/v1/hearings/${h.id}/participants`, { name, role })).body;
+    const judge = await add('Judge Wang', 'judge');
+    const party = await add('Party Li', 'party');
+    await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'waiting_room' });
+    await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'open' });
+    const judgePage = await openJoin(viewerBrowser, judge.joinUrl);
+    const partyPage = await openJoin(partyBrowser, party.joinUrl);
+    const stream = (page: typeof judgePage, action: string) => page.evaluate((a) => (window as any).hearingClient.request('stream', { action: a }), action);
+
+    // Nothing before approval; a party may neither start nor cut.
+    expect((await stream(judgePage, 'start')).error.code).toBe('not_approved');
+    expect((await publicGet(`/live/${h.id}/index.m3u8`)).status).toBe(404);
+    expect((await publicGet(`/watch/${h.id}`)).status).toBe(404);
+    for (const action of ['approve', 'start', 'cut']) expect((await stream(partyPage, action)).error.code, action).toBe('forbidden');
+
+    expect((await stream(judgePage, 'approve')).result.approved).toBe(true);
+    expect((await stream(judgePage, 'start')).result.state).toBe('live');
+    const started = Date.now();
+    await until('the playlist appears', async () => (await segmentsOf(h.id)).length >= 2, 40_000);
+    // The legal delay: nothing is public before the first segment is DELAY_S old.
+    expect(Date.now() - started).toBeGreaterThan(DELAY_S * 1000);
+    const first = await segmentsOf(h.id);
+    await until('the playlist advances', async () => (await segmentsOf(h.id)).at(-1) !== first.at(-1), 20_000);
+
+    const segmentFile = path.join(os.tmpdir(), `live-${process.pid}.ts`);
+    fs.writeFileSync(segmentFile, Buffer.from(await (await publicGet(`/live/${h.id}/${(await segmentsOf(h.id)).at(-1)}`)).arrayBuffer()));
+    expect(ffprobeStreams(segmentFile).map((s) => s.codec).sort()).toEqual(['aac', 'h264']);
+    const size = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', segmentFile], { encoding: 'utf8' }).trim();
+    expect(size.split('\n')[0]).toBe('1280,720');
+    // The party's camera (pure magenta) is in the program before protection.
+    expect(magentaPixels(segmentFile)).toBeGreaterThan(1000);
+
+    // The public viewer plays, and shows a caption from the party's recognized speech.
+    const viewer = await viewerBrowser.newPage();
+    await viewer.goto(`${server.url}/watch/${h.id}`);
+    await viewer.waitForFunction(() => (window as any).watchClient?.state().currentTime > 1, undefined, { timeout: 30_000 });
+    const t0 = (await viewer.evaluate(() => (window as any).watchClient.state())).currentTime;
+    await viewer.evaluate(() => (window as any).watchClient.captions(true));
+    await until('playback advances', async () => (await viewer.evaluate(() => (window as any).watchClient.state())).currentTime > t0 + 2, 20_000);
+    const cues = await until('a caption cue', async () => {
+      const list: string[] = await viewer.evaluate(() => (window as any).watchClient.cues());
+      return list.length ? list : undefined;
+    }, 60_000);
+    expect(cues[0]).toMatch(/^party: \w+/);
+    expect(server.transcripts.list(h.id).length).toBeGreaterThan(0);
+
+    // Protection: the party becomes a placeholder inside the program, not in the viewer.
+    expect((await judgePage.evaluate((pid) => (window as any).hearingClient.request('setProtection', { participantId: pid, hidden: true }), party.id)).result.hidden).toBe(true);
+    const protectedAt = Date.now();
+    const later = await until('a segment made after protection is published', async () => {
+      const text = await (await publicGet(`/live/${h.id}/video.m3u8`)).text();
+      const lines = text.split('\n');
+      const idx = lines.lastIndexOf('#EXT-X-DISCONTINUITY');
+      const pdt = lines.slice(idx).find((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME:'));
+      const seg = lines.slice(idx).filter((l) => l.endsWith('.ts'))[1];
+      return idx >= 0 && pdt && Date.parse(pdt.slice(25)) > protectedAt && seg ? seg : undefined;
+    }, 40_000);
+    fs.writeFileSync(segmentFile, Buffer.from(await (await publicGet(`/live/${h.id}/${later}`)).arrayBuffer()));
+    expect(magentaPixels(segmentFile)).toBe(0);
+
+    // Cut: whatever is still held back never becomes visible, and nothing new is published.
+    const workDir = path.join(server.config.dataDir, 'live-work', h.id);
+    const heldBack = fs.readdirSync(workDir).filter((f) => /^seg_\d+\.ts$/.test(f));
+    expect(heldBack.length).toBeGreaterThan(0);
+    const cut = await call('POST', `/api/v1/hearings/${h.id}/stream`, { action: 'cut' });
+    expect(cut.body.state).toBe('cut');
+    const atCut = await segmentsOf(h.id);
+    await new Promise((r) => setTimeout(r, (DELAY_S + 3) * 1000));
+    expect(await segmentsOf(h.id)).toEqual(atCut);
+    const published = fs.readdirSync(server.live.publicDir(h.id));
+    for (const f of heldBack) expect(published, f).not.toContain(f);
+    expect(await (await publicGet(`/live/${h.id}/video.m3u8`)).text()).toContain('#EXT-X-ENDLIST');
+    await until('viewer shows the end', async () => (await viewer.evaluate(() => (window as any).watchClient.state())).state === 'cut', 10_000);
+
+    // Every action is in the hearing's record.
+    const manifest = fs.readFileSync(path.join(server.recorder.dirOf(h.id), 'manifest.jsonl'), 'utf8');
+    for (const e of ['stream.approved', 'stream.started', 'stream.protection', 'stream.cut']) expect(manifest).toContain(`"event":"${e}"`);
+  });
+});

@@ -7,11 +7,12 @@ import { forwardingScenario, FORWARDING_DEFAULTS } from './forwarding/scenario.t
 import { recordingScenario, RECORDING_DEFAULTS } from './recording/scenario.ts';
 import { transcriptionScenario } from './transcription/scenario.ts';
 import { facesScenario } from './faces/scenario.ts';
+import { livestreamScenario, LIVESTREAM_DEFAULTS } from './livestream/scenario.ts';
 import { machineInfo } from './lib/proc.ts';
 import { progressBar, writeReport } from './lib/report.ts';
 import type { ScenarioOutcome } from './lib/scenario.ts';
 
-const SCENARIOS = ['forwarding', 'recording', 'transcription', 'faces', 'all'] as const;
+const SCENARIOS = ['forwarding', 'recording', 'transcription', 'faces', 'livestream', 'all'] as const;
 const positiveInt = z.coerce.number().int().positive();
 
 const optionsSchema = z.object({
@@ -42,6 +43,12 @@ const optionsSchema = z.object({
     .transform((s) => s.split(',').map(Number)),
   asrModel: z.string().optional(),
   faceRounds: positiveInt.max(20).default(3),
+  liveSteps: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'comma-separated stream counts')
+    .default(LIVESTREAM_DEFAULTS.steps.join(','))
+    .transform((s) => s.split(',').map(Number).filter((n) => n >= 1 && n <= 20)),
+  liveSeconds: z.coerce.number().positive().max(120).default(LIVESTREAM_DEFAULTS.seconds),
   out: z.string().default(path.join(path.dirname(fileURLToPath(import.meta.url)), 'results')),
   noTargets: z.boolean().default(false),
 });
@@ -67,6 +74,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'asr-speakers': { type: 'string' },
       'asr-model': { type: 'string' },
       'face-rounds': { type: 'string' },
+      'live-steps': { type: 'string' },
+      'live-seconds': { type: 'string' },
       out: { type: 'string' },
       'no-targets': { type: 'boolean' },
     },
@@ -88,6 +97,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     asrSpeakers: values['asr-speakers'],
     asrModel: values['asr-model'] ?? process.env.HEARING_ASR_MODEL,
     faceRounds: values['face-rounds'],
+    liveSteps: values['live-steps'],
+    liveSeconds: values['live-seconds'],
     out: values.out,
     noTargets: values['no-targets'],
   });
@@ -106,6 +117,8 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
       return transcriptionScenario({ speakers: o.asrSpeakers, model: o.asrModel }, progress);
     case 'faces':
       return facesScenario({ rounds: o.faceRounds }, progress);
+    case 'livestream':
+      return livestreamScenario({ steps: o.liveSteps, seconds: o.liveSeconds }, progress);
   }
 }
 

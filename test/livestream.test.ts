@@ -22,7 +22,7 @@ function magentaCamera(): string {
 
 /** Pixels of a segment's middle frame that are clearly magenta. */
 function magentaPixels(segment: string): number {
-  const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', segment, '-ss', '1', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 16 * 1024 * 1024 });
+  const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', segment, '-ss', '0.5', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 16 * 1024 * 1024 });
   let n = 0;
   for (let i = 0; i + 2 < rgb.length; i += 3) if (rgb[i]! > 180 && rgb[i + 1]! < 90 && rgb[i + 2]! > 180) n++;
   return n;

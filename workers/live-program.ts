@@ -14,7 +14,8 @@ import { waitUntilBound, type PortPairs } from './udp-ports.ts';
 export const LIVE_PEER = 'livestream';
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
 const FPS = 25;
-const SEGMENT_SECONDS = 2;
+/** 1 s segments (and a 1 s GOP): the viewer can play about 1.5 s behind the live edge. */
+const SEGMENT_SECONDS = 1;
 
 export interface ProgramSource {
   participantId: string;

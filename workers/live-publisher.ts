@@ -146,12 +146,16 @@ export class LivePublisher {
   private async publish(s: Segment): Promise<void> {
     const from = path.join(this.o.workDir, s.name);
     if (!fs.existsSync(from)) return void this.pending.delete(s.name);
+    const captions = await this.captionsFor(s, from);
+    // A cut while the captions were being prepared: this segment stays unpublished. Everything from
+    // here on is synchronous, so a cut cannot fall between publishing and listing.
+    if (this.ended) return;
     const to = path.join(this.o.publicDir, s.name);
     fs.copyFileSync(from, `${to}.tmp`);
     fs.renameSync(`${to}.tmp`, to);
+    fs.writeFileSync(path.join(this.o.publicDir, s.name.replace(/\.ts$/, '.vtt')), captions);
     fs.rmSync(from, { force: true });
     this.pending.delete(s.name);
-    await this.writeCaptions(s, to);
     this.published.push(s);
     for (const old of this.published.slice(0, -KEEP_FILES)) {
       fs.rmSync(path.join(this.o.publicDir, old.name), { force: true });
@@ -162,7 +166,7 @@ export class LivePublisher {
   }
 
   /** The caption segment matching a video segment: cues in its wall-clock span, mapped to its first PTS. */
-  private async writeCaptions(s: Segment, tsFile: string): Promise<void> {
+  private async captionsFor(s: Segment, tsFile: string): Promise<string> {
     let pts = 0;
     try {
       const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'packet=pts', '-of', 'csv=p=0', tsFile]);
@@ -177,8 +181,7 @@ export class LivePublisher {
       const to = Math.min(Math.max(c.endMs, Math.max(c.startMs, s.startMs) + 2500), end) - s.startMs;
       return `${cueTime(from)} --> ${cueTime(Math.max(to, from + 500))}\n${c.speaker}: ${c.text.replace(/-->/g, '→')}\n`;
     });
-    const vtt = `WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:${pts},LOCAL:00:00:00.000\n\n${cues.join('\n')}`;
-    fs.writeFileSync(path.join(this.o.publicDir, s.name.replace(/\.ts$/, '.vtt')), vtt);
+    return `WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:${pts},LOCAL:00:00:00.000\n\n${cues.join('\n')}`;
   }
 
   private writePlaylists(endList: boolean): void {

@@ -22,6 +22,7 @@ import { reviewRouter } from './review-api.ts';
 import { AppError } from './errors.ts';
 import { identityRouter } from './identity-api.ts';
 import { LivestreamService } from './livestream.ts';
+import { ConsultationService } from './consultations.ts';
 import { livestreamRouter, publicLiveRouter } from './livestream-api.ts';
 import { IdentityService } from './identity.ts';
 import { FaceChecker } from '../workers/face-checker.ts';
@@ -193,7 +194,8 @@ export async function startServer(config: Config): Promise<HearingServer> {
 
   const server = http.createServer(app);
   const io = new SocketServer(server, { maxHttpBufferSize: 256 * 1024, serveClient: false });
-  const signaling = new Signaling({ io, hearings, plane, tokens, recorder, transcripts, evidence, signing, identity, live });
+  const consultations = new ConsultationService({ hearings, plane });
+  const signaling = new Signaling({ io, hearings, plane, tokens, recorder, transcripts, evidence, signing, identity, live, consultations });
   hearings.on('event', (e) => {
     // Listed for the judge as it arrives.
     if (e.action === 'evidence.added' && e.hearingId) signaling.broadcast(e.hearingId, 'evidenceAdded', { ...e.detail, uploadedBy: e.actor });

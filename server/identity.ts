@@ -12,7 +12,7 @@ import type { Role } from './roles.ts';
 import { reencodeImage } from './evidence.ts';
 import { decide, frameQuality, looksStatic, type IdentityThresholds } from './identity-rule.ts';
 import type { FaceChecker, FaceWatch, FrameResult } from '../workers/face-checker.ts';
-import type { MediaPlane } from '../workers/media-plane.ts';
+import { isConsultationRoom, type MediaPlane } from '../workers/media-plane.ts';
 import type { MediaRoom, ProducerInfo } from '../workers/media-room.ts';
 
 export const MAX_REFERENCE_BYTES = 5 * 1024 * 1024;
@@ -87,6 +87,7 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
       if (m) this.stopMonitor(m);
     });
     o.plane.on('roomOpened', (room) => {
+      if (isConsultationRoom(room)) return;
       room.on('producerAdded', (info) => void this.onProducer(room, info));
       room.on('producerClosed', ({ producerId }) => {
         for (const m of this.monitors.values()) if (m.watch.producerId === producerId) this.stopMonitor(m);

@@ -10,7 +10,7 @@ import type { Protection, Store } from './store.ts';
 import { isInSession } from './hearing-state.ts';
 import { LivePublisher, type Caption } from '../workers/live-publisher.ts';
 import { LIVE_PEER, ProgramRun, SIZES, type ProgramSource } from '../workers/live-program.ts';
-import type { MediaPlane } from '../workers/media-plane.ts';
+import { isConsultationRoom, type MediaPlane } from '../workers/media-plane.ts';
 import type { MediaRoom } from '../workers/media-room.ts';
 import { PortPairs } from '../workers/udp-ports.ts';
 
@@ -46,11 +46,15 @@ export class LivestreamService {
   constructor(private readonly o: { store: Store; hearings: HearingService; plane: MediaPlane; config: LiveConfig; dataDir: string }) {
     this.ports = new PortPairs(o.config.portMin, o.config.portMax);
     o.plane.on('roomOpened', (room) => {
+      if (isConsultationRoom(room)) return;
       const changed = (info: { participantId: string }): void => {
         if (info.participantId !== LIVE_PEER) this.scheduleRestart(room.hearingId);
       };
       room.on('producerAdded', changed);
       room.on('producerClosed', changed);
+      // A paused camera sends nothing: the program is rebuilt without it (a stalled input would hold up
+      // the whole composition) and with it again when it resumes.
+      room.on('producerPaused', changed);
       room.on('activeSpeaker', ({ participantId }) => participantId && this.streams.get(room.hearingId)?.run?.setSpeaker(participantId));
     });
     o.hearings.on('event', (e) => {
@@ -193,7 +197,7 @@ export class LivestreamService {
     const protections = this.o.store.protections(hearingId);
     const byParticipant = new Map<string, ProgramSource>();
     for (const p of room.producers()) {
-      if (p.source === 'screen') continue;
+      if (p.source === 'screen' || p.paused) continue;
       const participant = this.o.store.participant(p.participantId);
       if (!participant) continue; // recorder, transcriber, face checker and other internal peers
       const protection = protections.get(p.participantId);

@@ -2,7 +2,7 @@
 export const ROLES = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type Action = 'publish' | 'subscribe' | 'changeState' | 'controlRecord' | 'editTranscript' | 'annotateTranscript' | 'decideIdentity' | 'approveStream' | 'controlStream';
+export type Action = 'publish' | 'subscribe' | 'changeState' | 'controlRecord' | 'editTranscript' | 'annotateTranscript' | 'decideIdentity' | 'approveStream' | 'controlStream' | 'consult';
 
 const CAN: Record<Action, readonly Role[]> = {
   publish: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
@@ -14,6 +14,7 @@ const CAN: Record<Action, readonly Role[]> = {
   decideIdentity: ['judge', 'clerk'],
   approveStream: ['judge'],
   controlStream: ['judge', 'clerk'],
+  consult: ['party', 'lawyer'],
 };
 
 export function may(role: Role, action: Action): boolean {

@@ -37,6 +37,9 @@ const rtpParameters = z.looseObject({
   rtcp: z.looseObject({}).optional(),
 });
 
+/** Media messages may address the caller's consultation room instead of the courtroom. */
+const room = { consultationId: z.uuid().optional() };
+
 const rtpCapabilities = z.looseObject({
   codecs: z
     .array(
@@ -57,25 +60,30 @@ const rtpCapabilities = z.looseObject({
 export const signalingSchemas = {
   join: z.strictObject({}),
   leave: z.strictObject({}),
-  createTransport: z.strictObject({ direction: z.enum(['send', 'recv']) }),
-  connectTransport: z.strictObject({ transportId: id, dtlsParameters }),
-  restartIce: z.strictObject({ transportId: id }),
+  createTransport: z.strictObject({ direction: z.enum(['send', 'recv']), ...room }),
+  connectTransport: z.strictObject({ transportId: id, dtlsParameters, ...room }),
+  restartIce: z.strictObject({ transportId: id, ...room }),
   produce: z.strictObject({
     transportId: id,
     kind: z.enum(['audio', 'video']),
     rtpParameters,
     source: z.enum(['mic', 'camera', 'screen']),
+    ...room,
   }),
-  consume: z.strictObject({ transportId: id, producerId: id, rtpCapabilities }),
-  resumeConsumer: z.strictObject({ consumerId: id }),
+  consume: z.strictObject({ transportId: id, producerId: id, rtpCapabilities, ...room }),
+  resumeConsumer: z.strictObject({ consumerId: id, ...room }),
   setPreferredLayers: z.strictObject({
     consumerId: id,
     spatialLayer: z.number().int().min(0).max(2),
     temporalLayer: z.number().int().min(0).max(2).optional(),
+    ...room,
   }),
-  pauseProducer: z.strictObject({ producerId: id }),
-  resumeProducer: z.strictObject({ producerId: id }),
-  closeProducer: z.strictObject({ producerId: id }),
+  pauseProducer: z.strictObject({ producerId: id, ...room }),
+  resumeProducer: z.strictObject({ producerId: id, ...room }),
+  closeProducer: z.strictObject({ producerId: id, ...room }),
+  openConsultation: z.strictObject({ with: z.uuid() }),
+  joinConsultation: z.strictObject({ consultationId: z.uuid() }),
+  closeConsultation: z.strictObject({ consultationId: z.uuid() }),
   transition: z.strictObject({ to: z.enum(HEARING_STATES) }),
   editTranscript: z.strictObject({ segmentId: z.uuid(), text: z.string().trim().min(1).max(5000) }),
   registerSigningKey: z.strictObject({

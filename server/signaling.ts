@@ -16,6 +16,7 @@ import type { EvidenceService } from './evidence.ts';
 import type { TranscriptSigning } from './transcript-signing.ts';
 import type { IdentityService, IdentityUpdate } from './identity.ts';
 import type { LivestreamService } from './livestream.ts';
+import type { ConsultationService } from './consultations.ts';
 
 interface SocketData {
   claims: TokenClaims;
@@ -46,6 +47,9 @@ const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
   identityDecision: 'decideIdentity',
   stream: 'controlStream',
   setProtection: 'controlStream',
+  openConsultation: 'consult',
+  joinConsultation: 'consult',
+  closeConsultation: 'consult',
 };
 
 /** Per-socket flood guard: a burst of 1,000 messages, refilled at 200 per second. */
@@ -93,6 +97,7 @@ export class Signaling {
   private readonly signing: TranscriptSigning;
   private readonly identity: IdentityService;
   private readonly live: LivestreamService;
+  private readonly consultations: ConsultationService;
 
   constructor(o: {
     io: Server;
@@ -105,6 +110,7 @@ export class Signaling {
     signing: TranscriptSigning;
     identity: IdentityService;
     live: LivestreamService;
+    consultations: ConsultationService;
   }) {
     this.io = o.io;
     this.hearings = o.hearings;
@@ -116,6 +122,7 @@ export class Signaling {
     this.signing = o.signing;
     this.identity = o.identity;
     this.live = o.live;
+    this.consultations = o.consultations;
     const { io, plane } = o;
     io.use((socket, next) => {
       this.authenticate(socket as HearingSocket).then(
@@ -230,41 +237,64 @@ export class Signaling {
         producers: r.producers().filter((p) => p.participantId !== claims.participantId),
       };
     });
-    on('createTransport', async ({ direction }) => {
+    /** The courtroom, or the caller's consultation room when the message names one. */
+    const roomOf = (consultationId?: string): Promise<MediaRoom> => (consultationId ? this.consultations.roomFor(claims.hearingId, claims.participantId, consultationId) : room());
+    on('createTransport', async ({ direction, consultationId }) => {
       if (direction === 'send' && !may(claims.role, 'publish')) throw new AppError(403, 'forbidden', `role ${claims.role} may not publish`);
-      const transport = await (await room()).createWebRtcTransport(claims.participantId, direction);
+      const transport = await (await roomOf(consultationId)).createWebRtcTransport(claims.participantId, direction);
       return { id: transport.id, iceParameters: transport.iceParameters, iceCandidates: transport.iceCandidates, dtlsParameters: transport.dtlsParameters };
     });
-    on('connectTransport', async ({ transportId, dtlsParameters }) => {
-      await (await room()).connectWebRtcTransport(claims.participantId, transportId, dtlsParameters);
+    on('connectTransport', async ({ transportId, dtlsParameters, consultationId }) => {
+      await (await roomOf(consultationId)).connectWebRtcTransport(claims.participantId, transportId, dtlsParameters);
     });
-    on('restartIce', async ({ transportId }) => {
-      return { iceParameters: await (await room()).restartIce(claims.participantId, transportId) };
+    on('restartIce', async ({ transportId, consultationId }) => {
+      return { iceParameters: await (await roomOf(consultationId)).restartIce(claims.participantId, transportId) };
     });
-    on('produce', async ({ transportId, kind, rtpParameters, source }) => {
-      const r = await room();
+    on('produce', async ({ transportId, kind, rtpParameters, source, consultationId }) => {
+      const r = await roomOf(consultationId);
       const producer = await r.produce(claims.participantId, transportId, kind, rtpParameters as never, source);
-      socket.to(channel(claims.hearingId)).emit('newProducer', { producerId: producer.id, participantId: claims.participantId, kind, source });
+      const announcement = { producerId: producer.id, participantId: claims.participantId, kind, source };
+      if (!consultationId) socket.to(channel(claims.hearingId)).emit('newProducer', announcement);
+      else {
+        // Only the other member of the consultation ever learns of its producers.
+        const other = this.consultations.get(consultationId)?.members.find((m) => m !== claims.participantId);
+        if (other) this.sockets.get(other)?.emit('newProducer', { ...announcement, consultationId });
+      }
       return { id: producer.id };
     });
-    on('consume', async ({ transportId, producerId, rtpCapabilities }) => {
-      const consumer = await (await room()).consume(claims.participantId, transportId, producerId, rtpCapabilities as never);
+    on('consume', async ({ transportId, producerId, rtpCapabilities, consultationId }) => {
+      const consumer = await (await roomOf(consultationId)).consume(claims.participantId, transportId, producerId, rtpCapabilities as never);
       return { id: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters, participantId: consumer.appData.participantId };
     });
-    on('resumeConsumer', async ({ consumerId }) => {
-      await (await room()).consumerOf(claims.participantId, consumerId).resume();
+    on('resumeConsumer', async ({ consumerId, consultationId }) => {
+      await (await roomOf(consultationId)).consumerOf(claims.participantId, consumerId).resume();
     });
-    on('setPreferredLayers', async ({ consumerId, spatialLayer, temporalLayer }) => {
-      await (await room()).consumerOf(claims.participantId, consumerId).setPreferredLayers({ spatialLayer, temporalLayer });
+    on('setPreferredLayers', async ({ consumerId, spatialLayer, temporalLayer, consultationId }) => {
+      await (await roomOf(consultationId)).consumerOf(claims.participantId, consumerId).setPreferredLayers({ spatialLayer, temporalLayer });
     });
-    on('pauseProducer', async ({ producerId }) => {
-      await (await room()).producerOf(claims.participantId, producerId).pause();
+    on('pauseProducer', async ({ producerId, consultationId }) => {
+      await (await roomOf(consultationId)).producerOf(claims.participantId, producerId).pause();
     });
-    on('resumeProducer', async ({ producerId }) => {
-      await (await room()).producerOf(claims.participantId, producerId).resume();
+    on('resumeProducer', async ({ producerId, consultationId }) => {
+      await (await roomOf(consultationId)).producerOf(claims.participantId, producerId).resume();
     });
-    on('closeProducer', async ({ producerId }) => {
-      (await room()).producerOf(claims.participantId, producerId).close();
+    on('closeProducer', async ({ producerId, consultationId }) => {
+      (await roomOf(consultationId)).producerOf(claims.participantId, producerId).close();
+    });
+    on('openConsultation', async ({ with: withId }) => {
+      const { consultation } = await this.consultations.start(claims.hearingId, claims.participantId, withId);
+      this.sockets.get(withId)?.emit('consultationOpened', { consultationId: consultation.id, with: claims.participantId });
+      return { consultationId: consultation.id, with: withId };
+    });
+    on('joinConsultation', async ({ consultationId }) => {
+      const r = await roomOf(consultationId);
+      return { routerRtpCapabilities: r.rtpCapabilities, producers: r.producers().filter((p) => p.participantId !== claims.participantId).map((p) => ({ ...p, consultationId })) };
+    });
+    on('closeConsultation', ({ consultationId }) => {
+      const c = this.consultations.get(consultationId);
+      if (!c || c.hearingId !== claims.hearingId || !c.members.includes(claims.participantId)) throw new AppError(404, 'not_found', 'consultation not found');
+      this.endConsultation(consultationId, claims.participantId, 'ended by a participant');
+      return {};
     });
     on('transition', ({ to }) => {
       const hearing = this.hearings.transition(claims.hearingId, to, claims.participantId);
@@ -335,10 +365,16 @@ export class Signaling {
     socket.on('disconnect', (reason) => {
       if (this.sockets.get(claims.participantId) !== socket) return;
       this.sockets.delete(claims.participantId);
+      for (const c of this.consultations.of(claims.participantId)) this.endConsultation(c.id, claims.participantId, 'a participant left');
       this.plane.get(claims.hearingId)?.removePeer(claims.participantId);
       this.hearings.log(claims.hearingId, claims.participantId, 'participant.left', { reason });
       this.io.to(channel(claims.hearingId)).emit('participantLeft', { participantId: claims.participantId });
     });
+  }
+
+  private endConsultation(consultationId: string, by: string, reason: string): void {
+    const c = this.consultations.close(consultationId, by, reason);
+    for (const m of c?.members ?? []) this.sockets.get(m)?.emit('consultationClosed', { consultationId, reason });
   }
 
   /** Sends an event to everybody in a hearing. */

@@ -12,6 +12,11 @@ interface PlaneEvents {
 }
 
 /** Owns the worker pool and one MediaRoom per active hearing; rebuilds rooms when a worker dies. */
+/** Consultation rooms (a party with a lawyer, apart from the court) live in the plane under this key. */
+export const consultationRoomKey = (consultationId: string): string => `consultation:${consultationId}`;
+/** Never recorded, transcribed, checked or streamed: every consumer of rooms asks this first. */
+export const isConsultationRoom = (room: { hearingId: string }): boolean => room.hearingId.startsWith('consultation:');
+
 export class MediaPlane extends EventEmitter<PlaneEvents> {
   private readonly rooms = new Map<string, MediaRoom>();
   private readonly opening = new Map<string, Promise<MediaRoom>>();

@@ -35,6 +35,8 @@ export interface ProducerInfo {
 interface RoomEvents {
   producerAdded: [info: ProducerInfo, producer: types.Producer];
   producerClosed: [info: { producerId: string; participantId: string }];
+  /** A producer paused or resumed (a muted camera or microphone). */
+  producerPaused: [info: { producerId: string; participantId: string; paused: boolean }];
   consumerClosed: [info: { consumerId: string; participantId: string; producerId: string }];
   activeSpeaker: [info: { participantId: string | null }];
 }
@@ -171,6 +173,8 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
       peer.producers.delete(producer.id);
       if (!this.closed) this.emit('producerClosed', { producerId: producer.id, participantId });
     });
+    producer.observer.on('pause', () => this.emit('producerPaused', { producerId: producer.id, participantId, paused: true }));
+    producer.observer.on('resume', () => this.emit('producerPaused', { producerId: producer.id, participantId, paused: false }));
     if (kind === 'audio') {
       await this.speakerObserver.addProducer({ producerId: producer.id }).catch(() => undefined);
     }

@@ -4,7 +4,7 @@ import type { ManifestLine } from '../recordings/manifest.ts';
 import { MANIFEST, SIGNATURE, recordDir } from '../recordings/layout.ts';
 import type { RecordKey } from '../recordings/signing.ts';
 import { HearingRecording, unlistedFiles } from './hearing-recording.ts';
-import type { MediaPlane } from './media-plane.ts';
+import { isConsultationRoom, type MediaPlane } from './media-plane.ts';
 import { RecorderProcessClient } from './recorder-process-client.ts';
 
 export interface RecorderOptions {
@@ -20,7 +20,7 @@ export interface RecorderOptions {
 }
 
 /** Hearing-log actions that are also written into the record. */
-const MIRRORED = new Set(['hearing.state_changed', 'participant.joined', 'participant.left', 'media.worker_died', 'record.pause_requested', 'record.resume_requested', 'transcript.edited', 'transcript.annotated', 'transcript.engine_fallback', 'transcript.engine_exit', 'evidence.added', 'evidence.placed', 'transcript.frozen', 'transcript.signed', 'signing_key.registered', 'identity.enrolled', 'identity.checked', 'identity.alert', 'identity.decided', 'identity.check_failed', 'identity.face_back', 'identity.references_deleted', 'stream.streamable', 'stream.approved', 'stream.started', 'stream.paused', 'stream.stopped', 'stream.cut', 'stream.protection']);
+const MIRRORED = new Set(['hearing.state_changed', 'participant.joined', 'participant.left', 'media.worker_died', 'record.pause_requested', 'record.resume_requested', 'transcript.edited', 'transcript.annotated', 'transcript.engine_fallback', 'transcript.engine_exit', 'evidence.added', 'evidence.placed', 'transcript.frozen', 'transcript.signed', 'signing_key.registered', 'identity.enrolled', 'identity.checked', 'identity.alert', 'identity.decided', 'identity.check_failed', 'identity.face_back', 'identity.references_deleted', 'stream.streamable', 'stream.approved', 'stream.started', 'stream.paused', 'stream.stopped', 'stream.cut', 'stream.protection', 'consultation.opened', 'consultation.closed']);
 
 /**
  * Records every main-room track of hearings in session, following the hearing state:
@@ -40,6 +40,7 @@ export class Recorder {
     });
     this.recoverUnfinished();
     o.plane.on('roomOpened', (room) => {
+      if (isConsultationRoom(room)) return; // never recorded
       room.on('producerAdded', (info) => void this.recordings.get(room.hearingId)?.onProducer(room, info));
       room.on('producerClosed', ({ producerId }) => void this.recordings.get(room.hearingId)?.onProducerClosed(producerId));
       const rec = this.recordings.get(room.hearingId);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { types } from 'mediasoup';
-import type { MediaPlane } from './media-plane.ts';
+import { isConsultationRoom, type MediaPlane } from './media-plane.ts';
 import type { MediaRoom, ProducerInfo } from './media-room.ts';
 import type { RecognitionStream, SpeechEngine } from './asr.ts';
 import { pocketsphinxEngine } from './asr-pocketsphinx.ts';
@@ -72,6 +72,7 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
     super();
     this.ports = new PortPairs(o.portRange.min, o.portRange.max);
     o.plane.on('roomOpened', (room) => {
+      if (isConsultationRoom(room)) return; // never transcribed
       room.on('producerAdded', (info) => {
         if (this.o.inSession(room.hearingId)) void this.tap(room, info);
       });

@@ -35,7 +35,14 @@ socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
 });
 socket.on('replaced', () => ui.setStatus('opened in another window'));
 socket.on('mediaReset', () => start('media reset'));
-socket.on('newProducer', (p) => void session.consume(p).catch((e: Error) => (lastError = e.message)));
+socket.on('newProducer', (p) => {
+  const done = p.consultationId ? session.consultation?.consume(p) : session.consume(p);
+  void done?.catch((e: Error) => (lastError = e.message));
+});
+socket.on('consultationOpened', ({ consultationId, with: withId }: { consultationId: string; with: string }) => {
+  void session.enterConsultation(consultationId, withId).catch((e: Error) => (lastError = e.message));
+});
+socket.on('consultationClosed', ({ consultationId }: { consultationId: string }) => void session.leftConsultation(consultationId));
 socket.on('consumerClosed', ({ consumerId }) => session.closeConsumer(consumerId));
 socket.on('participantJoined', (p) => session.participantJoined(p));
 socket.on('participantLeft', ({ participantId }) => session.participantLeft(participantId));
@@ -74,6 +81,10 @@ const hearingClient = {
   identities: () => Object.fromEntries(identities),
   /** Replaces the camera track being sent (a phone switching cameras) without a new producer. */
   switchCamera: (track: MediaStreamTrack) => session.switchCamera(track),
+  /** A private consultation with another participant (a party with a lawyer). */
+  consult: (withId: string) => session.startConsultation(withId).then((id) => ({ consultationId: id }), (e: Error) => ({ error: e.message })),
+  endConsultation: () => (session.consultation ? signaling.request('closeConsultation', { consultationId: session.consultation.id }).then(() => 'ended') : Promise.resolve('none')),
+  consultationStats: () => session.consultation?.stats() ?? Promise.resolve([]),
   publish: () => session.publish().then(() => 'published', (error: Error) => `refused: ${error.message}`),
 };
 (window as unknown as { hearingClient: typeof hearingClient }).hearingClient = hearingClient;

@@ -1,6 +1,7 @@
 import { Device, type types } from 'mediasoup-client';
 import type { SignalingClient } from './signaling.ts';
 import * as ui from './ui.ts';
+import { Consultation } from './consultation.ts';
 
 interface Self {
   participantId: string;
@@ -44,6 +45,8 @@ export class Session {
   private readonly device = new Device();
   private sendTransport?: types.Transport;
   private videoProducer?: types.Producer;
+  private audioProducer?: types.Producer;
+  consultation?: Consultation;
   private recvTransport?: types.Transport;
   private readonly consumers = new Map<string, { consumer: types.Consumer; participantId: string }>();
   private readonly names = new Map<string, { name: string; role: string }>();
@@ -80,6 +83,7 @@ export class Session {
     this.pending = [];
     this.joined = true;
     this.joins++;
+    this.consultControls();
     ui.setStatus('connected');
     await Promise.all(toConsume.map((p) => this.consume(p)));
   }
@@ -98,7 +102,7 @@ export class Session {
     const [audio] = this.localStream.getAudioTracks();
     const [video] = this.localStream.getVideoTracks();
     if (audio) {
-      await transport.produce({ track: audio, stopTracks: false, codecOptions: { opusFec: true, opusDtx: true }, appData: { source: 'mic' } });
+      this.audioProducer = await transport.produce({ track: audio, stopTracks: false, codecOptions: { opusFec: true, opusDtx: true }, appData: { source: 'mic' } });
     }
     if (video) {
       if (this.self) ui.showTrack(this.self, video, true);
@@ -114,6 +118,44 @@ export class Session {
         appData: { source: 'camera' },
       });
     }
+  }
+
+  /** Asks for a consultation with `withId` (a party with a lawyer). */
+  async startConsultation(withId: string): Promise<string> {
+    const { consultationId } = await this.signaling.request<{ consultationId: string }>('openConsultation', { with: withId });
+    await this.enterConsultation(consultationId, withId);
+    return consultationId;
+  }
+
+  /**
+   * Steps out of the courtroom: the courtroom producers pause (the court hears and sees nothing of
+   * the consultation) and the same camera and microphone go to the consultation room.
+   */
+  async enterConsultation(consultationId: string, withId: string): Promise<void> {
+    if (this.consultation) return;
+    this.consultation = new Consultation(consultationId, withId, this.signaling, this.device);
+    for (const p of [this.audioProducer, this.videoProducer]) {
+      if (!p || p.closed) continue;
+      p.pause();
+      await this.signaling.request('pauseProducer', { producerId: p.id });
+    }
+    await this.consultation.join(this.localStream);
+    ui.setStatus('in a private consultation');
+    this.consultControls();
+  }
+
+  /** The consultation ended (by either member, or the server): back to the courtroom. */
+  async leftConsultation(consultationId: string): Promise<void> {
+    if (this.consultation?.id !== consultationId) return;
+    this.consultation.close();
+    this.consultation = undefined;
+    for (const p of [this.audioProducer, this.videoProducer]) {
+      if (!p || p.closed) continue;
+      p.resume();
+      await this.signaling.request('resumeProducer', { producerId: p.id });
+    }
+    ui.setStatus('connected');
+    this.consultControls();
   }
 
   async switchCamera(track: MediaStreamTrack): Promise<string> {
@@ -153,6 +195,16 @@ export class Session {
 
   participantJoined(p: { participantId: string; name: string; role: string }): void {
     this.names.set(p.participantId, { name: p.name, role: p.role });
+    this.consultControls();
+  }
+
+  /** Parties may consult lawyers and lawyers parties (buttons; the server enforces it too). */
+  consultControls(): void {
+    const counterpart = { party: 'lawyer', lawyer: 'party' }[this.self?.role ?? ''];
+    const options = counterpart ? [...this.names].filter(([, n]) => n.role === counterpart).map(([participantId, n]) => ({ participantId, name: n.name })) : [];
+    ui.setConsultations(options, Boolean(this.consultation), (pid) => void this.startConsultation(pid).catch((e: Error) => ui.setStatus(e.message)), () => {
+      if (this.consultation) void this.signaling.request('closeConsultation', { consultationId: this.consultation.id });
+    });
   }
 
   participantLeft(participantId: string): void {
@@ -214,6 +266,9 @@ export class Session {
     this.recvTransport?.close();
     this.sendTransport = undefined;
     this.videoProducer = undefined;
+    this.audioProducer = undefined;
+    this.consultation?.close();
+    this.consultation = undefined;
     this.recvTransport = undefined;
     this.consumers.clear();
     ui.clearRemoteTiles();

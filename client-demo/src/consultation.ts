@@ -1,0 +1,96 @@
+import type { Device, types } from 'mediasoup-client';
+import type { SignalingClient } from './signaling.ts';
+import * as ui from './ui.ts';
+
+interface TransportReply {
+  id: string;
+  iceParameters: types.IceParameters;
+  iceCandidates: types.IceCandidate[];
+  dtlsParameters: types.DtlsParameters;
+}
+
+export interface ConsultationProducer {
+  producerId: string;
+  participantId: string;
+  kind: 'audio' | 'video';
+}
+
+/**
+ * A private consultation (a party with a lawyer) on its own server router: its own transports, the
+ * same camera and microphone, and the other member's media. The courtroom never receives any of it.
+ */
+export class Consultation {
+  private readonly consumers = new Map<string, { consumer: types.Consumer; participantId: string }>();
+  private readonly producers: types.Producer[] = [];
+  private send?: types.Transport;
+  private recv?: types.Transport;
+  closed = false;
+
+  constructor(
+    readonly id: string,
+    readonly withId: string,
+    private readonly signaling: SignalingClient,
+    private readonly device: Device,
+  ) {}
+
+  async join(stream: MediaStream | undefined): Promise<void> {
+    const consultationId = this.id;
+    const reply = await this.signaling.request<{ producers: ConsultationProducer[] }>('joinConsultation', { consultationId });
+    this.recv = this.device.createRecvTransport(await this.signaling.request<TransportReply>('createTransport', { direction: 'recv', consultationId }));
+    this.wire(this.recv);
+    if (stream) {
+      this.send = this.device.createSendTransport(await this.signaling.request<TransportReply>('createTransport', { direction: 'send', consultationId }));
+      this.wire(this.send);
+      this.send.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+        this.signaling.request<{ id: string }>('produce', { transportId: this.send!.id, kind, rtpParameters, source: appData.source, consultationId }).then(({ id }) => callback({ id }), errback);
+      });
+      for (const track of stream.getTracks()) {
+        this.producers.push(await this.send.produce({ track, stopTracks: false, appData: { source: track.kind === 'audio' ? 'mic' : 'camera' } }));
+      }
+    }
+    await Promise.all(reply.producers.map((p) => this.consume(p)));
+  }
+
+  async consume(p: ConsultationProducer): Promise<void> {
+    const transport = this.recv;
+    if (!transport || this.closed || [...this.consumers.values()].some((c) => c.consumer.producerId === p.producerId)) return;
+    const reply = await this.signaling.request<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>('consume', {
+      transportId: transport.id,
+      producerId: p.producerId,
+      rtpCapabilities: this.device.rtpCapabilities,
+      consultationId: this.id,
+    });
+    const consumer = await transport.consume({ id: reply.id, producerId: reply.producerId, kind: reply.kind, rtpParameters: reply.rtpParameters });
+    this.consumers.set(consumer.id, { consumer, participantId: p.participantId });
+    ui.showTrack({ participantId: `consultation-${p.participantId}`, name: 'consultation', role: 'private' }, consumer.track);
+    await this.signaling.request('resumeConsumer', { consumerId: consumer.id, consultationId: this.id });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.send?.close();
+    this.recv?.close();
+    ui.removeTile(`consultation-${this.withId}`);
+  }
+
+  async stats(): Promise<{ participantId: string; kind: string; packetsReceived: number; framesDecoded: number }[]> {
+    const out = [];
+    for (const { consumer, participantId } of this.consumers.values()) {
+      let packetsReceived = 0;
+      let framesDecoded = 0;
+      (await consumer.getStats()).forEach((s: { type: string; packetsReceived?: number; framesDecoded?: number }) => {
+        if (s.type !== 'inbound-rtp') return;
+        packetsReceived += s.packetsReceived ?? 0;
+        framesDecoded += s.framesDecoded ?? 0;
+      });
+      out.push({ participantId, kind: consumer.kind, packetsReceived, framesDecoded });
+    }
+    return out;
+  }
+
+  private wire(transport: types.Transport): void {
+    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+      this.signaling.request('connectTransport', { transportId: transport.id, dtlsParameters, consultationId: this.id }).then(() => callback(), errback);
+    });
+  }
+}

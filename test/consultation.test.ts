@@ -1,0 +1,125 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HearingServer } from '../server/app.ts';
+import { api, startTestServer } from './helpers/server.ts';
+import { launchBrowser, openJoin, stats } from './helpers/browser.ts';
+import { sleep, until } from './helpers/wait.ts';
+import { consultationRoomKey } from '../workers/media-plane.ts';
+
+/** A fake camera of pure magenta: any of it in the program is visible in its pixels. */
+function magentaCamera(): string {
+  const file = path.join(os.tmpdir(), `fake-camera-magenta-${process.pid}.y4m`);
+  if (!fs.existsSync(file)) execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0xff00ff:s=640x480:r=15', '-frames:v', '30', '-pix_fmt', 'yuv420p', file]);
+  return file;
+}
+
+function magentaPixels(segment: string): number {
+  const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', segment, '-ss', '0.5', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 16 * 1024 * 1024 });
+  let n = 0;
+  for (let i = 0; i + 2 < rgb.length; i += 3) if (rgb[i]! > 180 && rgb[i + 1]! < 90 && rgb[i + 2]! > 180) n++;
+  return n;
+}
+
+describe('consultation rooms', () => {
+  let server: HearingServer;
+  let courtBrowser: Browser;
+  let partyBrowser: Browser;
+  beforeAll(async () => {
+    server = await startTestServer();
+    server.config.live.delaySeconds = 0;
+    courtBrowser = await launchBrowser();
+    partyBrowser = await launchBrowser([`--use-file-for-fake-video-capture=${magentaCamera()}`]);
+  });
+  afterAll(async () => {
+    await courtBrowser?.close();
+    await partyBrowser?.close();
+    await server?.close();
+  });
+
+  it('a party and a lawyer consult privately: the court, the record, the transcript and the stream get nothing of it', async () => {
+    const call = api(server);
+    const h = (await call('POST', '/api/v1/hearings', { caseNumber: 'CONSULT-1', title: 'Consultation', streamable: true })).body;
+    const add = async (name: string, role: string) => (await call('POST', `/api/v1/hearings/${h.id}/participants`, { name, role })).body;
+    const judge = await add('Judge Wang', 'judge');
+    const party = await add('Party Li', 'party');
+    const lawyer = await add('Lawyer Zhao', 'lawyer');
+    await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'waiting_room' });
+    await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'open' });
+    const judgePage = await openJoin(courtBrowser, judge.joinUrl);
+    const lawyerPage = await openJoin(courtBrowser, lawyer.joinUrl);
+    const partyPage = await openJoin(partyBrowser, party.joinUrl);
+    const client = (page: Page, fn: string, ...args: unknown[]) => page.evaluate(([f, a]) => (window as any).hearingClient[f as string](...(a as unknown[])), [fn, args] as const);
+    await client(judgePage, 'request', 'stream', { action: 'approve' });
+    await client(judgePage, 'request', 'stream', { action: 'start' });
+    const latestSegment = async (after = 0): Promise<string | undefined> => {
+      const text = await (await fetch(`${server.url}/live/${h.id}/video.m3u8`)).text().catch(() => '');
+      const lines = text.split('\n');
+      for (let i = lines.length - 1; i >= 0; i--) {
+        if (!lines[i]!.endsWith('.ts')) continue;
+        const pdt = lines.slice(0, i).reverse().find((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME:'));
+        return pdt && Date.parse(pdt.slice(25)) > after ? lines[i] : undefined;
+      }
+      return undefined;
+    };
+    const download = async (name: string): Promise<string> => {
+      const file = path.join(os.tmpdir(), `consult-${process.pid}-${name}`);
+      fs.writeFileSync(file, Buffer.from(await (await fetch(`${server.url}/live/${h.id}/${name}`)).arrayBuffer()));
+      return file;
+    };
+    // Before: the party's (magenta) camera is in the courtroom program.
+    const before = await until('a program segment with the party', async () => {
+      const name = await latestSegment(Date.now() - 5000);
+      return name && magentaPixels(await download(name)) > 1000 ? name : undefined;
+    }, 40_000);
+    expect(before).toBeTruthy();
+
+    // Roles: the judge cannot open a consultation; two lawyers or a party with the judge are refused.
+    expect((await client(judgePage, 'request', 'openConsultation', { with: party.id })).error.code).toBe('forbidden');
+    expect((await client(partyPage, 'request', 'openConsultation', { with: judge.id })).error.code).toBe('forbidden');
+
+    const opened = await client(partyPage, 'consult', lawyer.id);
+    expect(opened.consultationId).toMatch(/^[0-9a-f-]{36}$/);
+    const consultationId = opened.consultationId as string;
+    const startedAt = Date.now();
+    // The lawyer receives the party's consultation audio and video.
+    await until('consultation media at the lawyer', async () => {
+      const s = await client(lawyerPage, 'consultationStats');
+      return s.some((x: any) => x.participantId === party.id && x.kind === 'video' && x.framesDecoded > 10) && s.some((x: any) => x.participantId === party.id && x.kind === 'audio' && x.packetsReceived > 20);
+    }, 30_000);
+
+    // The judge receives nothing new from the party (their courtroom producers are paused) and was never
+    // told of the consultation producers.
+    const judgeAudio = async () => (await stats(judgePage)).filter((s) => s.participantId === party.id && s.kind === 'audio');
+    await sleep(1500);
+    const a0 = await judgeAudio();
+    await sleep(2000);
+    const a1 = await judgeAudio();
+    expect(a0).toHaveLength(1);
+    expect(a1[0]!.packetsReceived).toBe(a0[0]!.packetsReceived);
+    const consultationProducers = server.plane.get(consultationRoomKey(consultationId))!.producers();
+    expect(consultationProducers.map((p) => p.kind).sort()).toEqual(['audio', 'audio', 'video', 'video']);
+    // Even knowing a consultation producer's id, the court cannot consume it or enter the room.
+    const probe = await client(judgePage, 'request', 'createTransport', { direction: 'recv', consultationId });
+    expect(probe.error.code).toBe('not_found');
+
+    // The stream: a program made after the consultation began has no magenta at all.
+    const during = await until('a program segment made during the consultation', () => latestSegment(startedAt + 2500), 30_000);
+    expect(magentaPixels(await download(during!))).toBe(0);
+
+    await client(lawyerPage, 'endConsultation');
+    await until('the party is back in the courtroom', async () => (await judgeAudio())[0]!.packetsReceived > a1[0]!.packetsReceived + 20, 20_000);
+    expect(server.plane.get(consultationRoomKey(consultationId))).toBeUndefined();
+
+    // Record and transcript: the consultation is an event (who, when), its media nowhere.
+    expect((await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'closed' })).status).toBe(200);
+    const manifest = fs.readFileSync(path.join(server.recorder.dirOf(h.id), 'manifest.jsonl'), 'utf8');
+    expect(manifest).toContain('"event":"consultation.opened"');
+    expect(manifest).toContain('"event":"consultation.closed"');
+    for (const p of consultationProducers) expect(manifest, p.producerId).not.toContain(p.producerId);
+    expect(server.transcriber.activeTaps(consultationRoomKey(consultationId))).toBe(0);
+  });
+});

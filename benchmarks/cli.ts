@@ -8,11 +8,12 @@ import { recordingScenario, RECORDING_DEFAULTS } from './recording/scenario.ts';
 import { transcriptionScenario } from './transcription/scenario.ts';
 import { facesScenario } from './faces/scenario.ts';
 import { livestreamScenario, LIVESTREAM_DEFAULTS } from './livestream/scenario.ts';
+import { hearingScenario } from './hearing/scenario.ts';
 import { machineInfo } from './lib/proc.ts';
 import { progressBar, writeReport } from './lib/report.ts';
 import type { ScenarioOutcome } from './lib/scenario.ts';
 
-const SCENARIOS = ['forwarding', 'recording', 'transcription', 'faces', 'livestream', 'all'] as const;
+const SCENARIOS = ['forwarding', 'recording', 'transcription', 'faces', 'livestream', 'hearing', 'all'] as const;
 const positiveInt = z.coerce.number().int().positive();
 
 const optionsSchema = z.object({
@@ -49,6 +50,13 @@ const optionsSchema = z.object({
     .default(LIVESTREAM_DEFAULTS.steps.join(','))
     .transform((s) => s.split(',').map(Number).filter((n) => n >= 1 && n <= 20)),
   liveSeconds: z.coerce.number().positive().max(120).default(LIVESTREAM_DEFAULTS.seconds),
+  target: z.url().optional(),
+  apiKey: z.string().min(16).optional(),
+  /** `--hearings` for the hearing scenario: 2 unless given (its pages are real browsers). */
+  hearingCount: positiveInt.max(200).default(2),
+  participants: positiveInt.max(20).default(3),
+  holdSeconds: z.coerce.number().positive().max(3600).default(15),
+  browsers: positiveInt.max(16).default(2),
   out: z.string().default(path.join(path.dirname(fileURLToPath(import.meta.url)), 'results')),
   noTargets: z.boolean().default(false),
 });
@@ -76,6 +84,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'face-rounds': { type: 'string' },
       'live-steps': { type: 'string' },
       'live-seconds': { type: 'string' },
+      target: { type: 'string' },
+      'api-key': { type: 'string' },
+      participants: { type: 'string' },
+      'hold-seconds': { type: 'string' },
+      browsers: { type: 'string' },
       out: { type: 'string' },
       'no-targets': { type: 'boolean' },
     },
@@ -99,6 +112,12 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     faceRounds: values['face-rounds'],
     liveSteps: values['live-steps'],
     liveSeconds: values['live-seconds'],
+    target: values.target,
+    apiKey: values['api-key'],
+    hearingCount: positionals[0] === 'hearing' ? values.hearings : undefined,
+    participants: values.participants,
+    holdSeconds: values['hold-seconds'],
+    browsers: values.browsers,
     out: values.out,
     noTargets: values['no-targets'],
   });
@@ -117,6 +136,8 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
       return transcriptionScenario({ speakers: o.asrSpeakers, model: o.asrModel }, progress);
     case 'faces':
       return facesScenario({ rounds: o.faceRounds }, progress);
+    case 'hearing':
+      return hearingScenario({ target: o.target, apiKey: o.apiKey, hearings: o.hearingCount, participants: o.participants, seconds: o.holdSeconds, browsers: o.browsers }, progress);
     case 'livestream':
       return livestreamScenario({ steps: o.liveSteps, seconds: o.liveSeconds }, progress);
   }

@@ -239,16 +239,26 @@ export async function startServer(config: Config): Promise<HearingServer> {
     async close() {
       if (closed) return;
       closed = true;
-      await new Promise<void>((resolve) => io.close(() => resolve()));
-      await live.close();
-      identity.close();
-      await faceChecker.close();
-      await transcriber.close();
-      await whisper?.release();
-      await recorder.close();
-      await webhooks?.stop();
-      await plane.close();
-      store.close();
+      // Every step runs even if one before it fails: a half-closed server must not leave processes behind.
+      const steps: [string, () => unknown][] = [
+        ['signaling', () => new Promise<void>((resolve) => io.close(() => resolve()))],
+        ['livestream', () => live.close()],
+        ['identity', () => identity.close()],
+        ['face checker', () => faceChecker.close()],
+        ['transcriber', () => transcriber.close()],
+        ['whisper', () => whisper?.release()],
+        ['recorder', () => recorder.close()],
+        ['webhooks', () => webhooks?.stop()],
+        ['media plane', () => plane.close()],
+        ['store', () => store.close()],
+      ];
+      for (const [name, step] of steps) {
+        try {
+          await step();
+        } catch (error) {
+          console.error(`[server] closing ${name}: ${(error as Error).message}`);
+        }
+      }
     },
   };
 }

@@ -281,8 +281,10 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
       if (check.distances.length >= this.o.config.frames) this.finishCheck(m, false);
       return;
     }
-    // Between checks: a clear mismatch on two frames in a row is an alert and starts a check at once.
-    if (quality === 'ok' && f.distance !== null && f.distance >= this.o.config.reject) {
+    // Between checks, for someone verified (or admitted): a clear mismatch on two frames in a row is an
+    // alert and starts a check at once.
+    const verified = this.row(m.hearingId, m.participantId)?.status === 'verified';
+    if (verified && quality === 'ok' && f.distance !== null && f.distance >= this.o.config.reject) {
       if (++m.mismatches >= 2) {
         m.mismatches = 0;
         this.alert(m, 'mismatch', { distance: Number(f.distance.toFixed(3)) }, f.jpeg);

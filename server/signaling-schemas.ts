@@ -59,6 +59,8 @@ const rtpCapabilities = z.looseObject({
 
 export const signalingSchemas = {
   join: z.strictObject({}),
+  /** Round trip measurement for clients and load tests. */
+  ping: z.strictObject({}),
   leave: z.strictObject({}),
   createTransport: z.strictObject({ direction: z.enum(['send', 'recv']), ...room }),
   connectTransport: z.strictObject({ transportId: id, dtlsParameters, ...room }),

@@ -239,6 +239,7 @@ export class Signaling {
     });
     /** The courtroom, or the caller's consultation room when the message names one. */
     const roomOf = (consultationId?: string): Promise<MediaRoom> => (consultationId ? this.consultations.roomFor(claims.hearingId, claims.participantId, consultationId) : room());
+    on('ping', () => ({ at: Date.now() }));
     on('createTransport', async ({ direction, consultationId }) => {
       if (direction === 'send' && !may(claims.role, 'publish')) throw new AppError(403, 'forbidden', `role ${claims.role} may not publish`);
       const transport = await (await roomOf(consultationId)).createWebRtcTransport(claims.participantId, direction);

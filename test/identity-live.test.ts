@@ -95,7 +95,7 @@ describe('face identity on the live video track', () => {
     await until('re-check rejects the new face', async () => (await identityOf(amy.id)).status === 'rejected', 40_000);
     const manifest = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8');
     const lines = manifest.trim().split('\n').map((l) => JSON.parse(l));
-    const alertLine = lines.find((l) => l.event === 'identity.alert' && l.kind === 'mismatch');
+    const alertLine = lines.find((l) => l.event === 'identity.alert' && l.kind === 'mismatch' && l.participantId === amy.id);
     expect(alertLine).toMatchObject({ participantId: amy.id, actor: 'system' });
     // Every check is in the record, the waiting-room ones too (written when the record began).
     const checks = lines.filter((l) => l.event === 'identity.checked');

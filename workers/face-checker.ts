@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { types } from 'mediasoup';
 import type { FaceSummary, FromFace, ToFace } from './face-messages.ts';
 import type { MediaRoom } from './media-room.ts';
+import { reapOnExit } from './child-reaper.ts';
 
 export const FACE_PEER = 'face-checker';
 
@@ -47,6 +48,7 @@ export class FaceChecker extends EventEmitter<CheckerEvents> {
         serialization: 'advanced',
         env: { ...process.env, FACE_PORT_MIN: String(this.portRange.min), FACE_PORT_MAX: String(this.portRange.max) },
       });
+      reapOnExit(child);
       this.child = child;
       child.on('message', (m: FromFace) => {
         if (m.type === 'ready') resolve(m.model);

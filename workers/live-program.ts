@@ -10,6 +10,7 @@ import type { types } from 'mediasoup';
 import type { MediaRoom } from './media-room.ts';
 import { sdpSession } from './sdp.ts';
 import { waitUntilBound, type PortPairs } from './udp-ports.ts';
+import { reapOnExit } from './child-reaper.ts';
 
 export const LIVE_PEER = 'livestream';
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
@@ -147,7 +148,7 @@ export class ProgramRun {
       ...hlsOutput(o.workDir, o.runId, o.startNumber, o.size),
     ];
     // stdin stays open: it carries the live `streamselect` commands.
-    const ffmpeg = spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const ffmpeg = reapOnExit(spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] }));
     const run = new ProgramRun(ffmpeg, streams.map((s) => s.transport), streams.map((s) => s.consumer), tileOf, o.runId);
     await Promise.all(
       streams.map(async (s) => {
@@ -172,7 +173,7 @@ export class ProgramRun {
       '-map', '0:v', '-map', '1:a',
       ...hlsOutput(o.workDir, o.runId, o.startNumber, o.size),
     ];
-    return new ProgramRun(spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] }), [], [], new Map(), o.runId);
+    return new ProgramRun(reapOnExit(spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] })), [], [], new Map(), o.runId);
   }
 
   /** Key frames from every camera now and shortly after (the decoder starts at one). */

@@ -50,6 +50,7 @@ class Track {
   private forwarded = 0;
   private ffmpegRuns = 0;
   private dropped = 0;
+  private startedAt = 0;
   private readonly timer: NodeJS.Timeout;
   private keyFrameTimer?: NodeJS.Timeout;
   private readonly tmpDir: string;
@@ -66,10 +67,20 @@ class Track {
     await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', resolve));
     // A track that never receives media is reported as a stall too (counted from now), never silent.
     this.lastPacketAt = Date.now();
+    this.startedAt = this.lastPacketAt;
     // Ready first, so the server creates the consumer and media starts queueing here at once; then
     // ffmpeg starts (spawning is synchronous: a hearing opening with many tracks spawns many).
     send({ type: 'ready', trackId: this.t.trackId, port: (this.socket.address() as { port: number }).port });
     this.startFfmpeg();
+    // A video consumer sends nothing before a key frame: ask again until one arrives (a sender under
+    // load, or rate-limiting its key frames, may not answer the first request).
+    if (this.t.kind === 'video') {
+      let asks = 0;
+      const ask = setInterval(() => {
+        if (this.lastPacketAt > this.startedAt || this.stopping || ++asks > 10) return clearInterval(ask);
+        send({ type: 'keyframe', trackId: this.t.trackId });
+      }, 300);
+    }
   }
 
   /** Stops at once when media flows; when it does not, ffmpeg's input timeout ends it. */

@@ -1,0 +1,164 @@
+// Realistic hearings with real WebRTC clients (headless Chromium running our browser client, fake camera
+// and microphone) joining through the public REST API and signaling: join time, time to first remote
+// frame, signaling round trip, and — when the target is a server this scenario started — server CPU per
+// participant. This is the load-test tool operators point at their own deployment:
+//   npm run bench -- hearing --target https://hearings.example --api-key … --hearings 20 --participants 6
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startServer, type HearingServer } from '../../server/app.ts';
+import { configFromEnv } from '../../server/config.ts';
+import { childPids, processCpuSeconds } from '../lib/proc.ts';
+import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
+
+export interface HearingLoadOptions {
+  /** A running deployment (its base URL); without it, a local server is started for the run. */
+  target?: string;
+  apiKey?: string;
+  hearings: number;
+  participants: number;
+  seconds: number;
+  /** Chromium processes the pages are spread over. */
+  browsers: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const round = (v: number, d = 1): number => Number(v.toFixed(d));
+const pct = (list: number[], q: number): number => {
+  const s = [...list].sort((a, b) => a - b);
+  return s.length ? round(s[Math.min(s.length - 1, Math.floor(q * s.length))]!) : NaN;
+};
+
+interface Joined {
+  page: Page;
+  joinMs: number;
+  firstFrameMs: number;
+  rttMs: number[];
+}
+
+async function rest(base: string, apiKey: string, method: string, route: string, body?: unknown): Promise<{ id: string; joinUrl: string }> {
+  const r = await fetch(`${base}/api/v1${route}`, { method, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = (await r.json()) as { id: string; joinUrl: string };
+  if (!r.ok) throw new Error(`${method} ${route}: ${r.status} ${JSON.stringify(json).slice(0, 200)}`);
+  return json;
+}
+
+/** One participant: open the join link, wait until joined, then until a remote video frame is decoded. */
+async function join(browser: Browser, joinUrl: string, expectRemote: boolean): Promise<Joined> {
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+  const page = await context.newPage();
+  const t0 = Date.now();
+  await page.goto(joinUrl);
+  await page.waitForFunction('window.hearingClient && window.hearingClient.state().joined === true', undefined, { timeout: 60_000 });
+  const joinMs = Date.now() - t0;
+  if (expectRemote) {
+    await page.waitForFunction('window.hearingClient.stats().then((s) => s.some((x) => x.kind === "video" && x.framesDecoded > 0))', undefined, { timeout: 60_000, polling: 100 });
+  }
+  const firstFrameMs = Date.now() - t0;
+  const rttMs = (await page.evaluate(`(async () => {
+    const out = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      await window.hearingClient.request('ping', {});
+      out.push(performance.now() - t);
+    }
+    return out;
+  })()`)) as number[];
+  return { page, joinMs, firstFrameMs, rttMs };
+}
+
+/** The server's own processes (this process, which hosts it, its media workers, the recorder and its ffmpegs), not the browsers. */
+const serverPids = (server: HearingServer): number[] => {
+  const recorder = server.recorder.processPid;
+  return [process.pid, ...server.plane.pool.workers.map((w) => w.worker.pid), ...(recorder ? [recorder, ...childPids(recorder)] : [])];
+};
+
+const cpuOf = (pids: number[]): number => {
+  return pids.reduce((sum, p) => {
+    try {
+      return sum + processCpuSeconds(p);
+    } catch {
+      return sum;
+    }
+  }, 0);
+};
+
+export async function hearingScenario(o: HearingLoadOptions, progress: Progress): Promise<ScenarioOutcome> {
+  let server: HearingServer | undefined;
+  let dataDir: string | undefined;
+  let base = o.target?.replace(/\/$/, '');
+  let apiKey = o.apiKey ?? process.env.HEARING_API_KEY;
+  if (!base) {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-hearing-'));
+    server = await startServer({ ...configFromEnv({}), port: 0, host: '127.0.0.1', dataDir, workers: 2, rtcMinPort: 30000, rtcMaxPort: 39999, apiKey: 'bench-api-key-0123456789', demo: false, asrEngine: 'off' });
+    base = server.url;
+    apiKey = server.secrets.apiKey;
+  }
+  if (!apiKey) throw new Error('--api-key (or HEARING_API_KEY) is needed with --target');
+  const browsers = await Promise.all(Array.from({ length: o.browsers }, () => chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required', '--disable-gpu'],
+  })));
+  const joined: Joined[] = [];
+  const failures: string[] = [];
+  try {
+    const total = o.hearings * o.participants;
+    let n = 0;
+    for (let h = 0; h < o.hearings; h++) {
+      const hearing = await rest(base, apiKey, 'POST', '/hearings', { caseNumber: `LOAD-${Date.now()}-${h}`, title: 'Load test hearing' });
+      const links: string[] = [];
+      for (let p = 0; p < o.participants; p++) {
+        const role = p === 0 ? 'judge' : p % 2 ? 'party' : 'lawyer';
+        links.push((await rest(base, apiKey, 'POST', `/hearings/${hearing.id}/participants`, { name: `${role} ${p}`, role })).joinUrl);
+      }
+      await rest(base, apiKey, 'POST', `/hearings/${hearing.id}/transitions`, { to: 'waiting_room' });
+      await rest(base, apiKey, 'POST', `/hearings/${hearing.id}/transitions`, { to: 'open' });
+      // Participants of a hearing join together, as they do at the start of a session.
+      const results = await Promise.allSettled(links.map((url) => join(browsers[n++ % browsers.length]!, url.replace(/^https?:\/\/[^/]+/, base!), o.participants > 1)));
+      for (const r of results) {
+        if (r.status === 'fulfilled') joined.push(r.value);
+        else failures.push(String(r.reason).slice(0, 200));
+      }
+      progress((h + 1) / (o.hearings + 1), `${joined.length}/${total} joined`);
+    }
+    const pids = server ? serverPids(server) : [];
+    const cpu0 = cpuOf(pids);
+    await sleep(o.seconds * 1000);
+    const cpuPerParticipant = server ? ((cpuOf(serverPids(server)) - cpu0) / o.seconds / Math.max(1, joined.length)) * 100 : null;
+    progress(1, 'done');
+    const summary = {
+      target: o.target ?? 'local server started for this run',
+      hearings: o.hearings,
+      participantsPerHearing: o.participants,
+      joined: joined.length,
+      failures: failures.length,
+      joinMsP50: pct(joined.map((j) => j.joinMs), 0.5),
+      joinMsP95: pct(joined.map((j) => j.joinMs), 0.95),
+      firstFrameMsP50: pct(joined.map((j) => j.firstFrameMs), 0.5),
+      firstFrameMsP95: pct(joined.map((j) => j.firstFrameMs), 0.95),
+      signalingRttMsP50: pct(joined.flatMap((j) => j.rttMs), 0.5),
+      signalingRttMsP95: pct(joined.flatMap((j) => j.rttMs), 0.95),
+      serverCpuPctPerParticipant: cpuPerParticipant === null ? null : round(cpuPerParticipant, 2),
+    };
+    return {
+      summary,
+      targets: [{ name: 'failures', value: failures.length, target: '= 0', ok: failures.length === 0 }],
+      samples: { joins: joined.map((j) => ({ joinMs: j.joinMs, firstFrameMs: j.firstFrameMs, rttMs: j.rttMs })), failures },
+      table: {
+        columns: ['figure', 'p50', 'p95'],
+        rows: [
+          ['join (ms)', summary.joinMsP50, summary.joinMsP95],
+          ['first remote frame (ms)', summary.firstFrameMsP50, summary.firstFrameMsP95],
+          ['signaling round trip (ms)', summary.signalingRttMsP50, summary.signalingRttMsP95],
+        ],
+      },
+      chart: { title: 'ms, p50', bars: [{ label: 'join', value: summary.joinMsP50 }, { label: 'first frame', value: summary.firstFrameMsP50 }, { label: 'signaling RTT', value: summary.signalingRttMsP50 }] },
+    };
+  } finally {
+    for (const b of browsers) await b.close().catch(() => undefined);
+    await server?.close();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}

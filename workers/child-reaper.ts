@@ -1,0 +1,22 @@
+import type { ChildProcess } from 'node:child_process';
+
+const children = new Set<ChildProcess>();
+let installed = false;
+
+/**
+ * Long-lived helper processes (decoders, the program encoder) must not outlive this process, whatever
+ * path it leaves by (a failed shutdown, an uncaught error, the end of a test run): on 'exit' every one
+ * still running is killed. A process killed with SIGKILL cannot run this; those children end at their
+ * input timeout or when their pipe closes.
+ */
+export function reapOnExit<T extends ChildProcess>(child: T): T {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  if (!installed) {
+    installed = true;
+    process.once('exit', () => {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    });
+  }
+  return child;
+}

@@ -15,6 +15,11 @@ describe('benchmark CLI', () => {
     expect(parseBenchArgs(['all', '--sweep', 'none']).sweep).toEqual([]);
     expect(parseBenchArgs(['transcription', '--asr-speakers', '1,3', '--asr-model', '/m.bin'])).toMatchObject({ asrSpeakers: [1, 3], asrModel: '/m.bin' });
     expect(parseBenchArgs(['recording', '--record-steps', '10,20'])).toMatchObject({ recordSteps: [10, 20] });
+    expect(parseBenchArgs(['hearing', '--target', 'https://court.example', '--api-key', 'k'.repeat(20), '--hearings', '20', '--participants', '6'])).toMatchObject({ target: 'https://court.example', hearingCount: 20, participants: 6, browsers: 2 });
+    expect(parseBenchArgs(['hearing']).hearingCount).toBe(2);
+    expect(() => parseBenchArgs(['hearing', '--target', 'not a url'])).toThrow(/--target/);
+    expect(parseBenchArgs(['livestream', '--live-steps', '1,2'])).toMatchObject({ liveSteps: [1, 2], liveSeconds: 15 });
+    expect(parseBenchArgs(['faces', '--face-rounds', '2']).faceRounds).toBe(2);
     expect(() => parseBenchArgs([])).toThrow(/usage/);
     expect(() => parseBenchArgs(['teleport'])).toThrow(/scenario/);
     expect(() => parseBenchArgs(['forwarding', '--hearings', '0', '--seconds', 'x'])).toThrow(/--hearings.*--seconds|--seconds.*--hearings/);

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,22 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HearingServer } from '../server/app.ts';
 import { api, startTestServer } from './helpers/server.ts';
 import { launchBrowser, openJoin, stats } from './helpers/browser.ts';
+import { magentaCamera, magentaPixels } from './helpers/frames.ts';
 import { sleep, until } from './helpers/wait.ts';
 import { consultationRoomKey } from '../workers/media-plane.ts';
-
-/** A fake camera of pure magenta: any of it in the program is visible in its pixels. */
-function magentaCamera(): string {
-  const file = path.join(os.tmpdir(), `fake-camera-magenta-${process.pid}.y4m`);
-  if (!fs.existsSync(file)) execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0xff00ff:s=640x480:r=15', '-frames:v', '30', '-pix_fmt', 'yuv420p', file]);
-  return file;
-}
-
-function magentaPixels(segment: string): number {
-  const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', segment, '-ss', '0.5', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 16 * 1024 * 1024 });
-  let n = 0;
-  for (let i = 0; i + 2 < rgb.length; i += 3) if (rgb[i]! > 180 && rgb[i + 1]! < 90 && rgb[i + 2]! > 180) n++;
-  return n;
-}
 
 describe('consultation rooms', () => {
   let server: HearingServer;

@@ -8,25 +8,11 @@ import type { HearingServer } from '../server/app.ts';
 import { api, startTestServer } from './helpers/server.ts';
 import { launchBrowser, openJoin } from './helpers/browser.ts';
 import { paddedClip } from './helpers/speech.ts';
+import { magentaCamera, magentaPixels } from './helpers/frames.ts';
 import { until } from './helpers/wait.ts';
 import { ffprobeStreams } from './helpers/ffprobe.ts';
 
 const DELAY_S = 6;
-
-/** A fake camera that shows nothing but magenta: if any of it reaches the program, it is visible. */
-function magentaCamera(): string {
-  const file = path.join(os.tmpdir(), `fake-camera-magenta-${process.pid}.y4m`);
-  if (!fs.existsSync(file)) execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0xff00ff:s=640x480:r=15', '-frames:v', '30', '-pix_fmt', 'yuv420p', file]);
-  return file;
-}
-
-/** Pixels of a segment's middle frame that are clearly magenta. */
-function magentaPixels(segment: string): number {
-  const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', segment, '-ss', '0.5', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 16 * 1024 * 1024 });
-  let n = 0;
-  for (let i = 0; i + 2 < rgb.length; i += 3) if (rgb[i]! > 180 && rgb[i + 1]! < 90 && rgb[i + 2]! > 180) n++;
-  return n;
-}
 
 describe('public livestream', () => {
   let server: HearingServer;

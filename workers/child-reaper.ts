@@ -20,3 +20,16 @@ export function reapOnExit<T extends ChildProcess>(child: T): T {
   }
   return child;
 }
+
+/** Disconnects a forked child (its cue to finish its work and exit) and kills it if it has not within `graceMs`. */
+export function disconnectChild(child: ChildProcess | undefined, graceMs: number): Promise<void> {
+  if (!child || child.exitCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.disconnect();
+    setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve();
+    }, graceMs).unref();
+  });
+}

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { types } from 'mediasoup';
 import type { FaceSummary, FromFace, ToFace } from './face-messages.ts';
 import type { MediaRoom } from './media-room.ts';
-import { reapOnExit } from './child-reaper.ts';
+import { disconnectChild, reapOnExit } from './child-reaper.ts';
 
 export const FACE_PEER = 'face-checker';
 
@@ -123,16 +123,7 @@ export class FaceChecker extends EventEmitter<CheckerEvents> {
 
   async close(): Promise<void> {
     this.closing = true;
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.disconnect();
-      setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve();
-      }, 3000).unref();
-    });
+    await disconnectChild(this.child, 3000);
   }
 
   private send(m: ToFace): void {

@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { FromRecorder, ToRecorder } from './recorder-messages.ts';
+import { disconnectChild } from './child-reaper.ts';
 
 interface ClientEvents {
   message: [m: FromRecorder];
@@ -30,17 +31,8 @@ export class RecorderProcessClient extends EventEmitter<ClientEvents> {
 
   async close(): Promise<void> {
     this.closing = true;
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
     // Disconnecting makes the recorder close every segment properly and exit.
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.disconnect();
-      setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve();
-      }, 8000).unref();
-    });
+    await disconnectChild(this.child, 8000);
   }
 
   private spawn(): void {

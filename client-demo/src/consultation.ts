@@ -1,6 +1,7 @@
 import type { Device, types } from 'mediasoup-client';
 import type { SignalingClient } from './signaling.ts';
 import * as ui from './ui.ts';
+import { inboundStats } from './stats.ts';
 
 interface TransportReply {
   id: string;
@@ -76,14 +77,7 @@ export class Consultation {
   async stats(): Promise<{ participantId: string; kind: string; packetsReceived: number; framesDecoded: number }[]> {
     const out = [];
     for (const { consumer, participantId } of this.consumers.values()) {
-      let packetsReceived = 0;
-      let framesDecoded = 0;
-      (await consumer.getStats()).forEach((s: { type: string; packetsReceived?: number; framesDecoded?: number }) => {
-        if (s.type !== 'inbound-rtp') return;
-        packetsReceived += s.packetsReceived ?? 0;
-        framesDecoded += s.framesDecoded ?? 0;
-      });
-      out.push({ participantId, kind: consumer.kind, packetsReceived, framesDecoded });
+      out.push({ participantId, kind: consumer.kind, ...(await inboundStats(consumer)) });
     }
     return out;
   }

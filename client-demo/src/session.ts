@@ -2,6 +2,7 @@ import { Device, type types } from 'mediasoup-client';
 import type { SignalingClient } from './signaling.ts';
 import * as ui from './ui.ts';
 import { Consultation } from './consultation.ts';
+import { inboundStats } from './stats.ts';
 
 interface Self {
   participantId: string;
@@ -243,14 +244,7 @@ export class Session {
   async stats(): Promise<RemoteTrackStats[]> {
     const out: RemoteTrackStats[] = [];
     for (const { consumer, participantId } of this.consumers.values()) {
-      let packetsReceived = 0;
-      let framesDecoded = 0;
-      (await consumer.getStats()).forEach((s: { type: string; packetsReceived?: number; framesDecoded?: number }) => {
-        if (s.type !== 'inbound-rtp') return;
-        packetsReceived += s.packetsReceived ?? 0;
-        framesDecoded += s.framesDecoded ?? 0;
-      });
-      out.push({ participantId, kind: consumer.kind as 'audio' | 'video', packetsReceived, framesDecoded });
+      out.push({ participantId, kind: consumer.kind as 'audio' | 'video', ...(await inboundStats(consumer)) });
     }
     return out;
   }

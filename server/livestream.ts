@@ -113,7 +113,8 @@ export class LivestreamService {
       stream.autoPaused = false;
       if (stream.state === 'live') await this.serial(stream, () => this.switchTo(hearingId, stream, 'slate'));
     } else if (action === 'stop') {
-      await this.end(hearingId, stream, false);
+      // The answer does not wait for the held-back segments to go out (up to the legal delay).
+      void this.end(hearingId, stream, false).catch((error: Error) => console.warn(`[live] ${error.message}`));
     } else {
       await this.end(hearingId, stream, true);
     }
@@ -174,7 +175,10 @@ export class LivestreamService {
     const startNumber = nextSegmentNumber(workDir, this.publicDir(hearingId));
     const o = { workDir, runId: ++stream.runId, startNumber, size: SIZES[this.o.config.size] };
     const room = this.o.plane.get(hearingId);
-    stream.run = what === 'program' && room ? await ProgramRun.program(room, this.sources(hearingId, room), { ...o, ports: this.ports }) : ProgramRun.slate('hearing paused', o);
+    const run = what === 'program' && room ? await ProgramRun.program(room, this.sources(hearingId, room), { ...o, ports: this.ports }) : ProgramRun.slate('hearing paused', o);
+    // Stopped or cut while this run was starting: it never goes out.
+    if ((stream.state as StreamState) === 'ended' || (stream.state as StreamState) === 'cut') return run.kill();
+    stream.run = run;
     stream.state = what === 'program' ? 'live' : 'paused';
     stream.publisher.setState(stream.state);
   }
@@ -188,7 +192,11 @@ export class LivestreamService {
       return;
     }
     stream.state = 'ended';
-    await stream.run?.stop();
+    clearTimeout(stream.restartTimer);
+    await this.serial(stream, async () => {
+      await stream.run?.stop();
+      stream.run = null;
+    });
     await stream.publisher.finish();
   }
 

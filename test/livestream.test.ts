@@ -49,6 +49,28 @@ describe('public livestream', () => {
     expect((await call('POST', `/api/v1/hearings/${h.id}/stream`, { action: 'launch' })).status).toBe(400);
   });
 
+  it('stop ends the stream after what is held back is out; adjourning shows the slate', async () => {
+    const call = api(server);
+    const h = (await call('POST', '/api/v1/hearings', { caseNumber: 'LIVE-STOP', title: 'Stopped', streamable: true })).body;
+    await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'waiting_room' });
+    expect((await call('POST', `/api/v1/hearings/${h.id}/stream`, { action: 'approve' })).body.approved).toBe(true);
+    expect((await call('POST', `/api/v1/hearings/${h.id}/stream`, { action: 'start' })).body.error.code).toBe('not_in_session');
+    await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'open' });
+    expect((await call('POST', `/api/v1/hearings/${h.id}/stream`, { action: 'start' })).body.state).toBe('live');
+    await until('segments published', async () => (await segmentsOf(h.id)).length >= 2, 30_000);
+    await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'adjourned' });
+    await until('paused by the adjournment', async () => (await (await publicGet(`/live/${h.id}/status.json`)).json()).state === 'paused', 10_000);
+    await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'open' });
+    const asked = Date.now();
+    const stopped = await call('POST', `/api/v1/hearings/${h.id}/stream`, { action: 'stop' });
+    expect(stopped.body.state).toBe('ended');
+    expect(Date.now() - asked, 'the answer does not wait for the delay').toBeLessThan(3000);
+    await until('the playlist ends', async () => (await (await publicGet(`/live/${h.id}/video.m3u8`)).text()).includes('#EXT-X-ENDLIST'), (DELAY_S + 15) * 1000);
+    expect((await call('POST', `/api/v1/hearings/${h.id}/stream`, { action: 'pause' })).body.error.code).toBe('not_streaming');
+    const events = server.store.auditLog(h.id).map((e) => e.action);
+    for (const e of ['stream.approved', 'stream.started', 'stream.paused', 'stream.stopped']) expect(events).toContain(e);
+  });
+
   it('approved and started: the program plays with captions, a protected party is not shown, and a cut drops the delay buffer', async () => {
     const call = api(server);
     const h = (await call('POST', '/api/v1/hearings', { caseNumber: 'LIVE-1', title: 'Public hearing', streamable: true })).body;

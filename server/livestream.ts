@@ -180,6 +180,15 @@ export class LivestreamService {
     if ((stream.state as StreamState) === 'ended' || (stream.state as StreamState) === 'cut') return run.kill();
     stream.run = run;
     stream.state = what === 'program' ? 'live' : 'paused';
+    // The encoder must not end on its own (e.g. a camera whose first key frame came too late for it):
+    // that is logged, and the run is rebuilt after a moment.
+    void run.exited().then((code) => {
+      if (run.ending || stream.run !== run || (stream.state !== 'live' && stream.state !== 'paused')) return;
+      this.o.hearings.log(hearingId, 'system', 'stream.encoder_exit', { code, error: run.errorOutput.slice(-300), run: run.runId });
+      setTimeout(() => {
+        if (stream.run === run) void this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
+      }, 2000).unref();
+    });
     stream.publisher.setState(stream.state);
   }
 

@@ -39,6 +39,13 @@ export const SIZES: Record<'720p' | '480p', ProgramSize> = {
   '480p': { width: 854, height: 480, videoKbps: 900 },
 };
 
+/** Small tiles of the right-hand column, and how many fit (more participants are heard, not shown). */
+function smallTile(size: ProgramSize): { w: number; h: number; count: number } {
+  const w = Math.floor(size.width / 4 / 2) * 2;
+  const h = Math.floor((w * 9) / 16 / 2) * 2;
+  return { w, h, count: Math.floor(size.height / h) };
+}
+
 const text = (s: string): string => s.replace(/[\\':%,;[\]=]/g, ' ').slice(0, 40);
 
 /**
@@ -48,13 +55,12 @@ const text = (s: string): string => s.replace(/[\\':%,;[\]=]/g, ' ').slice(0, 40
 export function programGraph(tiles: { label: string; video: number | null; placeholder: string | null }[], audio: { stream: number; disguised: boolean }[], size: ProgramSize): string {
   const W = size.width;
   const H = size.height;
-  const smallW = Math.floor(W / 4 / 2) * 2;
-  const smallH = Math.floor((smallW * 9) / 16 / 2) * 2;
+  const { w: smallW, h: smallH, count } = smallTile(size);
   const bigW = W - smallW;
   const fit = (w: number, h: number): string => `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1`;
   const font = `fontfile=${FONT}:fontcolor=white:box=1:boxcolor=black@0.6`;
   const parts: string[] = [`color=c=0x1e2a38:s=${W}x${H}:r=${FPS}[bg]`];
-  const shown = tiles.slice(0, Math.floor(H / smallH));
+  const shown = tiles.slice(0, count);
   shown.forEach((t, i) => {
     const source = t.video === null
       ? `color=c=0x3c4650:s=${bigW}x${H}:r=${FPS},drawtext=${font}:fontsize=${Math.round(H / 18)}:x=(w-tw)/2:y=(h-th)/2:text='${text(t.placeholder ?? 'no video')}'`
@@ -101,6 +107,8 @@ function hlsOutput(workDir: string, runId: number, startNumber: number, size: Pr
 /** One ffmpeg run writing segments (the program, or the slate while paused). */
 export class ProgramRun {
   private stderr = '';
+  /** Ended on purpose (stop, kill): any other exit is a failure the service reports and recovers from. */
+  ending = false;
   private speakerIndex = 0;
 
   private constructor(
@@ -133,7 +141,7 @@ export class ProgramRun {
       return streams.length - 1;
     };
     for (const s of sources) {
-      tileOf.set(s.participantId, tiles.length);
+      if (tiles.length < smallTile(o.size).count) tileOf.set(s.participantId, tiles.length);
       // A hidden participant's video is never consumed: nothing of it can reach the output.
       const video = s.videoProducerId && !s.hidden ? await tap(s.videoProducerId, 'video') : null;
       tiles.push({ label: s.label, video, placeholder: s.hidden ? 'protected participant' : video === null ? `${s.label} (audio only)` : null });
@@ -143,7 +151,9 @@ export class ProgramRun {
     fs.writeFileSync(sdpFile, sdpSession(streams.map((s) => ({ kind: s.kind, codec: s.codec, port: s.port })), 'hearing program'));
     const args = [
       '-hide_banner', '-loglevel', 'error',
-      '-protocol_whitelist', 'file,udp,rtp', '-analyzeduration', '2000000', '-f', 'sdp', '-i', sdpFile,
+      // -max_delay: the RTP reorder buffer may hold packets 0.1 s, not the default 0.5 s (mediasoup has
+      // already repaired loss with NACK, and forwards in order).
+      '-protocol_whitelist', 'file,udp,rtp', '-analyzeduration', '2000000', '-max_delay', '100000', '-f', 'sdp', '-i', sdpFile,
       '-filter_complex', programGraph(tiles, audio, o.size), '-map', '[vout]', '-map', '[aout]',
       ...hlsOutput(o.workDir, o.runId, o.startNumber, o.size),
     ];
@@ -195,6 +205,7 @@ export class ProgramRun {
 
   /** Ends the run cleanly: the segment being written is closed and listed. */
   async stop(): Promise<void> {
+    this.ending = true;
     if (this.ffmpeg.exitCode === null) {
       this.ffmpeg.stdin?.write('q');
       const timer = setTimeout(() => this.ffmpeg.kill('SIGKILL'), 5000);
@@ -206,6 +217,7 @@ export class ProgramRun {
 
   /** Ends at once (a cut): nothing more is written. */
   kill(): void {
+    this.ending = true;
     if (this.ffmpeg.exitCode === null) this.ffmpeg.kill('SIGKILL');
     for (const t of this.transports) t.close();
   }

@@ -13,8 +13,8 @@ let captions = false;
 let error = '';
 const seenCues: string[] = [];
 
-// Close to the live edge (1 s segments): 1.5 s behind it, catching up by playing slightly faster.
-const hls = new Hls({ liveSyncDuration: 1.5, liveMaxLatencyDuration: 6, maxLiveSyncPlaybackRate: 1.2, enableWebVTT: true });
+// Close to the live edge (1 s segments): 1 s behind it, catching up by playing slightly faster.
+const hls = new Hls({ liveSyncDuration: 1, liveMaxLatencyDuration: 5, maxLiveSyncPlaybackRate: 1.2, enableWebVTT: true });
 hls.on(Hls.Events.ERROR, (_e, data) => {
   if (data.fatal) error = `${data.type}: ${data.details}`;
 });

@@ -147,6 +147,9 @@ export class LivestreamService {
   }
 
   private async begin(hearingId: string): Promise<void> {
+    // A stopped stream may still be publishing what it held back: a new stream replaces it entirely.
+    const previous = this.streams.get(hearingId);
+    if (previous && previous.publisher.state !== 'cut') previous.publisher.cut();
     const workDir = path.join(this.o.dataDir, 'live-work', hearingId);
     fs.rmSync(workDir, { recursive: true, force: true });
     const publisher = new LivePublisher({

@@ -91,6 +91,7 @@ export class LivePublisher {
     while (this.pending.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
     clearInterval(this.timer);
     while (this.busy) await new Promise((r) => setTimeout(r, 50));
+    if (this.state === 'cut') return; // replaced by a new stream meanwhile
     this.ended = true;
     this.state = 'ended';
     this.writePlaylists(true);

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type { RecognitionEvents, RecognitionStream, SpeechEngine } from './asr.ts';
 import { Vad } from './vad.ts';
-import { reapOnExit } from './child-reaper.ts';
+import { spawnTied } from './child-reaper.ts';
 
 /**
  * The parts of @fugood/whisper.node's API used here (its lib/binding.ts). The package is CommonJS and
@@ -95,11 +94,11 @@ class WhisperStream extends EventEmitter<RecognitionEvents> implements Recogniti
     private readonly language: string,
   ) {
     super();
-    this.ffmpeg = reapOnExit(spawn('ffmpeg', [
+    this.ffmpeg = spawnTied('ffmpeg', [
       '-hide_banner', '-nostdin', '-loglevel', 'error',
       '-protocol_whitelist', 'file,udp,rtp', '-listen_timeout', '3600', '-f', 'sdp', '-i', sdpFile,
       '-af', 'aresample=async=1:first_pts=0', '-ar', String(RATE), '-ac', '1', '-f', 'f32le', 'pipe:1',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
     let carry: Buffer = Buffer.alloc(0);
     this.ffmpeg.stdout.on('data', (chunk: Buffer) => {
       const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;

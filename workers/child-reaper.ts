@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams, type SpawnOptions } from 'node:child_process';
 
 const children = new Set<ChildProcess>();
 let installed = false;
@@ -32,4 +32,14 @@ export function disconnectChild(child: ChildProcess | undefined, graceMs: number
       resolve();
     }, graceMs).unref();
   });
+}
+
+/**
+ * Spawns a helper that dies with this process even when this process is killed outright (SIGKILL, a
+ * crash): util-linux `setpriv --pdeathsig KILL` sets the kernel's parent-death signal, then runs the
+ * command. Also reaped on a normal exit.
+ */
+export function spawnTied(command: string, args: string[], options: SpawnOptions): ChildProcessWithoutNullStreams {
+  // Typed as all-piped: callers touch only the streams their `stdio` pipes.
+  return reapOnExit(spawn('setpriv', ['--pdeathsig', 'KILL', '--', command, ...args], options)) as ChildProcessWithoutNullStreams;
 }

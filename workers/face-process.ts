@@ -2,7 +2,7 @@
 // participant's video into frames, so neither signaling nor the recorder ever waits on them. For each
 // watched stream, ffmpeg decodes only key frames (the server asks the sender for one when it wants a
 // sample) into 640x480 RGB; each frame is described and compared with the participant's reference.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { descriptorDistance, loadFaceEngine, type FaceEngine } from './face-engi
 import type { FromFace, ToFace } from './face-messages.ts';
 import { sdpFor } from './sdp.ts';
 import { PortPairs, waitUntilBound } from './udp-ports.ts';
+import { spawnTied } from './child-reaper.ts';
 
 const WIDTH = 640;
 const HEIGHT = 480;
@@ -46,7 +47,7 @@ class Watch {
   ) {
     const sdpFile = path.join(this.tmpDir, 'video.sdp');
     fs.writeFileSync(sdpFile, sdpFor({ kind: 'video', codec: m.codec }, port));
-    this.ffmpeg = spawn('ffmpeg', [
+    this.ffmpeg = spawnTied('ffmpeg', [
       '-hide_banner', '-nostdin', '-loglevel', 'error',
       '-protocol_whitelist', 'file,udp,rtp', '-skip_frame', 'nokey', '-f', 'sdp', '-i', sdpFile,
       '-vf', `scale=${WIDTH}:${HEIGHT}:force_original_aspect_ratio=decrease,pad=${WIDTH}:${HEIGHT}:(ow-iw)/2:(oh-ih)/2`,

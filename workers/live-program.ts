@@ -3,14 +3,14 @@
 // role, protected people as a placeholder that never touches their video), mixes the audio (protected
 // voices pitch-shifted) and encodes H.264 + AAC into 2 s HLS segments in a private work directory. The
 // active speaker is switched live through ffmpeg's command input (`streamselect map`), without a restart.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { types } from 'mediasoup';
 import type { MediaRoom } from './media-room.ts';
 import { sdpSession } from './sdp.ts';
 import { waitUntilBound, type PortPairs } from './udp-ports.ts';
-import { reapOnExit } from './child-reaper.ts';
+import { spawnTied } from './child-reaper.ts';
 
 export const LIVE_PEER = 'livestream';
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
@@ -158,7 +158,7 @@ export class ProgramRun {
       ...hlsOutput(o.workDir, o.runId, o.startNumber, o.size),
     ];
     // stdin stays open: it carries the live `streamselect` commands.
-    const ffmpeg = reapOnExit(spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] }));
+    const ffmpeg = spawnTied('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
     const run = new ProgramRun(ffmpeg, streams.map((s) => s.transport), streams.map((s) => s.consumer), tileOf, o.runId);
     await Promise.all(
       streams.map(async (s) => {
@@ -183,7 +183,7 @@ export class ProgramRun {
       '-map', '0:v', '-map', '1:a',
       ...hlsOutput(o.workDir, o.runId, o.startNumber, o.size),
     ];
-    return new ProgramRun(reapOnExit(spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] })), [], [], new Map(), o.runId);
+    return new ProgramRun(spawnTied('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] }), [], [], new Map(), o.runId);
   }
 
   /** Key frames from every camera now and shortly after (the decoder starts at one). */

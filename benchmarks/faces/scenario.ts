@@ -9,7 +9,7 @@ import { descriptorDistance, loadFaceEngine } from '../../workers/face-engine.ts
 import { FaceChecker } from '../../workers/face-checker.ts';
 import { photoAsFrame } from '../../workers/face-frame.ts';
 import { DEFAULT_THRESHOLDS } from '../../server/identity-rule.ts';
-import { processPeakRssMiB } from '../lib/proc.ts';
+import { percentile, processPeakRssMiB } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/fixtures/faces');
@@ -21,7 +21,6 @@ export interface FacesOptions {
 
 type Frame = { name: string; rgb: Uint8Array; width: number; height: number };
 const round = (v: number, digits = 1): number => Number(v.toFixed(digits));
-const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 
 async function timeEngine(detector: 'tiny' | 'ssd', frames: Frame[], rounds: number) {
   const engine = await loadFaceEngine(detector);

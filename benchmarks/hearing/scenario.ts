@@ -9,7 +9,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startServer, type HearingServer } from '../../server/app.ts';
 import { configFromEnv } from '../../server/config.ts';
-import { childPids, processCpuSeconds } from '../lib/proc.ts';
+import { childPids, cpuSecondsOf, percentile } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 
 export interface HearingLoadOptions {
@@ -25,10 +25,7 @@ export interface HearingLoadOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const round = (v: number, d = 1): number => Number(v.toFixed(d));
-const pct = (list: number[], q: number): number => {
-  const s = [...list].sort((a, b) => a - b);
-  return s.length ? round(s[Math.min(s.length - 1, Math.floor(q * s.length))]!) : NaN;
-};
+const pct = (list: number[], q: number): number => round(percentile(list, q));
 
 interface Joined {
   page: Page;
@@ -74,15 +71,6 @@ const serverPids = (server: HearingServer): number[] => {
   return [process.pid, ...server.plane.pool.workers.map((w) => w.worker.pid), ...(recorder ? [recorder, ...childPids(recorder)] : [])];
 };
 
-const cpuOf = (pids: number[]): number => {
-  return pids.reduce((sum, p) => {
-    try {
-      return sum + processCpuSeconds(p);
-    } catch {
-      return sum;
-    }
-  }, 0);
-};
 
 export async function hearingScenario(o: HearingLoadOptions, progress: Progress): Promise<ScenarioOutcome> {
   let server: HearingServer | undefined;
@@ -124,9 +112,9 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
       progress((h + 1) / (o.hearings + 1), `${joined.length}/${total} joined`);
     }
     const pids = server ? serverPids(server) : [];
-    const cpu0 = cpuOf(pids);
+    const cpu0 = cpuSecondsOf(pids);
     await sleep(o.seconds * 1000);
-    const cpuPerParticipant = server ? ((cpuOf(serverPids(server)) - cpu0) / o.seconds / Math.max(1, joined.length)) * 100 : null;
+    const cpuPerParticipant = server ? ((cpuSecondsOf(serverPids(server)) - cpu0) / o.seconds / Math.max(1, joined.length)) * 100 : null;
     progress(1, 'done');
     const summary = {
       target: o.target ?? 'local server started for this run',

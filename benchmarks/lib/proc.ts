@@ -10,6 +10,23 @@ export function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/** CPU seconds used so far by a set of processes; one that has exited meanwhile counts as 0. */
+export function cpuSecondsOf(pids: number[]): number {
+  return pids.reduce((sum, pid) => {
+    try {
+      return sum + processCpuSeconds(pid);
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+/** The q-quantile (0-1) of a list of samples (nearest rank; NaN when empty). */
+export function percentile(samples: number[], q: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN;
+}
+
 /** Busy and total CPU jiffies of the whole machine (all cores), from /proc/stat. */
 export function machineCpu(): { busy: number; total: number } {
   const fields = (fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);

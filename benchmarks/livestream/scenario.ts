@@ -9,7 +9,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer, type HearingServer } from '../../server/app.ts';
 import { configFromEnv } from '../../server/config.ts';
-import { processCpuSeconds } from '../lib/proc.ts';
+import { cpuSecondsOf, percentile } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 
 export interface LivestreamOptions {
@@ -77,13 +77,6 @@ function ffmpegPids(needle: string): number[] {
   });
 }
 
-const cpu = (pids: number[]): number => pids.reduce((s, p) => {
-  try {
-    return s + processCpuSeconds(p);
-  } catch {
-    return s;
-  }
-}, 0);
 
 /** Glass-to-glass: the viewer page reads the barcode of each frame it presents. */
 async function measureLatency(server: HearingServer, hearingId: string, seconds: number): Promise<number[]> {
@@ -134,9 +127,9 @@ async function bareCpu(seconds: number, size: '720p' | '480p'): Promise<number> 
     '-vf', `scale=${w}:${h}`, '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '50', '-b:v', `${kbps}k`, '-c:a', 'aac', '-b:a', '128k',
     '-f', 'hls', '-hls_time', '2', path.join(dir, 'bare.m3u8')], { stdio: 'ignore' });
   await sleep(3000);
-  const c0 = cpu([ff.pid!]);
+  const c0 = cpuSecondsOf([ff.pid!]);
   await sleep(seconds * 1000);
-  const used = cpu([ff.pid!]) - c0;
+  const used = cpuSecondsOf([ff.pid!]) - c0;
   ff.kill('SIGKILL');
   fs.rmSync(dir, { recursive: true, force: true });
   return used / seconds;
@@ -165,12 +158,12 @@ async function runStep(n: number, size: '720p' | '480p', seconds: number, withLa
     await sleep(8000);
     const pids = streams.flatMap((s) => ffmpegPids(path.join('live-work', s.id)));
     const before = streams.map((s) => countPublished(server, s.id));
-    const c0 = cpu(pids);
+    const c0 = cpuSecondsOf(pids);
     const t0 = Date.now();
     const latency = withLatency ? await measureLatency(server, streams[0]!.id, seconds) : (await sleep(seconds * 1000), []);
     // The latency step also waits for the viewer to settle: CPU and segments are over the time that passed.
     const elapsed = (Date.now() - t0) / 1000;
-    return { cpuPerStream: (cpu(pids) - c0) / elapsed / n, published: streams.map((s, i) => countPublished(server, s.id) - before[i]!), latency, elapsed };
+    return { cpuPerStream: (cpuSecondsOf(pids) - c0) / elapsed / n, published: streams.map((s, i) => countPublished(server, s.id) - before[i]!), latency, elapsed };
   } finally {
     for (const s of streams) s.source.kill('SIGKILL');
     await server.close();
@@ -209,8 +202,7 @@ export async function livestreamScenario(o: LivestreamOptions, progress: Progres
   }
   progress(1, 'done');
   const latency = [...one.latency].sort((a, b) => a - b);
-  const pick = (list: number[], q: number): number => round((list[Math.min(list.length - 1, Math.floor(q * list.length))] ?? NaN) / 1000);
-  const p = (q: number): number => pick(latency, q);
+  const p = (q: number): number => round(percentile(latency, q) / 1000);
   const summary = {
     glassToGlassP50s: p(0.5),
     glassToGlassP95s: p(0.95),

@@ -7,7 +7,7 @@ import { startServer } from '../../server/app.ts';
 import { configFromEnv } from '../../server/config.ts';
 import { verifyRecord } from '../../recordings/verify.ts';
 import type { ManifestLine } from '../../recordings/manifest.ts';
-import { childPids, processCpuSeconds } from '../lib/proc.ts';
+import { childPids, cpuSecondsOf } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import type { LoadProfile, SendTarget } from '../forwarding/messages.ts';
 import { ask } from '../forwarding/systems.ts';
@@ -43,13 +43,6 @@ interface StepResult {
   dataDir: string | null;
 }
 
-const cpuOf = (pids: number[]): number => pids.reduce((sum, pid) => {
-  try {
-    return sum + processCpuSeconds(pid);
-  } catch {
-    return sum; // exited meanwhile
-  }
-}, 0);
 
 /** One step: `tracks` tracks recorded at once from RTP ingest, through the real server and recorder. */
 async function recordStep(tracks: number, o: RecordingOptions, progress: (f: number) => void): Promise<StepResult> {
@@ -94,11 +87,11 @@ async function recordStep(tracks: number, o: RecordingOptions, progress: (f: num
     // one-off cost of a few hundred ms each, amortized over a real hearing).
     await sleep(WARMUP_S * 1000);
     const livePids = pids();
-    const cpu0 = cpuOf(livePids);
-    const ms0 = cpuOf(workerPids);
+    const cpu0 = cpuSecondsOf(livePids);
+    const ms0 = cpuSecondsOf(workerPids);
     await sleep(o.seconds * 1000);
-    const recorderCpuSeconds = cpuOf(livePids) - cpu0;
-    const mediasoupCpuSeconds = cpuOf(workerPids) - ms0;
+    const recorderCpuSeconds = cpuSecondsOf(livePids) - cpu0;
+    const mediasoupCpuSeconds = cpuSecondsOf(workerPids) - ms0;
     const openSeconds = (Date.now() - opened) / 1000;
     clearInterval(timer);
     for (const id of hearingIds) server.hearings.transition(id, 'closed', 'bench');

@@ -187,7 +187,7 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
   }
 
   private row(hearingId: string, participantId: string): IdentityRow | undefined {
-    return this.o.store.identities(hearingId).find((r) => r.participantId === participantId);
+    return this.o.store.identity(hearingId, participantId);
   }
 
   private blankRow(hearingId: string, participantId: string): IdentityRow {

@@ -271,6 +271,8 @@ const HEARING_COLUMNS = `id, case_number AS caseNumber, title, scheduled_at AS s
   asr_engine AS asrEngine, asr_language AS asrLanguage, created_at AS createdAt, updated_at AS updatedAt`;
 const TRANSCRIPT_COLUMNS = `id, hearing_id AS hearingId, participant_id AS participantId, speaker_name AS speakerName, role,
   start, end, text, engine, language, confidence, status, version, created_at AS createdAt`;
+const IDENTITY_COLUMNS = `hearing_id AS hearingId, participant_id AS participantId, descriptor, photo_sha256 AS photoSha256, model,
+  enrolled_at AS enrolledAt, status, distance, checked_at AS checkedAt, decided_by AS decidedBy, reason`;
 const PARTICIPANT_COLUMNS = `id, hearing_id AS hearingId, name, role, id_number AS idNumber, created_at AS createdAt`;
 
 /** The embedded store: one SQLite file in the data directory (WAL mode). */
@@ -443,10 +445,11 @@ export class Store {
   }
 
   identities(hearingId: string): IdentityRow[] {
-    return this.db
-      .prepare(`SELECT hearing_id AS hearingId, participant_id AS participantId, descriptor, photo_sha256 AS photoSha256, model, enrolled_at AS enrolledAt,
-                status, distance, checked_at AS checkedAt, decided_by AS decidedBy, reason FROM participant_identity WHERE hearing_id = ?`)
-      .all(hearingId) as IdentityRow[];
+    return this.db.prepare(`SELECT ${IDENTITY_COLUMNS} FROM participant_identity WHERE hearing_id = ?`).all(hearingId) as IdentityRow[];
+  }
+
+  identity(hearingId: string, participantId: string): IdentityRow | undefined {
+    return this.db.prepare(`SELECT ${IDENTITY_COLUMNS} FROM participant_identity WHERE hearing_id = ? AND participant_id = ?`).get(hearingId, participantId) as IdentityRow | undefined;
   }
 
   /** Reference descriptors are only needed while the hearing can still check faces. */

@@ -13,6 +13,7 @@ import { LIVE_PEER, ProgramRun, SIZES, type ProgramSource } from '../workers/liv
 import { isConsultationRoom, type MediaPlane } from '../workers/media-plane.ts';
 import type { MediaRoom } from '../workers/media-room.ts';
 import { PortPairs } from '../workers/udp-ports.ts';
+import { SilentInputs } from '../workers/live-inputs.ts';
 
 export const STREAM_ACTIONS = ['approve', 'start', 'pause', 'stop', 'cut'] as const;
 export type StreamAction = (typeof STREAM_ACTIONS)[number];
@@ -34,9 +35,19 @@ interface HearingStream {
   /** Paused by the hearing's adjournment (resumes with it), not by a person. */
   autoPaused: boolean;
   restartTimer?: NodeJS.Timeout;
+  /** Rebuilds a run that has stopped producing segments (see STALL_MS). */
+  watchdog?: NodeJS.Timeout;
+  /** Cameras and microphones that deliver nothing, left out of the program until they do again. */
+  silent: SilentInputs;
   /** Serializes run changes. */
   ops: Promise<void>;
 }
+
+/**
+ * A run that finishes no segment for this long (1 s segments) has an input that holds the whole
+ * composition up (e.g. a camera whose first key frame never reached the encoder): it is logged and rebuilt.
+ */
+const STALL_MS = 8000;
 
 export class LivestreamService {
   private readonly streams = new Map<string, HearingStream>();
@@ -165,7 +176,7 @@ export class LivestreamService {
           return show;
         }),
     });
-    const stream: HearingStream = { state: 'live', publisher, run: null, runId: 0, autoPaused: false, ops: Promise.resolve() };
+    const stream: HearingStream = { state: 'live', publisher, run: null, runId: 0, autoPaused: false, ops: Promise.resolve(), silent: new SilentInputs() };
     this.streams.set(hearingId, stream);
     await this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
   }
@@ -178,7 +189,8 @@ export class LivestreamService {
     const startNumber = nextSegmentNumber(workDir, this.publicDir(hearingId));
     const o = { workDir, runId: ++stream.runId, startNumber, size: SIZES[this.o.config.size] };
     const room = this.o.plane.get(hearingId);
-    const run = what === 'program' && room ? await ProgramRun.program(room, this.sources(hearingId, room), { ...o, ports: this.ports }) : ProgramRun.slate('hearing paused', o);
+    const sources = what === 'program' && room ? this.sources(hearingId, room, stream.silent) : [];
+    const run = what === 'program' && room ? await ProgramRun.program(room, sources, { ...o, ports: this.ports }) : ProgramRun.slate('hearing paused', o);
     // Stopped or cut while this run was starting: it never goes out.
     if ((stream.state as StreamState) === 'ended' || (stream.state as StreamState) === 'cut') return run.kill();
     stream.run = run;
@@ -193,10 +205,50 @@ export class LivestreamService {
       }, 2000).unref();
     });
     stream.publisher.setState(stream.state);
+    this.watch(hearingId, stream, run, sources);
+  }
+
+  /**
+   * Every second: a run that finished no segment for STALL_MS is logged and rebuilt, without the inputs
+   * that deliver nothing; every other second, inputs left out that deliver again are taken back.
+   */
+  private watch(hearingId: string, stream: HearingStream, run: ProgramRun, sources: ProgramSource[]): void {
+    clearInterval(stream.watchdog);
+    let tick = 0;
+    let busy = false;
+    const rebuild = (): Promise<void> => this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
+    const check = async (): Promise<void> => {
+      const room = this.o.plane.get(hearingId);
+      if (run.silentForMs() >= STALL_MS) {
+        clearInterval(stream.watchdog);
+        const taken = sources.flatMap((s) => [s.videoProducerId, s.audioProducerId]).filter((id): id is string => !!id);
+        const silent = room ? await stream.silent.findSilent(room, taken) : [];
+        const leftOut = sources.flatMap((s) => [
+          ...(s.videoProducerId && silent.includes(s.videoProducerId) ? [{ participantId: s.participantId, kind: 'video' }] : []),
+          ...(s.audioProducerId && silent.includes(s.audioProducerId) ? [{ participantId: s.participantId, kind: 'audio' }] : []),
+        ]);
+        this.o.hearings.log(hearingId, 'system', 'stream.stalled', { run: run.runId, silentMs: run.silentForMs(), leftOut, error: run.errorOutput.slice(-300) });
+        if (stream.run === run) await rebuild();
+      } else if (room && stream.silent.size && tick % 2 === 0 && (await stream.silent.returned(room)).length) {
+        this.o.hearings.log(hearingId, 'system', 'stream.input_back', { run: run.runId });
+        this.scheduleRestart(hearingId);
+      }
+    };
+    stream.watchdog = setInterval(() => {
+      tick++;
+      if (stream.run !== run || run.ending || (stream.state !== 'live' && stream.state !== 'paused')) return clearInterval(stream.watchdog);
+      if (busy) return;
+      busy = true;
+      void check()
+        .catch((error: Error) => console.warn(`[live] ${error.message}`))
+        .finally(() => (busy = false));
+    }, 1000);
+    stream.watchdog.unref();
   }
 
   private async end(hearingId: string, stream: HearingStream, cut: boolean): Promise<void> {
     clearTimeout(stream.restartTimer);
+    clearInterval(stream.watchdog);
     if (cut) {
       stream.state = 'cut';
       stream.run?.kill();
@@ -213,11 +265,11 @@ export class LivestreamService {
   }
 
   /** Main-room participants with media, in join order; internal peers never appear. */
-  private sources(hearingId: string, room: MediaRoom): ProgramSource[] {
+  private sources(hearingId: string, room: MediaRoom, silent: SilentInputs): ProgramSource[] {
     const protections = this.o.store.protections(hearingId);
     const byParticipant = new Map<string, ProgramSource>();
     for (const p of room.producers()) {
-      if (p.source === 'screen' || p.paused) continue;
+      if (p.source === 'screen' || p.paused || silent.has(p.producerId)) continue;
       const participant = this.o.store.participant(p.participantId);
       if (!participant) continue; // recorder, transcriber, face checker and other internal peers
       const protection = protections.get(p.participantId);

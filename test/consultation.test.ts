@@ -57,10 +57,15 @@ describe('consultation rooms', () => {
       return file;
     };
     // Before: the party's (magenta) camera is in the courtroom program.
+    // On a time-out, what the stream did (runs rebuilt, stalls, encoder exits) is in the message.
+    const withStreamLog = (error: Error): never => {
+      const log = server.store.auditLog(h.id).filter((e) => e.action.startsWith('stream.'));
+      throw new Error(`${error.message}\n${log.map((e) => `${e.at} ${e.action} ${JSON.stringify(e.detail)}`).join('\n')}`);
+    };
     const before = await until('a program segment with the party', async () => {
       const name = await latestSegment(0);
       return name && magentaPixels(await download(name)) > 1000 ? name : undefined;
-    }, 40_000);
+    }, 40_000).catch(withStreamLog);
     expect(before).toBeTruthy();
 
     // Roles: the judge cannot open a consultation; two lawyers or a party with the judge are refused.
@@ -93,7 +98,7 @@ describe('consultation rooms', () => {
     expect(probe.error.code).toBe('not_found');
 
     // The stream: a program made after the consultation began has no magenta at all.
-    const during = await until('a program segment made during the consultation', () => latestSegment(startedAt + 2500), 60_000);
+    const during = await until('a program segment made during the consultation', () => latestSegment(startedAt + 2500), 60_000).catch(withStreamLog);
     expect(magentaPixels(await download(during!))).toBe(0);
 
     await client(lawyerPage, 'endConsultation');

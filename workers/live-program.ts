@@ -100,9 +100,11 @@ function hlsOutput(workDir: string, runId: number, startNumber: number, size: Pr
     '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2',
     '-f', 'hls', '-hls_time', String(SEGMENT_SECONDS), '-hls_list_size', '0',
     '-hls_flags', 'program_date_time+independent_segments+temp_file', '-start_number', String(startNumber),
-    '-hls_segment_filename', path.join(workDir, 'seg_%06d.ts'), path.join(workDir, `run-${runId}.m3u8`),
+    '-hls_segment_filename', path.join(workDir, 'seg_%06d.ts'), runPlaylist(workDir, runId),
   ];
 }
+
+const runPlaylist = (workDir: string, runId: number): string => path.join(workDir, `run-${runId}.m3u8`);
 
 /** One ffmpeg run writing segments (the program, or the slate while paused). */
 export class ProgramRun {
@@ -110,6 +112,7 @@ export class ProgramRun {
   /** Ended on purpose (stop, kill): any other exit is a failure the service reports and recovers from. */
   ending = false;
   private speakerIndex = 0;
+  private readonly startedAt = Date.now();
 
   private constructor(
     private readonly ffmpeg: ChildProcess,
@@ -117,8 +120,20 @@ export class ProgramRun {
     private readonly consumers: types.Consumer[],
     private readonly tileOf: Map<string, number>,
     readonly runId: number,
+    private readonly playlist: string,
   ) {
     ffmpeg.stderr!.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-2000)));
+  }
+
+  /** Milliseconds since this run last finished a segment (or since it started, before its first). */
+  silentForMs(): number {
+    let last = this.startedAt;
+    try {
+      last = Math.max(last, fs.statSync(this.playlist).mtimeMs);
+    } catch {
+      // no segment yet
+    }
+    return Date.now() - last;
   }
 
   readonly exited = (): Promise<number | null> => new Promise((resolve) => (this.ffmpeg.exitCode !== null ? resolve(this.ffmpeg.exitCode) : this.ffmpeg.once('close', resolve)));
@@ -159,7 +174,7 @@ export class ProgramRun {
     ];
     // stdin stays open: it carries the live `streamselect` commands.
     const ffmpeg = spawnTied('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
-    const run = new ProgramRun(ffmpeg, streams.map((s) => s.transport), streams.map((s) => s.consumer), tileOf, o.runId);
+    const run = new ProgramRun(ffmpeg, streams.map((s) => s.transport), streams.map((s) => s.consumer), tileOf, o.runId, runPlaylist(o.workDir, o.runId));
     await Promise.all(
       streams.map(async (s) => {
         if (!(await waitUntilBound(s.port, 10_000))) throw new Error(`the program's ffmpeg did not open port ${s.port}: ${run.errorOutput}`);
@@ -183,7 +198,7 @@ export class ProgramRun {
       '-map', '0:v', '-map', '1:a',
       ...hlsOutput(o.workDir, o.runId, o.startNumber, o.size),
     ];
-    return new ProgramRun(spawnTied('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] }), [], [], new Map(), o.runId);
+    return new ProgramRun(spawnTied('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] }), [], [], new Map(), o.runId, runPlaylist(o.workDir, o.runId));
   }
 
   /** Key frames from every camera now and shortly after (the decoder starts at one). */

@@ -1,0 +1,79 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HearingServer } from '../server/app.ts';
+import type { AuditRow } from '../server/store.ts';
+import { api, startTestServer } from './helpers/server.ts';
+import { launchBrowser, openJoin } from './helpers/browser.ts';
+import { magentaCamera, magentaPixels } from './helpers/frames.ts';
+import { until } from './helpers/wait.ts';
+
+describe('public livestream inputs', () => {
+  let server: HearingServer;
+  let courtBrowser: Browser;
+  let partyBrowser: Browser;
+  beforeAll(async () => {
+    server = await startTestServer();
+    server.config.live.delaySeconds = 0;
+    courtBrowser = await launchBrowser();
+    partyBrowser = await launchBrowser([`--use-file-for-fake-video-capture=${magentaCamera()}`]);
+  });
+  afterAll(async () => {
+    await courtBrowser?.close();
+    await partyBrowser?.close();
+    await server?.close();
+  });
+
+  it('a camera that dies without its producer closing does not freeze the stream: left out, logged, taken back', async () => {
+    const call = api(server);
+    const h = (await call('POST', '/api/v1/hearings', { caseNumber: 'LIVE-IN-1', title: 'Frozen camera', streamable: true })).body;
+    const add = async (name: string, role: string) => (await call('POST', `/api/v1/hearings/${h.id}/participants`, { name, role })).body;
+    const judge = await add('Judge Wang', 'judge');
+    const party = await add('Party Li', 'party');
+    await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'waiting_room' });
+    await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'open' });
+    const judgePage = await openJoin(courtBrowser, judge.joinUrl);
+    const partyPage = await openJoin(partyBrowser, party.joinUrl);
+    await judgePage.evaluate(`window.hearingClient.request('stream', { action: 'approve' })`);
+    await judgePage.evaluate(`window.hearingClient.request('stream', { action: 'start' })`);
+
+    const streamLog = (): AuditRow[] => server.store.auditLog(h.id).filter((e) => e.action.startsWith('stream.'));
+    const failWithLog = (error: Error): never => {
+      throw new Error(`${error.message}\n${streamLog().map((e) => `${e.at} ${e.action} ${JSON.stringify(e.detail)}`).join('\n')}`);
+    };
+    /** The newest public segment made after `after` (wall clock), downloaded, with its magenta pixel count. */
+    const newestAfter = async (after: number): Promise<{ name: string; magenta: number } | undefined> => {
+      const lines = (await (await fetch(`${server.url}/live/${h.id}/video.m3u8`)).text().catch(() => '')).split('\n');
+      const i = lines.findLastIndex((l) => l.endsWith('.ts'));
+      const pdt = lines.slice(0, i).findLast((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME:'));
+      if (i < 0 || !pdt || Date.parse(pdt.slice(25)) <= after) return undefined;
+      const file = path.join(os.tmpdir(), `live-inputs-${process.pid}.ts`);
+      fs.writeFileSync(file, Buffer.from(await (await fetch(`${server.url}/live/${h.id}/${lines[i]}`)).arrayBuffer()));
+      return { name: lines[i]!, magenta: magentaPixels(file) };
+    };
+
+    // The party's (magenta) camera is in the program.
+    await until('a program segment with the party', async () => ((await newestAfter(0))?.magenta ?? 0) > 1000 || undefined, 40_000).catch(failWithLog);
+
+    // The camera dies (its track ends): the producer stays open and receives nothing.
+    await partyPage.evaluate(`document.querySelector('.tile.self video').srcObject.getVideoTracks().forEach((t) => t.stop())`);
+    const diedAt = Date.now();
+    const stalled = await until('the stall in the log', () => streamLog().find((e) => e.action === 'stream.stalled' && Date.parse(e.at) > diedAt), 30_000).catch(failWithLog);
+    expect(stalled.detail.leftOut).toContainEqual({ participantId: party.id, kind: 'video' });
+    // The stream goes on, without the party's picture (their voice and the judge are still in it).
+    const after = await until('a segment made after the stall', () => newestAfter(Date.parse(stalled.at) + 1000), 30_000).catch(failWithLog);
+    expect(after.magenta).toBe(0);
+
+    // A new camera: the party is taken back into the program.
+    const backAt = Date.now();
+    await partyPage.evaluate(`navigator.mediaDevices.getUserMedia({ video: true }).then((s) => window.hearingClient.switchCamera(s.getVideoTracks()[0]))`);
+    await until('the party back in the program', async () => ((await newestAfter(backAt + 1000))?.magenta ?? 0) > 1000 || undefined, 40_000).catch(failWithLog);
+    expect(streamLog().map((e) => e.action)).toContain('stream.input_back');
+
+    expect((await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'closed' })).status).toBe(200);
+    const manifest = fs.readFileSync(path.join(server.recorder.dirOf(h.id), 'manifest.jsonl'), 'utf8');
+    for (const e of ['stream.stalled', 'stream.input_back']) expect(manifest).toContain(`"event":"${e}"`);
+  });
+});

@@ -52,7 +52,16 @@ describe('the hearing record', () => {
         if (track.kind === 'video') expect(probe.width).toBeGreaterThan(0);
         total += probe.duration;
       }
-      expect(Math.abs(total - openSeconds) / openSeconds, `${track.track}: ${total.toFixed(2)} s recorded, ${openSeconds.toFixed(2)} s open`).toBeLessThan(0.05);
+      // Per segment: start after the open (ms), ffprobe duration, RTP span, RTP time to the next segment.
+      const clock = track.kind === 'audio' ? 48000 : 90000;
+      const table = segments
+        .map((s: any, i: number) => {
+          const next = segments[i + 1];
+          return `+${Date.parse(s.start) - opened}ms ${ffprobe(path.join(dir, s.file)).duration.toFixed(3)}/${((s.rtpLast - s.rtpFirst) / clock).toFixed(3)}/${next ? ((next.rtpFirst - s.rtpFirst) / clock).toFixed(3) : '-'}`;
+        })
+        .join(' ');
+      const where = `reopened +${reopened - opened}ms, closed +${closed - opened}ms; segments (start, ffprobe s/RTP span s/to next s): ${table}`;
+      expect(Math.abs(total - openSeconds) / openSeconds, `${track.track}: ${total.toFixed(2)} s recorded, ${openSeconds.toFixed(2)} s open; ${where}`).toBeLessThan(0.05);
     }
 
     // The pause is an event, and no segment covers the adjourned span.

@@ -46,10 +46,15 @@ describe('record integrity: loss accounting, tampering, bad input', () => {
 
     const socket = dgram.createSocket('udp4');
     const skip = new Map([[60, 3], [150, 7]]); // after packet index → how many sequence numbers go missing
+    // Packet 100 arrives 7 packets (140 ms) late, as a packet repaired by NACK does: not a loss.
+    const late = { index: 100, after: 107 };
+    let held: Buffer | undefined;
     let seq = 1000;
     for (let i = 0; i < 250; i++) {
       const packet = Buffer.concat([rtpPacket({ payloadType: 100, seq, timestamp: i * 960, ssrc, index: i, size: 4 }).subarray(0, 12), OPUS_SILENCE]);
-      socket.send(packet, ingest.tuple.localPort, '127.0.0.1');
+      if (i === late.index) held = packet;
+      else socket.send(packet, ingest.tuple.localPort, '127.0.0.1');
+      if (i === late.after) socket.send(held!, ingest.tuple.localPort, '127.0.0.1');
       seq += 1 + (skip.get(i) ?? 0);
       await sleep(20);
     }
@@ -64,7 +69,7 @@ describe('record integrity: loss accounting, tampering, bad input', () => {
     await server?.close();
   });
 
-  it('writes each sequence gap that reaches the recorder as an event with the right count', () => {
+  it('writes each sequence gap that reaches the recorder as an event with the right count; a late (repaired) packet is put back, not lost', () => {
     expect(gaps.map((g) => g.missing)).toEqual([3, 7]);
     expect(gaps[0].nextSeq - gaps[0].afterSeq - 1).toBe(3);
     const report = verifyRecord(dir, server.recordKey.publicKey);

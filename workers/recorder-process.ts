@@ -12,6 +12,7 @@ import { PortPairs, waitUntilBound } from './udp-ports.ts';
 import type { FromRecorder, StartTrack, ToRecorder } from './recorder-messages.ts';
 import { sdpFor } from './sdp.ts';
 import { queueSpawn } from './spawn-queue.ts';
+import { RtpReorder } from './rtp-reorder.ts';
 
 const ports = new PortPairs(Number(process.env.RECORDER_PORT_MIN ?? 20000), Number(process.env.RECORDER_PORT_MAX ?? 26999));
 const tracks = new Map<string, Track>();
@@ -23,6 +24,12 @@ const MAX_QUEUE = 4000;
 
 /** Input timeout (s): a stream silent this long ends ffmpeg cleanly; the next packet starts a new one. */
 const INPUT_TIMEOUT_S = '5';
+/**
+ * How long a hole in the sequence stays open for the repaired packet. mediasoup asks the publisher up to
+ * 10 times, one round trip apart, so a repair comes within ~10 RTTs or never: 2 s covers RTTs up to 200 ms.
+ * The record has no latency to keep.
+ */
+const REORDER_HOLD_MS = 2000;
 /** After ffmpeg fails, wait this long before starting another (no restart storm). */
 const RESTART_BACKOFF_MS = 1000;
 
@@ -32,7 +39,6 @@ class Track {
   private ffmpegPort = 0;
   private listening = false;
   private queue: Buffer[] = [];
-  private expectedSeq: number | null = null;
   private lastPacketAt = 0;
   /** Wall clock of the first packet the current ffmpeg got: its stream time 0. */
   private runStartWall = 0;
@@ -54,10 +60,21 @@ class Track {
   private readonly timer: NodeJS.Timeout;
   private keyFrameTimer?: NodeJS.Timeout;
   private readonly tmpDir: string;
+  /** Repaired packets (NACK) arrive after the ones that followed them: put back in place, not dropped. */
+  private readonly reorder = new RtpReorder<Buffer>(
+    {
+      deliver: (packet) => this.accept(packet),
+      lost: (l) => send({ type: 'gap', trackId: this.t.trackId, missing: l.missing, afterSeq: l.afterSeq, nextSeq: l.nextSeq, at: new Date(l.noticedAt).toISOString() }),
+    },
+    REORDER_HOLD_MS,
+  );
 
   constructor(private readonly t: StartTrack) {
     this.nextNumber = t.startNumber;
-    this.timer = setInterval(() => this.checkStall(), 250);
+    this.timer = setInterval(() => {
+      this.reorder.tick();
+      this.checkStall();
+    }, 100);
     this.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rec-sdp-'));
   }
 
@@ -86,6 +103,7 @@ class Track {
   /** Stops at once when media flows; when it does not, ffmpeg's input timeout ends it. */
   stop(): void {
     if (this.stopping) return;
+    this.reorder.flush();
     this.stopping = true;
     if (!this.ffmpeg) {
       // Media that arrived while this track's ffmpeg was still waiting to start is written first.
@@ -170,20 +188,18 @@ class Track {
     if (packet[1]! >= 192 && packet[1]! <= 223) return; // RTCP (rtcp-mux)
     if (packet.readUInt32BE(8) !== this.t.ssrc >>> 0) return; // probation and other streams
     const now = Date.now();
-    const seq = packet.readUInt16BE(2);
-    const ts = packet.readUInt32BE(4);
-    if (this.expectedSeq !== null && seq !== this.expectedSeq) {
-      const ahead = (seq - this.expectedSeq) & 0xffff;
-      if (ahead < 0x8000) {
-        send({ type: 'gap', trackId: this.t.trackId, missing: ahead, afterSeq: (this.expectedSeq - 1) & 0xffff, nextSeq: seq, at: new Date(now).toISOString() });
-      } else return; // late or duplicate: already past it
-    }
-    this.expectedSeq = (seq + 1) & 0xffff;
     if (this.stalled) {
       send({ type: 'flowing', trackId: this.t.trackId, afterMs: now - this.lastPacketAt, at: new Date(now).toISOString() });
       this.stalled = false;
     }
     this.lastPacketAt = now;
+    this.reorder.push(packet.readUInt16BE(2), packet, now);
+  }
+
+  /** A packet in sequence order (holes before it were given up on and reported as gaps). */
+  private accept(packet: Buffer): void {
+    const now = Date.now();
+    const ts = packet.readUInt32BE(4);
     this.received++;
     // While stopping, packets still go to the running ffmpeg: its next packet is what lets it exit.
     if (this.stopping && !this.ffmpeg) return;

@@ -30,7 +30,6 @@ describe('the hearing record', () => {
     const reopened = await go('open');
     await sleep(7000);
     const closed = await go('closed');
-    const openSeconds = (adjourned - opened + (closed - reopened)) / 1000;
 
     let record: any;
     for (let i = 0; i < 60 && !record?.signature; i++) {
@@ -42,26 +41,36 @@ describe('the hearing record', () => {
     expect(record.tracks.map((t: any) => `${t.role}-${t.kind}`).sort()).toEqual(['judge-audio', 'judge-video', 'party-audio', 'party-video']);
 
     const dir = server.recorder.dirOf(id);
+    // Each track is recorded over both runs (open → adjourned, reopened → closed): it starts soon after
+    // each open (a camera's first frame is its next key frame: measured +50–100 ms, about 1 s when the
+    // camera ignores the first request under load and mediasoup asks again a second later), has no hole
+    // inside a run, and reaches the adjournment and the close.
+    const runs = [
+      { from: opened, to: adjourned },
+      { from: reopened, to: closed },
+    ];
+    const startBoundMs = { audio: 500, video: 1500 };
     for (const track of record.tracks) {
       const segments = record.segments.filter((s: any) => s.track === track.track);
-      expect(segments.length, track.track).toBeGreaterThanOrEqual(4);
-      let total = 0;
-      for (const s of segments) {
+      const clock = track.kind === 'audio' ? 48000 : 90000;
+      const probed = segments.map((s: any) => {
         const probe = ffprobe(path.join(dir, s.file));
         expect(probe.codec).toBe(track.kind === 'audio' ? 'opus' : 'vp8');
         if (track.kind === 'video') expect(probe.width).toBeGreaterThan(0);
-        total += probe.duration;
+        return { start: Date.parse(s.start), end: Date.parse(s.start) + probe.duration * 1000, duration: probe.duration, rtp: (s.rtpLast - s.rtpFirst) / clock };
+      });
+      // On failure: every segment (start after the open, ffprobe duration, RTP span).
+      const where = `reopened +${reopened - opened}ms, adjourned +${adjourned - opened}ms, closed +${closed - opened}ms; segments: ${probed.map((s: any) => `+${s.start - opened}ms ${s.duration.toFixed(3)}s/${s.rtp.toFixed(3)}s`).join(' ')}`;
+      for (const [i, run] of runs.entries()) {
+        const inRun = probed.filter((s: any) => s.start >= run.from - 200 && s.start < run.to);
+        const label = `${track.kind} ${track.track} run ${i + 1}: ${where}`;
+        expect(inRun.length, label).toBeGreaterThanOrEqual(2);
+        expect(inRun[0].start - run.from, `starts after the open; ${label}`).toBeLessThanOrEqual(startBoundMs[track.kind as 'audio' | 'video']);
+        for (let k = 1; k < inRun.length; k++) expect(Math.abs(inRun[k].start - inRun[k - 1].end), `no hole between segments; ${label}`).toBeLessThan(150);
+        expect(inRun.at(-1).end, `reaches the end of the run; ${label}`).toBeGreaterThan(run.to - 300);
+        const recorded = inRun.reduce((n: number, s: any) => n + s.duration, 0) * 1000;
+        expect(recorded / (run.to - inRun[0].start), `covers the run from its first frame; ${label}`).toBeGreaterThan(0.95);
       }
-      // Per segment: start after the open (ms), ffprobe duration, RTP span, RTP time to the next segment.
-      const clock = track.kind === 'audio' ? 48000 : 90000;
-      const table = segments
-        .map((s: any, i: number) => {
-          const next = segments[i + 1];
-          return `+${Date.parse(s.start) - opened}ms ${ffprobe(path.join(dir, s.file)).duration.toFixed(3)}/${((s.rtpLast - s.rtpFirst) / clock).toFixed(3)}/${next ? ((next.rtpFirst - s.rtpFirst) / clock).toFixed(3) : '-'}`;
-        })
-        .join(' ');
-      const where = `reopened +${reopened - opened}ms, closed +${closed - opened}ms; segments (start, ffprobe s/RTP span s/to next s): ${table}`;
-      expect(Math.abs(total - openSeconds) / openSeconds, `${track.track}: ${total.toFixed(2)} s recorded, ${openSeconds.toFixed(2)} s open; ${where}`).toBeLessThan(0.05);
     }
 
     // The pause is an event, and no segment covers the adjourned span.

@@ -94,7 +94,7 @@ export class FaceChecker extends EventEmitter<CheckerEvents> {
     const transport = await room.createPlainTransport(FACE_PEER, 'recv', { rtcpMux: false });
     let consumer: types.Consumer | undefined;
     try {
-      consumer = await room.consume(FACE_PEER, transport.id, producerId, room.rtpCapabilities);
+      consumer = await room.consume(FACE_PEER, transport.id, producerId, room.rtpCapabilities, { paused: true });
       const codec = consumer.rtpParameters.codecs[0]!;
       const port = await new Promise<number>((resolve, reject) => {
         this.listening.set(watchId, resolve);
@@ -102,6 +102,7 @@ export class FaceChecker extends EventEmitter<CheckerEvents> {
         this.send({ type: 'watch', watchId, codec: { mimeType: codec.mimeType, payloadType: codec.payloadType, clockRate: codec.clockRate, channels: codec.channels, parameters: codec.parameters }, reference });
       });
       await transport.connect({ ip: '127.0.0.1', port, rtcpPort: port + 1 });
+      await consumer.resume(); // its key frame (the first one decoded) now reaches the decoder
     } catch (error) {
       this.listening.delete(watchId);
       this.send({ type: 'unwatch', watchId });

@@ -250,7 +250,7 @@ export class HearingRecording {
     const existing = this.tracks.get(trackId);
     if (existing?.running) return;
     const transport = await room.createPlainTransport(RECORDER_PEER, 'recv', { rtcpMux: true });
-    const consumer = await room.consume(RECORDER_PEER, transport.id, info.producerId, room.rtpCapabilities);
+    const consumer = await room.consume(RECORDER_PEER, transport.id, info.producerId, room.rtpCapabilities, { paused: true });
     const codec = consumer.rtpParameters.codecs[0]!;
     const t: TrackState = existing ?? { trackId, producerId: info.producerId, participantId: info.participantId, kind: info.kind, codec: codec.mimeType, nextNumber: 1, running: false };
     Object.assign(t, { transport, consumer, running: true, runStartedAt: new Date().toISOString(), runAccounted: false });
@@ -270,7 +270,8 @@ export class HearingRecording {
     });
     const port = await ready;
     await transport.connect({ ip: '127.0.0.1', port });
-    await consumer.requestKeyFrame().catch(() => undefined);
+    // Resuming asks for the key frame the recording starts with, now that it has somewhere to go.
+    await consumer.resume();
   }
 
   /** ffmpeg stops at the next packet, so the consumer is closed only once it has ('stopped'). */

@@ -151,7 +151,7 @@ export class ProgramRun {
     const tileOf = new Map<string, number>();
     const tap = async (producerId: string, kind: 'audio' | 'video'): Promise<number> => {
       const transport = await room.createPlainTransport(LIVE_PEER, 'recv', { rtcpMux: false });
-      const consumer = await room.consume(LIVE_PEER, transport.id, producerId, room.rtpCapabilities);
+      const consumer = await room.consume(LIVE_PEER, transport.id, producerId, room.rtpCapabilities, { paused: true });
       streams.push({ kind, codec: consumer.rtpParameters.codecs[0]!, port: o.ports.take(), transport, consumer });
       return streams.length - 1;
     };
@@ -179,6 +179,7 @@ export class ProgramRun {
       streams.map(async (s) => {
         if (!(await waitUntilBound(s.port, 10_000))) throw new Error(`the program's ffmpeg did not open port ${s.port}: ${run.errorOutput}`);
         await s.transport.connect({ ip: '127.0.0.1', port: s.port, rtcpPort: s.port + 1 });
+        await s.consumer.resume(); // a camera's key frame now reaches ffmpeg
       }),
     ).catch((error: unknown) => {
       run.kill();
@@ -201,13 +202,11 @@ export class ProgramRun {
     return new ProgramRun(spawnTied('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] }), [], [], new Map(), o.runId, runPlaylist(o.workDir, o.runId));
   }
 
-  /** Key frames from every camera now and shortly after (the decoder starts at one). */
+  /** Key frames from every camera once more shortly after the start (resuming asked for the first). */
   private keyFrames(): void {
-    const ask = (): void => {
-      for (const c of this.consumers) if (c.kind === 'video') void c.requestKeyFrame().catch(() => undefined);
-    };
-    ask();
-    setTimeout(ask, 1000).unref();
+    setTimeout(() => {
+      for (const c of this.consumers) if (c.kind === 'video' && !c.closed) void c.requestKeyFrame().catch(() => undefined);
+    }, 1000).unref();
   }
 
   /** Shows `participantId` large (a no-op for someone not in the layout). */

@@ -187,6 +187,13 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
     transportId: string,
     producerId: string,
     rtpCapabilities: types.RtpCapabilities,
+    /**
+     * Start paused (WebRTC consumers always do: the client resumes once it is ready). A server-side tap
+     * starts paused until its PlainTransport is connected: a video consumer asks for a key frame when it
+     * starts sending, and one that arrives before the transport has a destination is wasted (the camera
+     * then throttles the next request, and mediasoup re-asks only after a second).
+     */
+    options: { paused?: boolean } = {},
   ): Promise<types.Consumer> {
     const entry = this.transportOf(participantId, transportId);
     if (entry.direction !== 'recv') throw new MediaError('bad_request', 'transport is not a receive transport');
@@ -199,7 +206,7 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
     const consumer = await entry.transport.consume({
       producerId,
       rtpCapabilities,
-      paused: entry.kind === 'webrtc',
+      paused: options.paused ?? entry.kind === 'webrtc',
       appData: { participantId },
     });
     const peer = this.peerOf(participantId);

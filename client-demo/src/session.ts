@@ -2,7 +2,7 @@ import { Device, type types } from 'mediasoup-client';
 import type { SignalingClient } from './signaling.ts';
 import * as ui from './ui.ts';
 import { Consultation } from './consultation.ts';
-import { inboundStats } from './stats.ts';
+import { inboundStats, type InboundStats } from './stats.ts';
 
 interface Self {
   participantId: string;
@@ -28,11 +28,9 @@ interface TransportReply {
   dtlsParameters: types.DtlsParameters;
 }
 
-export interface RemoteTrackStats {
+export interface RemoteTrackStats extends InboundStats {
   participantId: string;
   kind: 'audio' | 'video';
-  packetsReceived: number;
-  framesDecoded: number;
 }
 
 const PUBLISHING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter']);

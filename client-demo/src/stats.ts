@@ -1,13 +1,27 @@
 import type { types } from 'mediasoup-client';
 
-/** Packets received and frames decoded by one consumer (its inbound-rtp statistics). */
-export async function inboundStats(consumer: types.Consumer): Promise<{ packetsReceived: number; framesDecoded: number }> {
-  let packetsReceived = 0;
-  let framesDecoded = 0;
-  (await consumer.getStats()).forEach((s: { type: string; packetsReceived?: number; framesDecoded?: number }) => {
+/** What one consumer received, and how well (its inbound-rtp statistics, summed over streams). */
+export interface InboundStats {
+  packetsReceived: number;
+  framesDecoded: number;
+  /** Lost after the browser's own NACK repair had its chance. */
+  packetsLost: number;
+  nackCount: number;
+  framesDropped: number;
+  freezeCount: number;
+  totalFreezesDuration: number;
+  /** Audio: samples the decoder had to invent (loss concealment), of all samples played. */
+  concealedSamples: number;
+  totalSamplesReceived: number;
+}
+
+const FIELDS = ['packetsReceived', 'framesDecoded', 'packetsLost', 'nackCount', 'framesDropped', 'freezeCount', 'totalFreezesDuration', 'concealedSamples', 'totalSamplesReceived'] as const;
+
+export async function inboundStats(consumer: types.Consumer): Promise<InboundStats> {
+  const sum = Object.fromEntries(FIELDS.map((f) => [f, 0])) as unknown as InboundStats;
+  (await consumer.getStats()).forEach((s: Record<string, unknown>) => {
     if (s.type !== 'inbound-rtp') return;
-    packetsReceived += s.packetsReceived ?? 0;
-    framesDecoded += s.framesDecoded ?? 0;
+    for (const f of FIELDS) sum[f] += typeof s[f] === 'number' ? (s[f] as number) : 0;
   });
-  return { packetsReceived, framesDecoded };
+  return sum;
 }

@@ -9,11 +9,12 @@ import { transcriptionScenario } from './transcription/scenario.ts';
 import { facesScenario } from './faces/scenario.ts';
 import { livestreamScenario, LIVESTREAM_DEFAULTS } from './livestream/scenario.ts';
 import { hearingScenario } from './hearing/scenario.ts';
+import { lossScenario, LOSS_DEFAULTS } from './loss/scenario.ts';
 import { machineInfo } from './lib/proc.ts';
 import { progressBar, writeReport } from './lib/report.ts';
 import type { ScenarioOutcome } from './lib/scenario.ts';
 
-const SCENARIOS = ['forwarding', 'recording', 'transcription', 'faces', 'livestream', 'hearing', 'all'] as const;
+const SCENARIOS = ['forwarding', 'recording', 'transcription', 'faces', 'livestream', 'hearing', 'loss', 'all'] as const;
 const positiveInt = z.coerce.number().int().positive();
 
 const optionsSchema = z.object({
@@ -50,6 +51,15 @@ const optionsSchema = z.object({
     .default(LIVESTREAM_DEFAULTS.steps.join(','))
     .transform((s) => s.split(',').map(Number).filter((n) => n >= 1 && n <= 20)),
   liveSeconds: z.coerce.number().positive().max(120).default(LIVESTREAM_DEFAULTS.seconds),
+  lossLevels: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'comma-separated loss percentages')
+    .default(LOSS_DEFAULTS.levels.join(','))
+    .transform((s) => s.split(',').map(Number))
+    .refine((l) => l.every((n) => n <= 50), 'at most 50 %'),
+  lossSeconds: z.coerce.number().positive().max(300).default(LOSS_DEFAULTS.seconds),
+  rttMs: z.coerce.number().int().min(0).max(1000).default(LOSS_DEFAULTS.rttMs),
+  jitterMs: z.coerce.number().int().min(0).max(200).default(LOSS_DEFAULTS.jitterMs),
   target: z.url().optional(),
   apiKey: z.string().min(16).optional(),
   /** `--hearings` for the hearing scenario: 2 unless given (its pages are real browsers). */
@@ -84,6 +94,10 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'face-rounds': { type: 'string' },
       'live-steps': { type: 'string' },
       'live-seconds': { type: 'string' },
+      'loss-levels': { type: 'string' },
+      'loss-seconds': { type: 'string' },
+      'rtt-ms': { type: 'string' },
+      'jitter-ms': { type: 'string' },
       target: { type: 'string' },
       'api-key': { type: 'string' },
       participants: { type: 'string' },
@@ -112,6 +126,10 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     faceRounds: values['face-rounds'],
     liveSteps: values['live-steps'],
     liveSeconds: values['live-seconds'],
+    lossLevels: values['loss-levels'],
+    lossSeconds: values['loss-seconds'],
+    rttMs: values['rtt-ms'],
+    jitterMs: values['jitter-ms'],
     target: values.target,
     apiKey: values['api-key'],
     hearingCount: positionals[0] === 'hearing' ? values.hearings : undefined,
@@ -121,7 +139,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     out: values.out,
     noTargets: values['no-targets'],
   });
-  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
+  // Problems are named by their command-line flag (`lossLevels` → `--loss-levels`).
+  const flag = (key: string): string => (key === 'hearingCount' ? 'hearings' : key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `--${flag(i.path.join('.'))}: ${i.message}`).join('; '));
   return parsed.data;
 }
 
@@ -140,6 +160,8 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
       return hearingScenario({ target: o.target, apiKey: o.apiKey, hearings: o.hearingCount, participants: o.participants, seconds: o.holdSeconds, browsers: o.browsers }, progress);
     case 'livestream':
       return livestreamScenario({ steps: o.liveSteps, seconds: o.liveSeconds }, progress);
+    case 'loss':
+      return lossScenario({ levels: o.lossLevels, seconds: o.lossSeconds, rttMs: o.rttMs, jitterMs: o.jitterMs }, progress);
   }
 }
 

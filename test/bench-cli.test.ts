@@ -7,6 +7,7 @@ import { Histogram } from '../benchmarks/lib/histogram.ts';
 import { barChartSvg, writeReport } from '../benchmarks/lib/report.ts';
 import { forwardingScenario } from '../benchmarks/forwarding/scenario.ts';
 import { machineInfo } from '../benchmarks/lib/proc.ts';
+import { lossScenario, type LossRow } from '../benchmarks/loss/scenario.ts';
 
 describe('benchmark CLI', () => {
   it('parses scenarios and options, and rejects bad ones with every problem named', () => {
@@ -20,6 +21,9 @@ describe('benchmark CLI', () => {
     expect(() => parseBenchArgs(['hearing', '--target', 'not a url'])).toThrow(/--target/);
     expect(parseBenchArgs(['livestream', '--live-steps', '1,2'])).toMatchObject({ liveSteps: [1, 2], liveSeconds: 15 });
     expect(parseBenchArgs(['faces', '--face-rounds', '2']).faceRounds).toBe(2);
+    expect(parseBenchArgs(['loss', '--loss-levels', '5,10', '--rtt-ms', '50'])).toMatchObject({ lossLevels: [5, 10], rttMs: 50, jitterMs: 10, lossSeconds: 20 });
+    expect(() => parseBenchArgs(['loss', '--loss-levels', '90'])).toThrow(/--loss-levels: at most 50 %/);
+    expect(() => parseBenchArgs(['recording', '--record-steps', 'x'])).toThrow(/--record-steps/);
     expect(() => parseBenchArgs([])).toThrow(/usage/);
     expect(() => parseBenchArgs(['teleport'])).toThrow(/scenario/);
     expect(() => parseBenchArgs(['forwarding', '--hearings', '0', '--seconds', 'x'])).toThrow(/--hearings.*--seconds|--seconds.*--hearings/);
@@ -85,5 +89,22 @@ describe('benchmark CLI', () => {
     expect(outcome.summary.cpuRatioVsBare).toBeGreaterThan(0);
     const files = writeReport(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-smoke-')), 'forwarding', outcome, machineInfo());
     expect(fs.readFileSync(files.markdown, 'utf8')).toContain('| bare |');
+  });
+
+  it('smoke: a short loss run impairs the publisher only, repairs with NACK, and reports the 0 % baseline beside it', async () => {
+    const outcome = await lossScenario({ levels: [10], seconds: 6, rttMs: 100, jitterMs: 10 }, () => undefined);
+    const [baseline, lossy] = (outcome.samples as { rows: LossRow[] }).rows;
+    expect(baseline).toMatchObject({ lossPct: 0, uplinkRtpDropped: 0, serverPacketsLost: 0, serverVideoNeverReceived: 0, recordVideoGapPackets: 0, recordAudioGapPackets: 0, recordVideoDecodeErrors: 0 });
+    expect(baseline!.uplinkRtpPackets).toBeGreaterThan(300);
+    expect(baseline!.subscriberFps).toBeGreaterThan(5);
+    expect(baseline!.recordVideoFrames).toBeGreaterThan(50);
+    expect(lossy!.lossPct).toBe(10);
+    const dropped = lossy!.uplinkRtpDropped / lossy!.uplinkRtpPackets;
+    expect(dropped, 'the relay drops about 10 % of the uplink').toBeGreaterThan(0.04);
+    expect(dropped).toBeLessThan(0.18);
+    expect(lossy!.serverPacketsRepaired, 'NACK repairs reach the server').toBeGreaterThan(0);
+    expect(lossy!.recordVideoFrames).toBeGreaterThan(0);
+    expect(lossy!.subscriberFps).toBeGreaterThan(0);
+    expect(outcome.targets.map((t) => t.name)).toEqual(['baseline: video packets missing from the record at 0 %', 'video packets missing from the record at 10 % loss']);
   });
 });

@@ -6,11 +6,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startServer, type HearingServer } from '../../server/app.ts';
 import { configFromEnv } from '../../server/config.ts';
 import { childPids, cpuSecondsOf, percentile } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
+import { rest } from '../lib/rest.ts';
+import { launchChromium } from '../lib/chromium.ts';
 
 export interface HearingLoadOptions {
   /** A running deployment (its base URL); without it, a local server is started for the run. */
@@ -32,13 +34,6 @@ interface Joined {
   joinMs: number;
   firstFrameMs: number;
   rttMs: number[];
-}
-
-async function rest(base: string, apiKey: string, method: string, route: string, body?: unknown): Promise<{ id: string; joinUrl: string }> {
-  const r = await fetch(`${base}/api/v1${route}`, { method, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const json = (await r.json()) as { id: string; joinUrl: string };
-  if (!r.ok) throw new Error(`${method} ${route}: ${r.status} ${JSON.stringify(json).slice(0, 200)}`);
-  return json;
 }
 
 /** One participant: open the join link, wait until joined, then until a remote video frame is decoded. */
@@ -84,11 +79,7 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
     apiKey = server.secrets.apiKey;
   }
   if (!apiKey) throw new Error('--api-key (or HEARING_API_KEY) is needed with --target');
-  const browsers = await Promise.all(Array.from({ length: o.browsers }, () => chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required', '--disable-gpu'],
-  })));
+  const browsers = await Promise.all(Array.from({ length: o.browsers }, () => launchChromium()));
   const joined: Joined[] = [];
   const failures: string[] = [];
   try {

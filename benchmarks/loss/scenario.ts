@@ -1,0 +1,292 @@
+// Loss: a publisher (headless Chromium, our browser client) on a lossy, delayed, jittery uplink to the
+// server; a subscriber (another Chromium page) and the record on clean paths. Per loss level, beside a
+// 0 % baseline in the same run: what the uplink lost, what mediasoup's NACK repaired, what the subscriber
+// decoded (frames, freezes, audio concealment) and what reached the record (sequence gaps, decode errors,
+// frames). Target: at 10 % loss and a 100 ms round trip, no video packet missing from the record.
+// The impairment is a user-space relay (./impair.ts): this kernel has no netem.
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import type { types } from 'mediasoup';
+import { startServer, type HearingServer } from '../../server/app.ts';
+import { configFromEnv } from '../../server/config.ts';
+import { readManifest } from '../../recordings/manifest.ts';
+import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
+import { rest } from '../lib/rest.ts';
+import { launchChromium } from '../lib/chromium.ts';
+import type { FromImpair, ImpairConfig, ImpairCounters, ToImpair } from './impair.ts';
+
+export interface LossOptions {
+  /** Loss levels in percent; a 0 % baseline is always run first. */
+  levels: number[];
+  seconds: number;
+  rttMs: number;
+  jitterMs: number;
+}
+
+export const LOSS_DEFAULTS: LossOptions = { levels: [1, 5, 10, 20], seconds: 20, rttMs: 100, jitterMs: 10 };
+
+const IMPAIR_IP = '127.0.0.2';
+const RTC_PORTS = { min: 47000, max: 47039 };
+const WARMUP_MS = 5000;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const round = (v: number, d = 2): number => Number(v.toFixed(d));
+
+interface TrackStats {
+  kind: 'audio' | 'video';
+  packetsReceived: number;
+  framesDecoded: number;
+  packetsLost: number;
+  nackCount: number;
+  framesDropped: number;
+  freezeCount: number;
+  totalFreezesDuration: number;
+  concealedSamples: number;
+  totalSamplesReceived: number;
+}
+
+export interface LossRow {
+  lossPct: number;
+  rttMs: number;
+  uplinkRtpPackets: number;
+  uplinkRtpDropped: number;
+  /** At the server's producers (summed over simulcast layers): lost before repair, repaired by NACK. */
+  serverPacketsLost: number;
+  serverPacketsRepaired: number;
+  serverNacks: number;
+  /** Video packets (any simulcast layer) the server never got, even after NACK: unrepairable downstream. */
+  serverVideoNeverReceived: number;
+  subscriberFps: number;
+  subscriberFreezes: number;
+  subscriberFreezeSeconds: number;
+  subscriberVideoLost: number;
+  subscriberAudioConcealedPct: number;
+  recordVideoGapPackets: number;
+  recordAudioGapPackets: number;
+  recordVideoDecodeErrors: number;
+  recordVideoFrames: number;
+  recordVideoSeconds: number;
+}
+
+async function startImpair(config: ImpairConfig): Promise<{ child: ChildProcess; counters: () => Promise<ImpairCounters> }> {
+  const child = fork(fileURLToPath(new URL('./impair.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
+  const started = await new Promise<FromImpair>((resolve, reject) => {
+    child.once('message', (m: FromImpair) => resolve(m));
+    child.once('exit', (code) => reject(new Error(`the impairment relay exited (${code})`)));
+    child.send({ type: 'start', config } satisfies ToImpair);
+  });
+  if (started.type !== 'started' || started.ports !== config.portMax - config.portMin + 1) {
+    child.kill('SIGKILL');
+    throw new Error(`the impairment relay could not listen on ${config.listenIp}:${config.portMin}-${config.portMax}: ${JSON.stringify(started)}`);
+  }
+  const counters = (): Promise<ImpairCounters> =>
+    new Promise((resolve) => {
+      child.once('message', (m: FromImpair) => m.type === 'counters' && resolve(m.counters));
+      child.send({ type: 'counters' } satisfies ToImpair);
+    });
+  return { child, counters };
+}
+
+async function joinPage(browser: Browser, url: string): Promise<Page> {
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForFunction('window.hearingClient && window.hearingClient.state().joined === true', undefined, { timeout: 60_000 });
+  return page;
+}
+
+const subscriberStats = async (page: Page, from: string): Promise<TrackStats[]> =>
+  ((await page.evaluate('window.hearingClient.stats()')) as (TrackStats & { participantId: string })[]).filter((s) => s.participantId === from);
+
+async function producerStats(server: HearingServer, hearingId: string, participantId: string): Promise<{ lost: number; repaired: number; nacks: number }> {
+  const room = server.plane.get(hearingId);
+  const out = { lost: 0, repaired: 0, nacks: 0 };
+  for (const p of room?.producers().filter((x) => x.participantId === participantId) ?? []) {
+    for (const s of (await room!.findProducer(p.producerId)?.getStats()) ?? []) {
+      out.lost += s.packetsLost;
+      out.repaired += s.packetsRepaired;
+      out.nacks += s.nackCount;
+    }
+  }
+  return out;
+}
+
+/**
+ * Follows every packet the publisher's video producer receives (mediasoup 'rtp' trace events, repaired
+ * ones included) and, at stop, counts the sequence numbers of each layer that never arrived. Packets
+ * still within a repair window at the start or the end (2 s) are not judged.
+ */
+async function traceVideo(server: HearingServer, hearingId: string, participantId: string): Promise<{ stop: () => Promise<number> }> {
+  const room = server.plane.get(hearingId);
+  const info = room?.producers().find((p) => p.participantId === participantId && p.kind === 'video');
+  const producer = info && room!.findProducer(info.producerId);
+  if (!producer) throw new Error('the publisher has no video producer');
+  const seen = new Map<number, { first: number; last: number; seqs: Set<number> }>();
+  const startedAt = Date.now();
+  producer.on('trace', (t: types.ProducerTraceEventData) => {
+    const p = t.info as { ssrc?: number; sequenceNumber?: number; isRtx?: boolean };
+    if (t.type !== 'rtp' || p.ssrc === undefined || p.sequenceNumber === undefined) return;
+    const layer = seen.get(p.ssrc) ?? { first: -1, last: -1, seqs: new Set<number>() };
+    layer.seqs.add(p.sequenceNumber);
+    // Window bounds from original (not repaired) packets, 2 s in and until 2 s before the end.
+    if (!p.isRtx && Date.now() - startedAt > 2000) {
+      if (layer.first < 0) layer.first = p.sequenceNumber;
+      layer.last = p.sequenceNumber;
+    }
+    seen.set(p.ssrc, layer);
+  });
+  await producer.enableTraceEvent(['rtp']);
+  return {
+    stop: async () => {
+      const lasts = new Map([...seen].map(([ssrc, l]) => [ssrc, l.last]));
+      await sleep(2000); // repairs of the last packets may still come
+      await producer.enableTraceEvent([]);
+      let missing = 0;
+      for (const [ssrc, l] of seen) {
+        const last = lasts.get(ssrc)!;
+        if (l.first < 0 || last < 0) continue;
+        for (let q = l.first; q !== last; q = (q + 1) & 0xffff) if (!l.seqs.has(q)) missing++;
+      }
+      return missing;
+    },
+  };
+}
+
+/** The publisher's video in the record: decode errors ffmpeg reports, and frames, over every segment. */
+function recordedVideo(dir: string, files: string[]): { errors: number; frames: number } {
+  let errors = 0;
+  let frames = 0;
+  for (const f of files) {
+    const file = path.join(dir, f);
+    const log = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    errors += log.split('\n').filter((l) => l.trim()).length;
+    const count = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file], { encoding: 'utf8' });
+    frames += Number(count.trim().split('\n')[0]) || 0;
+  }
+  return { errors, frames };
+}
+
+async function runLevel(server: HearingServer, browser: Browser, lossPct: number, o: LossOptions): Promise<LossRow> {
+  const impair = await startImpair({ listenIp: IMPAIR_IP, targetIp: '127.0.0.1', portMin: RTC_PORTS.min, portMax: RTC_PORTS.max, lossPct, rttMs: lossPct === 0 ? 0 : o.rttMs, jitterMs: lossPct === 0 ? 0 : o.jitterMs, seed: 1000 + lossPct });
+  const pages: Page[] = [];
+  try {
+    const base = server.url;
+    const key = server.secrets.apiKey;
+    const hearing = await rest(base, key, 'POST', '/hearings', { caseNumber: `LOSS-${lossPct}-${Date.now()}`, title: `loss ${lossPct} %`, asr: { engine: 'off', language: 'en' } });
+    const publisher = await rest(base, key, 'POST', `/hearings/${hearing.id}/participants`, { name: 'Publisher', role: 'party' });
+    const subscriber = await rest(base, key, 'POST', `/hearings/${hearing.id}/participants`, { name: 'Subscriber', role: 'viewer' });
+    await rest(base, key, 'POST', `/hearings/${hearing.id}/transitions`, { to: 'waiting_room' });
+    await rest(base, key, 'POST', `/hearings/${hearing.id}/transitions`, { to: 'open' });
+    pages.push(await joinPage(browser, publisher.joinUrl));
+    pages.push(await joinPage(browser, subscriber.joinUrl));
+    const sub = pages[1]!;
+    await sub.waitForFunction(`window.hearingClient.stats().then((s) => s.some((x) => x.participantId === ${JSON.stringify(publisher.id)} && x.kind === 'video' && x.framesDecoded > 0))`, undefined, { timeout: 60_000, polling: 200 });
+    await sleep(WARMUP_MS);
+    const s0 = await subscriberStats(sub, publisher.id);
+    const p0 = await producerStats(server, hearing.id, publisher.id);
+    const c0 = await impair.counters();
+    const trace = await traceVideo(server, hearing.id, publisher.id);
+    const t0 = Date.now();
+    await sleep(o.seconds * 1000);
+    const neverReceived = await trace.stop();
+    const s1 = await subscriberStats(sub, publisher.id);
+    const p1 = await producerStats(server, hearing.id, publisher.id);
+    const c1 = await impair.counters();
+    const elapsed = (Date.now() - t0) / 1000;
+    await rest(base, key, 'POST', `/hearings/${hearing.id}/transitions`, { to: 'closed' });
+    await server.recorder.settled(hearing.id);
+
+    const delta = (kind: 'audio' | 'video', f: keyof Omit<TrackStats, 'kind'>): number => (s1.find((s) => s.kind === kind)?.[f] ?? 0) - (s0.find((s) => s.kind === kind)?.[f] ?? 0);
+    const dir = server.recorder.dirOf(hearing.id);
+    const lines = readManifest(dir).lines as unknown as Record<string, unknown>[];
+    const mine = (l: Record<string, unknown>): boolean => l.participantId === publisher.id;
+    const gapPackets = (kind: string): number =>
+      lines.filter((l) => l.event === 'gap' && mine(l) && String(l.track).includes(`-${kind}-`)).reduce((n, l) => n + Number(l.missing), 0);
+    const videoSegments = lines.filter((l) => l.type === 'segment' && mine(l) && l.kind === 'video');
+    const video = recordedVideo(dir, videoSegments.map((l) => String(l.file)));
+    return {
+      lossPct,
+      rttMs: lossPct === 0 ? 0 : o.rttMs,
+      uplinkRtpPackets: c1.up.rtp - c0.up.rtp,
+      uplinkRtpDropped: c1.up.rtpDropped - c0.up.rtpDropped,
+      serverPacketsLost: p1.lost - p0.lost,
+      serverPacketsRepaired: p1.repaired - p0.repaired,
+      serverNacks: p1.nacks - p0.nacks,
+      serverVideoNeverReceived: neverReceived,
+      subscriberFps: round(delta('video', 'framesDecoded') / elapsed, 1),
+      subscriberFreezes: delta('video', 'freezeCount'),
+      subscriberFreezeSeconds: round(delta('video', 'totalFreezesDuration')),
+      subscriberVideoLost: delta('video', 'packetsLost'),
+      subscriberAudioConcealedPct: round((100 * delta('audio', 'concealedSamples')) / Math.max(1, delta('audio', 'totalSamplesReceived'))),
+      recordVideoGapPackets: gapPackets('video'),
+      recordAudioGapPackets: gapPackets('audio'),
+      recordVideoDecodeErrors: video.errors,
+      recordVideoFrames: video.frames,
+      recordVideoSeconds: round(videoSegments.reduce((n, l) => n + Number(l.durationSeconds), 0), 1),
+    };
+  } finally {
+    for (const p of pages) await p.context().close().catch(() => undefined);
+    impair.child.kill('SIGKILL');
+  }
+}
+
+export async function lossScenario(o: LossOptions, progress: Progress): Promise<ScenarioOutcome> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-loss-'));
+  const server = await startServer({
+    ...configFromEnv({}),
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    workers: 1,
+    rtcMinPort: RTC_PORTS.min,
+    rtcMaxPort: RTC_PORTS.max,
+    listenIp: '127.0.0.1',
+    announcedIp: IMPAIR_IP,
+    apiKey: 'bench-api-key-0123456789',
+    demo: false,
+  });
+  const browser = await launchChromium();
+  const rows: LossRow[] = [];
+  const levels = [0, ...o.levels.filter((l) => l > 0)];
+  try {
+    for (const [i, level] of levels.entries()) {
+      progress(i / levels.length, `${level} % loss${level ? `, ${o.rttMs} ms RTT` : ' (baseline)'}`);
+      rows.push(await runLevel(server, browser, level, o));
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  progress(1, 'done');
+  const baseline = rows[0]!;
+  const at10 = rows.find((r) => r.lossPct === 10);
+  const summary = {
+    rttMs: o.rttMs,
+    jitterMs: o.jitterMs,
+    baselineRecordVideoGapPackets: baseline.recordVideoGapPackets,
+    baselineSubscriberFps: baseline.subscriberFps,
+    ...(at10 && {
+      uplinkLossAt10Pct: round((100 * at10.uplinkRtpDropped) / Math.max(1, at10.uplinkRtpPackets), 1),
+      recordVideoGapPacketsAt10Pct: at10.recordVideoGapPackets,
+      recordVideoDecodeErrorsAt10Pct: at10.recordVideoDecodeErrors,
+      subscriberFpsRatioAt10Pct: round(at10.subscriberFps / Math.max(0.1, baseline.subscriberFps)),
+      subscriberAudioConcealedPctAt10Pct: at10.subscriberAudioConcealedPct,
+    }),
+  };
+  const targets = [
+    { name: 'baseline: video packets missing from the record at 0 %', value: baseline.recordVideoGapPackets, target: '= 0', ok: baseline.recordVideoGapPackets === 0 },
+    ...(at10 ? [{ name: 'video packets missing from the record at 10 % loss', value: at10.recordVideoGapPackets + at10.recordVideoDecodeErrors, target: '= 0', ok: at10.recordVideoGapPackets + at10.recordVideoDecodeErrors === 0 }] : []),
+  ];
+  const columns: (keyof LossRow)[] = ['lossPct', 'rttMs', 'uplinkRtpPackets', 'uplinkRtpDropped', 'serverPacketsLost', 'serverPacketsRepaired', 'serverNacks', 'serverVideoNeverReceived', 'subscriberFps', 'subscriberFreezes', 'subscriberFreezeSeconds', 'subscriberVideoLost', 'subscriberAudioConcealedPct', 'recordVideoGapPackets', 'recordAudioGapPackets', 'recordVideoDecodeErrors', 'recordVideoFrames', 'recordVideoSeconds'];
+  return {
+    summary,
+    targets,
+    samples: { rows },
+    table: { columns, rows: rows.map((r) => columns.map((c) => r[c])) },
+    chart: { title: 'Video packets missing from the record, by uplink loss %', bars: rows.map((r) => ({ label: `${r.lossPct} %`, value: r.recordVideoGapPackets })) },
+  };
+}

@@ -71,7 +71,7 @@ describe('benchmark CLI', () => {
       () => undefined,
     );
     const { runs, sweep } = outcome.samples as { runs: any[]; sweep: any[] };
-    expect(runs.map((r) => r.system)).toEqual(['relay', 'bare', 'ours']);
+    expect(runs.map((r) => r.system)).toEqual(['relay', 'bare', 'ours', 'span']);
     for (const r of [...runs, ...sweep]) {
       expect(r.sentPackets).toBeGreaterThan(0);
       expect(r.expectedDeliveries).toBeGreaterThan(0);
@@ -84,8 +84,10 @@ describe('benchmark CLI', () => {
     // 2 hearings x 2 publishers x (audio + video) = 8 producers; each hearing: 3 subscribers x 4 producers.
     expect(runs[2].producers).toBe(8);
     expect(runs[2].consumers).toBe(24);
+    // The same hearings spanning two nodes (two processes, a PipeTransport each): every consumer on both.
+    expect(runs[3].consumers).toBe(24);
     expect(sweep[0].consumers).toBe(100);
-    expect(outcome.summary).toMatchObject({ lostPackets: 0, maxConsumersZeroLoss: 100 });
+    expect(outcome.summary).toMatchObject({ lostPackets: 0, spanLostPackets: 0, maxConsumersZeroLoss: 100 });
     expect(outcome.summary.cpuRatioVsBare).toBeGreaterThan(0);
     const files = writeReport(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-smoke-')), 'forwarding', outcome, machineInfo());
     expect(fs.readFileSync(files.markdown, 'utf8')).toContain('| bare |');

@@ -42,7 +42,7 @@ function profile(seconds: number): LoadProfile {
 export async function forwardingScenario(o: ForwardingOptions, progress: Progress): Promise<ScenarioOutcome> {
   const layout: Layout = { hearings: o.hearings, publishers: o.publishers, subscribers: o.subscribers, video: o.video, workers: o.workers };
   const runs: RunResult[] = [];
-  const systems: SystemName[] = ['relay', 'bare', 'ours'];
+  const systems: SystemName[] = ['relay', 'bare', 'ours', 'span'];
   const steps = systems.length + o.sweep.length;
   let step = 0;
   for (const system of systems) {
@@ -61,7 +61,7 @@ export async function forwardingScenario(o: ForwardingOptions, progress: Progres
   }
   progress(1, 'done');
 
-  const [relay, bare, ours] = runs as [RunResult, RunResult, RunResult];
+  const [relay, bare, ours, span] = runs as [RunResult, RunResult, RunResult, RunResult];
   const zeroLoss = sweep.filter((r) => r.lost === 0 && r.duplicates === 0);
   const firstLoss = sweep.find((r) => r.lost > 0 || r.duplicates > 0);
   const summary = {
@@ -72,6 +72,10 @@ export async function forwardingScenario(o: ForwardingOptions, progress: Progres
     p99VsRelayMs: Number(((ours.latencyUs.p99 - relay.latencyUs.p99) / 1000).toFixed(3)),
     p99LatencyMs: { ours: ours.latencyUs.p99 / 1000, bare: bare.latencyUs.p99 / 1000, relay: relay.latencyUs.p99 / 1000 },
     lostPackets: ours.lost,
+    // One hearing across two nodes (two processes, a PipeTransport between them): loss and the extra hop.
+    spanLostPackets: span.lost,
+    spanP99ExtraMs: Number(((span.latencyUs.p99 - ours.latencyUs.p99) / 1000).toFixed(3)),
+    spanCpuRatioVsOurs: ratio(span.cpuPctPer1kPps, ours.cpuPctPer1kPps),
     forwardedPps: ours.forwardedPps,
     maxConsumersZeroLoss: zeroLoss.length ? Math.max(...zeroLoss.map((r) => r.consumers)) : 0,
     sweepLimit: !o.sweep.length
@@ -88,6 +92,7 @@ export async function forwardingScenario(o: ForwardingOptions, progress: Progres
     { name: 'cpuRatioVsBare', value: summary.cpuRatioVsBare, target: `<= ${TARGETS.cpuRatioVsBare}`, ok: summary.cpuRatioVsBare <= TARGETS.cpuRatioVsBare },
     { name: 'p99AddedLatencyMs', value: summary.p99AddedLatencyMs, target: `< ${TARGETS.p99AddedLatencyMs}`, ok: summary.p99AddedLatencyMs < TARGETS.p99AddedLatencyMs },
     { name: 'lostPackets', value: summary.lostPackets, target: '= 0', ok: summary.lostPackets === 0 },
+    { name: 'spanLostPackets', value: summary.spanLostPackets, target: '= 0', ok: summary.spanLostPackets === 0 },
   ];
   if (o.sweep.length) {
     targets.push({ name: 'maxConsumersZeroLoss', value: summary.maxConsumersZeroLoss, target: `>= ${TARGETS.maxConsumersZeroLoss}`, ok: summary.maxConsumersZeroLoss >= TARGETS.maxConsumersZeroLoss });
@@ -99,7 +104,7 @@ export async function forwardingScenario(o: ForwardingOptions, progress: Progres
     table: {
       columns: ['system', 'consumers', 'forwarded pkt/s', 'lost', 'dup', 'out of order', 'CPU % per 1k pkt/s', 'p50 µs', 'p99 µs', 'max µs', 'RSS MiB'],
       rows: [...runs, ...sweep].map((r, i) => [
-        i < runs.length ? r.system : `ours (sweep, audio)`,
+        i < runs.length ? (r.system === 'span' ? 'ours, 2 nodes' : r.system) : `ours (sweep, audio)`,
         r.consumers,
         r.forwardedPps,
         r.lost,

@@ -5,6 +5,7 @@ import type { types } from 'mediasoup';
 import { mediaCodecs } from '../../workers/media-config.ts';
 import { MediaPlane } from '../../workers/media-plane.ts';
 import type { FromChild, SendTarget, ToChild } from './messages.ts';
+import type { FromNode, ToNode } from './node.ts';
 
 export interface Layout {
   hearings: number;
@@ -38,7 +39,7 @@ export interface Deployed {
   close(): Promise<void>;
 }
 
-export type SystemName = 'ours' | 'bare' | 'relay';
+export type SystemName = 'ours' | 'bare' | 'relay' | 'span';
 
 export function producersOf(layout: Layout): ProducerSpec[] {
   const list: ProducerSpec[] = [];
@@ -163,8 +164,70 @@ async function deployRelay(layout: Layout, ports: number[]): Promise<Deployed> {
   };
 }
 
+/**
+ * Ours across two nodes: two processes, each with our media plane (half the workers each). Node A takes
+ * the publishers and pipes every producer to node B over one PipeTransport per hearing (UDP, as between
+ * two machines); even subscribers consume on A, odd ones on B.
+ */
+async function deploySpan(layout: Layout, ports: number[], rtcMinPort: number): Promise<Deployed> {
+  const file = fileURLToPath(new URL('./node.ts', import.meta.url));
+  const nodes = [fork(file, [], { execArgv: ['--import', 'tsx'] }), fork(file, [], { execArgv: ['--import', 'tsx'] })] as const;
+  const [a, b] = nodes;
+  const call = <T extends FromNode['type']>(node: ChildProcess, m: ToNode, expect: T): Promise<Extract<FromNode, { type: T }>> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`node ${node.pid} did not answer ${m.type}`)), 60_000);
+      node.once('message', (reply: FromNode) => {
+        clearTimeout(timer);
+        if (reply.type === expect) resolve(reply as Extract<FromNode, { type: T }>);
+        else reject(new Error(`node ${node.pid} answered ${m.type} with ${JSON.stringify(reply)}`));
+      });
+      node.send(m);
+    });
+  try {
+    const perNode = Math.max(1, Math.floor(layout.workers / 2));
+    const pids = [...(await call(a, { type: 'init', workers: perNode, rtcMinPort }, 'ok')).pids, ...(await call(b, { type: 'init', workers: perNode, rtcMinPort: rtcMinPort + 5000 }, 'ok')).pids];
+    const producers = producersOf(layout);
+    const ingest = await call(a, { type: 'produce', specs: producers }, 'targets');
+    const targets = producers.map((spec, i) => ({ ip: LOCAL, port: ingest.ports[i]!, ssrc: spec.ssrc, payloadType: spec.payloadType, kind: spec.kind, producer: spec.index }));
+    for (let h = 0; h < layout.hearings; h++) {
+      const pa = await call(a, { type: 'pipe-open', hearing: h }, 'pipe');
+      const pb = await call(b, { type: 'pipe-open', hearing: h }, 'pipe');
+      await call(a, { type: 'pipe-connect', hearing: h, port: pb.port }, 'ok');
+      await call(b, { type: 'pipe-connect', hearing: h, port: pa.port }, 'ok');
+      for (const spec of producers.filter((p) => p.hearing === h)) {
+        const piped = await call(a, { type: 'pipe-out', hearing: h, producer: spec.index }, 'piped');
+        await call(b, { type: 'pipe-in', hearing: h, producer: spec.index, producerId: piped.producerId, kind: piped.kind, rtpParameters: piped.rtpParameters }, 'ok');
+      }
+    }
+    const consumers: ConsumerSpec[] = [];
+    let sub = 0;
+    for (let h = 0; h < layout.hearings; h++) {
+      const mine = producers.filter((p) => p.hearing === h);
+      for (let s = 0; s < layout.subscribers; s++, sub++) {
+        const port = ports[sub % ports.length]!;
+        const reply = await call(s % 2 === 0 ? a : b, { type: 'consume', hearing: h, who: `sub-${h}-${s}`, port, producers: mine.map((p) => p.index) }, 'consumers');
+        mine.forEach((spec, k) => consumers.push({ consumer: consumers.length, producer: spec.index, ssrc: reply.ssrcs[k]!, port }));
+      }
+    }
+    return {
+      targets,
+      consumers,
+      pids,
+      close: async () => {
+        for (const n of nodes) n.disconnect();
+        await new Promise((r) => setTimeout(r, 500));
+        for (const n of nodes) n.kill('SIGKILL');
+      },
+    };
+  } catch (error) {
+    for (const n of nodes) n.kill('SIGKILL');
+    throw error;
+  }
+}
+
 export function deploy(system: SystemName, layout: Layout, ports: number[], rtcMinPort: number): Promise<Deployed> {
   if (system === 'ours') return deployOurs(layout, ports, rtcMinPort);
+  if (system === 'span') return deploySpan(layout, ports, rtcMinPort);
   if (system === 'bare') return deployBare(layout, ports, rtcMinPort);
   return deployRelay(layout, ports);
 }

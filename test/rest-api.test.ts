@@ -172,5 +172,11 @@ describe('REST API', () => {
     }
     const roleEnum = doc.paths['/api/v1/hearings/{id}/participants'].post.requestBody.content['application/json'].schema.properties.role.enum;
     expect(roleEnum).toEqual(['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer']);
+    // Every route the server answers is documented (the record, transcript, evidence, identity, stream).
+    for (const path of ['/api/v1/hearings/{id}/transcript', '/api/v1/hearings/{id}/evidence', '/api/v1/hearings/{id}/record', '/api/v1/hearings/{id}/record/verify', '/api/v1/hearings/{id}/record/export', '/api/v1/hearings/{id}/record/review', '/api/v1/record-key', '/api/v1/hearings/{id}/participants/{pid}/reference-photo', '/api/v1/hearings/{id}/participants/{pid}/identity/decision', '/api/v1/hearings/{id}/stream', '/api/v1/hearings/{id}/stream/streamable', '/api/v1/hearings/{id}/participants/{pid}/protection', '/live/{id}/{file}', '/watch/{id}']) {
+      expect(doc.paths[path], path).toBeDefined();
+    }
+    expect(doc.paths['/api/v1/hearings/{id}/stream'].post.requestBody.content['application/json'].schema.properties.action.enum).toEqual(['approve', 'start', 'pause', 'stop', 'cut']);
+    expect(doc.paths['/api/v1/hearings/{id}/participants/{pid}/reference-photo'].post.requestBody.content['multipart/form-data'].schema.required).toEqual(['photo']);
   });
 });

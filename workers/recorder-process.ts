@@ -64,7 +64,11 @@ class Track {
   private readonly reorder = new RtpReorder<Buffer>(
     {
       deliver: (packet) => this.accept(packet),
-      lost: (l) => send({ type: 'gap', trackId: this.t.trackId, missing: l.missing, afterSeq: l.afterSeq, nextSeq: l.nextSeq, at: new Date(l.noticedAt).toISOString() }),
+      lost: (l) => {
+        send({ type: 'gap', trackId: this.t.trackId, missing: l.missing, afterSeq: l.afterSeq, nextSeq: l.nextSeq, at: new Date(l.noticedAt).toISOString() });
+        // The frames after a lost video packet refer to what is missing: a key frame ends the damage.
+        if (this.t.kind === 'video') send({ type: 'keyframe', trackId: this.t.trackId });
+      },
     },
     REORDER_HOLD_MS,
   );

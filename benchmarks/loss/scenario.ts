@@ -68,6 +68,8 @@ export interface LossRow {
   recordAudioGapPackets: number;
   recordVideoDecodeErrors: number;
   recordVideoFrames: number;
+  /** Frames after a gap and before the next key frame (decodable, but built on missing data). */
+  recordVideoDamagedFrames: number;
   recordVideoSeconds: number;
 }
 
@@ -155,18 +157,29 @@ async function traceVideo(server: HearingServer, hearingId: string, participantI
   };
 }
 
-/** The publisher's video in the record: decode errors ffmpeg reports, and frames, over every segment. */
-function recordedVideo(dir: string, files: string[]): { errors: number; frames: number } {
+/**
+ * The publisher's video in the record: decode errors ffmpeg reports, frames, and the frames damaged by a
+ * gap (after a lost packet and before the next key frame: they refer to what is missing).
+ */
+function recordedVideo(dir: string, segments: { file: string; start: string }[], gapTimes: number[]): { errors: number; frames: number; damaged: number } {
   let errors = 0;
-  let frames = 0;
-  for (const f of files) {
-    const file = path.join(dir, f);
+  const frames: { at: number; key: boolean }[] = [];
+  for (const s of segments) {
+    const file = path.join(dir, s.file);
     const log = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     errors += log.split('\n').filter((l) => l.trim()).length;
-    const count = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file], { encoding: 'utf8' });
-    frames += Number(count.trim().split('\n')[0]) || 0;
+    const packets = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file], { encoding: 'utf8' });
+    for (const line of packets.trim().split('\n')) {
+      const [pts, flags] = line.split(',');
+      if (pts && Number.isFinite(Number(pts))) frames.push({ at: Date.parse(s.start) + Number(pts) * 1000, key: (flags ?? '').includes('K') });
+    }
   }
-  return { errors, frames };
+  frames.sort((a, b) => a.at - b.at);
+  const damaged = new Set<number>();
+  for (const g of gapTimes) {
+    for (let i = frames.findIndex((f) => f.at >= g); i >= 0 && i < frames.length && !frames[i]!.key; i++) damaged.add(i);
+  }
+  return { errors, frames: frames.length, damaged: damaged.size };
 }
 
 async function runLevel(server: HearingServer, browser: Browser, lossPct: number, o: LossOptions): Promise<LossRow> {
@@ -206,7 +219,8 @@ async function runLevel(server: HearingServer, browser: Browser, lossPct: number
     const gapPackets = (kind: string): number =>
       lines.filter((l) => l.event === 'gap' && mine(l) && String(l.track).includes(`-${kind}-`)).reduce((n, l) => n + Number(l.missing), 0);
     const videoSegments = lines.filter((l) => l.type === 'segment' && mine(l) && l.kind === 'video');
-    const video = recordedVideo(dir, videoSegments.map((l) => String(l.file)));
+    const videoGapTimes = lines.filter((l) => l.event === 'gap' && mine(l) && String(l.track).includes('-video-')).map((l) => Date.parse(String(l.at)));
+    const video = recordedVideo(dir, videoSegments.map((l) => ({ file: String(l.file), start: String(l.start) })), videoGapTimes);
     return {
       lossPct,
       rttMs: lossPct === 0 ? 0 : o.rttMs,
@@ -225,6 +239,7 @@ async function runLevel(server: HearingServer, browser: Browser, lossPct: number
       recordAudioGapPackets: gapPackets('audio'),
       recordVideoDecodeErrors: video.errors,
       recordVideoFrames: video.frames,
+      recordVideoDamagedFrames: video.damaged,
       recordVideoSeconds: round(videoSegments.reduce((n, l) => n + Number(l.durationSeconds), 0), 1),
     };
   } finally {
@@ -281,7 +296,7 @@ export async function lossScenario(o: LossOptions, progress: Progress): Promise<
     { name: 'baseline: video packets missing from the record at 0 %', value: baseline.recordVideoGapPackets, target: '= 0', ok: baseline.recordVideoGapPackets === 0 },
     ...(at10 ? [{ name: 'video packets missing from the record at 10 % loss', value: at10.recordVideoGapPackets + at10.recordVideoDecodeErrors, target: '= 0', ok: at10.recordVideoGapPackets + at10.recordVideoDecodeErrors === 0 }] : []),
   ];
-  const columns: (keyof LossRow)[] = ['lossPct', 'rttMs', 'uplinkRtpPackets', 'uplinkRtpDropped', 'serverPacketsLost', 'serverPacketsRepaired', 'serverNacks', 'serverVideoNeverReceived', 'subscriberFps', 'subscriberFreezes', 'subscriberFreezeSeconds', 'subscriberVideoLost', 'subscriberAudioConcealedPct', 'recordVideoGapPackets', 'recordAudioGapPackets', 'recordVideoDecodeErrors', 'recordVideoFrames', 'recordVideoSeconds'];
+  const columns: (keyof LossRow)[] = ['lossPct', 'rttMs', 'uplinkRtpPackets', 'uplinkRtpDropped', 'serverPacketsLost', 'serverPacketsRepaired', 'serverNacks', 'serverVideoNeverReceived', 'subscriberFps', 'subscriberFreezes', 'subscriberFreezeSeconds', 'subscriberVideoLost', 'subscriberAudioConcealedPct', 'recordVideoGapPackets', 'recordAudioGapPackets', 'recordVideoDecodeErrors', 'recordVideoDamagedFrames', 'recordVideoFrames', 'recordVideoSeconds'];
   return {
     summary,
     targets,

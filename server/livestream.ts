@@ -46,8 +46,11 @@ interface HearingStream {
 /**
  * A run that finishes no segment for this long (1 s segments) has an input that holds the whole
  * composition up (e.g. a camera whose first key frame never reached the encoder): it is logged and rebuilt.
+ * Before its first segment a run gets longer: probing its inputs takes seconds on a busy machine, and a
+ * rebuild then would only start the wait again.
  */
 const STALL_MS = 8000;
+const FIRST_SEGMENT_MS = 20_000;
 
 export class LivestreamService {
   private readonly streams = new Map<string, HearingStream>();
@@ -209,8 +212,9 @@ export class LivestreamService {
   }
 
   /**
-   * Every second: a run that finished no segment for STALL_MS is logged and rebuilt, without the inputs
-   * that deliver nothing; every other second, inputs left out that deliver again are taken back.
+   * Every second: a run that finished no segment for STALL_MS (FIRST_SEGMENT_MS before its first) is
+   * logged and rebuilt, without the inputs that deliver nothing; every other second, inputs left out that
+   * deliver again are taken back.
    */
   private watch(hearingId: string, stream: HearingStream, run: ProgramRun, sources: ProgramSource[]): void {
     clearInterval(stream.watchdog);
@@ -219,7 +223,7 @@ export class LivestreamService {
     const rebuild = (): Promise<void> => this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
     const check = async (): Promise<void> => {
       const room = this.o.plane.get(hearingId);
-      if (run.silentForMs() >= STALL_MS) {
+      if (run.silentForMs() >= (run.producing ? STALL_MS : FIRST_SEGMENT_MS)) {
         clearInterval(stream.watchdog);
         const taken = sources.flatMap((s) => [s.videoProducerId, s.audioProducerId]).filter((id): id is string => !!id);
         const silent = room ? await stream.silent.findSilent(room, taken) : [];

@@ -127,13 +127,20 @@ export class ProgramRun {
 
   /** Milliseconds since this run last finished a segment (or since it started, before its first). */
   silentForMs(): number {
-    let last = this.startedAt;
+    return Date.now() - (this.lastSegmentAt() ?? this.startedAt);
+  }
+
+  /** Whether this run has finished a segment yet (its start takes a few seconds on a busy machine). */
+  get producing(): boolean {
+    return this.lastSegmentAt() !== undefined;
+  }
+
+  private lastSegmentAt(): number | undefined {
     try {
-      last = Math.max(last, fs.statSync(this.playlist).mtimeMs);
+      return fs.statSync(this.playlist).mtimeMs;
     } catch {
-      // no segment yet
+      return undefined; // no segment yet
     }
-    return Date.now() - last;
   }
 
   readonly exited = (): Promise<number | null> => new Promise((resolve) => (this.ffmpeg.exitCode !== null ? resolve(this.ffmpeg.exitCode) : this.ffmpeg.once('close', resolve)));

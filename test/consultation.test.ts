@@ -1,43 +1,25 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HearingServer } from '../server/app.ts';
-import { api, startTestServer } from './helpers/server.ts';
-import { launchBrowser, openJoin, stats } from './helpers/browser.ts';
-import { magentaCamera, magentaPixels } from './helpers/frames.ts';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { api, openHearing } from './helpers/server.ts';
+import { openJoin, stats, withLiveCourt } from './helpers/browser.ts';
+import { magentaPixels } from './helpers/frames.ts';
 import { sleep, until } from './helpers/wait.ts';
 import { consultationRoomKey } from '../workers/media-plane.ts';
 
 describe('consultation rooms', () => {
-  let server: HearingServer;
-  let courtBrowser: Browser;
-  let partyBrowser: Browser;
-  beforeAll(async () => {
-    server = await startTestServer();
-    server.config.live.delaySeconds = 0;
-    courtBrowser = await launchBrowser();
-    partyBrowser = await launchBrowser([`--use-file-for-fake-video-capture=${magentaCamera()}`]);
-  });
-  afterAll(async () => {
-    await courtBrowser?.close();
-    await partyBrowser?.close();
-    await server?.close();
-  });
+  const ctx = withLiveCourt();
 
   it('a party and a lawyer consult privately: the court, the record, the transcript and the stream get nothing of it', async () => {
+    const { server } = ctx;
     const call = api(server);
-    const h = (await call('POST', '/api/v1/hearings', { caseNumber: 'CONSULT-1', title: 'Consultation', streamable: true })).body;
-    const add = async (name: string, role: string) => (await call('POST', `/api/v1/hearings/${h.id}/participants`, { name, role })).body;
-    const judge = await add('Judge Wang', 'judge');
-    const party = await add('Party Li', 'party');
-    const lawyer = await add('Lawyer Zhao', 'lawyer');
-    await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'waiting_room' });
-    await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'open' });
-    const judgePage = await openJoin(courtBrowser, judge.joinUrl);
-    const lawyerPage = await openJoin(courtBrowser, lawyer.joinUrl);
-    const partyPage = await openJoin(partyBrowser, party.joinUrl);
+    const h = await openHearing(server, [{ name: 'Judge Wang', role: 'judge' }, { name: 'Party Li', role: 'party' }, { name: 'Lawyer Zhao', role: 'lawyer' }], { streamable: true });
+    const [judge, party, lawyer] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0], (typeof h.participants)[0]];
+    const judgePage = await openJoin(ctx.court, judge.joinUrl);
+    const lawyerPage = await openJoin(ctx.court, lawyer.joinUrl);
+    const partyPage = await openJoin(ctx.party, party.joinUrl);
     const client = (page: Page, fn: string, ...args: unknown[]) => page.evaluate(([f, a]) => (window as any).hearingClient[f as string](...(a as unknown[])), [fn, args] as const);
     await client(judgePage, 'request', 'stream', { action: 'approve' });
     await client(judgePage, 'request', 'stream', { action: 'start' });

@@ -1,41 +1,23 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HearingServer } from '../server/app.ts';
+import { describe, expect, it } from 'vitest';
 import type { AuditRow } from '../server/store.ts';
-import { api, startTestServer } from './helpers/server.ts';
-import { launchBrowser, openJoin } from './helpers/browser.ts';
-import { magentaCamera, magentaPixels } from './helpers/frames.ts';
+import { api, openHearing } from './helpers/server.ts';
+import { openJoin, withLiveCourt } from './helpers/browser.ts';
+import { magentaPixels } from './helpers/frames.ts';
 import { until } from './helpers/wait.ts';
 
 describe('public livestream inputs', () => {
-  let server: HearingServer;
-  let courtBrowser: Browser;
-  let partyBrowser: Browser;
-  beforeAll(async () => {
-    server = await startTestServer();
-    server.config.live.delaySeconds = 0;
-    courtBrowser = await launchBrowser();
-    partyBrowser = await launchBrowser([`--use-file-for-fake-video-capture=${magentaCamera()}`]);
-  });
-  afterAll(async () => {
-    await courtBrowser?.close();
-    await partyBrowser?.close();
-    await server?.close();
-  });
+  const ctx = withLiveCourt();
 
   it('a camera that dies without its producer closing does not freeze the stream: left out, logged, taken back', async () => {
+    const { server } = ctx;
     const call = api(server);
-    const h = (await call('POST', '/api/v1/hearings', { caseNumber: 'LIVE-IN-1', title: 'Frozen camera', streamable: true })).body;
-    const add = async (name: string, role: string) => (await call('POST', `/api/v1/hearings/${h.id}/participants`, { name, role })).body;
-    const judge = await add('Judge Wang', 'judge');
-    const party = await add('Party Li', 'party');
-    await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'waiting_room' });
-    await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'open' });
-    const judgePage = await openJoin(courtBrowser, judge.joinUrl);
-    const partyPage = await openJoin(partyBrowser, party.joinUrl);
+    const h = await openHearing(server, [{ name: 'Judge Wang', role: 'judge' }, { name: 'Party Li', role: 'party' }], { streamable: true });
+    const [judge, party] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0]];
+    const judgePage = await openJoin(ctx.court, judge.joinUrl);
+    const partyPage = await openJoin(ctx.party, party.joinUrl);
     await judgePage.evaluate(`window.hearingClient.request('stream', { action: 'approve' })`);
     await judgePage.evaluate(`window.hearingClient.request('stream', { action: 'start' })`);
 

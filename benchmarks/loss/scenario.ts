@@ -18,6 +18,7 @@ import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import { rest } from '../lib/rest.ts';
 import { launchChromium } from '../lib/chromium.ts';
 import type { FromImpair, ImpairConfig, ImpairCounters, ToImpair } from './impair.ts';
+import type { InboundStats } from '../../client-demo/src/stats.ts';
 
 export interface LossOptions {
   /** Loss levels in percent; a 0 % baseline is always run first. */
@@ -35,18 +36,8 @@ const WARMUP_MS = 5000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const round = (v: number, d = 2): number => Number(v.toFixed(d));
 
-interface TrackStats {
-  kind: 'audio' | 'video';
-  packetsReceived: number;
-  framesDecoded: number;
-  packetsLost: number;
-  nackCount: number;
-  framesDropped: number;
-  freezeCount: number;
-  totalFreezesDuration: number;
-  concealedSamples: number;
-  totalSamplesReceived: number;
-}
+/** What the subscriber page's client reports per consumer (the browser's inbound-rtp statistics). */
+type TrackStats = InboundStats & { kind: 'audio' | 'video' };
 
 export interface LossRow {
   lossPct: number;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { HearingServer } from '../../server/app.ts';
 import { createHearing, startTestServer } from './server.ts';
+import { magentaCamera } from './frames.ts';
 
 /** Debian's Chromium, headless, with fake camera and microphone (see shared/FEASIBILITY.md); playwright gives it a fresh profile. */
 export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
@@ -87,4 +88,24 @@ export async function twoPartyHearing(server: HearingServer, browser: Browser) {
   await waitForMediaFrom(judgePage, party.id);
   await waitForMediaFrom(partyPage, judge.id);
   return { id, judge, party, judgePage, partyPage };
+}
+
+/**
+ * For livestream tests: a server with no legal delay, a browser for the court (default fake camera) and
+ * one whose camera is pure magenta (the party, easy to find in a program frame).
+ */
+export function withLiveCourt(): { server: HearingServer; court: Browser; party: Browser } {
+  const ctx = {} as { server: HearingServer; court: Browser; party: Browser };
+  beforeAll(async () => {
+    ctx.server = await startTestServer();
+    ctx.server.config.live.delaySeconds = 0;
+    ctx.court = await launchBrowser();
+    ctx.party = await launchBrowser([`--use-file-for-fake-video-capture=${magentaCamera()}`]);
+  });
+  afterAll(async () => {
+    await ctx.court?.close();
+    await ctx.party?.close();
+    await ctx.server?.close();
+  });
+  return ctx;
 }

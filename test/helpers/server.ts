@@ -52,9 +52,9 @@ export function api(server: HearingServer, key = server.secrets.apiKey): Api {
 }
 
 /** Creates a hearing with the given participants; returns ids, tokens and join URLs. */
-export async function createHearing(server: HearingServer, roles: { name: string; role: string }[]) {
+export async function createHearing(server: HearingServer, roles: { name: string; role: string }[], options: { streamable?: boolean } = {}) {
   const call = api(server);
-  const hearing = await call('POST', '/api/v1/hearings', { caseNumber: `T-${Date.now()}`, title: 'Test hearing' });
+  const hearing = await call('POST', '/api/v1/hearings', { caseNumber: `T-${Date.now()}`, title: 'Test hearing', ...options });
   if (hearing.status !== 201) throw new Error(`create hearing: ${JSON.stringify(hearing.body)}`);
   const participants = [];
   for (const r of roles) {
@@ -63,6 +63,17 @@ export async function createHearing(server: HearingServer, roles: { name: string
     participants.push(p.body as { id: string; role: string; name: string; token: string; joinUrl: string });
   }
   return { id: hearing.body.id as string, participants };
+}
+
+/** A hearing created with `roles` and taken to `open` (through the waiting room). */
+export async function openHearing(server: HearingServer, roles: { name: string; role: string }[], options: { streamable?: boolean } = {}) {
+  const hearing = await createHearing(server, roles, options);
+  const call = api(server);
+  for (const to of ['waiting_room', 'open']) {
+    const r = await call('POST', `/api/v1/hearings/${hearing.id}/transitions`, { to });
+    if (r.status !== 200) throw new Error(`transition to ${to}: ${JSON.stringify(r.body)}`);
+  }
+  return hearing;
 }
 
 /** A real server for the tests of one describe block; `ctx.server` is set before the tests run. */

@@ -193,7 +193,16 @@ export class LivestreamService {
     const o = { workDir, runId: ++stream.runId, startNumber, size: SIZES[this.o.config.size] };
     const room = this.o.plane.get(hearingId);
     const sources = what === 'program' && room ? this.sources(hearingId, room, stream.silent) : [];
-    const run = what === 'program' && room ? await ProgramRun.program(room, sources, { ...o, ports: this.ports }) : ProgramRun.slate('hearing paused', o);
+    let run: ProgramRun;
+    try {
+      run = what === 'program' && room ? await ProgramRun.program(room, sources, { ...o, ports: this.ports }) : ProgramRun.slate('hearing paused', o);
+    } catch (error) {
+      // E.g. a producer closed while the run was being built, or ffmpeg too slow to open its ports: the
+      // stream must not stay without a run. Logged, and tried again.
+      this.o.hearings.log(hearingId, 'system', 'stream.rebuild_failed', { run: o.runId, error: (error as Error).message.slice(0, 300) });
+      setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, what)), 2000).unref();
+      return;
+    }
     // Stopped or cut while this run was starting: it never goes out.
     if ((stream.state as StreamState) === 'ended' || (stream.state as StreamState) === 'cut') return run.kill();
     stream.run = run;

@@ -20,7 +20,7 @@ export interface RecorderOptions {
 }
 
 /** Hearing-log actions that are also written into the record. */
-const MIRRORED = new Set(['hearing.state_changed', 'participant.joined', 'participant.left', 'media.worker_died', 'record.pause_requested', 'record.resume_requested', 'transcript.edited', 'transcript.annotated', 'transcript.engine_fallback', 'transcript.engine_exit', 'evidence.added', 'evidence.placed', 'transcript.frozen', 'transcript.signed', 'signing_key.registered', 'identity.enrolled', 'identity.checked', 'identity.alert', 'identity.decided', 'identity.check_failed', 'identity.face_back', 'identity.references_deleted', 'stream.streamable', 'stream.approved', 'stream.started', 'stream.paused', 'stream.stopped', 'stream.cut', 'stream.protection', 'stream.encoder_exit', 'stream.stalled', 'stream.input_back', 'consultation.opened', 'consultation.closed']);
+const MIRRORED = new Set(['hearing.state_changed', 'participant.joined', 'participant.left', 'media.worker_died', 'record.pause_requested', 'record.resume_requested', 'transcript.edited', 'transcript.annotated', 'transcript.engine_fallback', 'transcript.engine_exit', 'evidence.added', 'evidence.placed', 'transcript.frozen', 'transcript.signed', 'signing_key.registered', 'identity.enrolled', 'identity.checked', 'identity.alert', 'identity.decided', 'identity.check_failed', 'identity.face_back', 'identity.references_deleted', 'stream.streamable', 'stream.approved', 'stream.started', 'stream.paused', 'stream.stopped', 'stream.cut', 'stream.protection', 'stream.encoder_exit', 'stream.stalled', 'stream.input_back', 'stream.rebuild_failed', 'consultation.opened', 'consultation.closed']);
 
 /**
  * Records every main-room track of hearings in session, following the hearing state:

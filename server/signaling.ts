@@ -1,7 +1,6 @@
-import type { DefaultEventsMap, Server, Socket } from 'socket.io';
-import type { z } from 'zod';
+import type { Server } from 'socket.io';
 import { AppError } from './errors.ts';
-import { AuthError, type TokenClaims, type TokenIssuer } from './auth.ts';
+import { AuthError, type TokenIssuer } from './auth.ts';
 import type { HearingService } from './hearings.ts';
 import { may, type Action } from './roles.ts';
 import { allowedTransitions, type HearingState } from './hearing-state.ts';
@@ -17,17 +16,10 @@ import type { TranscriptSigning } from './transcript-signing.ts';
 import type { IdentityService, IdentityUpdate } from './identity.ts';
 import type { LivestreamService } from './livestream.ts';
 import type { ConsultationService } from './consultations.ts';
+import type { Handler, HearingSocket } from './signaling-types.ts';
+import { recordHandlers } from './signaling-record.ts';
 
-interface SocketData {
-  claims: TokenClaims;
-  name: string;
-}
-type HearingSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>;
 type Ack = (response: unknown) => void;
-type Handler<E extends SignalingEvent> = (
-  data: z.output<(typeof signalingSchemas)[E]>,
-  ctx: { socket: HearingSocket; claims: TokenClaims; room: () => Promise<MediaRoom> },
-) => Promise<unknown> | unknown;
 
 const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
   produce: 'publish',
@@ -301,29 +293,6 @@ export class Signaling {
       const hearing = this.hearings.transition(claims.hearingId, to, claims.participantId);
       return { state: hearing.state, allowedTransitions: hearing.allowedTransitions };
     });
-    on('editTranscript', ({ segmentId, text }) => {
-      const segment = this.transcripts.edit(claims.hearingId, segmentId, text, claims.participantId);
-      this.hearings.log(claims.hearingId, claims.participantId, 'transcript.edited', { segmentId, version: segment.version });
-      this.broadcast(claims.hearingId, 'transcriptUpdated', segment);
-      return { segment };
-    });
-    on('registerSigningKey', ({ publicKey }) => {
-      const keyId = this.signing.registerKey(claims.participantId, publicKey as never);
-      this.hearings.log(claims.hearingId, claims.participantId, 'signing_key.registered', { keyId });
-      return { keyId };
-    });
-    on('freezeTranscript', () => {
-      const frozen = this.signing.freeze(claims.hearingId, claims.participantId);
-      this.hearings.log(claims.hearingId, claims.participantId, 'transcript.frozen', { version: frozen.version, digest: frozen.digest, manifestHead: frozen.manifestHead });
-      this.broadcast(claims.hearingId, 'transcriptFrozen', frozen);
-      return frozen;
-    });
-    on('signTranscript', async ({ version, keyId, signature, image }) => {
-      const status = await this.signing.sign(claims.hearingId, claims.participantId, version, keyId, signature, image);
-      this.hearings.log(claims.hearingId, claims.participantId, 'transcript.signed', { version, keyId, signature, imageSha256: status.imageSha256 });
-      this.broadcast(claims.hearingId, 'transcriptSigned', status);
-      return { signature: status };
-    });
     on('stream', ({ action }) => {
       // Only the judge approves; the clerk may start, pause, stop and cut an approved stream.
       if (action === 'approve' && !may(claims.role, 'approveStream')) throw new AppError(403, 'forbidden', `role ${claims.role} may not approve streaming`);
@@ -336,28 +305,7 @@ export class Signaling {
       return this.identity.decide(claims.hearingId, participantId, decision, reason, claims.participantId);
     });
 
-    on('placeEvidence', ({ evidenceId, afterSegmentId }) => {
-      const item = this.evidence.place(claims.hearingId, evidenceId, afterSegmentId);
-      this.hearings.log(claims.hearingId, claims.participantId, 'evidence.placed', { evidenceId, afterSegmentId });
-      this.broadcast(claims.hearingId, 'evidencePlaced', item);
-      return { evidence: item };
-    });
-    on('annotateTranscript', ({ segmentId, text }) => {
-      const annotation = this.transcripts.annotate(claims.hearingId, segmentId, text, claims.participantId);
-      this.hearings.log(claims.hearingId, claims.participantId, 'transcript.annotated', { segmentId, annotationId: annotation.id });
-      this.broadcast(claims.hearingId, 'transcriptAnnotated', annotation);
-      return { annotation };
-    });
-    on('pauseRecording', async ({ reason }) => {
-      this.hearings.log(claims.hearingId, claims.participantId, 'record.pause_requested', { reason });
-      if (!(await this.recorder.pause(claims.hearingId, claims.participantId, reason))) throw new AppError(409, 'not_recording', 'the hearing is not being recorded');
-      return { recording: false };
-    });
-    on('resumeRecording', async ({ reason }) => {
-      this.hearings.log(claims.hearingId, claims.participantId, 'record.resume_requested', { reason });
-      if (!(await this.recorder.resume(claims.hearingId, claims.participantId, reason))) throw new AppError(409, 'cannot_resume', 'the hearing is not in session or already recording');
-      return { recording: true };
-    });
+    recordHandlers(on, { hearings: this.hearings, transcripts: this.transcripts, evidence: this.evidence, signing: this.signing, recorder: this.recorder, broadcast: (h, e, d) => this.broadcast(h, e, d) });
     on('leave', () => {
       this.plane.get(claims.hearingId)?.removePeer(claims.participantId);
       return {};

@@ -7,7 +7,7 @@ import { allowedTransitions, type HearingState } from './hearing-state.ts';
 import { validate } from './validate.ts';
 import { signalingSchemas, type SignalingEvent } from './signaling-schemas.ts';
 import { MediaError } from '../workers/media-error.ts';
-import type { MediaPlane } from '../workers/media-plane.ts';
+import { consultationRoomKey, isConsultationRoom, type MediaPlane } from '../workers/media-plane.ts';
 import type { MediaRoom } from '../workers/media-room.ts';
 import type { Recorder } from '../workers/recorder.ts';
 import type { TranscriptService } from './transcripts.ts';
@@ -128,14 +128,8 @@ export class Signaling {
     });
     io.on('connection', (socket) => this.onConnection(socket as HearingSocket));
     plane.on('roomOpened', (room) => this.watchRoom(room));
-    plane.on('roomRecovered', ({ hearingId, deadPid, newPid, error }) => {
-      this.hearings.log(hearingId, 'system', 'media.worker_died', { deadPid, newPid, error, recovered: true });
-      io.to(channel(hearingId)).emit('mediaReset', { reason: 'worker_died' });
-    });
-    plane.on('roomLost', ({ hearingId, deadPid, error }) => {
-      this.hearings.log(hearingId, 'system', 'media.worker_died', { deadPid, error, recovered: false });
-      io.to(channel(hearingId)).emit('mediaReset', { reason: 'worker_died' });
-    });
+    plane.on('roomRecovered', ({ hearingId, deadPid, newPid, error }) => this.workerDied(hearingId, { deadPid, newPid, error, recovered: true }));
+    plane.on('roomLost', ({ hearingId, deadPid, error }) => this.workerDied(hearingId, { deadPid, error, recovered: false }));
     this.hearings.on('event', (entry) => {
       if (entry.action !== 'hearing.state_changed' || !entry.hearingId) return;
       const { to, from } = entry.detail as { to: string; from: string };
@@ -319,6 +313,23 @@ export class Signaling {
       this.hearings.log(claims.hearingId, claims.participantId, 'participant.left', { reason });
       this.io.to(channel(claims.hearingId)).emit('participantLeft', { participantId: claims.participantId });
     });
+  }
+
+  /**
+   * A media worker died under a room. The courtroom was rebuilt (or lost): its participants reconnect
+   * on `mediaReset`. A consultation is ended instead (its two members go back to the courtroom and may
+   * open another); either way the death is in the hearing's log and record.
+   */
+  private workerDied(roomKey: string, detail: Record<string, unknown>): void {
+    if (isConsultationRoom({ hearingId: roomKey })) {
+      const consultationId = roomKey.slice(consultationRoomKey('').length);
+      const c = this.consultations.get(consultationId);
+      if (!c) return void this.plane.closeRoom(roomKey);
+      this.hearings.log(c.hearingId, 'system', 'media.worker_died', { ...detail, consultationId });
+      return this.endConsultation(consultationId, 'system', 'media worker died');
+    }
+    this.hearings.log(roomKey, 'system', 'media.worker_died', detail);
+    this.io.to(channel(roomKey)).emit('mediaReset', { reason: 'worker_died' });
   }
 
   private endConsultation(consultationId: string, by: string, reason: string): void {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { api, createHearing } from './helpers/server.ts';
+import { api, createHearing, openHearing } from './helpers/server.ts';
+import { consultationRoomKey } from '../workers/media-plane.ts';
 import { twoPartyHearing, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
 import { until } from './helpers/wait.ts';
 import { connect, request } from './helpers/socket.ts';
@@ -51,5 +52,39 @@ describe('mediasoup worker death mid-hearing', () => {
     expect(bystanderReset).toBe(false);
     expect((await api(server)('GET', `/api/v1/hearings/${other.id}/events`)).body.events.some((e: { action: string }) => e.action === 'media.worker_died')).toBe(false);
     bystander.close();
+  });
+
+  it('a worker dying under a consultation ends it for both members (back to the courtroom), logged in the hearing', async () => {
+    const { server } = ctx;
+    const h = await openHearing(server, [{ name: 'Party Li', role: 'party' }, { name: 'Lawyer Zhao', role: 'lawyer' }]);
+    const [party, lawyer] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0]];
+    const partySocket = await connect(server.url, party.token);
+    const lawyerSocket = await connect(server.url, lawyer.token);
+    try {
+      await request(partySocket, 'join', {});
+      await request(lawyerSocket, 'join', {});
+      const notices: unknown[] = [];
+      for (const s of [partySocket, lawyerSocket]) s.on('consultationClosed', (n: unknown) => notices.push(n));
+      const { consultationId } = await request(partySocket, 'openConsultation', { with: lawyer.id });
+      expect(consultationId).toMatch(/^[0-9a-f-]{36}$/);
+      const deadPid = server.plane.get(consultationRoomKey(consultationId))!.workerPid;
+      process.kill(deadPid, 'SIGKILL');
+      await until('both members told the consultation ended', () => notices.length >= 2, 15_000);
+      expect(notices).toEqual([
+        { consultationId, reason: 'media worker died' },
+        { consultationId, reason: 'media worker died' },
+      ]);
+      const events = (await api(server)('GET', `/api/v1/hearings/${h.id}/events`)).body.events as { action: string; detail: Record<string, unknown> }[];
+      expect(events.find((e) => e.action === 'media.worker_died')?.detail).toMatchObject({ consultationId, deadPid });
+      expect(events.find((e) => e.action === 'consultation.closed')?.detail).toMatchObject({ consultationId, reason: 'media worker died' });
+      // Nothing is left of the consultation's room, and the two may consult again on a live worker.
+      await until('no consultation room', () => server.plane.get(consultationRoomKey(consultationId)) === undefined);
+      const again = await request(lawyerSocket, 'openConsultation', { with: party.id });
+      expect(again.consultationId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(again.consultationId).not.toBe(consultationId);
+    } finally {
+      partySocket.close();
+      lawyerSocket.close();
+    }
   });
 });

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { openJoin, stats, withLiveCourt } from './helpers/browser.ts';
 import { magentaPixels } from './helpers/frames.ts';
 import { sleep, until } from './helpers/wait.ts';
 import { consultationRoomKey } from '../workers/media-plane.ts';
+import { newestSegment, withStreamLog } from './helpers/live.ts';
 
 describe('consultation rooms', () => {
   const ctx = withLiveCourt();
@@ -23,31 +23,11 @@ describe('consultation rooms', () => {
     const client = (page: Page, fn: string, ...args: unknown[]) => page.evaluate(([f, a]) => (window as any).hearingClient[f as string](...(a as unknown[])), [fn, args] as const);
     await client(judgePage, 'request', 'stream', { action: 'approve' });
     await client(judgePage, 'request', 'stream', { action: 'start' });
-    const latestSegment = async (after = 0): Promise<string | undefined> => {
-      const text = await (await fetch(`${server.url}/live/${h.id}/video.m3u8`)).text().catch(() => '');
-      const lines = text.split('\n');
-      for (let i = lines.length - 1; i >= 0; i--) {
-        if (!lines[i]!.endsWith('.ts')) continue;
-        const pdt = lines.slice(0, i).reverse().find((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME:'));
-        return pdt && Date.parse(pdt.slice(25)) > after ? lines[i] : undefined;
-      }
-      return undefined;
-    };
-    const download = async (name: string): Promise<string> => {
-      const file = path.join(os.tmpdir(), `consult-${process.pid}-${name}`);
-      fs.writeFileSync(file, Buffer.from(await (await fetch(`${server.url}/live/${h.id}/${name}`)).arrayBuffer()));
-      return file;
-    };
     // Before: the party's (magenta) camera is in the courtroom program.
-    // On a time-out, what the stream did (runs rebuilt, stalls, encoder exits) is in the message.
-    const withStreamLog = (error: Error): never => {
-      const log = server.store.auditLog(h.id).filter((e) => e.action.startsWith('stream.'));
-      throw new Error(`${error.message}\n${log.map((e) => `${e.at} ${e.action} ${JSON.stringify(e.detail)}`).join('\n')}`);
-    };
     const before = await until('a program segment with the party', async () => {
-      const name = await latestSegment(0);
-      return name && magentaPixels(await download(name)) > 1000 ? name : undefined;
-    }, 40_000).catch(withStreamLog);
+      const segment = await newestSegment(server, h.id);
+      return segment && magentaPixels(segment.file) > 1000 ? segment : undefined;
+    }, 40_000).catch(withStreamLog(server, h.id));
     expect(before).toBeTruthy();
 
     // Roles: the judge cannot open a consultation; two lawyers or a party with the judge are refused.
@@ -80,8 +60,8 @@ describe('consultation rooms', () => {
     expect(probe.error.code).toBe('not_found');
 
     // The stream: a program made after the consultation began has no magenta at all.
-    const during = await until('a program segment made during the consultation', () => latestSegment(startedAt + 2500), 60_000).catch(withStreamLog);
-    expect(magentaPixels(await download(during!))).toBe(0);
+    const during = await until('a program segment made during the consultation', () => newestSegment(server, h.id, startedAt + 2500), 60_000).catch(withStreamLog(server, h.id));
+    expect(magentaPixels(during.file)).toBe(0);
 
     await client(lawyerPage, 'endConsultation');
     await until('the party is back in the courtroom', async () => (await judgeAudio())[0]!.packetsReceived > a1[0]!.packetsReceived + 20, 20_000);

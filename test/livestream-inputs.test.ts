@@ -1,12 +1,11 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { AuditRow } from '../server/store.ts';
 import { api, openHearing } from './helpers/server.ts';
 import { openJoin, withLiveCourt } from './helpers/browser.ts';
 import { magentaPixels } from './helpers/frames.ts';
 import { until } from './helpers/wait.ts';
+import { newestSegment, streamLog, withStreamLog } from './helpers/live.ts';
 
 describe('public livestream inputs', () => {
   const ctx = withLiveCourt();
@@ -21,19 +20,11 @@ describe('public livestream inputs', () => {
     await judgePage.evaluate(`window.hearingClient.request('stream', { action: 'approve' })`);
     await judgePage.evaluate(`window.hearingClient.request('stream', { action: 'start' })`);
 
-    const streamLog = (): AuditRow[] => server.store.auditLog(h.id).filter((e) => e.action.startsWith('stream.'));
-    const failWithLog = (error: Error): never => {
-      throw new Error(`${error.message}\n${streamLog().map((e) => `${e.at} ${e.action} ${JSON.stringify(e.detail)}`).join('\n')}`);
-    };
-    /** The newest public segment made after `after` (wall clock), downloaded, with its magenta pixel count. */
+    const failWithLog = withStreamLog(server, h.id);
+    /** The newest public segment made after `after` (wall clock), with its magenta pixel count. */
     const newestAfter = async (after: number): Promise<{ name: string; magenta: number } | undefined> => {
-      const lines = (await (await fetch(`${server.url}/live/${h.id}/video.m3u8`)).text().catch(() => '')).split('\n');
-      const i = lines.findLastIndex((l) => l.endsWith('.ts'));
-      const pdt = lines.slice(0, i).findLast((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME:'));
-      if (i < 0 || !pdt || Date.parse(pdt.slice(25)) <= after) return undefined;
-      const file = path.join(os.tmpdir(), `live-inputs-${process.pid}.ts`);
-      fs.writeFileSync(file, Buffer.from(await (await fetch(`${server.url}/live/${h.id}/${lines[i]}`)).arrayBuffer()));
-      return { name: lines[i]!, magenta: magentaPixels(file) };
+      const segment = await newestSegment(server, h.id, after);
+      return segment && { name: segment.name, magenta: magentaPixels(segment.file) };
     };
 
     // The party's (magenta) camera is in the program.
@@ -42,7 +33,7 @@ describe('public livestream inputs', () => {
     // The camera dies (its track ends): the producer stays open and receives nothing.
     await partyPage.evaluate(`document.querySelector('.tile.self video').srcObject.getVideoTracks().forEach((t) => t.stop())`);
     const diedAt = Date.now();
-    const stalled = await until('the stall in the log', () => streamLog().find((e) => e.action === 'stream.stalled' && Date.parse(e.at) > diedAt), 30_000).catch(failWithLog);
+    const stalled = await until('the stall in the log', () => streamLog(server, h.id).find((e) => e.action === 'stream.stalled' && Date.parse(e.at) > diedAt), 30_000).catch(failWithLog);
     expect(stalled.detail.leftOut).toContainEqual({ participantId: party.id, kind: 'video' });
     // The stream goes on, without the party's picture (their voice and the judge are still in it).
     const after = await until('a segment made after the stall', () => newestAfter(Date.parse(stalled.at) + 1000), 30_000).catch(failWithLog);
@@ -52,7 +43,7 @@ describe('public livestream inputs', () => {
     const backAt = Date.now();
     await partyPage.evaluate(`navigator.mediaDevices.getUserMedia({ video: true }).then((s) => window.hearingClient.switchCamera(s.getVideoTracks()[0]))`);
     await until('the party back in the program', async () => ((await newestAfter(backAt + 1000))?.magenta ?? 0) > 1000 || undefined, 40_000).catch(failWithLog);
-    expect(streamLog().map((e) => e.action)).toContain('stream.input_back');
+    expect(streamLog(server, h.id).map((e) => e.action)).toContain('stream.input_back');
 
     expect((await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'closed' })).status).toBe(200);
     const manifest = fs.readFileSync(path.join(server.recorder.dirOf(h.id), 'manifest.jsonl'), 'utf8');

@@ -173,16 +173,12 @@ async function deploySpan(layout: Layout, ports: number[], rtcMinPort: number): 
   const file = fileURLToPath(new URL('./node.ts', import.meta.url));
   const nodes = [fork(file, [], { execArgv: ['--import', 'tsx'] }), fork(file, [], { execArgv: ['--import', 'tsx'] })] as const;
   const [a, b] = nodes;
-  const call = <T extends FromNode['type']>(node: ChildProcess, m: ToNode, expect: T): Promise<Extract<FromNode, { type: T }>> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`node ${node.pid} did not answer ${m.type}`)), 60_000);
-      node.once('message', (reply: FromNode) => {
-        clearTimeout(timer);
-        if (reply.type === expect) resolve(reply as Extract<FromNode, { type: T }>);
-        else reject(new Error(`node ${node.pid} answered ${m.type} with ${JSON.stringify(reply)}`));
-      });
-      node.send(m);
-    });
+  /** One request to a node; its answer must be of the type expected. */
+  const call = async <T extends FromNode['type']>(node: ChildProcess, m: ToNode, expect: T): Promise<Extract<FromNode, { type: T }>> => {
+    const reply = await ask<FromNode, ToNode>(node, m, 60_000);
+    if (reply.type !== expect) throw new Error(`node ${node.pid} answered ${m.type} with ${JSON.stringify(reply)}`);
+    return reply as Extract<FromNode, { type: T }>;
+  };
   try {
     const perNode = Math.max(1, Math.floor(layout.workers / 2));
     const pids = [...(await call(a, { type: 'init', workers: perNode, rtcMinPort }, 'ok')).pids, ...(await call(b, { type: 'init', workers: perNode, rtcMinPort: rtcMinPort + 5000 }, 'ok')).pids];
@@ -233,7 +229,7 @@ export function deploy(system: SystemName, layout: Layout, ports: number[], rtcM
 }
 
 /** Sends a message to a child and waits for its next reply (bounded by a timeout). */
-export function ask<T extends FromChild>(child: ChildProcess, message: ToChild, timeoutMs = 120_000): Promise<T> {
+export function ask<T extends FromChild | FromNode, M extends ToChild | ToNode = ToChild>(child: ChildProcess, message: M, timeoutMs = 120_000): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`child ${child.pid} did not answer ${message.type}`)), timeoutMs);
     child.once('message', (reply: T) => {

@@ -6,11 +6,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { startServer, type HearingServer } from '../../server/app.ts';
 import { configFromEnv } from '../../server/config.ts';
 import { cpuSecondsOf, percentile } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
+import { launchChromium } from '../lib/chromium.ts';
 
 export interface LivestreamOptions {
   /** Streams at once, tried in order until one falls behind real time. */
@@ -80,7 +80,7 @@ function ffmpegPids(needle: string): number[] {
 
 /** Glass-to-glass: the viewer page reads the barcode of each frame it presents. */
 async function measureLatency(server: HearingServer, hearingId: string, seconds: number): Promise<number[]> {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     await page.goto(`${server.url}/watch/${hearingId}`);

@@ -174,7 +174,9 @@ function recordedVideo(dir: string, segments: { file: string; start: string }[],
 }
 
 async function runLevel(server: HearingServer, browser: Browser, lossPct: number, o: LossOptions): Promise<LossRow> {
-  const impair = await startImpair({ listenIp: IMPAIR_IP, targetIp: '127.0.0.1', portMin: RTC_PORTS.min, portMax: RTC_PORTS.max, lossPct, rttMs: lossPct === 0 ? 0 : o.rttMs, jitterMs: lossPct === 0 ? 0 : o.jitterMs, seed: 1000 + lossPct });
+  // The 0 % baseline is a clean path: no delay, no jitter either.
+  const rttMs = lossPct === 0 ? 0 : o.rttMs;
+  const impair = await startImpair({ listenIp: IMPAIR_IP, targetIp: '127.0.0.1', portMin: RTC_PORTS.min, portMax: RTC_PORTS.max, lossPct, rttMs, jitterMs: lossPct === 0 ? 0 : o.jitterMs, seed: 1000 + lossPct });
   const pages: Page[] = [];
   try {
     const base = server.url;
@@ -207,14 +209,13 @@ async function runLevel(server: HearingServer, browser: Browser, lossPct: number
     const dir = server.recorder.dirOf(hearing.id);
     const lines = readManifest(dir).lines as unknown as Record<string, unknown>[];
     const mine = (l: Record<string, unknown>): boolean => l.participantId === publisher.id;
-    const gapPackets = (kind: string): number =>
-      lines.filter((l) => l.event === 'gap' && mine(l) && String(l.track).includes(`-${kind}-`)).reduce((n, l) => n + Number(l.missing), 0);
+    const gaps = (kind: string): Record<string, unknown>[] => lines.filter((l) => l.event === 'gap' && mine(l) && String(l.track).includes(`-${kind}-`));
+    const gapPackets = (kind: string): number => gaps(kind).reduce((n, l) => n + Number(l.missing), 0);
     const videoSegments = lines.filter((l) => l.type === 'segment' && mine(l) && l.kind === 'video');
-    const videoGapTimes = lines.filter((l) => l.event === 'gap' && mine(l) && String(l.track).includes('-video-')).map((l) => Date.parse(String(l.at)));
-    const video = recordedVideo(dir, videoSegments.map((l) => ({ file: String(l.file), start: String(l.start) })), videoGapTimes);
+    const video = recordedVideo(dir, videoSegments.map((l) => ({ file: String(l.file), start: String(l.start) })), gaps('video').map((l) => Date.parse(String(l.at))));
     return {
       lossPct,
-      rttMs: lossPct === 0 ? 0 : o.rttMs,
+      rttMs,
       uplinkRtpPackets: c1.up.rtp - c0.up.rtp,
       uplinkRtpDropped: c1.up.rtpDropped - c0.up.rtpDropped,
       serverPacketsLost: p1.lost - p0.lost,

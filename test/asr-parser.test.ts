@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PocketsphinxParser } from '../workers/asr-pocketsphinx.ts';
+import { PocketsphinxParser } from '../workers/transcript/pocketsphinx.ts';
 
 describe('pocketsphinx output parsing', () => {
   it('turns hypothesis and word-time lines into utterances in stream seconds', () => {

@@ -6,7 +6,7 @@ import { api, openHearing } from './helpers/server.ts';
 import { openJoin, stats, withLiveCourt } from './helpers/browser.ts';
 import { magentaPixels } from './helpers/frames.ts';
 import { sleep, until } from './helpers/wait.ts';
-import { consultationRoomKey } from '../workers/media-plane.ts';
+import { consultationRoomKey } from '../workers/media/plane.ts';
 import { newestSegment, withStreamLog } from './helpers/live.ts';
 
 describe('consultation rooms', () => {

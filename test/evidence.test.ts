@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import type { HearingServer } from '../server/app.ts';
+import type { HearingServer } from '../server/app/server.ts';
 import { api, createHearing, withServer } from './helpers/server.ts';
 import { connect, request } from './helpers/socket.ts';
 

@@ -2,9 +2,9 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { api, createHearing, withServer } from './helpers/server.ts';
 import { enroll, face, PEOPLE } from './helpers/faces.ts';
-import { photoAsFrame } from '../workers/face-frame.ts';
-import { descriptorDistance } from '../workers/face-engine.ts';
-import { DEFAULT_THRESHOLDS } from '../server/identity-rule.ts';
+import { photoAsFrame } from '../workers/identity/face-frame.ts';
+import { descriptorDistance } from '../workers/identity/face-engine.ts';
+import { DEFAULT_THRESHOLDS } from '../server/identity/rule.ts';
 
 describe('face identity: enrollment', () => {
   const ctx = withServer();

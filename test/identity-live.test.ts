@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HearingServer } from '../server/app.ts';
+import type { HearingServer } from '../server/app/server.ts';
 import { api, createHearing, startTestServer } from './helpers/server.ts';
 import { launchBrowser, openJoin } from './helpers/browser.ts';
 import { enroll, face, fakeCamera } from './helpers/faces.ts';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HearingServer } from '../server/app.ts';
+import type { HearingServer } from '../server/app/server.ts';
 import { api, startTestServer } from './helpers/server.ts';
 import { launchBrowser, openJoin } from './helpers/browser.ts';
 import { paddedClip } from './helpers/speech.ts';

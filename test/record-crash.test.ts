@@ -19,9 +19,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** The real server as its own process (`server/main.ts`), so the test can kill -9 it. */
+/** The real server as its own process (`server/app/main.ts`), so the test can kill -9 it. */
 async function startServerProcess(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn('node', ['--import', 'tsx', 'server/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('node', ['--import', 'tsx', 'server/app/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${output}`)), 30_000);

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HearingServer } from '../server/app.ts';
+import type { HearingServer } from '../server/app/server.ts';
 import { api, createHearing, startTestServer } from './helpers/server.ts';
 import { rtpPacket } from './helpers/rtp.ts';
 import { verifyRecord } from '../recordings/verify.ts';

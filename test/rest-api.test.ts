@@ -1,8 +1,8 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
-import type { HearingServer } from '../server/app.ts';
-import { signWebhook } from '../server/webhooks.ts';
+import type { HearingServer } from '../server/app/server.ts';
+import { signWebhook } from '../server/hearing/webhooks.ts';
 import { api, startTestServer, type Api } from './helpers/server.ts';
 
 interface Delivery {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RtpReorder } from '../workers/rtp-reorder.ts';
+import { RtpReorder } from '../workers/record/rtp-reorder.ts';
 
 function harness(holdMs = 1000, maxHeld = 2000) {
   const out: number[] = [];

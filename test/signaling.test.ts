@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import type { Socket } from 'socket.io-client';
-import { TokenIssuer } from '../server/auth.ts';
+import { TokenIssuer } from '../server/http/auth.ts';
 import { api, createHearing, withServer } from './helpers/server.ts';
 import { connect, refusal, request } from './helpers/socket.ts';
 

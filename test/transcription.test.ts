@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import type { HearingServer } from '../server/app.ts';
+import type { HearingServer } from '../server/app/server.ts';
 import { api, createHearing, startTestServer } from './helpers/server.ts';
 import { launchBrowser, openJoin } from './helpers/browser.ts';
 import { connect, request } from './helpers/socket.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { api, createHearing, openHearing } from './helpers/server.ts';
-import { consultationRoomKey } from '../workers/media-plane.ts';
+import { consultationRoomKey } from '../workers/media/plane.ts';
 import { twoPartyHearing, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
 import { until } from './helpers/wait.ts';
 import { connect, request } from './helpers/socket.ts';

@@ -5,10 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { descriptorDistance, loadFaceEngine } from '../../workers/face-engine.ts';
-import { FaceChecker } from '../../workers/face-checker.ts';
-import { photoAsFrame } from '../../workers/face-frame.ts';
-import { DEFAULT_THRESHOLDS } from '../../server/identity-rule.ts';
+import { descriptorDistance, loadFaceEngine } from '../../workers/identity/face-engine.ts';
+import { FaceChecker } from '../../workers/identity/face-checker.ts';
+import { photoAsFrame } from '../../workers/identity/face-frame.ts';
+import { DEFAULT_THRESHOLDS } from '../../server/identity/rule.ts';
 import { percentile, processPeakRssMiB } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 

@@ -2,8 +2,8 @@
 // workers); node A takes the publishers' RTP and pipes every producer over a mediasoup PipeTransport
 // (UDP on 127.0.0.1, as between two machines) to node B; each node serves its share of the subscribers.
 import type { types } from 'mediasoup';
-import { MediaPlane } from '../../workers/media-plane.ts';
-import type { MediaRoom } from '../../workers/media-room.ts';
+import { MediaPlane } from '../../workers/media/plane.ts';
+import type { MediaRoom } from '../../workers/media/room.ts';
 import { rtpParametersFor, type ProducerSpec } from './systems.ts';
 
 const LOCAL = '127.0.0.1';

@@ -2,8 +2,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
-import { mediaCodecs } from '../../workers/media-config.ts';
-import { MediaPlane } from '../../workers/media-plane.ts';
+import { mediaCodecs } from '../../workers/media/config.ts';
+import { MediaPlane } from '../../workers/media/plane.ts';
 import type { FromChild, SendTarget, ToChild } from './messages.ts';
 import type { FromNode, ToNode } from './node.ts';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { HearingServer } from '../../server/app.ts';
+import type { HearingServer } from '../../server/app/server.ts';
 import { createHearing, startTestServer } from './server.ts';
 import { magentaCamera } from './frames.ts';
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HearingServer } from '../../server/app.ts';
+import type { HearingServer } from '../../server/app/server.ts';
 
 /** Real face photos: 3 people x 5 (150x150 crops), from shared/fixtures. */
 export const FACES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/fixtures/faces');

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { HearingServer } from '../../server/app.ts';
-import type { AuditRow } from '../../server/store.ts';
+import type { HearingServer } from '../../server/app/server.ts';
+import type { AuditRow } from '../../server/store/store.ts';
 
 /**
  * The newest segment of a hearing's public program, if it was made after `after` (wall clock, from its

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import { afterAll, beforeAll } from 'vitest';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, type HearingServer } from '../../server/app.ts';
-import { configFromEnv, type Config } from '../../server/config.ts';
+import { startServer, type HearingServer } from '../../server/app/server.ts';
+import { configFromEnv, type Config } from '../../server/app/config.ts';
 
 /** mediasoup ports for test servers: 30000-32767, apart from the recorder's and transcriber's ranges. */
 let portBase = 30000 + (process.pid % 25) * 100;

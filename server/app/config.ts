@@ -1,0 +1,149 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { ROLES } from '../hearing/roles.ts';
+import { DEFAULT_THRESHOLDS } from '../identity/rule.ts';
+import type { IdentityConfig } from '../identity/identity.ts';
+import type { LiveConfig } from '../livestream/livestream.ts';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const envSchema = z.object({
+  PORT: port.default(3000),
+  HEARING_HOST: z.string().default('0.0.0.0'),
+  HEARING_DATA_DIR: z.string().default('./data'),
+  HEARING_PUBLIC_URL: z.url().optional(),
+  HEARING_LISTEN_IP: z.string().default('127.0.0.1'),
+  HEARING_ANNOUNCED_IP: z.string().optional(),
+  HEARING_RTC_MIN_PORT: port.default(40000),
+  HEARING_RTC_MAX_PORT: port.default(49999),
+  HEARING_WORKERS: z.coerce.number().int().min(1).max(256).optional(),
+  HEARING_API_KEY: z.string().min(16).optional(),
+  HEARING_JWT_SECRET: z.string().min(32).optional(),
+  HEARING_TOKEN_TTL: z.coerce.number().int().min(60).default(12 * 3600),
+  HEARING_WEBHOOK_URL: z.url().optional(),
+  HEARING_WEBHOOK_SECRET: z.string().min(16).optional(),
+  HEARING_WEBHOOK_RETRY_MS: z.coerce.number().int().min(1).default(500),
+  // Below Linux's ephemeral range (32768-60999): ffmpeg binds these a moment after they are chosen, and
+  // no socket bound to port 0 may take one in between.
+  HEARING_RECORD_PORT_MIN: port.default(20000),
+  HEARING_RECORD_PORT_MAX: port.default(26999),
+  HEARING_FACE_PORT_MIN: port.default(27000),
+  HEARING_FACE_PORT_MAX: port.default(27999),
+  HEARING_IDENTITY_REQUIRED_ROLES: z
+    .string()
+    .default('party,lawyer')
+    .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(ROLES))),
+  HEARING_IDENTITY_ACCEPT: z.coerce.number().positive().max(2).default(DEFAULT_THRESHOLDS.accept),
+  HEARING_IDENTITY_REJECT: z.coerce.number().positive().max(2).default(DEFAULT_THRESHOLDS.reject),
+  HEARING_IDENTITY_FRAMES: z.coerce.number().int().min(1).max(30).default(DEFAULT_THRESHOLDS.frames),
+  HEARING_IDENTITY_TIMEOUT_S: z.coerce.number().positive().default(20),
+  HEARING_IDENTITY_RECHECK_S: z.coerce.number().positive().default(300),
+  HEARING_IDENTITY_ABSENT_S: z.coerce.number().positive().default(30),
+  HEARING_ASR_ENGINE: z.enum(['pocketsphinx', 'whisper', 'off']).default('pocketsphinx'),
+  HEARING_ASR_LANGUAGE: z.enum(['en', 'zh', 'auto']).default('en'),
+  HEARING_ASR_MODEL: z.string().min(1).optional(),
+  HEARING_ASR_PORT_MIN: port.default(28000),
+  HEARING_ASR_PORT_MAX: port.default(28999),
+  HEARING_LIVE_PORT_MIN: port.default(29000),
+  HEARING_LIVE_PORT_MAX: port.default(29999),
+  HEARING_LIVE_DELAY_S: z.coerce.number().min(0).max(600).default(30),
+  HEARING_LIVE_SIZE: z.enum(['720p', '480p']).default('720p'),
+  HEARING_LIVE_CAPTION_SPEAKER: z.enum(['role', 'name']).default('role'),
+  HEARING_DEMO: z.enum(['0', '1']).default('1'),
+  HEARING_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Base URL for join links; default http://127.0.0.1:<port>. */
+  publicUrl?: string;
+  listenIp: string;
+  announcedIp?: string;
+  rtcMinPort: number;
+  rtcMaxPort: number;
+  workers: number;
+  apiKey?: string;
+  jwtSecret?: string;
+  tokenTtlSeconds: number;
+  webhookUrl?: string;
+  webhookSecret?: string;
+  /** First retry delay; doubles per attempt (6 attempts). */
+  webhookRetryMs: number;
+  /** UDP ports the recorder's ffmpeg processes listen on (RTP + RTCP pairs). */
+  recordPortMin: number;
+  recordPortMax: number;
+  asrEngine: 'pocketsphinx' | 'whisper' | 'off';
+  asrLanguage: 'en' | 'zh' | 'auto';
+  /** whisper ggml model file (e.g. ggml-base.bin); without it the whisper engine is unavailable. */
+  asrModel?: string;
+  facePortMin: number;
+  facePortMax: number;
+  identity: IdentityConfig;
+  live: LiveConfig;
+  /** UDP ports the transcriber's decoders listen on. */
+  asrPortMin: number;
+  asrPortMax: number;
+  demo: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Reads the configuration from the environment; every variable has an embedded default. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  if (e.HEARING_RTC_MIN_PORT >= e.HEARING_RTC_MAX_PORT) throw new Error('HEARING_RTC_MIN_PORT must be below HEARING_RTC_MAX_PORT');
+  if (e.HEARING_IDENTITY_ACCEPT >= e.HEARING_IDENTITY_REJECT) throw new Error('HEARING_IDENTITY_ACCEPT must be below HEARING_IDENTITY_REJECT');
+  return {
+    port: e.PORT,
+    host: e.HEARING_HOST,
+    dataDir: path.resolve(e.HEARING_DATA_DIR),
+    publicUrl: e.HEARING_PUBLIC_URL,
+    listenIp: e.HEARING_LISTEN_IP,
+    announcedIp: e.HEARING_ANNOUNCED_IP,
+    rtcMinPort: e.HEARING_RTC_MIN_PORT,
+    rtcMaxPort: e.HEARING_RTC_MAX_PORT,
+    workers: e.HEARING_WORKERS ?? os.availableParallelism(),
+    apiKey: e.HEARING_API_KEY,
+    jwtSecret: e.HEARING_JWT_SECRET,
+    tokenTtlSeconds: e.HEARING_TOKEN_TTL,
+    webhookUrl: e.HEARING_WEBHOOK_URL,
+    webhookSecret: e.HEARING_WEBHOOK_SECRET,
+    webhookRetryMs: e.HEARING_WEBHOOK_RETRY_MS,
+    recordPortMin: e.HEARING_RECORD_PORT_MIN,
+    recordPortMax: e.HEARING_RECORD_PORT_MAX,
+    facePortMin: e.HEARING_FACE_PORT_MIN,
+    facePortMax: e.HEARING_FACE_PORT_MAX,
+    identity: {
+      requiredRoles: e.HEARING_IDENTITY_REQUIRED_ROLES,
+      accept: e.HEARING_IDENTITY_ACCEPT,
+      reject: e.HEARING_IDENTITY_REJECT,
+      frames: e.HEARING_IDENTITY_FRAMES,
+      timeoutSeconds: e.HEARING_IDENTITY_TIMEOUT_S,
+      recheckSeconds: e.HEARING_IDENTITY_RECHECK_S,
+      absentSeconds: e.HEARING_IDENTITY_ABSENT_S,
+      checkSampleMs: 700,
+      watchSampleMs: 5000,
+    },
+    live: {
+      delaySeconds: e.HEARING_LIVE_DELAY_S,
+      size: e.HEARING_LIVE_SIZE,
+      captionSpeaker: e.HEARING_LIVE_CAPTION_SPEAKER,
+      portMin: e.HEARING_LIVE_PORT_MIN,
+      portMax: e.HEARING_LIVE_PORT_MAX,
+    },
+    asrEngine: e.HEARING_ASR_ENGINE,
+    asrLanguage: e.HEARING_ASR_LANGUAGE,
+    asrModel: e.HEARING_ASR_MODEL,
+    asrPortMin: e.HEARING_ASR_PORT_MIN,
+    asrPortMax: e.HEARING_ASR_PORT_MAX,
+    demo: e.HEARING_DEMO === '1',
+    logLevel: e.HEARING_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,25 @@
+import { configFromEnv } from './config.ts';
+import { startServer } from './server.ts';
+import { ensureDemoHearing } from './demo.ts';
+
+const config = configFromEnv();
+const server = await startServer(config);
+console.log(`[server] listening on ${server.url} (data: ${config.dataDir}, media workers: ${server.plane.pool.workers.length})`);
+if (server.secrets.apiKeyGenerated) {
+  console.log(`[server] generated API key (shown once; stored in ${config.dataDir}/secrets.json): ${server.secrets.apiKey}`);
+}
+if (config.demo) {
+  const demo = await ensureDemoHearing(server.hearings);
+  console.log(`[demo] hearing ${demo.hearing.caseNumber} (${demo.hearing.id})`);
+  for (const p of demo.links) console.log(`[demo] ${p.role.padEnd(6)} ${p.name}: ${p.joinUrl}`);
+}
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`[server] ${signal}: shutting down`);
+    void server.close().then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,262 @@
+import http from 'node:http';
+import path from 'node:path';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import { Server as SocketServer } from 'socket.io';
+import type { Config } from './config.ts';
+import { loadSecrets, type Secrets } from './secrets.ts';
+import { Store } from '../store/store.ts';
+import { TokenIssuer } from '../http/auth.ts';
+import { HearingService } from '../hearing/hearings.ts';
+import { apiRouter, errorHandler } from '../http/api.ts';
+import { createMetrics } from '../http/metrics.ts';
+import { Signaling } from '../signaling/signaling.ts';
+import { WebhookSender } from '../hearing/webhooks.ts';
+import { MediaPlane } from '../../workers/media/plane.ts';
+import { Recorder } from '../../workers/record/recorder.ts';
+import { RecordKey } from '../../recordings/signing.ts';
+import { isInSession, type HearingState } from '../hearing/state.ts';
+import type { HearingLifecycle } from '../hearing/lifecycle.ts';
+import { hearingLifecycle } from './lifecycle.ts';
+import { recordRouter } from '../record/api.ts';
+import { reviewRouter } from '../record/review-api.ts';
+import { AppError } from '../http/errors.ts';
+import { identityRouter } from '../identity/api.ts';
+import { LivestreamService } from '../livestream/livestream.ts';
+import { ConsultationService } from '../hearing/consultations.ts';
+import { livestreamRouter, publicLiveRouter } from '../livestream/api.ts';
+import { IdentityService } from '../identity/identity.ts';
+import { FaceChecker } from '../../workers/identity/face-checker.ts';
+import { Transcriber } from '../../workers/transcript/transcriber.ts';
+import { pocketsphinxEngine } from '../../workers/transcript/pocketsphinx.ts';
+import { WhisperEngine } from '../../workers/transcript/whisper.ts';
+import type { SpeechEngine } from '../../workers/transcript/engine.ts';
+import { TranscriptService } from '../transcript/transcripts.ts';
+import { EvidenceService } from '../evidence/evidence.ts';
+import { evidenceRouter } from '../evidence/api.ts';
+import { TranscriptSigning } from '../transcript/signing.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const clientDir = path.join(root, 'client-demo');
+
+export interface HearingServer {
+  url: string;
+  config: Config;
+  secrets: Secrets;
+  store: Store;
+  hearings: HearingService;
+  plane: MediaPlane;
+  recorder: Recorder;
+  transcripts: TranscriptService;
+  transcriber: Transcriber;
+  identity: IdentityService;
+  faceChecker: FaceChecker;
+  live: LivestreamService;
+  recordKey: RecordKey;
+  http: http.Server;
+  lifecycle: HearingLifecycle;
+  close(): Promise<void>;
+}
+
+/** Wires store → hearings → signaling → media plane and starts listening. */
+export async function startServer(config: Config): Promise<HearingServer> {
+  const secrets = loadSecrets(config.dataDir, { apiKey: config.apiKey, jwtSecret: config.jwtSecret, webhookSecret: config.webhookSecret });
+  const store = new Store(config.dataDir);
+  const tokens = new TokenIssuer(secrets.jwtSecret, config.tokenTtlSeconds);
+  let baseUrl = config.publicUrl ?? '';
+  const hearings = new HearingService(store, tokens, () => baseUrl);
+  const plane = await MediaPlane.create({
+    size: config.workers,
+    rtcMinPort: config.rtcMinPort,
+    rtcMaxPort: config.rtcMaxPort,
+    listenIp: config.listenIp,
+    announcedIp: config.announcedIp,
+  });
+
+  const inSession = (hearingId: string): boolean => {
+    const state = store.hearing(hearingId)?.state;
+    return state !== undefined && isInSession(state);
+  };
+  const recordKey = RecordKey.loadOrCreate(config.dataDir);
+  const recorder = new Recorder({
+    dataDir: config.dataDir,
+    key: recordKey,
+    plane,
+    roleOf: (_hearingId, participantId) => store.participant(participantId)?.role ?? 'system',
+    inSession,
+    portRange: { min: config.recordPortMin, max: config.recordPortMax },
+    hearingLog: (hearingId) => store.auditLog(hearingId),
+  });
+  const transcripts = new TranscriptService(store);
+  const signing = new TranscriptSigning(store, transcripts, (hearingId) => recorder.get(hearingId)?.manifest.head.hash ?? null, (hearingId) => recorder.dirOf(hearingId));
+  const evidence = new EvidenceService(store, (hearingId) => recorder.dirOf(hearingId));
+  const engines: Record<string, SpeechEngine> = { pocketsphinx: pocketsphinxEngine };
+  const faceChecker = new FaceChecker({ min: config.facePortMin, max: config.facePortMax });
+  const identity = new IdentityService({
+    store,
+    hearings,
+    plane,
+    checker: faceChecker,
+    config: config.identity,
+    roleOf: (_hearingId, participantId) => store.participant(participantId)?.role ?? 'viewer',
+  });
+  const live = new LivestreamService({ store, hearings, plane, config: config.live, dataDir: config.dataDir });
+  hearings.addTransitionGuard((hearingId, from, to) => {
+    if (to !== 'open' || (from !== 'scheduled' && from !== 'waiting_room')) return;
+    const blockers = identity.blockers(hearingId);
+    if (blockers.length) {
+      throw new AppError(409, 'identity_unverified', `identity not verified for ${blockers.length} participant(s) present: the judge or clerk admits or refuses them first`, { participants: blockers });
+    }
+  });
+  const unavailable: Record<string, string> = {};
+  let whisper: WhisperEngine | undefined;
+  if (config.asrModel) {
+    try {
+      whisper = await WhisperEngine.load(config.asrModel);
+      engines.whisper = whisper;
+    } catch (error) {
+      unavailable.whisper = (error as Error).message;
+      console.warn(`[asr] ${unavailable.whisper}: hearings that ask for whisper fall back to pocketsphinx`);
+    }
+  } else unavailable.whisper = 'no model configured (HEARING_ASR_MODEL)';
+  const transcriber = new Transcriber({
+    engines,
+    unavailable,
+    plane,
+    inSession,
+    asrOf: (hearingId) => {
+      const h = store.hearing(hearingId);
+      return { engine: h?.asrEngine ?? config.asrEngine, language: h?.asrLanguage ?? config.asrLanguage };
+    },
+    portRange: { min: config.asrPortMin, max: config.asrPortMax },
+  });
+  transcriber.on('notice', ({ hearingId, action, detail }) => hearings.log(hearingId, 'system', action, detail));
+  hearings.on('event', (e) => {
+    // Every hearing-log entry is mirrored into the record as it happens (what a transition then does
+    // to the record is a step of the lifecycle below).
+    if (!e.hearingId) return;
+    const hearingId = e.hearingId;
+    void recorder.hearingEvent(hearingId, e.action, e.actor, e.detail, e.seq).catch((error: Error) => {
+      console.error(`[recorder] ${hearingId} ${e.action}: ${error.message}`);
+    });
+  });
+
+  let webhooks: WebhookSender | undefined;
+  if (config.webhookUrl) {
+    webhooks = new WebhookSender({
+      url: config.webhookUrl,
+      secret: secrets.webhookSecret,
+      baseDelayMs: config.webhookRetryMs,
+      onFailure: (event, error) => {
+        console.warn(`[webhooks] giving up on event ${event.id} (${event.type}): ${error}`);
+        store.audit({ hearingId: event.hearingId, at: new Date().toISOString(), actor: 'system', action: 'webhook.failed', detail: { eventId: event.id, error } });
+      },
+    });
+    const sender = webhooks;
+    hearings.on('event', (e) => sender.send({ id: e.seq, type: `hearing.${e.action.replace(/^hearing\./, '')}`, hearingId: e.hearingId, at: e.at, data: e.detail }));
+  }
+
+  const metrics = createMetrics(plane, store);
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    const live = plane.pool.workers.filter((s) => !s.worker.died).length;
+    res.status(live > 0 ? 200 : 503).json({ ok: live > 0, workers: { live, total: plane.pool.workers.length }, hearingsOpen: plane.all().length });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.metrics());
+  });
+  app.use('/api/v1', evidenceRouter(hearings, evidence, tokens, secrets.apiKey));
+  app.use('/api/v1', recordRouter(hearings, recorder, recordKey, secrets.apiKey));
+  app.use('/api/v1', identityRouter(identity, secrets.apiKey));
+  app.use('/api/v1', livestreamRouter(live, secrets.apiKey));
+  app.use(publicLiveRouter(live, clientDir));
+  app.use('/api/v1', reviewRouter(hearings, (id) => recorder.dirOf(id), config.dataDir, secrets.apiKey));
+  app.use('/api/v1', apiRouter(hearings, transcripts, evidence, signing, secrets.apiKey));
+  app.get('/join', (_req, res) => {
+    res.sendFile(path.join(clientDir, 'index.html'));
+  });
+  app.use('/client', express.static(path.join(clientDir, 'dist'), { fallthrough: false }));
+  app.get('/', (_req, res) => {
+    res.type('text/plain').send('hearing media core: REST API at /api/v1 (see /api/v1/openapi.json); participants join at /join?token=...\n');
+  });
+  app.use(errorHandler);
+
+  const server = http.createServer(app);
+  const io = new SocketServer(server, { maxHttpBufferSize: 256 * 1024, serveClient: false });
+  const consultations = new ConsultationService({ hearings, plane });
+  const signaling = new Signaling({ io, hearings, plane, tokens, recorder, transcripts, evidence, signing, identity, live, consultations });
+  hearings.on('event', (e) => {
+    // Listed for the judge as it arrives.
+    if (e.action === 'evidence.added' && e.hearingId) signaling.broadcast(e.hearingId, 'evidenceAdded', { ...e.detail, uploadedBy: e.actor });
+  });
+  const lifecycle = hearingLifecycle({ hearings, recorder, transcriber, transcripts, signing, live, consultations, identity, signaling });
+  hearings.on('event', (e) => {
+    if (e.action !== 'hearing.state_changed' || !e.hearingId) return;
+    const { from, to } = e.detail as { from: HearingState; to: HearingState };
+    void lifecycle.run({ hearingId: e.hearingId, from, to, actor: e.actor });
+  });
+  transcriber.on('partial', (partial) => signaling.broadcast(partial.hearingId, 'transcriptPartial', { ...partial, status: 'partial' }));
+  transcriber.on('segment', (segment) => {
+    const stored = transcripts.addRecognized(segment);
+    signaling.broadcast(segment.hearingId, 'transcript', stored);
+    live.addCaption(segment.hearingId, stored);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${localHost}:${port}`;
+  baseUrl = config.publicUrl ?? url;
+  if (!fs.existsSync(path.join(clientDir, 'dist', 'client.js'))) {
+    console.warn('[server] client-demo/dist/client.js is missing: run `npm run build:client`');
+  }
+
+  let closed = false;
+  return {
+    url,
+    config,
+    secrets,
+    store,
+    hearings,
+    plane,
+    recorder,
+    transcripts,
+    transcriber,
+    identity,
+    faceChecker,
+    live,
+    recordKey,
+    http: server,
+    lifecycle,
+    async close() {
+      if (closed) return;
+      closed = true;
+      // Every step runs even if one before it fails: a half-closed server must not leave processes behind.
+      const steps: [string, () => unknown][] = [
+        ['signaling', () => new Promise<void>((resolve) => io.close(() => resolve()))],
+        ['livestream', () => live.close()],
+        ['identity', () => identity.close()],
+        ['face checker', () => faceChecker.close()],
+        ['transcriber', () => transcriber.close()],
+        ['whisper', () => whisper?.release()],
+        ['recorder', () => recorder.close()],
+        ['webhooks', () => webhooks?.stop()],
+        ['media plane', () => plane.close()],
+        ['store', () => store.close()],
+      ];
+      for (const [name, step] of steps) {
+        try {
+          await step();
+        } catch (error) {
+          console.error(`[server] closing ${name}: ${(error as Error).message}`);
+        }
+      }
+    },
+  };
+}

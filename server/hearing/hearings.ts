@@ -1,0 +1,175 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { AppError, notFound } from '../http/errors.ts';
+import { allowedTransitions, canTransition, type HearingState } from './state.ts';
+import type { Role } from './roles.ts';
+import type { AuditRow, HearingRow, IdentityRow, IdentityStatus, ParticipantRow, Store } from '../store/store.ts';
+import type { TokenIssuer } from '../http/auth.ts';
+
+export interface HearingView extends HearingRow {
+  allowedTransitions: readonly HearingState[];
+  /** Marked by the court platform as one that may be streamed to the public. */
+  streamable: boolean;
+  participants: ParticipantView[];
+}
+
+export interface ParticipantView {
+  id: string;
+  name: string;
+  role: Role;
+  /** Only the last four characters of an ID number ever leave the store. */
+  idNumberMasked: string | null;
+  createdAt: string;
+  /** Face identity: `unenrolled` until the court platform enrolls a reference photo. */
+  identity: { status: IdentityStatus; distance: number | null; checkedAt: string | null };
+}
+
+/** Refuses a transition with an AppError (e.g. identity checks outstanding before opening). */
+export type TransitionGuard = (hearingId: string, from: HearingState, to: HearingState) => void;
+
+interface HearingEvents {
+  /** Every audit entry of a hearing, for signaling broadcast and webhooks. */
+  event: [entry: AuditRow];
+}
+
+function mask(idNumber: string | null): string | null {
+  return idNumber ? `${'*'.repeat(Math.max(0, idNumber.length - 4))}${idNumber.slice(-4)}` : null;
+}
+
+const UNENROLLED = { status: 'unenrolled' as const, distance: null, checkedAt: null };
+
+function participantView(p: ParticipantRow, identity?: IdentityRow): ParticipantView {
+  return {
+    id: p.id,
+    name: p.name,
+    role: p.role,
+    idNumberMasked: mask(p.idNumber),
+    createdAt: p.createdAt,
+    identity: identity ? { status: identity.status, distance: identity.distance, checkedAt: identity.checkedAt } : UNENROLLED,
+  };
+}
+
+/** Hearings, their participants, their state machine and their log: the control plane's core. */
+export class HearingService extends EventEmitter<HearingEvents> {
+  private readonly guards: TransitionGuard[] = [];
+
+  addTransitionGuard(guard: TransitionGuard): void {
+    this.guards.push(guard);
+  }
+
+  constructor(
+    private readonly store: Store,
+    private readonly tokens: TokenIssuer,
+    private readonly joinBaseUrl: () => string,
+  ) {
+    super();
+  }
+
+  create(input: { caseNumber: string; title: string; scheduledAt?: string; asr?: { engine: string; language: string }; streamable?: boolean }, actor: string): HearingView {
+    const now = new Date().toISOString();
+    const row: HearingRow = {
+      id: randomUUID(),
+      caseNumber: input.caseNumber,
+      title: input.title,
+      scheduledAt: input.scheduledAt ?? null,
+      state: 'scheduled',
+      asrEngine: input.asr?.engine ?? null,
+      asrLanguage: input.asr?.language ?? null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.store.insertHearing(row);
+    if (input.streamable) this.store.saveStreamSettings(row.id, { streamable: true, approvedBy: null, approvedAt: null });
+    this.log(row.id, actor, 'hearing.created', { caseNumber: row.caseNumber, title: row.title, streamable: input.streamable ?? false });
+    return this.view(row);
+  }
+
+  get(id: string): HearingView {
+    return this.view(this.row(id));
+  }
+
+  row(id: string): HearingRow {
+    const row = this.store.hearing(id);
+    if (!row) throw notFound('hearing');
+    return row;
+  }
+
+  list(limit: number, offset: number): HearingView[] {
+    return this.store.hearings(limit, offset).map((row) => this.view(row));
+  }
+
+  findByCase(caseNumber: string): HearingRow | undefined {
+    return this.store.hearingByCase(caseNumber);
+  }
+
+  async addParticipant(
+    hearingId: string,
+    input: { name: string; role: Role; idNumber?: string },
+    actor: string,
+  ): Promise<ParticipantView & { token: string; expiresAt: string; joinUrl: string }> {
+    const hearing = this.row(hearingId);
+    if (hearing.state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed');
+    const row: ParticipantRow = {
+      id: randomUUID(),
+      hearingId,
+      name: input.name,
+      role: input.role,
+      idNumber: input.idNumber ?? null,
+      createdAt: new Date().toISOString(),
+    };
+    this.store.insertParticipant(row);
+    this.log(hearingId, actor, 'participant.added', { participantId: row.id, role: row.role, name: row.name });
+    return { ...participantView(row), ...(await this.issueToken(row)) };
+  }
+
+  async issueToken(p: ParticipantRow): Promise<{ token: string; expiresAt: string; joinUrl: string }> {
+    const { token, expiresAt } = await this.tokens.issue({ hearingId: p.hearingId, participantId: p.id, role: p.role });
+    return { token, expiresAt, joinUrl: `${this.joinBaseUrl()}/join?token=${encodeURIComponent(token)}` };
+  }
+
+  participant(hearingId: string, participantId: string): ParticipantRow {
+    const p = this.store.participant(participantId);
+    if (!p || p.hearingId !== hearingId) throw notFound('participant');
+    return p;
+  }
+
+  participants(hearingId: string): ParticipantView[] {
+    const identities = new Map(this.store.identities(hearingId).map((r) => [r.participantId, r]));
+    return this.store.participants(hearingId).map((p) => participantView(p, identities.get(p.id)));
+  }
+
+  transition(hearingId: string, to: HearingState, actor: string): HearingView {
+    const row = this.row(hearingId);
+    if (!canTransition(row.state, to)) {
+      throw new AppError(409, 'invalid_transition', `cannot go from ${row.state} to ${to}`, {
+        state: row.state,
+        allowed: allowedTransitions(row.state),
+      });
+    }
+    for (const guard of this.guards) guard(hearingId, row.state, to);
+    const at = new Date().toISOString();
+    if (!this.store.updateState(hearingId, row.state, to, at)) {
+      throw new AppError(409, 'concurrent_transition', 'the hearing changed state meanwhile; retry', {
+        allowed: allowedTransitions(this.row(hearingId).state),
+      });
+    }
+    this.log(hearingId, actor, 'hearing.state_changed', { from: row.state, to });
+    return this.get(hearingId);
+  }
+
+  /** Appends to the hearing's audit log and tells listeners (signaling, webhooks). */
+  log(hearingId: string, actor: string, action: string, detail: Record<string, unknown> = {}): AuditRow {
+    const entry = this.store.audit({ hearingId, at: new Date().toISOString(), actor, action, detail });
+    this.emit('event', entry);
+    return entry;
+  }
+
+  events(hearingId: string, afterSeq = 0): AuditRow[] {
+    this.row(hearingId);
+    return this.store.auditLog(hearingId, afterSeq);
+  }
+
+  private view(row: HearingRow): HearingView {
+    return { ...row, allowedTransitions: allowedTransitions(row.state), streamable: this.store.streamSettings(row.id).streamable, participants: this.participants(row.id) };
+  }
+}

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { HEARING_STATES } from '../hearing/state.ts';
+import { ROLES } from '../hearing/roles.ts';
+
+/** REST request bodies. Strict: unknown fields are an error, so typos do not pass silently. */
+export const createHearingBody = z.strictObject({
+  caseNumber: z.string().trim().min(1).max(64),
+  title: z.string().trim().min(1).max(200),
+  scheduledAt: z.iso.datetime({ offset: true }).optional(),
+  /** Speech recognition for this hearing; defaults from HEARING_ASR_ENGINE / HEARING_ASR_LANGUAGE. */
+  /** `off`: no live transcription (e.g. the court keeps its own stenographer); the record is unaffected. */
+  asr: z.strictObject({ engine: z.enum(['pocketsphinx', 'whisper', 'off']), language: z.enum(['en', 'zh', 'auto']) }).optional(),
+  /** May be streamed to the public (the judge still approves); default false. */
+  streamable: z.boolean().optional(),
+});
+
+export const addParticipantBody = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  role: z.enum(ROLES),
+  idNumber: z.string().trim().regex(/^[0-9A-Za-z-]{4,32}$/, 'letters, digits and dashes, 4 to 32').optional(),
+});
+
+export const transitionBody = z.strictObject({
+  to: z.enum(HEARING_STATES),
+});
+
+export const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+export const eventsQuery = z.object({
+  after: z.coerce.number().int().min(0).default(0),
+});
+
+export const idParam = z.uuid();
+
+export const errorResponse = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    allowed: z.array(z.enum(HEARING_STATES)).optional(),
+  }),
+});
+
+const participant = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  role: z.enum(ROLES),
+  idNumberMasked: z.string().nullable(),
+  createdAt: z.iso.datetime(),
+  identity: z.object({
+    status: z.enum(['unenrolled', 'pending', 'verified', 'rejected', 'needs_review']),
+    distance: z.number().nullable().describe('median face-descriptor distance of the latest check (lower = more alike)'),
+    checkedAt: z.iso.datetime().nullable(),
+  }),
+});
+
+export const hearingResponse = z.object({
+  id: z.uuid(),
+  caseNumber: z.string(),
+  title: z.string(),
+  scheduledAt: z.string().nullable(),
+  state: z.enum(HEARING_STATES),
+  asrEngine: z.string().nullable(),
+  asrLanguage: z.string().nullable(),
+  allowedTransitions: z.array(z.enum(HEARING_STATES)),
+  streamable: z.boolean(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+  participants: z.array(participant),
+});
+
+export const participantCreatedResponse = participant.extend({
+  token: z.string().describe('JWT for signaling: hearing id, participant id, role, expiry'),
+  expiresAt: z.iso.datetime(),
+  joinUrl: z.url().describe('Opens the browser client for this participant'),
+});
+
+export const transcriptQuery = z.object({ format: z.enum(['json', 'txt', 'vtt', 'html']).default('json'), speaker: z.enum(['name', 'role']).default('name') });
+
+export const transcriptSegment = z.object({
+  id: z.uuid(),
+  participantId: z.string(),
+  speakerName: z.string(),
+  role: z.string(),
+  start: z.iso.datetime(),
+  end: z.iso.datetime(),
+  text: z.string(),
+  engine: z.string(),
+  language: z.string(),
+  confidence: z.number(),
+  status: z.enum(['partial', 'final', 'edited']),
+});
+
+export const auditEntry = z.object({
+  seq: z.number().int(),
+  hearingId: z.string().nullable(),
+  at: z.iso.datetime(),
+  actor: z.string(),
+  action: z.string(),
+  detail: z.record(z.string(), z.unknown()),
+});

@@ -1,0 +1,344 @@
+// Public livestream policy and lifecycle: a hearing is streamed only if the court platform marked it
+// streamable and the judge approved; the judge or clerk start, pause (slate), stop and cut; protected
+// participants are replaced inside the program; captions come from the final transcript. Every action
+// is logged (audit, webhook, record).
+import fs from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../http/errors.ts';
+import type { HearingService } from '../hearing/hearings.ts';
+import type { Protection, Store } from '../store/store.ts';
+import { isInSession } from '../hearing/state.ts';
+import { LivePublisher, type Caption } from '../../workers/livestream/publisher.ts';
+import { LIVE_PEER, ProgramRun, SIZES, type ProgramSource } from '../../workers/livestream/program.ts';
+import type { MediaPlane } from '../../workers/media/plane.ts';
+import { followMainRooms } from '../../workers/taps/tap.ts';
+import type { MediaRoom } from '../../workers/media/room.ts';
+import { PortPairs } from '../../workers/taps/udp-ports.ts';
+import { SilentInputs } from '../../workers/livestream/inputs.ts';
+import type { StreamState } from '../../workers/livestream/state.ts';
+
+export const STREAM_ACTIONS = ['approve', 'start', 'pause', 'stop', 'cut'] as const;
+export type StreamAction = (typeof STREAM_ACTIONS)[number];
+
+export interface LiveConfig {
+  delaySeconds: number;
+  size: '720p' | '480p';
+  captionSpeaker: 'role' | 'name';
+  portMin: number;
+  portMax: number;
+}
+
+interface HearingStream {
+  state: StreamState;
+  publisher: LivePublisher;
+  run: ProgramRun | null;
+  runId: number;
+  /** Paused by the hearing's adjournment (resumes with it), not by a person. */
+  autoPaused: boolean;
+  restartTimer?: NodeJS.Timeout;
+  /** Rebuilds a run that has stopped producing segments (see STALL_MS). */
+  watchdog?: NodeJS.Timeout;
+  /** Cameras and microphones that deliver nothing, left out of the program until they do again. */
+  silent: SilentInputs;
+  /** Serializes run changes. */
+  ops: Promise<void>;
+}
+
+/**
+ * A run that finishes no segment for this long (1 s segments) has an input that holds the whole
+ * composition up (e.g. a camera whose first key frame never reached the encoder): it is logged and rebuilt.
+ * Before its first segment a run gets longer: probing its inputs takes seconds on a busy machine, and a
+ * rebuild then would only start the wait again.
+ */
+const STALL_MS = 8000;
+const FIRST_SEGMENT_MS = 20_000;
+
+export class LivestreamService {
+  private readonly streams = new Map<string, HearingStream>();
+  private readonly captions = new Map<string, Caption[]>();
+  private readonly ports: PortPairs;
+
+  constructor(private readonly o: { store: Store; hearings: HearingService; plane: MediaPlane; config: LiveConfig; dataDir: string }) {
+    this.ports = new PortPairs(o.config.portMin, o.config.portMax);
+    followMainRooms(o.plane, (room) => {
+      const changed = (info: { participantId: string }): void => {
+        if (info.participantId !== LIVE_PEER) this.scheduleRestart(room.hearingId);
+      };
+      room.on('producerAdded', changed);
+      room.on('producerClosed', changed);
+      // A paused camera sends nothing: the program is rebuilt without it (a stalled input would hold up
+      // the whole composition) and with it again when it resumes.
+      room.on('producerPaused', changed);
+      room.on('activeSpeaker', ({ participantId }) => participantId && this.streams.get(room.hearingId)?.run?.setSpeaker(participantId));
+    });
+  }
+
+  publicDir(hearingId: string): string {
+    return path.join(this.o.dataDir, 'live', hearingId);
+  }
+
+  /** Whether viewers may see this hearing's stream (flagged, approved, and started at least once). */
+  isPublic(hearingId: string): boolean {
+    const s = this.o.store.streamSettings(hearingId);
+    return s.streamable && s.approvedBy !== null && fs.existsSync(path.join(this.publicDir(hearingId), 'index.m3u8'));
+  }
+
+  status(hearingId: string): { streamable: boolean; approved: boolean; state: StreamState; delaySeconds: number; playlist: string; watch: string } {
+    this.o.hearings.row(hearingId);
+    const s = this.o.store.streamSettings(hearingId);
+    return {
+      streamable: s.streamable,
+      approved: s.approvedBy !== null,
+      state: this.streams.get(hearingId)?.state ?? 'idle',
+      delaySeconds: this.o.config.delaySeconds,
+      playlist: `/live/${hearingId}/index.m3u8`,
+      watch: `/watch/${hearingId}`,
+    };
+  }
+
+  setStreamable(hearingId: string, streamable: boolean, actor: string): void {
+    const s = this.o.store.streamSettings(hearingId);
+    this.o.store.saveStreamSettings(hearingId, { ...s, streamable, ...(streamable ? {} : { approvedBy: null, approvedAt: null }) });
+    this.o.hearings.log(hearingId, actor, 'stream.streamable', { streamable });
+    if (!streamable) void this.act(hearingId, 'cut', actor).catch(() => undefined);
+  }
+
+  async act(hearingId: string, action: StreamAction, actor: string): Promise<ReturnType<LivestreamService['status']>> {
+    const hearing = this.o.hearings.row(hearingId);
+    const settings = this.o.store.streamSettings(hearingId);
+    const stream = this.streams.get(hearingId);
+    if (action === 'approve') {
+      if (!settings.streamable) throw new AppError(409, 'not_streamable', 'the court platform has not marked this hearing as streamable');
+      this.o.store.saveStreamSettings(hearingId, { ...settings, approvedBy: actor, approvedAt: new Date().toISOString() });
+    } else if (action === 'start') {
+      if (!settings.streamable) throw new AppError(409, 'not_streamable', 'the court platform has not marked this hearing as streamable');
+      if (!settings.approvedBy) throw new AppError(409, 'not_approved', 'the judge has not approved streaming this hearing');
+      if (!isInSession(hearing.state)) throw new AppError(409, 'not_in_session', `the hearing is ${hearing.state}: streams start while it is in session`);
+      if (stream?.state === 'live') return this.status(hearingId);
+      if (stream?.state === 'paused') await this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
+      else await this.begin(hearingId);
+    } else if (!stream || stream.state === 'ended' || stream.state === 'cut') {
+      throw new AppError(409, 'not_streaming', 'the hearing is not being streamed');
+    } else if (action === 'pause') {
+      stream.autoPaused = false;
+      if (stream.state === 'live') await this.serial(stream, () => this.switchTo(hearingId, stream, 'slate'));
+    } else if (action === 'stop') {
+      // The answer does not wait for the held-back segments to go out (up to the legal delay).
+      void this.end(hearingId, stream, false).catch((error: Error) => console.warn(`[live] ${error.message}`));
+    } else {
+      await this.end(hearingId, stream, true);
+    }
+    this.o.hearings.log(hearingId, actor, `stream.${action === 'stop' ? 'stopped' : action === 'cut' ? 'cut' : action === 'approve' ? 'approved' : action === 'pause' ? 'paused' : 'started'}`, {
+      delaySeconds: this.o.config.delaySeconds,
+      segmentsPublished: this.streams.get(hearingId)?.publisher.segmentsPublished ?? 0,
+    });
+    return this.status(hearingId);
+  }
+
+  setProtection(hearingId: string, participantId: string, protection: Protection, actor: string): Protection {
+    this.o.hearings.participant(hearingId, participantId);
+    this.o.store.saveProtection(hearingId, participantId, protection);
+    this.o.hearings.log(hearingId, actor, 'stream.protection', { participantId, ...protection });
+    // Applied at once: the program is rebuilt without this participant's picture (or voice as it is).
+    const stream = this.streams.get(hearingId);
+    if (stream?.state === 'live') void this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
+    return protection;
+  }
+
+  /** A final transcript segment, shown as a caption (by role unless the court chose names). */
+  addCaption(hearingId: string, c: { participantId: string; speakerName: string; role: string; start: string; end: string; text: string }): void {
+    const list = this.captions.get(hearingId) ?? [];
+    list.push({ startMs: Date.parse(c.start), endMs: Date.parse(c.end), speaker: this.o.config.captionSpeaker === 'name' ? c.speakerName : c.role, text: c.text });
+    this.captions.set(hearingId, list.slice(-500));
+  }
+
+  async close(): Promise<void> {
+    for (const [hearingId, stream] of this.streams) if (stream.state === 'live' || stream.state === 'paused') await this.end(hearingId, stream, true);
+  }
+
+  private async begin(hearingId: string): Promise<void> {
+    // A stopped stream may still be publishing what it held back: a new stream replaces it entirely.
+    const previous = this.streams.get(hearingId);
+    if (previous && previous.publisher.state !== 'cut') previous.publisher.cut();
+    const workDir = path.join(this.o.dataDir, 'live-work', hearingId);
+    fs.rmSync(workDir, { recursive: true, force: true });
+    const publisher = new LivePublisher({
+      workDir,
+      publicDir: this.publicDir(hearingId),
+      delaySeconds: this.o.config.delaySeconds,
+      // Cues in the segment's span, and cues that arrived too late for the segment they started in
+      // (recognition finishes after the utterance): those are shown in the next one.
+      captions: (from, to) =>
+        (this.captions.get(hearingId) ?? []).filter((c) => {
+          const show = c.startMs < to && (c.endMs > from || !c.shown);
+          if (show) c.shown = true;
+          return show;
+        }),
+    });
+    const stream: HearingStream = { state: 'live', publisher, run: null, runId: 0, autoPaused: false, ops: Promise.resolve(), silent: new SilentInputs() };
+    this.streams.set(hearingId, stream);
+    await this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
+  }
+
+  /** Ends the current run and starts the next one (program or slate), numbering segments on. */
+  private async switchTo(hearingId: string, stream: HearingStream, what: 'program' | 'slate'): Promise<void> {
+    if (stream.state === 'ended' || stream.state === 'cut') return;
+    await stream.run?.stop();
+    const workDir = path.join(this.o.dataDir, 'live-work', hearingId);
+    const startNumber = nextSegmentNumber(workDir, this.publicDir(hearingId));
+    const o = { workDir, runId: ++stream.runId, startNumber, size: SIZES[this.o.config.size] };
+    const room = this.o.plane.get(hearingId);
+    const sources = what === 'program' && room ? this.sources(hearingId, room, stream.silent) : [];
+    let run: ProgramRun;
+    try {
+      run = what === 'program' && room ? await ProgramRun.program(room, sources, { ...o, ports: this.ports }) : ProgramRun.slate('hearing paused', o);
+    } catch (error) {
+      // E.g. a producer closed while the run was being built, or ffmpeg too slow to open its ports: the
+      // stream must not stay without a run. Logged, and tried again.
+      this.o.hearings.log(hearingId, 'system', 'stream.rebuild_failed', { run: o.runId, error: (error as Error).message.slice(0, 300) });
+      setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, what)), 2000).unref();
+      return;
+    }
+    // Stopped or cut while this run was starting: it never goes out.
+    if ((stream.state as StreamState) === 'ended' || (stream.state as StreamState) === 'cut') return run.kill();
+    stream.run = run;
+    stream.state = what === 'program' ? 'live' : 'paused';
+    // The encoder must not end on its own (e.g. a camera whose first key frame came too late for it):
+    // that is logged, and the run is rebuilt after a moment.
+    void run.exited().then((code) => {
+      if (run.ending || stream.run !== run || (stream.state !== 'live' && stream.state !== 'paused')) return;
+      this.o.hearings.log(hearingId, 'system', 'stream.encoder_exit', { code, error: run.errorOutput.slice(-300), run: run.runId });
+      setTimeout(() => {
+        if (stream.run === run) void this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
+      }, 2000).unref();
+    });
+    stream.publisher.setState(stream.state);
+    this.watch(hearingId, stream, run, sources);
+  }
+
+  /**
+   * Every second: a run that finished no segment for STALL_MS (FIRST_SEGMENT_MS before its first) is
+   * logged and rebuilt, without the inputs that deliver nothing; every other second, inputs left out that
+   * deliver again are taken back.
+   */
+  private watch(hearingId: string, stream: HearingStream, run: ProgramRun, sources: ProgramSource[]): void {
+    clearInterval(stream.watchdog);
+    let tick = 0;
+    let busy = false;
+    const rebuild = (): Promise<void> => this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
+    const check = async (): Promise<void> => {
+      const room = this.o.plane.get(hearingId);
+      if (run.silentForMs() >= (run.producing ? STALL_MS : FIRST_SEGMENT_MS)) {
+        clearInterval(stream.watchdog);
+        const taken = sources.flatMap((s) => [s.videoProducerId, s.audioProducerId]).filter((id): id is string => !!id);
+        const silent = room ? await stream.silent.findSilent(room, taken) : [];
+        const leftOut = sources.flatMap((s) => [
+          ...(s.videoProducerId && silent.includes(s.videoProducerId) ? [{ participantId: s.participantId, kind: 'video' }] : []),
+          ...(s.audioProducerId && silent.includes(s.audioProducerId) ? [{ participantId: s.participantId, kind: 'audio' }] : []),
+        ]);
+        this.o.hearings.log(hearingId, 'system', 'stream.stalled', { run: run.runId, silentMs: run.silentForMs(), leftOut, error: run.errorOutput.slice(-300) });
+        if (stream.run === run) await rebuild();
+      } else if (room && stream.silent.size && tick % 2 === 0 && (await stream.silent.returned(room)).length) {
+        this.o.hearings.log(hearingId, 'system', 'stream.input_back', { run: run.runId });
+        this.scheduleRestart(hearingId);
+      }
+    };
+    stream.watchdog = setInterval(() => {
+      tick++;
+      if (stream.run !== run || run.ending || (stream.state !== 'live' && stream.state !== 'paused')) return clearInterval(stream.watchdog);
+      if (busy) return;
+      busy = true;
+      void check()
+        .catch((error: Error) => console.warn(`[live] ${error.message}`))
+        .finally(() => (busy = false));
+    }, 1000);
+    stream.watchdog.unref();
+  }
+
+  private async end(hearingId: string, stream: HearingStream, cut: boolean): Promise<void> {
+    clearTimeout(stream.restartTimer);
+    clearInterval(stream.watchdog);
+    if (cut) {
+      stream.state = 'cut';
+      stream.run?.kill();
+      stream.publisher.cut();
+      return;
+    }
+    stream.state = 'ended';
+    await this.serial(stream, async () => {
+      await stream.run?.stop();
+      stream.run = null;
+    });
+    // The held-back segments go out in the background (up to the legal delay): nobody waits for them.
+    void stream.publisher.finish().catch((error: Error) => console.warn(`[live] ${error.message}`));
+  }
+
+  /** Main-room participants with media, in join order; internal peers never appear. */
+  private sources(hearingId: string, room: MediaRoom, silent: SilentInputs): ProgramSource[] {
+    const protections = this.o.store.protections(hearingId);
+    const byParticipant = new Map<string, ProgramSource>();
+    for (const p of room.producers()) {
+      if (p.source === 'screen' || p.paused || silent.has(p.producerId)) continue;
+      const participant = this.o.store.participant(p.participantId);
+      if (!participant) continue; // recorder, transcriber, face checker and other internal peers
+      const protection = protections.get(p.participantId);
+      const s = byParticipant.get(p.participantId) ?? {
+        participantId: p.participantId,
+        label: this.o.config.captionSpeaker === 'name' ? participant.name : participant.role,
+        hidden: protection?.hidden ?? false,
+        disguised: protection?.voice === 'disguised',
+      };
+      if (p.kind === 'video') s.videoProducerId = p.producerId;
+      else s.audioProducerId = p.producerId;
+      byParticipant.set(p.participantId, s);
+    }
+    return [...byParticipant.values()];
+  }
+
+  private scheduleRestart(hearingId: string): void {
+    const stream = this.streams.get(hearingId);
+    if (stream?.state !== 'live') return;
+    clearTimeout(stream.restartTimer);
+    stream.restartTimer = setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, 'program')), 1500);
+  }
+
+  /**
+   * The hearing's stream step of a transition: closed → the encoder stops (its held-back segments still
+   * go out after the legal delay), adjourned → the slate, back in session → the program again.
+   */
+  async stateChanged(hearingId: string, to: string): Promise<void> {
+    const stream = this.streams.get(hearingId);
+    if (!stream || stream.state === 'ended' || stream.state === 'cut') return;
+    if (to === 'closed') {
+      await this.end(hearingId, stream, false);
+      this.o.hearings.log(hearingId, 'system', 'stream.stopped', { reason: 'hearing closed' });
+    } else if (to === 'adjourned' && stream.state === 'live') {
+      stream.autoPaused = true;
+      await this.serial(stream, () => this.switchTo(hearingId, stream, 'slate'));
+      this.o.hearings.log(hearingId, 'system', 'stream.paused', { reason: 'hearing adjourned' });
+    } else if (isInSession(to as never) && stream.state === 'paused' && stream.autoPaused) {
+      stream.autoPaused = false;
+      await this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
+      this.o.hearings.log(hearingId, 'system', 'stream.started', { reason: `hearing ${to}` });
+    }
+  }
+
+  private serial(stream: HearingStream, fn: () => Promise<void>): Promise<void> {
+    const next = stream.ops.then(fn, fn);
+    stream.ops = next.catch((error: Error) => console.warn(`[live] ${error.message}`));
+    return next;
+  }
+}
+
+/** The next segment number after every segment written so far (work or public), so runs never clash. */
+function nextSegmentNumber(...dirs: string[]): number {
+  let max = -1;
+  for (const dir of dirs) {
+    if (!fs.existsSync(dir)) continue;
+    for (const f of fs.readdirSync(dir)) {
+      const m = /^seg_(\d+)\.ts/.exec(f);
+      if (m) max = Math.max(max, Number(m[1]));
+    }
+  }
+  return max + 1;
+}

@@ -1,0 +1,366 @@
+import type { Server } from 'socket.io';
+import { AppError } from '../http/errors.ts';
+import { AuthError, type TokenIssuer } from '../http/auth.ts';
+import type { HearingService } from '../hearing/hearings.ts';
+import { may, type Action } from '../hearing/roles.ts';
+import { allowedTransitions, type HearingState } from '../hearing/state.ts';
+import { validate } from '../http/validate.ts';
+import { signalingSchemas, type SignalingEvent } from './schemas.ts';
+import { MediaError } from '../../workers/media/error.ts';
+import { consultationRoomKey, isConsultationRoom, type MediaPlane } from '../../workers/media/plane.ts';
+import type { MediaRoom } from '../../workers/media/room.ts';
+import type { Recorder } from '../../workers/record/recorder.ts';
+import type { TranscriptService } from '../transcript/transcripts.ts';
+import type { EvidenceService } from '../evidence/evidence.ts';
+import type { TranscriptSigning } from '../transcript/signing.ts';
+import type { IdentityService, IdentityUpdate } from '../identity/identity.ts';
+import type { LivestreamService } from '../livestream/livestream.ts';
+import type { ConsultationService } from '../hearing/consultations.ts';
+import type { Handler, HearingSocket } from './types.ts';
+import { transcriptHandlers } from './transcript.ts';
+import { recordingHandlers } from './recording.ts';
+
+type Ack = (response: unknown) => void;
+
+const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
+  produce: 'publish',
+  pauseProducer: 'publish',
+  resumeProducer: 'publish',
+  closeProducer: 'publish',
+  consume: 'subscribe',
+  transition: 'changeState',
+  editTranscript: 'editTranscript',
+  placeEvidence: 'editTranscript',
+  freezeTranscript: 'editTranscript',
+  registerSigningKey: 'annotateTranscript',
+  signTranscript: 'annotateTranscript',
+  annotateTranscript: 'annotateTranscript',
+  pauseRecording: 'controlRecord',
+  resumeRecording: 'controlRecord',
+  identityDecision: 'decideIdentity',
+  stream: 'controlStream',
+  setProtection: 'controlStream',
+  openConsultation: 'consult',
+  joinConsultation: 'consult',
+  closeConsultation: 'consult',
+};
+
+/** Per-socket flood guard: a burst of 1,000 messages, refilled at 200 per second. */
+class TokenBucket {
+  private tokens = 1000;
+  private last = Date.now();
+  take(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(1000, this.tokens + ((now - this.last) / 1000) * 200);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+const channel = (hearingId: string): string => `hearing:${hearingId}`;
+
+function errorAck(error: unknown): { error: { code: string; message: string } } {
+  if (error instanceof AppError || error instanceof MediaError || error instanceof AuthError) {
+    return { error: { code: error.code, message: error.message } };
+  }
+  if (error instanceof TypeError) return { error: { code: 'bad_request', message: error.message } };
+  const message = error instanceof Error ? error.message : String(error);
+  console.warn('[signaling] request failed:', message);
+  return { error: { code: 'failed', message } };
+}
+
+/**
+ * socket.io signaling. A participant connects with its JWT (`auth: {token}`); every message is
+ * validated, checked against the caller's role and hearing, and answered with an ack — either the
+ * result or `{error: {code, message}}`.
+ */
+export class Signaling {
+  /** Live socket per participant: a second connection replaces the first. */
+  private readonly sockets = new Map<string, HearingSocket>();
+
+  private readonly io: Server;
+  private readonly hearings: HearingService;
+  private readonly plane: MediaPlane;
+  private readonly tokens: TokenIssuer;
+  private readonly recorder: Recorder;
+  private readonly transcripts: TranscriptService;
+  private readonly evidence: EvidenceService;
+  private readonly signing: TranscriptSigning;
+  private readonly identity: IdentityService;
+  private readonly live: LivestreamService;
+  private readonly consultations: ConsultationService;
+
+  constructor(o: {
+    io: Server;
+    hearings: HearingService;
+    plane: MediaPlane;
+    tokens: TokenIssuer;
+    recorder: Recorder;
+    transcripts: TranscriptService;
+    evidence: EvidenceService;
+    signing: TranscriptSigning;
+    identity: IdentityService;
+    live: LivestreamService;
+    consultations: ConsultationService;
+  }) {
+    this.io = o.io;
+    this.hearings = o.hearings;
+    this.plane = o.plane;
+    this.tokens = o.tokens;
+    this.recorder = o.recorder;
+    this.transcripts = o.transcripts;
+    this.evidence = o.evidence;
+    this.signing = o.signing;
+    this.identity = o.identity;
+    this.live = o.live;
+    this.consultations = o.consultations;
+    const { io, plane } = o;
+    io.use((socket, next) => {
+      this.authenticate(socket as HearingSocket).then(
+        () => next(),
+        (error: unknown) => {
+          const refused = new Error(error instanceof Error ? error.message : 'refused') as Error & { data?: unknown };
+          refused.data = errorAck(error).error;
+          next(refused);
+        },
+      );
+    });
+    io.on('connection', (socket) => this.onConnection(socket as HearingSocket));
+    plane.on('roomOpened', (room) => this.watchRoom(room));
+    plane.on('roomRecovered', ({ hearingId, deadPid, newPid, error }) => this.workerDied(hearingId, { deadPid, newPid, error, recovered: true }));
+    plane.on('roomLost', ({ hearingId, deadPid, error }) => this.workerDied(hearingId, { deadPid, error, recovered: false }));
+    this.hearings.on('event', (entry) => {
+      if (entry.action !== 'hearing.state_changed' || !entry.hearingId) return;
+      const { to, from } = entry.detail as { to: string; from: string };
+      io.to(channel(entry.hearingId)).emit('stateChanged', { state: to, from, actor: entry.actor, at: entry.at, allowedTransitions: allowedTransitions(to as HearingState) });
+    });
+    this.identity.on('update', (u) => this.identityUpdate(u));
+  }
+
+  /**
+   * Identity results go to the judge and clerk only (with the captured frame); a participant refused
+   * by them is removed from the hearing.
+   */
+  private identityUpdate(u: IdentityUpdate): void {
+    const { frame, ...rest } = u;
+    const message = { ...rest, frame: frame ? `data:image/jpeg;base64,${frame.toString('base64')}` : undefined };
+    for (const socket of this.sockets.values()) {
+      const c = socket.data.claims;
+      if (c.hearingId === u.hearingId && may(c.role, 'decideIdentity')) socket.emit('identity', message);
+    }
+    if (this.identity.isRefused(u.hearingId, u.participantId)) {
+      const refused = this.sockets.get(u.participantId);
+      refused?.emit('removed', { reason: 'identity_refused', message: u.reason });
+      refused?.disconnect(true);
+      this.plane.get(u.hearingId)?.removePeer(u.participantId);
+    }
+  }
+
+  private async authenticate(socket: HearingSocket): Promise<void> {
+    const token: unknown = socket.handshake.auth?.token;
+    if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
+      throw new AuthError('token_missing', 'a participant token is required');
+    }
+    const claims = await this.tokens.verify(token);
+    const participant = this.hearings.participant(claims.hearingId, claims.participantId);
+    if (participant.role !== claims.role) throw new AuthError('token_invalid', 'token role does not match the participant');
+    const hearing = this.hearings.row(claims.hearingId);
+    if (hearing.state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed');
+    if (this.identity.isRefused(claims.hearingId, claims.participantId)) throw new AppError(403, 'identity_refused', 'the court refused this participant after the identity check');
+    socket.data = { claims, name: participant.name };
+  }
+
+  private onConnection(socket: HearingSocket): void {
+    const { claims } = socket.data;
+    const previous = this.sockets.get(claims.participantId);
+    if (previous) {
+      previous.emit('replaced');
+      previous.disconnect(true);
+    }
+    this.sockets.set(claims.participantId, socket);
+    void socket.join(channel(claims.hearingId));
+    const bucket = new TokenBucket();
+    const room = (): Promise<MediaRoom> => this.plane.room(claims.hearingId);
+
+    const on = <E extends SignalingEvent>(event: E, handler: Handler<E>): void => {
+      socket.on(event as string, async (...args: unknown[]) => {
+        // emit(event, data, ack) or, for messages without data, emit(event, ack).
+        const ack = args.at(-1);
+        const reply: Ack = typeof ack === 'function' ? (ack as Ack) : () => undefined;
+        const payload = typeof args[0] === 'function' ? undefined : args[0];
+        try {
+          if (!bucket.take()) throw new AppError(429, 'rate_limited', 'too many messages');
+          const action = REQUIRES[event];
+          if (action && !may(claims.role, action)) throw new AppError(403, 'forbidden', `role ${claims.role} may not ${event}`);
+          const data = validate(signalingSchemas[event], payload === undefined ? {} : payload, 'message');
+          reply((await handler(data as Parameters<Handler<E>>[0], { socket, claims, room })) ?? {});
+        } catch (error) {
+          reply(errorAck(error));
+        }
+      });
+    };
+
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if (typeof event === 'string' && Object.hasOwn(signalingSchemas, event)) return;
+      const ack = args.at(-1);
+      if (typeof ack === 'function') ack({ error: { code: 'unknown_event', message: `unknown message ${String(event).slice(0, 64)}` } });
+    });
+
+    on('join', async () => {
+      const r = await room();
+      const rejoin = r.hasPeer(claims.participantId);
+      r.removePeer(claims.participantId);
+      this.hearings.log(claims.hearingId, claims.participantId, 'participant.joined', { role: claims.role, rejoin, workerPid: r.workerPid });
+      socket.to(channel(claims.hearingId)).emit('participantJoined', this.describe(socket));
+      const hearing = this.hearings.get(claims.hearingId);
+      return {
+        self: this.describe(socket),
+        hearing: { id: hearing.id, caseNumber: hearing.caseNumber, title: hearing.title, state: hearing.state, allowedTransitions: hearing.allowedTransitions },
+        participants: hearing.participants.map((p) => ({ participantId: p.id, name: p.name, role: p.role, online: this.sockets.has(p.id) })),
+        routerRtpCapabilities: r.rtpCapabilities,
+        producers: r.producers().filter((p) => p.participantId !== claims.participantId),
+      };
+    });
+    /** The courtroom, or the caller's consultation room when the message names one. */
+    const roomOf = (consultationId?: string): Promise<MediaRoom> => (consultationId ? this.consultations.roomFor(claims.hearingId, claims.participantId, consultationId) : room());
+    on('ping', () => ({ at: Date.now() }));
+    on('createTransport', async ({ direction, consultationId }) => {
+      if (direction === 'send' && !may(claims.role, 'publish')) throw new AppError(403, 'forbidden', `role ${claims.role} may not publish`);
+      const transport = await (await roomOf(consultationId)).createWebRtcTransport(claims.participantId, direction);
+      return { id: transport.id, iceParameters: transport.iceParameters, iceCandidates: transport.iceCandidates, dtlsParameters: transport.dtlsParameters };
+    });
+    on('connectTransport', async ({ transportId, dtlsParameters, consultationId }) => {
+      await (await roomOf(consultationId)).connectWebRtcTransport(claims.participantId, transportId, dtlsParameters);
+    });
+    on('restartIce', async ({ transportId, consultationId }) => {
+      return { iceParameters: await (await roomOf(consultationId)).restartIce(claims.participantId, transportId) };
+    });
+    on('produce', async ({ transportId, kind, rtpParameters, source, consultationId }) => {
+      const r = await roomOf(consultationId);
+      const producer = await r.produce(claims.participantId, transportId, kind, rtpParameters as never, source);
+      const announcement = { producerId: producer.id, participantId: claims.participantId, kind, source };
+      if (!consultationId) socket.to(channel(claims.hearingId)).emit('newProducer', announcement);
+      else {
+        // Only the other member of the consultation ever learns of its producers.
+        const other = this.consultations.get(consultationId)?.members.find((m) => m !== claims.participantId);
+        if (other) this.sockets.get(other)?.emit('newProducer', { ...announcement, consultationId });
+      }
+      return { id: producer.id };
+    });
+    on('consume', async ({ transportId, producerId, rtpCapabilities, consultationId }) => {
+      const consumer = await (await roomOf(consultationId)).consume(claims.participantId, transportId, producerId, rtpCapabilities as never);
+      return { id: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters, participantId: consumer.appData.participantId };
+    });
+    on('resumeConsumer', async ({ consumerId, consultationId }) => {
+      await (await roomOf(consultationId)).consumerOf(claims.participantId, consumerId).resume();
+    });
+    on('setPreferredLayers', async ({ consumerId, spatialLayer, temporalLayer, consultationId }) => {
+      await (await roomOf(consultationId)).consumerOf(claims.participantId, consumerId).setPreferredLayers({ spatialLayer, temporalLayer });
+    });
+    on('pauseProducer', async ({ producerId, consultationId }) => {
+      await (await roomOf(consultationId)).producerOf(claims.participantId, producerId).pause();
+    });
+    on('resumeProducer', async ({ producerId, consultationId }) => {
+      await (await roomOf(consultationId)).producerOf(claims.participantId, producerId).resume();
+    });
+    on('closeProducer', async ({ producerId, consultationId }) => {
+      (await roomOf(consultationId)).producerOf(claims.participantId, producerId).close();
+    });
+    on('openConsultation', async ({ with: withId }) => {
+      const { consultation } = await this.consultations.start(claims.hearingId, claims.participantId, withId);
+      this.sockets.get(withId)?.emit('consultationOpened', { consultationId: consultation.id, with: claims.participantId });
+      return { consultationId: consultation.id, with: withId };
+    });
+    on('joinConsultation', async ({ consultationId }) => {
+      const r = await roomOf(consultationId);
+      return { routerRtpCapabilities: r.rtpCapabilities, producers: r.producers().filter((p) => p.participantId !== claims.participantId).map((p) => ({ ...p, consultationId })) };
+    });
+    on('closeConsultation', ({ consultationId }) => {
+      const c = this.consultations.get(consultationId);
+      if (!c || c.hearingId !== claims.hearingId || !c.members.includes(claims.participantId)) throw new AppError(404, 'not_found', 'consultation not found');
+      this.endConsultation(consultationId, claims.participantId, 'ended by a participant');
+      return {};
+    });
+    on('transition', ({ to }) => {
+      const hearing = this.hearings.transition(claims.hearingId, to, claims.participantId);
+      return { state: hearing.state, allowedTransitions: hearing.allowedTransitions };
+    });
+    on('stream', ({ action }) => {
+      // Only the judge approves; the clerk may start, pause, stop and cut an approved stream.
+      if (action === 'approve' && !may(claims.role, 'approveStream')) throw new AppError(403, 'forbidden', `role ${claims.role} may not approve streaming`);
+      return this.live.act(claims.hearingId, action, claims.participantId);
+    });
+
+    on('setProtection', ({ participantId, hidden, voice }) => this.live.setProtection(claims.hearingId, participantId, { hidden, voice }, claims.participantId));
+
+    on('identityDecision', ({ participantId, decision, reason }) => {
+      return this.identity.decide(claims.hearingId, participantId, decision, reason, claims.participantId);
+    });
+
+    transcriptHandlers(on, { hearings: this.hearings, transcripts: this.transcripts, evidence: this.evidence, signing: this.signing, broadcast: (h, e, d) => this.broadcast(h, e, d) });
+    recordingHandlers(on, { hearings: this.hearings, recorder: this.recorder });
+    on('leave', () => {
+      this.plane.get(claims.hearingId)?.removePeer(claims.participantId);
+      return {};
+    });
+
+    socket.on('disconnect', (reason) => {
+      if (this.sockets.get(claims.participantId) !== socket) return;
+      this.sockets.delete(claims.participantId);
+      for (const c of this.consultations.of(claims.participantId)) this.endConsultation(c.id, claims.participantId, 'a participant left');
+      this.plane.get(claims.hearingId)?.removePeer(claims.participantId);
+      this.hearings.log(claims.hearingId, claims.participantId, 'participant.left', { reason });
+      this.io.to(channel(claims.hearingId)).emit('participantLeft', { participantId: claims.participantId });
+    });
+  }
+
+  /**
+   * A media worker died under a room. The courtroom was rebuilt (or lost): its participants reconnect
+   * on `mediaReset`. A consultation is ended instead (its two members go back to the courtroom and may
+   * open another); either way the death is in the hearing's log and record.
+   */
+  private workerDied(roomKey: string, detail: Record<string, unknown>): void {
+    if (isConsultationRoom({ hearingId: roomKey })) {
+      const consultationId = roomKey.slice(consultationRoomKey('').length);
+      const c = this.consultations.get(consultationId);
+      if (!c) return void this.plane.closeRoom(roomKey);
+      this.hearings.log(c.hearingId, 'system', 'media.worker_died', { ...detail, consultationId });
+      return this.endConsultation(consultationId, 'system', 'media worker died');
+    }
+    this.hearings.log(roomKey, 'system', 'media.worker_died', detail);
+    this.io.to(channel(roomKey)).emit('mediaReset', { reason: 'worker_died' });
+  }
+
+  private endConsultation(consultationId: string, by: string, reason: string): void {
+    const c = this.consultations.close(consultationId, by, reason);
+    for (const m of c?.members ?? []) this.sockets.get(m)?.emit('consultationClosed', { consultationId, reason });
+  }
+
+  /** Sends an event to everybody in a hearing. */
+  broadcast(hearingId: string, event: string, data: unknown): void {
+    this.io.to(channel(hearingId)).emit(event, data);
+  }
+
+  private describe(socket: HearingSocket): { participantId: string; name: string; role: string } {
+    return { participantId: socket.data.claims.participantId, name: socket.data.name, role: socket.data.claims.role };
+  }
+
+  private watchRoom(room: MediaRoom): void {
+    const to = this.io.to(channel(room.hearingId));
+    room.on('producerClosed', (info) => to.emit('producerClosed', info));
+    room.on('activeSpeaker', (info) => to.emit('activeSpeaker', info));
+    room.on('consumerClosed', (info) => this.sockets.get(info.participantId)?.emit('consumerClosed', info));
+  }
+
+  /**
+   * The hearing's last step at close (after the record is sealed): its room closes and everyone is
+   * disconnected, after the current acks are sent, so the judge who closed the hearing gets the reply.
+   */
+  async closeHearing(hearingId: string): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    this.plane.closeRoom(hearingId);
+    this.io.in(channel(hearingId)).disconnectSockets(true);
+  }
+}

@@ -1,0 +1,247 @@
+// The public program of a hearing: one native ffmpeg that takes the main room's cameras and microphones
+// (PlainTransport consumers, one SDP), lays them out (active speaker large, everyone small with their
+// role, protected people as a placeholder that never touches their video), mixes the audio (protected
+// voices pitch-shifted) and encodes H.264 + AAC into 2 s HLS segments in a private work directory. The
+// active speaker is switched live through ffmpeg's command input (`streamselect map`), without a restart.
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { MediaRoom } from '../media/room.ts';
+import { sdpSession } from '../taps/sdp.ts';
+import { waitUntilBound, type PortPairs } from '../taps/udp-ports.ts';
+import { spawnTied } from '../taps/children.ts';
+import { openTap, type Tap } from '../taps/tap.ts';
+
+export const LIVE_PEER = 'livestream';
+const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
+const FPS = 25;
+/** 1 s segments (and a 1 s GOP): the viewer can play about 1.5 s behind the live edge. */
+const SEGMENT_SECONDS = 1;
+
+export interface ProgramSource {
+  participantId: string;
+  /** Shown under the tile (the role, or the name if the court chooses). */
+  label: string;
+  videoProducerId?: string;
+  audioProducerId?: string;
+  hidden: boolean;
+  disguised: boolean;
+}
+
+export interface ProgramSize {
+  width: number;
+  height: number;
+  videoKbps: number;
+}
+
+export const SIZES: Record<'720p' | '480p', ProgramSize> = {
+  '720p': { width: 1280, height: 720, videoKbps: 1800 },
+  '480p': { width: 854, height: 480, videoKbps: 900 },
+};
+
+/** Small tiles of the right-hand column, and how many fit (more participants are heard, not shown). */
+function smallTile(size: ProgramSize): { w: number; h: number; count: number } {
+  const w = Math.floor(size.width / 4 / 2) * 2;
+  const h = Math.floor((w * 9) / 16 / 2) * 2;
+  return { w, h, count: Math.floor(size.height / h) };
+}
+
+const text = (s: string): string => s.replace(/[\\':%,;[\]=]/g, ' ').slice(0, 40);
+
+/**
+ * The filtergraph: tile i shows SDP stream `video` (or a placeholder), the large area the tile chosen by
+ * `streamselect` (command `map <i>`), audio streams mixed. Pure, so the layout can be read and tested.
+ */
+export function programGraph(tiles: { label: string; video: number | null; placeholder: string | null }[], audio: { stream: number; disguised: boolean }[], size: ProgramSize): string {
+  const W = size.width;
+  const H = size.height;
+  const { w: smallW, h: smallH, count } = smallTile(size);
+  const bigW = W - smallW;
+  const fit = (w: number, h: number): string => `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1`;
+  const font = `fontfile=${FONT}:fontcolor=white:box=1:boxcolor=black@0.6`;
+  const parts: string[] = [`color=c=0x1e2a38:s=${W}x${H}:r=${FPS}[bg]`];
+  const shown = tiles.slice(0, count);
+  shown.forEach((t, i) => {
+    const source = t.video === null
+      ? `color=c=0x3c4650:s=${bigW}x${H}:r=${FPS},drawtext=${font}:fontsize=${Math.round(H / 18)}:x=(w-tw)/2:y=(h-th)/2:text='${text(t.placeholder ?? 'no video')}'`
+      : `[0:${t.video}]setpts=PTS-STARTPTS,fps=${FPS},${fit(bigW, H)}`;
+    parts.push(`${source},split=2[big${i}][s${i}]`);
+    parts.push(`[s${i}]${fit(smallW, smallH)},drawtext=${font}:fontsize=${Math.round(smallH / 9)}:x=6:y=h-th-6:text='${text(t.label)}'[small${i}]`);
+  });
+  if (shown.length === 0) parts.push(`color=c=0x3c4650:s=${bigW}x${H}:r=${FPS},drawtext=${font}:fontsize=${Math.round(H / 18)}:x=(w-tw)/2:y=(h-th)/2:text='waiting for participants'[big]`);
+  else if (shown.length === 1) parts.push('[big0]null[big]');
+  else parts.push(`${shown.map((_, i) => `[big${i}]`).join('')}streamselect=inputs=${shown.length}:map=0[big]`);
+  let last = 'bg';
+  parts.push(`[${last}][big]overlay=0:0:eof_action=repeat[o]`);
+  last = 'o';
+  shown.forEach((_, i) => {
+    parts.push(`[${last}][small${i}]overlay=${bigW}:${i * smallH}:eof_action=repeat[o${i}]`);
+    last = `o${i}`;
+  });
+  parts.push(`[${last}]format=yuv420p[vout]`);
+  if (audio.length === 0) parts.push('anullsrc=r=48000:cl=stereo[aout]');
+  else {
+    audio.forEach((a, i) => {
+      // A protected voice: pitch up by 30 % at the same tempo.
+      const disguise = a.disguised ? ',asetrate=62400,aresample=48000,atempo=0.769' : '';
+      parts.push(`[0:${a.stream}]asetpts=PTS-STARTPTS,aresample=48000:async=1000${disguise},aformat=channel_layouts=stereo[a${i}]`);
+    });
+    parts.push(`${audio.map((_, i) => `[a${i}]`).join('')}amix=inputs=${audio.length}:normalize=0:duration=longest[aout]`);
+  }
+  return parts.join(';');
+}
+
+/** Encoder and HLS settings shared by the program and the slate. */
+function hlsOutput(workDir: string, runId: number, startNumber: number, size: ProgramSize): string[] {
+  return [
+    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
+    '-r', String(FPS), '-g', String(FPS * SEGMENT_SECONDS), '-keyint_min', String(FPS * SEGMENT_SECONDS), '-sc_threshold', '0',
+    '-b:v', `${size.videoKbps}k`, '-maxrate', `${size.videoKbps}k`, '-bufsize', `${size.videoKbps * 2}k`,
+    '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2',
+    '-f', 'hls', '-hls_time', String(SEGMENT_SECONDS), '-hls_list_size', '0',
+    '-hls_flags', 'program_date_time+independent_segments+temp_file', '-start_number', String(startNumber),
+    '-hls_segment_filename', path.join(workDir, 'seg_%06d.ts'), runPlaylist(workDir, runId),
+  ];
+}
+
+const runPlaylist = (workDir: string, runId: number): string => path.join(workDir, `run-${runId}.m3u8`);
+
+/** One ffmpeg run writing segments (the program, or the slate while paused). */
+export class ProgramRun {
+  private stderr = '';
+  /** Ended on purpose (stop, kill): any other exit is a failure the service reports and recovers from. */
+  ending = false;
+  private speakerIndex = 0;
+  private readonly startedAt = Date.now();
+
+  private constructor(
+    private readonly ffmpeg: ChildProcess,
+    private readonly taps: Tap[],
+    private readonly tileOf: Map<string, number>,
+    readonly runId: number,
+    private readonly playlist: string,
+  ) {
+    ffmpeg.stderr!.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-2000)));
+  }
+
+  /** Milliseconds since this run last finished a segment (or since it started, before its first). */
+  silentForMs(): number {
+    return Date.now() - (this.lastSegmentAt() ?? this.startedAt);
+  }
+
+  /** Whether this run has finished a segment yet (its start takes a few seconds on a busy machine). */
+  get producing(): boolean {
+    return this.lastSegmentAt() !== undefined;
+  }
+
+  private lastSegmentAt(): number | undefined {
+    try {
+      return fs.statSync(this.playlist).mtimeMs;
+    } catch {
+      return undefined; // no segment yet
+    }
+  }
+
+  readonly exited = (): Promise<number | null> => new Promise((resolve) => (this.ffmpeg.exitCode !== null ? resolve(this.ffmpeg.exitCode) : this.ffmpeg.once('close', resolve)));
+
+  get errorOutput(): string {
+    return this.stderr.trim();
+  }
+
+  /** The program of `sources` in `room`. */
+  static async program(room: MediaRoom, sources: ProgramSource[], o: { workDir: string; runId: number; startNumber: number; ports: PortPairs; size: ProgramSize }): Promise<ProgramRun> {
+    if (sources.length === 0) return ProgramRun.slate('waiting for participants', o);
+    const streams: { kind: 'audio' | 'video'; port: number; tap: Tap }[] = [];
+    const tiles: { label: string; video: number | null; placeholder: string | null }[] = [];
+    const audio: { stream: number; disguised: boolean }[] = [];
+    const tileOf = new Map<string, number>();
+    const tap = async (producerId: string, kind: 'audio' | 'video'): Promise<number> => {
+      streams.push({ kind, port: o.ports.take(), tap: await openTap(room, LIVE_PEER, producerId, { rtcpMux: false }) });
+      return streams.length - 1;
+    };
+    try {
+      for (const s of sources) {
+        if (tiles.length < smallTile(o.size).count) tileOf.set(s.participantId, tiles.length);
+        // A hidden participant's video is never consumed: nothing of it can reach the output.
+        const video = s.videoProducerId && !s.hidden ? await tap(s.videoProducerId, 'video') : null;
+        tiles.push({ label: s.label, video, placeholder: s.hidden ? 'protected participant' : video === null ? `${s.label} (audio only)` : null });
+        if (s.audioProducerId) audio.push({ stream: await tap(s.audioProducerId, 'audio'), disguised: s.disguised });
+      }
+    } catch (error) {
+      // A producer closed while the run was being built: nothing of the half-built run stays behind.
+      for (const s of streams) s.tap.close();
+      throw error;
+    }
+    const sdpFile = path.join(o.workDir, `run-${o.runId}.sdp`);
+    fs.writeFileSync(sdpFile, sdpSession(streams.map((s) => ({ kind: s.kind, codec: s.tap.codec, port: s.port })), 'hearing program'));
+    const args = [
+      '-hide_banner', '-loglevel', 'error',
+      // -max_delay: the RTP reorder buffer may hold packets 0.1 s, not the default 0.5 s (mediasoup has
+      // already repaired loss with NACK, and forwards in order).
+      '-protocol_whitelist', 'file,udp,rtp', '-analyzeduration', '2000000', '-max_delay', '100000', '-f', 'sdp', '-i', sdpFile,
+      '-filter_complex', programGraph(tiles, audio, o.size), '-map', '[vout]', '-map', '[aout]',
+      ...hlsOutput(o.workDir, o.runId, o.startNumber, o.size),
+    ];
+    // stdin stays open: it carries the live `streamselect` commands.
+    const ffmpeg = spawnTied('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const run = new ProgramRun(ffmpeg, streams.map((s) => s.tap), tileOf, o.runId, runPlaylist(o.workDir, o.runId));
+    await Promise.all(
+      streams.map(async (s) => {
+        if (!(await waitUntilBound(s.port, 10_000))) throw new Error(`the program's ffmpeg did not open port ${s.port}: ${run.errorOutput}`);
+        await s.tap.connect(s.port); // a camera's key frame now reaches ffmpeg
+      }),
+    ).catch((error: unknown) => {
+      run.kill();
+      throw error;
+    });
+    run.keyFrames();
+    return run;
+  }
+
+  /** The slate shown while the stream is paused. */
+  static slate(message: string, o: { workDir: string; runId: number; startNumber: number; size: ProgramSize }): ProgramRun {
+    const font = `fontfile=${FONT}:fontcolor=white:fontsize=${Math.round(o.size.height / 14)}`;
+    const args = [
+      '-hide_banner', '-loglevel', 'error', '-re',
+      '-f', 'lavfi', '-i', `color=c=0x1e2a38:s=${o.size.width}x${o.size.height}:r=${FPS},drawtext=${font}:x=(w-tw)/2:y=(h-th)/2:text='${text(message)}'`,
+      '-re', '-f', 'lavfi', '-i', 'anullsrc=r=48000:cl=stereo',
+      '-map', '0:v', '-map', '1:a',
+      ...hlsOutput(o.workDir, o.runId, o.startNumber, o.size),
+    ];
+    return new ProgramRun(spawnTied('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] }), [], new Map(), o.runId, runPlaylist(o.workDir, o.runId));
+  }
+
+  /** Key frames from every camera once more shortly after the start (resuming asked for the first). */
+  private keyFrames(): void {
+    setTimeout(() => {
+      for (const { consumer: c } of this.taps) if (c.kind === 'video' && !c.closed) void c.requestKeyFrame().catch(() => undefined);
+    }, 1000).unref();
+  }
+
+  /** Shows `participantId` large (a no-op for someone not in the layout). */
+  setSpeaker(participantId: string): void {
+    const index = this.tileOf.get(participantId);
+    if (index === undefined || index === this.speakerIndex || this.tileOf.size < 2 || !this.ffmpeg.stdin?.writable) return;
+    this.speakerIndex = index;
+    this.ffmpeg.stdin.write(`cstreamselect -1 map ${index}\n`);
+  }
+
+  /** Ends the run cleanly: the segment being written is closed and listed. */
+  async stop(): Promise<void> {
+    this.ending = true;
+    if (this.ffmpeg.exitCode === null) {
+      this.ffmpeg.stdin?.write('q');
+      const timer = setTimeout(() => this.ffmpeg.kill('SIGKILL'), 5000);
+      await this.exited();
+      clearTimeout(timer);
+    }
+    for (const t of this.taps) t.close();
+  }
+
+  /** Ends at once (a cut): nothing more is written. */
+  kill(): void {
+    this.ending = true;
+    if (this.ffmpeg.exitCode === null) this.ffmpeg.kill('SIGKILL');
+    for (const t of this.taps) t.close();
+  }
+}

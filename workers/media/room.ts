@@ -1,0 +1,308 @@
+import { EventEmitter } from 'node:events';
+import type { types } from 'mediasoup';
+import { MediaError } from './error.ts';
+import type { PoolSlot } from './pool.ts';
+import { ACTIVE_SPEAKER_INTERVAL_MS } from './config.ts';
+
+export type Direction = 'send' | 'recv';
+export type MediaSource = 'mic' | 'camera' | 'screen' | 'ingest';
+
+export interface ListenConfig {
+  listenIp: string;
+  announcedIp?: string;
+}
+
+interface TransportEntry {
+  transport: types.WebRtcTransport | types.PlainTransport;
+  direction: Direction;
+  kind: 'webrtc' | 'plain';
+}
+
+interface Peer {
+  transports: Map<string, TransportEntry>;
+  producers: Map<string, types.Producer>;
+  consumers: Map<string, types.Consumer>;
+}
+
+export interface ProducerInfo {
+  producerId: string;
+  participantId: string;
+  kind: types.MediaKind;
+  source: MediaSource;
+  paused: boolean;
+}
+
+interface RoomEvents {
+  producerAdded: [info: ProducerInfo, producer: types.Producer];
+  producerClosed: [info: { producerId: string; participantId: string }];
+  /** A producer paused or resumed (a muted camera or microphone). */
+  producerPaused: [info: { producerId: string; participantId: string; paused: boolean }];
+  consumerClosed: [info: { consumerId: string; participantId: string; producerId: string }];
+  activeSpeaker: [info: { participantId: string | null }];
+  /** The room closed (hearing closed, or its worker died): every transport, producer and consumer is gone. */
+  close: [];
+}
+
+/**
+ * The media side of one hearing: a Router on one pool worker, the participants' transports,
+ * producers and consumers, and an active-speaker observer. Every method takes the acting
+ * participant and only ever touches that participant's own objects; consuming is limited to
+ * producers of this room, so nothing crosses hearings.
+ */
+export class MediaRoom extends EventEmitter<RoomEvents> {
+  private readonly peers = new Map<string, Peer>();
+  private isClosed = false;
+  /**
+   * The room's lifetime, in the mediasoup style: `observer.on('close')` outlives the room's own
+   * listeners (which are removed when it closes), so an owner can follow the room without being
+   * called by hand.
+   */
+  readonly observer = new EventEmitter<{ close: [] }>();
+  /** The worker process this room's router lives in (the slot may later hold a replacement). */
+  readonly workerPid: number;
+
+  constructor(
+    readonly hearingId: string,
+    readonly router: types.Router,
+    readonly slot: PoolSlot,
+    private readonly speakerObserver: types.ActiveSpeakerObserver,
+    private readonly listen: ListenConfig,
+  ) {
+    super();
+    this.workerPid = slot.worker.pid;
+    speakerObserver.on('dominantspeaker', ({ producer }) => {
+      this.emit('activeSpeaker', { participantId: (producer.appData.participantId as string | undefined) ?? null });
+    });
+  }
+
+  static async open(hearingId: string, router: types.Router, slot: PoolSlot, listen: ListenConfig): Promise<MediaRoom> {
+    const observer = await router.createActiveSpeakerObserver({ interval: ACTIVE_SPEAKER_INTERVAL_MS });
+    return new MediaRoom(hearingId, router, slot, observer, listen);
+  }
+
+  get rtpCapabilities(): types.RtpCapabilities {
+    return this.router.rtpCapabilities;
+  }
+
+
+  counts(): { transports: number; producers: number; consumers: number } {
+    let transports = 0;
+    let producers = 0;
+    let consumers = 0;
+    for (const peer of this.peers.values()) {
+      transports += peer.transports.size;
+      producers += peer.producers.size;
+      consumers += peer.consumers.size;
+    }
+    return { transports, producers, consumers };
+  }
+
+  producers(): ProducerInfo[] {
+    const list: ProducerInfo[] = [];
+    for (const [participantId, peer] of this.peers) {
+      for (const producer of peer.producers.values()) {
+        list.push({
+          producerId: producer.id,
+          participantId,
+          kind: producer.kind,
+          source: producer.appData.source as MediaSource,
+          paused: producer.paused,
+        });
+      }
+    }
+    return list;
+  }
+
+  async createWebRtcTransport(participantId: string, direction: Direction): Promise<types.WebRtcTransport> {
+    const transport = await this.router.createWebRtcTransport({
+      listenIps: [{ ip: this.listen.listenIp, announcedIp: this.listen.announcedIp }],
+      enableUdp: true,
+      enableTcp: true,
+      preferUdp: true,
+      initialAvailableOutgoingBitrate: 1_000_000,
+      appData: { participantId, direction },
+    });
+    this.track(participantId, { transport, direction, kind: 'webrtc' });
+    return transport;
+  }
+
+  /** RTP in or out without ICE/DTLS: ingest from a SIP gateway or a test, taps for recorder/ASR. */
+  async createPlainTransport(
+    participantId: string,
+    direction: Direction,
+    options: { comedia?: boolean; rtcpMux?: boolean } = {},
+  ): Promise<types.PlainTransport> {
+    const transport = await this.router.createPlainTransport({
+      listenIp: { ip: this.listen.listenIp, announcedIp: this.listen.announcedIp },
+      rtcpMux: options.rtcpMux ?? true,
+      comedia: options.comedia ?? false,
+      appData: { participantId, direction },
+    });
+    this.track(participantId, { transport, direction, kind: 'plain' });
+    return transport;
+  }
+
+  async connectWebRtcTransport(participantId: string, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
+    const entry = this.transportOf(participantId, transportId);
+    if (entry.kind !== 'webrtc') throw new MediaError('bad_request', 'not a WebRTC transport');
+    await (entry.transport as types.WebRtcTransport).connect({ dtlsParameters });
+  }
+
+  async connectPlainTransport(participantId: string, transportId: string, remote: { ip: string; port: number; rtcpPort?: number }): Promise<void> {
+    const entry = this.transportOf(participantId, transportId);
+    if (entry.kind !== 'plain') throw new MediaError('bad_request', 'not a plain transport');
+    await (entry.transport as types.PlainTransport).connect(remote);
+  }
+
+  async restartIce(participantId: string, transportId: string): Promise<types.IceParameters> {
+    const entry = this.transportOf(participantId, transportId);
+    if (entry.kind !== 'webrtc') throw new MediaError('bad_request', 'not a WebRTC transport');
+    return (entry.transport as types.WebRtcTransport).restartIce();
+  }
+
+  async produce(
+    participantId: string,
+    transportId: string,
+    kind: types.MediaKind,
+    rtpParameters: types.RtpParameters,
+    source: MediaSource,
+  ): Promise<types.Producer> {
+    const entry = this.transportOf(participantId, transportId);
+    if (entry.direction !== 'send') throw new MediaError('bad_request', 'transport is not a send transport');
+    const peer = this.peerOf(participantId);
+    for (const existing of peer.producers.values()) {
+      if (existing.appData.source === source && source !== 'ingest') {
+        throw new MediaError('bad_request', `already producing ${source}`);
+      }
+    }
+    const producer = await entry.transport.produce({ kind, rtpParameters, appData: { participantId, source } });
+    peer.producers.set(producer.id, producer);
+    producer.observer.once('close', () => {
+      peer.producers.delete(producer.id);
+      if (!this.isClosed) this.emit('producerClosed', { producerId: producer.id, participantId });
+    });
+    producer.observer.on('pause', () => this.emit('producerPaused', { producerId: producer.id, participantId, paused: true }));
+    producer.observer.on('resume', () => this.emit('producerPaused', { producerId: producer.id, participantId, paused: false }));
+    if (kind === 'audio') {
+      await this.speakerObserver.addProducer({ producerId: producer.id }).catch(() => undefined);
+    }
+    this.emit('producerAdded', { producerId: producer.id, participantId, kind, source, paused: producer.paused }, producer);
+    return producer;
+  }
+
+  async consume(
+    participantId: string,
+    transportId: string,
+    producerId: string,
+    rtpCapabilities: types.RtpCapabilities,
+    /**
+     * Start paused (WebRTC consumers always do: the client resumes once it is ready). A server-side tap
+     * starts paused until its PlainTransport is connected: a video consumer asks for a key frame when it
+     * starts sending, and one that arrives before the transport has a destination is wasted (the camera
+     * then throttles the next request, and mediasoup re-asks only after a second).
+     */
+    options: { paused?: boolean } = {},
+  ): Promise<types.Consumer> {
+    const entry = this.transportOf(participantId, transportId);
+    if (entry.direction !== 'recv') throw new MediaError('bad_request', 'transport is not a receive transport');
+    const owner = this.ownerOfProducer(producerId);
+    if (!owner) throw new MediaError('not_found', 'no such producer in this hearing');
+    if (owner === participantId) throw new MediaError('bad_request', 'cannot consume your own producer');
+    if (!this.router.canConsume({ producerId, rtpCapabilities })) {
+      throw new MediaError('bad_request', 'rtpCapabilities cannot consume this producer');
+    }
+    const consumer = await entry.transport.consume({
+      producerId,
+      rtpCapabilities,
+      paused: options.paused ?? entry.kind === 'webrtc',
+      appData: { participantId },
+    });
+    const peer = this.peerOf(participantId);
+    peer.consumers.set(consumer.id, consumer);
+    consumer.observer.once('close', () => peer.consumers.delete(consumer.id));
+    consumer.on('producerclose', () => {
+      consumer.close();
+      if (!this.isClosed) this.emit('consumerClosed', { consumerId: consumer.id, participantId, producerId });
+    });
+    return consumer;
+  }
+
+  producerOf(participantId: string, producerId: string): types.Producer {
+    const producer = this.peerOf(participantId).producers.get(producerId);
+    if (!producer) throw new MediaError('not_found', 'no such producer of yours');
+    return producer;
+  }
+
+  consumerOf(participantId: string, consumerId: string): types.Consumer {
+    const consumer = this.peerOf(participantId).consumers.get(consumerId);
+    if (!consumer) throw new MediaError('not_found', 'no such consumer of yours');
+    return consumer;
+  }
+
+  /** Any producer of the room, for server-side taps (recorder, transcriber, tests). */
+  findProducer(producerId: string): types.Producer | undefined {
+    for (const peer of this.peers.values()) {
+      const producer = peer.producers.get(producerId);
+      if (producer) return producer;
+    }
+    return undefined;
+  }
+
+  closeTransport(participantId: string, transportId: string): void {
+    this.transportOf(participantId, transportId).transport.close();
+  }
+
+  /** Drops everything a participant has (leave, disconnect, or a fresh join replacing an old one). */
+  removePeer(participantId: string): void {
+    const peer = this.peers.get(participantId);
+    if (!peer) return;
+    for (const entry of peer.transports.values()) entry.transport.close();
+    this.peers.delete(participantId);
+  }
+
+  hasPeer(participantId: string): boolean {
+    return this.peers.has(participantId);
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.peers.clear();
+    this.router.close();
+    this.emit('close');
+    this.removeAllListeners();
+    this.observer.emit('close');
+    this.observer.removeAllListeners();
+  }
+
+  private ownerOfProducer(producerId: string): string | undefined {
+    for (const [participantId, peer] of this.peers) if (peer.producers.has(producerId)) return participantId;
+    return undefined;
+  }
+
+  private peerOf(participantId: string): Peer {
+    let peer = this.peers.get(participantId);
+    if (!peer) {
+      peer = { transports: new Map(), producers: new Map(), consumers: new Map() };
+      this.peers.set(participantId, peer);
+    }
+    return peer;
+  }
+
+  private track(participantId: string, entry: TransportEntry): void {
+    const peer = this.peerOf(participantId);
+    const { transport } = entry;
+    peer.transports.set(transport.id, entry);
+    (transport.observer as types.Transport['observer']).once('close', () => peer.transports.delete(transport.id));
+  }
+
+  private transportOf(participantId: string, transportId: string): TransportEntry {
+    const entry = this.peers.get(participantId)?.transports.get(transportId);
+    if (!entry) throw new MediaError('not_found', 'no such transport of yours');
+    return entry;
+  }
+}

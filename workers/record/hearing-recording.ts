@@ -1,0 +1,324 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ManifestWriter, sha256Hex, type EventLine } from '../../recordings/manifest.ts';
+import { MANIFEST, SIGNATURE, TRACKS } from '../../recordings/layout.ts';
+import type { RecordKey } from '../../recordings/signing.ts';
+import type { MediaRoom, ProducerInfo } from '../media/room.ts';
+import { openTap, type Tap } from '../taps/tap.ts';
+import type { RecorderProcessClient } from './process-client.ts';
+import type { FromRecorder } from './messages.ts';
+
+export const RECORDER_PEER = 'recorder';
+const SEGMENT_SECONDS = 2;
+
+/** How long a track may take to close its last segment (a start-up burst can hold ffmpeg back for seconds). */
+const STOP_TIMEOUT_MS = 30_000;
+
+interface TrackState {
+  trackId: string;
+  producerId: string;
+  participantId: string;
+  kind: 'audio' | 'video';
+  codec: string;
+  nextNumber: number;
+  running: boolean;
+  tap?: Tap;
+  /** Waiting for the recorder process to say where to send this track's RTP. */
+  ready?: { resolve: (port: number) => void; reject: (error: Error) => void };
+  stopped?: () => void;
+  /** This run (start → stop): when it began, and whether it produced a segment or reported a stall. */
+  runStartedAt?: string;
+  runAccounted?: boolean;
+  /** What the recorder process reported when the run stopped. */
+  lastStop?: { received: number; forwarded: number; ffmpegRuns: number; stderrTail: string };
+}
+
+export interface RecordingContext {
+  roleOf: (participantId: string) => string;
+  client: RecorderProcessClient;
+  key: RecordKey;
+}
+
+/**
+ * The record of one hearing: its manifest, and one recorded track per main-room producer while the
+ * hearing is in session. Operations are serialized, so lines land in the order things happened.
+ */
+export class HearingRecording {
+  readonly manifest: ManifestWriter;
+  private readonly tracks = new Map<string, TrackState>();
+  private ops: Promise<unknown> = Promise.resolve();
+  private recording = false;
+  private finalized = false;
+  private started: boolean;
+  private room?: MediaRoom;
+
+  constructor(
+    readonly hearingId: string,
+    readonly dir: string,
+    private readonly ctx: RecordingContext,
+  ) {
+    this.manifest = new ManifestWriter(path.join(dir, MANIFEST), hearingId);
+    this.finalized = fs.existsSync(path.join(dir, SIGNATURE));
+    this.started = this.manifest.head.seq > 0 && fs.readFileSync(this.manifest.file, 'utf8').includes('"event":"record.started"');
+  }
+
+  /** Resolves when every operation queued so far (e.g. finalizing) has finished. */
+  settled(): Promise<void> {
+    return this.ops.then(() => undefined);
+  }
+
+  get isRecording(): boolean {
+    return this.recording;
+  }
+
+  /** Appends an event line (in order with everything else this recording writes). */
+  event(event: string, detail: Record<string, unknown> = {}, at?: string): Promise<void> {
+    return this.serial(async () => {
+      if (!this.finalized) this.manifest.append({ type: 'event', event, ...detail } as EventLine, at);
+    });
+  }
+
+  /** Start or resume: record every producer of the room, and every producer that appears later. */
+  start(room: MediaRoom | undefined, reason: string, actor: string): Promise<void> {
+    return this.serial(async () => {
+      if (this.finalized) return;
+      this.manifest.append({ type: 'event', event: this.started ? 'record.resumed' : 'record.started', reason, actor });
+      this.started = true;
+      this.recording = true;
+      if (room) await this.attach(room);
+    });
+  }
+
+  /** A (new) room for this hearing: after a worker death the old consumers are gone with the old router. */
+  attachRoom(room: MediaRoom): Promise<void> {
+    return this.serial(async () => {
+      for (const t of this.tracks.values()) if (t.running) await this.stopTrack(t);
+      if (this.recording) await this.attach(room);
+      else this.room = room;
+    });
+  }
+
+  pause(reason: string, actor: string): Promise<void> {
+    return this.serial(async () => {
+      if (!this.recording || this.finalized) return;
+      this.recording = false;
+      const requestedAt = new Date().toISOString();
+      await Promise.all([...this.tracks.values()].filter((t) => t.running).map((t) => this.stopTrack(t)));
+      // Written once every track's last segment is closed; `requestedAt` is when media stopped being kept.
+      this.manifest.append({ type: 'event', event: 'record.paused', reason, actor, requestedAt });
+    });
+  }
+
+  /** Closes every segment, writes the final line and signs the head hash. */
+  finalize(actor: string): Promise<void> {
+    return this.serial(async () => {
+      if (this.finalized) return;
+      this.recording = false;
+      await Promise.all([...this.tracks.values()].filter((t) => t.running).map((t) => this.stopTrack(t)));
+      this.manifest.append({ type: 'event', event: 'record.finalized', actor, tracks: this.tracks.size });
+      const { seq, hash } = this.manifest.head;
+      const signature = this.ctx.key.sign(this.hearingId, seq, hash);
+      const tmp = path.join(this.dir, `${SIGNATURE}.tmp`);
+      fs.writeFileSync(tmp, JSON.stringify(signature, null, 2));
+      fs.renameSync(tmp, path.join(this.dir, SIGNATURE));
+      this.finalized = true;
+      this.manifest.close();
+    });
+  }
+
+  /** Clean server shutdown: close segments and say so in the record; a restart resumes. */
+  suspend(): Promise<void> {
+    return this.serial(async () => {
+      if (this.finalized) return;
+      const was = this.recording;
+      this.recording = false;
+      await Promise.all([...this.tracks.values()].filter((t) => t.running).map((t) => this.stopTrack(t)));
+      this.manifest.append({ type: 'event', event: 'record.suspended', reason: 'server shutdown', wasRecording: was });
+    });
+  }
+
+  onProducer(room: MediaRoom, info: ProducerInfo): Promise<void> {
+    return this.serial(async () => {
+      if (this.recording && room === this.room && info.participantId !== RECORDER_PEER) await this.startTrack(room, info);
+    });
+  }
+
+  onProducerClosed(producerId: string): Promise<void> {
+    return this.serial(async () => {
+      const t = [...this.tracks.values()].find((x) => x.producerId === producerId && x.running);
+      if (!t) return;
+      await this.stopTrack(t);
+      if (!this.finalized) this.manifest.append({ type: 'event', event: 'track.ended', track: t.trackId, participantId: t.participantId });
+    });
+  }
+
+  /** Messages from the recorder process about this hearing's tracks. */
+  onRecorderMessage(m: FromRecorder): void {
+    const t = this.tracks.get(m.trackId);
+    if (!t || this.finalized) return;
+    const base = { track: t.trackId, participantId: t.participantId };
+    switch (m.type) {
+      case 'segment':
+        t.runAccounted = true;
+        this.manifest.append({
+          type: 'segment',
+          track: t.trackId,
+          participantId: t.participantId,
+          role: this.ctx.roleOf(t.participantId),
+          kind: t.kind,
+          codec: t.codec,
+          file: `${TRACKS}/${t.trackId}/${m.file}`,
+          bytes: m.bytes,
+          sha256: m.sha256,
+          start: m.wallStart,
+          end: m.wallEnd,
+          durationSeconds: m.durationSeconds,
+          rtpFirst: m.rtpFirst,
+          rtpLast: m.rtpLast,
+        });
+        return;
+      case 'gap':
+        this.manifest.append({ type: 'event', event: 'gap', ...base, missing: m.missing, afterSeq: m.afterSeq, nextSeq: m.nextSeq }, m.at);
+        return;
+      case 'stall':
+        t.runAccounted = true;
+        this.manifest.append({ type: 'event', event: 'stall', ...base, silentMs: m.silentMs, since: m.at });
+        return;
+      case 'dropped':
+        this.manifest.append({ type: 'event', event: 'recorder.backlog_dropped', ...base, packets: m.packets }, m.at);
+        return;
+      case 'flowing':
+        this.manifest.append({ type: 'event', event: 'stall.ended', ...base, afterMs: m.afterMs }, m.at);
+        return;
+      case 'error':
+        if (t.ready) {
+          t.ready.reject(new Error(m.message));
+          t.ready = undefined;
+        }
+        this.manifest.append({ type: 'event', event: 'ffmpeg.exit', ...base, message: m.message });
+        return;
+      case 'stopped':
+        t.nextNumber = m.nextNumber;
+        t.lastStop = { received: m.received, forwarded: m.forwarded, ffmpegRuns: m.ffmpegRuns, stderrTail: m.stderrTail };
+        t.running = false;
+        t.tap?.close();
+        t.stopped?.();
+        return;
+      case 'keyframe':
+        void t.tap?.consumer.requestKeyFrame().catch(() => undefined);
+        return;
+      case 'ready':
+        t.ready?.resolve(m.port);
+        t.ready = undefined;
+        return;
+    }
+  }
+
+  /** The recorder process died: its tracks are gone; start them again. */
+  onRecorderCrash(info: { code: number | null; signal: string | null }): Promise<void> {
+    // A track still waiting for the dead process would hold up every queued operation.
+    for (const t of this.tracks.values()) {
+      t.ready?.reject(new Error('recorder process died'));
+      t.ready = undefined;
+    }
+    return this.serial(async () => {
+      const lost = [...this.tracks.values()].filter((t) => t.running);
+      for (const t of lost) {
+        t.running = false;
+        t.tap?.close();
+        t.stopped?.();
+      }
+      if (this.finalized) return;
+      this.manifest.append({ type: 'event', event: 'recorder.crashed', code: info.code, signal: info.signal, tracks: lost.map((t) => t.trackId) });
+      if (this.recording && this.room) await this.attach(this.room);
+    });
+  }
+
+  private async attach(room: MediaRoom): Promise<void> {
+    this.room = room;
+    // In parallel: media is already flowing, and every track waits for its consumer and its ffmpeg.
+    const results = await Promise.allSettled(room.producers().filter((p) => p.participantId !== RECORDER_PEER).map((info) => this.startTrack(room, info)));
+    for (const r of results) {
+      if (r.status === 'rejected') this.manifest.append({ type: 'event', event: 'recorder.error', message: String(r.reason) });
+    }
+  }
+
+  private async startTrack(room: MediaRoom, info: ProducerInfo): Promise<void> {
+    const trackId = `${info.participantId}-${info.kind}-${info.producerId}`;
+    const existing = this.tracks.get(trackId);
+    if (existing?.running) return;
+    const tap = await openTap(room, RECORDER_PEER, info.producerId, { rtcpMux: true });
+    const { codec } = tap;
+    const t: TrackState = existing ?? { trackId, producerId: info.producerId, participantId: info.participantId, kind: info.kind, codec: codec.mimeType, nextNumber: 1, running: false };
+    Object.assign(t, { tap, running: true, runStartedAt: new Date().toISOString(), runAccounted: false });
+    this.tracks.set(trackId, t);
+    const ready = new Promise<number>((resolve, reject) => (t.ready = { resolve, reject }));
+    this.ctx.client.send({
+      type: 'start',
+      trackId,
+      dir: path.join(this.dir, TRACKS, trackId),
+      kind: info.kind,
+      codec: { mimeType: codec.mimeType, payloadType: codec.payloadType, clockRate: codec.clockRate, channels: codec.channels, parameters: codec.parameters },
+      ssrc: tap.ssrc,
+      ext: codec.mimeType.toLowerCase() === 'video/h264' ? 'mkv' : 'webm',
+      segmentSeconds: SEGMENT_SECONDS,
+      startNumber: t.nextNumber,
+      stallMs: 1000,
+    });
+    const port = await ready;
+    // Resuming asks for the key frame the recording starts with, now that it has somewhere to go.
+    await tap.connect(port);
+  }
+
+  /** ffmpeg stops at the next packet, so the consumer is closed only once it has ('stopped'). */
+  private async stopTrack(t: TrackState): Promise<void> {
+    if (!t.running) return;
+    await this.stopRun(t);
+    // The last guard against silence: a run that neither closed a segment nor reported a stall (e.g. it
+    // was stopped before its ffmpeg ever got media) is still written down.
+    if (!t.runAccounted && !this.finalized) {
+      this.manifest.append({ type: 'event', event: 'track.no_media', track: t.trackId, participantId: t.participantId, since: t.runStartedAt, recorder: t.lastStop ?? null });
+    }
+  }
+
+  private stopRun(t: TrackState): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        // Segments closed after this would be outside the record (verify reports them as unlisted).
+        if (!this.finalized) this.manifest.append({ type: 'event', event: 'recorder.stop_timeout', track: t.trackId, participantId: t.participantId, waitedMs: STOP_TIMEOUT_MS });
+        t.running = false;
+        t.tap?.close();
+        resolve();
+      }, STOP_TIMEOUT_MS);
+      t.stopped = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.ctx.client.send({ type: 'stop', trackId: t.trackId });
+    });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.ops.then(fn, fn);
+    this.ops = next.catch((error: unknown) => {
+      console.warn(`[record ${this.hearingId}]`, error);
+    });
+    return next;
+  }
+}
+
+/** Files under tracks/ that the manifest does not list (segments closed after a crash), with hashes. */
+export function unlistedFiles(dir: string, listed: Set<string>): { file: string; bytes: number; sha256: string }[] {
+  const out: { file: string; bytes: number; sha256: string }[] = [];
+  const tracksDir = path.join(dir, TRACKS);
+  if (!fs.existsSync(tracksDir)) return out;
+  for (const track of fs.readdirSync(tracksDir)) {
+    for (const name of fs.readdirSync(path.join(tracksDir, track))) {
+      const file = `${TRACKS}/${track}/${name}`;
+      if (listed.has(file)) continue;
+      const data = fs.readFileSync(path.join(dir, file));
+      out.push({ file, bytes: data.length, sha256: sha256Hex(data) });
+    }
+  }
+  return out;
+}

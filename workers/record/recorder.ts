@@ -1,0 +1,157 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ManifestLine } from '../../recordings/manifest.ts';
+import { MANIFEST, SIGNATURE, recordDir } from '../../recordings/layout.ts';
+import type { RecordKey } from '../../recordings/signing.ts';
+import { HearingRecording, unlistedFiles } from './hearing-recording.ts';
+import type { MediaPlane } from '../media/plane.ts';
+import { followMainRooms } from '../taps/tap.ts';
+import { RecorderProcessClient } from './process-client.ts';
+
+export interface RecorderOptions {
+  dataDir: string;
+  key: RecordKey;
+  plane: MediaPlane;
+  roleOf: (hearingId: string, participantId: string) => string;
+  /** Whether the hearing is in session (recorded) right now. */
+  inSession: (hearingId: string) => boolean;
+  portRange: { min: number; max: number };
+  /** The hearing's log so far, so what happened before the record began (waiting room) is in it too. */
+  hearingLog?: (hearingId: string) => { seq: number; at: string; actor: string; action: string; detail: Record<string, unknown> }[];
+}
+
+/** Hearing-log actions that are also written into the record. */
+const MIRRORED = new Set(['hearing.state_changed', 'participant.joined', 'participant.left', 'media.worker_died', 'record.pause_requested', 'record.resume_requested', 'transcript.edited', 'transcript.annotated', 'transcript.engine_fallback', 'transcript.engine_exit', 'transcript.tap_failed', 'hearing.step_failed', 'evidence.added', 'evidence.placed', 'transcript.frozen', 'transcript.signed', 'signing_key.registered', 'identity.enrolled', 'identity.checked', 'identity.alert', 'identity.decided', 'identity.check_failed', 'identity.face_back', 'identity.references_deleted', 'stream.streamable', 'stream.approved', 'stream.started', 'stream.paused', 'stream.stopped', 'stream.cut', 'stream.protection', 'stream.encoder_exit', 'stream.stalled', 'stream.input_back', 'stream.rebuild_failed', 'consultation.opened', 'consultation.closed']);
+
+/**
+ * Records every main-room track of hearings in session, following the hearing state:
+ * in session → recording, adjourned → paused, closed → finalized and signed.
+ */
+export class Recorder {
+  private readonly recordings = new Map<string, HearingRecording>();
+  private readonly client: RecorderProcessClient;
+
+  constructor(private readonly o: RecorderOptions) {
+    this.client = new RecorderProcessClient(o.portRange);
+    this.client.on('message', (m) => {
+      for (const r of this.recordings.values()) r.onRecorderMessage(m);
+    });
+    this.client.on('crashed', (info) => {
+      for (const r of this.recordings.values()) void r.onRecorderCrash(info);
+    });
+    this.recoverUnfinished();
+    followMainRooms(o.plane, (room) => {
+      room.on('producerAdded', (info) => void this.recordings.get(room.hearingId)?.onProducer(room, info));
+      room.on('producerClosed', ({ producerId }) => void this.recordings.get(room.hearingId)?.onProducerClosed(producerId));
+      const rec = this.recordings.get(room.hearingId);
+      if (rec?.isRecording) void rec.attachRoom(room);
+      else if (o.inSession(room.hearingId)) void this.recording(room.hearingId).start(room, 'hearing in session', 'system');
+    });
+  }
+
+  get processPid(): number | undefined {
+    return this.client.pid;
+  }
+
+  get(hearingId: string): HearingRecording | undefined {
+    return this.recordings.get(hearingId);
+  }
+
+  dirOf(hearingId: string): string {
+    return recordDir(this.o.dataDir, hearingId);
+  }
+
+  /** Resolves once the hearing's record has finished what it was asked (used before closing its room). */
+  async settled(hearingId: string): Promise<void> {
+    await this.recordings.get(hearingId)?.settled();
+  }
+
+  /** A hearing-log entry, mirrored into the record (a transition into session opens the record). */
+  async hearingEvent(hearingId: string, action: string, actor: string, detail: Record<string, unknown>, seq = Infinity): Promise<void> {
+    const inSession = this.o.inSession(hearingId);
+    let rec = this.recordings.get(hearingId);
+    if (!rec && !(action === 'hearing.state_changed' && inSession)) return;
+    if (!rec) {
+      rec = this.recording(hearingId);
+      // A new record opens with what was logged before it (identity checks and joins in the waiting
+      // room, evidence), each at its own time and marked as before the record began.
+      if (rec.manifest.head.seq === 0) {
+        for (const e of this.o.hearingLog?.(hearingId) ?? []) {
+          if (e.seq < seq && MIRRORED.has(e.action)) await rec.event(e.action, { actor: e.actor, ...e.detail, beforeRecord: true }, e.at);
+        }
+      }
+    }
+    if (MIRRORED.has(action)) await rec.event(action, { actor, ...detail });
+  }
+
+  /**
+   * The hearing's record step of a transition: in session → recording, out of session → paused,
+   * closed → finalized and signed (resolves once the signature is written).
+   */
+  async stateChanged(hearingId: string, to: string, actor: string): Promise<void> {
+    const rec = this.recordings.get(hearingId);
+    if (to === 'closed') await rec?.finalize(actor);
+    else if (this.o.inSession(hearingId)) {
+      const r = rec ?? this.recording(hearingId);
+      if (!r.isRecording) await r.start(this.o.plane.get(hearingId), `hearing ${to}`, actor);
+    } else if (rec?.isRecording) await rec.pause(`hearing ${to}`, actor);
+  }
+
+  /** A judge or clerk pauses the recording with a reason (logged); resume only while in session. */
+  async pause(hearingId: string, actor: string, reason: string): Promise<boolean> {
+    const rec = this.recordings.get(hearingId);
+    if (!rec?.isRecording) return false;
+    await rec.pause(reason, actor);
+    return true;
+  }
+
+  async resume(hearingId: string, actor: string, reason: string): Promise<boolean> {
+    if (!this.o.inSession(hearingId)) return false;
+    const rec = this.recording(hearingId);
+    if (rec.isRecording) return false;
+    await rec.start(this.o.plane.get(hearingId), reason, actor);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.recordings.values()].map((r) => r.suspend()));
+    await this.client.close();
+  }
+
+  private recording(hearingId: string): HearingRecording {
+    let rec = this.recordings.get(hearingId);
+    if (!rec) {
+      rec = new HearingRecording(hearingId, this.dirOf(hearingId), {
+        roleOf: (pid) => this.o.roleOf(hearingId, pid),
+        client: this.client,
+        key: this.o.key,
+      });
+      this.recordings.set(hearingId, rec);
+    }
+    return rec;
+  }
+
+  /**
+   * At start: every record that was not finalized gets an interruption line — a crash if the server
+   * did not write its clean-shutdown line — listing segment files that were closed after the last line.
+   */
+  private recoverUnfinished(): void {
+    const root = path.join(this.o.dataDir, 'hearings');
+    if (!fs.existsSync(root)) return;
+    for (const hearingId of fs.readdirSync(root)) {
+      const dir = path.join(root, hearingId);
+      if (!fs.existsSync(path.join(dir, MANIFEST)) || fs.existsSync(path.join(dir, SIGNATURE))) continue;
+      const rec = this.recording(hearingId);
+      const lines = fs.readFileSync(path.join(dir, MANIFEST), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ManifestLine);
+      const last = lines.at(-1);
+      const listed = new Set(lines.flatMap((l) => (l.type === 'segment' ? [l.file] : Array.isArray(l.unlistedFiles) ? (l.unlistedFiles as { file: string }[]).map((f) => f.file) : [])));
+      const clean = last?.type === 'event' && last.event === 'record.suspended';
+      void rec.event('interruption', {
+        cause: clean ? 'server restart' : 'server crash',
+        lastLineAt: last?.at ?? null,
+        truncatedTailBytes: rec.manifest.truncatedTail?.length ?? 0,
+        unlistedFiles: unlistedFiles(dir, listed),
+      });
+    }
+  }
+}

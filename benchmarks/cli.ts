@@ -49,7 +49,12 @@ const optionsSchema = z.object({
     .string()
     .regex(/^\d+(,\d+)*$/, 'comma-separated stream counts')
     .default(LIVESTREAM_DEFAULTS.steps.join(','))
-    .transform((s) => s.split(',').map(Number).filter((n) => n >= 1 && n <= 20)),
+    .transform((s) =>
+      s
+        .split(',')
+        .map(Number)
+        .filter((n) => n >= 1 && n <= 20),
+    ),
   liveSeconds: z.coerce.number().positive().max(120).default(LIVESTREAM_DEFAULTS.seconds),
   lossLevels: z
     .string()
@@ -157,7 +162,17 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
     case 'faces':
       return facesScenario({ rounds: o.faceRounds }, progress);
     case 'hearing':
-      return hearingScenario({ target: o.target, apiKey: o.apiKey, hearings: o.hearingCount, participants: o.participants, seconds: o.holdSeconds, browsers: o.browsers }, progress);
+      return hearingScenario(
+        {
+          target: o.target,
+          apiKey: o.apiKey,
+          hearings: o.hearingCount,
+          participants: o.participants,
+          seconds: o.holdSeconds,
+          browsers: o.browsers,
+        },
+        progress,
+      );
     case 'livestream':
       return livestreamScenario({ steps: o.liveSteps, seconds: o.liveSeconds }, progress);
     case 'loss':
@@ -167,7 +182,8 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
 
 export async function main(argv: string[]): Promise<number> {
   const options = parseBenchArgs(argv);
-  const names = options.scenario === 'all' ? (SCENARIOS.filter((s) => s !== 'all') as Exclude<BenchOptions['scenario'], 'all'>[]) : [options.scenario];
+  const names =
+    options.scenario === 'all' ? (SCENARIOS.filter((s) => s !== 'all') as Exclude<BenchOptions['scenario'], 'all'>[]) : [options.scenario];
   let missed = 0;
   const lines: string[] = [];
   for (const name of names) {

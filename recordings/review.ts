@@ -47,7 +47,9 @@ export interface ReviewPlan {
 
 /** ffmpeg arguments that render a hearing record into `output`; list files are written into `workDir`. */
 export function planReview(recordDir: string, output: string, workDir: string): ReviewPlan {
-  const segments = readManifest(recordDir).lines.filter((l): l is SegmentLine & { seq: number; at: string; hearingId: string; prev: string } => l.type === 'segment');
+  const segments = readManifest(recordDir).lines.filter(
+    (l): l is SegmentLine & { seq: number; at: string; hearingId: string; prev: string } => l.type === 'segment',
+  );
   if (!segments.length) throw new Error('the record has no segments');
   const runs = runsOf(segments);
   const originMs = Math.min(...segments.map((s) => Date.parse(s.start)));
@@ -82,10 +84,27 @@ export function planReview(recordDir: string, output: string, workDir: string): 
       base = `base${i + 1}`;
     }
   });
-  args.push('-filter_complex', [...filters, ...(audio.length ? [`${audio.join('')}amix=inputs=${audio.length}:duration=longest:normalize=0[aout]`] : [])].join(';'));
+  args.push(
+    '-filter_complex',
+    [...filters, ...(audio.length ? [`${audio.join('')}amix=inputs=${audio.length}:duration=longest:normalize=0[aout]`] : [])].join(';'),
+  );
   args.push('-map', `[${base}]`);
   if (audio.length) args.push('-map', '[aout]', '-c:a', 'aac', '-b:a', '96k');
-  args.push('-c:v', 'libx264', '-preset', 'veryfast', '-crf', '28', '-pix_fmt', 'yuv420p', '-t', durationSeconds.toFixed(3), '-movflags', '+faststart', output);
+  args.push(
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-crf',
+    '28',
+    '-pix_fmt',
+    'yuv420p',
+    '-t',
+    durationSeconds.toFixed(3),
+    '-movflags',
+    '+faststart',
+    output,
+  );
   return { args, originMs, durationSeconds, tracks: new Set(runs.map((r) => r.track)).size };
 }
 

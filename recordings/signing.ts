@@ -15,9 +15,13 @@ export interface RecordSignature {
 }
 
 /** The message a record signature covers. */
-export const signedMessage = (hearingId: string, lines: number, headHash: string): Buffer => Buffer.from(`hearing-record/v1\n${hearingId}\n${lines}\n${headHash}`, 'utf8');
+export const signedMessage = (hearingId: string, lines: number, headHash: string): Buffer =>
+  Buffer.from(`hearing-record/v1\n${hearingId}\n${lines}\n${headHash}`, 'utf8');
 
-export const keyFingerprint = (key: KeyObject): string => createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex');
+export const keyFingerprint = (key: KeyObject): string =>
+  createHash('sha256')
+    .update(key.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 
 /** The server's Ed25519 record key: `<data>/record-key.pem` (0600), generated on first start. */
 export class RecordKey {

@@ -22,7 +22,9 @@ function main(argv: string[]): number {
     const report = verifyRecord(positionals[0]!, key);
     if (values.json) console.log(JSON.stringify(report, null, 2));
     else {
-      console.log(`record ${report.dir}: ${report.lines} lines, ${report.segments} segments, ${report.events} events, head ${report.headHash}`);
+      console.log(
+        `record ${report.dir}: ${report.lines} lines, ${report.segments} segments, ${report.events} events, head ${report.headHash}`,
+      );
       console.log(report.signed ? `signed, key ${report.keyFingerprint}` : 'not signed');
       for (const w of report.warnings) console.log(`warning: ${w}`);
       for (const p of report.problems) console.log(`PROBLEM ${p.kind}: ${p.message}`);

@@ -92,14 +92,32 @@ export function verifyRecord(dir: string, publicKey?: KeyObject): VerifyReport {
     let inPlace = line.seq === expected;
     if (line.seq > expected) {
       const laterHasExpected = parsed.slice(i + 1).some((l) => l && l.seq >= expected && l.seq < line.seq);
-      if (laterHasExpected) problems.push({ kind: 'line_out_of_order', line: position, message: `line ${position} holds seq ${line.seq} where ${expected} belongs: lines reordered` });
-      else problems.push({ kind: 'line_missing', line: expected, message: `line(s) ${expected}${line.seq - 1 > expected ? `–${line.seq - 1}` : ''} missing before the line with seq ${line.seq}` });
+      if (laterHasExpected)
+        problems.push({
+          kind: 'line_out_of_order',
+          line: position,
+          message: `line ${position} holds seq ${line.seq} where ${expected} belongs: lines reordered`,
+        });
+      else
+        problems.push({
+          kind: 'line_missing',
+          line: expected,
+          message: `line(s) ${expected}${line.seq - 1 > expected ? `–${line.seq - 1}` : ''} missing before the line with seq ${line.seq}`,
+        });
     } else if (line.seq < expected) {
-      problems.push({ kind: 'line_out_of_order', line: position, message: `line ${position} holds seq ${line.seq} after seq ${prevSeq}: lines reordered or repeated` });
+      problems.push({
+        kind: 'line_out_of_order',
+        line: position,
+        message: `line ${position} holds seq ${line.seq} after seq ${prevSeq}: lines reordered or repeated`,
+      });
       inPlace = false;
     }
     if (inPlace && prevInPlace && line.prev !== prevHash) {
-      problems.push({ kind: 'line_altered', line: position - 1, message: `line ${position - 1} was altered: its hash no longer matches the prev of line ${position}` });
+      problems.push({
+        kind: 'line_altered',
+        line: position - 1,
+        message: `line ${position - 1} was altered: its hash no longer matches the prev of line ${position}`,
+      });
     }
     prevHash = lineHash(raw);
     prevSeq = Math.max(prevSeq, line.seq);
@@ -123,14 +141,31 @@ export function verifyRecord(dir: string, publicKey?: KeyObject): VerifyReport {
     }
     const data = fs.readFileSync(file);
     if (data.length !== s.bytes || sha256Hex(data) !== s.sha256) {
-      problems.push({ kind: 'segment_altered', file: s.file, message: `segment ${s.file} was altered (${data.length} bytes, manifest says ${s.bytes}; SHA-256 differs)` });
+      problems.push({
+        kind: 'segment_altered',
+        file: s.file,
+        message: `segment ${s.file} was altered (${data.length} bytes, manifest says ${s.bytes}; SHA-256 differs)`,
+      });
     }
   }
   for (const f of listFiles(path.join(dir, TRACKS), dir)) {
-    if (!accounted.has(f)) problems.push({ kind: 'segment_unlisted', file: f, message: `${f} is not in the manifest: added after recording` });
+    if (!accounted.has(f))
+      problems.push({ kind: 'segment_unlisted', file: f, message: `${f} is not in the manifest: added after recording` });
   }
 
-  const report: VerifyReport = { ok: false, dir, lines: rawLines.length, segments: segments.length, events, headHash: prevHash, signed: false, finalized, keyFingerprint: null, problems, warnings };
+  const report: VerifyReport = {
+    ok: false,
+    dir,
+    lines: rawLines.length,
+    segments: segments.length,
+    events,
+    headHash: prevHash,
+    signed: false,
+    finalized,
+    keyFingerprint: null,
+    problems,
+    warnings,
+  };
   const sigFile = path.join(dir, SIGNATURE);
   if (!fs.existsSync(sigFile)) {
     if (finalized) problems.push({ kind: 'signature_missing', message: `the record was finalized but ${SIGNATURE} is missing` });
@@ -140,17 +175,28 @@ export function verifyRecord(dir: string, publicKey?: KeyObject): VerifyReport {
     let key: KeyObject | undefined;
     try {
       sig = JSON.parse(fs.readFileSync(sigFile, 'utf8')) as RecordSignature;
-      if (typeof sig.signature !== 'string' || typeof sig.headHash !== 'string' || typeof sig.publicKeyPem !== 'string') throw new Error('fields');
+      if (typeof sig.signature !== 'string' || typeof sig.headHash !== 'string' || typeof sig.publicKeyPem !== 'string')
+        throw new Error('fields');
       key = publicKey ?? createPublicKey(sig.publicKeyPem);
     } catch {
       problems.push({ kind: 'signature_malformed', message: `${SIGNATURE} is malformed or truncated` });
     }
     if (sig && key) {
       report.keyFingerprint = keyFingerprint(key);
-      if (!publicKey) warnings.push(`signature checked with the public key inside ${SIGNATURE} (fingerprint ${report.keyFingerprint}); pin the court's key with --public-key`);
-      else if (sig.keyFingerprint !== report.keyFingerprint) problems.push({ kind: 'signature_wrong_key', message: `signed by key ${sig.keyFingerprint}, not by the pinned key ${report.keyFingerprint}` });
+      if (!publicKey)
+        warnings.push(
+          `signature checked with the public key inside ${SIGNATURE} (fingerprint ${report.keyFingerprint}); pin the court's key with --public-key`,
+        );
+      else if (sig.keyFingerprint !== report.keyFingerprint)
+        problems.push({
+          kind: 'signature_wrong_key',
+          message: `signed by key ${sig.keyFingerprint}, not by the pinned key ${report.keyFingerprint}`,
+        });
       if (sig.headHash !== prevHash || sig.lines !== rawLines.length) {
-        problems.push({ kind: 'signature_mismatch', message: `the signature covers ${sig.lines} lines with head ${sig.headHash.slice(0, 12)}…, the manifest has ${rawLines.length} lines with head ${prevHash.slice(0, 12)}…: lines were changed, added or removed after signing` });
+        problems.push({
+          kind: 'signature_mismatch',
+          message: `the signature covers ${sig.lines} lines with head ${sig.headHash.slice(0, 12)}…, the manifest has ${rawLines.length} lines with head ${prevHash.slice(0, 12)}…: lines were changed, added or removed after signing`,
+        });
       }
       if (!verifySignature(sig, key)) problems.push({ kind: 'signature_invalid', message: 'the Ed25519 signature does not verify' });
       else report.signed = true;

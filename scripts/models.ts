@@ -10,9 +10,21 @@ import { parseArgs } from 'node:util';
 
 /** SHA-256 of the ggml files published with whisper.cpp (two independent public listings agree). */
 export const MODELS: Record<string, { url: string; sha256: string; mib: number }> = {
-  tiny: { url: 'https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-tiny.bin', sha256: 'be07e048e1e599ad46341c8d2a135645097a538221678b7acdd1b1919c6e1b21', mib: 75 },
-  base: { url: 'https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-base.bin', sha256: '60ed5bc3dd14eea856493d334349b405782ddcaf0028d4b5df4088345fba2efe', mib: 142 },
-  small: { url: 'https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-small.bin', sha256: '1be3a9b2063867b937e64e2ec7483364a79917e157fa98c5d94b5c1fffea987b', mib: 466 },
+  tiny: {
+    url: 'https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-tiny.bin',
+    sha256: 'be07e048e1e599ad46341c8d2a135645097a538221678b7acdd1b1919c6e1b21',
+    mib: 75,
+  },
+  base: {
+    url: 'https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-base.bin',
+    sha256: '60ed5bc3dd14eea856493d334349b405782ddcaf0028d4b5df4088345fba2efe',
+    mib: 142,
+  },
+  small: {
+    url: 'https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-small.bin',
+    sha256: '1be3a9b2063867b937e64e2ec7483364a79917e157fa98c5d94b5c1fffea987b',
+    mib: 466,
+  },
 };
 
 export async function downloadModel(url: string, sha256: string, target: string): Promise<void> {
@@ -39,7 +51,11 @@ export async function downloadModel(url: string, sha256: string, target: string)
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { dir: { type: 'string' }, url: { type: 'string' }, sha256: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { dir: { type: 'string' }, url: { type: 'string' }, sha256: { type: 'string' } },
+  });
   const name = positionals[0] ?? 'base';
   const model = MODELS[name];
   if (!model) {

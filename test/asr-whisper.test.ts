@@ -17,7 +17,9 @@ const tinyModel = path.join(dir, 'tiny-test-model.bin');
 const corruptModel = path.join(dir, 'corrupt.bin');
 
 function pcm(file: string, filter = 'anull'): Float32Array {
-  const raw = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-af', filter, '-f', 'f32le', '-ar', '16000', '-ac', '1', 'pipe:1'], { maxBuffer: 1e8 });
+  const raw = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-af', filter, '-f', 'f32le', '-ar', '16000', '-ac', '1', 'pipe:1'], {
+    maxBuffer: 1e8,
+  });
   return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
 }
 
@@ -25,11 +27,38 @@ function pcm(file: string, filter = 'anull'): Float32Array {
 async function speakInto(server: HearingServer, hearingId: string, participantId: string): Promise<void> {
   const room = await server.plane.room(hearingId);
   const ingest = await room.createPlainTransport(participantId, 'send', { comedia: true });
-  await room.produce(participantId, ingest.id, 'audio', { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 4242 }] }, 'mic');
+  await room.produce(
+    participantId,
+    ingest.id,
+    'audio',
+    { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 4242 }] },
+    'mic',
+  );
   await api(server)('POST', `/api/v1/hearings/${hearingId}/transitions`, { to: 'waiting_room' });
   await api(server)('POST', `/api/v1/hearings/${hearingId}/transitions`, { to: 'open' });
   await new Promise((r) => setTimeout(r, 500));
-  const ffmpeg = spawn('ffmpeg', ['-v', 'error', '-re', '-i', CLIP, '-af', 'apad=pad_dur=2', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-payload_type', '100', '-ssrc', '4242', '-f', 'rtp', `rtp://127.0.0.1:${ingest.tuple.localPort}`]);
+  const ffmpeg = spawn('ffmpeg', [
+    '-v',
+    'error',
+    '-re',
+    '-i',
+    CLIP,
+    '-af',
+    'apad=pad_dur=2',
+    '-c:a',
+    'libopus',
+    '-ar',
+    '48000',
+    '-ac',
+    '2',
+    '-payload_type',
+    '100',
+    '-ssrc',
+    '4242',
+    '-f',
+    'rtp',
+    `rtp://127.0.0.1:${ingest.tuple.localPort}`,
+  ]);
   await new Promise((resolve) => ffmpeg.on('close', resolve));
 }
 
@@ -75,16 +104,22 @@ describe('the whisper engine', () => {
     it('a hearing set to whisper is transcribed by it, from real Opus RTP', async () => {
       server = await startTestServer({ asrModel: tinyModel });
       const call = api(server);
-      const hearing = (await call('POST', '/api/v1/hearings', { caseNumber: 'W-1', title: 'Mandarin', asr: { engine: 'whisper', language: 'zh' } })).body;
+      const hearing = (
+        await call('POST', '/api/v1/hearings', { caseNumber: 'W-1', title: 'Mandarin', asr: { engine: 'whisper', language: 'zh' } })
+      ).body;
       const party = (await call('POST', `/api/v1/hearings/${hearing.id}/participants`, { name: 'Party Wang', role: 'party' })).body;
       const partials: any[] = [];
       server.transcriber.on('partial', (p) => partials.push({ ...p, at: Date.now() }));
       await speakInto(server, hearing.id, party.id);
       // The random test model's words mean nothing; what is checked is the pipeline around it.
-      const segments = await until('whisper segments', async () => {
-        const list = (await call('GET', `/api/v1/hearings/${hearing.id}/transcript`)).body.segments;
-        return list.length ? list : undefined;
-      }, 20_000);
+      const segments = await until(
+        'whisper segments',
+        async () => {
+          const list = (await call('GET', `/api/v1/hearings/${hearing.id}/transcript`)).body.segments;
+          return list.length ? list : undefined;
+        },
+        20_000,
+      );
       const events = (await call('GET', `/api/v1/hearings/${hearing.id}/events`)).body.events.map((e: any) => e.action);
       expect(events).not.toContain('transcript.engine_fallback');
       expect(segments.length).toBeGreaterThan(0);
@@ -101,15 +136,23 @@ describe('the whisper engine', () => {
     it('a corrupt model: a clear error, and the hearing is transcribed by pocketsphinx, logged', async () => {
       server = await startTestServer({ asrModel: corruptModel });
       const call = api(server);
-      const hearing = (await call('POST', '/api/v1/hearings', { caseNumber: 'W-2', title: 'x', asr: { engine: 'whisper', language: 'en' } })).body;
+      const hearing = (
+        await call('POST', '/api/v1/hearings', { caseNumber: 'W-2', title: 'x', asr: { engine: 'whisper', language: 'en' } })
+      ).body;
       const party = (await call('POST', `/api/v1/hearings/${hearing.id}/participants`, { name: 'Party Li', role: 'party' })).body;
       await speakInto(server, hearing.id, party.id);
-      const fallback = (await call('GET', `/api/v1/hearings/${hearing.id}/events`)).body.events.find((e: any) => e.action === 'transcript.engine_fallback');
+      const fallback = (await call('GET', `/api/v1/hearings/${hearing.id}/events`)).body.events.find(
+        (e: any) => e.action === 'transcript.engine_fallback',
+      );
       expect(fallback.detail.reason).toMatch(/engine whisper not available: whisper model .* cannot be loaded/);
-      const segments = await until('pocketsphinx segments', async () => {
-        const list = (await call('GET', `/api/v1/hearings/${hearing.id}/transcript`)).body.segments;
-        return list.length ? list : undefined;
-      }, 20_000);
+      const segments = await until(
+        'pocketsphinx segments',
+        async () => {
+          const list = (await call('GET', `/api/v1/hearings/${hearing.id}/transcript`)).body.segments;
+          return list.length ? list : undefined;
+        },
+        20_000,
+      );
       expect(segments[0]).toMatchObject({ engine: 'pocketsphinx', participantId: party.id });
       expect(segments.map((s: any) => s.text).join(' ')).toMatch(/leisure|consider|power/);
     });

@@ -14,19 +14,41 @@ describe('benchmark CLI', () => {
     const o = parseBenchArgs(['forwarding', '--hearings', '3', '--sweep', '100,200', '--audio-only']);
     expect(o).toMatchObject({ scenario: 'forwarding', hearings: 3, sweep: [100, 200], audioOnly: true, publishers: 3, seconds: 10 });
     expect(parseBenchArgs(['all', '--sweep', 'none']).sweep).toEqual([]);
-    expect(parseBenchArgs(['transcription', '--asr-speakers', '1,3', '--asr-model', '/m.bin'])).toMatchObject({ asrSpeakers: [1, 3], asrModel: '/m.bin' });
+    expect(parseBenchArgs(['transcription', '--asr-speakers', '1,3', '--asr-model', '/m.bin'])).toMatchObject({
+      asrSpeakers: [1, 3],
+      asrModel: '/m.bin',
+    });
     expect(parseBenchArgs(['recording', '--record-steps', '10,20'])).toMatchObject({ recordSteps: [10, 20] });
-    expect(parseBenchArgs(['hearing', '--target', 'https://court.example', '--api-key', 'k'.repeat(20), '--hearings', '20', '--participants', '6'])).toMatchObject({ target: 'https://court.example', hearingCount: 20, participants: 6, browsers: 2 });
+    expect(
+      parseBenchArgs([
+        'hearing',
+        '--target',
+        'https://court.example',
+        '--api-key',
+        'k'.repeat(20),
+        '--hearings',
+        '20',
+        '--participants',
+        '6',
+      ]),
+    ).toMatchObject({ target: 'https://court.example', hearingCount: 20, participants: 6, browsers: 2 });
     expect(parseBenchArgs(['hearing']).hearingCount).toBe(2);
     expect(() => parseBenchArgs(['hearing', '--target', 'not a url'])).toThrow(/--target/);
     expect(parseBenchArgs(['livestream', '--live-steps', '1,2'])).toMatchObject({ liveSteps: [1, 2], liveSeconds: 15 });
     expect(parseBenchArgs(['faces', '--face-rounds', '2']).faceRounds).toBe(2);
-    expect(parseBenchArgs(['loss', '--loss-levels', '5,10', '--rtt-ms', '50'])).toMatchObject({ lossLevels: [5, 10], rttMs: 50, jitterMs: 10, lossSeconds: 20 });
+    expect(parseBenchArgs(['loss', '--loss-levels', '5,10', '--rtt-ms', '50'])).toMatchObject({
+      lossLevels: [5, 10],
+      rttMs: 50,
+      jitterMs: 10,
+      lossSeconds: 20,
+    });
     expect(() => parseBenchArgs(['loss', '--loss-levels', '90'])).toThrow(/--loss-levels: at most 50 %/);
     expect(() => parseBenchArgs(['recording', '--record-steps', 'x'])).toThrow(/--record-steps/);
     expect(() => parseBenchArgs([])).toThrow(/usage/);
     expect(() => parseBenchArgs(['teleport'])).toThrow(/scenario/);
-    expect(() => parseBenchArgs(['forwarding', '--hearings', '0', '--seconds', 'x'])).toThrow(/--hearings.*--seconds|--seconds.*--hearings/);
+    expect(() => parseBenchArgs(['forwarding', '--hearings', '0', '--seconds', 'x'])).toThrow(
+      /--hearings.*--seconds|--seconds.*--hearings/,
+    );
     expect(() => parseBenchArgs(['forwarding', '--sweep', '1,a'])).toThrow(/--sweep/);
     expect(() => parseBenchArgs(['forwarding', '--bogus', '1'])).toThrow();
   });
@@ -51,10 +73,28 @@ describe('benchmark CLI', () => {
       summary: { cpuRatioVsBare: 1.01 },
       targets: [{ name: 'cpuRatioVsBare', value: 1.01, target: '<= 1.05', ok: true }],
       samples: { runs: [] },
-      table: { columns: ['system', 'cpu'], rows: [['bare', 1], ['ours', 1.01]] },
-      chart: { title: 'CPU <per> packet', bars: [{ label: 'bare', value: 1 }, { label: 'ours', value: 1.01 }] },
+      table: {
+        columns: ['system', 'cpu'],
+        rows: [
+          ['bare', 1],
+          ['ours', 1.01],
+        ],
+      },
+      chart: {
+        title: 'CPU <per> packet',
+        bars: [
+          { label: 'bare', value: 1 },
+          { label: 'ours', value: 1.01 },
+        ],
+      },
     };
-    const files = writeReport(dir, 'forwarding', outcome, { cpus: 2, cpuModel: 'x', memoryGiB: 1, node: 'v20', kernel: 'k' }, new Date('2026-11-23T10:00:00Z'));
+    const files = writeReport(
+      dir,
+      'forwarding',
+      outcome,
+      { cpus: 2, cpuModel: 'x', memoryGiB: 1, node: 'v20', kernel: 'k' },
+      new Date('2026-11-23T10:00:00Z'),
+    );
     expect(path.basename(files.json)).toBe('forwarding-2026-11-23T10-00-00-000Z.json');
     expect(JSON.parse(fs.readFileSync(files.json, 'utf8'))).toMatchObject({ scenario: 'forwarding', summary: { cpuRatioVsBare: 1.01 } });
     const md = fs.readFileSync(files.markdown, 'utf8');
@@ -96,7 +136,15 @@ describe('benchmark CLI', () => {
   it('smoke: a short loss run impairs the publisher only, repairs with NACK, and reports the 0 % baseline beside it', async () => {
     const outcome = await lossScenario({ levels: [10], seconds: 6, rttMs: 100, jitterMs: 10 }, () => undefined);
     const [baseline, lossy] = (outcome.samples as { rows: LossRow[] }).rows;
-    expect(baseline).toMatchObject({ lossPct: 0, uplinkRtpDropped: 0, serverPacketsLost: 0, serverVideoNeverReceived: 0, recordVideoGapPackets: 0, recordAudioGapPackets: 0, recordVideoDecodeErrors: 0 });
+    expect(baseline).toMatchObject({
+      lossPct: 0,
+      uplinkRtpDropped: 0,
+      serverPacketsLost: 0,
+      serverVideoNeverReceived: 0,
+      recordVideoGapPackets: 0,
+      recordAudioGapPackets: 0,
+      recordVideoDecodeErrors: 0,
+    });
     expect(baseline!.uplinkRtpPackets).toBeGreaterThan(300);
     expect(baseline!.subscriberFps).toBeGreaterThan(5);
     expect(baseline!.recordVideoFrames).toBeGreaterThan(50);
@@ -107,6 +155,9 @@ describe('benchmark CLI', () => {
     expect(lossy!.serverPacketsRepaired, 'NACK repairs reach the server').toBeGreaterThan(0);
     expect(lossy!.recordVideoFrames).toBeGreaterThan(0);
     expect(lossy!.subscriberFps).toBeGreaterThan(0);
-    expect(outcome.targets.map((t) => t.name)).toEqual(['baseline: video packets missing from the record at 0 %', 'video packets missing from the record at 10 % loss']);
+    expect(outcome.targets.map((t) => t.name)).toEqual([
+      'baseline: video packets missing from the record at 0 %',
+      'video packets missing from the record at 10 % loss',
+    ]);
   });
 });

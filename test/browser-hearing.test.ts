@@ -6,14 +6,14 @@ import { sleep } from './helpers/wait.ts';
 describe('real browsers in one hearing', () => {
   const ctx = withServerAndBrowser();
 
-  it('two participants receive each other\'s audio and video; a viewer cannot publish', async () => {
+  it("two participants receive each other's audio and video; a viewer cannot publish", async () => {
     const { server, browser } = ctx;
     const { id: hearingId, participants } = await createHearing(server, [
       { name: 'Judge Wang', role: 'judge' },
       { name: 'Party Li', role: 'party' },
       { name: 'Observer Zhao', role: 'viewer' },
     ]);
-    const [judge, party, viewer] = participants as [typeof participants[0], typeof participants[0], typeof participants[0]];
+    const [judge, party, viewer] = participants as [(typeof participants)[0], (typeof participants)[0], (typeof participants)[0]];
 
     const judgePage = await openJoin(browser, judge.joinUrl);
     const partyPage = await openJoin(browser, party.joinUrl);
@@ -28,7 +28,12 @@ describe('real browsers in one hearing', () => {
     const attempt = await viewerPage.evaluate(() => (window as any).hearingClient.request('createTransport', { direction: 'send' }));
     expect(attempt.error.code).toBe('forbidden');
     const produce = await viewerPage.evaluate(() =>
-      (window as any).hearingClient.request('produce', { transportId: 'x', kind: 'audio', source: 'mic', rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000 }] } }),
+      (window as any).hearingClient.request('produce', {
+        transportId: 'x',
+        kind: 'audio',
+        source: 'mic',
+        rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000 }] },
+      }),
     );
     expect(produce.error.code).toBe('forbidden');
     expect(await viewerPage.evaluate(() => (window as any).hearingClient.publish())).toMatch(/^refused/);
@@ -41,7 +46,13 @@ describe('real browsers in one hearing', () => {
     await expect(judgePage.locator(`#tile-${party.id} .label`).textContent()).resolves.toBe('Party Li · party');
 
     // Judge and party each publish audio + video; the viewer nothing.
-    expect(server.plane.get(hearingId)?.producers().map((p) => p.participantId).sort()).toEqual([judge.id, judge.id, party.id, party.id].sort());
+    expect(
+      server.plane
+        .get(hearingId)
+        ?.producers()
+        .map((p) => p.participantId)
+        .sort(),
+    ).toEqual([judge.id, judge.id, party.id, party.id].sort());
     // The party signs the frozen transcript on its own device (a WebCrypto key made at join).
     const frozen = await judgePage.evaluate(() => (window as any).hearingClient.request('freezeTranscript', {}));
     expect(frozen.result.version).toBe(1);

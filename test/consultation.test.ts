@@ -15,19 +15,32 @@ describe('consultation rooms', () => {
   it('a party and a lawyer consult privately: the court, the record, the transcript and the stream get nothing of it', async () => {
     const { server } = ctx;
     const call = api(server);
-    const h = await openHearing(server, [{ name: 'Judge Wang', role: 'judge' }, { name: 'Party Li', role: 'party' }, { name: 'Lawyer Zhao', role: 'lawyer' }], { streamable: true });
+    const h = await openHearing(
+      server,
+      [
+        { name: 'Judge Wang', role: 'judge' },
+        { name: 'Party Li', role: 'party' },
+        { name: 'Lawyer Zhao', role: 'lawyer' },
+      ],
+      { streamable: true },
+    );
     const [judge, party, lawyer] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0], (typeof h.participants)[0]];
     const judgePage = await openJoin(ctx.court, judge.joinUrl);
     const lawyerPage = await openJoin(ctx.court, lawyer.joinUrl);
     const partyPage = await openJoin(ctx.party, party.joinUrl);
-    const client = (page: Page, fn: string, ...args: unknown[]) => page.evaluate(([f, a]) => (window as any).hearingClient[f as string](...(a as unknown[])), [fn, args] as const);
+    const client = (page: Page, fn: string, ...args: unknown[]) =>
+      page.evaluate(([f, a]) => (window as any).hearingClient[f as string](...(a as unknown[])), [fn, args] as const);
     await client(judgePage, 'request', 'stream', { action: 'approve' });
     await client(judgePage, 'request', 'stream', { action: 'start' });
     // Before: the party's (magenta) camera is in the courtroom program.
-    const before = await until('a program segment with the party', async () => {
-      const segment = await newestSegment(server, h.id);
-      return segment && magentaPixels(segment.file) > 1000 ? segment : undefined;
-    }, 40_000).catch(withStreamLog(server, h.id));
+    const before = await until(
+      'a program segment with the party',
+      async () => {
+        const segment = await newestSegment(server, h.id);
+        return segment && magentaPixels(segment.file) > 1000 ? segment : undefined;
+      },
+      40_000,
+    ).catch(withStreamLog(server, h.id));
     expect(before).toBeTruthy();
 
     // Roles: the judge cannot open a consultation; two lawyers or a party with the judge are refused.
@@ -39,10 +52,17 @@ describe('consultation rooms', () => {
     const consultationId = opened.consultationId as string;
     const startedAt = Date.now();
     // The lawyer receives the party's consultation audio and video.
-    await until('consultation media at the lawyer', async () => {
-      const s = await client(lawyerPage, 'consultationStats');
-      return s.some((x: any) => x.participantId === party.id && x.kind === 'video' && x.framesDecoded > 10) && s.some((x: any) => x.participantId === party.id && x.kind === 'audio' && x.packetsReceived > 20);
-    }, 30_000);
+    await until(
+      'consultation media at the lawyer',
+      async () => {
+        const s = await client(lawyerPage, 'consultationStats');
+        return (
+          s.some((x: any) => x.participantId === party.id && x.kind === 'video' && x.framesDecoded > 10) &&
+          s.some((x: any) => x.participantId === party.id && x.kind === 'audio' && x.packetsReceived > 20)
+        );
+      },
+      30_000,
+    );
 
     // The judge receives nothing new from the party (their courtroom producers are paused) and was never
     // told of the consultation producers.
@@ -60,11 +80,19 @@ describe('consultation rooms', () => {
     expect(probe.error.code).toBe('not_found');
 
     // The stream: a program made after the consultation began has no magenta at all.
-    const during = await until('a program segment made during the consultation', () => newestSegment(server, h.id, startedAt + 2500), 60_000).catch(withStreamLog(server, h.id));
+    const during = await until(
+      'a program segment made during the consultation',
+      () => newestSegment(server, h.id, startedAt + 2500),
+      60_000,
+    ).catch(withStreamLog(server, h.id));
     expect(magentaPixels(during.file)).toBe(0);
 
     await client(lawyerPage, 'endConsultation');
-    await until('the party is back in the courtroom', async () => (await judgeAudio())[0]!.packetsReceived > a1[0]!.packetsReceived + 20, 20_000);
+    await until(
+      'the party is back in the courtroom',
+      async () => (await judgeAudio())[0]!.packetsReceived > a1[0]!.packetsReceived + 20,
+      20_000,
+    );
     expect(server.plane.get(consultationRoomKey(consultationId))).toBeUndefined();
 
     // Record and transcript: the consultation is an event (who, when), its media nowhere.

@@ -38,24 +38,34 @@ describe('evidence photos', () => {
 
     // A real photo carrying EXIF (as a phone camera would write it).
     const face = fs.readFileSync(path.join(FACES, 'amy1.png'));
-    const withExif = await sharp(face).resize(600).withMetadata({ exif: { IFD0: { Copyright: 'GPS 39.9N 116.4E', Make: 'PhoneCam' } } }).jpeg().toBuffer();
+    const withExif = await sharp(face)
+      .resize(600)
+      .withMetadata({ exif: { IFD0: { Copyright: 'GPS 39.9N 116.4E', Make: 'PhoneCam' } } })
+      .jpeg()
+      .toBuffer();
     expect((await sharp(withExif).metadata()).exif).toBeDefined();
     const ok = await upload(server, id, party.token, withExif, 'contract-page.jpg');
     expect(ok.status).toBe(201);
     expect(ok.body).toMatchObject({ uploadedBy: party.id, originalName: 'contract-page.jpg', width: 600, height: 600 });
-    const stored = await fetch(`${server.url}/api/v1/hearings/${id}/evidence/${ok.body.id}`, { headers: { authorization: `Bearer ${clerk.token}` } });
+    const stored = await fetch(`${server.url}/api/v1/hearings/${id}/evidence/${ok.body.id}`, {
+      headers: { authorization: `Bearer ${clerk.token}` },
+    });
     const storedBytes = Buffer.from(await stored.arrayBuffer());
     const meta = await sharp(storedBytes).metadata();
     expect(meta.format).toBe('jpeg');
     expect(meta.exif).toBeUndefined();
-    const thumb = await fetch(`${server.url}/api/v1/hearings/${id}/evidence/${ok.body.id}?thumb=1`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } });
+    const thumb = await fetch(`${server.url}/api/v1/hearings/${id}/evidence/${ok.body.id}?thumb=1`, {
+      headers: { authorization: `Bearer ${server.secrets.apiKey}` },
+    });
     const thumbMeta = await sharp(Buffer.from(await thumb.arrayBuffer())).metadata();
     expect(Math.max(thumbMeta.width!, thumbMeta.height!)).toBeLessThanOrEqual(320);
     const byApi = await upload(server, id, server.secrets.apiKey, fs.readFileSync(path.join(FACES, 'howard2.png')), 'id-card.png');
     expect(byApi.status).toBe(201);
     expect(byApi.body.uploadedBy).toBe('api');
 
-    const huge = await sharp({ create: { width: 8000, height: 6000, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
+    const huge = await sharp({ create: { width: 8000, height: 6000, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+      .png()
+      .toBuffer();
     const truncatedPng = face.subarray(0, Math.floor(face.length / 2));
     const refusals: [string, Promise<{ status: number; body: any }>, number, string][] = [
       ['text', upload(server, id, party.token, Buffer.from('this is not a photo')), 415, 'not_an_image'],
@@ -82,15 +92,29 @@ describe('evidence photos', () => {
     expect(files).toEqual([`${ok.body.id}.jpg`, `${ok.body.id}.thumb.jpg`, `${byApi.body.id}.jpg`, `${byApi.body.id}.thumb.jpg`].sort());
 
     // The clerk pastes a photo into the transcript; the record lists the photo by hash.
-    const segment = server.transcripts.addRecognized({ hearingId: id, participantId: party.id, producerId: 'p', start: new Date().toISOString(), end: new Date().toISOString(), text: 'here is the contract', confidence: 1, engine: 'pocketsphinx', language: 'en' });
+    const segment = server.transcripts.addRecognized({
+      hearingId: id,
+      participantId: party.id,
+      producerId: 'p',
+      start: new Date().toISOString(),
+      end: new Date().toISOString(),
+      text: 'here is the contract',
+      confidence: 1,
+      engine: 'pocketsphinx',
+      language: 'en',
+    });
     const clerkSocket = await connect(server.url, clerk.token);
     const placed = await request(clerkSocket, 'placeEvidence', { evidenceId: ok.body.id, afterSegmentId: segment.id });
     expect(placed.evidence.afterSegmentId).toBe(segment.id);
     const partySocket = await connect(server.url, party.token);
-    expect((await request(partySocket, 'placeEvidence', { evidenceId: ok.body.id, afterSegmentId: segment.id })).error.code).toBe('forbidden');
+    expect((await request(partySocket, 'placeEvidence', { evidenceId: ok.body.id, afterSegmentId: segment.id })).error.code).toBe(
+      'forbidden',
+    );
     const transcript = (await call('GET', `/api/v1/hearings/${id}/transcript`)).body;
     expect(transcript.evidence.map((e: any) => e.id)).toEqual([ok.body.id]);
-    const html = await fetch(`${server.url}/api/v1/hearings/${id}/transcript?format=html`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } }).then((r) => r.text());
+    const html = await fetch(`${server.url}/api/v1/hearings/${id}/transcript?format=html`, {
+      headers: { authorization: `Bearer ${server.secrets.apiKey}` },
+    }).then((r) => r.text());
     expect(html).toContain('src="data:image/jpeg;base64,');
     expect(html).toContain(`SHA-256 ${ok.body.sha256}`);
     await new Promise((r) => setTimeout(r, 200));

@@ -20,7 +20,11 @@ describe('face identity: enrollment', () => {
 
     const good = await enroll(server, id, li.id, face('amy1'));
     expect(good.status, JSON.stringify(good.body)).toBe(201);
-    expect(good.body).toMatchObject({ status: 'pending', photoSha256: expect.stringMatching(/^[0-9a-f]{64}$/), model: expect.stringContaining('face-api') });
+    expect(good.body).toMatchObject({
+      status: 'pending',
+      photoSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      model: expect.stringContaining('face-api'),
+    });
     const hearing = (await call('GET', `/api/v1/hearings/${id}`)).body;
     expect(hearing.participants.find((p: any) => p.id === li.id).identity).toEqual({ status: 'pending', distance: null, checkedAt: null });
     // The photo itself is not kept: only the descriptor (and the photo's hash, in the log).
@@ -28,9 +32,14 @@ describe('face identity: enrollment', () => {
     expect(row.descriptor?.length).toBe(128 * 4);
     expect(JSON.stringify(server.store.auditLog(id))).not.toContain(row.descriptor!.toString('base64').slice(0, 24));
 
-    const blank = await sharp({ create: { width: 400, height: 400, channels: 3, background: '#7a8a9a' } }).png().toBuffer();
+    const blank = await sharp({ create: { width: 400, height: 400, channels: 3, background: '#7a8a9a' } })
+      .png()
+      .toBuffer();
     const two = await sharp({ create: { width: 300, height: 150, channels: 3, background: '#808080' } })
-      .composite([{ input: face('amy1'), left: 0, top: 0 }, { input: face('howard1'), left: 150, top: 0 }])
+      .composite([
+        { input: face('amy1'), left: 0, top: 0 },
+        { input: face('howard1'), left: 150, top: 0 },
+      ])
       .png()
       .toBuffer();
     const huge = Buffer.alloc(5 * 1024 * 1024 + 10, 0xff);
@@ -73,10 +82,15 @@ describe('face identity: enrollment', () => {
       }
     }
     const round = (v: number): number => Number(v.toFixed(3));
-    console.log(`genuine ${genuine.length} pairs: ${round(Math.min(...genuine))}–${round(Math.max(...genuine))}; impostor ${impostor.length}: ${round(Math.min(...impostor))}–${round(Math.max(...impostor))}`);
+    console.log(
+      `genuine ${genuine.length} pairs: ${round(Math.min(...genuine))}–${round(Math.max(...genuine))}; impostor ${impostor.length}: ${round(Math.min(...impostor))}–${round(Math.max(...impostor))}`,
+    );
     expect(genuine).toHaveLength(30);
     expect(impostor).toHaveLength(75);
-    expect(impostor.filter((d) => d <= DEFAULT_THRESHOLDS.accept), 'false accepts').toEqual([]);
+    expect(
+      impostor.filter((d) => d <= DEFAULT_THRESHOLDS.accept),
+      'false accepts',
+    ).toEqual([]);
     // And the rule is not vacuous: most genuine pairs are accepted.
     expect(genuine.filter((d) => d <= DEFAULT_THRESHOLDS.accept).length).toBeGreaterThan(genuine.length / 2);
   });

@@ -58,10 +58,16 @@ describe('face identity on the live video track', () => {
     expect([...seen.get(impostor.id)!]).not.toContain('verified');
 
     // The judge sees both results, with the captured frame.
-    await until('judge got identity results', async () => Object.keys(await judgePage.evaluate(() => (window as any).hearingClient.identities())).length >= 2, 10_000);
+    await until(
+      'judge got identity results',
+      async () => Object.keys(await judgePage.evaluate(() => (window as any).hearingClient.identities())).length >= 2,
+      10_000,
+    );
     const shown = await judgePage.evaluate(() => (window as any).hearingClient.identities());
     expect(shown[impostor.id]).toMatchObject({ status: 'rejected', frame: expect.stringMatching(/^data:image\/jpeg;base64,/) });
-    const frame = await fetch(`${server.url}/api/v1/hearings/${id}/participants/${amy.id}/identity/frame`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } });
+    const frame = await fetch(`${server.url}/api/v1/hearings/${id}/participants/${amy.id}/identity/frame`, {
+      headers: { authorization: `Bearer ${server.secrets.apiKey}` },
+    });
     expect(frame.headers.get('content-type')).toContain('image/jpeg');
     expect((await sharp(Buffer.from(await frame.arrayBuffer())).metadata()).width).toBe(320);
 
@@ -69,16 +75,38 @@ describe('face identity on the live video track', () => {
     const blocked = await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'open' });
     expect(blocked.status).toBe(409);
     expect(blocked.body.error.code).toBe('identity_unverified');
-    const partyTries = await impostorPage.evaluate((pid) => (window as any).hearingClient.request('identityDecision', { participantId: pid, decision: 'admit', reason: 'me' }), impostor.id);
+    const partyTries = await impostorPage.evaluate(
+      (pid) => (window as any).hearingClient.request('identityDecision', { participantId: pid, decision: 'admit', reason: 'me' }),
+      impostor.id,
+    );
     expect(partyTries.error.code).toBe('forbidden');
-    const refused = await judgePage.evaluate((pid) => (window as any).hearingClient.request('identityDecision', { participantId: pid, decision: 'refuse', reason: 'face does not match the ID photo' }), impostor.id);
+    const refused = await judgePage.evaluate(
+      (pid) =>
+        (window as any).hearingClient.request('identityDecision', {
+          participantId: pid,
+          decision: 'refuse',
+          reason: 'face does not match the ID photo',
+        }),
+      impostor.id,
+    );
     expect(refused.result.status).toBe('rejected');
-    await until('impostor removed', async () => (await impostorPage.evaluate(() => (window as any).hearingClient.state().connected)) === false, 10_000);
+    await until(
+      'impostor removed',
+      async () => (await impostorPage.evaluate(() => (window as any).hearingClient.state().connected)) === false,
+      10_000,
+    );
     expect((await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'open' })).status).toBe(200);
 
     // Amy's phone switches to a camera showing someone else: an alert, and a line in the record.
-    const leonard = await sharp(face('leonard2')).resize(320, 320).extend({ top: 80, bottom: 80, left: 160, right: 160, background: '#808080' }).png().toBuffer();
-    const amyPage = amyCamera.contexts().flatMap((c) => c.pages()).find((p) => p.url().includes(encodeURIComponent(amy.token)) || p.url().includes(amy.token)) as Page;
+    const leonard = await sharp(face('leonard2'))
+      .resize(320, 320)
+      .extend({ top: 80, bottom: 80, left: 160, right: 160, background: '#808080' })
+      .png()
+      .toBuffer();
+    const amyPage = amyCamera
+      .contexts()
+      .flatMap((c) => c.pages())
+      .find((p) => p.url().includes(encodeURIComponent(amy.token)) || p.url().includes(amy.token)) as Page;
     const switched = await amyPage.evaluate(async (png) => {
       const img = new Image();
       img.src = `data:image/png;base64,${png}`;
@@ -90,18 +118,34 @@ describe('face identity on the live video track', () => {
       return (window as any).hearingClient.switchCamera(canvas.captureStream(10).getVideoTracks()[0]);
     }, leonard.toString('base64'));
     expect(switched).toBe('switched');
-    const alerted = await until('mismatch alert', () => server.store.auditLog(id).find((e) => e.action === 'identity.alert' && e.detail.participantId === amy.id && e.detail.kind === 'mismatch'), 40_000);
+    const alerted = await until(
+      'mismatch alert',
+      () =>
+        server.store
+          .auditLog(id)
+          .find((e) => e.action === 'identity.alert' && e.detail.participantId === amy.id && e.detail.kind === 'mismatch'),
+      40_000,
+    );
     expect(alerted!.detail.distance).toBeGreaterThanOrEqual(server.config.identity.reject);
     await until('re-check rejects the new face', async () => (await identityOf(amy.id)).status === 'rejected', 40_000);
     const manifest = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8');
-    const lines = manifest.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = manifest
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const alertLine = lines.find((l) => l.event === 'identity.alert' && l.kind === 'mismatch' && l.participantId === amy.id);
     expect(alertLine).toMatchObject({ participantId: amy.id, actor: 'system' });
     // Every check is in the record, the waiting-room ones too (written when the record began).
     const checks = lines.filter((l) => l.event === 'identity.checked');
-    expect(checks.find((l) => l.participantId === amy.id && l.beforeRecord)).toMatchObject({ result: 'verified', model: expect.stringContaining('face-api') });
+    expect(checks.find((l) => l.participantId === amy.id && l.beforeRecord)).toMatchObject({
+      result: 'verified',
+      model: expect.stringContaining('face-api'),
+    });
     expect(checks.find((l) => l.participantId === impostor.id && l.beforeRecord)).toMatchObject({ result: 'rejected' });
-    expect(lines.find((l) => l.event === 'identity.decided' && l.participantId === impostor.id)).toMatchObject({ decision: 'refuse', beforeRecord: true });
+    expect(lines.find((l) => l.event === 'identity.decided' && l.participantId === impostor.id)).toMatchObject({
+      decision: 'refuse',
+      beforeRecord: true,
+    });
     expect(checks.find((l) => l.participantId === amy.id && !l.beforeRecord)).toMatchObject({ result: 'rejected' });
     expect(manifest).not.toMatch(/descriptor/);
 

@@ -13,7 +13,14 @@ describe('public livestream inputs', () => {
   it('a camera that dies without its producer closing does not freeze the stream: left out, logged, taken back', async () => {
     const { server } = ctx;
     const call = api(server);
-    const h = await openHearing(server, [{ name: 'Judge Wang', role: 'judge' }, { name: 'Party Li', role: 'party' }], { streamable: true });
+    const h = await openHearing(
+      server,
+      [
+        { name: 'Judge Wang', role: 'judge' },
+        { name: 'Party Li', role: 'party' },
+      ],
+      { streamable: true },
+    );
     const [judge, party] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0]];
     const judgePage = await openJoin(ctx.court, judge.joinUrl);
     const partyPage = await openJoin(ctx.party, party.joinUrl);
@@ -28,21 +35,35 @@ describe('public livestream inputs', () => {
     };
 
     // The party's (magenta) camera is in the program.
-    await until('a program segment with the party', async () => ((await newestAfter(0))?.magenta ?? 0) > 1000 || undefined, 40_000).catch(failWithLog);
+    await until('a program segment with the party', async () => ((await newestAfter(0))?.magenta ?? 0) > 1000 || undefined, 40_000).catch(
+      failWithLog,
+    );
 
     // The camera dies (its track ends): the producer stays open and receives nothing.
     await partyPage.evaluate(`document.querySelector('.tile.self video').srcObject.getVideoTracks().forEach((t) => t.stop())`);
     const diedAt = Date.now();
-    const stalled = await until('the stall in the log', () => streamLog(server, h.id).find((e) => e.action === 'stream.stalled' && Date.parse(e.at) > diedAt), 30_000).catch(failWithLog);
+    const stalled = await until(
+      'the stall in the log',
+      () => streamLog(server, h.id).find((e) => e.action === 'stream.stalled' && Date.parse(e.at) > diedAt),
+      30_000,
+    ).catch(failWithLog);
     expect(stalled.detail.leftOut).toContainEqual({ participantId: party.id, kind: 'video' });
     // The stream goes on, without the party's picture (their voice and the judge are still in it).
-    const after = await until('a segment made after the stall', () => newestAfter(Date.parse(stalled.at) + 1000), 30_000).catch(failWithLog);
+    const after = await until('a segment made after the stall', () => newestAfter(Date.parse(stalled.at) + 1000), 30_000).catch(
+      failWithLog,
+    );
     expect(after.magenta).toBe(0);
 
     // A new camera: the party is taken back into the program.
     const backAt = Date.now();
-    await partyPage.evaluate(`navigator.mediaDevices.getUserMedia({ video: true }).then((s) => window.hearingClient.switchCamera(s.getVideoTracks()[0]))`);
-    await until('the party back in the program', async () => ((await newestAfter(backAt + 1000))?.magenta ?? 0) > 1000 || undefined, 40_000).catch(failWithLog);
+    await partyPage.evaluate(
+      `navigator.mediaDevices.getUserMedia({ video: true }).then((s) => window.hearingClient.switchCamera(s.getVideoTracks()[0]))`,
+    );
+    await until(
+      'the party back in the program',
+      async () => ((await newestAfter(backAt + 1000))?.magenta ?? 0) > 1000 || undefined,
+      40_000,
+    ).catch(failWithLog);
     expect(streamLog(server, h.id).map((e) => e.action)).toContain('stream.input_back');
 
     expect((await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'closed' })).status).toBe(200);

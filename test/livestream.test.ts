@@ -23,7 +23,10 @@ describe('public livestream', () => {
     server.config.live.delaySeconds = DELAY_S;
     viewerBrowser = await launchBrowser();
     const speech = paddedClip('sense_and_sensibility_01_austen_64kb-0870', 1, 3);
-    partyBrowser = await launchBrowser([`--use-file-for-fake-video-capture=${magentaCamera()}`, `--use-file-for-fake-audio-capture=${speech.file}`]);
+    partyBrowser = await launchBrowser([
+      `--use-file-for-fake-video-capture=${magentaCamera()}`,
+      `--use-file-for-fake-audio-capture=${speech.file}`,
+    ]);
   });
   afterAll(async () => {
     await viewerBrowser?.close();
@@ -59,13 +62,21 @@ describe('public livestream', () => {
     expect((await call('POST', `/api/v1/hearings/${h.id}/stream`, { action: 'start' })).body.state).toBe('live');
     await until('segments published', async () => (await segmentsOf(h.id)).length >= 2, 30_000);
     await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'adjourned' });
-    await until('paused by the adjournment', async () => (await (await publicGet(`/live/${h.id}/status.json`)).json()).state === 'paused', 10_000);
+    await until(
+      'paused by the adjournment',
+      async () => (await (await publicGet(`/live/${h.id}/status.json`)).json()).state === 'paused',
+      10_000,
+    );
     await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'open' });
     const asked = Date.now();
     const stopped = await call('POST', `/api/v1/hearings/${h.id}/stream`, { action: 'stop' });
     expect(stopped.body.state).toBe('ended');
     expect(Date.now() - asked, 'the answer does not wait for the delay').toBeLessThan(3000);
-    await until('the playlist ends', async () => (await (await publicGet(`/live/${h.id}/video.m3u8`)).text()).includes('#EXT-X-ENDLIST'), (DELAY_S + 15) * 1000);
+    await until(
+      'the playlist ends',
+      async () => (await (await publicGet(`/live/${h.id}/video.m3u8`)).text()).includes('#EXT-X-ENDLIST'),
+      (DELAY_S + 15) * 1000,
+    );
     expect((await call('POST', `/api/v1/hearings/${h.id}/stream`, { action: 'pause' })).body.error.code).toBe('not_streaming');
     const events = server.store.auditLog(h.id).map((e) => e.action);
     for (const e of ['stream.approved', 'stream.started', 'stream.paused', 'stream.stopped']) expect(events).toContain(e);
@@ -81,7 +92,8 @@ describe('public livestream', () => {
     await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'open' });
     const judgePage = await openJoin(viewerBrowser, judge.joinUrl);
     const partyPage = await openJoin(partyBrowser, party.joinUrl);
-    const stream = (page: typeof judgePage, action: string) => page.evaluate((a) => (window as any).hearingClient.request('stream', { action: a }), action);
+    const stream = (page: typeof judgePage, action: string) =>
+      page.evaluate((a) => (window as any).hearingClient.request('stream', { action: a }), action);
 
     // Nothing before approval; a party may neither start nor cut.
     expect((await stream(judgePage, 'start')).error.code).toBe('not_approved');
@@ -100,8 +112,16 @@ describe('public livestream', () => {
 
     const segmentFile = path.join(os.tmpdir(), `live-${process.pid}.ts`);
     fs.writeFileSync(segmentFile, Buffer.from(await (await publicGet(`/live/${h.id}/${(await segmentsOf(h.id)).at(-1)}`)).arrayBuffer()));
-    expect(ffprobeStreams(segmentFile).map((s) => s.codec).sort()).toEqual(['aac', 'h264']);
-    const size = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', segmentFile], { encoding: 'utf8' }).trim();
+    expect(
+      ffprobeStreams(segmentFile)
+        .map((s) => s.codec)
+        .sort(),
+    ).toEqual(['aac', 'h264']);
+    const size = execFileSync(
+      'ffprobe',
+      ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', segmentFile],
+      { encoding: 'utf8' },
+    ).trim();
     expect(size.split('\n')[0]).toBe('1280,720');
     // The party's camera (pure magenta) is in the program before protection.
     expect(magentaPixels(segmentFile)).toBeGreaterThan(1000);
@@ -112,25 +132,44 @@ describe('public livestream', () => {
     await viewer.waitForFunction(() => (window as any).watchClient?.state().currentTime > 1, undefined, { timeout: 30_000 });
     const t0 = (await viewer.evaluate(() => (window as any).watchClient.state())).currentTime;
     await viewer.evaluate(() => (window as any).watchClient.captions(true));
-    await until('playback advances', async () => (await viewer.evaluate(() => (window as any).watchClient.state())).currentTime > t0 + 2, 20_000);
-    const cues = await until('a caption cue', async () => {
-      const list: string[] = await viewer.evaluate(() => (window as any).watchClient.cues());
-      return list.length ? list : undefined;
-    }, 60_000);
+    await until(
+      'playback advances',
+      async () => (await viewer.evaluate(() => (window as any).watchClient.state())).currentTime > t0 + 2,
+      20_000,
+    );
+    const cues = await until(
+      'a caption cue',
+      async () => {
+        const list: string[] = await viewer.evaluate(() => (window as any).watchClient.cues());
+        return list.length ? list : undefined;
+      },
+      60_000,
+    );
     expect(cues[0]).toMatch(/^party: \w+/);
     expect(server.transcripts.list(h.id).length).toBeGreaterThan(0);
 
     // Protection: the party becomes a placeholder inside the program, not in the viewer.
-    expect((await judgePage.evaluate((pid) => (window as any).hearingClient.request('setProtection', { participantId: pid, hidden: true }), party.id)).result.hidden).toBe(true);
+    expect(
+      (
+        await judgePage.evaluate(
+          (pid) => (window as any).hearingClient.request('setProtection', { participantId: pid, hidden: true }),
+          party.id,
+        )
+      ).result.hidden,
+    ).toBe(true);
     const protectedAt = Date.now();
-    const later = await until('a segment made after protection is published', async () => {
-      const text = await (await publicGet(`/live/${h.id}/video.m3u8`)).text();
-      const lines = text.split('\n');
-      const idx = lines.lastIndexOf('#EXT-X-DISCONTINUITY');
-      const pdt = lines.slice(idx).find((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME:'));
-      const seg = lines.slice(idx).filter((l) => l.endsWith('.ts'))[1];
-      return idx >= 0 && pdt && Date.parse(pdt.slice(25)) > protectedAt && seg ? seg : undefined;
-    }, 40_000);
+    const later = await until(
+      'a segment made after protection is published',
+      async () => {
+        const text = await (await publicGet(`/live/${h.id}/video.m3u8`)).text();
+        const lines = text.split('\n');
+        const idx = lines.lastIndexOf('#EXT-X-DISCONTINUITY');
+        const pdt = lines.slice(idx).find((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME:'));
+        const seg = lines.slice(idx).filter((l) => l.endsWith('.ts'))[1];
+        return idx >= 0 && pdt && Date.parse(pdt.slice(25)) > protectedAt && seg ? seg : undefined;
+      },
+      40_000,
+    );
     fs.writeFileSync(segmentFile, Buffer.from(await (await publicGet(`/live/${h.id}/${later}`)).arrayBuffer()));
     expect(magentaPixels(segmentFile)).toBe(0);
 
@@ -146,7 +185,11 @@ describe('public livestream', () => {
     const published = fs.readdirSync(server.live.publicDir(h.id));
     for (const f of heldBack) expect(published, f).not.toContain(f);
     expect(await (await publicGet(`/live/${h.id}/video.m3u8`)).text()).toContain('#EXT-X-ENDLIST');
-    await until('viewer shows the end', async () => (await viewer.evaluate(() => (window as any).watchClient.state())).state === 'cut', 10_000);
+    await until(
+      'viewer shows the end',
+      async () => (await viewer.evaluate(() => (window as any).watchClient.state())).state === 'cut',
+      10_000,
+    );
 
     // Every action is in the hearing's record.
     const manifest = fs.readFileSync(path.join(server.recorder.dirOf(h.id), 'manifest.jsonl'), 'utf8');

@@ -14,16 +14,28 @@ describe('pausing and resuming the recording from the bench', () => {
 
   it('the judge pauses and resumes with a reason; a party may not; every step is in the record; no media is kept while paused', async () => {
     const { server } = ctx;
-    const h = await openHearing(server, [{ name: 'Judge Wang', role: 'judge' }, { name: 'Party Li', role: 'party' }]);
+    const h = await openHearing(server, [
+      { name: 'Judge Wang', role: 'judge' },
+      { name: 'Party Li', role: 'party' },
+    ]);
     const [judge, party] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0]];
     // The party's microphone: Opus RTP into a PlainTransport producer, 50 packets/s, all along.
     const room = await server.plane.room(h.id);
     const ingest = await room.createPlainTransport(party.id, 'send', { comedia: true });
-    await room.produce(party.id, ingest.id, 'audio', { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 0xc0de }] }, 'mic');
+    await room.produce(
+      party.id,
+      ingest.id,
+      'audio',
+      { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 0xc0de }] },
+      'mic',
+    );
     const udp = dgram.createSocket('udp4');
     let i = 0;
     const sender = setInterval(() => {
-      const packet = Buffer.concat([rtpPacket({ payloadType: 100, seq: i, timestamp: i * 960, ssrc: 0xc0de, index: i, size: 4 }).subarray(0, 12), OPUS_SILENCE]);
+      const packet = Buffer.concat([
+        rtpPacket({ payloadType: 100, seq: i, timestamp: i * 960, ssrc: 0xc0de, index: i, size: 4 }).subarray(0, 12),
+        OPUS_SILENCE,
+      ]);
       udp.send(packet, ingest.tuple.localPort, '127.0.0.1');
       i++;
     }, 20);
@@ -52,7 +64,11 @@ describe('pausing and resuming the recording from the bench', () => {
     }
     expect((await api(server)('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'closed' })).status).toBe(200);
     await server.recorder.settled(h.id);
-    const lines = fs.readFileSync(path.join(server.recorder.dirOf(h.id), 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(path.join(server.recorder.dirOf(h.id), 'manifest.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const events = lines.filter((l) => l.type === 'event');
     const find = (event: string) => events.find((e) => e.event === event);
     expect(find('record.pause_requested')).toMatchObject({ reason: 'off the record: settlement talks' });

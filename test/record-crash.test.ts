@@ -21,7 +21,10 @@ async function freePort(): Promise<number> {
 
 /** The real server as its own process (`server/app/main.ts`), so the test can kill -9 it. */
 async function startServerProcess(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn('node', ['--import', 'tsx', 'server/app/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('node', ['--import', 'tsx', 'server/app/main.ts'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${output}`)), 30_000);
@@ -66,7 +69,11 @@ describe('server crash mid-hearing', () => {
     };
     const base = `http://127.0.0.1:${port}`;
     const call = async (method: string, route: string, body?: unknown): Promise<any> => {
-      const r = await fetch(`${base}${route}`, { method, headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const r = await fetch(`${base}${route}`, {
+        method,
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       return r.json();
     };
 
@@ -78,7 +85,13 @@ describe('server crash mid-hearing', () => {
     await call('POST', `/api/v1/hearings/${hearing.id}/transitions`, { to: 'open' });
     const dir = path.join(dataDir, 'hearings', hearing.id);
     const manifest = path.join(dir, 'manifest.jsonl');
-    const segmentLines = (): number => (fs.existsSync(manifest) ? fs.readFileSync(manifest, 'utf8').split('\n').filter((l) => l.includes('"type":"segment"')).length : 0);
+    const segmentLines = (): number =>
+      fs.existsSync(manifest)
+        ? fs
+            .readFileSync(manifest, 'utf8')
+            .split('\n')
+            .filter((l) => l.includes('"type":"segment"')).length
+        : 0;
     for (let i = 0; i < 100 && segmentLines() < 4; i++) await sleep(100);
     expect(segmentLines()).toBeGreaterThanOrEqual(4);
 
@@ -91,7 +104,12 @@ describe('server crash mid-hearing', () => {
     await sleep(1500); // the recorder process closes its last segments after the server is gone
 
     server = await startServerProcess(env);
-    const lines = (): any[] => fs.readFileSync(manifest, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const lines = (): any[] =>
+      fs
+        .readFileSync(manifest, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
     for (let i = 0; i < 50 && !lines().some((l) => l.event === 'interruption'); i++) await sleep(100);
     const interruption = lines().find((l) => l.event === 'interruption');
     expect(interruption).toMatchObject({ cause: 'server crash', seq: linesAtCrash + 1 });
@@ -104,7 +122,15 @@ describe('server crash mid-hearing', () => {
     for (let i = 0; i < 100 && !lines().some((l) => l.event === 'record.resumed'); i++) await sleep(100);
     const resumedAt = lines().findIndex((l) => l.event === 'record.resumed');
     expect(resumedAt).toBeGreaterThan(0);
-    for (let i = 0; i < 100 && lines().slice(resumedAt).filter((l) => l.type === 'segment').length < 2; i++) await sleep(100);
+    for (
+      let i = 0;
+      i < 100 &&
+      lines()
+        .slice(resumedAt)
+        .filter((l) => l.type === 'segment').length < 2;
+      i++
+    )
+      await sleep(100);
     await call('POST', `/api/v1/hearings/${hearing.id}/transitions`, { to: 'closed' });
     for (let i = 0; i < 100 && !fs.existsSync(path.join(dir, 'signature.json')); i++) await sleep(100);
     const final = verifyRecord(dir);

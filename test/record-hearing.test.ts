@@ -7,7 +7,6 @@ import { sleep } from './helpers/wait.ts';
 import { ffprobe, ffprobeStreams } from './helpers/ffprobe.ts';
 import { verifyRecord } from '../recordings/verify.ts';
 
-
 describe('the hearing record', () => {
   const ctx = withServerAndBrowser();
 
@@ -38,7 +37,12 @@ describe('the hearing record', () => {
     }
     expect(record.signature, 'signed at close').toBeTruthy();
     expect(record.tracks).toHaveLength(4);
-    expect(record.tracks.map((t: any) => `${t.role}-${t.kind}`).sort()).toEqual(['judge-audio', 'judge-video', 'party-audio', 'party-video']);
+    expect(record.tracks.map((t: any) => `${t.role}-${t.kind}`).sort()).toEqual([
+      'judge-audio',
+      'judge-video',
+      'party-audio',
+      'party-video',
+    ]);
 
     const dir = server.recorder.dirOf(id);
     // Each track is recorded over both runs (open → adjourned, reopened → closed): it starts soon after
@@ -57,7 +61,12 @@ describe('the hearing record', () => {
         const probe = ffprobe(path.join(dir, s.file));
         expect(probe.codec).toBe(track.kind === 'audio' ? 'opus' : 'vp8');
         if (track.kind === 'video') expect(probe.width).toBeGreaterThan(0);
-        return { start: Date.parse(s.start), end: Date.parse(s.start) + probe.duration * 1000, duration: probe.duration, rtp: (s.rtpLast - s.rtpFirst) / clock };
+        return {
+          start: Date.parse(s.start),
+          end: Date.parse(s.start) + probe.duration * 1000,
+          duration: probe.duration,
+          rtp: (s.rtpLast - s.rtpFirst) / clock,
+        };
       });
       // On failure: every segment (start after the open, ffprobe duration, RTP span).
       const where = `reopened +${reopened - opened}ms, adjourned +${adjourned - opened}ms, closed +${closed - opened}ms; segments: ${probed.map((s: any) => `+${s.start - opened}ms ${s.duration.toFixed(3)}s/${s.rtp.toFixed(3)}s`).join(' ')}`;
@@ -65,8 +74,11 @@ describe('the hearing record', () => {
         const inRun = probed.filter((s: any) => s.start >= run.from - 200 && s.start < run.to);
         const label = `${track.kind} ${track.track} run ${i + 1}: ${where}`;
         expect(inRun.length, label).toBeGreaterThanOrEqual(2);
-        expect(inRun[0].start - run.from, `starts after the open; ${label}`).toBeLessThanOrEqual(startBoundMs[track.kind as 'audio' | 'video']);
-        for (let k = 1; k < inRun.length; k++) expect(Math.abs(inRun[k].start - inRun[k - 1].end), `no hole between segments; ${label}`).toBeLessThan(150);
+        expect(inRun[0].start - run.from, `starts after the open; ${label}`).toBeLessThanOrEqual(
+          startBoundMs[track.kind as 'audio' | 'video'],
+        );
+        for (let k = 1; k < inRun.length; k++)
+          expect(Math.abs(inRun[k].start - inRun[k - 1].end), `no hole between segments; ${label}`).toBeLessThan(150);
         expect(inRun.at(-1).end, `reaches the end of the run; ${label}`).toBeGreaterThan(run.to - 300);
         const recorded = inRun.reduce((n: number, s: any) => n + s.duration, 0) * 1000;
         expect(recorded / (run.to - inRun[0].start), `covers the run from its first frame; ${label}`).toBeGreaterThan(0.95);
@@ -75,7 +87,8 @@ describe('the hearing record', () => {
 
     // The pause is an event, and no segment covers the adjourned span.
     const events = record.events.map((e: any) => e.event);
-    for (const e of ['record.started', 'record.paused', 'record.resumed', 'record.finalized', 'hearing.state_changed']) expect(events).toContain(e);
+    for (const e of ['record.started', 'record.paused', 'record.resumed', 'record.finalized', 'hearing.state_changed'])
+      expect(events).toContain(e);
     const paused = record.events.find((e: any) => e.event === 'record.paused');
     const resumed = record.events.find((e: any) => e.event === 'record.resumed');
     const pauseStart = Date.parse(paused.requestedAt);
@@ -93,7 +106,9 @@ describe('the hearing record', () => {
     const key = (await call('GET', '/api/v1/record-key')).body;
     expect(key.publicKeyPem).toContain('BEGIN PUBLIC KEY');
 
-    const tar = await fetch(`${server.url}/api/v1/hearings/${id}/record/export`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } });
+    const tar = await fetch(`${server.url}/api/v1/hearings/${id}/record/export`, {
+      headers: { authorization: `Bearer ${server.secrets.apiKey}` },
+    });
     expect(tar.status).toBe(200);
     const bytes = Buffer.from(await tar.arrayBuffer());
     const files = record.segments.reduce((sum: number, s: any) => sum + s.bytes, 0);
@@ -104,12 +119,22 @@ describe('the hearing record', () => {
     // apart from the record (which still verifies).
     expect((await call('GET', `/api/v1/hearings/${id}/record/review`)).status).toBe(404);
     expect((await call('POST', `/api/v1/hearings/${id}/record/review`)).status).toBe(202);
-    let review = await fetch(`${server.url}/api/v1/hearings/${id}/record/review`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } });
+    let review = await fetch(`${server.url}/api/v1/hearings/${id}/record/review`, {
+      headers: { authorization: `Bearer ${server.secrets.apiKey}` },
+    });
     for (let i = 0; i < 240 && review.status === 202; i++) {
       await sleep(250);
-      review = await fetch(`${server.url}/api/v1/hearings/${id}/record/review`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } });
+      review = await fetch(`${server.url}/api/v1/hearings/${id}/record/review`, {
+        headers: { authorization: `Bearer ${server.secrets.apiKey}` },
+      });
     }
-    expect(review.status, await review.clone().text().then((t) => t.slice(0, 300))).toBe(200);
+    expect(
+      review.status,
+      await review
+        .clone()
+        .text()
+        .then((t) => t.slice(0, 300)),
+    ).toBe(200);
     expect(review.headers.get('content-type')).toContain('video/mp4');
     const reviewFile = path.join(server.config.dataDir, 'review.mp4');
     fs.writeFileSync(reviewFile, Buffer.from(await review.arrayBuffer()));

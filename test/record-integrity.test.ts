@@ -39,19 +39,31 @@ describe('record integrity: loss accounting, tampering, bad input', () => {
     const room = await server.plane.room(id);
     const ssrc = 0x5eed;
     const ingest = await room.createPlainTransport(party.id, 'send', { comedia: true });
-    await room.produce(party.id, ingest.id, 'audio', { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc }] }, 'mic');
+    await room.produce(
+      party.id,
+      ingest.id,
+      'audio',
+      { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc }] },
+      'mic',
+    );
     await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'waiting_room' });
     await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'open' });
     await sleep(300);
 
     const socket = dgram.createSocket('udp4');
-    const skip = new Map([[60, 3], [150, 7]]); // after packet index → how many sequence numbers go missing
+    const skip = new Map([
+      [60, 3],
+      [150, 7],
+    ]); // after packet index → how many sequence numbers go missing
     // Packet 100 arrives 7 packets (140 ms) late, as a packet repaired by NACK does: not a loss.
     const late = { index: 100, after: 107 };
     let held: Buffer | undefined;
     let seq = 1000;
     for (let i = 0; i < 250; i++) {
-      const packet = Buffer.concat([rtpPacket({ payloadType: 100, seq, timestamp: i * 960, ssrc, index: i, size: 4 }).subarray(0, 12), OPUS_SILENCE]);
+      const packet = Buffer.concat([
+        rtpPacket({ payloadType: 100, seq, timestamp: i * 960, ssrc, index: i, size: 4 }).subarray(0, 12),
+        OPUS_SILENCE,
+      ]);
       if (i === late.index) held = packet;
       else socket.send(packet, ingest.tuple.localPort, '127.0.0.1');
       if (i === late.after) socket.send(held!, ingest.tuple.localPort, '127.0.0.1');
@@ -62,7 +74,11 @@ describe('record integrity: loss accounting, tampering, bad input', () => {
     await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'closed' });
     dir = server.recorder.dirOf(id);
     for (let i = 0; i < 80 && !fs.existsSync(path.join(dir, 'signature.json')); i++) await sleep(100);
-    const lines = fs.readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     gaps = lines.filter((l) => l.event === 'gap');
   });
   afterAll(async () => {
@@ -76,7 +92,9 @@ describe('record integrity: loss accounting, tampering, bad input', () => {
     expect(report.problems).toEqual([]);
     expect(report.ok).toBe(true);
     expect(report.segments).toBeGreaterThanOrEqual(2);
-    const segments = fs.readdirSync(path.join(dir, 'tracks')).flatMap((t) => fs.readdirSync(path.join(dir, 'tracks', t)).map((f) => path.join(dir, 'tracks', t, f)));
+    const segments = fs
+      .readdirSync(path.join(dir, 'tracks'))
+      .flatMap((t) => fs.readdirSync(path.join(dir, 'tracks', t)).map((f) => path.join(dir, 'tracks', t, f)));
     expect(segments.every((f) => ffprobe(f).codec === 'opus')).toBe(true);
   });
 
@@ -117,7 +135,9 @@ describe('record integrity: loss accounting, tampering, bad input', () => {
     const swapped = lines();
     [swapped[3], swapped[4]] = [swapped[4]!, swapped[3]!];
     fs.writeFileSync(path.join(reordered, 'manifest.jsonl'), `${swapped.join('\n')}\n`);
-    const reorderKinds = verifyRecord(reordered).problems.filter((p) => p.kind === 'line_out_of_order').map((p) => p.line);
+    const reorderKinds = verifyRecord(reordered)
+      .problems.filter((p) => p.kind === 'line_out_of_order')
+      .map((p) => p.line);
     expect(reorderKinds).toEqual([4, 5]);
 
     const removedLine = copyRecord(dir);

@@ -49,7 +49,11 @@ describe('REST API', () => {
   });
 
   it('creates a hearing, adds participants with tokens, drives the state machine and logs it', async () => {
-    const created = await call('POST', '/api/v1/hearings', { caseNumber: '(2026)京0105民初123号', title: 'Li v. Zhang', scheduledAt: '2026-12-01T09:00:00+08:00' });
+    const created = await call('POST', '/api/v1/hearings', {
+      caseNumber: '(2026)京0105民初123号',
+      title: 'Li v. Zhang',
+      scheduledAt: '2026-12-01T09:00:00+08:00',
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ caseNumber: '(2026)京0105民初123号', title: 'Li v. Zhang', state: 'scheduled', participants: [] });
     const id = created.body.id as string;
@@ -85,7 +89,16 @@ describe('REST API', () => {
 
     const events = await call('GET', `/api/v1/hearings/${id}/events`);
     const transitions = events.body.events.filter((e: { action: string }) => e.action === 'hearing.state_changed');
-    expect(transitions.map((e: { detail: { to: string } }) => e.detail.to)).toEqual(['waiting_room', 'open', 'investigation', 'debate', 'adjourned', 'open', 'final_statement', 'closed']);
+    expect(transitions.map((e: { detail: { to: string } }) => e.detail.to)).toEqual([
+      'waiting_room',
+      'open',
+      'investigation',
+      'debate',
+      'adjourned',
+      'open',
+      'final_statement',
+      'closed',
+    ]);
     expect(transitions.every((e: { actor: string }) => e.actor === 'api')).toBe(true);
 
     const list = await call('GET', '/api/v1/hearings?limit=5');
@@ -159,7 +172,15 @@ describe('REST API', () => {
     expect(await call('GET', '/healthz')).toMatchObject({ status: 200, body: { ok: true, workers: { live: 2, total: 2 } } });
     await server.plane.room((await call('POST', '/api/v1/hearings', { caseNumber: 'M-1', title: 'T' })).body.id);
     const metrics = await fetch(`${server.url}/metrics`).then((r) => r.text());
-    for (const name of ['hearing_media_workers 2', 'hearing_media_routers{worker="0"}', 'hearing_media_transports', 'hearing_media_producers', 'hearing_media_consumers', 'hearing_media_worker_cpu_seconds{worker="1"', 'hearing_hearings{state="scheduled"}']) {
+    for (const name of [
+      'hearing_media_workers 2',
+      'hearing_media_routers{worker="0"}',
+      'hearing_media_transports',
+      'hearing_media_producers',
+      'hearing_media_consumers',
+      'hearing_media_worker_cpu_seconds{worker="1"',
+      'hearing_hearings{state="scheduled"}',
+    ]) {
       expect(metrics).toContain(name);
     }
     const routers = [...metrics.matchAll(/^hearing_media_routers\{worker="\d"\} (\d+)$/gm)].map((m) => Number(m[1]));
@@ -167,16 +188,48 @@ describe('REST API', () => {
 
     const doc = (await call('GET', '/api/v1/openapi.json')).body;
     expect(doc.openapi).toBe('3.1.0');
-    for (const path of ['/api/v1/hearings', '/api/v1/hearings/{id}', '/api/v1/hearings/{id}/participants', '/api/v1/hearings/{id}/transitions', '/api/v1/hearings/{id}/events', '/healthz', '/metrics']) {
+    for (const path of [
+      '/api/v1/hearings',
+      '/api/v1/hearings/{id}',
+      '/api/v1/hearings/{id}/participants',
+      '/api/v1/hearings/{id}/transitions',
+      '/api/v1/hearings/{id}/events',
+      '/healthz',
+      '/metrics',
+    ]) {
       expect(doc.paths[path], path).toBeDefined();
     }
-    const roleEnum = doc.paths['/api/v1/hearings/{id}/participants'].post.requestBody.content['application/json'].schema.properties.role.enum;
+    const roleEnum =
+      doc.paths['/api/v1/hearings/{id}/participants'].post.requestBody.content['application/json'].schema.properties.role.enum;
     expect(roleEnum).toEqual(['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer']);
     // Every route the server answers is documented (the record, transcript, evidence, identity, stream).
-    for (const path of ['/api/v1/hearings/{id}/transcript', '/api/v1/hearings/{id}/evidence', '/api/v1/hearings/{id}/record', '/api/v1/hearings/{id}/record/verify', '/api/v1/hearings/{id}/record/export', '/api/v1/hearings/{id}/record/review', '/api/v1/record-key', '/api/v1/hearings/{id}/participants/{pid}/reference-photo', '/api/v1/hearings/{id}/participants/{pid}/identity/decision', '/api/v1/hearings/{id}/stream', '/api/v1/hearings/{id}/stream/streamable', '/api/v1/hearings/{id}/participants/{pid}/protection', '/live/{id}/{file}', '/watch/{id}']) {
+    for (const path of [
+      '/api/v1/hearings/{id}/transcript',
+      '/api/v1/hearings/{id}/evidence',
+      '/api/v1/hearings/{id}/record',
+      '/api/v1/hearings/{id}/record/verify',
+      '/api/v1/hearings/{id}/record/export',
+      '/api/v1/hearings/{id}/record/review',
+      '/api/v1/record-key',
+      '/api/v1/hearings/{id}/participants/{pid}/reference-photo',
+      '/api/v1/hearings/{id}/participants/{pid}/identity/decision',
+      '/api/v1/hearings/{id}/stream',
+      '/api/v1/hearings/{id}/stream/streamable',
+      '/api/v1/hearings/{id}/participants/{pid}/protection',
+      '/live/{id}/{file}',
+      '/watch/{id}',
+    ]) {
       expect(doc.paths[path], path).toBeDefined();
     }
-    expect(doc.paths['/api/v1/hearings/{id}/stream'].post.requestBody.content['application/json'].schema.properties.action.enum).toEqual(['approve', 'start', 'pause', 'stop', 'cut']);
-    expect(doc.paths['/api/v1/hearings/{id}/participants/{pid}/reference-photo'].post.requestBody.content['multipart/form-data'].schema.required).toEqual(['photo']);
+    expect(doc.paths['/api/v1/hearings/{id}/stream'].post.requestBody.content['application/json'].schema.properties.action.enum).toEqual([
+      'approve',
+      'start',
+      'pause',
+      'stop',
+      'cut',
+    ]);
+    expect(
+      doc.paths['/api/v1/hearings/{id}/participants/{pid}/reference-photo'].post.requestBody.content['multipart/form-data'].schema.required,
+    ).toEqual(['photo']);
   });
 });

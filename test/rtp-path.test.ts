@@ -16,7 +16,10 @@ describe('RTP path through the media plane', () => {
       'ingest',
       ingest.id,
       'audio',
-      { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, parameters: {}, rtcpFeedback: [] }], encodings: [{ ssrc }] },
+      {
+        codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, parameters: {}, rtcpFeedback: [] }],
+        encodings: [{ ssrc }],
+      },
       'mic',
     );
 

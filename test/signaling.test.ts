@@ -55,13 +55,19 @@ describe('signaling auth, roles and bad input', () => {
       { name: 'V', role: 'viewer' },
     ]);
     const b = await createHearing(server, []);
-    const [judge, party, viewer] = await Promise.all(a.participants.map((p) => connect(server.url, p.token))) as [Socket, Socket, Socket];
+    const [judge, party, viewer] = (await Promise.all(a.participants.map((p) => connect(server.url, p.token)))) as [Socket, Socket, Socket];
     for (const s of [judge, party, viewer]) expect((await request(s, 'join', {})).self).toBeDefined();
 
     // A producer in hearing B.
     const roomB = await server.plane.room(b.id);
     const ingest = await roomB.createPlainTransport('bot', 'send', { comedia: true });
-    const producerB = await roomB.produce('bot', ingest.id, 'audio', { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 42 }] }, 'mic');
+    const producerB = await roomB.produce(
+      'bot',
+      ingest.id,
+      'audio',
+      { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 42 }] },
+      'mic',
+    );
 
     const recv = await request(party, 'createTransport', { direction: 'recv' });
     expect(recv.id).toBeTypeOf('string');
@@ -72,14 +78,24 @@ describe('signaling auth, roles and bad input', () => {
     // Another participant's transport is not yours.
     const judgeRecv = await request(judge, 'createTransport', { direction: 'recv' });
     expect((await request(party, 'resumeConsumer', { consumerId: judgeRecv.id })).error.code).toBe('not_found');
-    expect((await request(party, 'connectTransport', { transportId: judgeRecv.id, dtlsParameters: { fingerprints: [{ algorithm: 'sha-256', value: 'AA' }] } })).error.code).toBe('not_found');
+    expect(
+      (
+        await request(party, 'connectTransport', {
+          transportId: judgeRecv.id,
+          dtlsParameters: { fingerprints: [{ algorithm: 'sha-256', value: 'AA' }] },
+        })
+      ).error.code,
+    ).toBe('not_found');
 
     expect((await request(viewer, 'createTransport', { direction: 'send' })).error.code).toBe('forbidden');
     expect((await request(party, 'transition', { to: 'waiting_room' })).error.code).toBe('forbidden');
     expect((await request(viewer, 'transition', { to: 'waiting_room' })).error.code).toBe('forbidden');
 
     const changed = new Promise((resolve) => party.once('stateChanged', resolve));
-    expect(await request(judge, 'transition', { to: 'waiting_room' })).toMatchObject({ state: 'waiting_room', allowedTransitions: ['open', 'closed'] });
+    expect(await request(judge, 'transition', { to: 'waiting_room' })).toMatchObject({
+      state: 'waiting_room',
+      allowedTransitions: ['open', 'closed'],
+    });
     expect(await changed).toMatchObject({ state: 'waiting_room', from: 'scheduled', actor: a.participants[0]!.id });
     const invalid = await request(judge, 'transition', { to: 'debate' });
     expect(invalid.error.code).toBe('invalid_transition');
@@ -110,14 +126,22 @@ describe('signaling auth, roles and bad input', () => {
     };
     const junk = (depth = 0): unknown => {
       switch (rand(depth > 2 ? 6 : 9)) {
-        case 0: return null;
-        case 1: return rand(1e9) - 5e8;
-        case 2: return 'x'.repeat(rand(3000));
-        case 3: return rand(2) === 0;
-        case 4: return undefined;
-        case 5: return Number.NaN;
-        case 6: return Array.from({ length: rand(5) }, () => junk(depth + 1));
-        default: return Object.fromEntries(Array.from({ length: 1 + rand(4) }, () => [`k${rand(1000)}`, junk(depth + 1)]));
+        case 0:
+          return null;
+        case 1:
+          return rand(1e9) - 5e8;
+        case 2:
+          return 'x'.repeat(rand(3000));
+        case 3:
+          return rand(2) === 0;
+        case 4:
+          return undefined;
+        case 5:
+          return Number.NaN;
+        case 6:
+          return Array.from({ length: rand(5) }, () => junk(depth + 1));
+        default:
+          return Object.fromEntries(Array.from({ length: 1 + rand(4) }, () => [`k${rand(1000)}`, junk(depth + 1)]));
       }
     };
     const wrongTypes: unknown[] = [
@@ -129,15 +153,42 @@ describe('signaling auth, roles and bad input', () => {
       { producerId: null },
       { consumerId: {}, spatialLayer: 7 },
       JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}}'),
-      { transportId: bystanderSend.id, kind: 'video', source: 'camera', rtpParameters: { codecs: [{ mimeType: 'video/VP8', payloadType: 500, clockRate: 90000 }] } },
+      {
+        transportId: bystanderSend.id,
+        kind: 'video',
+        source: 'camera',
+        rtpParameters: { codecs: [{ mimeType: 'video/VP8', payloadType: 500, clockRate: 90000 }] },
+      },
     ];
-    const events = ['join', 'leave', 'createTransport', 'connectTransport', 'restartIce', 'produce', 'consume', 'resumeConsumer', 'setPreferredLayers', 'pauseProducer', 'resumeProducer', 'closeProducer', 'transition', 'nonsense', 'constructor', '__proto__', 'toString'];
+    const events = [
+      'join',
+      'leave',
+      'createTransport',
+      'connectTransport',
+      'restartIce',
+      'produce',
+      'consume',
+      'resumeConsumer',
+      'setPreferredLayers',
+      'pauseProducer',
+      'resumeProducer',
+      'closeProducer',
+      'transition',
+      'nonsense',
+      'constructor',
+      '__proto__',
+      'toString',
+    ];
     const acks = [];
     for (let i = 0; i < 1000; i++) {
       const event = events[rand(events.length)]!;
       let payload = rand(3) === 0 ? wrongTypes[rand(wrongTypes.length)] : junk();
       // join/leave take an empty object: make sure theirs is not one.
-      if ((event === 'join' || event === 'leave') && (payload === undefined || payload === null || (typeof payload === 'object' && Object.keys(payload as object).length === 0))) payload = { extra: i };
+      if (
+        (event === 'join' || event === 'leave') &&
+        (payload === undefined || payload === null || (typeof payload === 'object' && Object.keys(payload as object).length === 0))
+      )
+        payload = { extra: i };
       acks.push(request(fuzzer, event, payload).then((reply) => ({ reply, sent: `${event} ${JSON.stringify(payload)?.slice(0, 120)}` })));
     }
     const replies = await Promise.all(acks);

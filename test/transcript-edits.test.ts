@@ -46,7 +46,17 @@ describe('transcript edits and annotations', () => {
     expect((await request(viewer!, 'annotateTranscript', { segmentId: recognized.id, text: 'hmm' })).error.code).toBe('forbidden');
     expect((await request(clerk!, 'editTranscript', { segmentId: 'nope', text: 'x' })).error.code).toBe('invalid_message');
     const other = await createHearing(server, []);
-    const foreign = server.transcripts.addRecognized({ hearingId: other.id, participantId: participants[2]!.id, producerId: 'p', start: recognized.start, end: recognized.end, text: 'elsewhere', confidence: 1, engine: 'pocketsphinx', language: 'en' });
+    const foreign = server.transcripts.addRecognized({
+      hearingId: other.id,
+      participantId: participants[2]!.id,
+      producerId: 'p',
+      start: recognized.start,
+      end: recognized.end,
+      text: 'elsewhere',
+      confidence: 1,
+      engine: 'pocketsphinx',
+      language: 'en',
+    });
     expect((await request(clerk!, 'editTranscript', { segmentId: foreign.id, text: 'x' })).error.code).toBe('not_found');
 
     const annotated = await request(party!, 'annotateTranscript', { segmentId: recognized.id, text: 'I signed it on 5 March.' });
@@ -68,17 +78,36 @@ describe('transcript edits and annotations', () => {
     expect(after.digest).not.toBe(before.digest);
 
     // Exports: WebVTT captions and the printable HTML transcript.
-    const get = (q: string) => fetch(`${server.url}/api/v1/hearings/${id}/transcript?${q}`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } });
+    const get = (q: string) =>
+      fetch(`${server.url}/api/v1/hearings/${id}/transcript?${q}`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } });
     const vtt = await get('format=vtt').then((r) => r.text());
     expect(vtt).toBe('WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.000\n<v Party Li (party)>The contract was signed on 3 March 2024.\n');
     expect(await get('format=vtt&speaker=role').then((r) => r.text())).toContain('<v party>The contract');
-    server.transcripts.addRecognized({ ...recognized, producerId: 'p', start: new Date(now).toISOString(), end: new Date(now + 500).toISOString(), text: '<script>alert(1)</script>', hearingId: id, participantId: participants[2]!.id });
+    server.transcripts.addRecognized({
+      ...recognized,
+      producerId: 'p',
+      start: new Date(now).toISOString(),
+      end: new Date(now + 500).toISOString(),
+      text: '<script>alert(1)</script>',
+      hearingId: id,
+      participantId: participants[2]!.id,
+    });
     const digestNow = (await call('GET', `/api/v1/hearings/${id}/transcript`)).body.digest;
     expect(digestNow).not.toBe(after.digest);
     const htmlResponse = await get('format=html');
     expect(htmlResponse.headers.get('content-type')).toContain('text/html');
     const html = await htmlResponse.text();
-    for (const part of ['庭审笔录', 'T-', 'Judge Wang: judge', 'Party Li (party)', 'The contract was signed on 3 March 2024.', '(edited, version 3)', 'Note by Party Li (party): I signed it on 5 March.', 'Hearing open', digestNow]) {
+    for (const part of [
+      '庭审笔录',
+      'T-',
+      'Judge Wang: judge',
+      'Party Li (party)',
+      'The contract was signed on 3 March 2024.',
+      '(edited, version 3)',
+      'Note by Party Li (party): I signed it on 5 March.',
+      'Hearing open',
+      digestNow,
+    ]) {
       expect(html, part).toContain(part);
     }
     expect(html).not.toContain('<script>alert(1)</script>');
@@ -95,18 +124,30 @@ describe('transcript edits and annotations', () => {
   it('a hearing that asks for an engine that is not available is transcribed by the fallback, and says so', async () => {
     const { server } = ctx;
     const call = api(server);
-    const created = await call('POST', '/api/v1/hearings', { caseNumber: 'ASR-1', title: 'Mandarin hearing', asr: { engine: 'whisper', language: 'zh' } });
+    const created = await call('POST', '/api/v1/hearings', {
+      caseNumber: 'ASR-1',
+      title: 'Mandarin hearing',
+      asr: { engine: 'whisper', language: 'zh' },
+    });
     expect(created.body).toMatchObject({ asrEngine: 'whisper', asrLanguage: 'zh' });
     const party = (await call('POST', `/api/v1/hearings/${created.body.id}/participants`, { name: 'Party Li', role: 'party' })).body;
     const room = await server.plane.room(created.body.id);
     const ingest = await room.createPlainTransport(party.id, 'send', { comedia: true });
-    await room.produce(party.id, ingest.id, 'audio', { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 77 }] }, 'mic');
+    await room.produce(
+      party.id,
+      ingest.id,
+      'audio',
+      { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 77 }] },
+      'mic',
+    );
     await call('POST', `/api/v1/hearings/${created.body.id}/transitions`, { to: 'waiting_room' });
     await call('POST', `/api/v1/hearings/${created.body.id}/transitions`, { to: 'open' });
     let fallback: any;
     for (let i = 0; i < 40 && !fallback; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      fallback = (await call('GET', `/api/v1/hearings/${created.body.id}/events`)).body.events.find((e: any) => e.action === 'transcript.engine_fallback');
+      fallback = (await call('GET', `/api/v1/hearings/${created.body.id}/events`)).body.events.find(
+        (e: any) => e.action === 'transcript.engine_fallback',
+      );
     }
     expect(fallback.detail).toMatchObject({ wanted: { engine: 'whisper', language: 'zh' }, using: 'pocketsphinx' });
     expect(fallback.detail.reason).toMatch(/not available/);

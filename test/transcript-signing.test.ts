@@ -13,11 +13,14 @@ const ECDSA = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 async function device() {
   const keys = await webcrypto.subtle.generateKey(ECDSA, false, ['sign', 'verify']);
   const publicKey = await webcrypto.subtle.exportKey('jwk', keys.publicKey);
-  const sign = async (message: string) => Buffer.from(await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, keys.privateKey, new TextEncoder().encode(message))).toString('base64');
+  const sign = async (message: string) =>
+    Buffer.from(
+      await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, keys.privateKey, new TextEncoder().encode(message)),
+    ).toString('base64');
   return { publicKey, sign };
 }
 
-describe('signing the transcript on the participants\' devices', () => {
+describe("signing the transcript on the participants' devices", () => {
   const ctx = withServer();
 
   it('a signature over the frozen digest verifies; after an edit it shows as invalid; forgeries are refused', async () => {
@@ -33,7 +36,17 @@ describe('signing the transcript on the participants\' devices', () => {
     for (const s of [clerk!, party!, lawyer!, viewer!]) await request(s, 'join', {});
     await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'waiting_room' });
     await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'open' });
-    const segment = server.transcripts.addRecognized({ hearingId: id, participantId: participants[1]!.id, producerId: 'p', start: new Date().toISOString(), end: new Date().toISOString(), text: 'i agree to the settlement', confidence: 0.9, engine: 'pocketsphinx', language: 'en' });
+    const segment = server.transcripts.addRecognized({
+      hearingId: id,
+      participantId: participants[1]!.id,
+      producerId: 'p',
+      start: new Date().toISOString(),
+      end: new Date().toISOString(),
+      text: 'i agree to the settlement',
+      confidence: 0.9,
+      engine: 'pocketsphinx',
+      language: 'en',
+    });
 
     const partyDevice = await device();
     const lawyerDevice = await device();
@@ -41,7 +54,9 @@ describe('signing the transcript on the participants\' devices', () => {
     const lawyerKey = (await request(lawyer!, 'registerSigningKey', { publicKey: lawyerDevice.publicKey })).keyId;
     expect(partyKey).toMatch(/^[0-9a-f]{64}$/);
     expect((await request(viewer!, 'registerSigningKey', { publicKey: partyDevice.publicKey })).error.code).toBe('forbidden');
-    expect((await request(party!, 'registerSigningKey', { publicKey: { kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'BBBB' } })).error.code).toBe('bad_key');
+    expect((await request(party!, 'registerSigningKey', { publicKey: { kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'BBBB' } })).error.code).toBe(
+      'bad_key',
+    );
 
     expect((await request(party!, 'freezeTranscript', {})).error.code).toBe('forbidden');
     const frozen = await request(clerk!, 'freezeTranscript', {});
@@ -49,20 +64,55 @@ describe('signing the transcript on the participants\' devices', () => {
     expect(frozen.manifestHead).toMatch(/^[0-9a-f]{64}$/);
     expect(frozen.message).toBe(`hearing-transcript/v1\n${id}\n1\n${frozen.digest}\n${frozen.manifestHead}`);
 
-    const signed = await request(party!, 'signTranscript', { version: 1, keyId: partyKey, signature: await partyDevice.sign(frozen.message) });
+    const signed = await request(party!, 'signTranscript', {
+      version: 1,
+      keyId: partyKey,
+      signature: await partyDevice.sign(frozen.message),
+    });
     expect(signed.signature).toMatchObject({ valid: true, participantId: participants[1]!.id });
     // Someone else's key, a signature over other text, a version that was never frozen: refused.
-    expect((await request(lawyer!, 'signTranscript', { version: 1, keyId: partyKey, signature: await partyDevice.sign(frozen.message) })).error.code).toBe('forbidden');
-    expect((await request(lawyer!, 'signTranscript', { version: 1, keyId: lawyerKey, signature: await lawyerDevice.sign(`${frozen.message}x`) })).error.code).toBe('bad_signature');
-    expect((await request(lawyer!, 'signTranscript', { version: 2, keyId: lawyerKey, signature: await lawyerDevice.sign(frozen.message) })).error.code).toBe('not_found');
+    expect(
+      (await request(lawyer!, 'signTranscript', { version: 1, keyId: partyKey, signature: await partyDevice.sign(frozen.message) })).error
+        .code,
+    ).toBe('forbidden');
+    expect(
+      (await request(lawyer!, 'signTranscript', { version: 1, keyId: lawyerKey, signature: await lawyerDevice.sign(`${frozen.message}x`) }))
+        .error.code,
+    ).toBe('bad_signature');
+    expect(
+      (await request(lawyer!, 'signTranscript', { version: 2, keyId: lawyerKey, signature: await lawyerDevice.sign(frozen.message) })).error
+        .code,
+    ).toBe('not_found');
     // The lawyer adds a drawn signature; a drawing that is not an image is refused and nothing is stored.
     const notImage = Buffer.from('not a drawing at all').toString('base64');
-    expect((await request(lawyer!, 'signTranscript', { version: 1, keyId: lawyerKey, signature: await lawyerDevice.sign(frozen.message), image: notImage })).error.code).toBe('not_an_image');
+    expect(
+      (
+        await request(lawyer!, 'signTranscript', {
+          version: 1,
+          keyId: lawyerKey,
+          signature: await lawyerDevice.sign(frozen.message),
+          image: notImage,
+        })
+      ).error.code,
+    ).toBe('not_an_image');
     const drawing = await sharp({ create: { width: 300, height: 100, channels: 3, background: { r: 255, g: 255, b: 255 } } })
-      .composite([{ input: Buffer.from('<svg width="300" height="100"><path d="M10 80 C 80 10, 120 90, 290 20" stroke="black" fill="none" stroke-width="4"/></svg>'), top: 0, left: 0 }])
+      .composite([
+        {
+          input: Buffer.from(
+            '<svg width="300" height="100"><path d="M10 80 C 80 10, 120 90, 290 20" stroke="black" fill="none" stroke-width="4"/></svg>',
+          ),
+          top: 0,
+          left: 0,
+        },
+      ])
       .png()
       .toBuffer();
-    const lawyerSigned = await request(lawyer!, 'signTranscript', { version: 1, keyId: lawyerKey, signature: await lawyerDevice.sign(frozen.message), image: `data:image/png;base64,${drawing.toString('base64')}` });
+    const lawyerSigned = await request(lawyer!, 'signTranscript', {
+      version: 1,
+      keyId: lawyerKey,
+      signature: await lawyerDevice.sign(frozen.message),
+      image: `data:image/png;base64,${drawing.toString('base64')}`,
+    });
     expect(lawyerSigned.signature.valid).toBe(true);
     expect(lawyerSigned.signature.imageSha256).toMatch(/^[0-9a-f]{64}$/);
     const stored = fs.readFileSync(path.join(server.recorder.dirOf(id), 'signatures', `${lawyerSigned.signature.id}.png`));
@@ -78,7 +128,9 @@ describe('signing the transcript on the participants\' devices', () => {
       [false, 'transcript changed after signing'],
       [false, 'transcript changed after signing'],
     ]);
-    const html = await fetch(`${server.url}/api/v1/hearings/${id}/transcript?format=html`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } }).then((r) => r.text());
+    const html = await fetch(`${server.url}/api/v1/hearings/${id}/transcript?format=html`, {
+      headers: { authorization: `Bearer ${server.secrets.apiKey}` },
+    }).then((r) => r.text());
     expect(html).toContain('INVALID: transcript changed after signing');
     expect(html).toContain('alt="drawn signature" src="data:image/png;base64,');
 
@@ -90,7 +142,11 @@ describe('signing the transcript on the participants\' devices', () => {
     // Closing freezes the edited transcript into the record before the record is sealed; it verifies.
     await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'closed' });
     await until('record sealed', () => fs.existsSync(path.join(server.recorder.dirOf(id), 'signature.json')));
-    const lines = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const atClose = lines.findIndex((l) => l.event === 'transcript.frozen' && l.atClose === true);
     expect(atClose).toBeGreaterThan(0);
     expect(lines[atClose].digest).toBe((await call('GET', `/api/v1/hearings/${id}/transcript`)).body.digest);

@@ -60,20 +60,29 @@ describe('live transcription with pocketsphinx on real speech', () => {
     const firstLoop = segments.filter((s) => Date.parse(s.start) < firstStart + (audio.seconds + 1) * 1000);
     const text = firstLoop.map((s) => s.text).join(' ');
     for (const s of firstLoop) {
-      expect(s).toMatchObject({ participantId: party.id, speakerName: 'Party Li', role: 'party', engine: 'pocketsphinx', language: 'en', status: 'final' });
+      expect(s).toMatchObject({
+        participantId: party.id,
+        speakerName: 'Party Li',
+        role: 'party',
+        engine: 'pocketsphinx',
+        language: 'en',
+        status: 'final',
+      });
       // Inside the speech: after the join, and the segment lasts no longer than the clip.
       expect(Date.parse(s.start)).toBeGreaterThanOrEqual(joinedAt);
       expect(Date.parse(s.end) - Date.parse(s.start)).toBeLessThanOrEqual((audio.seconds + 0.5) * 1000);
     }
     // Everybody in the hearing got the segments as they were recognized.
     expect(live.map((s) => s.id)).toEqual(expect.arrayContaining(firstLoop.map((s) => s.id)));
-    const txt = await fetch(`${server.url}/api/v1/hearings/${id}/transcript?format=txt`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } }).then((r) => r.text());
+    const txt = await fetch(`${server.url}/api/v1/hearings/${id}/transcript?format=txt`, {
+      headers: { authorization: `Bearer ${server.secrets.apiKey}` },
+    }).then((r) => r.text());
     expect(txt).toContain('Party Li (party): ');
     judgeSocket.close();
     return { wer: wordErrorRate(reference, text), text };
   }
 
-  it('a participant\'s speech (LibriVox) becomes final transcript segments, attributed, timed, shared live', async () => {
+  it("a participant's speech (LibriVox) becomes final transcript segments, attributed, timed, shared live", async () => {
     const clip = 'sense_and_sensibility_01_austen_64kb-0870';
     const { wer, text } = await speakOnce(clip, librivoxReference(clip));
     console.log(`pocketsphinx WER ${wer.toFixed(3)} on LibriVox 0870: "${text}"`);
@@ -85,8 +94,18 @@ describe('live transcription with pocketsphinx on real speech', () => {
     console.log(`pocketsphinx WER ${wer.toFixed(3)} on jfk.wav: "${text}"`);
     expect(wer).toBeLessThanOrEqual(POCKETSPHINX_JFK_WER_BOUND);
     // Some of the speaker's actual words come through, not only noise.
-    const said = new Set(JFK.reference.toLowerCase().replace(/[^a-z ]/g, '').split(' '));
-    expect(text.toLowerCase().split(/\s+/).filter((w) => said.has(w)).length).toBeGreaterThanOrEqual(2);
+    const said = new Set(
+      JFK.reference
+        .toLowerCase()
+        .replace(/[^a-z ]/g, '')
+        .split(' '),
+    );
+    expect(
+      text
+        .toLowerCase()
+        .split(/\s+/)
+        .filter((w) => said.has(w)).length,
+    ).toBeGreaterThanOrEqual(2);
   });
 
   it('two speakers in turn: each segment is attributed to the person who spoke, in time order', async () => {
@@ -125,9 +144,15 @@ describe('live transcription with pocketsphinx on real speech', () => {
     expect(byA.every((s) => s.speakerName === 'Party Li' && s.role === 'party')).toBe(true);
     expect(byB.every((s) => s.speakerName === 'Lawyer Chen' && s.role === 'lawyer')).toBe(true);
     const firstA = Date.parse(byA[0].start);
-    const textA = byA.filter((s) => Date.parse(s.start) < firstA + (audioA.seconds + 1) * 1000).map((s) => s.text).join(' ');
+    const textA = byA
+      .filter((s) => Date.parse(s.start) < firstA + (audioA.seconds + 1) * 1000)
+      .map((s) => s.text)
+      .join(' ');
     const firstB = Date.parse(byB[0].start);
-    const textB = byB.filter((s) => Date.parse(s.start) < firstB + (audioB.seconds + 1) * 1000).map((s) => s.text).join(' ');
+    const textB = byB
+      .filter((s) => Date.parse(s.start) < firstB + (audioB.seconds + 1) * 1000)
+      .map((s) => s.text)
+      .join(' ');
     console.log(`A: "${textA}" | B: "${textB}"`);
     expect(wordErrorRate(refA, textA)).toBeLessThan(wordErrorRate(refB, textA));
     expect(wordErrorRate(refB, textB)).toBeLessThan(wordErrorRate(refA, textB));

@@ -50,13 +50,20 @@ describe('mediasoup worker death mid-hearing', () => {
     expect(await api(server)('GET', '/healthz')).toMatchObject({ status: 200, body: { workers: { live: 2, total: 2 } } });
     expect(server.plane.get(other.id)).toBe(otherRoom);
     expect(bystanderReset).toBe(false);
-    expect((await api(server)('GET', `/api/v1/hearings/${other.id}/events`)).body.events.some((e: { action: string }) => e.action === 'media.worker_died')).toBe(false);
+    expect(
+      (await api(server)('GET', `/api/v1/hearings/${other.id}/events`)).body.events.some(
+        (e: { action: string }) => e.action === 'media.worker_died',
+      ),
+    ).toBe(false);
     bystander.close();
   });
 
   it('a worker dying under a consultation ends it for both members (back to the courtroom), logged in the hearing', async () => {
     const { server } = ctx;
-    const h = await openHearing(server, [{ name: 'Party Li', role: 'party' }, { name: 'Lawyer Zhao', role: 'lawyer' }]);
+    const h = await openHearing(server, [
+      { name: 'Party Li', role: 'party' },
+      { name: 'Lawyer Zhao', role: 'lawyer' },
+    ]);
     const [party, lawyer] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0]];
     const partySocket = await connect(server.url, party.token);
     const lawyerSocket = await connect(server.url, lawyer.token);
@@ -74,7 +81,10 @@ describe('mediasoup worker death mid-hearing', () => {
         { consultationId, reason: 'media worker died' },
         { consultationId, reason: 'media worker died' },
       ]);
-      const events = (await api(server)('GET', `/api/v1/hearings/${h.id}/events`)).body.events as { action: string; detail: Record<string, unknown> }[];
+      const events = (await api(server)('GET', `/api/v1/hearings/${h.id}/events`)).body.events as {
+        action: string;
+        detail: Record<string, unknown>;
+      }[];
       expect(events.find((e) => e.action === 'media.worker_died')?.detail).toMatchObject({ consultationId, deadPid });
       expect(events.find((e) => e.action === 'consultation.closed')?.detail).toMatchObject({ consultationId, reason: 'media worker died' });
       // Nothing is left of the consultation's room, and the two may consult again on a live worker.

@@ -38,7 +38,15 @@ async function timeEngine(detector: 'tiny' | 'ssd', frames: Frame[], rounds: num
     }
   }
   ms.sort((a, b) => a - b);
-  return { detector, model: engine.model, p50: round(percentile(ms, 0.5)), p95: round(percentile(ms, 0.95)), frames: ms.length, missed, descriptors };
+  return {
+    detector,
+    model: engine.model,
+    p50: round(percentile(ms, 0.5)),
+    p95: round(percentile(ms, 0.95)),
+    frames: ms.length,
+    missed,
+    descriptors,
+  };
 }
 
 /** Frames per second through `processes` face processes working at once (one check = several frames). */
@@ -88,7 +96,10 @@ function pairStats(descriptors: Map<string, Float32Array>) {
 }
 
 export async function facesScenario(o: FacesOptions, progress: Progress): Promise<ScenarioOutcome> {
-  const names = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.png')).sort();
+  const names = fs
+    .readdirSync(FIXTURES)
+    .filter((f) => f.endsWith('.png'))
+    .sort();
   const frames: Frame[] = [];
   for (const n of names) frames.push({ name: n.replace(/\.png$/, ''), ...(await photoAsFrame(fs.readFileSync(path.join(FIXTURES, n)))) });
   progress(0.05, 'ours (tiny detector)');
@@ -118,11 +129,22 @@ export async function facesScenario(o: FacesOptions, progress: Progress): Promis
       { name: 'msPerFrameP50', value: ours.p50, target: '<= 200', ok: ours.p50 <= 200 },
       { name: 'falseAccepts', value: pairs.falseAccepts, target: '= 0', ok: pairs.falseAccepts === 0 },
     ],
-    samples: { ours: { ...ours, descriptors: undefined }, baseline: { ...baseline, descriptors: undefined }, throughput: [one, two], pairs },
+    samples: {
+      ours: { ...ours, descriptors: undefined },
+      baseline: { ...baseline, descriptors: undefined },
+      throughput: [one, two],
+      pairs,
+    },
     table: {
       columns: ['engine', 'model', 'ms/frame p50', 'ms/frame p95', 'frames', 'fixture faces missed'],
       rows: [ours, baseline].map((e) => [e.detector === 'tiny' ? 'ours' : 'baseline', e.model, e.p50, e.p95, e.frames, e.missed]),
     },
-    chart: { title: 'ms per verification frame (640x480), p50', bars: [{ label: 'ours (tiny)', value: ours.p50 }, { label: 'baseline (SSD)', value: baseline.p50 }] },
+    chart: {
+      title: 'ms per verification frame (640x480), p50',
+      bars: [
+        { label: 'ours (tiny)', value: ours.p50 },
+        { label: 'baseline (SSD)', value: baseline.p50 },
+      ],
+    },
   };
 }

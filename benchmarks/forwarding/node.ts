@@ -47,7 +47,13 @@ async function handle(m: ToNode): Promise<FromNode> {
       for (const spec of m.specs) {
         const r = await room(spec.hearing);
         const transport = await r.createPlainTransport(`pub-${spec.index}`, 'send', { comedia: true });
-        const producer = await r.produce(`pub-${spec.index}`, transport.id, spec.kind, rtpParametersFor(spec), spec.kind === 'audio' ? 'mic' : 'camera');
+        const producer = await r.produce(
+          `pub-${spec.index}`,
+          transport.id,
+          spec.kind,
+          rtpParametersFor(spec),
+          spec.kind === 'audio' ? 'mic' : 'camera',
+        );
         producerIds.set(spec.index, producer.id);
         ports.push(transport.tuple.localPort);
       }

@@ -51,11 +51,25 @@ process.on('message', async (m: ToChild) => {
     send({ type: 'ports', ports: sockets.map((s) => s.address().port) });
   } else if (m.type === 'expect') {
     for (const e of m.expectations as Expectation[]) {
-      bySsrc.set(e.ssrc >>> 0, { consumer: e.consumer, producer: e.producer, received: 0, duplicates: 0, outOfOrder: 0, seen: new Uint8Array(1024), maxIndex: -1 });
+      bySsrc.set(e.ssrc >>> 0, {
+        consumer: e.consumer,
+        producer: e.producer,
+        received: 0,
+        duplicates: 0,
+        outOfOrder: 0,
+        seen: new Uint8Array(1024),
+        maxIndex: -1,
+      });
     }
     send({ type: 'ports', ports: [] });
   } else if (m.type === 'finish') {
-    const consumers = [...bySsrc.values()].map(({ consumer, producer, received, duplicates, outOfOrder }) => ({ consumer, producer, received, duplicates, outOfOrder }));
+    const consumers = [...bySsrc.values()].map(({ consumer, producer, received, duplicates, outOfOrder }) => ({
+      consumer,
+      producer,
+      received,
+      duplicates,
+      outOfOrder,
+    }));
     send({ type: 'results', consumers, latency: { counts: latency.counts, max: latency.max }, unknown });
     for (const s of sockets) s.close();
   }

@@ -45,12 +45,17 @@ export async function runForwarding(system: SystemName, layout: Layout, profile:
   let deployed: Awaited<ReturnType<typeof deploy>> | undefined;
   try {
     const ports: number[] = [];
-    for (const r of receivers) ports.push(...(await ask<{ type: 'ports'; ports: number[] }>(r, { type: 'listen', sockets: options.socketsPerReceiver })).ports);
+    for (const r of receivers)
+      ports.push(...(await ask<{ type: 'ports'; ports: number[] }>(r, { type: 'listen', sockets: options.socketsPerReceiver })).ports);
     deployed = await deploy(system, layout, ports, options.rtcMinPort);
     const byPort = new Map<number, number>();
-    receivers.forEach((_, ri) => ports.slice(ri * options.socketsPerReceiver, (ri + 1) * options.socketsPerReceiver).forEach((p) => byPort.set(p, ri)));
+    receivers.forEach((_, ri) =>
+      ports.slice(ri * options.socketsPerReceiver, (ri + 1) * options.socketsPerReceiver).forEach((p) => byPort.set(p, ri)),
+    );
     for (let ri = 0; ri < receivers.length; ri++) {
-      const expectations = deployed.consumers.filter((c) => byPort.get(c.port) === ri).map((c) => ({ ssrc: c.ssrc, consumer: c.consumer, producer: c.producer }));
+      const expectations = deployed.consumers
+        .filter((c) => byPort.get(c.port) === ri)
+        .map((c) => ({ ssrc: c.ssrc, consumer: c.consumer, producer: c.producer }));
       await ask(receivers[ri]!, { type: 'expect', expectations });
     }
 
@@ -58,7 +63,11 @@ export async function runForwarding(system: SystemName, layout: Layout, profile:
     const udp0 = udpCounters();
     const started = Date.now();
     const progress = setInterval(() => options.onProgress?.(Math.min(1, (Date.now() - started) / 1000 / profile.seconds)), 250);
-    const { sent } = await ask<{ type: 'sent'; sent: number[] }>(sender, { type: 'start', targets: deployed.targets, profile }, (profile.seconds + 30) * 1000);
+    const { sent } = await ask<{ type: 'sent'; sent: number[] }>(
+      sender,
+      { type: 'start', targets: deployed.targets, profile },
+      (profile.seconds + 30) * 1000,
+    );
     clearInterval(progress);
     await new Promise((r) => setTimeout(r, 500)); // in-flight packets
     const elapsed = (Date.now() - started) / 1000;
@@ -93,7 +102,7 @@ export async function runForwarding(system: SystemName, layout: Layout, profile:
       unknownSsrc,
       forwardedPps: Math.round(forwardedPps),
       cpuSeconds: Number(cpuSeconds.toFixed(2)),
-      cpuPctPer1kPps: forwardedPps > 0 ? Number(((cpuSeconds / profile.seconds) * 100 / (forwardedPps / 1000)).toFixed(3)) : 0,
+      cpuPctPer1kPps: forwardedPps > 0 ? Number((((cpuSeconds / profile.seconds) * 100) / (forwardedPps / 1000)).toFixed(3)) : 0,
       latencyUs: { p50: histogram.quantile(0.5), p99: histogram.quantile(0.99), max: Math.round(histogram.max) },
       forwarderPeakRssMiB: Number(rss.toFixed(1)),
       kernelRcvbufErrors: (udp1.RcvbufErrors ?? 0) - (udp0.RcvbufErrors ?? 0),

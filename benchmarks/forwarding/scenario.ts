@@ -47,14 +47,26 @@ export async function forwardingScenario(o: ForwardingOptions, progress: Progres
   let step = 0;
   for (const system of systems) {
     const label = `${system} ${o.hearings}x${o.publishers}x${o.subscribers}`;
-    runs.push(await runForwarding(system, layout, profile(o.seconds), { receivers: o.receivers, socketsPerReceiver: 16, rtcMinPort: 30000, onProgress: (f) => progress((step + f) / steps, label) }));
+    runs.push(
+      await runForwarding(system, layout, profile(o.seconds), {
+        receivers: o.receivers,
+        socketsPerReceiver: 16,
+        rtcMinPort: 30000,
+        onProgress: (f) => progress((step + f) / steps, label),
+      }),
+    );
     step++;
   }
   const sweep: RunResult[] = [];
   for (const consumers of o.sweep) {
     const hearings = Math.max(1, Math.ceil(consumers / 500));
     const sweepLayout: Layout = { hearings, publishers: 1, subscribers: Math.ceil(consumers / hearings), video: false, workers: o.workers };
-    const run = await runForwarding('ours', sweepLayout, profile(o.sweepSeconds), { receivers: o.receivers, socketsPerReceiver: 16, rtcMinPort: 30000, onProgress: (f) => progress((step + f) / steps, `sweep ${consumers} audio consumers`) });
+    const run = await runForwarding('ours', sweepLayout, profile(o.sweepSeconds), {
+      receivers: o.receivers,
+      socketsPerReceiver: 16,
+      rtcMinPort: 30000,
+      onProgress: (f) => progress((step + f) / steps, `sweep ${consumers} audio consumers`),
+    });
     sweep.push(run);
     step++;
     if (run.lost > 0 || run.duplicates > 0) break;
@@ -89,20 +101,47 @@ export async function forwardingScenario(o: ForwardingOptions, progress: Progres
             : `loss at ${firstLoss.consumers} consumers with no kernel drops: inside the forwarder (CPU)`,
   };
   const targets = [
-    { name: 'cpuRatioVsBare', value: summary.cpuRatioVsBare, target: `<= ${TARGETS.cpuRatioVsBare}`, ok: summary.cpuRatioVsBare <= TARGETS.cpuRatioVsBare },
-    { name: 'p99AddedLatencyMs', value: summary.p99AddedLatencyMs, target: `< ${TARGETS.p99AddedLatencyMs}`, ok: summary.p99AddedLatencyMs < TARGETS.p99AddedLatencyMs },
+    {
+      name: 'cpuRatioVsBare',
+      value: summary.cpuRatioVsBare,
+      target: `<= ${TARGETS.cpuRatioVsBare}`,
+      ok: summary.cpuRatioVsBare <= TARGETS.cpuRatioVsBare,
+    },
+    {
+      name: 'p99AddedLatencyMs',
+      value: summary.p99AddedLatencyMs,
+      target: `< ${TARGETS.p99AddedLatencyMs}`,
+      ok: summary.p99AddedLatencyMs < TARGETS.p99AddedLatencyMs,
+    },
     { name: 'lostPackets', value: summary.lostPackets, target: '= 0', ok: summary.lostPackets === 0 },
     { name: 'spanLostPackets', value: summary.spanLostPackets, target: '= 0', ok: summary.spanLostPackets === 0 },
   ];
   if (o.sweep.length) {
-    targets.push({ name: 'maxConsumersZeroLoss', value: summary.maxConsumersZeroLoss, target: `>= ${TARGETS.maxConsumersZeroLoss}`, ok: summary.maxConsumersZeroLoss >= TARGETS.maxConsumersZeroLoss });
+    targets.push({
+      name: 'maxConsumersZeroLoss',
+      value: summary.maxConsumersZeroLoss,
+      target: `>= ${TARGETS.maxConsumersZeroLoss}`,
+      ok: summary.maxConsumersZeroLoss >= TARGETS.maxConsumersZeroLoss,
+    });
   }
   return {
     summary,
     targets,
     samples: { runs, sweep },
     table: {
-      columns: ['system', 'consumers', 'forwarded pkt/s', 'lost', 'dup', 'out of order', 'CPU % per 1k pkt/s', 'p50 µs', 'p99 µs', 'max µs', 'RSS MiB'],
+      columns: [
+        'system',
+        'consumers',
+        'forwarded pkt/s',
+        'lost',
+        'dup',
+        'out of order',
+        'CPU % per 1k pkt/s',
+        'p50 µs',
+        'p99 µs',
+        'max µs',
+        'RSS MiB',
+      ],
       rows: [...runs, ...sweep].map((r, i) => [
         i < runs.length ? (r.system === 'span' ? 'ours, 2 nodes' : r.system) : `ours (sweep, audio)`,
         r.consumers,

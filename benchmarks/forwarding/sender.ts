@@ -13,7 +13,7 @@ async function run(targets: SendTarget[], profile: LoadProfile): Promise<void> {
   const forceKey = targets.map(() => false);
   const bySsrc = new Map(targets.map((t, i) => [t.ssrc >>> 0, i]));
   socket.on('message', (packet) => {
-    for (let offset = 0; offset + 12 <= packet.length; ) {
+    for (let offset = 0; offset + 12 <= packet.length;) {
       const fmt = packet[offset]! & 0x1f;
       const pt = packet[offset + 1]!;
       const words = packet.readUInt16BE(offset + 2);
@@ -42,7 +42,19 @@ async function run(targets: SendTarget[], profile: LoadProfile): Promise<void> {
           const due = Math.min(Math.floor(elapsed * profile.audio.pps), Math.floor(profile.seconds * profile.audio.pps));
           while (sent[i]! < due) {
             const index = sent[i]!;
-            socket.send(buildPacket({ payloadType: t.payloadType, seq: seq[i]! + index, timestamp: index * 960, ssrc: t.ssrc, size: profile.audio.bytes, producer: t.producer, index }), t.port, t.ip);
+            socket.send(
+              buildPacket({
+                payloadType: t.payloadType,
+                seq: seq[i]! + index,
+                timestamp: index * 960,
+                ssrc: t.ssrc,
+                size: profile.audio.bytes,
+                producer: t.producer,
+                index,
+              }),
+              t.port,
+              t.ip,
+            );
             sent[i] = index + 1;
           }
         } else {

@@ -57,8 +57,20 @@ export function producersOf(layout: Layout): ProducerSpec[] {
 export function rtpParametersFor(spec: ProducerSpec): types.RtpParameters {
   const codec =
     spec.kind === 'audio'
-      ? { mimeType: 'audio/opus', payloadType: spec.payloadType, clockRate: 48000, channels: 2, parameters: { useinbandfec: 1 }, rtcpFeedback: [] }
-      : { mimeType: 'video/VP8', payloadType: spec.payloadType, clockRate: 90000, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }] };
+      ? {
+          mimeType: 'audio/opus',
+          payloadType: spec.payloadType,
+          clockRate: 48000,
+          channels: 2,
+          parameters: { useinbandfec: 1 },
+          rtcpFeedback: [],
+        }
+      : {
+          mimeType: 'video/VP8',
+          payloadType: spec.payloadType,
+          clockRate: 90000,
+          rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
+        };
   return { codecs: [codec], encodings: [{ ssrc: spec.ssrc }] };
 }
 
@@ -73,9 +85,22 @@ async function deployOurs(layout: Layout, ports: number[], rtcMinPort: number): 
   for (const spec of producers) {
     const room = await plane.room(`hearing-${spec.hearing}`);
     const transport = await room.createPlainTransport(`pub-${spec.index}`, 'send', { comedia: true });
-    const producer = await room.produce(`pub-${spec.index}`, transport.id, spec.kind, rtpParametersFor(spec), spec.kind === 'audio' ? 'mic' : 'camera');
+    const producer = await room.produce(
+      `pub-${spec.index}`,
+      transport.id,
+      spec.kind,
+      rtpParametersFor(spec),
+      spec.kind === 'audio' ? 'mic' : 'camera',
+    );
     produced.push(producer.id);
-    targets.push({ ip: LOCAL, port: transport.tuple.localPort, ssrc: spec.ssrc, payloadType: spec.payloadType, kind: spec.kind, producer: spec.index });
+    targets.push({
+      ip: LOCAL,
+      port: transport.tuple.localPort,
+      ssrc: spec.ssrc,
+      payloadType: spec.payloadType,
+      kind: spec.kind,
+      producer: spec.index,
+    });
   }
   const consumers: ConsumerSpec[] = [];
   let sub = 0;
@@ -99,9 +124,13 @@ async function deployOurs(layout: Layout, ports: number[], rtcMinPort: number): 
 async function deployBare(layout: Layout, ports: number[], rtcMinPort: number): Promise<Deployed> {
   const span = Math.floor(10000 / layout.workers);
   const workers = await Promise.all(
-    Array.from({ length: layout.workers }, (_, i) => mediasoup.createWorker({ logLevel: 'warn', rtcMinPort: rtcMinPort + i * span, rtcMaxPort: rtcMinPort + (i + 1) * span - 1 })),
+    Array.from({ length: layout.workers }, (_, i) =>
+      mediasoup.createWorker({ logLevel: 'warn', rtcMinPort: rtcMinPort + i * span, rtcMaxPort: rtcMinPort + (i + 1) * span - 1 }),
+    ),
   );
-  const routers = await Promise.all(Array.from({ length: layout.hearings }, (_, h) => workers[h % workers.length]!.createRouter({ mediaCodecs })));
+  const routers = await Promise.all(
+    Array.from({ length: layout.hearings }, (_, h) => workers[h % workers.length]!.createRouter({ mediaCodecs })),
+  );
   const producers = producersOf(layout);
   const targets: SendTarget[] = [];
   const produced: types.Producer[] = [];
@@ -109,7 +138,14 @@ async function deployBare(layout: Layout, ports: number[], rtcMinPort: number): 
     const router = routers[spec.hearing]!;
     const transport = await router.createPlainTransport({ listenIp: LOCAL, rtcpMux: true, comedia: true });
     produced.push(await transport.produce({ kind: spec.kind, rtpParameters: rtpParametersFor(spec) }));
-    targets.push({ ip: LOCAL, port: transport.tuple.localPort, ssrc: spec.ssrc, payloadType: spec.payloadType, kind: spec.kind, producer: spec.index });
+    targets.push({
+      ip: LOCAL,
+      port: transport.tuple.localPort,
+      ssrc: spec.ssrc,
+      payloadType: spec.payloadType,
+      kind: spec.kind,
+      producer: spec.index,
+    });
   }
   const consumers: ConsumerSpec[] = [];
   let sub = 0;
@@ -153,7 +189,14 @@ async function deployRelay(layout: Layout, ports: number[]): Promise<Deployed> {
   }
   const child = fork(fileURLToPath(new URL('./relay.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
   const ingest = await ask<{ type: 'ports'; ports: number[] }>(child, { type: 'relay', routes });
-  const targets = producers.map((spec) => ({ ip: LOCAL, port: ingest.ports[spec.index]!, ssrc: spec.ssrc, payloadType: spec.payloadType, kind: spec.kind, producer: spec.index }));
+  const targets = producers.map((spec) => ({
+    ip: LOCAL,
+    port: ingest.ports[spec.index]!,
+    ssrc: spec.ssrc,
+    payloadType: spec.payloadType,
+    kind: spec.kind,
+    producer: spec.index,
+  }));
   return {
     targets,
     consumers,
@@ -181,10 +224,20 @@ async function deploySpan(layout: Layout, ports: number[], rtcMinPort: number): 
   };
   try {
     const perNode = Math.max(1, Math.floor(layout.workers / 2));
-    const pids = [...(await call(a, { type: 'init', workers: perNode, rtcMinPort }, 'ok')).pids, ...(await call(b, { type: 'init', workers: perNode, rtcMinPort: rtcMinPort + 5000 }, 'ok')).pids];
+    const pids = [
+      ...(await call(a, { type: 'init', workers: perNode, rtcMinPort }, 'ok')).pids,
+      ...(await call(b, { type: 'init', workers: perNode, rtcMinPort: rtcMinPort + 5000 }, 'ok')).pids,
+    ];
     const producers = producersOf(layout);
     const ingest = await call(a, { type: 'produce', specs: producers }, 'targets');
-    const targets = producers.map((spec, i) => ({ ip: LOCAL, port: ingest.ports[i]!, ssrc: spec.ssrc, payloadType: spec.payloadType, kind: spec.kind, producer: spec.index }));
+    const targets = producers.map((spec, i) => ({
+      ip: LOCAL,
+      port: ingest.ports[i]!,
+      ssrc: spec.ssrc,
+      payloadType: spec.payloadType,
+      kind: spec.kind,
+      producer: spec.index,
+    }));
     for (let h = 0; h < layout.hearings; h++) {
       const pa = await call(a, { type: 'pipe-open', hearing: h }, 'pipe');
       const pb = await call(b, { type: 'pipe-open', hearing: h }, 'pipe');
@@ -192,7 +245,18 @@ async function deploySpan(layout: Layout, ports: number[], rtcMinPort: number): 
       await call(b, { type: 'pipe-connect', hearing: h, port: pa.port }, 'ok');
       for (const spec of producers.filter((p) => p.hearing === h)) {
         const piped = await call(a, { type: 'pipe-out', hearing: h, producer: spec.index }, 'piped');
-        await call(b, { type: 'pipe-in', hearing: h, producer: spec.index, producerId: piped.producerId, kind: piped.kind, rtpParameters: piped.rtpParameters }, 'ok');
+        await call(
+          b,
+          {
+            type: 'pipe-in',
+            hearing: h,
+            producer: spec.index,
+            producerId: piped.producerId,
+            kind: piped.kind,
+            rtpParameters: piped.rtpParameters,
+          },
+          'ok',
+        );
       }
     }
     const consumers: ConsumerSpec[] = [];
@@ -201,7 +265,11 @@ async function deploySpan(layout: Layout, ports: number[], rtcMinPort: number): 
       const mine = producers.filter((p) => p.hearing === h);
       for (let s = 0; s < layout.subscribers; s++, sub++) {
         const port = ports[sub % ports.length]!;
-        const reply = await call(s % 2 === 0 ? a : b, { type: 'consume', hearing: h, who: `sub-${h}-${s}`, port, producers: mine.map((p) => p.index) }, 'consumers');
+        const reply = await call(
+          s % 2 === 0 ? a : b,
+          { type: 'consume', hearing: h, who: `sub-${h}-${s}`, port, producers: mine.map((p) => p.index) },
+          'consumers',
+        );
         mine.forEach((spec, k) => consumers.push({ consumer: consumers.length, producer: spec.index, ssrc: reply.ssrcs[k]!, port }));
       }
     }
@@ -229,7 +297,11 @@ export function deploy(system: SystemName, layout: Layout, ports: number[], rtcM
 }
 
 /** Sends a message to a child and waits for its next reply (bounded by a timeout). */
-export function ask<T extends FromChild | FromNode, M extends ToChild | ToNode = ToChild>(child: ChildProcess, message: M, timeoutMs = 120_000): Promise<T> {
+export function ask<T extends FromChild | FromNode, M extends ToChild | ToNode = ToChild>(
+  child: ChildProcess,
+  message: M,
+  timeoutMs = 120_000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`child ${child.pid} did not answer ${message.type}`)), timeoutMs);
     child.once('message', (reply: T) => {

@@ -45,7 +45,11 @@ async function join(browser: Browser, joinUrl: string, expectRemote: boolean): P
   await page.waitForFunction('window.hearingClient && window.hearingClient.state().joined === true', undefined, { timeout: 60_000 });
   const joinMs = Date.now() - t0;
   if (expectRemote) {
-    await page.waitForFunction('window.hearingClient.stats().then((s) => s.some((x) => x.kind === "video" && x.framesDecoded > 0))', undefined, { timeout: 60_000, polling: 100 });
+    await page.waitForFunction(
+      'window.hearingClient.stats().then((s) => s.some((x) => x.kind === "video" && x.framesDecoded > 0))',
+      undefined,
+      { timeout: 60_000, polling: 100 },
+    );
   }
   const firstFrameMs = Date.now() - t0;
   const rttMs = (await page.evaluate(`(async () => {
@@ -66,7 +70,6 @@ const serverPids = (server: HearingServer): number[] => {
   return [process.pid, ...server.plane.pool.workers.map((w) => w.worker.pid), ...(recorder ? [recorder, ...childPids(recorder)] : [])];
 };
 
-
 export async function hearingScenario(o: HearingLoadOptions, progress: Progress): Promise<ScenarioOutcome> {
   let server: HearingServer | undefined;
   let dataDir: string | undefined;
@@ -74,7 +77,18 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
   let apiKey = o.apiKey ?? process.env.HEARING_API_KEY;
   if (!base) {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-hearing-'));
-    server = await startServer({ ...configFromEnv({}), port: 0, host: '127.0.0.1', dataDir, workers: 2, rtcMinPort: 30000, rtcMaxPort: 39999, apiKey: 'bench-api-key-0123456789', demo: false, asrEngine: 'off' });
+    server = await startServer({
+      ...configFromEnv({}),
+      port: 0,
+      host: '127.0.0.1',
+      dataDir,
+      workers: 2,
+      rtcMinPort: 30000,
+      rtcMaxPort: 39999,
+      apiKey: 'bench-api-key-0123456789',
+      demo: false,
+      asrEngine: 'off',
+    });
     base = server.url;
     apiKey = server.secrets.apiKey;
   }
@@ -95,7 +109,9 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
       await rest(base, apiKey, 'POST', `/hearings/${hearing.id}/transitions`, { to: 'waiting_room' });
       await rest(base, apiKey, 'POST', `/hearings/${hearing.id}/transitions`, { to: 'open' });
       // Participants of a hearing join together, as they do at the start of a session.
-      const results = await Promise.allSettled(links.map((url) => join(browsers[n++ % browsers.length]!, url.replace(/^https?:\/\/[^/]+/, base!), o.participants > 1)));
+      const results = await Promise.allSettled(
+        links.map((url) => join(browsers[n++ % browsers.length]!, url.replace(/^https?:\/\/[^/]+/, base!), o.participants > 1)),
+      );
       for (const r of results) {
         if (r.status === 'fulfilled') joined.push(r.value);
         else failures.push(String(r.reason).slice(0, 200));
@@ -113,12 +129,30 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
       participantsPerHearing: o.participants,
       joined: joined.length,
       failures: failures.length,
-      joinMsP50: pct(joined.map((j) => j.joinMs), 0.5),
-      joinMsP95: pct(joined.map((j) => j.joinMs), 0.95),
-      firstFrameMsP50: pct(joined.map((j) => j.firstFrameMs), 0.5),
-      firstFrameMsP95: pct(joined.map((j) => j.firstFrameMs), 0.95),
-      signalingRttMsP50: pct(joined.flatMap((j) => j.rttMs), 0.5),
-      signalingRttMsP95: pct(joined.flatMap((j) => j.rttMs), 0.95),
+      joinMsP50: pct(
+        joined.map((j) => j.joinMs),
+        0.5,
+      ),
+      joinMsP95: pct(
+        joined.map((j) => j.joinMs),
+        0.95,
+      ),
+      firstFrameMsP50: pct(
+        joined.map((j) => j.firstFrameMs),
+        0.5,
+      ),
+      firstFrameMsP95: pct(
+        joined.map((j) => j.firstFrameMs),
+        0.95,
+      ),
+      signalingRttMsP50: pct(
+        joined.flatMap((j) => j.rttMs),
+        0.5,
+      ),
+      signalingRttMsP95: pct(
+        joined.flatMap((j) => j.rttMs),
+        0.95,
+      ),
       serverCpuPctPerParticipant: cpuPerParticipant === null ? null : round(cpuPerParticipant, 2),
     };
     return {
@@ -133,7 +167,14 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
           ['signaling round trip (ms)', summary.signalingRttMsP50, summary.signalingRttMsP95],
         ],
       },
-      chart: { title: 'ms, p50', bars: [{ label: 'join', value: summary.joinMsP50 }, { label: 'first frame', value: summary.firstFrameMsP50 }, { label: 'signaling RTT', value: summary.signalingRttMsP50 }] },
+      chart: {
+        title: 'ms, p50',
+        bars: [
+          { label: 'join', value: summary.joinMsP50 },
+          { label: 'first frame', value: summary.firstFrameMsP50 },
+          { label: 'signaling RTT', value: summary.signalingRttMsP50 },
+        ],
+      },
     };
   } finally {
     for (const b of browsers) await b.close().catch(() => undefined);

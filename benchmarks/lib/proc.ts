@@ -72,7 +72,10 @@ export function processPeakRssMiB(pid: number): number {
 
 /** Kernel UDP counters (drops because a socket's receive buffer was full show as RcvbufErrors). */
 export function udpCounters(): Record<string, number> {
-  const lines = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const lines = fs
+    .readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('Udp:'));
   const names = (lines[0] ?? '').split(/\s+/).slice(1);
   const values = (lines[1] ?? '').split(/\s+/).slice(1).map(Number);
   return Object.fromEntries(names.map((n, i) => [n, values[i] ?? 0]));

@@ -8,7 +8,8 @@ export interface ReportFiles {
   svg: string;
 }
 
-const escapeXml = (s: string): string => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c] as string);
+const escapeXml = (s: string): string =>
+  s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c] as string);
 
 /** A horizontal bar chart as a standalone SVG. */
 export function barChartSvg(chart: ScenarioOutcome['chart']): string {
@@ -22,9 +23,11 @@ export function barChartSvg(chart: ScenarioOutcome['chart']): string {
     .map((b, i) => {
       const y = top + i * rowHeight;
       const w = Math.max(1, ((width - left - 90) * b.value) / max);
-      return `<text x="${left - 8}" y="${y + 20}" text-anchor="end">${escapeXml(b.label)}</text>` +
+      return (
+        `<text x="${left - 8}" y="${y + 20}" text-anchor="end">${escapeXml(b.label)}</text>` +
         `<rect x="${left}" y="${y + 4}" width="${w.toFixed(1)}" height="24" fill="${i === chart.bars.length - 1 ? '#2e7d32' : '#78909c'}"/>` +
-        `<text x="${(left + w + 6).toFixed(1)}" y="${y + 20}">${b.value}</text>`;
+        `<text x="${(left + w + 6).toFixed(1)}" y="${y + 20}">${b.value}</text>`
+      );
     })
     .join('\n  ');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="14">
@@ -35,7 +38,12 @@ export function barChartSvg(chart: ScenarioOutcome['chart']): string {
 `;
 }
 
-export function markdownReport(scenario: string, outcome: ScenarioOutcome, meta: { date: string; machine: Record<string, unknown> }, svgName: string): string {
+export function markdownReport(
+  scenario: string,
+  outcome: ScenarioOutcome,
+  meta: { date: string; machine: Record<string, unknown> },
+  svgName: string,
+): string {
   const header = `| ${outcome.table.columns.join(' | ')} |\n|${outcome.table.columns.map(() => '---').join('|')}|`;
   const rows = outcome.table.rows.map((r) => `| ${r.join(' | ')} |`).join('\n');
   const targets = outcome.targets.map((t) => `| ${t.name} | ${t.value} | ${t.target} | ${t.ok ? 'met' : '**missed**'} |`).join('\n');
@@ -57,13 +65,22 @@ Summary: \`${JSON.stringify(outcome.summary)}\`
 }
 
 /** Writes `<scenario>-<date>.json`, `.md` and `.svg` into `dir`. */
-export function writeReport(dir: string, scenario: string, outcome: ScenarioOutcome, machine: Record<string, unknown>, now = new Date()): ReportFiles {
+export function writeReport(
+  dir: string,
+  scenario: string,
+  outcome: ScenarioOutcome,
+  machine: Record<string, unknown>,
+  now = new Date(),
+): ReportFiles {
   fs.mkdirSync(dir, { recursive: true });
   const stamp = now.toISOString().replace(/[:.]/g, '-');
   const base = path.join(dir, `${scenario}-${stamp}`);
   const files = { json: `${base}.json`, markdown: `${base}.md`, svg: `${base}.svg` };
   const meta = { scenario, date: now.toISOString(), machine };
-  fs.writeFileSync(files.json, JSON.stringify({ ...meta, summary: outcome.summary, targets: outcome.targets, samples: outcome.samples }, null, 2));
+  fs.writeFileSync(
+    files.json,
+    JSON.stringify({ ...meta, summary: outcome.summary, targets: outcome.targets, samples: outcome.samples }, null, 2),
+  );
   fs.writeFileSync(files.svg, barChartSvg(outcome.chart));
   fs.writeFileSync(files.markdown, markdownReport(scenario, outcome, meta, path.basename(files.svg)));
   return files;

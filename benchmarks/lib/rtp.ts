@@ -33,7 +33,8 @@ export function buildPacket(spec: PacketSpec, sentNs: bigint = process.hrtime.bi
     packet[15] = spec.vp8.pictureId & 0xff;
     // Frame tag (key frame: bit 0 clear; show_frame), then on key frames the start code and 640x480,
     // so muxers that read dimensions from the bitstream find them.
-    if (spec.vp8.start) packet.set(spec.vp8.keyFrame ? [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01] : [0x11, 0x02, 0x00], 16);
+    if (spec.vp8.start)
+      packet.set(spec.vp8.keyFrame ? [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01] : [0x11, 0x02, 0x00], 16);
   }
   writeTrailer(packet, spec.producer, spec.index, sentNs);
   return packet;

@@ -5,12 +5,23 @@ export const LIBRIVOX = '/usr/share/pocketsphinx/test/data/librivox';
 
 /** Reference transcriptions shipped with pocketsphinx-testdata, by clip id. */
 export function librivoxReference(clip: string): string {
-  const line = fs.readFileSync(path.join(LIBRIVOX, 'transcription'), 'utf8').split('\n').find((l) => l.includes(`(${clip})`));
+  const line = fs
+    .readFileSync(path.join(LIBRIVOX, 'transcription'), 'utf8')
+    .split('\n')
+    .find((l) => l.includes(`(${clip})`));
   if (!line) throw new Error(`no reference for ${clip}`);
-  return line.replace(/<\/?s>/g, '').replace(/\(.*\)/, '').trim();
+  return line
+    .replace(/<\/?s>/g, '')
+    .replace(/\(.*\)/, '')
+    .trim();
 }
 
-const words = (s: string): string[] => s.toLowerCase().replace(/[^a-z' ]+/g, ' ').split(/\s+/).filter(Boolean);
+const words = (s: string): string[] =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z' ]+/g, ' ')
+    .split(/\s+/)
+    .filter(Boolean);
 
 /** Word error rate: word-level Levenshtein distance / reference length. */
 export function wordErrorRate(reference: string, hypothesis: string): number {

@@ -29,20 +29,74 @@ const round = (v: number, d = 2): number => Number(v.toFixed(d));
  * time(0) when the frame is drawn, and a tone: VP8 + Opus RTP to the given ports.
  */
 function barcodeSource(videoPort: number, audioPort: number, ssrc: { video: number; audio: number }): ChildProcess {
-  const boxes = Array.from({ length: BITS }, (_, k) => `drawbox=x=${10 + k * 30}:y=440:w=24:h=24:color=white:t=fill:enable='gte(mod(floor(time(0)*${1000 / FRAME_MS}/${2 ** k}),2),1)'`);
+  const boxes = Array.from(
+    { length: BITS },
+    (_, k) =>
+      `drawbox=x=${10 + k * 30}:y=440:w=24:h=24:color=white:t=fill:enable='gte(mod(floor(time(0)*${1000 / FRAME_MS}/${2 ** k}),2),1)'`,
+  );
   const graph = `[0:v]drawbox=x=0:y=430:w=640:h=50:color=black:t=fill,${boxes.join(',')}[v]`;
-  return spawn('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=s=640x480:r=25', '-re', '-f', 'lavfi', '-i', 'sine=f=440:r=48000',
-    '-filter_complex', graph,
-    '-map', '[v]', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '800k', '-g', '50', '-ssrc', String(ssrc.video), '-payload_type', '96', '-f', 'rtp', `rtp://127.0.0.1:${videoPort}?pkt_size=1200`,
-    '-map', '1:a', '-c:a', 'libopus', '-b:a', '32k', '-ssrc', String(ssrc.audio), '-payload_type', '111', '-f', 'rtp', `rtp://127.0.0.1:${audioPort}`,
-  ], { stdio: 'ignore' });
+  return spawn(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=s=640x480:r=25',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=f=440:r=48000',
+      '-filter_complex',
+      graph,
+      '-map',
+      '[v]',
+      '-c:v',
+      'libvpx',
+      '-deadline',
+      'realtime',
+      '-cpu-used',
+      '8',
+      '-b:v',
+      '800k',
+      '-g',
+      '50',
+      '-ssrc',
+      String(ssrc.video),
+      '-payload_type',
+      '96',
+      '-f',
+      'rtp',
+      `rtp://127.0.0.1:${videoPort}?pkt_size=1200`,
+      '-map',
+      '1:a',
+      '-c:a',
+      'libopus',
+      '-b:a',
+      '32k',
+      '-ssrc',
+      String(ssrc.audio),
+      '-payload_type',
+      '111',
+      '-f',
+      'rtp',
+      `rtp://127.0.0.1:${audioPort}`,
+    ],
+    { stdio: 'ignore' },
+  );
 }
 
 /** A hearing with one participant whose camera and microphone are a barcode source, streamed live. */
 async function streamedHearing(server: HearingServer, n: number, size: '720p' | '480p'): Promise<{ id: string; source: ChildProcess }> {
   server.config.live.size = size;
-  const hearing = server.hearings.create({ caseNumber: `LIVE-BENCH-${n}`, title: 'livestream benchmark', asr: { engine: 'off', language: 'en' }, streamable: true }, 'bench');
+  const hearing = server.hearings.create(
+    { caseNumber: `LIVE-BENCH-${n}`, title: 'livestream benchmark', asr: { engine: 'off', language: 'en' }, streamable: true },
+    'bench',
+  );
   const party = await server.hearings.addParticipant(hearing.id, { name: `Speaker ${n}`, role: 'party' }, 'bench');
   const room = await server.plane.room(hearing.id);
   const ports: number[] = [];
@@ -50,8 +104,17 @@ async function streamedHearing(server: HearingServer, n: number, size: '720p' | 
   const ssrc = { video: 0x40000000 + n * 2, audio: 0x40000001 + n * 2 };
   for (const kind of ['video', 'audio'] as const) {
     const transport = await room.createPlainTransport(party.id, 'send', { comedia: true });
-    const codec = kind === 'audio' ? { mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 } : { mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, rtcpFeedback: [{ type: 'nack', parameter: 'pli' }] };
-    const producer = await room.produce(party.id, transport.id, kind, { codecs: [codec], encodings: [{ ssrc: kind === 'audio' ? ssrc.audio : ssrc.video }] }, kind === 'audio' ? 'mic' : 'camera');
+    const codec =
+      kind === 'audio'
+        ? { mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }
+        : { mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, rtcpFeedback: [{ type: 'nack', parameter: 'pli' }] };
+    const producer = await room.produce(
+      party.id,
+      transport.id,
+      kind,
+      { codecs: [codec], encodings: [{ ssrc: kind === 'audio' ? ssrc.audio : ssrc.video }] },
+      kind === 'audio' ? 'mic' : 'camera',
+    );
     if (kind === 'video') video = producer as never;
     ports.push(transport.tuple.localPort);
   }
@@ -67,16 +130,19 @@ async function streamedHearing(server: HearingServer, n: number, size: '720p' | 
 
 /** Every ffmpeg whose command line mentions `needle` (the program of one hearing). */
 function ffmpegPids(needle: string): number[] {
-  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-    try {
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      return cmd.startsWith('ffmpeg') && cmd.includes(needle);
-    } catch {
-      return false;
-    }
-  });
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        return cmd.startsWith('ffmpeg') && cmd.includes(needle);
+      } catch {
+        return false;
+      }
+    });
 }
-
 
 /** Glass-to-glass: the viewer page reads the barcode of each frame it presents. */
 async function measureLatency(server: HearingServer, hearingId: string, seconds: number): Promise<number[]> {
@@ -123,9 +189,46 @@ async function measureLatency(server: HearingServer, hearingId: string, seconds:
 async function bareCpu(seconds: number, size: '720p' | '480p'): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-live-bare-'));
   const [w, h, kbps] = size === '720p' ? [1280, 720, 1800] : [854, 480, 900];
-  const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=s=640x480:r=25', '-re', '-f', 'lavfi', '-i', 'sine=f=440:r=48000',
-    '-vf', `scale=${w}:${h}`, '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '50', '-b:v', `${kbps}k`, '-c:a', 'aac', '-b:a', '128k',
-    '-f', 'hls', '-hls_time', '2', path.join(dir, 'bare.m3u8')], { stdio: 'ignore' });
+  const ff = spawn(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=s=640x480:r=25',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=f=440:r=48000',
+      '-vf',
+      `scale=${w}:${h}`,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-tune',
+      'zerolatency',
+      '-g',
+      '50',
+      '-b:v',
+      `${kbps}k`,
+      '-c:a',
+      'aac',
+      '-b:a',
+      '128k',
+      '-f',
+      'hls',
+      '-hls_time',
+      '2',
+      path.join(dir, 'bare.m3u8'),
+    ],
+    { stdio: 'ignore' },
+  );
   await sleep(3000);
   const c0 = cpuSecondsOf([ff.pid!]);
   await sleep(seconds * 1000);
@@ -148,9 +251,24 @@ interface StepRow {
 }
 
 /** `n` hearings streaming at once for `seconds`: program CPU per stream, segments published, and optionally latency. */
-async function runStep(n: number, size: '720p' | '480p', seconds: number, withLatency: boolean): Promise<{ cpuPerStream: number; published: number[]; latency: number[]; elapsed: number }> {
+async function runStep(
+  n: number,
+  size: '720p' | '480p',
+  seconds: number,
+  withLatency: boolean,
+): Promise<{ cpuPerStream: number; published: number[]; latency: number[]; elapsed: number }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-live-'));
-  const server = await startServer({ ...configFromEnv({}), port: 0, host: '127.0.0.1', dataDir, workers: 2, rtcMinPort: 30000, rtcMaxPort: 39999, apiKey: 'bench-api-key-0123456789', demo: false });
+  const server = await startServer({
+    ...configFromEnv({}),
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    workers: 2,
+    rtcMinPort: 30000,
+    rtcMaxPort: 39999,
+    apiKey: 'bench-api-key-0123456789',
+    demo: false,
+  });
   server.config.live.delaySeconds = 0;
   const streams: { id: string; source: ChildProcess }[] = [];
   try {
@@ -163,7 +281,12 @@ async function runStep(n: number, size: '720p' | '480p', seconds: number, withLa
     const latency = withLatency ? await measureLatency(server, streams[0]!.id, seconds) : (await sleep(seconds * 1000), []);
     // The latency step also waits for the viewer to settle: CPU and segments are over the time that passed.
     const elapsed = (Date.now() - t0) / 1000;
-    return { cpuPerStream: (cpuSecondsOf(pids) - c0) / elapsed / n, published: streams.map((s, i) => countPublished(server, s.id) - before[i]!), latency, elapsed };
+    return {
+      cpuPerStream: (cpuSecondsOf(pids) - c0) / elapsed / n,
+      published: streams.map((s, i) => countPublished(server, s.id) - before[i]!),
+      latency,
+      elapsed,
+    };
   } finally {
     for (const s of streams) s.source.kill('SIGKILL');
     await server.close();
@@ -173,7 +296,13 @@ async function runStep(n: number, size: '720p' | '480p', seconds: number, withLa
 
 export async function livestreamScenario(o: LivestreamOptions, progress: Progress): Promise<ScenarioOutcome> {
   const rows: StepRow[] = [];
-  const row = (step: string, n: number, size: '720p' | '480p', r: { cpuPerStream: number; published: number[]; elapsed: number }, bare: number): StepRow => ({
+  const row = (
+    step: string,
+    n: number,
+    size: '720p' | '480p',
+    r: { cpuPerStream: number; published: number[]; elapsed: number },
+    bare: number,
+  ): StepRow => ({
     step,
     streams: n,
     size,
@@ -218,8 +347,28 @@ export async function livestreamScenario(o: LivestreamOptions, progress: Progres
     targets: [{ name: 'glassToGlassP50s', value: summary.glassToGlassP50s, target: '<= 4 (+ delay)', ok: summary.glassToGlassP50s <= 4 }],
     samples: { rows, latencyMs: latency },
     table: {
-      columns: ['step', 'streams', 'size', 'program CPU % per stream', 'bare CPU %', 'ratio vs bare', 'segments per stream', 'expected', 'real time'],
-      rows: rows.map((r) => [r.step, r.streams, r.size, r.cpuPerStream, r.bareCpu, r.ratioVsBare, r.segmentsPerStream, r.expectedSegments, String(r.realTime)]),
+      columns: [
+        'step',
+        'streams',
+        'size',
+        'program CPU % per stream',
+        'bare CPU %',
+        'ratio vs bare',
+        'segments per stream',
+        'expected',
+        'real time',
+      ],
+      rows: rows.map((r) => [
+        r.step,
+        r.streams,
+        r.size,
+        r.cpuPerStream,
+        r.bareCpu,
+        r.ratioVsBare,
+        r.segmentsPerStream,
+        r.expectedSegments,
+        String(r.realTime),
+      ]),
     },
     chart: { title: 'CPU % of a core per stream', bars: rows.map((r) => ({ label: r.step, value: r.cpuPerStream })) },
   };

@@ -29,7 +29,8 @@ export interface ImpairCounters {
 }
 
 export type ToImpair = { type: 'start'; config: ImpairConfig } | { type: 'counters' };
-export type FromImpair = { type: 'started'; ports: number } | { type: 'counters'; counters: ImpairCounters } | { type: 'error'; message: string };
+export type FromImpair =
+  { type: 'started'; ports: number } | { type: 'counters'; counters: ImpairCounters } | { type: 'error'; message: string };
 
 /** mulberry32: a small seeded generator, so a run's losses can be reproduced. */
 function random(seed: number): () => number {
@@ -48,7 +49,12 @@ const isRtp = (p: Buffer): boolean => p.length >= 12 && p[0]! >> 6 === 2 && !(p[
 
 async function start(c: ImpairConfig): Promise<number> {
   const rand = random(c.seed);
-  const counters: ImpairCounters = { flows: 0, impairedFlows: 0, up: { packets: 0, dropped: 0, rtp: 0, rtpDropped: 0 }, down: { packets: 0, dropped: 0 } };
+  const counters: ImpairCounters = {
+    flows: 0,
+    impairedFlows: 0,
+    up: { packets: 0, dropped: 0, rtp: 0, rtpDropped: 0 },
+    down: { packets: 0, dropped: 0 },
+  };
   process.on('message', (m: ToImpair) => m.type === 'counters' && process.send?.({ type: 'counters', counters } satisfies FromImpair));
   /** Drops or delays one packet; returns whether it was dropped. */
   const pass = (impaired: boolean, deliver: () => void): boolean => {

@@ -73,7 +73,9 @@ async function startImpair(config: ImpairConfig): Promise<{ child: ChildProcess;
   });
   if (started.type !== 'started' || started.ports !== config.portMax - config.portMin + 1) {
     child.kill('SIGKILL');
-    throw new Error(`the impairment relay could not listen on ${config.listenIp}:${config.portMin}-${config.portMax}: ${JSON.stringify(started)}`);
+    throw new Error(
+      `the impairment relay could not listen on ${config.listenIp}:${config.portMin}-${config.portMax}: ${JSON.stringify(started)}`,
+    );
   }
   const counters = (): Promise<ImpairCounters> =>
     new Promise((resolve) => {
@@ -92,9 +94,15 @@ async function joinPage(browser: Browser, url: string): Promise<Page> {
 }
 
 const subscriberStats = async (page: Page, from: string): Promise<TrackStats[]> =>
-  ((await page.evaluate('window.hearingClient.stats()')) as (TrackStats & { participantId: string })[]).filter((s) => s.participantId === from);
+  ((await page.evaluate('window.hearingClient.stats()')) as (TrackStats & { participantId: string })[]).filter(
+    (s) => s.participantId === from,
+  );
 
-async function producerStats(server: HearingServer, hearingId: string, participantId: string): Promise<{ lost: number; repaired: number; nacks: number }> {
+async function producerStats(
+  server: HearingServer,
+  hearingId: string,
+  participantId: string,
+): Promise<{ lost: number; repaired: number; nacks: number }> {
   const room = server.plane.get(hearingId);
   const out = { lost: 0, repaired: 0, nacks: 0 };
   for (const p of room?.producers().filter((x) => x.participantId === participantId) ?? []) {
@@ -152,17 +160,29 @@ async function traceVideo(server: HearingServer, hearingId: string, participantI
  * The publisher's video in the record: decode errors ffmpeg reports, frames, and the frames damaged by a
  * gap (after a lost packet and before the next key frame: they refer to what is missing).
  */
-function recordedVideo(dir: string, segments: { file: string; start: string }[], gapTimes: number[]): { errors: number; frames: number; damaged: number } {
+function recordedVideo(
+  dir: string,
+  segments: { file: string; start: string }[],
+  gapTimes: number[],
+): { errors: number; frames: number; damaged: number } {
   let errors = 0;
   const frames: { at: number; key: boolean }[] = [];
   for (const s of segments) {
     const file = path.join(dir, s.file);
-    const log = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const log = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     errors += log.split('\n').filter((l) => l.trim()).length;
-    const packets = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file], { encoding: 'utf8' });
+    const packets = execFileSync(
+      'ffprobe',
+      ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file],
+      { encoding: 'utf8' },
+    );
     for (const line of packets.trim().split('\n')) {
       const [pts, flags] = line.split(',');
-      if (pts && Number.isFinite(Number(pts))) frames.push({ at: Date.parse(s.start) + Number(pts) * 1000, key: (flags ?? '').includes('K') });
+      if (pts && Number.isFinite(Number(pts)))
+        frames.push({ at: Date.parse(s.start) + Number(pts) * 1000, key: (flags ?? '').includes('K') });
     }
   }
   frames.sort((a, b) => a.at - b.at);
@@ -176,12 +196,25 @@ function recordedVideo(dir: string, segments: { file: string; start: string }[],
 async function runLevel(server: HearingServer, browser: Browser, lossPct: number, o: LossOptions): Promise<LossRow> {
   // The 0 % baseline is a clean path: no delay, no jitter either.
   const rttMs = lossPct === 0 ? 0 : o.rttMs;
-  const impair = await startImpair({ listenIp: IMPAIR_IP, targetIp: '127.0.0.1', portMin: RTC_PORTS.min, portMax: RTC_PORTS.max, lossPct, rttMs, jitterMs: lossPct === 0 ? 0 : o.jitterMs, seed: 1000 + lossPct });
+  const impair = await startImpair({
+    listenIp: IMPAIR_IP,
+    targetIp: '127.0.0.1',
+    portMin: RTC_PORTS.min,
+    portMax: RTC_PORTS.max,
+    lossPct,
+    rttMs,
+    jitterMs: lossPct === 0 ? 0 : o.jitterMs,
+    seed: 1000 + lossPct,
+  });
   const pages: Page[] = [];
   try {
     const base = server.url;
     const key = server.secrets.apiKey;
-    const hearing = await rest(base, key, 'POST', '/hearings', { caseNumber: `LOSS-${lossPct}-${Date.now()}`, title: `loss ${lossPct} %`, asr: { engine: 'off', language: 'en' } });
+    const hearing = await rest(base, key, 'POST', '/hearings', {
+      caseNumber: `LOSS-${lossPct}-${Date.now()}`,
+      title: `loss ${lossPct} %`,
+      asr: { engine: 'off', language: 'en' },
+    });
     const publisher = await rest(base, key, 'POST', `/hearings/${hearing.id}/participants`, { name: 'Publisher', role: 'party' });
     const subscriber = await rest(base, key, 'POST', `/hearings/${hearing.id}/participants`, { name: 'Subscriber', role: 'viewer' });
     await rest(base, key, 'POST', `/hearings/${hearing.id}/transitions`, { to: 'waiting_room' });
@@ -189,7 +222,11 @@ async function runLevel(server: HearingServer, browser: Browser, lossPct: number
     pages.push(await joinPage(browser, publisher.joinUrl));
     pages.push(await joinPage(browser, subscriber.joinUrl));
     const sub = pages[1]!;
-    await sub.waitForFunction(`window.hearingClient.stats().then((s) => s.some((x) => x.participantId === ${JSON.stringify(publisher.id)} && x.kind === 'video' && x.framesDecoded > 0))`, undefined, { timeout: 60_000, polling: 200 });
+    await sub.waitForFunction(
+      `window.hearingClient.stats().then((s) => s.some((x) => x.participantId === ${JSON.stringify(publisher.id)} && x.kind === 'video' && x.framesDecoded > 0))`,
+      undefined,
+      { timeout: 60_000, polling: 200 },
+    );
     await sleep(WARMUP_MS);
     const s0 = await subscriberStats(sub, publisher.id);
     const p0 = await producerStats(server, hearing.id, publisher.id);
@@ -205,14 +242,20 @@ async function runLevel(server: HearingServer, browser: Browser, lossPct: number
     await rest(base, key, 'POST', `/hearings/${hearing.id}/transitions`, { to: 'closed' });
     await server.recorder.settled(hearing.id);
 
-    const delta = (kind: 'audio' | 'video', f: keyof Omit<TrackStats, 'kind'>): number => (s1.find((s) => s.kind === kind)?.[f] ?? 0) - (s0.find((s) => s.kind === kind)?.[f] ?? 0);
+    const delta = (kind: 'audio' | 'video', f: keyof Omit<TrackStats, 'kind'>): number =>
+      (s1.find((s) => s.kind === kind)?.[f] ?? 0) - (s0.find((s) => s.kind === kind)?.[f] ?? 0);
     const dir = server.recorder.dirOf(hearing.id);
     const lines = readManifest(dir).lines as unknown as Record<string, unknown>[];
     const mine = (l: Record<string, unknown>): boolean => l.participantId === publisher.id;
-    const gaps = (kind: string): Record<string, unknown>[] => lines.filter((l) => l.event === 'gap' && mine(l) && String(l.track).includes(`-${kind}-`));
+    const gaps = (kind: string): Record<string, unknown>[] =>
+      lines.filter((l) => l.event === 'gap' && mine(l) && String(l.track).includes(`-${kind}-`));
     const gapPackets = (kind: string): number => gaps(kind).reduce((n, l) => n + Number(l.missing), 0);
     const videoSegments = lines.filter((l) => l.type === 'segment' && mine(l) && l.kind === 'video');
-    const video = recordedVideo(dir, videoSegments.map((l) => ({ file: String(l.file), start: String(l.start) })), gaps('video').map((l) => Date.parse(String(l.at))));
+    const video = recordedVideo(
+      dir,
+      videoSegments.map((l) => ({ file: String(l.file), start: String(l.start) })),
+      gaps('video').map((l) => Date.parse(String(l.at))),
+    );
     return {
       lossPct,
       rttMs,
@@ -232,10 +275,17 @@ async function runLevel(server: HearingServer, browser: Browser, lossPct: number
       recordVideoDecodeErrors: video.errors,
       recordVideoFrames: video.frames,
       recordVideoDamagedFrames: video.damaged,
-      recordVideoSeconds: round(videoSegments.reduce((n, l) => n + Number(l.durationSeconds), 0), 1),
+      recordVideoSeconds: round(
+        videoSegments.reduce((n, l) => n + Number(l.durationSeconds), 0),
+        1,
+      ),
     };
   } finally {
-    for (const p of pages) await p.context().close().catch(() => undefined);
+    for (const p of pages)
+      await p
+        .context()
+        .close()
+        .catch(() => undefined);
     impair.child.kill('SIGKILL');
   }
 }
@@ -285,15 +335,52 @@ export async function lossScenario(o: LossOptions, progress: Progress): Promise<
     }),
   };
   const targets = [
-    { name: 'baseline: video packets missing from the record at 0 %', value: baseline.recordVideoGapPackets, target: '= 0', ok: baseline.recordVideoGapPackets === 0 },
-    ...(at10 ? [{ name: 'video packets missing from the record at 10 % loss', value: at10.recordVideoGapPackets + at10.recordVideoDecodeErrors, target: '= 0', ok: at10.recordVideoGapPackets + at10.recordVideoDecodeErrors === 0 }] : []),
+    {
+      name: 'baseline: video packets missing from the record at 0 %',
+      value: baseline.recordVideoGapPackets,
+      target: '= 0',
+      ok: baseline.recordVideoGapPackets === 0,
+    },
+    ...(at10
+      ? [
+          {
+            name: 'video packets missing from the record at 10 % loss',
+            value: at10.recordVideoGapPackets + at10.recordVideoDecodeErrors,
+            target: '= 0',
+            ok: at10.recordVideoGapPackets + at10.recordVideoDecodeErrors === 0,
+          },
+        ]
+      : []),
   ];
-  const columns: (keyof LossRow)[] = ['lossPct', 'rttMs', 'uplinkRtpPackets', 'uplinkRtpDropped', 'serverPacketsLost', 'serverPacketsRepaired', 'serverNacks', 'serverVideoNeverReceived', 'subscriberFps', 'subscriberFreezes', 'subscriberFreezeSeconds', 'subscriberVideoLost', 'subscriberAudioConcealedPct', 'recordVideoGapPackets', 'recordAudioGapPackets', 'recordVideoDecodeErrors', 'recordVideoDamagedFrames', 'recordVideoFrames', 'recordVideoSeconds'];
+  const columns: (keyof LossRow)[] = [
+    'lossPct',
+    'rttMs',
+    'uplinkRtpPackets',
+    'uplinkRtpDropped',
+    'serverPacketsLost',
+    'serverPacketsRepaired',
+    'serverNacks',
+    'serverVideoNeverReceived',
+    'subscriberFps',
+    'subscriberFreezes',
+    'subscriberFreezeSeconds',
+    'subscriberVideoLost',
+    'subscriberAudioConcealedPct',
+    'recordVideoGapPackets',
+    'recordAudioGapPackets',
+    'recordVideoDecodeErrors',
+    'recordVideoDamagedFrames',
+    'recordVideoFrames',
+    'recordVideoSeconds',
+  ];
   return {
     summary,
     targets,
     samples: { rows },
     table: { columns, rows: rows.map((r) => columns.map((c) => r[c])) },
-    chart: { title: 'Video packets missing from the record, by uplink loss %', bars: rows.map((r) => ({ label: `${r.lossPct} %`, value: r.recordVideoGapPackets })) },
+    chart: {
+      title: 'Video packets missing from the record, by uplink loss %',
+      bars: rows.map((r) => ({ label: `${r.lossPct} %`, value: r.recordVideoGapPackets })),
+    },
   };
 }

@@ -43,11 +43,22 @@ interface StepResult {
   dataDir: string | null;
 }
 
-
 /** One step: `tracks` tracks recorded at once from RTP ingest, through the real server and recorder. */
 async function recordStep(tracks: number, o: RecordingOptions, progress: (f: number) => void): Promise<StepResult> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-recording-'));
-  const server = await startServer({ ...configFromEnv({}), port: 0, host: '127.0.0.1', dataDir, workers: o.workers, rtcMinPort: 30000, rtcMaxPort: 39999, recordPortMin: 20000, recordPortMax: 26999, apiKey: 'bench-api-key-0123456789', demo: false });
+  const server = await startServer({
+    ...configFromEnv({}),
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    workers: o.workers,
+    rtcMinPort: 30000,
+    rtcMaxPort: 39999,
+    recordPortMin: 20000,
+    recordPortMax: 26999,
+    apiKey: 'bench-api-key-0123456789',
+    demo: false,
+  });
   let keep = false;
   const sender = fork(fileURLToPath(new URL('../forwarding/sender.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
   try {
@@ -55,7 +66,13 @@ async function recordStep(tracks: number, o: RecordingOptions, progress: (f: num
     const hearingIds: string[] = [];
     const targets: SendTarget[] = [];
     for (let p = 0; p < participants; p++) {
-      if (p % 10 === 0) hearingIds.push(server.hearings.create({ caseNumber: `BENCH-${p}`, title: 'Recording benchmark', asr: { engine: 'off', language: 'en' } }, 'bench').id);
+      if (p % 10 === 0)
+        hearingIds.push(
+          server.hearings.create(
+            { caseNumber: `BENCH-${p}`, title: 'Recording benchmark', asr: { engine: 'off', language: 'en' } },
+            'bench',
+          ).id,
+        );
       const hearingId = hearingIds.at(-1)!;
       const party = await server.hearings.addParticipant(hearingId, { name: `Party ${p}`, role: 'party' }, 'bench');
       const room = await server.plane.room(hearingId);
@@ -64,15 +81,20 @@ async function recordStep(tracks: number, o: RecordingOptions, progress: (f: num
         const transport = await room.createPlainTransport(party.id, 'send', { comedia: true });
         const ssrc = 0x30000000 + targets.length;
         const payloadType = kind === 'audio' ? 111 : 96;
-        const codec = kind === 'audio'
-          ? { mimeType: 'audio/opus', payloadType, clockRate: 48000, channels: 2 }
-          : { mimeType: 'video/VP8', payloadType, clockRate: 90000, rtcpFeedback: [{ type: 'nack', parameter: 'pli' }] };
+        const codec =
+          kind === 'audio'
+            ? { mimeType: 'audio/opus', payloadType, clockRate: 48000, channels: 2 }
+            : { mimeType: 'video/VP8', payloadType, clockRate: 90000, rtcpFeedback: [{ type: 'nack', parameter: 'pli' }] };
         await room.produce(party.id, transport.id, kind, { codecs: [codec], encodings: [{ ssrc }] }, kind === 'audio' ? 'mic' : 'camera');
         targets.push({ ip: '127.0.0.1', port: transport.tuple.localPort, ssrc, payloadType, kind, producer: targets.length });
       }
     }
     // Media flows first, as in a real courtroom; then every hearing opens, which starts recording.
-    const profile: LoadProfile = { seconds: o.seconds + WARMUP_S + 1, audio: { pps: 50, bytes: 120 }, video: { fps: 30, kbps: 600, mtu: 1100, keyFrameEverySeconds: 2 } };
+    const profile: LoadProfile = {
+      seconds: o.seconds + WARMUP_S + 1,
+      audio: { pps: 50, bytes: 120 },
+      video: { fps: 30, kbps: 600, mtu: 1100, keyFrameEverySeconds: 2 },
+    };
     const sending = ask(sender, { type: 'start', targets, profile }, (o.seconds + 30) * 1000);
     await sleep(500);
     const pids = (): number[] => [server.recorder.processPid!, ...childPids(server.recorder.processPid!)];
@@ -96,7 +118,8 @@ async function recordStep(tracks: number, o: RecordingOptions, progress: (f: num
     clearInterval(timer);
     for (const id of hearingIds) server.hearings.transition(id, 'closed', 'bench');
     await sending;
-    for (let i = 0; i < 200 && !hearingIds.every((id) => fs.existsSync(path.join(server.recorder.dirOf(id), 'signature.json'))); i++) await sleep(100);
+    for (let i = 0; i < 200 && !hearingIds.every((id) => fs.existsSync(path.join(server.recorder.dirOf(id), 'signature.json'))); i++)
+      await sleep(100);
 
     let minCoverage = Infinity;
     let segments = 0;
@@ -108,7 +131,11 @@ async function recordStep(tracks: number, o: RecordingOptions, progress: (f: num
     for (const id of hearingIds) {
       const dir = server.recorder.dirOf(id);
       verified &&= verifyRecord(dir).ok;
-      const lines = fs.readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ManifestLine);
+      const lines = fs
+        .readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as ManifestLine);
       const perTrack = new Map<string, number>();
       for (const l of lines) {
         if (l.type === 'segment') {
@@ -175,12 +202,46 @@ export async function recordingScenario(o: RecordingOptions, progress: Progress)
   };
   return {
     summary,
-    targets: [{ name: 'tracksPerCore', value: summary.tracksPerCore, target: `>= ${TARGET_TRACKS_PER_CORE}`, ok: summary.tracksPerCore >= TARGET_TRACKS_PER_CORE }],
+    targets: [
+      {
+        name: 'tracksPerCore',
+        value: summary.tracksPerCore,
+        target: `>= ${TARGET_TRACKS_PER_CORE}`,
+        ok: summary.tracksPerCore >= TARGET_TRACKS_PER_CORE,
+      },
+    ],
     samples: { steps },
     table: {
-      columns: ['tracks', 'hearings', 'recorder+ffmpeg CPU s', 'CPU % per track', 'mediasoup CPU s', 'segments', 'min coverage', 'gaps', 'ffmpeg exits', 'verified', 'nothing lost'],
-      rows: steps.map((s) => [s.tracks, s.hearings, s.recorderCpuSeconds, s.cpuPctPerTrack, s.mediasoupCpuSeconds, s.segments, s.minCoverage, s.gaps, s.ffmpegExits, String(s.verified), String(s.lossFree)]),
+      columns: [
+        'tracks',
+        'hearings',
+        'recorder+ffmpeg CPU s',
+        'CPU % per track',
+        'mediasoup CPU s',
+        'segments',
+        'min coverage',
+        'gaps',
+        'ffmpeg exits',
+        'verified',
+        'nothing lost',
+      ],
+      rows: steps.map((s) => [
+        s.tracks,
+        s.hearings,
+        s.recorderCpuSeconds,
+        s.cpuPctPerTrack,
+        s.mediasoupCpuSeconds,
+        s.segments,
+        s.minCoverage,
+        s.gaps,
+        s.ffmpegExits,
+        String(s.verified),
+        String(s.lossFree),
+      ]),
     },
-    chart: { title: 'Recorder CPU per recorded track (% of a core)', bars: steps.map((s) => ({ label: `${s.tracks} tracks`, value: s.cpuPctPerTrack })) },
+    chart: {
+      title: 'Recorder CPU per recorded track (% of a core)',
+      bars: steps.map((s) => ({ label: `${s.tracks} tracks`, value: s.cpuPctPerTrack })),
+    },
   };
 }

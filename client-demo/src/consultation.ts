@@ -37,16 +37,24 @@ export class Consultation {
   async join(stream: MediaStream | undefined): Promise<void> {
     const consultationId = this.id;
     const reply = await this.signaling.request<{ producers: ConsultationProducer[] }>('joinConsultation', { consultationId });
-    this.recv = this.device.createRecvTransport(await this.signaling.request<TransportReply>('createTransport', { direction: 'recv', consultationId }));
+    this.recv = this.device.createRecvTransport(
+      await this.signaling.request<TransportReply>('createTransport', { direction: 'recv', consultationId }),
+    );
     this.wire(this.recv);
     if (stream) {
-      this.send = this.device.createSendTransport(await this.signaling.request<TransportReply>('createTransport', { direction: 'send', consultationId }));
+      this.send = this.device.createSendTransport(
+        await this.signaling.request<TransportReply>('createTransport', { direction: 'send', consultationId }),
+      );
       this.wire(this.send);
       this.send.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
-        this.signaling.request<{ id: string }>('produce', { transportId: this.send!.id, kind, rtpParameters, source: appData.source, consultationId }).then(({ id }) => callback({ id }), errback);
+        this.signaling
+          .request<{ id: string }>('produce', { transportId: this.send!.id, kind, rtpParameters, source: appData.source, consultationId })
+          .then(({ id }) => callback({ id }), errback);
       });
       for (const track of stream.getTracks()) {
-        this.producers.push(await this.send.produce({ track, stopTracks: false, appData: { source: track.kind === 'audio' ? 'mic' : 'camera' } }));
+        this.producers.push(
+          await this.send.produce({ track, stopTracks: false, appData: { source: track.kind === 'audio' ? 'mic' : 'camera' } }),
+        );
       }
     }
     await Promise.all(reply.producers.map((p) => this.consume(p)));
@@ -55,13 +63,23 @@ export class Consultation {
   async consume(p: ConsultationProducer): Promise<void> {
     const transport = this.recv;
     if (!transport || this.closed || [...this.consumers.values()].some((c) => c.consumer.producerId === p.producerId)) return;
-    const reply = await this.signaling.request<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>('consume', {
+    const reply = await this.signaling.request<{
+      id: string;
+      producerId: string;
+      kind: 'audio' | 'video';
+      rtpParameters: types.RtpParameters;
+    }>('consume', {
       transportId: transport.id,
       producerId: p.producerId,
       rtpCapabilities: this.device.rtpCapabilities,
       consultationId: this.id,
     });
-    const consumer = await transport.consume({ id: reply.id, producerId: reply.producerId, kind: reply.kind, rtpParameters: reply.rtpParameters });
+    const consumer = await transport.consume({
+      id: reply.id,
+      producerId: reply.producerId,
+      kind: reply.kind,
+      rtpParameters: reply.rtpParameters,
+    });
     this.consumers.set(consumer.id, { consumer, participantId: p.participantId });
     ui.showTrack({ participantId: `consultation-${p.participantId}`, name: 'consultation', role: 'private' }, consumer.track);
     await this.signaling.request('resumeConsumer', { consumerId: consumer.id, consultationId: this.id });
@@ -84,7 +102,9 @@ export class Consultation {
 
   private wire(transport: types.Transport): void {
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-      this.signaling.request('connectTransport', { transportId: transport.id, dtlsParameters, consultationId: this.id }).then(() => callback(), errback);
+      this.signaling
+        .request('connectTransport', { transportId: transport.id, dtlsParameters, consultationId: this.id })
+        .then(() => callback(), errback);
     });
   }
 }

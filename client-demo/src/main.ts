@@ -31,7 +31,8 @@ socket.on('disconnect', (reason) => {
 socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
   lastError = error.message;
   ui.setStatus(`cannot connect: ${error.message}`);
-  if (error.data?.code?.startsWith('token') || error.data?.code === 'hearing_closed' || error.data?.code === 'identity_refused') socket.disconnect();
+  if (error.data?.code?.startsWith('token') || error.data?.code === 'hearing_closed' || error.data?.code === 'identity_refused')
+    socket.disconnect();
 });
 socket.on('replaced', () => ui.setStatus('opened in another window'));
 socket.on('mediaReset', () => start('media reset'));
@@ -53,7 +54,9 @@ socket.on('identity', (n: ui.IdentityNotice) => {
   identities.set(n.participantId, n);
   ui.showIdentity(n, (decision) => {
     const reason = decision === 'admit' ? 'admitted by the court after review' : 'refused by the court after review';
-    void signaling.request('identityDecision', { participantId: n.participantId, decision, reason }).catch((e: Error) => (lastError = e.message));
+    void signaling
+      .request('identityDecision', { participantId: n.participantId, decision, reason })
+      .catch((e: Error) => (lastError = e.message));
   });
 });
 socket.on('removed', ({ reason }: { reason: string }) => ui.setStatus(`removed from the hearing: ${reason}`));
@@ -82,9 +85,20 @@ const hearingClient = {
   /** Replaces the camera track being sent (a phone switching cameras) without a new producer. */
   switchCamera: (track: MediaStreamTrack) => session.switchCamera(track),
   /** A private consultation with another participant (a party with a lawyer). */
-  consult: (withId: string) => session.startConsultation(withId).then((id) => ({ consultationId: id }), (e: Error) => ({ error: e.message })),
-  endConsultation: () => (session.consultation ? signaling.request('closeConsultation', { consultationId: session.consultation.id }).then(() => 'ended') : Promise.resolve('none')),
+  consult: (withId: string) =>
+    session.startConsultation(withId).then(
+      (id) => ({ consultationId: id }),
+      (e: Error) => ({ error: e.message }),
+    ),
+  endConsultation: () =>
+    session.consultation
+      ? signaling.request('closeConsultation', { consultationId: session.consultation.id }).then(() => 'ended')
+      : Promise.resolve('none'),
   consultationStats: () => session.consultation?.stats() ?? Promise.resolve([]),
-  publish: () => session.publish().then(() => 'published', (error: Error) => `refused: ${error.message}`),
+  publish: () =>
+    session.publish().then(
+      () => 'published',
+      (error: Error) => `refused: ${error.message}`,
+    ),
 };
 (window as unknown as { hearingClient: typeof hearingClient }).hearingClient = hearingClient;

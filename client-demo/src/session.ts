@@ -72,7 +72,9 @@ export class Session {
     for (const p of reply.participants) this.names.set(p.participantId, { name: p.name, role: p.role });
     this.onState(reply.hearing.state, reply.hearing.allowedTransitions, reply.hearing.title);
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: reply.routerRtpCapabilities });
-    this.recvTransport = this.device.createRecvTransport(await this.signaling.request<TransportReply>('createTransport', { direction: 'recv' }));
+    this.recvTransport = this.device.createRecvTransport(
+      await this.signaling.request<TransportReply>('createTransport', { direction: 'recv' }),
+    );
     this.wireTransport(this.recvTransport);
     if (PUBLISHING_ROLES.has(reply.self.role)) {
       await this.registerSigningKey();
@@ -89,7 +91,9 @@ export class Session {
 
   /** Publishes microphone and camera (simulcast VP8, Opus with FEC/DTX). */
   async publish(): Promise<void> {
-    const transport = this.device.createSendTransport(await this.signaling.request<TransportReply>('createTransport', { direction: 'send' }));
+    const transport = this.device.createSendTransport(
+      await this.signaling.request<TransportReply>('createTransport', { direction: 'send' }),
+    );
     this.sendTransport = transport;
     this.wireTransport(transport);
     transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
@@ -101,7 +105,12 @@ export class Session {
     const [audio] = this.localStream.getAudioTracks();
     const [video] = this.localStream.getVideoTracks();
     if (audio) {
-      this.audioProducer = await transport.produce({ track: audio, stopTracks: false, codecOptions: { opusFec: true, opusDtx: true }, appData: { source: 'mic' } });
+      this.audioProducer = await transport.produce({
+        track: audio,
+        stopTracks: false,
+        codecOptions: { opusFec: true, opusDtx: true },
+        appData: { source: 'mic' },
+      });
     }
     if (video) {
       if (this.self) ui.showTrack(this.self, video, true);
@@ -171,13 +180,23 @@ export class Session {
       return;
     }
     if ([...this.consumers.values()].some((c) => c.consumer.producerId === p.producerId)) return;
-    const reply = await this.signaling.request<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>('consume', {
+    const reply = await this.signaling.request<{
+      id: string;
+      producerId: string;
+      kind: 'audio' | 'video';
+      rtpParameters: types.RtpParameters;
+    }>('consume', {
       transportId: transport.id,
       producerId: p.producerId,
       rtpCapabilities: this.device.rtpCapabilities,
     });
     if (transport !== this.recvTransport) return;
-    const consumer = await transport.consume({ id: reply.id, producerId: reply.producerId, kind: reply.kind, rtpParameters: reply.rtpParameters });
+    const consumer = await transport.consume({
+      id: reply.id,
+      producerId: reply.producerId,
+      kind: reply.kind,
+      rtpParameters: reply.rtpParameters,
+    });
     this.consumers.set(consumer.id, { consumer, participantId: p.participantId });
     const who = this.names.get(p.participantId) ?? { name: 'participant', role: '' };
     ui.showTrack({ participantId: p.participantId, ...who }, consumer.track);
@@ -200,10 +219,17 @@ export class Session {
   /** Parties may consult lawyers and lawyers parties (buttons; the server enforces it too). */
   consultControls(): void {
     const counterpart = { party: 'lawyer', lawyer: 'party' }[this.self?.role ?? ''];
-    const options = counterpart ? [...this.names].filter(([, n]) => n.role === counterpart).map(([participantId, n]) => ({ participantId, name: n.name })) : [];
-    ui.setConsultations(options, Boolean(this.consultation), (pid) => void this.startConsultation(pid).catch((e: Error) => ui.setStatus(e.message)), () => {
-      if (this.consultation) void this.signaling.request('closeConsultation', { consultationId: this.consultation.id });
-    });
+    const options = counterpart
+      ? [...this.names].filter(([, n]) => n.role === counterpart).map(([participantId, n]) => ({ participantId, name: n.name }))
+      : [];
+    ui.setConsultations(
+      options,
+      Boolean(this.consultation),
+      (pid) => void this.startConsultation(pid).catch((e: Error) => ui.setStatus(e.message)),
+      () => {
+        if (this.consultation) void this.signaling.request('closeConsultation', { consultationId: this.consultation.id });
+      },
+    );
   }
 
   participantLeft(participantId: string): void {
@@ -233,9 +259,17 @@ export class Session {
   /** Signs the frozen transcript version on this device and sends the signature. */
   async signTranscript(): Promise<{ valid: boolean; reason: string | null }> {
     if (!this.frozen || !this.signingKey || !this.signingKeyId) throw new Error('nothing to sign yet');
-    const raw = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, this.signingKey.privateKey, new TextEncoder().encode(this.frozen.message));
+    const raw = await crypto.subtle.sign(
+      { name: 'ECDSA', hash: 'SHA-256' },
+      this.signingKey.privateKey,
+      new TextEncoder().encode(this.frozen.message),
+    );
     const signature = btoa(String.fromCharCode(...new Uint8Array(raw)));
-    const reply = await this.signaling.request<{ signature: { valid: boolean; reason: string | null } }>('signTranscript', { version: this.frozen.version, keyId: this.signingKeyId, signature });
+    const reply = await this.signaling.request<{ signature: { valid: boolean; reason: string | null } }>('signTranscript', {
+      version: this.frozen.version,
+      keyId: this.signingKeyId,
+      signature,
+    });
     return reply.signature;
   }
 

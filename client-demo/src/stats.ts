@@ -15,7 +15,17 @@ export interface InboundStats {
   totalSamplesReceived: number;
 }
 
-const FIELDS = ['packetsReceived', 'framesDecoded', 'packetsLost', 'nackCount', 'framesDropped', 'freezeCount', 'totalFreezesDuration', 'concealedSamples', 'totalSamplesReceived'] as const;
+const FIELDS = [
+  'packetsReceived',
+  'framesDecoded',
+  'packetsLost',
+  'nackCount',
+  'framesDropped',
+  'freezeCount',
+  'totalFreezesDuration',
+  'concealedSamples',
+  'totalSamplesReceived',
+] as const;
 
 export async function inboundStats(consumer: types.Consumer): Promise<InboundStats> {
   const sum = Object.fromEntries(FIELDS.map((f) => [f, 0])) as unknown as InboundStats;

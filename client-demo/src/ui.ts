@@ -131,11 +131,18 @@ export function showIdentity(n: IdentityNotice, onDecision: (decision: 'admit' |
 }
 
 /** For a party or lawyer: a private consultation with each possible counterpart, or its end. */
-export function setConsultations(options: { participantId: string; name: string }[], active: boolean, onConsult: (participantId: string) => void, onEnd: () => void): void {
+export function setConsultations(
+  options: { participantId: string; name: string }[],
+  active: boolean,
+  onConsult: (participantId: string) => void,
+  onEnd: () => void,
+): void {
   const box = document.getElementById('consult');
   if (!box) return;
   const buttons = active
     ? [Object.assign(document.createElement('button'), { textContent: 'end consultation', onclick: onEnd })]
-    : options.map((o) => Object.assign(document.createElement('button'), { textContent: `consult ${o.name}`, onclick: () => onConsult(o.participantId) }));
+    : options.map((o) =>
+        Object.assign(document.createElement('button'), { textContent: `consult ${o.name}`, onclick: () => onConsult(o.participantId) }),
+      );
   box.replaceChildren(...buttons);
 }

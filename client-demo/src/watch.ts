@@ -57,7 +57,15 @@ void pollStatus();
 
 /** For automated tests and embedding pages. */
 (window as unknown as { watchClient: unknown }).watchClient = {
-  state: () => ({ state, captions, currentTime: video.currentTime, paused: video.paused, error, width: video.videoWidth, height: video.videoHeight }),
+  state: () => ({
+    state,
+    captions,
+    currentTime: video.currentTime,
+    paused: video.paused,
+    error,
+    width: video.videoWidth,
+    height: video.videoHeight,
+  }),
   captions: (on: boolean) => setCaptions(on),
   cues: () => [...seenCues],
 };

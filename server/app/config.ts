@@ -19,7 +19,11 @@ const envSchema = z.object({
   HEARING_WORKERS: z.coerce.number().int().min(1).max(256).optional(),
   HEARING_API_KEY: z.string().min(16).optional(),
   HEARING_JWT_SECRET: z.string().min(32).optional(),
-  HEARING_TOKEN_TTL: z.coerce.number().int().min(60).default(12 * 3600),
+  HEARING_TOKEN_TTL: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(12 * 3600),
   HEARING_WEBHOOK_URL: z.url().optional(),
   HEARING_WEBHOOK_SECRET: z.string().min(16).optional(),
   HEARING_WEBHOOK_RETRY_MS: z.coerce.number().int().min(1).default(500),
@@ -32,7 +36,12 @@ const envSchema = z.object({
   HEARING_IDENTITY_REQUIRED_ROLES: z
     .string()
     .default('party,lawyer')
-    .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(ROLES))),
   HEARING_IDENTITY_ACCEPT: z.coerce.number().positive().max(2).default(DEFAULT_THRESHOLDS.accept),
   HEARING_IDENTITY_REJECT: z.coerce.number().positive().max(2).default(DEFAULT_THRESHOLDS.reject),
@@ -99,7 +108,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   if (e.HEARING_RTC_MIN_PORT >= e.HEARING_RTC_MAX_PORT) throw new Error('HEARING_RTC_MIN_PORT must be below HEARING_RTC_MAX_PORT');
-  if (e.HEARING_IDENTITY_ACCEPT >= e.HEARING_IDENTITY_REJECT) throw new Error('HEARING_IDENTITY_ACCEPT must be below HEARING_IDENTITY_REJECT');
+  if (e.HEARING_IDENTITY_ACCEPT >= e.HEARING_IDENTITY_REJECT)
+    throw new Error('HEARING_IDENTITY_ACCEPT must be below HEARING_IDENTITY_REJECT');
   return {
     port: e.PORT,
     host: e.HEARING_HOST,

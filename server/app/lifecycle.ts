@@ -60,5 +60,10 @@ function freezeAtClose(s: Services, hearingId: string): void {
   const digest = s.transcripts.digest(hearingId);
   if (s.signing.freezes(hearingId).at(-1)?.digest === digest) return;
   const frozen = s.signing.freeze(hearingId, 'system');
-  s.hearings.log(hearingId, 'system', 'transcript.frozen', { version: frozen.version, digest: frozen.digest, manifestHead: frozen.manifestHead, atClose: true });
+  s.hearings.log(hearingId, 'system', 'transcript.frozen', {
+    version: frozen.version,
+    digest: frozen.digest,
+    manifestHead: frozen.manifestHead,
+    atClose: true,
+  });
 }

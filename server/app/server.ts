@@ -89,7 +89,12 @@ export async function startServer(config: Config): Promise<HearingServer> {
     hearingLog: (hearingId) => store.auditLog(hearingId),
   });
   const transcripts = new TranscriptService(store);
-  const signing = new TranscriptSigning(store, transcripts, (hearingId) => recorder.get(hearingId)?.manifest.head.hash ?? null, (hearingId) => recorder.dirOf(hearingId));
+  const signing = new TranscriptSigning(
+    store,
+    transcripts,
+    (hearingId) => recorder.get(hearingId)?.manifest.head.hash ?? null,
+    (hearingId) => recorder.dirOf(hearingId),
+  );
   const evidence = new EvidenceService(store, (hearingId) => recorder.dirOf(hearingId));
   const engines: Record<string, SpeechEngine> = { pocketsphinx: pocketsphinxEngine };
   const faceChecker = new FaceChecker({ min: config.facePortMin, max: config.facePortMax });
@@ -106,7 +111,12 @@ export async function startServer(config: Config): Promise<HearingServer> {
     if (to !== 'open' || (from !== 'scheduled' && from !== 'waiting_room')) return;
     const blockers = identity.blockers(hearingId);
     if (blockers.length) {
-      throw new AppError(409, 'identity_unverified', `identity not verified for ${blockers.length} participant(s) present: the judge or clerk admits or refuses them first`, { participants: blockers });
+      throw new AppError(
+        409,
+        'identity_unverified',
+        `identity not verified for ${blockers.length} participant(s) present: the judge or clerk admits or refuses them first`,
+        { participants: blockers },
+      );
     }
   });
   const unavailable: Record<string, string> = {};
@@ -150,11 +160,19 @@ export async function startServer(config: Config): Promise<HearingServer> {
       baseDelayMs: config.webhookRetryMs,
       onFailure: (event, error) => {
         console.warn(`[webhooks] giving up on event ${event.id} (${event.type}): ${error}`);
-        store.audit({ hearingId: event.hearingId, at: new Date().toISOString(), actor: 'system', action: 'webhook.failed', detail: { eventId: event.id, error } });
+        store.audit({
+          hearingId: event.hearingId,
+          at: new Date().toISOString(),
+          actor: 'system',
+          action: 'webhook.failed',
+          detail: { eventId: event.id, error },
+        });
       },
     });
     const sender = webhooks;
-    hearings.on('event', (e) => sender.send({ id: e.seq, type: `hearing.${e.action.replace(/^hearing\./, '')}`, hearingId: e.hearingId, at: e.at, data: e.detail }));
+    hearings.on('event', (e) =>
+      sender.send({ id: e.seq, type: `hearing.${e.action.replace(/^hearing\./, '')}`, hearingId: e.hearingId, at: e.at, data: e.detail }),
+    );
   }
 
   const metrics = createMetrics(plane, store);
@@ -162,7 +180,9 @@ export async function startServer(config: Config): Promise<HearingServer> {
   app.disable('x-powered-by');
   app.get('/healthz', (_req, res) => {
     const live = plane.pool.workers.filter((s) => !s.worker.died).length;
-    res.status(live > 0 ? 200 : 503).json({ ok: live > 0, workers: { live, total: plane.pool.workers.length }, hearingsOpen: plane.all().length });
+    res
+      .status(live > 0 ? 200 : 503)
+      .json({ ok: live > 0, workers: { live, total: plane.pool.workers.length }, hearingsOpen: plane.all().length });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.metrics());
@@ -172,14 +192,19 @@ export async function startServer(config: Config): Promise<HearingServer> {
   app.use('/api/v1', identityRouter(identity, secrets.apiKey));
   app.use('/api/v1', livestreamRouter(live, secrets.apiKey));
   app.use(publicLiveRouter(live, clientDir));
-  app.use('/api/v1', reviewRouter(hearings, (id) => recorder.dirOf(id), config.dataDir, secrets.apiKey));
+  app.use(
+    '/api/v1',
+    reviewRouter(hearings, (id) => recorder.dirOf(id), config.dataDir, secrets.apiKey),
+  );
   app.use('/api/v1', apiRouter(hearings, transcripts, evidence, signing, secrets.apiKey));
   app.get('/join', (_req, res) => {
     res.sendFile(path.join(clientDir, 'index.html'));
   });
   app.use('/client', express.static(path.join(clientDir, 'dist'), { fallthrough: false }));
   app.get('/', (_req, res) => {
-    res.type('text/plain').send('hearing media core: REST API at /api/v1 (see /api/v1/openapi.json); participants join at /join?token=...\n');
+    res
+      .type('text/plain')
+      .send('hearing media core: REST API at /api/v1 (see /api/v1/openapi.json); participants join at /join?token=...\n');
   });
   app.use(errorHandler);
 
@@ -189,7 +214,8 @@ export async function startServer(config: Config): Promise<HearingServer> {
   const signaling = new Signaling({ io, hearings, plane, tokens, recorder, transcripts, evidence, signing, identity, live, consultations });
   hearings.on('event', (e) => {
     // Listed for the judge as it arrives.
-    if (e.action === 'evidence.added' && e.hearingId) signaling.broadcast(e.hearingId, 'evidenceAdded', { ...e.detail, uploadedBy: e.actor });
+    if (e.action === 'evidence.added' && e.hearingId)
+      signaling.broadcast(e.hearingId, 'evidenceAdded', { ...e.detail, uploadedBy: e.actor });
   });
   const lifecycle = hearingLifecycle({ hearings, recorder, transcriber, transcripts, signing, live, consultations, identity, signaling });
   hearings.on('event', (e) => {

@@ -38,7 +38,13 @@ export function evidenceRouter(hearings: HearingService, evidence: EvidenceServi
     const by = await caller(req, hearingId, true);
     const file = await receiveFile(req, res, 'photo', MAX_EVIDENCE_BYTES);
     const item = await evidence.add(hearingId, by, file.originalname, file.buffer);
-    hearings.log(hearingId, by, 'evidence.added', { evidenceId: item.id, sha256: item.sha256, bytes: item.bytes, width: item.width, height: item.height });
+    hearings.log(hearingId, by, 'evidence.added', {
+      evidenceId: item.id,
+      sha256: item.sha256,
+      bytes: item.bytes,
+      width: item.width,
+      height: item.height,
+    });
     res.status(201).json(item);
   });
   router.get('/hearings/:id/evidence', async (req, res) => {

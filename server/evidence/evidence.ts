@@ -20,7 +20,11 @@ function refusal(error: unknown, status: number, code: string, what: string): Ap
  * Checks that `input` is a real image (format sniffed from the bytes, byte and pixel limits, fully
  * decoded) and re-encodes it without metadata (EXIF: location, device); refusals are 4xx AppErrors.
  */
-export async function reencodeImage(input: Buffer, maxBytes: number, as: 'jpeg' | 'png'): Promise<{ data: Buffer; info: sharp.OutputInfo }> {
+export async function reencodeImage(
+  input: Buffer,
+  maxBytes: number,
+  as: 'jpeg' | 'png',
+): Promise<{ data: Buffer; info: sharp.OutputInfo }> {
   if (input.length === 0) throw new AppError(400, 'empty_upload', 'the uploaded file is empty');
   if (input.length > maxBytes) throw new AppError(413, 'image_too_large', `the image is over ${maxBytes} bytes`);
   const options = { limitInputPixels: MAX_PIXELS, failOn: 'warning' as const };
@@ -73,7 +77,10 @@ export class EvidenceService {
     };
     const dir = path.join(this.dirOf(hearingId), 'evidence');
     fs.mkdirSync(dir, { recursive: true });
-    for (const [file, data] of [[`${row.id}.jpg`, photo.data], [`${row.id}.thumb.jpg`, thumb]] as const) {
+    for (const [file, data] of [
+      [`${row.id}.jpg`, photo.data],
+      [`${row.id}.thumb.jpg`, thumb],
+    ] as const) {
       fs.writeFileSync(path.join(dir, `${file}.tmp`), data);
       fs.renameSync(path.join(dir, `${file}.tmp`), path.join(dir, file));
     }

@@ -26,9 +26,11 @@ export class ConsultationService {
   async start(hearingId: string, by: string, withId: string): Promise<{ consultation: Consultation; room: MediaRoom }> {
     const a = this.o.hearings.participant(hearingId, by);
     const b = this.o.hearings.participant(hearingId, withId);
-    if (!PAIRS.has(`${a.role}:${b.role}`)) throw new AppError(403, 'forbidden', `a consultation is between a party and a lawyer, not ${a.role} and ${b.role}`);
+    if (!PAIRS.has(`${a.role}:${b.role}`))
+      throw new AppError(403, 'forbidden', `a consultation is between a party and a lawyer, not ${a.role} and ${b.role}`);
     for (const c of this.open.values()) {
-      if (c.members.includes(by) || c.members.includes(withId)) throw new AppError(409, 'already_consulting', 'one of you is already in a consultation');
+      if (c.members.includes(by) || c.members.includes(withId))
+        throw new AppError(409, 'already_consulting', 'one of you is already in a consultation');
     }
     const consultation: Consultation = { id: randomUUID(), hearingId, members: [by, withId], openedAt: Date.now() };
     const room = await this.o.plane.room(consultationRoomKey(consultation.id));
@@ -40,7 +42,8 @@ export class ConsultationService {
   /** The consultation's room, for one of its two members only. */
   async roomFor(hearingId: string, participantId: string, consultationId: string): Promise<MediaRoom> {
     const c = this.open.get(consultationId);
-    if (!c || c.hearingId !== hearingId || !c.members.includes(participantId)) throw new AppError(404, 'not_found', 'consultation not found');
+    if (!c || c.hearingId !== hearingId || !c.members.includes(participantId))
+      throw new AppError(404, 'not_found', 'consultation not found');
     return this.o.plane.room(consultationRoomKey(c.id));
   }
 
@@ -63,7 +66,11 @@ export class ConsultationService {
     if (!c) return undefined;
     this.open.delete(consultationId);
     this.o.plane.closeRoom(consultationRoomKey(c.id));
-    this.o.hearings.log(c.hearingId, by, 'consultation.closed', { consultationId: c.id, reason, seconds: Math.round((Date.now() - c.openedAt) / 1000) });
+    this.o.hearings.log(c.hearingId, by, 'consultation.closed', {
+      consultationId: c.id,
+      reason,
+      seconds: Math.round((Date.now() - c.openedAt) / 1000),
+    });
     return c;
   }
 }

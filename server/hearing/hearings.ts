@@ -65,7 +65,10 @@ export class HearingService extends EventEmitter<HearingEvents> {
     super();
   }
 
-  create(input: { caseNumber: string; title: string; scheduledAt?: string; asr?: { engine: string; language: string }; streamable?: boolean }, actor: string): HearingView {
+  create(
+    input: { caseNumber: string; title: string; scheduledAt?: string; asr?: { engine: string; language: string }; streamable?: boolean },
+    actor: string,
+  ): HearingView {
     const now = new Date().toISOString();
     const row: HearingRow = {
       id: randomUUID(),
@@ -170,6 +173,11 @@ export class HearingService extends EventEmitter<HearingEvents> {
   }
 
   private view(row: HearingRow): HearingView {
-    return { ...row, allowedTransitions: allowedTransitions(row.state), streamable: this.store.streamSettings(row.id).streamable, participants: this.participants(row.id) };
+    return {
+      ...row,
+      allowedTransitions: allowedTransitions(row.state),
+      streamable: this.store.streamSettings(row.id).streamable,
+      participants: this.participants(row.id),
+    };
   }
 }

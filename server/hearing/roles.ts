@@ -2,7 +2,17 @@
 export const ROLES = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type Action = 'publish' | 'subscribe' | 'changeState' | 'controlRecord' | 'editTranscript' | 'annotateTranscript' | 'decideIdentity' | 'approveStream' | 'controlStream' | 'consult';
+export type Action =
+  | 'publish'
+  | 'subscribe'
+  | 'changeState'
+  | 'controlRecord'
+  | 'editTranscript'
+  | 'annotateTranscript'
+  | 'decideIdentity'
+  | 'approveStream'
+  | 'controlStream'
+  | 'consult';
 
 const CAN: Record<Action, readonly Role[]> = {
   publish: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],

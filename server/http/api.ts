@@ -13,7 +13,13 @@ import { openApiDocument } from './openapi.ts';
 const ACTOR = 'api';
 
 /** The court platform's REST API under /api/v1, authenticated with the API key as a bearer token. */
-export function apiRouter(hearings: HearingService, transcripts: TranscriptService, evidence: EvidenceService, signing: TranscriptSigning, apiKey: string): express.Router {
+export function apiRouter(
+  hearings: HearingService,
+  transcripts: TranscriptService,
+  evidence: EvidenceService,
+  signing: TranscriptSigning,
+  apiKey: string,
+): express.Router {
   const router = express.Router();
   router.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument());
@@ -73,7 +79,16 @@ export function apiRouter(hearings: HearingService, transcripts: TranscriptServi
           evidenceFile: (eid, thumb) => evidence.file(hearingId, eid, thumb),
         }),
       );
-    } else res.json({ hearingId, digest: transcripts.digest(hearingId), segments: transcripts.list(hearingId), annotations: transcripts.annotations(hearingId), evidence: evidence.list(hearingId).filter((e) => e.afterSegmentId), freezes: signing.freezes(hearingId), signatures: signing.statuses(hearingId) });
+    } else
+      res.json({
+        hearingId,
+        digest: transcripts.digest(hearingId),
+        segments: transcripts.list(hearingId),
+        annotations: transcripts.annotations(hearingId),
+        evidence: evidence.list(hearingId).filter((e) => e.afterSegmentId),
+        freezes: signing.freezes(hearingId),
+        signatures: signing.statuses(hearingId),
+      });
   });
   router.get('/hearings/:id/transcript/:sid/history', (req, res) => {
     res.json({ versions: transcripts.history(id(req), id(req, 'sid')) });

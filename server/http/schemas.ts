@@ -17,7 +17,11 @@ export const createHearingBody = z.strictObject({
 export const addParticipantBody = z.strictObject({
   name: z.string().trim().min(1).max(100),
   role: z.enum(ROLES),
-  idNumber: z.string().trim().regex(/^[0-9A-Za-z-]{4,32}$/, 'letters, digits and dashes, 4 to 32').optional(),
+  idNumber: z
+    .string()
+    .trim()
+    .regex(/^[0-9A-Za-z-]{4,32}$/, 'letters, digits and dashes, 4 to 32')
+    .optional(),
 });
 
 export const transitionBody = z.strictObject({
@@ -78,7 +82,10 @@ export const participantCreatedResponse = participant.extend({
   joinUrl: z.url().describe('Opens the browser client for this participant'),
 });
 
-export const transcriptQuery = z.object({ format: z.enum(['json', 'txt', 'vtt', 'html']).default('json'), speaker: z.enum(['name', 'role']).default('name') });
+export const transcriptQuery = z.object({
+  format: z.enum(['json', 'txt', 'vtt', 'html']).default('json'),
+  speaker: z.enum(['name', 'role']).default('name'),
+});
 
 export const transcriptSegment = z.object({
   id: z.uuid(),

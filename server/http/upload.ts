@@ -11,7 +11,11 @@ export async function receiveFile(req: Request, res: Response, field: string, ma
   await new Promise<void>((resolve, reject) =>
     upload.single(field)(req, res, (error: unknown) => {
       if (error instanceof multer.MulterError) {
-        reject(error.code === 'LIMIT_FILE_SIZE' ? new AppError(413, 'image_too_large', `the file is over ${maxBytes} bytes`) : new AppError(400, 'bad_upload', error.message));
+        reject(
+          error.code === 'LIMIT_FILE_SIZE'
+            ? new AppError(413, 'image_too_large', `the file is over ${maxBytes} bytes`)
+            : new AppError(400, 'bad_upload', error.message),
+        );
       } else if (error) reject(new AppError(400, 'bad_upload', String((error as Error).message ?? error)));
       else resolve();
     }),

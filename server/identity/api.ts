@@ -16,7 +16,10 @@ export const identityDecisionBody = z.strictObject({
 export function identityRouter(identity: IdentityService, apiKey: string): express.Router {
   const router = express.Router();
   router.use('/hearings/:id/participants/:pid', requireApiKey(apiKey));
-  const ids = (params: Record<string, string>): [string, string] => [validate(idParam, params.id, 'path'), validate(idParam, params.pid, 'path')];
+  const ids = (params: Record<string, string>): [string, string] => [
+    validate(idParam, params.id, 'path'),
+    validate(idParam, params.pid, 'path'),
+  ];
 
   router.post('/hearings/:id/participants/:pid/reference-photo', async (req, res) => {
     const [hearingId, participantId] = ids(req.params);

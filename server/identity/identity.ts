@@ -78,13 +78,21 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
   private model = 'not loaded';
 
   constructor(
-    private readonly o: { store: Store; hearings: HearingService; plane: MediaPlane; checker: FaceChecker; config: IdentityConfig; roleOf: (hearingId: string, participantId: string) => Role },
+    private readonly o: {
+      store: Store;
+      hearings: HearingService;
+      plane: MediaPlane;
+      checker: FaceChecker;
+      config: IdentityConfig;
+      roleOf: (hearingId: string, participantId: string) => Role;
+    },
   ) {
     super();
     o.checker.on('frame', (f) => this.onFrame(f));
     o.checker.on('watchEnded', ({ watchId, error }) => {
       const m = this.byWatch.get(watchId);
-      if (m && error) o.hearings.log(m.hearingId, 'system', 'identity.check_failed', { participantId: m.participantId, error: error.slice(0, 300) });
+      if (m && error)
+        o.hearings.log(m.hearingId, 'system', 'identity.check_failed', { participantId: m.participantId, error: error.slice(0, 300) });
       if (m) this.stopMonitor(m);
     });
     followMainRooms(o.plane, (room) => {
@@ -102,11 +110,15 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
   view(hearingId: string, participantId: string): IdentityView {
     this.o.hearings.participant(hearingId, participantId);
     const row = this.row(hearingId, participantId);
-    return row ? { status: row.status, distance: row.distance, checkedAt: row.checkedAt } : { status: 'unenrolled', distance: null, checkedAt: null };
+    return row
+      ? { status: row.status, distance: row.distance, checkedAt: row.checkedAt }
+      : { status: 'unenrolled', distance: null, checkedAt: null };
   }
 
   views(hearingId: string): Map<string, IdentityView> {
-    return new Map(this.o.store.identities(hearingId).map((r) => [r.participantId, { status: r.status, distance: r.distance, checkedAt: r.checkedAt }]));
+    return new Map(
+      this.o.store.identities(hearingId).map((r) => [r.participantId, { status: r.status, distance: r.distance, checkedAt: r.checkedAt }]),
+    );
   }
 
   /** The captured frame of the latest check (JPEG), kept in memory only while the server runs. */
@@ -118,7 +130,12 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
    * Enrolls a reference photo: validated and normalized by sharp, exactly one face, its descriptor kept.
    * The photo itself is not stored (only its SHA-256): the court platform already holds it.
    */
-  async enroll(hearingId: string, participantId: string, input: Buffer, actor: string): Promise<IdentityView & { photoSha256: string; model: string }> {
+  async enroll(
+    hearingId: string,
+    participantId: string,
+    input: Buffer,
+    actor: string,
+  ): Promise<IdentityView & { photoSha256: string; model: string }> {
     const hearing = this.o.hearings.row(hearingId);
     if (hearing.state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed');
     this.o.hearings.participant(hearingId, participantId);
@@ -149,7 +166,12 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
       reason: null,
     };
     this.o.store.saveIdentity(row);
-    this.o.hearings.log(hearingId, actor, 'identity.enrolled', { participantId, photoSha256, faceScore: Number(faces[0]!.score.toFixed(3)), model: this.model });
+    this.o.hearings.log(hearingId, actor, 'identity.enrolled', {
+      participantId,
+      photoSha256,
+      faceScore: Number(faces[0]!.score.toFixed(3)),
+      model: this.model,
+    });
     const existing = this.monitors.get(key(hearingId, participantId));
     if (existing) this.stopMonitor(existing);
     const room = this.o.plane.get(hearingId);
@@ -162,7 +184,13 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
   decide(hearingId: string, participantId: string, decision: 'admit' | 'refuse', reason: string, actor: string): IdentityView {
     this.o.hearings.participant(hearingId, participantId);
     const row = this.row(hearingId, participantId) ?? this.blankRow(hearingId, participantId);
-    const updated: IdentityRow = { ...row, status: decision === 'admit' ? 'verified' : 'rejected', decidedBy: actor, reason, checkedAt: new Date().toISOString() };
+    const updated: IdentityRow = {
+      ...row,
+      status: decision === 'admit' ? 'verified' : 'rejected',
+      decidedBy: actor,
+      reason,
+      checkedAt: new Date().toISOString(),
+    };
     this.o.store.saveIdentity(updated);
     this.o.hearings.log(hearingId, actor, 'identity.decided', { participantId, decision, reason, previous: row.status });
     this.publish(updated, {});
@@ -179,7 +207,12 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
     const room = this.o.plane.get(hearingId);
     return this.o.store
       .identities(hearingId)
-      .filter((r) => r.status !== 'verified' && this.o.config.requiredRoles.includes(this.o.roleOf(hearingId, r.participantId)) && room?.hasPeer(r.participantId))
+      .filter(
+        (r) =>
+          r.status !== 'verified' &&
+          this.o.config.requiredRoles.includes(this.o.roleOf(hearingId, r.participantId)) &&
+          room?.hasPeer(r.participantId),
+      )
       .map((r) => ({ participantId: r.participantId, status: r.status }));
   }
 
@@ -192,7 +225,19 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
   }
 
   private blankRow(hearingId: string, participantId: string): IdentityRow {
-    return { hearingId, participantId, descriptor: null, photoSha256: null, model: null, enrolledAt: null, status: 'unenrolled', distance: null, checkedAt: null, decidedBy: null, reason: null };
+    return {
+      hearingId,
+      participantId,
+      descriptor: null,
+      photoSha256: null,
+      model: null,
+      enrolledAt: null,
+      status: 'unenrolled',
+      distance: null,
+      checkedAt: null,
+      decidedBy: null,
+      reason: null,
+    };
   }
 
   private async onProducer(room: MediaRoom, info: ProducerInfo): Promise<void> {
@@ -212,7 +257,10 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
     try {
       watch = await this.o.checker.watch(room, info.producerId, reference);
     } catch (error) {
-      this.o.hearings.log(room.hearingId, 'system', 'identity.check_failed', { participantId: info.participantId, error: (error as Error).message });
+      this.o.hearings.log(room.hearingId, 'system', 'identity.check_failed', {
+        participantId: info.participantId,
+        error: (error as Error).message,
+      });
       return;
     }
     const m: Monitor = {
@@ -268,7 +316,12 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
       m.absentAlerted = false;
     } else if (!m.absentAlerted && now - m.lastFaceAt > this.o.config.absentSeconds * 1000) {
       m.absentAlerted = true;
-      this.alert(m, quality === 'several_faces' ? 'several_faces' : 'no_face', { seconds: Math.round((now - m.lastFaceAt) / 1000), quality }, f.jpeg);
+      this.alert(
+        m,
+        quality === 'several_faces' ? 'several_faces' : 'no_face',
+        { seconds: Math.round((now - m.lastFaceAt) / 1000), quality },
+        f.jpeg,
+      );
     }
     const check = m.check;
     if (check) {
@@ -303,7 +356,11 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
     const status = timedOut ? 'needs_review' : result!.status;
     const staticImage = looksStatic(check.shapes);
     const reason = timedOut
-      ? `no usable face in ${this.o.config.timeoutSeconds} s (${Object.entries(check.refused).map(([k, n]) => `${k} x${n}`).join(', ') || 'no frames'})`
+      ? `no usable face in ${this.o.config.timeoutSeconds} s (${
+          Object.entries(check.refused)
+            .map(([k, n]) => `${k} x${n}`)
+            .join(', ') || 'no frames'
+        })`
       : `median of ${check.distances.length} frames`;
     const manual = row.decidedBy !== null && row.decidedBy !== 'system';
     // A manual decision stands unless the face now clearly does not match.
@@ -330,7 +387,12 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
       model: row.model,
     });
     const alert = status === 'rejected' && row.status === 'verified' ? 'mismatch' : undefined;
-    if (alert) this.o.hearings.log(m.hearingId, 'system', 'identity.alert', { participantId: m.participantId, kind: alert, distance: updated.distance });
+    if (alert)
+      this.o.hearings.log(m.hearingId, 'system', 'identity.alert', {
+        participantId: m.participantId,
+        kind: alert,
+        distance: updated.distance,
+      });
     this.publish(updated, { staticImage, alert, frame: check.bestFrame?.jpeg });
   }
 
@@ -341,7 +403,16 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
   }
 
   private publish(row: IdentityRow, extra: Pick<IdentityUpdate, 'staticImage' | 'alert' | 'frame'>): void {
-    this.emit('update', { hearingId: row.hearingId, participantId: row.participantId, status: row.status, distance: row.distance, checkedAt: row.checkedAt, decidedBy: row.decidedBy, reason: row.reason, ...extra });
+    this.emit('update', {
+      hearingId: row.hearingId,
+      participantId: row.participantId,
+      status: row.status,
+      distance: row.distance,
+      checkedAt: row.checkedAt,
+      decidedBy: row.decidedBy,
+      reason: row.reason,
+      ...extra,
+    });
   }
 
   /** At close: checks stop, and the reference descriptors (personal data no longer needed) are deleted. */

@@ -52,7 +52,9 @@ export function decide(distances: number[], t: IdentityThresholds): { status: 'v
  */
 export function looksStatic(keypointSets: { keypoints: number[]; box: FaceSummary['box'] }[]): boolean {
   if (keypointSets.length < 3) return false;
-  const normalized = keypointSets.map(({ keypoints, box }) => keypoints.map((v, i) => (i % 2 === 0 ? (v - box.x) / box.width : (v - box.y) / box.width)));
+  const normalized = keypointSets.map(({ keypoints, box }) =>
+    keypoints.map((v, i) => (i % 2 === 0 ? (v - box.x) / box.width : (v - box.y) / box.width)),
+  );
   let maxMove = 0;
   for (const k of normalized.slice(1)) for (let i = 0; i < k.length; i++) maxMove = Math.max(maxMove, Math.abs(k[i]! - normalized[0]![i]!));
   return maxMove < 0.01;

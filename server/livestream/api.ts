@@ -47,7 +47,13 @@ const PUBLIC_FILE = /^(index\.m3u8|video\.m3u8|subs\.m3u8|status\.json|seg_\d{6}
  */
 export function publicLiveRouter(live: LivestreamService, pageDir: string): express.Router {
   const router = express.Router();
-  const limiter = rateLimit({ windowMs: 60_000, limit: 600, standardHeaders: 'draft-7', legacyHeaders: false, message: { error: { code: 'rate_limited', message: 'too many requests' } } });
+  const limiter = rateLimit({
+    windowMs: 60_000,
+    limit: 600,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    message: { error: { code: 'rate_limited', message: 'too many requests' } },
+  });
   router.use(['/live', '/watch'], limiter);
   const publicHearing = (raw: unknown): string => {
     const id = validate(idParam, raw, 'path');
@@ -62,7 +68,15 @@ export function publicLiveRouter(live: LivestreamService, pageDir: string): expr
     const playlist = /\.(m3u8|json)$/.test(file);
     res.set('cache-control', playlist ? 'no-cache' : 'public, max-age=3600, immutable');
     res.set('access-control-allow-origin', '*');
-    res.type(file.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : file.endsWith('.ts') ? 'video/mp2t' : file.endsWith('.vtt') ? 'text/vtt' : 'application/json');
+    res.type(
+      file.endsWith('.m3u8')
+        ? 'application/vnd.apple.mpegurl'
+        : file.endsWith('.ts')
+          ? 'video/mp2t'
+          : file.endsWith('.vtt')
+            ? 'text/vtt'
+            : 'application/json',
+    );
     res.sendFile(file);
   });
   router.get('/watch/:id', (req, res) => {

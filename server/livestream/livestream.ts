@@ -83,7 +83,14 @@ export class LivestreamService {
     return s.streamable && s.approvedBy !== null && fs.existsSync(path.join(this.publicDir(hearingId), 'index.m3u8'));
   }
 
-  status(hearingId: string): { streamable: boolean; approved: boolean; state: StreamState; delaySeconds: number; playlist: string; watch: string } {
+  status(hearingId: string): {
+    streamable: boolean;
+    approved: boolean;
+    state: StreamState;
+    delaySeconds: number;
+    playlist: string;
+    watch: string;
+  } {
     this.o.hearings.row(hearingId);
     const s = this.o.store.streamSettings(hearingId);
     return {
@@ -113,7 +120,8 @@ export class LivestreamService {
     } else if (action === 'start') {
       if (!settings.streamable) throw new AppError(409, 'not_streamable', 'the court platform has not marked this hearing as streamable');
       if (!settings.approvedBy) throw new AppError(409, 'not_approved', 'the judge has not approved streaming this hearing');
-      if (!isInSession(hearing.state)) throw new AppError(409, 'not_in_session', `the hearing is ${hearing.state}: streams start while it is in session`);
+      if (!isInSession(hearing.state))
+        throw new AppError(409, 'not_in_session', `the hearing is ${hearing.state}: streams start while it is in session`);
       if (stream?.state === 'live') return this.status(hearingId);
       if (stream?.state === 'paused') await this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
       else await this.begin(hearingId);
@@ -128,10 +136,15 @@ export class LivestreamService {
     } else {
       await this.end(hearingId, stream, true);
     }
-    this.o.hearings.log(hearingId, actor, `stream.${action === 'stop' ? 'stopped' : action === 'cut' ? 'cut' : action === 'approve' ? 'approved' : action === 'pause' ? 'paused' : 'started'}`, {
-      delaySeconds: this.o.config.delaySeconds,
-      segmentsPublished: this.streams.get(hearingId)?.publisher.segmentsPublished ?? 0,
-    });
+    this.o.hearings.log(
+      hearingId,
+      actor,
+      `stream.${action === 'stop' ? 'stopped' : action === 'cut' ? 'cut' : action === 'approve' ? 'approved' : action === 'pause' ? 'paused' : 'started'}`,
+      {
+        delaySeconds: this.o.config.delaySeconds,
+        segmentsPublished: this.streams.get(hearingId)?.publisher.segmentsPublished ?? 0,
+      },
+    );
     return this.status(hearingId);
   }
 
@@ -146,14 +159,23 @@ export class LivestreamService {
   }
 
   /** A final transcript segment, shown as a caption (by role unless the court chose names). */
-  addCaption(hearingId: string, c: { participantId: string; speakerName: string; role: string; start: string; end: string; text: string }): void {
+  addCaption(
+    hearingId: string,
+    c: { participantId: string; speakerName: string; role: string; start: string; end: string; text: string },
+  ): void {
     const list = this.captions.get(hearingId) ?? [];
-    list.push({ startMs: Date.parse(c.start), endMs: Date.parse(c.end), speaker: this.o.config.captionSpeaker === 'name' ? c.speakerName : c.role, text: c.text });
+    list.push({
+      startMs: Date.parse(c.start),
+      endMs: Date.parse(c.end),
+      speaker: this.o.config.captionSpeaker === 'name' ? c.speakerName : c.role,
+      text: c.text,
+    });
     this.captions.set(hearingId, list.slice(-500));
   }
 
   async close(): Promise<void> {
-    for (const [hearingId, stream] of this.streams) if (stream.state === 'live' || stream.state === 'paused') await this.end(hearingId, stream, true);
+    for (const [hearingId, stream] of this.streams)
+      if (stream.state === 'live' || stream.state === 'paused') await this.end(hearingId, stream, true);
   }
 
   private async begin(hearingId: string): Promise<void> {
@@ -175,7 +197,15 @@ export class LivestreamService {
           return show;
         }),
     });
-    const stream: HearingStream = { state: 'live', publisher, run: null, runId: 0, autoPaused: false, ops: Promise.resolve(), silent: new SilentInputs() };
+    const stream: HearingStream = {
+      state: 'live',
+      publisher,
+      run: null,
+      runId: 0,
+      autoPaused: false,
+      ops: Promise.resolve(),
+      silent: new SilentInputs(),
+    };
     this.streams.set(hearingId, stream);
     await this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
   }
@@ -191,7 +221,10 @@ export class LivestreamService {
     const sources = what === 'program' && room ? this.sources(hearingId, room, stream.silent) : [];
     let run: ProgramRun;
     try {
-      run = what === 'program' && room ? await ProgramRun.program(room, sources, { ...o, ports: this.ports }) : ProgramRun.slate('hearing paused', o);
+      run =
+        what === 'program' && room
+          ? await ProgramRun.program(room, sources, { ...o, ports: this.ports })
+          : ProgramRun.slate('hearing paused', o);
     } catch (error) {
       // E.g. a producer closed while the run was being built, or ffmpeg too slow to open its ports: the
       // stream must not stay without a run. Logged, and tried again.
@@ -209,7 +242,8 @@ export class LivestreamService {
       if (run.ending || stream.run !== run || (stream.state !== 'live' && stream.state !== 'paused')) return;
       this.o.hearings.log(hearingId, 'system', 'stream.encoder_exit', { code, error: run.errorOutput.slice(-300), run: run.runId });
       setTimeout(() => {
-        if (stream.run === run) void this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
+        if (stream.run === run)
+          void this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
       }, 2000).unref();
     });
     stream.publisher.setState(stream.state);
@@ -225,7 +259,8 @@ export class LivestreamService {
     clearInterval(stream.watchdog);
     let tick = 0;
     let busy = false;
-    const rebuild = (): Promise<void> => this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
+    const rebuild = (): Promise<void> =>
+      this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
     const check = async (): Promise<void> => {
       const room = this.o.plane.get(hearingId);
       if (run.silentForMs() >= (run.producing ? STALL_MS : FIRST_SEGMENT_MS)) {
@@ -236,7 +271,12 @@ export class LivestreamService {
           ...(s.videoProducerId && silent.includes(s.videoProducerId) ? [{ participantId: s.participantId, kind: 'video' }] : []),
           ...(s.audioProducerId && silent.includes(s.audioProducerId) ? [{ participantId: s.participantId, kind: 'audio' }] : []),
         ]);
-        this.o.hearings.log(hearingId, 'system', 'stream.stalled', { run: run.runId, silentMs: run.silentForMs(), leftOut, error: run.errorOutput.slice(-300) });
+        this.o.hearings.log(hearingId, 'system', 'stream.stalled', {
+          run: run.runId,
+          silentMs: run.silentForMs(),
+          leftOut,
+          error: run.errorOutput.slice(-300),
+        });
         if (stream.run === run) await rebuild();
       } else if (room && stream.silent.size && tick % 2 === 0 && (await stream.silent.returned(room)).length) {
         this.o.hearings.log(hearingId, 'system', 'stream.input_back', { run: run.runId });

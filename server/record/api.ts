@@ -24,7 +24,8 @@ export function recordRouter(hearings: HearingService, recorder: Recorder, key: 
     const hearingId = validate(idParam, id, 'path');
     hearings.row(hearingId);
     const dir = recorder.dirOf(hearingId);
-    if (!fs.existsSync(path.join(dir, MANIFEST))) throw new AppError(404, 'no_record', 'this hearing has no record yet (it has not been in session)');
+    if (!fs.existsSync(path.join(dir, MANIFEST)))
+      throw new AppError(404, 'no_record', 'this hearing has no record yet (it has not been in session)');
     return dir;
   };
 
@@ -33,9 +34,30 @@ export function recordRouter(hearings: HearingService, recorder: Recorder, key: 
     // Complete lines only (a crash can leave a partial last one); the head is the last line's hash.
     const { raw, lines } = readManifest(dir);
     const segments = lines.filter((l): l is ManifestLine & SegmentLine => l.type === 'segment');
-    const tracks = new Map<string, { track: string; participantId: string; role: string; kind: string; codec: string; segments: number; bytes: number; durationSeconds: number }>();
+    const tracks = new Map<
+      string,
+      {
+        track: string;
+        participantId: string;
+        role: string;
+        kind: string;
+        codec: string;
+        segments: number;
+        bytes: number;
+        durationSeconds: number;
+      }
+    >();
     for (const s of segments) {
-      const t = tracks.get(s.track) ?? { track: s.track, participantId: s.participantId, role: s.role, kind: s.kind, codec: s.codec, segments: 0, bytes: 0, durationSeconds: 0 };
+      const t = tracks.get(s.track) ?? {
+        track: s.track,
+        participantId: s.participantId,
+        role: s.role,
+        kind: s.kind,
+        codec: s.codec,
+        segments: 0,
+        bytes: 0,
+        durationSeconds: 0,
+      };
       t.segments++;
       t.bytes += s.bytes;
       t.durationSeconds = Number((t.durationSeconds + s.durationSeconds).toFixed(3));

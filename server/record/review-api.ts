@@ -10,7 +10,10 @@ import { MANIFEST } from '../../recordings/layout.ts';
 import { buildReview } from '../../recordings/review.ts';
 import { sha256Hex } from '../../recordings/manifest.ts';
 
-type ReviewState = { status: 'building' } | { status: 'ready'; bytes: number; sha256: string; durationSeconds: number } | { status: 'failed'; error: string };
+type ReviewState =
+  | { status: 'building' }
+  | { status: 'ready'; bytes: number; sha256: string; durationSeconds: number }
+  | { status: 'failed'; error: string };
 
 /**
  * The optional mixed review file of a closed hearing, on request: `POST …/record/review` starts one
@@ -18,7 +21,12 @@ type ReviewState = { status: 'building' } | { status: 'ready'; bytes: number; sh
  * It lives apart from the record (`<data>/reviews/`), so the record, its verification and its export
  * are untouched by it.
  */
-export function reviewRouter(hearings: HearingService, recordDirOf: (id: string) => string, dataDir: string, apiKey: string): express.Router {
+export function reviewRouter(
+  hearings: HearingService,
+  recordDirOf: (id: string) => string,
+  dataDir: string,
+  apiKey: string,
+): express.Router {
   const router = express.Router();
   const dir = path.join(dataDir, 'reviews');
   const states = new Map<string, ReviewState>();
@@ -28,24 +36,37 @@ export function reviewRouter(hearings: HearingService, recordDirOf: (id: string)
   const closedRecord = (raw: unknown): string => {
     const id = validate(idParam, raw, 'path');
     const hearing = hearings.row(id);
-    if (!fs.existsSync(path.join(recordDirOf(id), MANIFEST))) throw new AppError(404, 'no_record', 'this hearing has no record (it has not been in session)');
-    if (hearing.state !== 'closed') throw new AppError(409, 'hearing_not_closed', 'the review file is made after the hearing: close it first');
+    if (!fs.existsSync(path.join(recordDirOf(id), MANIFEST)))
+      throw new AppError(404, 'no_record', 'this hearing has no record (it has not been in session)');
+    if (hearing.state !== 'closed')
+      throw new AppError(409, 'hearing_not_closed', 'the review file is made after the hearing: close it first');
     return id;
   };
 
   router.post('/hearings/:id/record/review', requireApiKey(apiKey), (req, res) => {
     const id = closedRecord(req.params.id);
     const current = states.get(id);
-    if (current?.status === 'building' || current?.status === 'ready') return void res.status(current.status === 'ready' ? 200 : 202).json(current);
+    if (current?.status === 'building' || current?.status === 'ready')
+      return void res.status(current.status === 'ready' ? 200 : 202).json(current);
     states.set(id, { status: 'building' });
     fs.mkdirSync(dir, { recursive: true });
     queue = queue.then(async () => {
       try {
         const plan = await buildReview(recordDirOf(id), fileOf(id));
         const data = await fs.promises.readFile(fileOf(id));
-        const ready = { status: 'ready' as const, bytes: data.length, sha256: sha256Hex(data), durationSeconds: Number(plan.durationSeconds.toFixed(3)) };
+        const ready = {
+          status: 'ready' as const,
+          bytes: data.length,
+          sha256: sha256Hex(data),
+          durationSeconds: Number(plan.durationSeconds.toFixed(3)),
+        };
         states.set(id, ready);
-        hearings.log(id, 'system', 'record.review_built', { bytes: ready.bytes, sha256: ready.sha256, tracks: plan.tracks, origin: new Date(plan.originMs).toISOString() });
+        hearings.log(id, 'system', 'record.review_built', {
+          bytes: ready.bytes,
+          sha256: ready.sha256,
+          tracks: plan.tracks,
+          origin: new Date(plan.originMs).toISOString(),
+        });
       } catch (error) {
         states.set(id, { status: 'failed', error: (error as Error).message.slice(0, 1000) });
         hearings.log(id, 'system', 'record.review_failed', { error: (error as Error).message.slice(0, 300) });

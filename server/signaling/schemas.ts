@@ -32,7 +32,10 @@ const rtpParameters = z.looseObject({
     )
     .min(1)
     .max(16),
-  headerExtensions: z.array(z.looseObject({ uri: z.string().max(200), id: z.number().int().min(1).max(255) })).max(32).optional(),
+  headerExtensions: z
+    .array(z.looseObject({ uri: z.string().max(200), id: z.number().int().min(1).max(255) }))
+    .max(32)
+    .optional(),
   encodings: z.array(z.looseObject({})).max(8).optional(),
   rtcp: z.looseObject({}).optional(),
 });
@@ -101,8 +104,16 @@ export const signalingSchemas = {
   }),
   placeEvidence: z.strictObject({ evidenceId: z.uuid(), afterSegmentId: z.uuid() }),
   stream: z.strictObject({ action: z.enum(['approve', 'start', 'pause', 'stop', 'cut']) }),
-  setProtection: z.strictObject({ participantId: z.uuid(), hidden: z.boolean(), voice: z.enum(['natural', 'disguised']).default('natural') }),
-  identityDecision: z.strictObject({ participantId: z.uuid(), decision: z.enum(['admit', 'refuse']), reason: z.string().trim().min(1).max(500) }),
+  setProtection: z.strictObject({
+    participantId: z.uuid(),
+    hidden: z.boolean(),
+    voice: z.enum(['natural', 'disguised']).default('natural'),
+  }),
+  identityDecision: z.strictObject({
+    participantId: z.uuid(),
+    decision: z.enum(['admit', 'refuse']),
+    reason: z.string().trim().min(1).max(500),
+  }),
   annotateTranscript: z.strictObject({ segmentId: z.uuid(), text: z.string().trim().min(1).max(2000) }),
   pauseRecording: z.strictObject({ reason: z.string().trim().min(1).max(500) }),
   resumeRecording: z.strictObject({ reason: z.string().trim().min(1).max(500) }),

@@ -129,12 +129,20 @@ export class Signaling {
     });
     io.on('connection', (socket) => this.onConnection(socket as HearingSocket));
     plane.on('roomOpened', (room) => this.watchRoom(room));
-    plane.on('roomRecovered', ({ hearingId, deadPid, newPid, error }) => this.workerDied(hearingId, { deadPid, newPid, error, recovered: true }));
+    plane.on('roomRecovered', ({ hearingId, deadPid, newPid, error }) =>
+      this.workerDied(hearingId, { deadPid, newPid, error, recovered: true }),
+    );
     plane.on('roomLost', ({ hearingId, deadPid, error }) => this.workerDied(hearingId, { deadPid, error, recovered: false }));
     this.hearings.on('event', (entry) => {
       if (entry.action !== 'hearing.state_changed' || !entry.hearingId) return;
       const { to, from } = entry.detail as { to: string; from: string };
-      io.to(channel(entry.hearingId)).emit('stateChanged', { state: to, from, actor: entry.actor, at: entry.at, allowedTransitions: allowedTransitions(to as HearingState) });
+      io.to(channel(entry.hearingId)).emit('stateChanged', {
+        state: to,
+        from,
+        actor: entry.actor,
+        at: entry.at,
+        allowedTransitions: allowedTransitions(to as HearingState),
+      });
     });
     this.identity.on('update', (u) => this.identityUpdate(u));
   }
@@ -168,7 +176,8 @@ export class Signaling {
     if (participant.role !== claims.role) throw new AuthError('token_invalid', 'token role does not match the participant');
     const hearing = this.hearings.row(claims.hearingId);
     if (hearing.state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed');
-    if (this.identity.isRefused(claims.hearingId, claims.participantId)) throw new AppError(403, 'identity_refused', 'the court refused this participant after the identity check');
+    if (this.identity.isRefused(claims.hearingId, claims.participantId))
+      throw new AppError(403, 'identity_refused', 'the court refused this participant after the identity check');
     socket.data = { claims, name: participant.name };
   }
 
@@ -212,24 +221,45 @@ export class Signaling {
       const r = await room();
       const rejoin = r.hasPeer(claims.participantId);
       r.removePeer(claims.participantId);
-      this.hearings.log(claims.hearingId, claims.participantId, 'participant.joined', { role: claims.role, rejoin, workerPid: r.workerPid });
+      this.hearings.log(claims.hearingId, claims.participantId, 'participant.joined', {
+        role: claims.role,
+        rejoin,
+        workerPid: r.workerPid,
+      });
       socket.to(channel(claims.hearingId)).emit('participantJoined', this.describe(socket));
       const hearing = this.hearings.get(claims.hearingId);
       return {
         self: this.describe(socket),
-        hearing: { id: hearing.id, caseNumber: hearing.caseNumber, title: hearing.title, state: hearing.state, allowedTransitions: hearing.allowedTransitions },
-        participants: hearing.participants.map((p) => ({ participantId: p.id, name: p.name, role: p.role, online: this.sockets.has(p.id) })),
+        hearing: {
+          id: hearing.id,
+          caseNumber: hearing.caseNumber,
+          title: hearing.title,
+          state: hearing.state,
+          allowedTransitions: hearing.allowedTransitions,
+        },
+        participants: hearing.participants.map((p) => ({
+          participantId: p.id,
+          name: p.name,
+          role: p.role,
+          online: this.sockets.has(p.id),
+        })),
         routerRtpCapabilities: r.rtpCapabilities,
         producers: r.producers().filter((p) => p.participantId !== claims.participantId),
       };
     });
     /** The courtroom, or the caller's consultation room when the message names one. */
-    const roomOf = (consultationId?: string): Promise<MediaRoom> => (consultationId ? this.consultations.roomFor(claims.hearingId, claims.participantId, consultationId) : room());
+    const roomOf = (consultationId?: string): Promise<MediaRoom> =>
+      consultationId ? this.consultations.roomFor(claims.hearingId, claims.participantId, consultationId) : room();
     on('ping', () => ({ at: Date.now() }));
     on('createTransport', async ({ direction, consultationId }) => {
       if (direction === 'send' && !may(claims.role, 'publish')) throw new AppError(403, 'forbidden', `role ${claims.role} may not publish`);
       const transport = await (await roomOf(consultationId)).createWebRtcTransport(claims.participantId, direction);
-      return { id: transport.id, iceParameters: transport.iceParameters, iceCandidates: transport.iceCandidates, dtlsParameters: transport.dtlsParameters };
+      return {
+        id: transport.id,
+        iceParameters: transport.iceParameters,
+        iceCandidates: transport.iceCandidates,
+        dtlsParameters: transport.dtlsParameters,
+      };
     });
     on('connectTransport', async ({ transportId, dtlsParameters, consultationId }) => {
       await (await roomOf(consultationId)).connectWebRtcTransport(claims.participantId, transportId, dtlsParameters);
@@ -250,8 +280,16 @@ export class Signaling {
       return { id: producer.id };
     });
     on('consume', async ({ transportId, producerId, rtpCapabilities, consultationId }) => {
-      const consumer = await (await roomOf(consultationId)).consume(claims.participantId, transportId, producerId, rtpCapabilities as never);
-      return { id: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters, participantId: consumer.appData.participantId };
+      const consumer = await (
+        await roomOf(consultationId)
+      ).consume(claims.participantId, transportId, producerId, rtpCapabilities as never);
+      return {
+        id: consumer.id,
+        producerId,
+        kind: consumer.kind,
+        rtpParameters: consumer.rtpParameters,
+        participantId: consumer.appData.participantId,
+      };
     });
     on('resumeConsumer', async ({ consumerId, consultationId }) => {
       await (await roomOf(consultationId)).consumerOf(claims.participantId, consumerId).resume();
@@ -275,11 +313,18 @@ export class Signaling {
     });
     on('joinConsultation', async ({ consultationId }) => {
       const r = await roomOf(consultationId);
-      return { routerRtpCapabilities: r.rtpCapabilities, producers: r.producers().filter((p) => p.participantId !== claims.participantId).map((p) => ({ ...p, consultationId })) };
+      return {
+        routerRtpCapabilities: r.rtpCapabilities,
+        producers: r
+          .producers()
+          .filter((p) => p.participantId !== claims.participantId)
+          .map((p) => ({ ...p, consultationId })),
+      };
     });
     on('closeConsultation', ({ consultationId }) => {
       const c = this.consultations.get(consultationId);
-      if (!c || c.hearingId !== claims.hearingId || !c.members.includes(claims.participantId)) throw new AppError(404, 'not_found', 'consultation not found');
+      if (!c || c.hearingId !== claims.hearingId || !c.members.includes(claims.participantId))
+        throw new AppError(404, 'not_found', 'consultation not found');
       this.endConsultation(consultationId, claims.participantId, 'ended by a participant');
       return {};
     });
@@ -289,17 +334,26 @@ export class Signaling {
     });
     on('stream', ({ action }) => {
       // Only the judge approves; the clerk may start, pause, stop and cut an approved stream.
-      if (action === 'approve' && !may(claims.role, 'approveStream')) throw new AppError(403, 'forbidden', `role ${claims.role} may not approve streaming`);
+      if (action === 'approve' && !may(claims.role, 'approveStream'))
+        throw new AppError(403, 'forbidden', `role ${claims.role} may not approve streaming`);
       return this.live.act(claims.hearingId, action, claims.participantId);
     });
 
-    on('setProtection', ({ participantId, hidden, voice }) => this.live.setProtection(claims.hearingId, participantId, { hidden, voice }, claims.participantId));
+    on('setProtection', ({ participantId, hidden, voice }) =>
+      this.live.setProtection(claims.hearingId, participantId, { hidden, voice }, claims.participantId),
+    );
 
     on('identityDecision', ({ participantId, decision, reason }) => {
       return this.identity.decide(claims.hearingId, participantId, decision, reason, claims.participantId);
     });
 
-    transcriptHandlers(on, { hearings: this.hearings, transcripts: this.transcripts, evidence: this.evidence, signing: this.signing, broadcast: (h, e, d) => this.broadcast(h, e, d) });
+    transcriptHandlers(on, {
+      hearings: this.hearings,
+      transcripts: this.transcripts,
+      evidence: this.evidence,
+      signing: this.signing,
+      broadcast: (h, e, d) => this.broadcast(h, e, d),
+    });
     recordingHandlers(on, { hearings: this.hearings, recorder: this.recorder });
     on('leave', () => {
       this.plane.get(claims.hearingId)?.removePeer(claims.participantId);

@@ -29,13 +29,22 @@ export function transcriptHandlers(on: On, d: TranscriptDeps): void {
   });
   on('freezeTranscript', (_data, { claims }) => {
     const frozen = d.signing.freeze(claims.hearingId, claims.participantId);
-    d.hearings.log(claims.hearingId, claims.participantId, 'transcript.frozen', { version: frozen.version, digest: frozen.digest, manifestHead: frozen.manifestHead });
+    d.hearings.log(claims.hearingId, claims.participantId, 'transcript.frozen', {
+      version: frozen.version,
+      digest: frozen.digest,
+      manifestHead: frozen.manifestHead,
+    });
     d.broadcast(claims.hearingId, 'transcriptFrozen', frozen);
     return frozen;
   });
   on('signTranscript', async ({ version, keyId, signature, image }, { claims }) => {
     const status = await d.signing.sign(claims.hearingId, claims.participantId, version, keyId, signature, image);
-    d.hearings.log(claims.hearingId, claims.participantId, 'transcript.signed', { version, keyId, signature, imageSha256: status.imageSha256 });
+    d.hearings.log(claims.hearingId, claims.participantId, 'transcript.signed', {
+      version,
+      keyId,
+      signature,
+      imageSha256: status.imageSha256,
+    });
     d.broadcast(claims.hearingId, 'transcriptSigned', status);
     return { signature: status };
   });

@@ -3,7 +3,20 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { HearingState } from '../hearing/state.ts';
 import { MIGRATIONS } from './migrations.ts';
-import type { AnnotationRow, AuditRow, EvidenceRow, FreezeRow, HearingRow, IdentityRow, ParticipantRow, Protection, SignatureRow, StreamSettings, TranscriptRow, TranscriptVersionRow } from './rows.ts';
+import type {
+  AnnotationRow,
+  AuditRow,
+  EvidenceRow,
+  FreezeRow,
+  HearingRow,
+  IdentityRow,
+  ParticipantRow,
+  Protection,
+  SignatureRow,
+  StreamSettings,
+  TranscriptRow,
+  TranscriptVersionRow,
+} from './rows.ts';
 
 export type * from './rows.ts';
 
@@ -39,8 +52,10 @@ export class Store {
 
   insertHearing(h: HearingRow): void {
     this.db
-      .prepare(`INSERT INTO hearings (id, case_number, title, scheduled_at, state, asr_engine, asr_language, created_at, updated_at)
-                VALUES (@id, @caseNumber, @title, @scheduledAt, @state, @asrEngine, @asrLanguage, @createdAt, @updatedAt)`)
+      .prepare(
+        `INSERT INTO hearings (id, case_number, title, scheduled_at, state, asr_engine, asr_language, created_at, updated_at)
+                VALUES (@id, @caseNumber, @title, @scheduledAt, @state, @asrEngine, @asrLanguage, @createdAt, @updatedAt)`,
+      )
       .run(h);
   }
 
@@ -72,8 +87,10 @@ export class Store {
 
   insertParticipant(p: ParticipantRow): void {
     this.db
-      .prepare(`INSERT INTO participants (id, hearing_id, name, role, id_number, created_at)
-                VALUES (@id, @hearingId, @name, @role, @idNumber, @createdAt)`)
+      .prepare(
+        `INSERT INTO participants (id, hearing_id, name, role, id_number, created_at)
+                VALUES (@id, @hearingId, @name, @role, @idNumber, @createdAt)`,
+      )
       .run(p);
   }
 
@@ -89,10 +106,14 @@ export class Store {
 
   insertTranscript(t: TranscriptRow): void {
     this.db
-      .prepare(`INSERT INTO transcript_segments (id, hearing_id, participant_id, speaker_name, role, start, end, text, engine, language, confidence, status, version, created_at)
-                VALUES (@id, @hearingId, @participantId, @speakerName, @role, @start, @end, @text, @engine, @language, @confidence, @status, @version, @createdAt)`)
+      .prepare(
+        `INSERT INTO transcript_segments (id, hearing_id, participant_id, speaker_name, role, start, end, text, engine, language, confidence, status, version, created_at)
+                VALUES (@id, @hearingId, @participantId, @speakerName, @role, @start, @end, @text, @engine, @language, @confidence, @status, @version, @createdAt)`,
+      )
       .run(t);
-    this.db.prepare('INSERT INTO transcript_versions (segment_id, version, text, author, at) VALUES (?, 1, ?, ?, ?)').run(t.id, t.text, t.engine, t.createdAt);
+    this.db
+      .prepare('INSERT INTO transcript_versions (segment_id, version, text, author, at) VALUES (?, 1, ?, ?, ?)')
+      .run(t.id, t.text, t.engine, t.createdAt);
   }
 
   transcriptSegment(id: string): TranscriptRow | undefined {
@@ -103,42 +124,56 @@ export class Store {
   editTranscript(id: string, text: string, author: string, at: string): TranscriptRow {
     this.db.transaction(() => {
       const { version } = this.db.prepare('SELECT version FROM transcript_segments WHERE id = ?').get(id) as { version: number };
-      this.db.prepare('INSERT INTO transcript_versions (segment_id, version, text, author, at) VALUES (?, ?, ?, ?, ?)').run(id, version + 1, text, author, at);
+      this.db
+        .prepare('INSERT INTO transcript_versions (segment_id, version, text, author, at) VALUES (?, ?, ?, ?, ?)')
+        .run(id, version + 1, text, author, at);
       this.db.prepare("UPDATE transcript_segments SET text = ?, version = ?, status = 'edited' WHERE id = ?").run(text, version + 1, id);
     })();
     return this.transcriptSegment(id)!;
   }
 
   transcriptVersions(id: string): TranscriptVersionRow[] {
-    return this.db.prepare('SELECT segment_id AS segmentId, version, text, author, at FROM transcript_versions WHERE segment_id = ? ORDER BY version').all(id) as TranscriptVersionRow[];
+    return this.db
+      .prepare('SELECT segment_id AS segmentId, version, text, author, at FROM transcript_versions WHERE segment_id = ? ORDER BY version')
+      .all(id) as TranscriptVersionRow[];
   }
 
   insertAnnotation(a: AnnotationRow): void {
-    this.db.prepare('INSERT INTO transcript_annotations (id, segment_id, author, text, at) VALUES (@id, @segmentId, @author, @text, @at)').run(a);
+    this.db
+      .prepare('INSERT INTO transcript_annotations (id, segment_id, author, text, at) VALUES (@id, @segmentId, @author, @text, @at)')
+      .run(a);
   }
 
   annotations(hearingId: string): AnnotationRow[] {
     return this.db
-      .prepare(`SELECT a.id, a.segment_id AS segmentId, a.author, a.text, a.at FROM transcript_annotations a
-                JOIN transcript_segments s ON s.id = a.segment_id WHERE s.hearing_id = ? ORDER BY a.at, a.id`)
+      .prepare(
+        `SELECT a.id, a.segment_id AS segmentId, a.author, a.text, a.at FROM transcript_annotations a
+                JOIN transcript_segments s ON s.id = a.segment_id WHERE s.hearing_id = ? ORDER BY a.at, a.id`,
+      )
       .all(hearingId) as AnnotationRow[];
   }
 
   transcript(hearingId: string): TranscriptRow[] {
-    return this.db.prepare(`SELECT ${TRANSCRIPT_COLUMNS} FROM transcript_segments WHERE hearing_id = ? ORDER BY start, id`).all(hearingId) as TranscriptRow[];
+    return this.db
+      .prepare(`SELECT ${TRANSCRIPT_COLUMNS} FROM transcript_segments WHERE hearing_id = ? ORDER BY start, id`)
+      .all(hearingId) as TranscriptRow[];
   }
 
   insertEvidence(e: EvidenceRow): void {
     this.db
-      .prepare(`INSERT INTO evidence (id, hearing_id, uploaded_by, original_name, sha256, bytes, width, height, after_segment_id, created_at)
-                VALUES (@id, @hearingId, @uploadedBy, @originalName, @sha256, @bytes, @width, @height, @afterSegmentId, @createdAt)`)
+      .prepare(
+        `INSERT INTO evidence (id, hearing_id, uploaded_by, original_name, sha256, bytes, width, height, after_segment_id, created_at)
+                VALUES (@id, @hearingId, @uploadedBy, @originalName, @sha256, @bytes, @width, @height, @afterSegmentId, @createdAt)`,
+      )
       .run(e);
   }
 
   evidence(hearingId: string): EvidenceRow[] {
     return this.db
-      .prepare(`SELECT id, hearing_id AS hearingId, uploaded_by AS uploadedBy, original_name AS originalName, sha256, bytes, width, height,
-                after_segment_id AS afterSegmentId, created_at AS createdAt FROM evidence WHERE hearing_id = ? ORDER BY created_at, id`)
+      .prepare(
+        `SELECT id, hearing_id AS hearingId, uploaded_by AS uploadedBy, original_name AS originalName, sha256, bytes, width, height,
+                after_segment_id AS afterSegmentId, created_at AS createdAt FROM evidence WHERE hearing_id = ? ORDER BY created_at, id`,
+      )
       .all(hearingId) as EvidenceRow[];
   }
 
@@ -147,40 +182,57 @@ export class Store {
   }
 
   insertKey(keyId: string, participantId: string, jwk: string, at: string): void {
-    this.db.prepare('INSERT OR IGNORE INTO participant_keys (key_id, participant_id, jwk, created_at) VALUES (?, ?, ?, ?)').run(keyId, participantId, jwk, at);
+    this.db
+      .prepare('INSERT OR IGNORE INTO participant_keys (key_id, participant_id, jwk, created_at) VALUES (?, ?, ?, ?)')
+      .run(keyId, participantId, jwk, at);
   }
 
   key(keyId: string): { participantId: string; jwk: string } | undefined {
-    return this.db.prepare('SELECT participant_id AS participantId, jwk FROM participant_keys WHERE key_id = ?').get(keyId) as { participantId: string; jwk: string } | undefined;
+    return this.db.prepare('SELECT participant_id AS participantId, jwk FROM participant_keys WHERE key_id = ?').get(keyId) as
+      { participantId: string; jwk: string } | undefined;
   }
 
   insertFreeze(f: FreezeRow): void {
-    this.db.prepare('INSERT INTO transcript_freezes (hearing_id, version, digest, manifest_head, frozen_by, at) VALUES (@hearingId, @version, @digest, @manifestHead, @frozenBy, @at)').run(f);
+    this.db
+      .prepare(
+        'INSERT INTO transcript_freezes (hearing_id, version, digest, manifest_head, frozen_by, at) VALUES (@hearingId, @version, @digest, @manifestHead, @frozenBy, @at)',
+      )
+      .run(f);
   }
 
   freezes(hearingId: string): FreezeRow[] {
     return this.db
-      .prepare('SELECT hearing_id AS hearingId, version, digest, manifest_head AS manifestHead, frozen_by AS frozenBy, at FROM transcript_freezes WHERE hearing_id = ? ORDER BY version')
+      .prepare(
+        'SELECT hearing_id AS hearingId, version, digest, manifest_head AS manifestHead, frozen_by AS frozenBy, at FROM transcript_freezes WHERE hearing_id = ? ORDER BY version',
+      )
       .all(hearingId) as FreezeRow[];
   }
 
   insertSignature(sig: SignatureRow): void {
-    this.db.prepare('INSERT INTO transcript_signatures (id, hearing_id, version, participant_id, key_id, signature, signed_at, image_sha256) VALUES (@id, @hearingId, @version, @participantId, @keyId, @signature, @signedAt, @imageSha256)').run(sig);
+    this.db
+      .prepare(
+        'INSERT INTO transcript_signatures (id, hearing_id, version, participant_id, key_id, signature, signed_at, image_sha256) VALUES (@id, @hearingId, @version, @participantId, @keyId, @signature, @signedAt, @imageSha256)',
+      )
+      .run(sig);
   }
 
   signatures(hearingId: string): SignatureRow[] {
     return this.db
-      .prepare('SELECT id, hearing_id AS hearingId, version, participant_id AS participantId, key_id AS keyId, signature, signed_at AS signedAt, image_sha256 AS imageSha256 FROM transcript_signatures WHERE hearing_id = ? ORDER BY signed_at, id')
+      .prepare(
+        'SELECT id, hearing_id AS hearingId, version, participant_id AS participantId, key_id AS keyId, signature, signed_at AS signedAt, image_sha256 AS imageSha256 FROM transcript_signatures WHERE hearing_id = ? ORDER BY signed_at, id',
+      )
       .all(hearingId) as SignatureRow[];
   }
 
   saveIdentity(r: IdentityRow): void {
     this.db
-      .prepare(`INSERT INTO participant_identity (hearing_id, participant_id, descriptor, photo_sha256, model, enrolled_at, status, distance, checked_at, decided_by, reason)
+      .prepare(
+        `INSERT INTO participant_identity (hearing_id, participant_id, descriptor, photo_sha256, model, enrolled_at, status, distance, checked_at, decided_by, reason)
                 VALUES (@hearingId, @participantId, @descriptor, @photoSha256, @model, @enrolledAt, @status, @distance, @checkedAt, @decidedBy, @reason)
                 ON CONFLICT (hearing_id, participant_id) DO UPDATE SET descriptor = excluded.descriptor, photo_sha256 = excluded.photo_sha256,
                   model = excluded.model, enrolled_at = excluded.enrolled_at, status = excluded.status, distance = excluded.distance,
-                  checked_at = excluded.checked_at, decided_by = excluded.decided_by, reason = excluded.reason`)
+                  checked_at = excluded.checked_at, decided_by = excluded.decided_by, reason = excluded.reason`,
+      )
       .run(r);
   }
 
@@ -189,37 +241,49 @@ export class Store {
   }
 
   identity(hearingId: string, participantId: string): IdentityRow | undefined {
-    return this.db.prepare(`SELECT ${IDENTITY_COLUMNS} FROM participant_identity WHERE hearing_id = ? AND participant_id = ?`).get(hearingId, participantId) as IdentityRow | undefined;
+    return this.db
+      .prepare(`SELECT ${IDENTITY_COLUMNS} FROM participant_identity WHERE hearing_id = ? AND participant_id = ?`)
+      .get(hearingId, participantId) as IdentityRow | undefined;
   }
 
   /** Reference descriptors are only needed while the hearing can still check faces. */
   forgetDescriptors(hearingId: string): number {
-    return this.db.prepare('UPDATE participant_identity SET descriptor = NULL WHERE hearing_id = ? AND descriptor IS NOT NULL').run(hearingId).changes;
+    return this.db
+      .prepare('UPDATE participant_identity SET descriptor = NULL WHERE hearing_id = ? AND descriptor IS NOT NULL')
+      .run(hearingId).changes;
   }
 
   streamSettings(hearingId: string): StreamSettings {
-    const row = this.db.prepare('SELECT streamable, approved_by AS approvedBy, approved_at AS approvedAt FROM hearing_streams WHERE hearing_id = ?').get(hearingId) as
-      | { streamable: number; approvedBy: string | null; approvedAt: string | null }
-      | undefined;
+    const row = this.db
+      .prepare('SELECT streamable, approved_by AS approvedBy, approved_at AS approvedAt FROM hearing_streams WHERE hearing_id = ?')
+      .get(hearingId) as { streamable: number; approvedBy: string | null; approvedAt: string | null } | undefined;
     return { streamable: row?.streamable === 1, approvedBy: row?.approvedBy ?? null, approvedAt: row?.approvedAt ?? null };
   }
 
   saveStreamSettings(hearingId: string, s: StreamSettings): void {
     this.db
-      .prepare(`INSERT INTO hearing_streams (hearing_id, streamable, approved_by, approved_at) VALUES (?, ?, ?, ?)
-                ON CONFLICT (hearing_id) DO UPDATE SET streamable = excluded.streamable, approved_by = excluded.approved_by, approved_at = excluded.approved_at`)
+      .prepare(
+        `INSERT INTO hearing_streams (hearing_id, streamable, approved_by, approved_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (hearing_id) DO UPDATE SET streamable = excluded.streamable, approved_by = excluded.approved_by, approved_at = excluded.approved_at`,
+      )
       .run(hearingId, s.streamable ? 1 : 0, s.approvedBy, s.approvedAt);
   }
 
   protections(hearingId: string): Map<string, Protection> {
-    const rows = this.db.prepare('SELECT participant_id AS participantId, hidden, voice FROM stream_protection WHERE hearing_id = ?').all(hearingId) as { participantId: string; hidden: number; voice: string }[];
-    return new Map(rows.map((r) => [r.participantId, { hidden: r.hidden === 1, voice: r.voice === 'disguised' ? 'disguised' : 'natural' }]));
+    const rows = this.db
+      .prepare('SELECT participant_id AS participantId, hidden, voice FROM stream_protection WHERE hearing_id = ?')
+      .all(hearingId) as { participantId: string; hidden: number; voice: string }[];
+    return new Map(
+      rows.map((r) => [r.participantId, { hidden: r.hidden === 1, voice: r.voice === 'disguised' ? 'disguised' : 'natural' }]),
+    );
   }
 
   saveProtection(hearingId: string, participantId: string, p: Protection): void {
     this.db
-      .prepare(`INSERT INTO stream_protection (hearing_id, participant_id, hidden, voice) VALUES (?, ?, ?, ?)
-                ON CONFLICT (hearing_id, participant_id) DO UPDATE SET hidden = excluded.hidden, voice = excluded.voice`)
+      .prepare(
+        `INSERT INTO stream_protection (hearing_id, participant_id, hidden, voice) VALUES (?, ?, ?, ?)
+                ON CONFLICT (hearing_id, participant_id) DO UPDATE SET hidden = excluded.hidden, voice = excluded.voice`,
+      )
       .run(hearingId, participantId, p.hidden ? 1 : 0, p.voice);
   }
 
@@ -232,7 +296,9 @@ export class Store {
 
   auditLog(hearingId: string, afterSeq = 0): AuditRow[] {
     const rows = this.db
-      .prepare('SELECT seq, hearing_id AS hearingId, at, actor, action, detail FROM audit_log WHERE hearing_id = ? AND seq > ? ORDER BY seq')
+      .prepare(
+        'SELECT seq, hearing_id AS hearingId, at, actor, action, detail FROM audit_log WHERE hearing_id = ? AND seq > ? ORDER BY seq',
+      )
       .all(hearingId, afterSeq) as (Omit<AuditRow, 'detail'> & { detail: string })[];
     return rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }));
   }

@@ -16,7 +16,8 @@ export interface TranscriptDocument {
   evidenceFile: (id: string, thumb: boolean) => string;
 }
 
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
 /** hh:mm:ss.mmm from milliseconds. */
 function vttTime(ms: number): string {
@@ -47,7 +48,10 @@ export function toHtml(doc: TranscriptDocument): string {
   type Item = { at: string; html: string };
   const items: Item[] = [];
   for (const phase of doc.phases) {
-    items.push({ at: phase.at, html: `<tr class="phase"><td>${time(phase.at)}</td><td colspan="2">Hearing ${escapeHtml(String(phase.detail.to).replace(/_/g, " "))}</td></tr>` });
+    items.push({
+      at: phase.at,
+      html: `<tr class="phase"><td>${time(phase.at)}</td><td colspan="2">Hearing ${escapeHtml(String(phase.detail.to).replace(/_/g, ' '))}</td></tr>`,
+    });
   }
   for (const s of doc.segments) {
     const notes = doc.annotations
@@ -55,16 +59,25 @@ export function toHtml(doc: TranscriptDocument): string {
       .map((a) => `<div class="note">Note by ${escapeHtml(names.get(a.author) ?? a.author)}: ${escapeHtml(a.text)}</div>`)
       .join('');
     const edited = s.status === 'edited' ? ` <span class="edited">(edited, version ${s.version})</span>` : '';
-    items.push({ at: s.start, html: `<tr><td>${time(s.start)}</td><td>${escapeHtml(s.speakerName)} (${escapeHtml(s.role)})</td><td>${escapeHtml(s.text)}${edited}${notes}</td></tr>` });
+    items.push({
+      at: s.start,
+      html: `<tr><td>${time(s.start)}</td><td>${escapeHtml(s.speakerName)} (${escapeHtml(s.role)})</td><td>${escapeHtml(s.text)}${edited}${notes}</td></tr>`,
+    });
     for (const e of doc.evidence.filter((x) => x.afterSegmentId === s.id)) {
       const data = fs.readFileSync(doc.evidenceFile(e.id, true)).toString('base64');
-      items.push({ at: s.start, html: `<tr class="evidence"><td></td><td>Evidence</td><td><img alt="evidence ${e.id}" src="data:image/jpeg;base64,${data}"><div>${escapeHtml(e.originalName)}, SHA-256 ${e.sha256}</div></td></tr>` });
+      items.push({
+        at: s.start,
+        html: `<tr class="evidence"><td></td><td>Evidence</td><td><img alt="evidence ${e.id}" src="data:image/jpeg;base64,${data}"><div>${escapeHtml(e.originalName)}, SHA-256 ${e.sha256}</div></td></tr>`,
+      });
     }
   }
   items.sort((a, b) => a.at.localeCompare(b.at));
   const signatures = doc.signatures.length
     ? `<table class="signatures">${doc.signatures
-        .map((s) => `<tr><td>${escapeHtml(names.get(s.participantId) ?? s.participantId)}</td><td>version ${s.version}, ${s.signedAt.slice(0, 19).replace('T', ' ')}</td><td class="${s.valid ? 'valid' : 'invalid'}">${s.valid ? 'VALID' : `INVALID: ${escapeHtml(s.reason ?? '')}`}</td><td>${s.imageSha256 ? `<img class="drawn" alt="drawn signature" src="data:image/png;base64,${fs.readFileSync(doc.signatureImage(s.id)).toString('base64')}">` : ''}</td></tr>`)
+        .map(
+          (s) =>
+            `<tr><td>${escapeHtml(names.get(s.participantId) ?? s.participantId)}</td><td>version ${s.version}, ${s.signedAt.slice(0, 19).replace('T', ' ')}</td><td class="${s.valid ? 'valid' : 'invalid'}">${s.valid ? 'VALID' : `INVALID: ${escapeHtml(s.reason ?? '')}`}</td><td>${s.imageSha256 ? `<img class="drawn" alt="drawn signature" src="data:image/png;base64,${fs.readFileSync(doc.signatureImage(s.id)).toString('base64')}">` : ''}</td></tr>`,
+        )
         .join('')}</table>`
     : '<p class="signatures">No signatures yet.</p>';
   const people = doc.participants.map((p) => `<li>${escapeHtml(p.name)}: ${escapeHtml(p.role)}</li>`).join('');

@@ -40,26 +40,52 @@ export class TranscriptSigning {
     } catch (error) {
       throw new AppError(400, 'bad_key', `not a public key: ${(error as Error).message}`);
     }
-    if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new AppError(400, 'bad_key', 'an ECDSA P-256 public key is required');
-    const keyId = createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex');
+    if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+      throw new AppError(400, 'bad_key', 'an ECDSA P-256 public key is required');
+    const keyId = createHash('sha256')
+      .update(key.export({ type: 'spki', format: 'der' }))
+      .digest('hex');
     this.store.insertKey(keyId, participantId, JSON.stringify(jwk), new Date().toISOString());
     return keyId;
   }
 
   freeze(hearingId: string, actor: string): FreezeRow & { message: string } {
     const previous = this.store.freezes(hearingId).at(-1);
-    const row: FreezeRow = { hearingId, version: (previous?.version ?? 0) + 1, digest: this.transcripts.digest(hearingId), manifestHead: this.manifestHead(hearingId), frozenBy: actor, at: new Date().toISOString() };
+    const row: FreezeRow = {
+      hearingId,
+      version: (previous?.version ?? 0) + 1,
+      digest: this.transcripts.digest(hearingId),
+      manifestHead: this.manifestHead(hearingId),
+      frozenBy: actor,
+      at: new Date().toISOString(),
+    };
     this.store.insertFreeze(row);
     return { ...row, message: signingMessage(row) };
   }
 
   /** Verifies and stores a signature; `image` is an optional drawn signature (PNG/JPEG, base64). */
-  async sign(hearingId: string, participantId: string, version: number, keyId: string, signature: string, image?: string): Promise<SignatureStatus> {
+  async sign(
+    hearingId: string,
+    participantId: string,
+    version: number,
+    keyId: string,
+    signature: string,
+    image?: string,
+  ): Promise<SignatureStatus> {
     const frozen = this.store.freezes(hearingId).find((f) => f.version === version);
     if (!frozen) throw notFound('frozen transcript version');
     const key = this.store.key(keyId);
     if (!key || key.participantId !== participantId) throw new AppError(403, 'forbidden', 'that signing key is not yours');
-    const row: SignatureRow = { id: randomUUID(), hearingId, version, participantId, keyId, signature, signedAt: new Date().toISOString(), imageSha256: null };
+    const row: SignatureRow = {
+      id: randomUUID(),
+      hearingId,
+      version,
+      participantId,
+      keyId,
+      signature,
+      signedAt: new Date().toISOString(),
+      imageSha256: null,
+    };
     const status = this.check(row, frozen);
     if (!status.valid) throw new AppError(400, 'bad_signature', status.reason ?? 'signature does not verify');
     if (image !== undefined) {
@@ -76,7 +102,12 @@ export class TranscriptSigning {
   /** Every signature with its status now: valid only if it verifies and the transcript is unchanged since. */
   statuses(hearingId: string): SignatureStatus[] {
     const freezes = this.store.freezes(hearingId);
-    return this.store.signatures(hearingId).map((s) => this.check(s, freezes.find((f) => f.version === s.version)!));
+    return this.store.signatures(hearingId).map((s) =>
+      this.check(
+        s,
+        freezes.find((f) => f.version === s.version)!,
+      ),
+    );
   }
 
   freezes(hearingId: string): FreezeRow[] {
@@ -87,7 +118,14 @@ export class TranscriptSigning {
     const key = this.store.key(s.keyId);
     let verified = false;
     try {
-      verified = Boolean(key) && verify('sha256', Buffer.from(signingMessage(frozen)), { key: createPublicKey({ key: JSON.parse(key!.jwk) as JsonWebKey, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, Buffer.from(s.signature, 'base64'));
+      verified =
+        Boolean(key) &&
+        verify(
+          'sha256',
+          Buffer.from(signingMessage(frozen)),
+          { key: createPublicKey({ key: JSON.parse(key!.jwk) as JsonWebKey, format: 'jwk' }), dsaEncoding: 'ieee-p1363' },
+          Buffer.from(s.signature, 'base64'),
+        );
     } catch {
       verified = false;
     }

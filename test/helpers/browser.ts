@@ -46,7 +46,12 @@ export function stats(page: Page): Promise<RemoteTrackStats[]> {
 }
 
 /** Waits until the page receives audio packets and decodes video frames from `from`, beyond a baseline. */
-export async function waitForMediaFrom(page: Page, from: string, timeoutMs = 30_000, baseline = { audio: 0, video: 0 }): Promise<RemoteTrackStats[]> {
+export async function waitForMediaFrom(
+  page: Page,
+  from: string,
+  timeoutMs = 30_000,
+  baseline = { audio: 0, video: 0 },
+): Promise<RemoteTrackStats[]> {
   const deadline = Date.now() + timeoutMs;
   let last: RemoteTrackStats[] = [];
   while (Date.now() < deadline) {

@@ -30,8 +30,25 @@ export async function enroll(server: HearingServer, hearingId: string, participa
 export function fakeCamera(name: string): string {
   const out = path.join(os.tmpdir(), `fake-camera-${name}-${process.pid}.y4m`);
   if (!fs.existsSync(out)) {
-    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-loop', '1', '-i', path.join(FACES_DIR, `${name}.png`),
-      '-vf', 'scale=320:320,pad=640:480:160:80:gray', '-frames:v', '30', '-r', '15', '-pix_fmt', 'yuv420p', out]);
+    execFileSync('ffmpeg', [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-loop',
+      '1',
+      '-i',
+      path.join(FACES_DIR, `${name}.png`),
+      '-vf',
+      'scale=320:320,pad=640:480:160:80:gray',
+      '-frames:v',
+      '30',
+      '-r',
+      '15',
+      '-pix_fmt',
+      'yuv420p',
+      out,
+    ]);
   }
   return out;
 }

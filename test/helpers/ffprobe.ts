@@ -10,7 +10,9 @@ export interface Probe {
 /** ffprobe of a media file: first stream's codec and dimensions, the container duration. */
 export function ffprobe(file: string): Probe {
   const out = JSON.parse(
-    execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height:format=duration', '-of', 'json', file], { encoding: 'utf8' }),
+    execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height:format=duration', '-of', 'json', file], {
+      encoding: 'utf8',
+    }),
   ) as { streams: { codec_name: string; width?: number; height?: number }[]; format: { duration?: string } };
   const stream = out.streams[0];
   if (!stream) throw new Error(`${file}: no stream`);
@@ -19,7 +21,9 @@ export function ffprobe(file: string): Probe {
 
 /** Every stream of a media file: codec and kind. */
 export function ffprobeStreams(file: string): { codec: string; type: string }[] {
-  const out = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,codec_type', '-of', 'json', file], { encoding: 'utf8' })) as {
+  const out = JSON.parse(
+    execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,codec_type', '-of', 'json', file], { encoding: 'utf8' }),
+  ) as {
     streams: { codec_name: string; codec_type: string }[];
   };
   return out.streams.map((s) => ({ codec: s.codec_name, type: s.codec_type }));

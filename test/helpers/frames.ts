@@ -6,13 +6,31 @@ import path from 'node:path';
 /** A fake camera of pure magenta: if any of it reaches a program or a record, its pixels show it. */
 export function magentaCamera(): string {
   const file = path.join(os.tmpdir(), `fake-camera-magenta-${process.pid}.y4m`);
-  if (!fs.existsSync(file)) execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0xff00ff:s=640x480:r=15', '-frames:v', '30', '-pix_fmt', 'yuv420p', file]);
+  if (!fs.existsSync(file))
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'color=c=0xff00ff:s=640x480:r=15',
+      '-frames:v',
+      '30',
+      '-pix_fmt',
+      'yuv420p',
+      file,
+    ]);
   return file;
 }
 
 /** Clearly magenta pixels in the frame half a second into a (1 s or longer) segment. */
 export function magentaPixels(segment: string): number {
-  const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', segment, '-ss', '0.5', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 16 * 1024 * 1024 });
+  const rgb = execFileSync(
+    'ffmpeg',
+    ['-v', 'error', '-i', segment, '-ss', '0.5', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
   let n = 0;
   for (let i = 0; i + 2 < rgb.length; i += 3) if (rgb[i]! > 180 && rgb[i + 1]! < 90 && rgb[i + 2]! > 180) n++;
   return n;

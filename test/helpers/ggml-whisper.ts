@@ -42,7 +42,10 @@ export function writeTinyWhisperModel(file: string, options: { state?: number; m
     i32(ne.length, nameBytes.length, 0, ...ne);
     chunks.push(nameBytes);
     const ones = /\bln(_post|_\d)?\.weight$|_ln\.weight$|attn_ln\.weight$|\.ln\.weight$/.test(name);
-    f32(ne.reduce((a, b) => a * b, 1), ones ? 1 : undefined);
+    f32(
+      ne.reduce((a, b) => a * b, 1),
+      ones ? 1 : undefined,
+    );
   };
   const block = (prefix: string, cross: boolean): void => {
     for (const part of ['mlp_ln', 'attn_ln', ...(cross ? ['cross_attn_ln'] : [])]) {

@@ -8,7 +8,11 @@ import type { AuditRow } from '../../server/store/store.ts';
  * The newest segment of a hearing's public program, if it was made after `after` (wall clock, from its
  * EXT-X-PROGRAM-DATE-TIME), downloaded to a temporary file.
  */
-export async function newestSegment(server: HearingServer, hearingId: string, after = 0): Promise<{ name: string; file: string } | undefined> {
+export async function newestSegment(
+  server: HearingServer,
+  hearingId: string,
+  after = 0,
+): Promise<{ name: string; file: string } | undefined> {
   const lines = (await (await fetch(`${server.url}/live/${hearingId}/video.m3u8`)).text().catch(() => '')).split('\n');
   const i = lines.findLastIndex((l) => l.endsWith('.ts'));
   const pdt = lines.slice(0, i).findLast((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME:'));
@@ -27,6 +31,10 @@ export function streamLog(server: HearingServer, hearingId: string): AuditRow[] 
 /** For `.catch` on a wait: the error again, with what the stream did appended, so a time-out explains itself. */
 export function withStreamLog(server: HearingServer, hearingId: string): (error: Error) => never {
   return (error) => {
-    throw new Error(`${error.message}\n${streamLog(server, hearingId).map((e) => `${e.at} ${e.action} ${JSON.stringify(e.detail)}`).join('\n')}`);
+    throw new Error(
+      `${error.message}\n${streamLog(server, hearingId)
+        .map((e) => `${e.at} ${e.action} ${JSON.stringify(e.detail)}`)
+        .join('\n')}`,
+    );
   };
 }

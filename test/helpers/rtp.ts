@@ -2,7 +2,14 @@ import dgram from 'node:dgram';
 import { isRtcp } from '../../benchmarks/lib/rtp.ts';
 
 /** A minimal RTP packet (RFC 3550 fixed header, no CSRC, no extension) with a 4-byte index payload. */
-export function rtpPacket(opts: { payloadType: number; seq: number; timestamp: number; ssrc: number; index: number; size?: number }): Buffer {
+export function rtpPacket(opts: {
+  payloadType: number;
+  seq: number;
+  timestamp: number;
+  ssrc: number;
+  index: number;
+  size?: number;
+}): Buffer {
   const packet = Buffer.alloc(12 + Math.max(4, opts.size ?? 40));
   packet[0] = 0x80;
   packet[1] = opts.payloadType & 0x7f;
@@ -19,7 +26,6 @@ export interface ReceivedRtp {
   ssrc: number;
   index: number;
 }
-
 
 /** Parses an RTP packet from mediasoup, skipping CSRCs and header extensions. */
 export function parseRtp(packet: Buffer): ReceivedRtp | undefined {

@@ -52,7 +52,11 @@ export function api(server: HearingServer, key = server.secrets.apiKey): Api {
 }
 
 /** Creates a hearing with the given participants; returns ids, tokens and join URLs. */
-export async function createHearing(server: HearingServer, roles: { name: string; role: string }[], options: { streamable?: boolean } = {}) {
+export async function createHearing(
+  server: HearingServer,
+  roles: { name: string; role: string }[],
+  options: { streamable?: boolean } = {},
+) {
   const call = api(server);
   const hearing = await call('POST', '/api/v1/hearings', { caseNumber: `T-${Date.now()}`, title: 'Test hearing', ...options });
   if (hearing.status !== 201) throw new Error(`create hearing: ${JSON.stringify(hearing.body)}`);

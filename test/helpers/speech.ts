@@ -18,8 +18,22 @@ export const JFK = {
 export function paddedClip(clip: string, before: number, after: number): { file: string; seconds: number } {
   const source = clip.endsWith('.wav') ? clip : path.join(LIBRIVOX, `${clip}.wav`);
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'speech-')), path.basename(source));
-  execFileSync('ffmpeg', ['-v', 'error', '-i', source, '-af', `adelay=${before * 1000},apad=pad_dur=${after}`, '-ar', '48000', '-ac', '1', file]);
-  const seconds = Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', source], { encoding: 'utf8' }));
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-i',
+    source,
+    '-af',
+    `adelay=${before * 1000},apad=pad_dur=${after}`,
+    '-ar',
+    '48000',
+    '-ac',
+    '1',
+    file,
+  ]);
+  const seconds = Number(
+    execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', source], { encoding: 'utf8' }),
+  );
   return { file, seconds };
 }
 

@@ -98,7 +98,18 @@ export class FaceChecker extends EventEmitter<CheckerEvents> {
       const port = await new Promise<number>((resolve, reject) => {
         this.listening.set(watchId, resolve);
         setTimeout(() => reject(new Error('the face decoder did not open its port')), 15_000).unref();
-        this.send({ type: 'watch', watchId, codec: { mimeType: codec.mimeType, payloadType: codec.payloadType, clockRate: codec.clockRate, channels: codec.channels, parameters: codec.parameters }, reference });
+        this.send({
+          type: 'watch',
+          watchId,
+          codec: {
+            mimeType: codec.mimeType,
+            payloadType: codec.payloadType,
+            clockRate: codec.clockRate,
+            channels: codec.channels,
+            parameters: codec.parameters,
+          },
+          reference,
+        });
       });
       await tap.connect(port); // its key frame (the first one decoded) now reaches the decoder
     } catch (error) {

@@ -43,19 +43,30 @@ export async function loadFaceEngine(detector: 'tiny' | 'ssd' = 'tiny'): Promise
   else await faceapi.nets.ssdMobilenetv1.loadFromDisk(modelDir);
   await faceapi.nets.faceLandmark68Net.loadFromDisk(modelDir);
   await faceapi.nets.faceRecognitionNet.loadFromDisk(modelDir);
-  const options = detector === 'tiny' ? new faceapi.TinyFaceDetectorOptions({ inputSize: DETECTOR_INPUT, scoreThreshold: 0.5 }) : new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 });
+  const options =
+    detector === 'tiny'
+      ? new faceapi.TinyFaceDetectorOptions({ inputSize: DETECTOR_INPUT, scoreThreshold: 0.5 })
+      : new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 });
   const version = (require('@vladmandic/face-api/package.json') as { version: string }).version;
   return {
     model: `face-api ${version} ${detector === 'tiny' ? `tiny_face_detector(${DETECTOR_INPUT})` : 'ssd_mobilenetv1'}+face_landmark_68+face_recognition (tfjs-wasm ${tf.version_core})`,
     async detect(rgb, width, height) {
       const tensor = tf.tensor3d(rgb, [height, width, 3], 'int32');
       try {
-        const results = await faceapi.detectAllFaces(tensor as never, options).withFaceLandmarks().withFaceDescriptors();
+        const results = await faceapi
+          .detectAllFaces(tensor as never, options)
+          .withFaceLandmarks()
+          .withFaceDescriptors();
         return results.map((r) => {
           const p = r.landmarks.positions;
           const keypoints = [36, 45, 30, 48, 54].flatMap((i) => [p[i]!.x, p[i]!.y]);
           const b = r.detection.box;
-          return { score: r.detection.score, box: { x: b.x, y: b.y, width: b.width, height: b.height }, descriptor: r.descriptor, keypoints };
+          return {
+            score: r.detection.score,
+            box: { x: b.x, y: b.y, width: b.width, height: b.height },
+            descriptor: r.descriptor,
+            keypoints,
+          };
         });
       } finally {
         tensor.dispose();

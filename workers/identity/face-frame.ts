@@ -8,7 +8,11 @@ import sharp from 'sharp';
  */
 export async function photoAsFrame(image: Buffer, fit = 320): Promise<{ rgb: Uint8Array; width: number; height: number }> {
   // Two pipelines: sharp applies one resize per pipeline, after extend.
-  const { data: scaled, info: size } = await sharp(image).resize(fit, fit, { fit: 'inside' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data: scaled, info: size } = await sharp(image)
+    .resize(fit, fit, { fit: 'inside' })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const left = Math.floor((640 - size.width) / 2);
   const top = Math.floor((480 - size.height) / 2);
   const { data, info } = await sharp(scaled, { raw: { width: size.width, height: size.height, channels: 3 } })

@@ -21,5 +21,16 @@ export type FromFace =
    * One decoded key frame: every face found, the distance of the single face to the reference (null
    * unless exactly one face), landmark key points for the liveness hint, and a small JPEG for the judge.
    */
-  | { type: 'frame'; watchId: string; at: string; width: number; height: number; faces: FaceSummary[]; distance: number | null; keypoints: number[] | null; jpeg: Uint8Array; ms: number }
+  | {
+      type: 'frame';
+      watchId: string;
+      at: string;
+      width: number;
+      height: number;
+      faces: FaceSummary[];
+      distance: number | null;
+      keypoints: number[] | null;
+      jpeg: Uint8Array;
+      ms: number;
+    }
   | { type: 'watchEnded'; watchId: string; error?: string };

@@ -47,16 +47,39 @@ class Watch {
   ) {
     const sdpFile = path.join(this.tmpDir, 'video.sdp');
     fs.writeFileSync(sdpFile, sdpFor({ kind: 'video', codec: m.codec }, port));
-    this.ffmpeg = spawnTied('ffmpeg', [
-      '-hide_banner', '-nostdin', '-loglevel', 'error',
-      '-protocol_whitelist', 'file,udp,rtp', '-skip_frame', 'nokey', '-f', 'sdp', '-i', sdpFile,
-      '-vf', `scale=${WIDTH}:${HEIGHT}:force_original_aspect_ratio=decrease,pad=${WIDTH}:${HEIGHT}:(ow-iw)/2:(oh-ih)/2`,
-      '-fps_mode', 'passthrough', '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.ffmpeg = spawnTied(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-nostdin',
+        '-loglevel',
+        'error',
+        '-protocol_whitelist',
+        'file,udp,rtp',
+        '-skip_frame',
+        'nokey',
+        '-f',
+        'sdp',
+        '-i',
+        sdpFile,
+        '-vf',
+        `scale=${WIDTH}:${HEIGHT}:force_original_aspect_ratio=decrease,pad=${WIDTH}:${HEIGHT}:(ow-iw)/2:(oh-ih)/2`,
+        '-fps_mode',
+        'passthrough',
+        '-pix_fmt',
+        'rgb24',
+        '-f',
+        'rawvideo',
+        'pipe:1',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     this.ffmpeg.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-1000)));
     this.ffmpeg.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.ffmpeg.on('close', (code) => this.end(code === 0 || code === 255 || this.ended ? undefined : `ffmpeg exited with ${code}: ${stderr.trim()}`));
+    this.ffmpeg.on('close', (code) =>
+      this.end(code === 0 || code === 255 || this.ended ? undefined : `ffmpeg exited with ${code}: ${stderr.trim()}`),
+    );
   }
 
   async listen(): Promise<boolean> {
@@ -92,7 +115,10 @@ class Watch {
       const engine = await engineReady;
       const faces = await serial(() => engine.detect(frame, WIDTH, HEIGHT));
       const ms = performance.now() - started;
-      const jpeg = await sharp(frame, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } }).resize(320, 240).jpeg({ quality: 70 }).toBuffer();
+      const jpeg = await sharp(frame, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } })
+        .resize(320, 240)
+        .jpeg({ quality: 70 })
+        .toBuffer();
       const one = faces.length === 1 ? faces[0]! : null;
       send({
         type: 'frame',

@@ -52,23 +52,34 @@ const text = (s: string): string => s.replace(/[\\':%,;[\]=]/g, ' ').slice(0, 40
  * The filtergraph: tile i shows SDP stream `video` (or a placeholder), the large area the tile chosen by
  * `streamselect` (command `map <i>`), audio streams mixed. Pure, so the layout can be read and tested.
  */
-export function programGraph(tiles: { label: string; video: number | null; placeholder: string | null }[], audio: { stream: number; disguised: boolean }[], size: ProgramSize): string {
+export function programGraph(
+  tiles: { label: string; video: number | null; placeholder: string | null }[],
+  audio: { stream: number; disguised: boolean }[],
+  size: ProgramSize,
+): string {
   const W = size.width;
   const H = size.height;
   const { w: smallW, h: smallH, count } = smallTile(size);
   const bigW = W - smallW;
-  const fit = (w: number, h: number): string => `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1`;
+  const fit = (w: number, h: number): string =>
+    `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1`;
   const font = `fontfile=${FONT}:fontcolor=white:box=1:boxcolor=black@0.6`;
   const parts: string[] = [`color=c=0x1e2a38:s=${W}x${H}:r=${FPS}[bg]`];
   const shown = tiles.slice(0, count);
   shown.forEach((t, i) => {
-    const source = t.video === null
-      ? `color=c=0x3c4650:s=${bigW}x${H}:r=${FPS},drawtext=${font}:fontsize=${Math.round(H / 18)}:x=(w-tw)/2:y=(h-th)/2:text='${text(t.placeholder ?? 'no video')}'`
-      : `[0:${t.video}]setpts=PTS-STARTPTS,fps=${FPS},${fit(bigW, H)}`;
+    const source =
+      t.video === null
+        ? `color=c=0x3c4650:s=${bigW}x${H}:r=${FPS},drawtext=${font}:fontsize=${Math.round(H / 18)}:x=(w-tw)/2:y=(h-th)/2:text='${text(t.placeholder ?? 'no video')}'`
+        : `[0:${t.video}]setpts=PTS-STARTPTS,fps=${FPS},${fit(bigW, H)}`;
     parts.push(`${source},split=2[big${i}][s${i}]`);
-    parts.push(`[s${i}]${fit(smallW, smallH)},drawtext=${font}:fontsize=${Math.round(smallH / 9)}:x=6:y=h-th-6:text='${text(t.label)}'[small${i}]`);
+    parts.push(
+      `[s${i}]${fit(smallW, smallH)},drawtext=${font}:fontsize=${Math.round(smallH / 9)}:x=6:y=h-th-6:text='${text(t.label)}'[small${i}]`,
+    );
   });
-  if (shown.length === 0) parts.push(`color=c=0x3c4650:s=${bigW}x${H}:r=${FPS},drawtext=${font}:fontsize=${Math.round(H / 18)}:x=(w-tw)/2:y=(h-th)/2:text='waiting for participants'[big]`);
+  if (shown.length === 0)
+    parts.push(
+      `color=c=0x3c4650:s=${bigW}x${H}:r=${FPS},drawtext=${font}:fontsize=${Math.round(H / 18)}:x=(w-tw)/2:y=(h-th)/2:text='waiting for participants'[big]`,
+    );
   else if (shown.length === 1) parts.push('[big0]null[big]');
   else parts.push(`${shown.map((_, i) => `[big${i}]`).join('')}streamselect=inputs=${shown.length}:map=0[big]`);
   let last = 'bg';
@@ -94,13 +105,51 @@ export function programGraph(tiles: { label: string; video: number | null; place
 /** Encoder and HLS settings shared by the program and the slate. */
 function hlsOutput(workDir: string, runId: number, startNumber: number, size: ProgramSize): string[] {
   return [
-    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
-    '-r', String(FPS), '-g', String(FPS * SEGMENT_SECONDS), '-keyint_min', String(FPS * SEGMENT_SECONDS), '-sc_threshold', '0',
-    '-b:v', `${size.videoKbps}k`, '-maxrate', `${size.videoKbps}k`, '-bufsize', `${size.videoKbps * 2}k`,
-    '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2',
-    '-f', 'hls', '-hls_time', String(SEGMENT_SECONDS), '-hls_list_size', '0',
-    '-hls_flags', 'program_date_time+independent_segments+temp_file', '-start_number', String(startNumber),
-    '-hls_segment_filename', path.join(workDir, 'seg_%06d.ts'), runPlaylist(workDir, runId),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-tune',
+    'zerolatency',
+    '-profile:v',
+    'main',
+    '-pix_fmt',
+    'yuv420p',
+    '-r',
+    String(FPS),
+    '-g',
+    String(FPS * SEGMENT_SECONDS),
+    '-keyint_min',
+    String(FPS * SEGMENT_SECONDS),
+    '-sc_threshold',
+    '0',
+    '-b:v',
+    `${size.videoKbps}k`,
+    '-maxrate',
+    `${size.videoKbps}k`,
+    '-bufsize',
+    `${size.videoKbps * 2}k`,
+    '-c:a',
+    'aac',
+    '-b:a',
+    '128k',
+    '-ar',
+    '48000',
+    '-ac',
+    '2',
+    '-f',
+    'hls',
+    '-hls_time',
+    String(SEGMENT_SECONDS),
+    '-hls_list_size',
+    '0',
+    '-hls_flags',
+    'program_date_time+independent_segments+temp_file',
+    '-start_number',
+    String(startNumber),
+    '-hls_segment_filename',
+    path.join(workDir, 'seg_%06d.ts'),
+    runPlaylist(workDir, runId),
   ];
 }
 
@@ -142,14 +191,19 @@ export class ProgramRun {
     }
   }
 
-  readonly exited = (): Promise<number | null> => new Promise((resolve) => (this.ffmpeg.exitCode !== null ? resolve(this.ffmpeg.exitCode) : this.ffmpeg.once('close', resolve)));
+  readonly exited = (): Promise<number | null> =>
+    new Promise((resolve) => (this.ffmpeg.exitCode !== null ? resolve(this.ffmpeg.exitCode) : this.ffmpeg.once('close', resolve)));
 
   get errorOutput(): string {
     return this.stderr.trim();
   }
 
   /** The program of `sources` in `room`. */
-  static async program(room: MediaRoom, sources: ProgramSource[], o: { workDir: string; runId: number; startNumber: number; ports: PortPairs; size: ProgramSize }): Promise<ProgramRun> {
+  static async program(
+    room: MediaRoom,
+    sources: ProgramSource[],
+    o: { workDir: string; runId: number; startNumber: number; ports: PortPairs; size: ProgramSize },
+  ): Promise<ProgramRun> {
     if (sources.length === 0) return ProgramRun.slate('waiting for participants', o);
     const streams: { kind: 'audio' | 'video'; port: number; tap: Tap }[] = [];
     const tiles: { label: string; video: number | null; placeholder: string | null }[] = [];
@@ -164,7 +218,11 @@ export class ProgramRun {
         if (tiles.length < smallTile(o.size).count) tileOf.set(s.participantId, tiles.length);
         // A hidden participant's video is never consumed: nothing of it can reach the output.
         const video = s.videoProducerId && !s.hidden ? await tap(s.videoProducerId, 'video') : null;
-        tiles.push({ label: s.label, video, placeholder: s.hidden ? 'protected participant' : video === null ? `${s.label} (audio only)` : null });
+        tiles.push({
+          label: s.label,
+          video,
+          placeholder: s.hidden ? 'protected participant' : video === null ? `${s.label} (audio only)` : null,
+        });
         if (s.audioProducerId) audio.push({ stream: await tap(s.audioProducerId, 'audio'), disguised: s.disguised });
       }
     } catch (error) {
@@ -173,21 +231,50 @@ export class ProgramRun {
       throw error;
     }
     const sdpFile = path.join(o.workDir, `run-${o.runId}.sdp`);
-    fs.writeFileSync(sdpFile, sdpSession(streams.map((s) => ({ kind: s.kind, codec: s.tap.codec, port: s.port })), 'hearing program'));
+    fs.writeFileSync(
+      sdpFile,
+      sdpSession(
+        streams.map((s) => ({ kind: s.kind, codec: s.tap.codec, port: s.port })),
+        'hearing program',
+      ),
+    );
     const args = [
-      '-hide_banner', '-loglevel', 'error',
+      '-hide_banner',
+      '-loglevel',
+      'error',
       // -max_delay: the RTP reorder buffer may hold packets 0.1 s, not the default 0.5 s (mediasoup has
       // already repaired loss with NACK, and forwards in order).
-      '-protocol_whitelist', 'file,udp,rtp', '-analyzeduration', '2000000', '-max_delay', '100000', '-f', 'sdp', '-i', sdpFile,
-      '-filter_complex', programGraph(tiles, audio, o.size), '-map', '[vout]', '-map', '[aout]',
+      '-protocol_whitelist',
+      'file,udp,rtp',
+      '-analyzeduration',
+      '2000000',
+      '-max_delay',
+      '100000',
+      '-f',
+      'sdp',
+      '-i',
+      sdpFile,
+      '-filter_complex',
+      programGraph(tiles, audio, o.size),
+      '-map',
+      '[vout]',
+      '-map',
+      '[aout]',
       ...hlsOutput(o.workDir, o.runId, o.startNumber, o.size),
     ];
     // stdin stays open: it carries the live `streamselect` commands.
     const ffmpeg = spawnTied('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
-    const run = new ProgramRun(ffmpeg, streams.map((s) => s.tap), tileOf, o.runId, runPlaylist(o.workDir, o.runId));
+    const run = new ProgramRun(
+      ffmpeg,
+      streams.map((s) => s.tap),
+      tileOf,
+      o.runId,
+      runPlaylist(o.workDir, o.runId),
+    );
     await Promise.all(
       streams.map(async (s) => {
-        if (!(await waitUntilBound(s.port, 10_000))) throw new Error(`the program's ffmpeg did not open port ${s.port}: ${run.errorOutput}`);
+        if (!(await waitUntilBound(s.port, 10_000)))
+          throw new Error(`the program's ffmpeg did not open port ${s.port}: ${run.errorOutput}`);
         await s.tap.connect(s.port); // a camera's key frame now reaches ffmpeg
       }),
     ).catch((error: unknown) => {
@@ -202,13 +289,32 @@ export class ProgramRun {
   static slate(message: string, o: { workDir: string; runId: number; startNumber: number; size: ProgramSize }): ProgramRun {
     const font = `fontfile=${FONT}:fontcolor=white:fontsize=${Math.round(o.size.height / 14)}`;
     const args = [
-      '-hide_banner', '-loglevel', 'error', '-re',
-      '-f', 'lavfi', '-i', `color=c=0x1e2a38:s=${o.size.width}x${o.size.height}:r=${FPS},drawtext=${font}:x=(w-tw)/2:y=(h-th)/2:text='${text(message)}'`,
-      '-re', '-f', 'lavfi', '-i', 'anullsrc=r=48000:cl=stereo',
-      '-map', '0:v', '-map', '1:a',
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      `color=c=0x1e2a38:s=${o.size.width}x${o.size.height}:r=${FPS},drawtext=${font}:x=(w-tw)/2:y=(h-th)/2:text='${text(message)}'`,
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'anullsrc=r=48000:cl=stereo',
+      '-map',
+      '0:v',
+      '-map',
+      '1:a',
       ...hlsOutput(o.workDir, o.runId, o.startNumber, o.size),
     ];
-    return new ProgramRun(spawnTied('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] }), [], new Map(), o.runId, runPlaylist(o.workDir, o.runId));
+    return new ProgramRun(
+      spawnTied('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] }),
+      [],
+      new Map(),
+      o.runId,
+      runPlaylist(o.workDir, o.runId),
+    );
   }
 
   /** Key frames from every camera once more shortly after the start (resuming asked for the first). */

@@ -33,7 +33,6 @@ interface Segment {
   discontinuity: boolean;
 }
 
-
 const cueTime = (ms: number): string => {
   const t = Math.max(0, ms);
   const h = Math.floor(t / 3_600_000);
@@ -53,7 +52,13 @@ export class LivePublisher {
   state: PublishedState = 'live';
 
   constructor(
-    private readonly o: { workDir: string; publicDir: string; delaySeconds: number; captions: (fromMs: number, toMs: number) => Caption[]; onPublish?: (segment: string) => void },
+    private readonly o: {
+      workDir: string;
+      publicDir: string;
+      delaySeconds: number;
+      captions: (fromMs: number, toMs: number) => Caption[];
+      onPublish?: (segment: string) => void;
+    },
   ) {
     fs.mkdirSync(o.workDir, { recursive: true });
     fs.rmSync(o.publicDir, { recursive: true, force: true });
@@ -105,7 +110,9 @@ export class LivePublisher {
     try {
       await this.scan();
       const now = Date.now();
-      const due = [...this.pending.values()].filter((s) => s.startMs + s.duration * 1000 + this.o.delaySeconds * 1000 <= now).sort((a, b) => a.number - b.number);
+      const due = [...this.pending.values()]
+        .filter((s) => s.startMs + s.duration * 1000 + this.o.delaySeconds * 1000 <= now)
+        .sort((a, b) => a.number - b.number);
       for (const s of due) {
         if (this.ended) break;
         await this.publish(s);
@@ -120,7 +127,11 @@ export class LivePublisher {
   /** Reads every run's private playlist for segments ffmpeg has finished (they carry their wall clock). */
   private async scan(): Promise<void> {
     if (!fs.existsSync(this.o.workDir)) return;
-    const runs = fs.readdirSync(this.o.workDir).filter((f) => /^run-\d+\.m3u8$/.test(f)).map((f) => Number(/\d+/.exec(f)![0])).sort((a, b) => a - b);
+    const runs = fs
+      .readdirSync(this.o.workDir)
+      .filter((f) => /^run-\d+\.m3u8$/.test(f))
+      .map((f) => Number(/\d+/.exec(f)![0]))
+      .sort((a, b) => a - b);
     for (const runId of runs) {
       const file = `run-${runId}.m3u8`;
       const lines = fs.readFileSync(path.join(this.o.workDir, file), 'utf8').split('\n');
@@ -170,7 +181,19 @@ export class LivePublisher {
   private async captionsFor(s: Segment, tsFile: string): Promise<string> {
     let pts = 0;
     try {
-      const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'packet=pts', '-of', 'csv=p=0', tsFile]);
+      const { stdout } = await run('ffprobe', [
+        '-v',
+        'error',
+        '-select_streams',
+        'v:0',
+        '-read_intervals',
+        '%+#1',
+        '-show_entries',
+        'packet=pts',
+        '-of',
+        'csv=p=0',
+        tsFile,
+      ]);
       pts = Number.parseInt(stdout.trim().split('\n')[0] ?? '0', 10) || 0;
     } catch {
       // keep 0: captions of this segment may be offset, the video is unaffected
@@ -190,7 +213,13 @@ export class LivePublisher {
     const sequence = this.published.length - window.length;
     const target = Math.ceil(Math.max(2, ...window.map((s) => s.duration)));
     const discontinuities = this.published.slice(0, sequence).filter((s) => s.discontinuity).length;
-    const head = ['#EXTM3U', '#EXT-X-VERSION:3', `#EXT-X-TARGETDURATION:${target}`, `#EXT-X-MEDIA-SEQUENCE:${sequence}`, `#EXT-X-DISCONTINUITY-SEQUENCE:${discontinuities}`];
+    const head = [
+      '#EXTM3U',
+      '#EXT-X-VERSION:3',
+      `#EXT-X-TARGETDURATION:${target}`,
+      `#EXT-X-MEDIA-SEQUENCE:${sequence}`,
+      `#EXT-X-DISCONTINUITY-SEQUENCE:${discontinuities}`,
+    ];
     const body = (ext: 'ts' | 'vtt'): string[] =>
       window.flatMap((s) => [
         ...(s.discontinuity ? ['#EXT-X-DISCONTINUITY'] : []),
@@ -218,7 +247,15 @@ export class LivePublisher {
   }
 
   private writeStatus(): void {
-    this.atomicWrite('status.json', JSON.stringify({ state: this.state, segments: this.published.length, delaySeconds: this.o.delaySeconds, at: new Date().toISOString() }));
+    this.atomicWrite(
+      'status.json',
+      JSON.stringify({
+        state: this.state,
+        segments: this.published.length,
+        delaySeconds: this.o.delaySeconds,
+        at: new Date().toISOString(),
+      }),
+    );
   }
 
   private atomicWrite(name: string, content: string): void {

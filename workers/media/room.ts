@@ -84,7 +84,6 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
     return this.router.rtpCapabilities;
   }
 
-
   counts(): { transports: number; producers: number; consumers: number } {
     let transports = 0;
     let producers = 0;
@@ -148,7 +147,11 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
     await (entry.transport as types.WebRtcTransport).connect({ dtlsParameters });
   }
 
-  async connectPlainTransport(participantId: string, transportId: string, remote: { ip: string; port: number; rtcpPort?: number }): Promise<void> {
+  async connectPlainTransport(
+    participantId: string,
+    transportId: string,
+    remote: { ip: string; port: number; rtcpPort?: number },
+  ): Promise<void> {
     const entry = this.transportOf(participantId, transportId);
     if (entry.kind !== 'plain') throw new MediaError('bad_request', 'not a plain transport');
     await (entry.transport as types.PlainTransport).connect(remote);

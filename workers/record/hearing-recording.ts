@@ -229,7 +229,13 @@ export class HearingRecording {
         t.stopped?.();
       }
       if (this.finalized) return;
-      this.manifest.append({ type: 'event', event: 'recorder.crashed', code: info.code, signal: info.signal, tracks: lost.map((t) => t.trackId) });
+      this.manifest.append({
+        type: 'event',
+        event: 'recorder.crashed',
+        code: info.code,
+        signal: info.signal,
+        tracks: lost.map((t) => t.trackId),
+      });
       if (this.recording && this.room) await this.attach(this.room);
     });
   }
@@ -237,7 +243,12 @@ export class HearingRecording {
   private async attach(room: MediaRoom): Promise<void> {
     this.room = room;
     // In parallel: media is already flowing, and every track waits for its consumer and its ffmpeg.
-    const results = await Promise.allSettled(room.producers().filter((p) => p.participantId !== RECORDER_PEER).map((info) => this.startTrack(room, info)));
+    const results = await Promise.allSettled(
+      room
+        .producers()
+        .filter((p) => p.participantId !== RECORDER_PEER)
+        .map((info) => this.startTrack(room, info)),
+    );
     for (const r of results) {
       if (r.status === 'rejected') this.manifest.append({ type: 'event', event: 'recorder.error', message: String(r.reason) });
     }
@@ -249,7 +260,15 @@ export class HearingRecording {
     if (existing?.running) return;
     const tap = await openTap(room, RECORDER_PEER, info.producerId, { rtcpMux: true });
     const { codec } = tap;
-    const t: TrackState = existing ?? { trackId, producerId: info.producerId, participantId: info.participantId, kind: info.kind, codec: codec.mimeType, nextNumber: 1, running: false };
+    const t: TrackState = existing ?? {
+      trackId,
+      producerId: info.producerId,
+      participantId: info.participantId,
+      kind: info.kind,
+      codec: codec.mimeType,
+      nextNumber: 1,
+      running: false,
+    };
     Object.assign(t, { tap, running: true, runStartedAt: new Date().toISOString(), runAccounted: false });
     this.tracks.set(trackId, t);
     const ready = new Promise<number>((resolve, reject) => (t.ready = { resolve, reject }));
@@ -258,7 +277,13 @@ export class HearingRecording {
       trackId,
       dir: path.join(this.dir, TRACKS, trackId),
       kind: info.kind,
-      codec: { mimeType: codec.mimeType, payloadType: codec.payloadType, clockRate: codec.clockRate, channels: codec.channels, parameters: codec.parameters },
+      codec: {
+        mimeType: codec.mimeType,
+        payloadType: codec.payloadType,
+        clockRate: codec.clockRate,
+        channels: codec.channels,
+        parameters: codec.parameters,
+      },
       ssrc: tap.ssrc,
       ext: codec.mimeType.toLowerCase() === 'video/h264' ? 'mkv' : 'webm',
       segmentSeconds: SEGMENT_SECONDS,
@@ -277,7 +302,14 @@ export class HearingRecording {
     // The last guard against silence: a run that neither closed a segment nor reported a stall (e.g. it
     // was stopped before its ffmpeg ever got media) is still written down.
     if (!t.runAccounted && !this.finalized) {
-      this.manifest.append({ type: 'event', event: 'track.no_media', track: t.trackId, participantId: t.participantId, since: t.runStartedAt, recorder: t.lastStop ?? null });
+      this.manifest.append({
+        type: 'event',
+        event: 'track.no_media',
+        track: t.trackId,
+        participantId: t.participantId,
+        since: t.runStartedAt,
+        recorder: t.lastStop ?? null,
+      });
     }
   }
 
@@ -285,7 +317,14 @@ export class HearingRecording {
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         // Segments closed after this would be outside the record (verify reports them as unlisted).
-        if (!this.finalized) this.manifest.append({ type: 'event', event: 'recorder.stop_timeout', track: t.trackId, participantId: t.participantId, waitedMs: STOP_TIMEOUT_MS });
+        if (!this.finalized)
+          this.manifest.append({
+            type: 'event',
+            event: 'recorder.stop_timeout',
+            track: t.trackId,
+            participantId: t.participantId,
+            waitedMs: STOP_TIMEOUT_MS,
+          });
         t.running = false;
         t.tap?.close();
         resolve();

@@ -46,5 +46,15 @@ export type FromRecorder =
   | { type: 'flowing'; trackId: string; afterMs: number; at: string }
   /** Packets dropped because ffmpeg was not yet running and the start-up queue was full. */
   | { type: 'dropped'; trackId: string; packets: number; at: string }
-  | { type: 'stopped'; trackId: string; code: number | null; expected: boolean; nextNumber: number; stderrTail: string; received: number; forwarded: number; ffmpegRuns: number }
+  | {
+      type: 'stopped';
+      trackId: string;
+      code: number | null;
+      expected: boolean;
+      nextNumber: number;
+      stderrTail: string;
+      received: number;
+      forwarded: number;
+      ffmpegRuns: number;
+    }
   | { type: 'error'; trackId: string; message: string };

@@ -21,7 +21,6 @@ const send = (m: FromRecorder): void => {
 };
 const MAX_QUEUE = 4000;
 
-
 /** Input timeout (s): a stream silent this long ends ffmpeg cleanly; the next packet starts a new one. */
 const INPUT_TIMEOUT_S = '5';
 /**
@@ -65,7 +64,14 @@ class Track {
     {
       deliver: (packet) => this.accept(packet),
       lost: (l) => {
-        send({ type: 'gap', trackId: this.t.trackId, missing: l.missing, afterSeq: l.afterSeq, nextSeq: l.nextSeq, at: new Date(l.noticedAt).toISOString() });
+        send({
+          type: 'gap',
+          trackId: this.t.trackId,
+          missing: l.missing,
+          afterSeq: l.afterSeq,
+          nextSeq: l.nextSeq,
+          at: new Date(l.noticedAt).toISOString(),
+        });
         // The frames after a lost video packet refer to what is missing: a key frame ends the damage.
         if (this.t.kind === 'video') send({ type: 'keyframe', trackId: this.t.trackId });
       },
@@ -146,12 +152,38 @@ class Track {
     const sdpFile = path.join(this.tmpDir, 'track.sdp');
     fs.writeFileSync(sdpFile, sdpFor(this.t, this.ffmpegPort));
     const args = [
-      '-hide_banner', '-nostdin', '-loglevel', 'warning',
-      '-protocol_whitelist', 'file,udp,rtp', '-listen_timeout', INPUT_TIMEOUT_S, '-buffer_size', '4194304', '-f', 'sdp', '-i', sdpFile,
-      '-c', 'copy', '-f', 'segment', '-segment_time', String(this.t.segmentSeconds), '-segment_time_delta', '0.25',
-      '-segment_format', this.t.ext === 'webm' ? 'webm' : 'matroska', '-reset_timestamps', '1',
-      '-segment_start_number', String(this.nextNumber),
-      '-segment_list', 'pipe:1', '-segment_list_type', 'csv',
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'warning',
+      '-protocol_whitelist',
+      'file,udp,rtp',
+      '-listen_timeout',
+      INPUT_TIMEOUT_S,
+      '-buffer_size',
+      '4194304',
+      '-f',
+      'sdp',
+      '-i',
+      sdpFile,
+      '-c',
+      'copy',
+      '-f',
+      'segment',
+      '-segment_time',
+      String(this.t.segmentSeconds),
+      '-segment_time_delta',
+      '0.25',
+      '-segment_format',
+      this.t.ext === 'webm' ? 'webm' : 'matroska',
+      '-reset_timestamps',
+      '1',
+      '-segment_start_number',
+      String(this.nextNumber),
+      '-segment_list',
+      'pipe:1',
+      '-segment_list_type',
+      'csv',
       path.join(this.t.dir, `%06d.${this.t.ext}`),
     ];
     this.ffmpegRuns++;
@@ -301,7 +333,17 @@ class Track {
     this.socket.close();
     fs.rmSync(this.tmpDir, { recursive: true, force: true });
     tracks.delete(this.t.trackId);
-    send({ type: 'stopped', trackId: this.t.trackId, code, expected: true, nextNumber: this.nextNumber, stderrTail: this.stderrTail.slice(-500), received: this.received, forwarded: this.forwarded, ffmpegRuns: this.ffmpegRuns });
+    send({
+      type: 'stopped',
+      trackId: this.t.trackId,
+      code,
+      expected: true,
+      nextNumber: this.nextNumber,
+      stderrTail: this.stderrTail.slice(-500),
+      received: this.received,
+      forwarded: this.forwarded,
+      ffmpegRuns: this.ffmpegRuns,
+    });
   }
 }
 

@@ -21,7 +21,45 @@ export interface RecorderOptions {
 }
 
 /** Hearing-log actions that are also written into the record. */
-const MIRRORED = new Set(['hearing.state_changed', 'participant.joined', 'participant.left', 'media.worker_died', 'record.pause_requested', 'record.resume_requested', 'transcript.edited', 'transcript.annotated', 'transcript.engine_fallback', 'transcript.engine_exit', 'transcript.tap_failed', 'hearing.step_failed', 'evidence.added', 'evidence.placed', 'transcript.frozen', 'transcript.signed', 'signing_key.registered', 'identity.enrolled', 'identity.checked', 'identity.alert', 'identity.decided', 'identity.check_failed', 'identity.face_back', 'identity.references_deleted', 'stream.streamable', 'stream.approved', 'stream.started', 'stream.paused', 'stream.stopped', 'stream.cut', 'stream.protection', 'stream.encoder_exit', 'stream.stalled', 'stream.input_back', 'stream.rebuild_failed', 'consultation.opened', 'consultation.closed']);
+const MIRRORED = new Set([
+  'hearing.state_changed',
+  'participant.joined',
+  'participant.left',
+  'media.worker_died',
+  'record.pause_requested',
+  'record.resume_requested',
+  'transcript.edited',
+  'transcript.annotated',
+  'transcript.engine_fallback',
+  'transcript.engine_exit',
+  'transcript.tap_failed',
+  'hearing.step_failed',
+  'evidence.added',
+  'evidence.placed',
+  'transcript.frozen',
+  'transcript.signed',
+  'signing_key.registered',
+  'identity.enrolled',
+  'identity.checked',
+  'identity.alert',
+  'identity.decided',
+  'identity.check_failed',
+  'identity.face_back',
+  'identity.references_deleted',
+  'stream.streamable',
+  'stream.approved',
+  'stream.started',
+  'stream.paused',
+  'stream.stopped',
+  'stream.cut',
+  'stream.protection',
+  'stream.encoder_exit',
+  'stream.stalled',
+  'stream.input_back',
+  'stream.rebuild_failed',
+  'consultation.opened',
+  'consultation.closed',
+]);
 
 /**
  * Records every main-room track of hearings in session, following the hearing state:
@@ -142,9 +180,21 @@ export class Recorder {
       const dir = path.join(root, hearingId);
       if (!fs.existsSync(path.join(dir, MANIFEST)) || fs.existsSync(path.join(dir, SIGNATURE))) continue;
       const rec = this.recording(hearingId);
-      const lines = fs.readFileSync(path.join(dir, MANIFEST), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ManifestLine);
+      const lines = fs
+        .readFileSync(path.join(dir, MANIFEST), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as ManifestLine);
       const last = lines.at(-1);
-      const listed = new Set(lines.flatMap((l) => (l.type === 'segment' ? [l.file] : Array.isArray(l.unlistedFiles) ? (l.unlistedFiles as { file: string }[]).map((f) => f.file) : [])));
+      const listed = new Set(
+        lines.flatMap((l) =>
+          l.type === 'segment'
+            ? [l.file]
+            : Array.isArray(l.unlistedFiles)
+              ? (l.unlistedFiles as { file: string }[]).map((f) => f.file)
+              : [],
+        ),
+      );
       const clean = last?.type === 'event' && last.event === 'record.suspended';
       void rec.event('interruption', {
         cause: clean ? 'server restart' : 'server crash',

@@ -5,9 +5,12 @@ export function sdpMedia(t: { kind: 'audio' | 'video'; codec: TrackCodec }, port
   const { codec } = t;
   const name = codec.mimeType.split('/')[1]!;
   const rtpmap = `${name}/${codec.clockRate}${codec.channels && codec.channels > 1 ? `/${codec.channels}` : ''}`;
-  const fmtp = codec.parameters && Object.keys(codec.parameters).length
-    ? `a=fmtp:${codec.payloadType} ${Object.entries(codec.parameters).map(([k, v]) => `${k}=${String(v)}`).join(';')}\n`
-    : '';
+  const fmtp =
+    codec.parameters && Object.keys(codec.parameters).length
+      ? `a=fmtp:${codec.payloadType} ${Object.entries(codec.parameters)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(';')}\n`
+      : '';
   return `m=${t.kind} ${port} RTP/AVP ${codec.payloadType}\na=rtpmap:${codec.payloadType} ${rtpmap}\n${fmtp}a=recvonly\n`;
 }
 

@@ -59,13 +59,38 @@ class PocketsphinxStream extends EventEmitter<RecognitionEvents> implements Reco
     execFileSync('mkfifo', [fifo]);
     // Decode the speaker's Opus to 16 kHz mono PCM; timestamp gaps (DTX, pauses) become silence so
     // stream time stays aligned with the speaker's clock.
-    this.ffmpeg = spawnTied('ffmpeg', [
-      '-hide_banner', '-nostdin', '-loglevel', 'error',
-      '-protocol_whitelist', 'file,udp,rtp', '-listen_timeout', '3600', '-f', 'sdp', '-i', sdpFile,
-      '-af', 'aresample=async=1:first_pts=0', '-ar', '16000', '-ac', '1', '-f', 's16le', '-y', fifo,
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.ffmpeg = spawnTied(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-nostdin',
+        '-loglevel',
+        'error',
+        '-protocol_whitelist',
+        'file,udp,rtp',
+        '-listen_timeout',
+        '3600',
+        '-f',
+        'sdp',
+        '-i',
+        sdpFile,
+        '-af',
+        'aresample=async=1:first_pts=0',
+        '-ar',
+        '16000',
+        '-ac',
+        '1',
+        '-f',
+        's16le',
+        '-y',
+        fifo,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     // Debian's default model: /usr/share/pocketsphinx/model/en-us (acoustic model, LM, dictionary).
-    this.asr = spawnTied('pocketsphinx_continuous', ['-infile', fifo, '-time', 'yes', '-logfn', '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.asr = spawnTied('pocketsphinx_continuous', ['-infile', fifo, '-time', 'yes', '-logfn', '/dev/null'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.ffmpeg.stderr.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-1000)));
     this.asr.stderr.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-1000)));
     const parser = new PocketsphinxParser();

@@ -119,7 +119,9 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
     const wanted = this.o.asrOf(hearingId);
     const engine = this.o.engines[wanted.engine];
     if (engine && engine.languages.includes(wanted.language)) return { engine, language: wanted.language };
-    const reason = engine ? `language ${wanted.language} not supported by ${wanted.engine}` : `engine ${wanted.engine} not available: ${this.o.unavailable[wanted.engine] ?? 'unknown engine'}`;
+    const reason = engine
+      ? `language ${wanted.language} not supported by ${wanted.engine}`
+      : `engine ${wanted.engine} not available: ${this.o.unavailable[wanted.engine] ?? 'unknown engine'}`;
     this.emit('notice', { hearingId, action: 'transcript.engine_fallback', detail: { wanted, using: 'pocketsphinx', reason } });
     return { engine: pocketsphinxEngine, language: 'en' };
   }
@@ -135,7 +137,11 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
       await this.startTap(room, info, hearingTaps);
     } catch (error) {
       // E.g. the producer closed between its announcement and the tap: logged, never thrown at the caller.
-      this.emit('notice', { hearingId: room.hearingId, action: 'transcript.tap_failed', detail: { participantId: info.participantId, producerId: info.producerId, error: (error as Error).message } });
+      this.emit('notice', {
+        hearingId: room.hearingId,
+        action: 'transcript.tap_failed',
+        detail: { participantId: info.participantId, producerId: info.producerId, error: (error as Error).message },
+      });
     } finally {
       this.starting.delete(info.producerId);
     }
@@ -148,7 +154,16 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
     const port = this.ports.take();
     const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'asr-'));
     const sdpFile = path.join(tmpDir, 'speaker.sdp');
-    fs.writeFileSync(sdpFile, sdpFor({ kind: 'audio', codec: { mimeType: codec.mimeType, payloadType: codec.payloadType, clockRate: codec.clockRate, channels: codec.channels } }, port));
+    fs.writeFileSync(
+      sdpFile,
+      sdpFor(
+        {
+          kind: 'audio',
+          codec: { mimeType: codec.mimeType, payloadType: codec.payloadType, clockRate: codec.clockRate, channels: codec.channels },
+        },
+        port,
+      ),
+    );
     // Spawned in turn: a hearing opening with many speakers must not stall the server (or the recorder).
     const stream = await spawnInTurn(() => engine.start({ sdpFile, language }));
     this.live.add(stream);
@@ -177,21 +192,39 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
       });
     });
     stream.on('partial', ({ startSec, text }) => {
-      this.emit('partial', { hearingId: room.hearingId, participantId: info.participantId, start: new Date(tap.originMs + startSec * 1000).toISOString(), text, engine: stream.engine });
+      this.emit('partial', {
+        hearingId: room.hearingId,
+        participantId: info.participantId,
+        start: new Date(tap.originMs + startSec * 1000).toISOString(),
+        text,
+        engine: stream.engine,
+      });
     });
     stream.on('overload', ({ droppedSeconds }) => {
-      this.emit('notice', { hearingId: room.hearingId, action: 'transcript.backpressure', detail: { participantId: info.participantId, engine: stream.engine, droppedSeconds } });
+      this.emit('notice', {
+        hearingId: room.hearingId,
+        action: 'transcript.backpressure',
+        detail: { participantId: info.participantId, engine: stream.engine, droppedSeconds },
+      });
     });
     stream.on('ended', ({ code, error }) => {
       this.live.delete(stream);
       fs.rmSync(tmpDir, { recursive: true, force: true });
       if (hearingTaps.get(info.producerId) === tap) {
         hearingTaps.delete(info.producerId);
-        this.emit('notice', { hearingId: room.hearingId, action: 'transcript.engine_exit', detail: { participantId: info.participantId, engine: stream.engine, code, error } });
+        this.emit('notice', {
+          hearingId: room.hearingId,
+          action: 'transcript.engine_exit',
+          detail: { participantId: info.participantId, engine: stream.engine, code, error },
+        });
       }
     });
     if (!(await waitUntilBound(port, 10_000))) {
-      this.emit('notice', { hearingId: room.hearingId, action: 'transcript.engine_exit', detail: { participantId: info.participantId, error: 'ffmpeg did not open its RTP port' } });
+      this.emit('notice', {
+        hearingId: room.hearingId,
+        action: 'transcript.engine_exit',
+        detail: { participantId: info.participantId, error: 'ffmpeg did not open its RTP port' },
+      });
       this.untap(room.hearingId, info.producerId);
       return;
     }

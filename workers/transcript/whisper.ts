@@ -14,10 +14,15 @@ interface TranscribeResult {
   segments: { text: string; t0: number; t1: number }[];
 }
 interface WhisperContext {
-  transcribeData(audio: ArrayBuffer, options?: { language?: string; maxThreads?: number }): { stop: () => Promise<void>; promise: Promise<TranscribeResult> };
+  transcribeData(
+    audio: ArrayBuffer,
+    options?: { language?: string; maxThreads?: number },
+  ): { stop: () => Promise<void>; promise: Promise<TranscribeResult> };
   release(): Promise<void>;
 }
-const whisperNode = createRequire(import.meta.url)('@fugood/whisper.node') as { initWhisper(options: { filePath: string; useGpu?: boolean }): Promise<WhisperContext> };
+const whisperNode = createRequire(import.meta.url)('@fugood/whisper.node') as {
+  initWhisper(options: { filePath: string; useGpu?: boolean }): Promise<WhisperContext>;
+};
 
 const RATE = 16000;
 /** Utterances waiting for the model, across all speakers; beyond this the oldest waits are dropped and said. */
@@ -61,7 +66,9 @@ export class WhisperEngine implements SpeechEngine {
         const copy = samples.slice();
         const { promise } = this.context.transcribeData(copy.buffer, { language: language === 'auto' ? 'auto' : language, maxThreads: 2 });
         const result = await promise;
-        return result.segments.map((s) => ({ text: s.text.trim(), startSec: s.t0 / 100, endSec: Math.min(s.t1 / 100, samples.length / RATE) })).filter((s) => s.text);
+        return result.segments
+          .map((s) => ({ text: s.text.trim(), startSec: s.t0 / 100, endSec: Math.min(s.t1 / 100, samples.length / RATE) }))
+          .filter((s) => s.text);
       } finally {
         this.pending--;
       }
@@ -94,11 +101,33 @@ class WhisperStream extends EventEmitter<RecognitionEvents> implements Recogniti
     private readonly language: string,
   ) {
     super();
-    this.ffmpeg = spawnTied('ffmpeg', [
-      '-hide_banner', '-nostdin', '-loglevel', 'error',
-      '-protocol_whitelist', 'file,udp,rtp', '-listen_timeout', '3600', '-f', 'sdp', '-i', sdpFile,
-      '-af', 'aresample=async=1:first_pts=0', '-ar', String(RATE), '-ac', '1', '-f', 'f32le', 'pipe:1',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.ffmpeg = spawnTied(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-nostdin',
+        '-loglevel',
+        'error',
+        '-protocol_whitelist',
+        'file,udp,rtp',
+        '-listen_timeout',
+        '3600',
+        '-f',
+        'sdp',
+        '-i',
+        sdpFile,
+        '-af',
+        'aresample=async=1:first_pts=0',
+        '-ar',
+        String(RATE),
+        '-ac',
+        '1',
+        '-f',
+        'f32le',
+        'pipe:1',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let carry: Buffer = Buffer.alloc(0);
     this.ffmpeg.stdout.on('data', (chunk: Buffer) => {
       const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
@@ -113,7 +142,9 @@ class WhisperStream extends EventEmitter<RecognitionEvents> implements Recogniti
     this.ffmpeg.stderr.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-1000)));
     this.ffmpeg.on('close', (code) => {
       for (const span of this.vad.flush()) this.recognize(span.startSample, span.samples);
-      void this.work.then(() => this.emit('ended', { code, error: code === 0 || code === null || code === 255 ? undefined : this.stderr.trim().slice(-500) }));
+      void this.work.then(() =>
+        this.emit('ended', { code, error: code === 0 || code === null || code === 255 ? undefined : this.stderr.trim().slice(-500) }),
+      );
     });
   }
 

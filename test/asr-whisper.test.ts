@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { Vad } from '../workers/transcript/vad.ts';
 import type { HearingServer } from '../server/app/server.ts';
 import { api, startTestServer } from './helpers/server.ts';
 import { writeTinyWhisperModel } from './helpers/ggml-whisper.ts';
-import { LIBRIVOX } from './helpers/speech.ts';
+import { LIBRIVOX, speechIngest } from './helpers/speech.ts';
 import { until } from './helpers/wait.ts';
 
 const CLIP = path.join(LIBRIVOX, 'sense_and_sensibility_01_austen_64kb-0870.wav');
@@ -23,43 +23,12 @@ function pcm(file: string, filter = 'anull'): Float32Array {
   return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
 }
 
-/** Real speech as Opus RTP from ffmpeg into a hearing's ingest PlainTransport (as a SIP gateway would). */
+/** The clip as Opus RTP into an open hearing, as the party's microphone. */
 async function speakInto(server: HearingServer, hearingId: string, participantId: string): Promise<void> {
-  const room = await server.plane.room(hearingId);
-  const ingest = await room.createPlainTransport(participantId, 'send', { comedia: true });
-  await room.produce(
-    participantId,
-    ingest.id,
-    'audio',
-    { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 4242 }] },
-    'mic',
-  );
+  const speaking = await speechIngest(server, hearingId, participantId, CLIP);
   await api(server)('POST', `/api/v1/hearings/${hearingId}/transitions`, { to: 'waiting_room' });
   await api(server)('POST', `/api/v1/hearings/${hearingId}/transitions`, { to: 'open' });
-  await new Promise((r) => setTimeout(r, 500));
-  const ffmpeg = spawn('ffmpeg', [
-    '-v',
-    'error',
-    '-re',
-    '-i',
-    CLIP,
-    '-af',
-    'apad=pad_dur=2',
-    '-c:a',
-    'libopus',
-    '-ar',
-    '48000',
-    '-ac',
-    '2',
-    '-payload_type',
-    '100',
-    '-ssrc',
-    '4242',
-    '-f',
-    'rtp',
-    `rtp://127.0.0.1:${ingest.tuple.localPort}`,
-  ]);
-  await new Promise((resolve) => ffmpeg.on('close', resolve));
+  await speaking.play();
 }
 
 beforeAll(() => {

@@ -8,6 +8,9 @@ import { magentaPixels } from './helpers/frames.ts';
 import { sleep, until } from './helpers/wait.ts';
 import { consultationRoomKey } from '../workers/media/plane.ts';
 import { newestSegment, withStreamLog } from './helpers/live.ts';
+import { RECORDER_PEER } from '../workers/record/hearing-recording.ts';
+import { TRANSCRIBER_PEER } from '../workers/transcript/transcriber.ts';
+import { LIVE_PEER } from '../workers/livestream/program.ts';
 
 describe('consultation rooms', () => {
   const ctx = withLiveCourt();
@@ -15,6 +18,16 @@ describe('consultation rooms', () => {
   it('a party and a lawyer consult privately: the court, the record, the transcript and the stream get nothing of it', async () => {
     const { server } = ctx;
     const call = api(server);
+    // Every consumer created in any room from now on, by whom and of what: what the recorder,
+    // transcriber, face checker and program really consumed, not what they say they hold.
+    const consumed: { room: string; peer: string; producerId: string }[] = [];
+    server.plane.on('roomOpened', (room) => {
+      room.router.observer.on('newtransport', (transport) => {
+        transport.observer.on('newconsumer', (consumer) =>
+          consumed.push({ room: room.hearingId, peer: String(transport.appData.participantId), producerId: consumer.producerId }),
+        );
+      });
+    });
     const h = await openHearing(
       server,
       [
@@ -42,6 +55,14 @@ describe('consultation rooms', () => {
       40_000,
     ).catch(withStreamLog(server, h.id));
     expect(before).toBeTruthy();
+    const partyCourtroom = new Set(
+      server.plane
+        .get(h.id)!
+        .producers()
+        .filter((p) => p.participantId === party.id)
+        .map((p) => p.producerId),
+    );
+    expect(partyCourtroom.size).toBe(2);
 
     // Roles: the judge cannot open a consultation; two lawyers or a party with the judge are refused.
     expect((await client(judgePage, 'request', 'openConsultation', { with: party.id })).error.code).toBe('forbidden');
@@ -101,6 +122,19 @@ describe('consultation rooms', () => {
     expect(manifest).toContain('"event":"consultation.opened"');
     expect(manifest).toContain('"event":"consultation.closed"');
     for (const p of consultationProducers) expect(manifest, p.producerId).not.toContain(p.producerId);
-    expect(server.transcriber.activeTaps(consultationRoomKey(consultationId))).toBe(0);
-  });
+    // The taps did consume the party's courtroom media (so this observer sees them) ...
+    for (const peer of [RECORDER_PEER, TRANSCRIBER_PEER, LIVE_PEER]) {
+      expect(
+        consumed.some((c) => c.room === h.id && c.peer === peer && partyCourtroom.has(c.producerId)),
+        `${peer} consumed the party's courtroom media`,
+      ).toBe(true);
+    }
+    // ... and nothing of the consultation: in its room only its two members consumed, each the other's
+    // media, and no consultation producer was consumed anywhere else.
+    const inConsultation = consumed.filter((c) => c.room === consultationRoomKey(consultationId));
+    expect(new Set(inConsultation.map((c) => c.peer))).toEqual(new Set([party.id, lawyer.id]));
+    const consultationIds = new Set(consultationProducers.map((p) => p.producerId));
+    expect(consumed.filter((c) => consultationIds.has(c.producerId) && c.room !== consultationRoomKey(consultationId))).toEqual([]);
+    expect(inConsultation.filter((c) => !consultationIds.has(c.producerId))).toEqual([]);
+  }, 150_000);
 });

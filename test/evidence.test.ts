@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { HearingServer } from '../server/app/server.ts';
 import { api, createHearing, withServer } from './helpers/server.ts';
 import { connect, request } from './helpers/socket.ts';
+import { until } from './helpers/wait.ts';
 
 const FACES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../shared/fixtures/faces');
 
@@ -117,8 +118,11 @@ describe('evidence photos', () => {
     }).then((r) => r.text());
     expect(html).toContain('src="data:image/jpeg;base64,');
     expect(html).toContain(`SHA-256 ${ok.body.sha256}`);
-    await new Promise((r) => setTimeout(r, 200));
-    const manifest = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8');
+    // Record lines are written in order after the log entry: wait for the last one.
+    const manifest = await until('evidence.placed in the record', () => {
+      const text = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8');
+      return text.includes('"event":"evidence.placed"') && text;
+    });
     expect(manifest).toContain(`"sha256":"${ok.body.sha256}"`);
     expect(manifest).toContain('"event":"evidence.placed"');
     clerkSocket.close();

@@ -8,6 +8,7 @@ import { api, createHearing, startTestServer } from './helpers/server.ts';
 import { launchBrowser, openJoin } from './helpers/browser.ts';
 import { enroll, face, fakeCamera } from './helpers/faces.ts';
 import { until } from './helpers/wait.ts';
+import { refusal } from './helpers/socket.ts';
 
 describe('face identity on the live video track', () => {
   let server: HearingServer;
@@ -38,24 +39,23 @@ describe('face identity on the live video track', () => {
     expect((await enroll(server, id, impostor.id, face('amy1'))).status).toBe(201);
     expect((await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'waiting_room' })).status).toBe(200);
 
-    const seen = new Map<string, Set<string>>();
-    const identityOf = async (pid: string): Promise<{ status: string; distance: number | null }> => {
-      const p = (await call('GET', `/api/v1/hearings/${id}`)).body.participants.find((x: any) => x.id === pid);
-      (seen.get(pid) ?? seen.set(pid, new Set()).get(pid)!).add(p.identity.status);
-      return p.identity;
-    };
+    const identityOf = async (pid: string): Promise<{ status: string; distance: number | null }> =>
+      (await call('GET', `/api/v1/hearings/${id}`)).body.participants.find((x: any) => x.id === pid).identity;
+    /** Every identity check of a participant, as the hearing's log has them (one event per finished check). */
+    const checksOf = (pid: string) =>
+      server.store.auditLog(id).filter((e) => e.action === 'identity.checked' && e.detail.participantId === pid);
     const judgePage = await openJoin(amyCamera, judge.joinUrl);
     await openJoin(amyCamera, amy.joinUrl);
     const impostorPage = await openJoin(howardCamera, impostor.joinUrl);
 
-    await until('Amy verified from her live camera', async () => (await identityOf(amy.id)).status === 'verified', 45_000);
-    await until('the impostor rejected', async () => (await identityOf(impostor.id)).status === 'rejected', 45_000);
-    const amyResult = await identityOf(amy.id);
-    const impostorResult = await identityOf(impostor.id);
-    console.log(`live check: Amy ${amyResult.distance}, impostor ${impostorResult.distance}`);
-    expect(amyResult.distance!).toBeLessThanOrEqual(server.config.identity.accept);
-    expect(impostorResult.distance!).toBeGreaterThanOrEqual(server.config.identity.reject);
-    expect([...seen.get(impostor.id)!]).not.toContain('verified');
+    const amyChecked = await until('Amy checked from her live camera', () => checksOf(amy.id)[0], 45_000);
+    const impostorChecked = await until('the impostor checked', () => checksOf(impostor.id)[0], 45_000);
+    console.log(`live check: Amy ${amyChecked.detail.distance}, impostor ${impostorChecked.detail.distance}`);
+    expect(amyChecked.detail).toMatchObject({ result: 'verified', trigger: 'camera_started' });
+    expect(amyChecked.detail.distance).toBeLessThanOrEqual(server.config.identity.accept);
+    expect(impostorChecked.detail).toMatchObject({ result: 'rejected' });
+    expect(impostorChecked.detail.distance).toBeGreaterThanOrEqual(server.config.identity.reject);
+    expect(await identityOf(amy.id)).toMatchObject({ status: 'verified', distance: amyChecked.detail.distance });
 
     // The judge sees both results, with the captured frame.
     await until(
@@ -95,6 +95,10 @@ describe('face identity on the live video track', () => {
       async () => (await impostorPage.evaluate(() => (window as any).hearingClient.state().connected)) === false,
       10_000,
     );
+    // Refused means out: the impostor's link no longer connects.
+    expect(await refusal(server.url, impostor.token)).toMatchObject({ code: 'identity_refused' });
+    // No check of the impostor ever verified them.
+    expect(checksOf(impostor.id).map((e) => e.detail.result)).not.toContain('verified');
     expect((await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'open' })).status).toBe(200);
 
     // Amy's phone switches to a camera showing someone else: an alert, and a line in the record.
@@ -107,16 +111,38 @@ describe('face identity on the live video track', () => {
       .contexts()
       .flatMap((c) => c.pages())
       .find((p) => p.url().includes(encodeURIComponent(amy.token)) || p.url().includes(amy.token)) as Page;
-    const switched = await amyPage.evaluate(async (png) => {
-      const img = new Image();
-      img.src = `data:image/png;base64,${png}`;
-      await img.decode();
-      const canvas = Object.assign(document.createElement('canvas'), { width: 640, height: 480 });
-      const g = canvas.getContext('2d')!;
-      setInterval(() => g.drawImage(img, 0, 0), 100);
-      g.drawImage(img, 0, 0);
-      return (window as any).hearingClient.switchCamera(canvas.captureStream(10).getVideoTracks()[0]);
-    }, leonard.toString('base64'));
+    /** Amy's phone camera shows `png` (or nothing but a grey wall): a canvas track, switched to once. */
+    const showOnCamera = (png: Buffer | null) =>
+      amyPage.evaluate(
+        async (data) => {
+          const w = window as any;
+          let img: HTMLImageElement | null = null;
+          if (data) {
+            img = new Image();
+            img.src = `data:image/png;base64,${data}`;
+            await img.decode();
+          }
+          if (w.fakeCamera) {
+            w.fakeCamera.img = img;
+            return 'shown';
+          }
+          w.fakeCamera = { img };
+          const canvas = Object.assign(document.createElement('canvas'), { width: 640, height: 480 });
+          const g = canvas.getContext('2d')!;
+          const draw = () => {
+            if (w.fakeCamera.img) g.drawImage(w.fakeCamera.img, 0, 0);
+            else {
+              g.fillStyle = '#808080';
+              g.fillRect(0, 0, 640, 480);
+            }
+          };
+          draw();
+          setInterval(draw, 100);
+          return w.hearingClient.switchCamera(canvas.captureStream(10).getVideoTracks()[0]);
+        },
+        png?.toString('base64') ?? null,
+      );
+    const switched = await showOnCamera(leonard);
     expect(switched).toBe('switched');
     const alerted = await until(
       'mismatch alert',
@@ -127,7 +153,34 @@ describe('face identity on the live video track', () => {
       40_000,
     );
     expect(alerted!.detail.distance).toBeGreaterThanOrEqual(server.config.identity.reject);
-    await until('re-check rejects the new face', async () => (await identityOf(amy.id)).status === 'rejected', 40_000);
+    await until('a re-check rejects the new face', () => checksOf(amy.id).find((e) => e.detail.result === 'rejected'), 40_000);
+    expect(await identityOf(amy.id)).toMatchObject({ status: 'rejected' });
+
+    // Then nobody is in front of the camera: after absentSeconds an alert; a face again ends it.
+    const emptyFrom = Date.now();
+    expect(await showOnCamera(null)).toBe('shown');
+    const absent = await until(
+      'the absence alert',
+      () =>
+        server.store
+          .auditLog(id)
+          .find((e) => e.action === 'identity.alert' && e.detail.participantId === amy.id && e.detail.kind === 'no_face'),
+      40_000,
+    );
+    expect(Date.parse(absent.at) - emptyFrom).toBeGreaterThanOrEqual(server.config.identity.absentSeconds * 1000);
+    expect(absent.detail.seconds).toBeGreaterThanOrEqual(server.config.identity.absentSeconds);
+    const amyAgain = await sharp(face('amy2'))
+      .resize(320, 320)
+      .extend({ top: 80, bottom: 80, left: 160, right: 160, background: '#808080' })
+      .png()
+      .toBuffer();
+    expect(await showOnCamera(amyAgain)).toBe('shown');
+    const back = await until(
+      'the face back',
+      () => server.store.auditLog(id).find((e) => e.action === 'identity.face_back' && e.detail.participantId === amy.id),
+      30_000,
+    );
+    expect(back.seq).toBeGreaterThan(absent.seq);
     const manifest = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8');
     const lines = manifest
       .trim()

@@ -107,8 +107,30 @@ describe('public livestream', () => {
     await until('the playlist appears', async () => (await segmentsOf(h.id)).length >= 2, 40_000);
     // The legal delay: nothing is public before the first segment is DELAY_S old.
     expect(Date.now() - started).toBeGreaterThan(DELAY_S * 1000);
-    const first = await segmentsOf(h.id);
-    await until('the playlist advances', async () => (await segmentsOf(h.id)).at(-1) !== first.at(-1), 20_000);
+    // Each segment goes out no sooner than DELAY_S after its last frame was taken (its
+    // EXT-X-PROGRAM-DATE-TIME plus its duration), and not much later: watched as a viewer would, every
+    // 250 ms, over the next four segments.
+    const seen = new Map<string, { pdt: number; duration: number; seenAt: number }>();
+    const watchPlaylist = async (): Promise<number> => {
+      const lines = (await (await publicGet(`/live/${h.id}/video.m3u8`)).text()).split('\n');
+      const at = Date.now();
+      lines.forEach((line, i) => {
+        if (!line.endsWith('.ts') || seen.has(line)) return;
+        const pdt = lines.slice(0, i).findLast((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME:'))!;
+        const extinf = lines.slice(0, i).findLast((l) => l.startsWith('#EXTINF:'))!;
+        seen.set(line, { pdt: Date.parse(pdt.slice(25)), duration: parseFloat(extinf.slice(8)), seenAt: at });
+      });
+      return seen.size;
+    };
+    const already = await watchPlaylist();
+    await until('four more segments', async () => (await watchPlaylist()) >= already + 4, 20_000);
+    const fresh = [...seen.values()].slice(already);
+    for (const [i, seg] of fresh.entries()) {
+      const heldMs = seg.seenAt - (seg.pdt + seg.duration * 1000);
+      const why = `segment ${i}: seen ${heldMs} ms after its last frame (legal delay ${DELAY_S} s)`;
+      expect(heldMs, why).toBeGreaterThanOrEqual(DELAY_S * 1000);
+      expect(heldMs, why).toBeLessThan(DELAY_S * 1000 + 2500);
+    }
 
     const segmentFile = path.join(os.tmpdir(), `live-${process.pid}.ts`);
     fs.writeFileSync(segmentFile, Buffer.from(await (await publicGet(`/live/${h.id}/${(await segmentsOf(h.id)).at(-1)}`)).arrayBuffer()));

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -7,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, openJoin } from './helpers/browser.ts';
 import { verifyRecord } from '../recordings/verify.ts';
-import { sleep } from './helpers/wait.ts';
+import { sleep, until } from './helpers/wait.ts';
 
 const API_KEY = 'crash-test-api-key-0123456789';
 
@@ -92,16 +93,35 @@ describe('server crash mid-hearing', () => {
             .split('\n')
             .filter((l) => l.includes('"type":"segment"')).length
         : 0;
-    for (let i = 0; i < 100 && segmentLines() < 4; i++) await sleep(100);
-    expect(segmentLines()).toBeGreaterThanOrEqual(4);
+    await until('four closed segments', () => segmentLines() >= 4, 10_000);
 
     server.kill('SIGKILL');
     await new Promise((resolve) => server!.once('exit', resolve));
     const linesAtCrash = fs.readFileSync(manifest, 'utf8').split('\n').filter(Boolean).length;
     // What was written before the crash verifies on its own (not signed yet).
-    const before = verifyRecord(dir);
-    expect(before.problems.filter((p) => p.kind !== 'segment_unlisted')).toEqual([]);
-    await sleep(1500); // the recorder process closes its last segments after the server is gone
+    expect(verifyRecord(dir).problems.filter((p) => p.kind !== 'segment_unlisted')).toEqual([]);
+    // The orphaned recorder process closes the segments it had open after the server is gone: wait
+    // until the files no manifest line lists stop changing (same names and sizes twice, 1 s apart).
+    const unlistedNow = (): string =>
+      JSON.stringify(
+        verifyRecord(dir)
+          .problems.filter((p) => p.kind === 'segment_unlisted')
+          .map((p) => `${p.file}:${fs.statSync(path.join(dir, p.file!)).size}`)
+          .sort(),
+      );
+    let previous = '';
+    await until(
+      'the orphaned segments to be closed',
+      async () => {
+        const current = unlistedNow();
+        const stable = current === previous && current !== '[]';
+        previous = current;
+        if (!stable) await sleep(750);
+        return stable;
+      },
+      15_000,
+    );
+    const unlistedAtCrash = (JSON.parse(previous) as string[]).map((f) => f.replace(/:\d+$/, ''));
 
     server = await startServerProcess(env);
     const lines = (): any[] =>
@@ -110,29 +130,32 @@ describe('server crash mid-hearing', () => {
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l));
-    for (let i = 0; i < 50 && !lines().some((l) => l.event === 'interruption'); i++) await sleep(100);
-    const interruption = lines().find((l) => l.event === 'interruption');
+    const interruption = await until('the interruption line', () => lines().find((l) => l.event === 'interruption'), 10_000);
     expect(interruption).toMatchObject({ cause: 'server crash', seq: linesAtCrash + 1 });
-    expect(Array.isArray(interruption.unlistedFiles)).toBe(true);
-    const afterRestart = verifyRecord(dir);
-    expect(afterRestart.problems).toEqual([]);
+    // It lists exactly the files the crash left unlisted, with their sizes and hashes as they are on disk.
+    expect(interruption.unlistedFiles.map((f: any) => f.file).sort()).toEqual(unlistedAtCrash);
+    for (const f of interruption.unlistedFiles) {
+      const data = fs.readFileSync(path.join(dir, f.file));
+      expect(f).toEqual({ file: f.file, bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') });
+    }
+    expect(verifyRecord(dir).problems).toEqual([]);
 
-    // The browser rejoins by itself; recording resumes; closing signs the whole record.
+    // The browser rejoins by itself; recording resumes with every track; closing signs the whole record.
     await page.waitForFunction(() => (window as any).hearingClient.state().joins >= 2, undefined, { timeout: 30_000 });
-    for (let i = 0; i < 100 && !lines().some((l) => l.event === 'record.resumed'); i++) await sleep(100);
-    const resumedAt = lines().findIndex((l) => l.event === 'record.resumed');
-    expect(resumedAt).toBeGreaterThan(0);
-    for (
-      let i = 0;
-      i < 100 &&
-      lines()
-        .slice(resumedAt)
-        .filter((l) => l.type === 'segment').length < 2;
-      i++
-    )
-      await sleep(100);
+    const resumed = await until('record.resumed', () => lines().find((l) => l.event === 'record.resumed'), 10_000);
+    const afterResume = () => lines().filter((l) => l.type === 'segment' && l.seq > resumed.seq);
+    await until('two segments of each track after the resume', () => {
+      const kinds = afterResume().map((l) => l.kind);
+      return kinds.filter((k) => k === 'audio').length >= 2 && kinds.filter((k) => k === 'video').length >= 2;
+    });
+    for (const segment of afterResume()) {
+      // New media, recorded after the resume, not a leftover of the run before the crash.
+      expect(Date.parse(segment.start)).toBeGreaterThanOrEqual(Date.parse(resumed.at) - 1000);
+      expect(segment.durationSeconds).toBeGreaterThan(0);
+      expect(unlistedAtCrash).not.toContain(segment.file);
+    }
     await call('POST', `/api/v1/hearings/${hearing.id}/transitions`, { to: 'closed' });
-    for (let i = 0; i < 100 && !fs.existsSync(path.join(dir, 'signature.json')); i++) await sleep(100);
+    await until('the signature', () => fs.existsSync(path.join(dir, 'signature.json')), 10_000);
     const final = verifyRecord(dir);
     expect(final.problems).toEqual([]);
     expect(final).toMatchObject({ ok: true, signed: true, finalized: true });

@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { api } from './helpers/server.ts';
@@ -113,7 +115,26 @@ describe('the hearing record', () => {
     const bytes = Buffer.from(await tar.arrayBuffer());
     const files = record.segments.reduce((sum: number, s: any) => sum + s.bytes, 0);
     expect(bytes.length).toBeGreaterThan(files);
-    fs.writeFileSync(path.join(server.config.dataDir, 'export.tar'), bytes);
+    // Unpacked elsewhere, the export is the whole record: it verifies against the server's key with every
+    // segment, and an altered copy does not.
+    const exported = fs.mkdtempSync(path.join(os.tmpdir(), 'record-export-'));
+    fs.writeFileSync(path.join(exported, 'export.tar'), bytes);
+    execFileSync('tar', ['-xf', 'export.tar'], { cwd: exported });
+    const unpacked = path.join(exported, id);
+    const exportReport = verifyRecord(unpacked, server.recordKey.publicKey);
+    expect(exportReport.problems).toEqual([]);
+    expect(exportReport).toMatchObject({
+      ok: true,
+      signed: true,
+      finalized: true,
+      segments: record.segments.length,
+      headHash: report.headHash,
+    });
+    const firstSegment = path.join(unpacked, record.segments[0].file);
+    fs.appendFileSync(firstSegment, Buffer.from([0]));
+    expect(verifyRecord(unpacked, server.recordKey.publicKey).problems.map((p) => [p.kind, p.file])).toEqual([
+      ['segment_altered', record.segments[0].file],
+    ]);
 
     // The mixed review file, on request after the hearing: one playable MP4 lined up by wall clock,
     // apart from the record (which still verifies).

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import type { Socket } from 'socket.io-client';
 import { TokenIssuer } from '../server/http/auth.ts';
+import { signalingSchemas } from '../server/signaling/schemas.ts';
 import { api, createHearing, withServer } from './helpers/server.ts';
 import { connect, refusal, request } from './helpers/socket.ts';
 
@@ -77,7 +78,21 @@ describe('signaling auth, roles and bad input', () => {
     expect(crossHearing.error.code).toBe('not_found');
     // Another participant's transport is not yours.
     const judgeRecv = await request(judge, 'createTransport', { direction: 'recv' });
-    expect((await request(party, 'resumeConsumer', { consumerId: judgeRecv.id })).error.code).toBe('not_found');
+    // Another participant's consumer (a real one, which its owner may resume) is not yours.
+    const roomA = await server.plane.room(a.id);
+    const ingestA = await roomA.createPlainTransport('bot', 'send', { comedia: true });
+    const producerA = await roomA.produce(
+      'bot',
+      ingestA.id,
+      'audio',
+      { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 43 }] },
+      'mic',
+    );
+    const judgeConsumer = await request(judge, 'consume', { transportId: judgeRecv.id, producerId: producerA.id, rtpCapabilities: caps });
+    expect(judgeConsumer.id, JSON.stringify(judgeConsumer)).toBeTypeOf('string');
+    expect((await request(party, 'resumeConsumer', { consumerId: judgeConsumer.id })).error.code).toBe('not_found');
+    expect((await request(party, 'setPreferredLayers', { consumerId: judgeConsumer.id, spatialLayer: 0 })).error.code).toBe('not_found');
+    expect(await request(judge, 'resumeConsumer', { consumerId: judgeConsumer.id })).toEqual({});
     expect(
       (
         await request(party, 'connectTransport', {
@@ -108,14 +123,18 @@ describe('signaling auth, roles and bad input', () => {
     for (const s of [judge, party, viewer]) s.close();
   });
 
-  it('1,000 malformed messages get error acks; nothing crashes; other participants are unaffected', async () => {
+  it('1,000 malformed messages to every handler, from the roles that pass its role check, get error acks; nothing crashes', async () => {
     const { server } = ctx;
+    // A judge and a lawyer between them pass the role check of every message, so each handler's own
+    // validation is what answers; the bystander must notice nothing.
     const h = await createHearing(server, [
-      { name: 'Fuzzer', role: 'party' },
+      { name: 'Fuzzer', role: 'lawyer' },
       { name: 'Bystander', role: 'judge' },
+      { name: 'Fuzzing judge', role: 'judge' },
     ]);
     const fuzzer = await connect(server.url, h.participants[0]!.token);
     const bystander = await connect(server.url, h.participants[1]!.token);
+    const fuzzingJudge = await connect(server.url, h.participants[2]!.token);
     const joined = await request(bystander, 'join', {});
     const bystanderSend = await request(bystander, 'createTransport', { direction: 'send' });
 
@@ -152,6 +171,11 @@ describe('signaling auth, roles and bad input', () => {
       { to: 'nowhere' },
       { producerId: null },
       { consumerId: {}, spatialLayer: 7 },
+      { action: 'explode' },
+      { participantId: 'not-a-uuid', decision: 'admit', reason: '' },
+      { segmentId: '00000000-0000-4000-8000-000000000000', text: '' },
+      { version: -1, keyId: 7, signature: 'zz' },
+      { with: bystanderSend.id },
       JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}}'),
       {
         transportId: bystanderSend.id,
@@ -160,48 +184,44 @@ describe('signaling auth, roles and bad input', () => {
         rtpParameters: { codecs: [{ mimeType: 'video/VP8', payloadType: 500, clockRate: 90000 }] },
       },
     ];
-    const events = [
-      'join',
-      'leave',
-      'createTransport',
-      'connectTransport',
-      'restartIce',
-      'produce',
-      'consume',
-      'resumeConsumer',
-      'setPreferredLayers',
-      'pauseProducer',
-      'resumeProducer',
-      'closeProducer',
-      'transition',
-      'nonsense',
-      'constructor',
-      '__proto__',
-      'toString',
-    ];
+    const handled = Object.keys(signalingSchemas);
+    const events = [...handled, 'nonsense', 'constructor', '__proto__', 'toString'];
+    const takesNothing = new Set(['join', 'ping', 'leave', 'freezeTranscript']);
     const acks = [];
     for (let i = 0; i < 1000; i++) {
-      const event = events[rand(events.length)]!;
+      const event = events[i % events.length]!;
       let payload = rand(3) === 0 ? wrongTypes[rand(wrongTypes.length)] : junk();
-      // join/leave take an empty object: make sure theirs is not one.
+      // What the server receives is JSON: {k: undefined} arrives as {}, NaN as null.
+      if (payload !== undefined) payload = JSON.parse(JSON.stringify(payload) ?? 'null');
+      // Messages that take an empty object: make sure theirs is not one.
       if (
-        (event === 'join' || event === 'leave') &&
+        takesNothing.has(event) &&
         (payload === undefined || payload === null || (typeof payload === 'object' && Object.keys(payload as object).length === 0))
       )
         payload = { extra: i };
-      acks.push(request(fuzzer, event, payload).then((reply) => ({ reply, sent: `${event} ${JSON.stringify(payload)?.slice(0, 120)}` })));
+      const socket = i % 2 === 0 ? fuzzer : fuzzingJudge;
+      acks.push(
+        request(socket, event, payload).then((reply) => ({ event, reply, sent: `${event} ${JSON.stringify(payload)?.slice(0, 120)}` })),
+      );
     }
     const replies = await Promise.all(acks);
     expect(replies).toHaveLength(1000);
     for (const { reply, sent } of replies) {
-      expect(reply.error, `${sent} → ${JSON.stringify(reply).slice(0, 200)}`).toBeDefined();
-      expect(typeof reply.error.code).toBe('string');
-      expect(typeof reply.error.message).toBe('string');
+      const why = `${sent} → ${JSON.stringify(reply).slice(0, 200)}`;
+      expect(reply.error, why).toBeDefined();
+      expect(typeof reply.error.code, why).toBe('string');
+      expect(typeof reply.error.message, why).toBe('string');
+      // `failed` is an exception nobody expected: a bug, not an answer.
+      expect(reply.error.code, why).not.toBe('failed');
     }
+    // Every handler was reached past its role check and refused the payload by its own validation.
+    const validated = new Set(replies.filter((r) => r.reply.error.code === 'invalid_message').map((r) => r.event));
+    expect(handled.filter((e) => !validated.has(e))).toEqual([]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 
     // Both sockets are still connected and served; the server and its workers are healthy.
     expect(fuzzer.connected).toBe(true);
+    expect(fuzzingJudge.connected).toBe(true);
     expect(bystander.connected).toBe(true);
     expect((await request(fuzzer, 'join', {})).self.participantId).toBe(h.participants[0]!.id);
     const again = await request(bystander, 'createTransport', { direction: 'recv' });
@@ -209,7 +229,6 @@ describe('signaling auth, roles and bad input', () => {
     expect(joined.routerRtpCapabilities.codecs.length).toBeGreaterThan(0);
     const health = await api(server)('GET', '/healthz');
     expect(health).toMatchObject({ status: 200, body: { ok: true, workers: { live: 2 } } });
-    fuzzer.close();
-    bystander.close();
+    for (const socket of [fuzzer, fuzzingJudge, bystander]) socket.close();
   });
 });

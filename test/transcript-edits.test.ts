@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { api, createHearing, withServer } from './helpers/server.ts';
 import { connect, request } from './helpers/socket.ts';
+import { until } from './helpers/wait.ts';
 
 describe('transcript edits and annotations', () => {
   const ctx = withServer();
@@ -68,7 +69,7 @@ describe('transcript edits and annotations', () => {
       [2, 'The contract was signed in March 2024.', participants[1]!.id],
       [3, 'The contract was signed on 3 March 2024.', participants[0]!.id],
     ]);
-    await new Promise((r) => setTimeout(r, 200));
+    await until('both updates broadcast', () => updates.length >= 2);
     expect(updates.map((u) => u.version)).toEqual([2, 3]);
 
     const after = (await call('GET', `/api/v1/hearings/${id}/transcript`)).body;
@@ -114,8 +115,10 @@ describe('transcript edits and annotations', () => {
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect((await get('format=pdf')).status).toBe(400);
 
-    await new Promise((r) => setTimeout(r, 200));
-    const manifest = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8');
+    const manifest = await until('the annotation in the record', () => {
+      const text = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8');
+      return text.includes('"event":"transcript.annotated"') && text;
+    });
     expect(manifest.match(/"event":"transcript.edited"/g)).toHaveLength(2);
     expect(manifest).toContain('"event":"transcript.annotated"');
     for (const s of [judge!, clerk!, party!, viewer!]) s.close();
@@ -142,13 +145,11 @@ describe('transcript edits and annotations', () => {
     );
     await call('POST', `/api/v1/hearings/${created.body.id}/transitions`, { to: 'waiting_room' });
     await call('POST', `/api/v1/hearings/${created.body.id}/transitions`, { to: 'open' });
-    let fallback: any;
-    for (let i = 0; i < 40 && !fallback; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      fallback = (await call('GET', `/api/v1/hearings/${created.body.id}/events`)).body.events.find(
+    const fallback: any = await until('transcript.engine_fallback', async () =>
+      (await call('GET', `/api/v1/hearings/${created.body.id}/events`)).body.events.find(
         (e: any) => e.action === 'transcript.engine_fallback',
-      );
-    }
+      ),
+    );
     expect(fallback.detail).toMatchObject({ wanted: { engine: 'whisper', language: 'zh' }, using: 'pocketsphinx' });
     expect(fallback.detail.reason).toMatch(/not available/);
     const bad = await call('POST', '/api/v1/hearings', { caseNumber: 'ASR-2', title: 'x', asr: { engine: 'vosk', language: 'en' } });

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { api, createHearing, withServer } from './helpers/server.ts';
 import { connect, request } from './helpers/socket.ts';
-import { sleep, until } from './helpers/wait.ts';
+import { until } from './helpers/wait.ts';
 
 const ECDSA = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 
@@ -134,8 +134,10 @@ describe("signing the transcript on the participants' devices", () => {
     expect(html).toContain('INVALID: transcript changed after signing');
     expect(html).toContain('alt="drawn signature" src="data:image/png;base64,');
 
-    await sleep(200);
-    const manifest = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8');
+    const manifest = await until('both signatures in the record', () => {
+      const text = fs.readFileSync(path.join(server.recorder.dirOf(id), 'manifest.jsonl'), 'utf8');
+      return (text.match(/"event":"transcript.signed"/g) ?? []).length >= 2 && text;
+    });
     expect(manifest).toContain('"event":"transcript.frozen"');
     expect(manifest.match(/"event":"transcript.signed"/g)).toHaveLength(2);
     expect(manifest).toContain(`"imageSha256":"${lawyerSigned.signature.imageSha256}"`);
@@ -152,6 +154,22 @@ describe("signing the transcript on the participants' devices", () => {
     expect(lines[atClose].digest).toBe((await call('GET', `/api/v1/hearings/${id}/transcript`)).body.digest);
     expect(atClose).toBeLessThan(lines.findIndex((l) => l.event === 'record.finalized'));
     expect((await call('GET', `/api/v1/hearings/${id}/record/verify`)).body.ok).toBe(true);
+    // The close ran in order: transcript frozen, then the record sealed (its head in the log), then
+    // everyone still connected disconnected.
+    const leftAtClose = await until('the four sockets disconnected by the close', () => {
+      const log = server.store.auditLog(id);
+      const closedAt = log.find((e) => e.action === 'hearing.state_changed' && e.detail.to === 'closed')!.seq;
+      const left = log.filter((e) => e.action === 'participant.left' && e.seq > closedAt);
+      return left.length === 4 && left;
+    });
+    const log = server.store.auditLog(id);
+    const frozenAtClose = log.find((e) => e.action === 'transcript.frozen' && e.detail.atClose === true)!;
+    const sealed = log.find((e) => e.action === 'record.sealed')!;
+    const head = (await call('GET', `/api/v1/hearings/${id}/record`)).body.head;
+    expect(sealed.detail).toEqual({ lines: head.lines, headHash: head.hash });
+    expect(head.lines).toBe(lines.length);
+    expect(frozenAtClose.seq).toBeLessThan(sealed.seq);
+    for (const left of leftAtClose) expect(left.seq).toBeGreaterThan(sealed.seq);
     for (const s of [clerk!, party!, lawyer!, viewer!]) s.close();
   });
 });

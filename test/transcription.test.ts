@@ -4,17 +4,24 @@ import type { HearingServer } from '../server/app/server.ts';
 import { api, createHearing, startTestServer } from './helpers/server.ts';
 import { launchBrowser, openJoin } from './helpers/browser.ts';
 import { connect, request } from './helpers/socket.ts';
-import { JFK, librivoxReference, paddedClip, wordErrorRate } from './helpers/speech.ts';
-import { sleep } from './helpers/wait.ts';
+import { JFK, librivoxReference, paddedClip, speechIngest, wordErrorRate } from './helpers/speech.ts';
+import { sleep, until } from './helpers/wait.ts';
 
 /** pocketsphinx's en-us model through Opus and back, measured on this clip: WER 0.32–0.41 (three runs). A regression fails. */
 const POCKETSPHINX_WER_BOUND = 0.6;
 /**
- * jfk.wav (a noisy 1961 recording) through Chromium's capture processing, WebRTC and Opus: pocketsphinx
- * measured WER 0.68–0.91 in three runs (0.6 offline on the file). The bound only catches recognition collapsing
- * to nothing useful; the LibriVox bound above is the meaningful one for this engine.
+ * jfk.wav (a noisy 1961 recording) sent as a SIP gateway would, Opus RTP straight into the hearing: the
+ * bound sits below what an empty transcript (1.0) or another speaker's words score. Through Chromium's
+ * capture processing (noise suppression on a noisy recording) pocketsphinx measured 0.68–0.96 on this
+ * clip, too close to an empty transcript for a bound to mean anything, so that path is covered by the
+ * LibriVox clips instead.
  */
-const POCKETSPHINX_JFK_WER_BOUND = 1.0;
+const POCKETSPHINX_JFK_WER_BOUND = 0.8;
+/**
+ * Two speakers in turn, each clip's first loop: measured A 0.55 (its first words are spoken while the
+ * page is still connecting), B 0.32. Another speaker's words score 0.9 and more against either.
+ */
+const TWO_SPEAKER_WER_BOUND = 0.75;
 
 describe('live transcription with pocketsphinx on real speech', () => {
   let server: HearingServer;
@@ -89,23 +96,29 @@ describe('live transcription with pocketsphinx on real speech', () => {
     expect(wer).toBeLessThanOrEqual(POCKETSPHINX_WER_BOUND);
   });
 
-  it('real speech (jfk.wav) through the same path, with the measured bound for that clip', async () => {
-    const { wer, text } = await speakOnce(JFK.file, JFK.reference);
-    console.log(`pocketsphinx WER ${wer.toFixed(3)} on jfk.wav: "${text}"`);
-    expect(wer).toBeLessThanOrEqual(POCKETSPHINX_JFK_WER_BOUND);
-    // Some of the speaker's actual words come through, not only noise.
-    const said = new Set(
-      JFK.reference
-        .toLowerCase()
-        .replace(/[^a-z ]/g, '')
-        .split(' '),
+  it('real speech (jfk.wav) from a gateway: recognized under its bound, closer to its words than to another speaker’s', async () => {
+    const { id, participants } = await createHearing(server, [{ name: 'Party Li', role: 'party' }]);
+    const call = api(server);
+    const speech = await speechIngest(server, id, participants[0]!.id, JFK.file);
+    await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'waiting_room' });
+    await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'open' });
+    await speech.play();
+    // The last utterance is final once the 2 s of silence after it have been heard.
+    const segments: any[] = await until(
+      'the clip transcribed',
+      async () => {
+        const list = (await call('GET', `/api/v1/hearings/${id}/transcript`)).body.segments;
+        return list.length > 0 && Date.now() - Date.parse(list.at(-1).end) > 1500 && list;
+      },
+      20_000,
     );
-    expect(
-      text
-        .toLowerCase()
-        .split(/\s+/)
-        .filter((w) => said.has(w)).length,
-    ).toBeGreaterThanOrEqual(2);
+    const text = segments.map((s) => s.text).join(' ');
+    const wer = wordErrorRate(JFK.reference, text);
+    const otherSpeaker = librivoxReference('sense_and_sensibility_01_austen_64kb-0870');
+    console.log(`pocketsphinx WER ${wer.toFixed(3)} on jfk.wav over RTP: "${text}"`);
+    expect(wer).toBeLessThanOrEqual(POCKETSPHINX_JFK_WER_BOUND);
+    expect(wer).toBeLessThan(wordErrorRate(otherSpeaker, text));
+    expect(segments.every((s) => s.participantId === participants[0]!.id && s.engine === 'pocketsphinx')).toBe(true);
   });
 
   it('two speakers in turn: each segment is attributed to the person who spoke, in time order', async () => {
@@ -154,6 +167,9 @@ describe('live transcription with pocketsphinx on real speech', () => {
       .map((s) => s.text)
       .join(' ');
     console.log(`A: "${textA}" | B: "${textB}"`);
+    // Each recognized well enough on its own, and closer to what that speaker said than to the other.
+    expect(wordErrorRate(refA, textA)).toBeLessThanOrEqual(TWO_SPEAKER_WER_BOUND);
+    expect(wordErrorRate(refB, textB)).toBeLessThanOrEqual(TWO_SPEAKER_WER_BOUND);
     expect(wordErrorRate(refA, textA)).toBeLessThan(wordErrorRate(refB, textA));
     expect(wordErrorRate(refB, textB)).toBeLessThan(wordErrorRate(refA, textB));
     // In turn: B's speech is recognized as starting after A's first utterance ended.

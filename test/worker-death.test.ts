@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { api, createHearing, openHearing } from './helpers/server.ts';
 import { consultationRoomKey } from '../workers/media/plane.ts';
-import { twoPartyHearing, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
+import { openJoin, stats, twoPartyHearing, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
 import { until } from './helpers/wait.ts';
 import { connect, request } from './helpers/socket.ts';
 
@@ -43,9 +43,14 @@ describe('mediasoup worker death mid-hearing', () => {
     expect(rebuilt.workerPid).toBe(died.detail.newPid);
     expect(rebuilt.producers()).toHaveLength(4);
 
+    // Each participant's reconnect is logged as a rejoin, after the death.
     const { body } = await api(server)('GET', `/api/v1/hearings/${id}/events`);
-    const rejoins = body.events.filter((e: { action: string; detail: { rejoin?: boolean } }) => e.action === 'participant.joined');
-    expect(rejoins.length).toBeGreaterThanOrEqual(4);
+    const rejoined = body.events
+      .filter((e: any) => e.action === 'participant.joined' && e.detail.rejoin === true && e.seq > died.seq)
+      .map((e: any) => e.actor);
+    expect(new Set(rejoined)).toEqual(new Set([judge.id, party.id]));
+    const firstJoins = body.events.filter((e: any) => e.action === 'participant.joined' && e.seq < died.seq);
+    expect(firstJoins.map((e: any) => e.detail.rejoin)).toEqual([false, false]);
 
     expect(await api(server)('GET', '/healthz')).toMatchObject({ status: 200, body: { workers: { live: 2, total: 2 } } });
     expect(server.plane.get(other.id)).toBe(otherRoom);
@@ -58,43 +63,53 @@ describe('mediasoup worker death mid-hearing', () => {
     bystander.close();
   });
 
-  it('a worker dying under a consultation ends it for both members (back to the courtroom), logged in the hearing', async () => {
+  it('a worker dying under a consultation ends it for both members, who are back in the courtroom; logged in the hearing', async () => {
     const { server } = ctx;
     const h = await openHearing(server, [
       { name: 'Party Li', role: 'party' },
       { name: 'Lawyer Zhao', role: 'lawyer' },
     ]);
     const [party, lawyer] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0]];
-    const partySocket = await connect(server.url, party.token);
-    const lawyerSocket = await connect(server.url, lawyer.token);
-    try {
-      await request(partySocket, 'join', {});
-      await request(lawyerSocket, 'join', {});
-      const notices: unknown[] = [];
-      for (const s of [partySocket, lawyerSocket]) s.on('consultationClosed', (n: unknown) => notices.push(n));
-      const { consultationId } = await request(partySocket, 'openConsultation', { with: lawyer.id });
-      expect(consultationId).toMatch(/^[0-9a-f-]{36}$/);
-      const deadPid = server.plane.get(consultationRoomKey(consultationId))!.workerPid;
-      process.kill(deadPid, 'SIGKILL');
-      await until('both members told the consultation ended', () => notices.length >= 2, 15_000);
-      expect(notices).toEqual([
-        { consultationId, reason: 'media worker died' },
-        { consultationId, reason: 'media worker died' },
-      ]);
-      const events = (await api(server)('GET', `/api/v1/hearings/${h.id}/events`)).body.events as {
-        action: string;
-        detail: Record<string, unknown>;
-      }[];
-      expect(events.find((e) => e.action === 'media.worker_died')?.detail).toMatchObject({ consultationId, deadPid });
-      expect(events.find((e) => e.action === 'consultation.closed')?.detail).toMatchObject({ consultationId, reason: 'media worker died' });
-      // Nothing is left of the consultation's room, and the two may consult again on a live worker.
-      await until('no consultation room', () => server.plane.get(consultationRoomKey(consultationId)) === undefined);
-      const again = await request(lawyerSocket, 'openConsultation', { with: party.id });
-      expect(again.consultationId).toMatch(/^[0-9a-f-]{36}$/);
-      expect(again.consultationId).not.toBe(consultationId);
-    } finally {
-      partySocket.close();
-      lawyerSocket.close();
-    }
+    const partyPage = await openJoin(ctx.browser, party.joinUrl);
+    const lawyerPage = await openJoin(ctx.browser, lawyer.joinUrl);
+    await waitForMediaFrom(lawyerPage, party.id);
+    await waitForMediaFrom(partyPage, lawyer.id);
+    const courtroom = server.plane.get(h.id)!;
+    const courtroomMedia = (pid: string) => courtroom.producers().filter((p) => p.participantId === pid);
+
+    const { consultationId } = await partyPage.evaluate((w) => (window as any).hearingClient.consult(w), lawyer.id);
+    expect(consultationId).toMatch(/^[0-9a-f-]{36}$/);
+    // Both stepped out of the courtroom: their courtroom microphones and cameras are paused.
+    await until('courtroom media paused', () =>
+      [party.id, lawyer.id].every((pid) => courtroomMedia(pid).length === 2 && courtroomMedia(pid).every((p) => p.paused)),
+    );
+    const deadPid = server.plane.get(consultationRoomKey(consultationId))!.workerPid;
+    expect(deadPid, 'the consultation runs on the other worker than the courtroom').not.toBe(courtroom.workerPid);
+    process.kill(deadPid, 'SIGKILL');
+
+    // Back in the courtroom by themselves: producing again, and each gets the other's courtroom media.
+    await until(
+      'courtroom media resumed',
+      () => [party.id, lawyer.id].every((pid) => courtroomMedia(pid).length === 2 && courtroomMedia(pid).every((p) => !p.paused)),
+      15_000,
+    );
+    const before = (await stats(lawyerPage)).filter((x) => x.participantId === party.id);
+    await waitForMediaFrom(lawyerPage, party.id, 20_000, {
+      audio: before.find((x) => x.kind === 'audio')!.packetsReceived + 20,
+      video: before.find((x) => x.kind === 'video')!.framesDecoded + 5,
+    });
+    expect(server.plane.get(h.id)).toBe(courtroom);
+
+    const events = (await api(server)('GET', `/api/v1/hearings/${h.id}/events`)).body.events as {
+      action: string;
+      detail: Record<string, unknown>;
+    }[];
+    expect(events.find((e) => e.action === 'media.worker_died')?.detail).toMatchObject({ consultationId, deadPid });
+    expect(events.find((e) => e.action === 'consultation.closed')?.detail).toMatchObject({ consultationId, reason: 'media worker died' });
+    // Nothing is left of the consultation's room, and the two may consult again on a live worker.
+    await until('no consultation room', () => server.plane.get(consultationRoomKey(consultationId)) === undefined);
+    const again = await lawyerPage.evaluate((w) => (window as any).hearingClient.consult(w), party.id);
+    expect(again.consultationId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(again.consultationId).not.toBe(consultationId);
   });
 });

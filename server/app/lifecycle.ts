@@ -49,7 +49,13 @@ export function hearingLifecycle(s: Services): HearingLifecycle {
       s.transcriber.stateChanged(t.hearingId);
       freezeAtClose(s, t.hearingId);
     })
-    .step('closed', 'record', (t) => s.recorder.stateChanged(t.hearingId, t.to, t.actor))
+    .step('closed', 'record', async (t) => {
+      await s.recorder.stateChanged(t.hearingId, t.to, t.actor);
+      // The platform learns the sealed head from the log and its webhook (`hearing.record.sealed`).
+      const rec = s.recorder.get(t.hearingId);
+      if (rec?.isFinalized)
+        s.hearings.log(t.hearingId, 'system', 'record.sealed', { lines: rec.manifest.head.seq, headHash: rec.manifest.head.hash });
+    })
     .step('closed', 'identity', (t) => s.identity.closeHearing(t.hearingId))
     .step('closed', 'disconnect', (t) => s.signaling.closeHearing(t.hearingId));
 }

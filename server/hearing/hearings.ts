@@ -52,6 +52,8 @@ function participantView(p: ParticipantRow, identity?: IdentityRow): Participant
 /** Hearings, their participants, their state machine and their log: the control plane's core. */
 export class HearingService extends EventEmitter<HearingEvents> {
   private readonly guards: TransitionGuard[] = [];
+  /** Who has joined each hearing with an open cache (see joinedBefore). */
+  private readonly joined = new Map<string, Set<string>>();
 
   addTransitionGuard(guard: TransitionGuard): void {
     this.guards.push(guard);
@@ -161,8 +163,23 @@ export class HearingService extends EventEmitter<HearingEvents> {
   }
 
   /** Appends to the hearing's audit log and tells listeners (signaling, webhooks). */
+  /**
+   * Whether the participant joined this hearing before (a reconnect, a rejoin after a worker death or a
+   * server restart), remembered per hearing from the log.
+   */
+  joinedBefore(hearingId: string, participantId: string): boolean {
+    let seen = this.joined.get(hearingId);
+    if (!seen) {
+      seen = new Set(this.store.actorsOf(hearingId, 'participant.joined'));
+      this.joined.set(hearingId, seen);
+    }
+    return seen.has(participantId);
+  }
+
   log(hearingId: string, actor: string, action: string, detail: Record<string, unknown> = {}): AuditRow {
     const entry = this.store.audit({ hearingId, at: new Date().toISOString(), actor, action, detail });
+    if (action === 'participant.joined') this.joined.get(hearingId)?.add(actor);
+    if (action === 'hearing.state_changed' && detail.to === 'closed') this.joined.delete(hearingId);
     this.emit('event', entry);
     return entry;
   }

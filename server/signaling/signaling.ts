@@ -219,7 +219,7 @@ export class Signaling {
 
     on('join', async () => {
       const r = await room();
-      const rejoin = r.hasPeer(claims.participantId);
+      const rejoin = this.hearings.joinedBefore(claims.hearingId, claims.participantId);
       r.removePeer(claims.participantId);
       this.hearings.log(claims.hearingId, claims.participantId, 'participant.joined', {
         role: claims.role,

@@ -303,6 +303,14 @@ export class Store {
     return rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }));
   }
 
+  /** Whoever logged `action` in the hearing at least once (e.g. who has joined before). */
+  actorsOf(hearingId: string, action: string): string[] {
+    const rows = this.db.prepare('SELECT DISTINCT actor FROM audit_log WHERE hearing_id = ? AND action = ?').all(hearingId, action) as {
+      actor: string;
+    }[];
+    return rows.map((r) => r.actor);
+  }
+
   close(): void {
     this.db.close();
   }

@@ -317,11 +317,16 @@ export class ProgramRun {
     );
   }
 
-  /** Key frames from every camera once more shortly after the start (resuming asked for the first). */
+  /** Key frames from every camera again until the run is producing (resuming asked for the first). */
   private keyFrames(): void {
-    setTimeout(() => {
+    // A camera encoder sends key frames only when asked (no periodic ones), and one that is asked by many
+    // consumers at once may skip a request: until the first segment is out (every camera decoded at least
+    // once), every camera is asked again each second.
+    const timer = setInterval(() => {
+      if (this.ending || this.producing || Date.now() - this.startedAt > 20_000) return clearInterval(timer);
       for (const { consumer: c } of this.taps) if (c.kind === 'video' && !c.closed) void c.requestKeyFrame().catch(() => undefined);
-    }, 1000).unref();
+    }, 1000);
+    timer.unref();
   }
 
   /** Shows `participantId` large (a no-op for someone not in the layout). */

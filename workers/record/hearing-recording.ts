@@ -71,6 +71,11 @@ export class HearingRecording {
     return this.recording;
   }
 
+  /** Finalized and signed: nothing more is written. */
+  get isFinalized(): boolean {
+    return this.finalized;
+  }
+
   /** Appends an event line (in order with everything else this recording writes). */
   event(event: string, detail: Record<string, unknown> = {}, at?: string): Promise<void> {
     return this.serial(async () => {

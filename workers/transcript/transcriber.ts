@@ -89,8 +89,9 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
     return Promise.resolve();
   }
 
+  /** Speakers of the hearing whose audio is flowing into a recognizer (tap connected). */
   activeTaps(hearingId: string): number {
-    return this.taps.get(hearingId)?.size ?? 0;
+    return [...(this.taps.get(hearingId)?.values() ?? [])].filter((t) => t.originMs > 0).length;
   }
 
   /**

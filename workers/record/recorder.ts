@@ -113,11 +113,12 @@ export class Recorder {
       rec = this.recording(hearingId);
       // A new record opens with what was logged before it (identity checks and joins in the waiting
       // room, evidence), each at its own time and marked as before the record began.
-      // Every line is queued at once, in order, before anything the transition then does to the record.
+      // Every line is queued at once, in order, before anything the transition then does to the record
+      // (a failed line is logged by the queue).
       if (rec.manifest.head.seq === 0) {
         for (const e of this.o.hearingLog?.(hearingId) ?? []) {
           if (e.seq < seq && MIRRORED.has(e.action))
-            void rec.event(e.action, { actor: e.actor, ...e.detail, beforeRecord: true }, e.at).catch(() => undefined); // logged by the queue
+            void rec.event(e.action, { actor: e.actor, ...e.detail, beforeRecord: true }, e.at).catch(() => undefined);
         }
       }
     }

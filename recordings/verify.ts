@@ -1,9 +1,9 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GENESIS, lineHash, sha256Hex, type ManifestLine, type SegmentLine } from './manifest.ts';
 import { keyFingerprint, verifySignature, type RecordSignature } from './signing.ts';
-import { MANIFEST, SIGNATURE, TRACKS } from './layout.ts';
+import { EVIDENCE, MANIFEST, SIGNATURE, SIGNATURES, TRACKS } from './layout.ts';
 
 export interface Problem {
   kind:
@@ -14,18 +14,35 @@ export interface Problem {
     | 'segment_missing'
     | 'segment_altered'
     | 'segment_unlisted'
+    | 'file_unlisted'
+    | 'file_altered'
     | 'signature_missing'
     | 'signature_malformed'
     | 'signature_mismatch'
     | 'signature_invalid'
-    | 'signature_wrong_key';
+    | 'signature_wrong_key'
+    | 'checkpoint_invalid'
+    | 'head_missing';
   message: string;
   line?: number;
   file?: string;
 }
 
+export interface VerifyOptions {
+  /** The court's key: the signature (and every checkpoint) must be by it. */
+  publicKey?: KeyObject;
+  /** Accept a record that is not signed yet (a hearing in progress): reported as incomplete, not verified. */
+  allowUnsigned?: boolean;
+  /** A head hash the court platform holds (e.g. from a `record.checkpoint` webhook): the chain must contain it. */
+  expectHead?: string;
+}
+
 export interface VerifyReport {
   ok: boolean;
+  /** Signed and finalized: the whole hearing, as closed. False for an in-progress record (allowUnsigned). */
+  complete: boolean;
+  /** Signed checkpoints found in the chain (each verified), the last one's line count and head. */
+  checkpoints: number;
   dir: string;
   lines: number;
   segments: number;
@@ -53,7 +70,8 @@ function listFiles(dir: string, base = dir): string[] {
  * exactly which line or segment was altered, missing, added or reordered. `publicKey` pins the key a
  * court trusts; without it the key embedded in signature.json is used (and said so).
  */
-export function verifyRecord(dir: string, publicKey?: KeyObject): VerifyReport {
+export function verifyRecord(dir: string, options: VerifyOptions | KeyObject = {}): VerifyReport {
+  const { publicKey, allowUnsigned = false, expectHead } = options instanceof KeyObject ? { publicKey: options } : options;
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new RecordError(`no such directory: ${dir}`);
   const manifestFile = path.join(dir, MANIFEST);
   if (!fs.existsSync(manifestFile)) throw new RecordError(`not a hearing record: ${dir} has no ${MANIFEST}`);
@@ -70,6 +88,12 @@ export function verifyRecord(dir: string, publicKey?: KeyObject): VerifyReport {
   let prevInPlace = true;
   const segments: SegmentLine[] = [];
   const accounted = new Set<string>();
+  /** Files other than segments that lines list with their hash (evidence photos), and signature images by hash. */
+  const hashed = new Map<string, string>();
+  const signedImages = new Set<string>();
+  /** Hash of each line, in file order (hashes[i] is line i + 1's). */
+  const hashes: string[] = [];
+  const checkpointLines: { position: number; line: ManifestLine }[] = [];
   let events = 0;
   let finalized = false;
   const parsed = rawLines.map((raw) => {
@@ -85,6 +109,7 @@ export function verifyRecord(dir: string, publicKey?: KeyObject): VerifyReport {
     if (!line) {
       problems.push({ kind: 'line_unparseable', line: position, message: `line ${position} is not valid JSON` });
       prevHash = lineHash(raw);
+      hashes.push(prevHash);
       prevInPlace = false;
       return;
     }
@@ -119,16 +144,23 @@ export function verifyRecord(dir: string, publicKey?: KeyObject): VerifyReport {
         message: `line ${position - 1} was altered: its hash no longer matches the prev of line ${position}`,
       });
     }
+    if (line.type === 'event' && line.event === 'record.checkpoint') checkpointLines.push({ position, line });
     prevHash = lineHash(raw);
+    hashes.push(prevHash);
     prevSeq = Math.max(prevSeq, line.seq);
     prevInPlace = inPlace;
     if (line.type === 'segment') segments.push(line);
     else {
       events++;
       if (line.event === 'record.finalized') finalized = true;
-      if (line.event === 'interruption' && Array.isArray(line.unlistedFiles)) {
+      if ((line.event === 'interruption' || line.event === 'recorder.crashed') && Array.isArray(line.unlistedFiles)) {
         for (const f of line.unlistedFiles as { file: string }[]) accounted.add(f.file);
       }
+      if (line.event === 'evidence.added' && typeof line.evidenceId === 'string' && typeof line.sha256 === 'string') {
+        hashed.set(`${EVIDENCE}/${line.evidenceId}.jpg`, line.sha256);
+        accounted.add(`${EVIDENCE}/${line.evidenceId}.thumb.jpg`); // derived from the photo, not hashed
+      }
+      if (line.event === 'transcript.signed' && typeof line.imageSha256 === 'string') signedImages.add(line.imageSha256);
     }
   });
 
@@ -148,13 +180,51 @@ export function verifyRecord(dir: string, publicKey?: KeyObject): VerifyReport {
       });
     }
   }
-  for (const f of listFiles(path.join(dir, TRACKS), dir)) {
-    if (!accounted.has(f))
+  for (const [f, sha256] of hashed) {
+    accounted.add(f);
+    const file = path.join(dir, f);
+    if (!fs.existsSync(file)) problems.push({ kind: 'file_altered', file: f, message: `${f} is listed in the manifest but missing` });
+    else if (sha256Hex(fs.readFileSync(file)) !== sha256)
+      problems.push({ kind: 'file_altered', file: f, message: `${f} was altered (SHA-256 differs from the manifest)` });
+  }
+  // Every other file in the record's folder must be accounted for by a line.
+  for (const f of listFiles(dir)) {
+    if (f === MANIFEST || f === SIGNATURE || accounted.has(f)) continue;
+    if (f.startsWith(`${SIGNATURES}/`) && signedImages.has(sha256Hex(fs.readFileSync(path.join(dir, f))))) continue;
+    if (f.startsWith(`${TRACKS}/`))
       problems.push({ kind: 'segment_unlisted', file: f, message: `${f} is not in the manifest: added after recording` });
+    else problems.push({ kind: 'file_unlisted', file: f, message: `${f} is not in the manifest: added to the record's folder afterwards` });
+  }
+
+  // Checkpoints: each signs the head as it was `lines` lines in; a platform that kept one can tell a
+  // record cut back to before it (expectHead).
+  let checkpoints = 0;
+  for (const { position, line } of checkpointLines) {
+    const cp = line as unknown as { lines: number; headHash: string; signature: string; publicKeyPem?: string };
+    const key = publicKey ?? (typeof cp.publicKeyPem === 'string' ? createPublicKey(cp.publicKeyPem) : undefined);
+    const valid =
+      typeof cp.lines === 'number' &&
+      cp.lines < position &&
+      hashes[cp.lines - 1] === cp.headHash &&
+      key !== undefined &&
+      verifySignature(
+        { hearingId: line.hearingId, lines: cp.lines, headHash: cp.headHash, signature: cp.signature } as RecordSignature,
+        key,
+      );
+    if (valid) checkpoints++;
+    else problems.push({ kind: 'checkpoint_invalid', line: position, message: `the checkpoint on line ${position} does not verify` });
+  }
+  if (expectHead !== undefined && !hashes.includes(expectHead)) {
+    problems.push({
+      kind: 'head_missing',
+      message: `the chain does not contain head ${expectHead.slice(0, 12)}…: the record was cut back to before that checkpoint, or is another record`,
+    });
   }
 
   const report: VerifyReport = {
     ok: false,
+    complete: false,
+    checkpoints,
     dir,
     lines: rawLines.length,
     segments: segments.length,
@@ -169,7 +239,12 @@ export function verifyRecord(dir: string, publicKey?: KeyObject): VerifyReport {
   const sigFile = path.join(dir, SIGNATURE);
   if (!fs.existsSync(sigFile)) {
     if (finalized) problems.push({ kind: 'signature_missing', message: `the record was finalized but ${SIGNATURE} is missing` });
-    else warnings.push('the record is not finalized (hearing not closed, or the server stopped): not signed yet');
+    else if (!allowUnsigned)
+      problems.push({
+        kind: 'signature_missing',
+        message: `not signed: ${SIGNATURE} is missing (a record still in progress verifies only as incomplete, with --allow-unsigned)`,
+      });
+    else warnings.push('INCOMPLETE: the record is not finalized (hearing not closed, or the server stopped): not signed yet');
   } else {
     let sig: RecordSignature | undefined;
     let key: KeyObject | undefined;
@@ -203,5 +278,6 @@ export function verifyRecord(dir: string, publicKey?: KeyObject): VerifyReport {
     }
   }
   report.ok = problems.length === 0;
+  report.complete = report.ok && report.signed && finalized;
   return report;
 }

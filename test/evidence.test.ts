@@ -3,24 +3,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import type { HearingServer } from '../server/app/server.ts';
-import { api, createHearing, withServer } from './helpers/server.ts';
+import { api, createHearing, uploadEvidence, withServer } from './helpers/server.ts';
 import { connect, request } from './helpers/socket.ts';
 import { until } from './helpers/wait.ts';
 
 const FACES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../shared/fixtures/faces');
 
-async function upload(server: HearingServer, hearingId: string, token: string | null, data: Buffer | null, name = 'photo.jpg') {
-  const form = new FormData();
-  if (data) form.append('photo', new Blob([new Uint8Array(data)]), name);
-  else form.append('note', 'no photo here');
-  const response = await fetch(`${server.url}/api/v1/hearings/${hearingId}/evidence`, {
-    method: 'POST',
-    headers: token ? { authorization: `Bearer ${token}` } : {},
-    body: form,
-  });
-  return { status: response.status, body: (await response.json()) as any };
-}
+const upload = uploadEvidence;
 
 describe('evidence photos', () => {
   const ctx = withServer();

@@ -206,5 +206,5 @@ describe('face identity on the live video track', () => {
     expect((await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'closed' })).status).toBe(200);
     await until('descriptors deleted', () => server.store.identities(id).every((r) => r.descriptor === null), 10_000);
     expect(server.store.auditLog(id).some((e) => e.action === 'identity.references_deleted')).toBe(true);
-  });
+  }, 180_000);
 });

@@ -29,11 +29,14 @@ describe('record integrity: loss accounting, tampering, bad input', () => {
   let server: HearingServer;
   let dir: string;
   let gaps: any[];
+  let hearingId: string;
 
   beforeAll(async () => {
     server = await startTestServer();
+    server.config.recordCheckpoint.seconds = 1; // a signed checkpoint of the head each second lines came
     const call = api(server);
     const { id, participants } = await createHearing(server, [{ name: 'Party Li', role: 'party' }]);
+    hearingId = id;
     const party = participants[0]!;
     // A recorded producer fed with RTP by the test (as a SIP gateway would), with sequence gaps.
     const room = await server.plane.room(id);
@@ -167,6 +170,57 @@ describe('record integrity: loss accounting, tampering, bad input', () => {
     const pinned = runVerify(dir, '--public-key', serverKey);
     expect(pinned.out).toContain('VERIFIED');
     expect(pinned.code).toBe(0);
+  });
+
+  it('a record cut short and unsigned does not verify against a pinned key; signed checkpoints catch a record cut back', () => {
+    const raw = fs.readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8').trim().split('\n');
+    const lines = raw.map((l) => JSON.parse(l));
+    const checkpoints = lines.filter((l) => l.event === 'record.checkpoint');
+    expect(checkpoints.length).toBeGreaterThanOrEqual(2);
+    // Each checkpoint reached the court platform through the hearing's log (and so its webhook).
+    const sent = server.store.auditLog(hearingId).filter((e) => e.action === 'record.checkpoint');
+    expect(sent.map((e) => [e.detail.lines, e.detail.headHash])).toEqual(checkpoints.map((c) => [c.lines, c.headHash]));
+    const serverKey = path.join(os.tmpdir(), `server-key-cp-${process.pid}.pem`);
+    fs.writeFileSync(serverKey, server.recordKey.publicKeyPem);
+    const last = checkpoints.at(-1);
+    expect(runVerify(dir, '--public-key', serverKey, '--expect-head', last.headHash)).toMatchObject({ code: 0 });
+    expect(verifyRecord(dir, server.recordKey.publicKey).checkpoints).toBe(checkpoints.length);
+
+    // Cut back to just after the first checkpoint: the lines, the segments they list and nothing else,
+    // no signature. Consistent in itself, but not signed, and short of the head the platform holds.
+    const cut = copyRecord(dir);
+    const kept = lines.slice(0, checkpoints[0].seq);
+    fs.writeFileSync(path.join(cut, 'manifest.jsonl'), `${raw.slice(0, kept.length).join('\n')}\n`);
+    fs.rmSync(path.join(cut, 'signature.json'));
+    const keptFiles = new Set(kept.filter((l) => l.type === 'segment').map((l) => l.file));
+    for (const l of lines) if (l.type === 'segment' && !keptFiles.has(l.file)) fs.rmSync(path.join(cut, l.file));
+    const unsigned = runVerify(cut, '--public-key', serverKey);
+    expect(unsigned.code, unsigned.out).toBe(1);
+    expect(unsigned.out).toContain('not signed');
+    expect(unsigned.out).not.toMatch(/^VERIFIED/m);
+    const inProgress = runVerify(cut, '--public-key', serverKey, '--allow-unsigned');
+    expect(inProgress.code, inProgress.out).toBe(3);
+    expect(inProgress.out).toContain('INCOMPLETE');
+    const cutBack = runVerify(cut, '--public-key', serverKey, '--allow-unsigned', '--expect-head', last.headHash);
+    expect(cutBack.code).toBe(1);
+    expect(cutBack.out).toContain('head_missing');
+
+    // A checkpoint whose signature was forged is named.
+    const forged = copyRecord(dir);
+    const at = checkpoints[0].seq - 1;
+    const flipped = { ...lines[at], signature: Buffer.alloc(64, 7).toString('base64') };
+    const forgedRaw = [...raw];
+    forgedRaw[at] = JSON.stringify(flipped);
+    fs.writeFileSync(path.join(forged, 'manifest.jsonl'), `${forgedRaw.join('\n')}\n`);
+    expect(verifyRecord(forged, server.recordKey.publicKey).problems.map((p) => p.kind)).toContain('checkpoint_invalid');
+
+    // Anything else in the record's folder is named too.
+    const extra = copyRecord(dir);
+    fs.mkdirSync(path.join(extra, 'evidence'), { recursive: true });
+    fs.writeFileSync(path.join(extra, 'evidence', 'planted.jpg'), 'x');
+    expect(verifyRecord(extra, server.recordKey.publicKey).problems).toEqual([
+      expect.objectContaining({ kind: 'file_unlisted', file: 'evidence/planted.jpg' }),
+    ]);
   });
 
   it('verify refuses a missing or non-record directory with a clear error', () => {

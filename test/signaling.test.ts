@@ -199,7 +199,8 @@ describe('signaling auth, roles and bad input', () => {
         (payload === undefined || payload === null || (typeof payload === 'object' && Object.keys(payload as object).length === 0))
       )
         payload = { extra: i };
-      const socket = i % 2 === 0 ? fuzzer : fuzzingJudge;
+      // Each round over the events alternates the sender, so every message comes from both.
+      const socket = Math.floor(i / events.length) % 2 === 0 ? fuzzer : fuzzingJudge;
       acks.push(
         request(socket, event, payload).then((reply) => ({ event, reply, sent: `${event} ${JSON.stringify(payload)?.slice(0, 120)}` })),
       );

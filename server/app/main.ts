@@ -1,6 +1,9 @@
 import { configFromEnv } from './config.ts';
 import { startServer } from './server.ts';
 import { ensureDemoHearing } from './demo.ts';
+import { installProcessGuard } from './guard.ts';
+
+installProcessGuard();
 
 const config = configFromEnv();
 const server = await startServer(config);

@@ -19,6 +19,7 @@ import { RecordKey } from '../../recordings/signing.ts';
 import { isInSession, type HearingState } from '../hearing/state.ts';
 import type { HearingLifecycle } from '../hearing/lifecycle.ts';
 import { hearingLifecycle } from './lifecycle.ts';
+import { processFaults } from './guard.ts';
 import { recordRouter } from '../record/api.ts';
 import { reviewRouter } from '../record/review-api.ts';
 import { AppError } from '../http/errors.ts';
@@ -87,6 +88,10 @@ export async function startServer(config: Config): Promise<HearingServer> {
     inSession,
     portRange: { min: config.recordPortMin, max: config.recordPortMax },
     hearingLog: (hearingId) => store.auditLog(hearingId),
+    checkpoint: config.recordCheckpoint,
+    // In the hearing's log (not mirrored into the record, which holds the line itself), so the court
+    // platform gets each signed head as a webhook (`hearing.record.checkpoint`).
+    onCheckpoint: ({ hearingId, ...c }) => hearings.log(hearingId, 'system', 'record.checkpoint', { ...c }),
   });
   const transcripts = new TranscriptService(store);
   const signing = new TranscriptSigning(
@@ -175,7 +180,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     );
   }
 
-  const metrics = createMetrics(plane, store);
+  const metrics = createMetrics(plane, store, processFaults);
   const app = express();
   app.disable('x-powered-by');
   app.get('/healthz', (_req, res) => {
@@ -187,7 +192,10 @@ export async function startServer(config: Config): Promise<HearingServer> {
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.metrics());
   });
-  app.use('/api/v1', evidenceRouter(hearings, evidence, tokens, secrets.apiKey));
+  app.use(
+    '/api/v1',
+    evidenceRouter(hearings, evidence, tokens, secrets.apiKey, (h, p) => identity.isRefused(h, p)),
+  );
   app.use('/api/v1', recordRouter(hearings, recorder, recordKey, secrets.apiKey));
   app.use('/api/v1', identityRouter(identity, secrets.apiKey));
   app.use('/api/v1', livestreamRouter(live, secrets.apiKey));

@@ -3,7 +3,7 @@ import { receiveFile } from '../http/upload.ts';
 import { AppError } from '../http/errors.ts';
 import { apiKeyMatches, type TokenIssuer } from '../http/auth.ts';
 import type { HearingService } from '../hearing/hearings.ts';
-import { may } from '../hearing/roles.ts';
+import { may, type Action } from '../hearing/roles.ts';
 import { validate } from '../http/validate.ts';
 import { idParam } from '../http/schemas.ts';
 import { MAX_EVIDENCE_BYTES, type EvidenceService } from './evidence.ts';
@@ -12,11 +12,20 @@ import { MAX_EVIDENCE_BYTES, type EvidenceService } from './evidence.ts';
  * Evidence over REST. The court platform uses its API key; a participant uses their own token
  * (`Authorization: Bearer <participant token>`) and only for their own hearing.
  */
-export function evidenceRouter(hearings: HearingService, evidence: EvidenceService, tokens: TokenIssuer, apiKey: string): express.Router {
+export function evidenceRouter(
+  hearings: HearingService,
+  evidence: EvidenceService,
+  tokens: TokenIssuer,
+  apiKey: string,
+  isRefused: (hearingId: string, participantId: string) => boolean,
+): express.Router {
   const router = express.Router();
 
-  /** Who is calling, for this hearing: 'api', or a participant allowed to `action`. */
-  const caller = async (req: Request, hearingId: string, needsPublish: boolean): Promise<string> => {
+  /**
+   * Who is calling, for this hearing: 'api', or a participant of it (as the token says, still in the
+   * hearing: not refused) whose role may `action`.
+   */
+  const caller = async (req: Request, hearingId: string, action: Action): Promise<string> => {
     const bearer = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];
     if (!bearer) throw new AppError(401, 'unauthorized', 'missing Authorization: Bearer <api key or participant token>');
     if (apiKeyMatches(bearer, apiKey)) return 'api';
@@ -24,7 +33,11 @@ export function evidenceRouter(hearings: HearingService, evidence: EvidenceServi
       throw new AppError(401, 'unauthorized', 'invalid API key or participant token');
     });
     if (claims.hearingId !== hearingId) throw new AppError(403, 'forbidden', 'token is for another hearing');
-    if (needsPublish && !may(claims.role, 'publish')) throw new AppError(403, 'forbidden', `role ${claims.role} may not submit evidence`);
+    const participant = hearings.participant(hearingId, claims.participantId);
+    if (participant.role !== claims.role) throw new AppError(401, 'unauthorized', 'token role does not match the participant');
+    if (isRefused(hearingId, claims.participantId)) throw new AppError(403, 'identity_refused', 'the court refused this participant');
+    if (!may(claims.role, action))
+      throw new AppError(403, 'forbidden', `role ${claims.role} may not ${action === 'publish' ? 'submit' : 'see'} evidence`);
     return claims.participantId;
   };
   const hearingOf = (req: Request): string => {
@@ -35,7 +48,8 @@ export function evidenceRouter(hearings: HearingService, evidence: EvidenceServi
 
   router.post('/hearings/:id/evidence', async (req, res) => {
     const hearingId = hearingOf(req);
-    const by = await caller(req, hearingId, true);
+    const by = await caller(req, hearingId, 'publish');
+    if (hearings.row(hearingId).state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed: its record is sealed');
     const file = await receiveFile(req, res, 'photo', MAX_EVIDENCE_BYTES);
     const item = await evidence.add(hearingId, by, file.originalname, file.buffer);
     hearings.log(hearingId, by, 'evidence.added', {
@@ -49,12 +63,12 @@ export function evidenceRouter(hearings: HearingService, evidence: EvidenceServi
   });
   router.get('/hearings/:id/evidence', async (req, res) => {
     const hearingId = hearingOf(req);
-    await caller(req, hearingId, false);
+    await caller(req, hearingId, 'viewEvidence');
     res.json({ evidence: evidence.list(hearingId) });
   });
   router.get('/hearings/:id/evidence/:eid', async (req, res) => {
     const hearingId = hearingOf(req);
-    await caller(req, hearingId, false);
+    await caller(req, hearingId, 'viewEvidence');
     res.type('image/jpeg').sendFile(evidence.file(hearingId, validate(idParam, req.params.eid, 'path'), req.query.thumb === '1'));
   });
   return router;

@@ -138,6 +138,11 @@ export class HearingService extends EventEmitter<HearingEvents> {
     return p;
   }
 
+  /** A participant's role, whatever the hearing (undefined for internal peers: recorder, taps). */
+  participantRole(participantId: string): Role | undefined {
+    return this.store.participant(participantId)?.role;
+  }
+
   participants(hearingId: string): ParticipantView[] {
     const identities = new Map(this.store.identities(hearingId).map((r) => [r.participantId, r]));
     return this.store.participants(hearingId).map((p) => participantView(p, identities.get(p.id)));

@@ -12,7 +12,8 @@ export type Action =
   | 'decideIdentity'
   | 'approveStream'
   | 'controlStream'
-  | 'consult';
+  | 'consult'
+  | 'viewEvidence';
 
 const CAN: Record<Action, readonly Role[]> = {
   publish: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
@@ -25,6 +26,8 @@ const CAN: Record<Action, readonly Role[]> = {
   approveStream: ['judge'],
   controlStream: ['judge', 'clerk'],
   consult: ['party', 'lawyer'],
+  // Evidence is for the parties and the court, not the public.
+  viewEvidence: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
 };
 
 export function may(role: Role, action: Action): boolean {

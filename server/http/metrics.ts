@@ -4,10 +4,19 @@ import type { Store } from '../store/store.ts';
 import { HEARING_STATES } from '../hearing/state.ts';
 
 /** Prometheus metrics, read from the live media plane and the store at scrape time. */
-export function createMetrics(plane: MediaPlane, store: Store): client.Registry {
+export function createMetrics(plane: MediaPlane, store: Store, processFaults: () => number): client.Registry {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'hearing_process_' });
 
+  new client.Counter({
+    name: 'hearing_process_faults_total',
+    help: 'Errors no handler caught (unhandled rejections, uncaught exceptions), contained by the process guard',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(processFaults());
+    },
+  });
   new client.Gauge({
     name: 'hearing_media_workers',
     help: 'Live mediasoup workers',

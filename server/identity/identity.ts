@@ -93,7 +93,12 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
       const m = this.byWatch.get(watchId);
       if (m && error)
         o.hearings.log(m.hearingId, 'system', 'identity.check_failed', { participantId: m.participantId, error: error.slice(0, 300) });
-      if (m) this.stopMonitor(m);
+      if (!m) return;
+      this.stopMonitor(m);
+      // The face process died under it (it is started again on demand): the camera is watched again.
+      const room = this.o.plane.get(m.hearingId);
+      const camera = room?.producers().find((p) => p.producerId === m.watch.producerId);
+      if (error?.startsWith('face process exited') && room && camera) void this.startMonitor(room, camera, 'recovered');
     });
     followMainRooms(o.plane, (room) => {
       room.on('producerAdded', (info) => void this.onProducer(room, info));
@@ -181,9 +186,28 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
   }
 
   /** A judge's or clerk's decision, which stands until the next mismatch. */
+  /**
+   * `actor` (a judge or clerk, or `api` for the court platform) admits or refuses a participant. Only an
+   * enrolled participant of a gated role is decided on; never the judge, never oneself; a judge's
+   * decision stands over a clerk's.
+   */
   decide(hearingId: string, participantId: string, decision: 'admit' | 'refuse', reason: string, actor: string): IdentityView {
-    this.o.hearings.participant(hearingId, participantId);
-    const row = this.row(hearingId, participantId) ?? this.blankRow(hearingId, participantId);
+    const target = this.o.hearings.participant(hearingId, participantId);
+    if (this.o.hearings.row(hearingId).state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed');
+    if (actor === participantId) throw new AppError(403, 'forbidden', 'nobody decides on their own identity');
+    if (target.role === 'judge' || !this.o.config.requiredRoles.includes(target.role)) {
+      throw new AppError(
+        403,
+        'forbidden',
+        `identity decisions apply to ${this.o.config.requiredRoles.join(' and ')}, not to a ${target.role}`,
+      );
+    }
+    const row = this.row(hearingId, participantId);
+    if (!row?.enrolledAt)
+      throw new AppError(409, 'not_enrolled', 'this participant has no reference photo: there is no identity check to decide on');
+    if (row.decidedBy && this.roleOfActor(hearingId, actor) === 'clerk' && this.roleOfActor(hearingId, row.decidedBy) === 'judge') {
+      throw new AppError(403, 'judge_decided', 'the judge has decided on this participant; only the judge changes that');
+    }
     const updated: IdentityRow = {
       ...row,
       status: decision === 'admit' ? 'verified' : 'rejected',
@@ -195,6 +219,11 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
     this.o.hearings.log(hearingId, actor, 'identity.decided', { participantId, decision, reason, previous: row.status });
     this.publish(updated, {});
     return this.view(hearingId, participantId);
+  }
+
+  private roleOfActor(hearingId: string, actor: string): string | undefined {
+    const p = this.o.store.participant(actor);
+    return p?.hearingId === hearingId ? p.role : undefined;
   }
 
   isRefused(hearingId: string, participantId: string): boolean {
@@ -222,22 +251,6 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
 
   private row(hearingId: string, participantId: string): IdentityRow | undefined {
     return this.o.store.identity(hearingId, participantId);
-  }
-
-  private blankRow(hearingId: string, participantId: string): IdentityRow {
-    return {
-      hearingId,
-      participantId,
-      descriptor: null,
-      photoSha256: null,
-      model: null,
-      enrolledAt: null,
-      status: 'unenrolled',
-      distance: null,
-      checkedAt: null,
-      decidedBy: null,
-      reason: null,
-    };
   }
 
   private async onProducer(room: MediaRoom, info: ProducerInfo): Promise<void> {

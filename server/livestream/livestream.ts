@@ -148,6 +148,11 @@ export class LivestreamService {
     return this.status(hearingId);
   }
 
+  /** A protected participant's picture is never shown to the public: not in the program, not to a viewer. */
+  isHidden(hearingId: string, participantId: string): boolean {
+    return this.o.store.protections(hearingId).get(participantId)?.hidden === true;
+  }
+
   setProtection(hearingId: string, participantId: string, protection: Protection, actor: string): Protection {
     this.o.hearings.participant(hearingId, participantId);
     this.o.store.saveProtection(hearingId, participantId, protection);
@@ -188,6 +193,7 @@ export class LivestreamService {
       workDir,
       publicDir: this.publicDir(hearingId),
       delaySeconds: this.o.config.delaySeconds,
+      onSkip: (segment, reason) => this.o.hearings.log(hearingId, 'system', 'stream.segment_skipped', { segment, reason }),
       // Cues in the segment's span, and cues that arrived too late for the segment they started in
       // (recognition finishes after the utterance): those are shown in the next one.
       captions: (from, to) =>

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { guardChild } from '../../workers/taps/children.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import express from 'express';
@@ -76,14 +77,17 @@ export function recordRouter(hearings: HearingService, recorder: Recorder, key: 
   });
 
   router.get('/hearings/:id/record/verify', requireApiKey(apiKey), (req, res) => {
-    res.json(verifyRecord(dirOf(req.params.id), key.publicKey));
+    // A hearing still going on has a record that is consistent so far but not signed yet: incomplete.
+    const dir = dirOf(req.params.id as string);
+    const inProgress = hearings.row(req.params.id as string).state !== 'closed';
+    res.json(verifyRecord(dir, { publicKey: key.publicKey, allowUnsigned: inProgress }));
   });
 
   router.get('/hearings/:id/record/export', requireApiKey(apiKey), (req, res) => {
     const dir = dirOf(req.params.id);
     res.type('application/x-tar');
     res.attachment(`hearing-record-${req.params.id}.tar`);
-    const tar = spawn('tar', ['-C', path.dirname(dir), '-cf', '-', path.basename(dir)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tar = guardChild(spawn('tar', ['-C', path.dirname(dir), '-cf', '-', path.basename(dir)], { stdio: ['ignore', 'pipe', 'pipe'] }));
     tar.stdout.pipe(res);
     tar.on('close', (code) => {
       if (code !== 0) res.destroy(new Error(`tar exited with ${code}`));

@@ -134,6 +134,15 @@ export class Signaling {
     );
     plane.on('roomLost', ({ hearingId, deadPid, error }) => this.workerDied(hearingId, { deadPid, error, recovered: false }));
     this.hearings.on('event', (entry) => {
+      // A participant protected from now on: viewers lose the picture they were already receiving.
+      if (entry.action !== 'stream.protection' || entry.detail.hidden !== true || !entry.hearingId) return;
+      const room = this.plane.get(entry.hearingId);
+      const isViewer = (pid: string): boolean => this.hearings.participantRole(pid) === 'viewer';
+      for (const p of room?.producers() ?? []) {
+        if (p.participantId === entry.detail.participantId && p.kind === 'video') room!.closeConsumersOf(p.producerId, isViewer);
+      }
+    });
+    this.hearings.on('event', (entry) => {
       if (entry.action !== 'hearing.state_changed' || !entry.hearingId) return;
       const { to, from } = entry.detail as { to: string; from: string };
       io.to(channel(entry.hearingId)).emit('stateChanged', {
@@ -280,9 +289,14 @@ export class Signaling {
       return { id: producer.id };
     });
     on('consume', async ({ transportId, producerId, rtpCapabilities, consultationId }) => {
-      const consumer = await (
-        await roomOf(consultationId)
-      ).consume(claims.participantId, transportId, producerId, rtpCapabilities as never);
+      const target = await roomOf(consultationId);
+      if (claims.role === 'viewer') {
+        const owner = target.producers().find((p) => p.producerId === producerId);
+        if (owner?.kind === 'video' && this.live.isHidden(claims.hearingId, owner.participantId)) {
+          throw new AppError(403, 'protected', 'this participant is protected: their picture is not shown to viewers');
+        }
+      }
+      const consumer = await target.consume(claims.participantId, transportId, producerId, rtpCapabilities as never);
       return {
         id: consumer.id,
         producerId,

@@ -91,3 +91,22 @@ export function withServer(overrides: Partial<Config> = {}): { server: HearingSe
   });
   return ctx;
 }
+
+/** POSTs an evidence photo (multipart field `photo`) with a token or the API key; null data sends no file. */
+export async function uploadEvidence(
+  server: HearingServer,
+  hearingId: string,
+  token: string | null,
+  data: Buffer | null,
+  name = 'photo.jpg',
+) {
+  const form = new FormData();
+  if (data) form.append('photo', new Blob([new Uint8Array(data)]), name);
+  else form.append('note', 'no photo here');
+  const response = await fetch(`${server.url}/api/v1/hearings/${hearingId}/evidence`, {
+    method: 'POST',
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    body: form,
+  });
+  return { status: response.status, body: (await response.json()) as any };
+}

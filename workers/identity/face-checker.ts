@@ -34,6 +34,8 @@ export class FaceChecker extends EventEmitter<CheckerEvents> {
   private nextId = 1;
   private readonly described = new Map<number, (m: Extract<FromFace, { type: 'described' }>) => void>();
   private readonly listening = new Map<string, (port: number) => void>();
+  /** Watches running in the face process (their decoders die with it). */
+  private readonly active = new Set<string>();
   private closing = false;
 
   constructor(private readonly portRange: { min: number; max: number }) {
@@ -63,7 +65,12 @@ export class FaceChecker extends EventEmitter<CheckerEvents> {
         this.child = undefined;
         for (const settle of this.described.values()) settle({ type: 'described', id: 0, faces: [], error: 'face process exited' });
         this.described.clear();
-        if (!this.closing) for (const watchId of this.listening.keys()) this.emit('watchEnded', { watchId, error: 'face process exited' });
+        if (!this.closing) {
+          const ended = new Set([...this.listening.keys(), ...this.active]);
+          this.listening.clear();
+          this.active.clear();
+          for (const watchId of ended) this.emit('watchEnded', { watchId, error: `face process exited (${code ?? signal})` });
+        }
       });
     });
     return this.ready;
@@ -119,12 +126,14 @@ export class FaceChecker extends EventEmitter<CheckerEvents> {
       throw error;
     }
     const tapped = tap;
+    this.active.add(watchId);
     return {
       watchId,
       producerId,
       sample: () => void tapped.consumer.requestKeyFrame().catch(() => undefined),
       close: () => {
         this.listening.delete(watchId);
+        this.active.delete(watchId);
         this.send({ type: 'unwatch', watchId });
         tapped.close();
       },

@@ -192,7 +192,12 @@ export class ProgramRun {
   }
 
   readonly exited = (): Promise<number | null> =>
-    new Promise((resolve) => (this.ffmpeg.exitCode !== null ? resolve(this.ffmpeg.exitCode) : this.ffmpeg.once('close', resolve)));
+    new Promise((resolve) => (this.hasExited ? resolve(this.ffmpeg.exitCode) : this.ffmpeg.once('exit', (code) => resolve(code))));
+
+  /** Exited on its own, or killed (a killed process has a signal and no exit code: it is gone all the same). */
+  private get hasExited(): boolean {
+    return this.ffmpeg.exitCode !== null || this.ffmpeg.signalCode !== null;
+  }
 
   get errorOutput(): string {
     return this.stderr.trim();
@@ -332,16 +337,22 @@ export class ProgramRun {
   /** Shows `participantId` large (a no-op for someone not in the layout). */
   setSpeaker(participantId: string): void {
     const index = this.tileOf.get(participantId);
-    if (index === undefined || index === this.speakerIndex || this.tileOf.size < 2 || !this.ffmpeg.stdin?.writable) return;
+    if (index === undefined || index === this.speakerIndex || this.tileOf.size < 2 || !this.acceptsCommands) return;
     this.speakerIndex = index;
-    this.ffmpeg.stdin.write(`cstreamselect -1 map ${index}\n`);
+    this.ffmpeg.stdin!.write(`cstreamselect -1 map ${index}\n`);
+  }
+
+  /** ffmpeg is running and its stdin open (a stalled or exited encoder's pipe is gone: writing would fail). */
+  private get acceptsCommands(): boolean {
+    const stdin = this.ffmpeg.stdin;
+    return !this.hasExited && !!stdin && stdin.writable && !stdin.destroyed;
   }
 
   /** Ends the run cleanly: the segment being written is closed and listed. */
   async stop(): Promise<void> {
     this.ending = true;
-    if (this.ffmpeg.exitCode === null) {
-      this.ffmpeg.stdin?.write('q');
+    if (!this.hasExited) {
+      if (this.acceptsCommands) this.ffmpeg.stdin!.write('q');
       const timer = setTimeout(() => this.ffmpeg.kill('SIGKILL'), 5000);
       await this.exited();
       clearTimeout(timer);
@@ -352,7 +363,7 @@ export class ProgramRun {
   /** Ends at once (a cut): nothing more is written. */
   kill(): void {
     this.ending = true;
-    if (this.ffmpeg.exitCode === null) this.ffmpeg.kill('SIGKILL');
+    if (!this.hasExited) this.ffmpeg.kill('SIGKILL');
     for (const t of this.taps) t.close();
   }
 }

@@ -58,6 +58,8 @@ export class LivePublisher {
       delaySeconds: number;
       captions: (fromMs: number, toMs: number) => Caption[];
       onPublish?: (segment: string) => void;
+      /** A finished segment that does not parse (a run cut off mid-write): never published. */
+      onSkip?: (segment: string, reason: string) => void;
     },
   ) {
     fs.mkdirSync(o.workDir, { recursive: true });
@@ -158,7 +160,15 @@ export class LivePublisher {
   private async publish(s: Segment): Promise<void> {
     const from = path.join(this.o.workDir, s.name);
     if (!fs.existsSync(from)) return void this.pending.delete(s.name);
-    const captions = await this.captionsFor(s, from);
+    // Only a segment that parses goes out: its first video packet must be readable.
+    const pts = await firstVideoPts(from);
+    if (typeof pts === 'string') {
+      this.pending.delete(s.name);
+      fs.rmSync(from, { force: true });
+      this.o.onSkip?.(s.name, pts);
+      return;
+    }
+    const captions = this.captionsFor(s, pts);
     // A cut while the captions were being prepared: this segment stays unpublished. Everything from
     // here on is synchronous, so a cut cannot fall between publishing and listing.
     if (this.ended) return;
@@ -178,26 +188,7 @@ export class LivePublisher {
   }
 
   /** The caption segment matching a video segment: cues in its wall-clock span, mapped to its first PTS. */
-  private async captionsFor(s: Segment, tsFile: string): Promise<string> {
-    let pts = 0;
-    try {
-      const { stdout } = await run('ffprobe', [
-        '-v',
-        'error',
-        '-select_streams',
-        'v:0',
-        '-read_intervals',
-        '%+#1',
-        '-show_entries',
-        'packet=pts',
-        '-of',
-        'csv=p=0',
-        tsFile,
-      ]);
-      pts = Number.parseInt(stdout.trim().split('\n')[0] ?? '0', 10) || 0;
-    } catch {
-      // keep 0: captions of this segment may be offset, the video is unaffected
-    }
+  private captionsFor(s: Segment, pts: number): string {
     const end = s.startMs + s.duration * 1000;
     const cues = this.o.captions(s.startMs, end).map((c) => {
       const from = Math.max(c.startMs, s.startMs) - s.startMs;
@@ -263,5 +254,19 @@ export class LivePublisher {
     const file = path.join(this.o.publicDir, name);
     fs.writeFileSync(`${file}.tmp`, content);
     fs.renameSync(`${file}.tmp`, file);
+  }
+}
+
+/** The first video packet's PTS of an MPEG-TS segment, or why it cannot be read. */
+async function firstVideoPts(tsFile: string): Promise<number | string> {
+  try {
+    const { stdout } = await run('ffprobe', [
+      ...['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1'],
+      ...['-show_entries', 'packet=pts', '-of', 'csv=p=0', tsFile],
+    ]);
+    const pts = Number.parseInt(stdout.trim().split('\n')[0] ?? '', 10);
+    return Number.isFinite(pts) ? pts : 'no video packet';
+  } catch (error) {
+    return ((error as { stderr?: string }).stderr ?? (error as Error).message).trim().slice(0, 200) || 'unreadable';
   }
 }

@@ -242,6 +242,24 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
     return consumer;
   }
 
+  /**
+   * Closes every consumer of `producerId` held by a participant `whose` answers true for (e.g. viewers
+   * once the producer's owner is protected); each owner is told with `consumerClosed`.
+   */
+  closeConsumersOf(producerId: string, whose: (participantId: string) => boolean): number {
+    let closed = 0;
+    for (const [participantId, peer] of this.peers) {
+      if (!whose(participantId)) continue;
+      for (const consumer of [...peer.consumers.values()]) {
+        if (consumer.producerId !== producerId) continue;
+        consumer.close();
+        closed++;
+        this.emit('consumerClosed', { consumerId: consumer.id, participantId, producerId });
+      }
+    }
+    return closed;
+  }
+
   /** Any producer of the room, for server-side taps (recorder, transcriber, tests). */
   findProducer(producerId: string): types.Producer | undefined {
     for (const peer of this.peers.values()) {

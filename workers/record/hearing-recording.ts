@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ManifestWriter, sha256Hex, type EventLine } from '../../recordings/manifest.ts';
+import { ManifestWriter, readManifest, sha256Hex, type EventLine } from '../../recordings/manifest.ts';
 import { MANIFEST, SIGNATURE, TRACKS } from '../../recordings/layout.ts';
 import type { RecordKey } from '../../recordings/signing.ts';
 import type { MediaRoom, ProducerInfo } from '../media/room.ts';
@@ -33,10 +33,24 @@ interface TrackState {
   lastStop?: { received: number; forwarded: number; ffmpegRuns: number; stderrTail: string };
 }
 
+export interface Checkpoint {
+  hearingId: string;
+  /** The chain head as it was `lines` lines in, signed with the record key. */
+  lines: number;
+  headHash: string;
+  signature: string;
+  keyFingerprint: string;
+  at: string;
+}
+
 export interface RecordingContext {
   roleOf: (participantId: string) => string;
   client: RecorderProcessClient;
   key: RecordKey;
+  /** Sign the head at least this often while lines are added (seconds), or once this many lines came. */
+  checkpoint: { seconds: number; lines: number };
+  /** Each checkpoint written, for the court platform to keep (`record.checkpoint` webhook). */
+  onCheckpoint: (c: Checkpoint) => void;
 }
 
 /**
@@ -51,6 +65,8 @@ export class HearingRecording {
   private finalized = false;
   private started: boolean;
   private room?: MediaRoom;
+  private lastCheckpoint = { lines: 0, at: Date.now() };
+  private readonly checkpointTimer: NodeJS.Timeout;
 
   constructor(
     readonly hearingId: string,
@@ -60,6 +76,47 @@ export class HearingRecording {
     this.manifest = new ManifestWriter(path.join(dir, MANIFEST), hearingId);
     this.finalized = fs.existsSync(path.join(dir, SIGNATURE));
     this.started = this.manifest.head.seq > 0 && fs.readFileSync(this.manifest.file, 'utf8').includes('"event":"record.started"');
+    this.lastCheckpoint.lines = this.manifest.head.seq;
+    this.checkpointTimer = setInterval(() => this.maybeCheckpoint(), Math.min(1000, ctx.checkpoint.seconds * 1000));
+    this.checkpointTimer.unref();
+  }
+
+  /**
+   * Signs the chain head as a manifest line (when lines were added since the last one, and it is time
+   * or enough lines came): a record cut back to before a checkpoint the court platform holds no longer
+   * verifies against it, even though what is left of the chain is consistent.
+   */
+  private maybeCheckpoint(): void {
+    const { seq } = this.manifest.head;
+    if (this.finalized || seq === this.lastCheckpoint.lines) return;
+    const due =
+      Date.now() - this.lastCheckpoint.at >= this.ctx.checkpoint.seconds * 1000 ||
+      seq - this.lastCheckpoint.lines >= this.ctx.checkpoint.lines;
+    if (!due) return;
+    this.lastCheckpoint = { lines: seq, at: Date.now() };
+    void this.serial(async () => {
+      if (this.finalized) return;
+      const { seq: lines, hash: headHash } = this.manifest.head;
+      const sig = this.ctx.key.sign(this.hearingId, lines, headHash);
+      const line = this.manifest.append({
+        type: 'event',
+        event: 'record.checkpoint',
+        lines,
+        headHash,
+        signature: sig.signature,
+        keyFingerprint: sig.keyFingerprint,
+        publicKeyPem: sig.publicKeyPem,
+      });
+      this.lastCheckpoint.lines = line.seq;
+      this.ctx.onCheckpoint({
+        hearingId: this.hearingId,
+        lines,
+        headHash,
+        signature: sig.signature,
+        keyFingerprint: sig.keyFingerprint,
+        at: line.at,
+      });
+    });
   }
 
   /** Resolves when every operation queued so far (e.g. finalizing) has finished. */
@@ -127,6 +184,7 @@ export class HearingRecording {
       fs.writeFileSync(tmp, JSON.stringify(signature, null, 2));
       fs.renameSync(tmp, path.join(this.dir, SIGNATURE));
       this.finalized = true;
+      clearInterval(this.checkpointTimer);
       this.manifest.close();
     });
   }
@@ -139,6 +197,7 @@ export class HearingRecording {
       this.recording = false;
       await Promise.all([...this.tracks.values()].filter((t) => t.running).map((t) => this.stopTrack(t)));
       this.manifest.append({ type: 'event', event: 'record.suspended', reason: 'server shutdown', wasRecording: was });
+      clearInterval(this.checkpointTimer);
     });
   }
 
@@ -234,12 +293,18 @@ export class HearingRecording {
         t.stopped?.();
       }
       if (this.finalized) return;
+      // Its ffmpeg processes died with it (parent-death signal): what they had written is final. Files it
+      // never reported are listed here with their size and hash, and each track goes on after its last file.
+      const onDisk = unlistedFiles(this.dir, listedFiles(this.dir));
+      for (const t of this.tracks.values())
+        t.nextNumber = Math.max(t.nextNumber, lastFileNumber(path.join(this.dir, TRACKS, t.trackId)) + 1);
       this.manifest.append({
         type: 'event',
         event: 'recorder.crashed',
         code: info.code,
         signal: info.signal,
         tracks: lost.map((t) => t.trackId),
+        unlistedFiles: onDisk,
       });
       if (this.recording && this.room) await this.attach(this.room);
     });
@@ -365,4 +430,26 @@ export function unlistedFiles(dir: string, listed: Set<string>): { file: string;
     }
   }
   return out;
+}
+
+/** Files the record's manifest accounts for: its segments, and files listed by crash and interruption lines. */
+export function listedFiles(dir: string): Set<string> {
+  const { lines } = readManifest(dir);
+  return new Set(
+    lines.flatMap((l) =>
+      l.type === 'segment' ? [l.file] : Array.isArray(l.unlistedFiles) ? (l.unlistedFiles as { file: string }[]).map((f) => f.file) : [],
+    ),
+  );
+}
+
+/** The highest segment number among a track's files (0 when it has none). */
+function lastFileNumber(trackDir: string): number {
+  if (!fs.existsSync(trackDir)) return 0;
+  return Math.max(
+    0,
+    ...fs
+      .readdirSync(trackDir)
+      .map((f) => Number.parseInt(f, 10))
+      .filter(Number.isFinite),
+  );
 }

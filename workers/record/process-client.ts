@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { guardChild } from '../taps/children.ts';
 import type { FromRecorder, ToRecorder } from './messages.ts';
 import { disconnectChild } from '../taps/children.ts';
 
@@ -40,7 +41,7 @@ export class RecorderProcessClient extends EventEmitter<ClientEvents> {
       execArgv: ['--import', 'tsx'],
       env: { ...process.env, RECORDER_PORT_MIN: String(this.portRange.min), RECORDER_PORT_MAX: String(this.portRange.max) },
     });
-    this.child = child;
+    this.child = guardChild(child, 'recorder process');
     child.on('message', (m: FromRecorder) => this.emit('message', m));
     child.on('exit', (code, signal) => {
       if (this.closing) return;

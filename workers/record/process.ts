@@ -1,7 +1,7 @@
 // The recorder process: per recorded track, a UDP socket that receives the track's RTP from a mediasoup
 // PlainTransport consumer, notes sequence gaps and stalls, and passes the packets to a native ffmpeg
 // that copies them (no transcode) into segments. Runs apart from the server's signaling process.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -12,6 +12,7 @@ import { PortPairs, waitUntilBound } from '../taps/udp-ports.ts';
 import type { FromRecorder, StartTrack, ToRecorder } from './messages.ts';
 import { sdpFor } from '../taps/sdp.ts';
 import { queueSpawn } from '../taps/spawn-queue.ts';
+import { spawnTied } from '../taps/children.ts';
 import { RtpReorder } from './rtp-reorder.ts';
 
 const ports = new PortPairs(Number(process.env.RECORDER_PORT_MIN ?? 20000), Number(process.env.RECORDER_PORT_MAX ?? 26999));
@@ -187,7 +188,8 @@ class Track {
       path.join(this.t.dir, `%06d.${this.t.ext}`),
     ];
     this.ffmpegRuns++;
-    const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Dies with this process (parent-death signal): a crashed recorder leaves no ffmpeg writing on.
+    const ffmpeg = spawnTied('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.ffmpeg = ffmpeg;
     this.listening = false;
     ffmpeg.stderr!.on('data', (chunk: Buffer) => (this.stderrTail = (this.stderrTail + chunk.toString()).slice(-2000)));

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ManifestLine } from '../../recordings/manifest.ts';
+import { readManifest } from '../../recordings/manifest.ts';
 import { MANIFEST, SIGNATURE, recordDir } from '../../recordings/layout.ts';
 import type { RecordKey } from '../../recordings/signing.ts';
-import { HearingRecording, unlistedFiles } from './hearing-recording.ts';
+import { HearingRecording, listedFiles, unlistedFiles, type Checkpoint } from './hearing-recording.ts';
 import type { MediaPlane } from '../media/plane.ts';
 import { followMainRooms } from '../taps/tap.ts';
 import { RecorderProcessClient } from './process-client.ts';
@@ -16,6 +16,9 @@ export interface RecorderOptions {
   /** Whether the hearing is in session (recorded) right now. */
   inSession: (hearingId: string) => boolean;
   portRange: { min: number; max: number };
+  /** Signed checkpoints of the chain head (see HearingRecording), and who receives each. */
+  checkpoint: { seconds: number; lines: number };
+  onCheckpoint: (c: Checkpoint) => void;
   /** The hearing's log so far, so what happened before the record began (waiting room) is in it too. */
   hearingLog?: (hearingId: string) => { seq: number; at: string; actor: string; action: string; detail: Record<string, unknown> }[];
 }
@@ -57,6 +60,7 @@ const MIRRORED = new Set([
   'stream.stalled',
   'stream.input_back',
   'stream.rebuild_failed',
+  'stream.segment_skipped',
   'consultation.opened',
   'consultation.closed',
 ]);
@@ -166,6 +170,8 @@ export class Recorder {
         roleOf: (pid) => this.o.roleOf(hearingId, pid),
         client: this.client,
         key: this.o.key,
+        checkpoint: this.o.checkpoint,
+        onCheckpoint: this.o.onCheckpoint,
       });
       this.recordings.set(hearingId, rec);
     }
@@ -183,27 +189,14 @@ export class Recorder {
       const dir = path.join(root, hearingId);
       if (!fs.existsSync(path.join(dir, MANIFEST)) || fs.existsSync(path.join(dir, SIGNATURE))) continue;
       const rec = this.recording(hearingId);
-      const lines = fs
-        .readFileSync(path.join(dir, MANIFEST), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as ManifestLine);
+      const { lines } = readManifest(dir);
       const last = lines.at(-1);
-      const listed = new Set(
-        lines.flatMap((l) =>
-          l.type === 'segment'
-            ? [l.file]
-            : Array.isArray(l.unlistedFiles)
-              ? (l.unlistedFiles as { file: string }[]).map((f) => f.file)
-              : [],
-        ),
-      );
       const clean = last?.type === 'event' && last.event === 'record.suspended';
       void rec.event('interruption', {
         cause: clean ? 'server restart' : 'server crash',
         lastLineAt: last?.at ?? null,
         truncatedTailBytes: rec.manifest.truncatedTail?.length ?? 0,
-        unlistedFiles: unlistedFiles(dir, listed),
+        unlistedFiles: unlistedFiles(dir, listedFiles(dir)),
       });
     }
   }

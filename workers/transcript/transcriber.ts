@@ -12,6 +12,7 @@ import { spawnInTurn } from '../taps/spawn-queue.ts';
 import { followMainRooms, openTap, type Tap as MediaTap } from '../taps/tap.ts';
 
 export const TRANSCRIBER_PEER = 'transcriber';
+const MAX_RESTARTS = 5;
 
 export interface TranscriptSegmentEvent {
   hearingId: string;
@@ -67,6 +68,8 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
   /** Every recognition stream started and not yet ended (including those finishing after an untap). */
   private readonly live = new Set<RecognitionStream>();
   private closed = false;
+  /** Engine restarts after an unexpected exit, by producer. */
+  private readonly restarts = new Map<string, number>();
 
   constructor(private readonly o: TranscriberOptions) {
     super();
@@ -213,6 +216,14 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
       fs.rmSync(tmpDir, { recursive: true, force: true });
       if (hearingTaps.get(info.producerId) === tap) {
         hearingTaps.delete(info.producerId);
+        // An engine that died under a speaker still talking is started again (a few times per speaker).
+        const restarts = (this.restarts.get(info.producerId) ?? 0) + 1;
+        this.restarts.set(info.producerId, restarts);
+        if (restarts <= MAX_RESTARTS) {
+          setTimeout(() => {
+            if (!this.closed && this.o.inSession(room.hearingId) && room.findProducer(info.producerId)) void this.tap(room, info);
+          }, 1000).unref();
+        }
         this.emit('notice', {
           hearingId: room.hearingId,
           action: 'transcript.engine_exit',

@@ -1,0 +1,196 @@
+// Faults must not take the server down: every kind of helper process is killed at a random moment of a
+// streamed, recorded, transcribed, face-checked hearing, and producers vanish in the middle of taps.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Socket } from 'socket.io-client';
+import { describe, expect, it } from 'vitest';
+import { api, createHearing } from './helpers/server.ts';
+import { openJoin, withLiveCourt } from './helpers/browser.ts';
+import { connect, request } from './helpers/socket.ts';
+import { enroll, face } from './helpers/faces.ts';
+import { newestSegment, withStreamLog } from './helpers/live.ts';
+import { sleep, until } from './helpers/wait.ts';
+import { verifyRecord } from '../recordings/verify.ts';
+
+/** This process's children (the server runs in the test process): pid and command line. */
+function children(): { pid: number; args: string }[] {
+  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  return out
+    .trim()
+    .split('\n')
+    .map((l) => /^\s*(\d+)\s+(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), args: m[2]! }));
+}
+
+describe('faults do not take the server down', () => {
+  const ctx = withLiveCourt();
+
+  it('each kind of child killed mid-hearing: the server and another hearing stay up, each loss is in the record, the work resumes', async () => {
+    const { server } = ctx;
+    const call = api(server);
+    const a = await createHearing(
+      server,
+      [
+        { name: 'Judge Wang', role: 'judge' },
+        { name: 'Party Li', role: 'party' },
+      ],
+      { streamable: true },
+    );
+    const [judge, party] = a.participants as [(typeof a.participants)[0], (typeof a.participants)[0]];
+    // Enrolled, so the face process watches the party's camera; the court admits the party by hand.
+    expect((await enroll(server, a.id, party.id, face('amy1'))).status).toBe(201);
+    await call('POST', `/api/v1/hearings/${a.id}/transitions`, { to: 'waiting_room' });
+    await openJoin(ctx.court, judge.joinUrl);
+    await openJoin(ctx.party, party.joinUrl);
+    await until('the face process watches the party', () => children().some((c) => c.args.includes('face-process.ts')), 30_000);
+    const admitted = await call('POST', `/api/v1/hearings/${a.id}/participants/${party.id}/identity/decision`, {
+      decision: 'admit',
+      reason: 'ID checked by the clerk at the door',
+    });
+    expect(admitted.status, JSON.stringify(admitted.body)).toBe(200);
+    expect((await call('POST', `/api/v1/hearings/${a.id}/transitions`, { to: 'open' })).status).toBe(200);
+    for (const action of ['approve', 'start']) expect((await call('POST', `/api/v1/hearings/${a.id}/stream`, { action })).status).toBe(200);
+    await until('the program is published', () => newestSegment(server, a.id), 40_000).catch(withStreamLog(server, a.id));
+
+    // Another hearing on the other worker, with someone in it who must notice nothing.
+    const b = await createHearing(server, [{ name: 'Judge Sun', role: 'judge' }]);
+    const bystander: Socket = await connect(server.url, b.participants[0]!.token);
+    await request(bystander, 'join', {});
+    let bystanderReset = false;
+    bystander.on('mediaReset', () => (bystanderReset = true));
+    expect(server.plane.get(b.id)!.workerPid).not.toBe(server.plane.get(a.id)!.workerPid);
+    const stillServed = async (): Promise<void> => {
+      expect((await request(bystander, 'ping', {})).at).toBeTypeOf('number');
+      expect((await call('GET', '/healthz')).status).toBe(200);
+    };
+
+    const log = () => server.store.auditLog(a.id);
+    const manifest = () => fs.readFileSync(path.join(server.recorder.dirOf(a.id), 'manifest.jsonl'), 'utf8');
+    let seed = 20261125;
+    const pause = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return 300 + (seed % 1700);
+    };
+    const victims: { what: string; is: (c: { pid: number; args: string }) => boolean; lost: () => boolean }[] = [
+      {
+        what: 'the program encoder',
+        is: (c) => c.args.includes('ffmpeg') && c.args.includes('-f hls') && c.args.includes('filter_complex'),
+        lost: () => log().some((e) => e.action === 'stream.encoder_exit' || e.action === 'stream.stalled'),
+      },
+      {
+        what: 'a speech decoder',
+        is: (c) => c.args.startsWith('pocketsphinx_continuous'),
+        lost: () => log().some((e) => e.action === 'transcript.engine_exit'),
+      },
+      {
+        what: 'the recorder process',
+        is: (c) => c.args.includes('record/process.ts'),
+        lost: () => manifest().includes('"recorder.crashed"'),
+      },
+      {
+        what: 'the face process',
+        is: (c) => c.args.includes('face-process.ts'),
+        lost: () => log().some((e) => e.action === 'identity.check_failed' && String(e.detail.error).includes('face process exited')),
+      },
+      {
+        what: 'the media worker',
+        is: (c) => c.pid === server.plane.get(a.id)?.workerPid,
+        lost: () => log().some((e) => e.action === 'media.worker_died'),
+      },
+    ];
+    let lastKill = 0;
+    for (const v of victims) {
+      await sleep(pause());
+      const victim = await until(`${v.what} running`, () => children().find(v.is), 20_000);
+      process.kill(victim.pid, 'SIGKILL');
+      lastKill = Date.now();
+      await until(`${v.what}'s death in the hearing's log or record`, v.lost, 30_000);
+      await stillServed();
+    }
+
+    // The work goes on: the program publishes again, a new speech decoder, recorder and face process run.
+    await until('a program segment made after the last kill', () => newestSegment(server, a.id, lastKill + 1000), 60_000).catch(
+      async (error: Error) => {
+        const playlist = await (await fetch(`${server.url}/live/${a.id}/video.m3u8`)).text();
+        const programs = children().filter((c) => c.args.includes('ffmpeg') && c.args.includes('hls'));
+        return withStreamLog(
+          server,
+          a.id,
+        )(
+          new Error(
+            `${error.message}\n${JSON.stringify(server.live.status(a.id))}\n${playlist.split('\n').slice(-6).join(' | ')}\nprograms: ${programs.map((p) => p.pid).join(',')}`,
+          ),
+        );
+      },
+    );
+    await until('a speech decoder again', () => children().some((c) => c.args.startsWith('pocketsphinx_continuous')), 30_000);
+    await until('the face process again', () => children().some((c) => c.args.includes('face-process.ts')), 30_000);
+    await until('recording again', () => {
+      const lines = manifest().trim().split('\n');
+      const crashed = lines.findIndex((l) => l.includes('"recorder.crashed"'));
+      return lines.slice(crashed).some((l) => l.includes('"type":"segment"'));
+    });
+    expect(bystanderReset).toBe(false);
+    expect(bystander.connected).toBe(true);
+
+    // Closed, the record is whole and says what was lost.
+    expect((await call('POST', `/api/v1/hearings/${a.id}/transitions`, { to: 'closed' })).status).toBe(200);
+    await until('the record sealed', () => log().some((e) => e.action === 'record.sealed'), 30_000);
+    const record = manifest();
+    for (const line of ['"recorder.crashed"', '"transcript.engine_exit"', '"media.worker_died"', '"identity.check_failed"'])
+      expect(record).toContain(line);
+    expect(record).toMatch(/"stream\.(encoder_exit|stalled)"/);
+    const report = verifyRecord(server.recorder.dirOf(a.id), server.recordKey.publicKey);
+    expect(report.problems).toEqual([]);
+    expect(report).toMatchObject({ ok: true, complete: true });
+    bystander.close();
+  }, 300_000);
+
+  it('producers closing at random moments of opens, taps and program rebuilds never take the server down', async () => {
+    const { server } = ctx;
+    const call = api(server);
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const opus = { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }] };
+    const vp8 = { codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 }] };
+    const ids: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      const h = await createHearing(server, [{ name: `Party ${round}`, role: 'party' }], { streamable: true });
+      ids.push(h.id);
+      const pid = h.participants[0]!.id;
+      const room = await server.plane.room(h.id);
+      const ingest = await room.createPlainTransport(pid, 'send', { comedia: true });
+      const mic = await room.produce(pid, ingest.id, 'audio', { ...opus, encodings: [{ ssrc: 100 + round }] } as never, 'mic');
+      const cam = await room.produce(pid, ingest.id, 'video', { ...vp8, encodings: [{ ssrc: 200 + round }] } as never, 'camera');
+      // The opening taps every producer (record, transcript); the stream builds a program of them.
+      const opening = (async () => {
+        await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'waiting_room' });
+        await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'open' });
+        await call('POST', `/api/v1/hearings/${h.id}/stream`, { action: 'approve' });
+        await call('POST', `/api/v1/hearings/${h.id}/stream`, { action: 'start' });
+      })();
+      await sleep(rand(400));
+      (rand(2) ? mic : cam).close();
+      await sleep(rand(300));
+      (rand(2) ? cam : mic).close();
+      await opening;
+      // A producer that comes and goes while the program is rebuilt.
+      const flash = await room.produce(pid, ingest.id, 'audio', { ...opus, encodings: [{ ssrc: 300 + round }] } as never, 'mic');
+      await sleep(rand(1600));
+      flash.close();
+      await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'closed' });
+      expect((await call('GET', '/healthz')).status).toBe(200);
+    }
+    // Each hearing's record still verifies; the server answers.
+    for (const id of ids) {
+      const dir = server.recorder.dirOf(id);
+      await until('the record sealed', () => server.store.auditLog(id).some((e) => e.action === 'record.sealed'), 30_000);
+      expect(verifyRecord(dir, server.recordKey.publicKey).problems).toEqual([]);
+    }
+  }, 180_000);
+});

@@ -1,0 +1,139 @@
+// Insiders: a clerk, a lawyer, a viewer with a valid link try what their role does not allow.
+import type { Socket } from 'socket.io-client';
+import { describe, expect, it } from 'vitest';
+import { api, createHearing, uploadEvidence, withServer } from './helpers/server.ts';
+import { connect, refusal, request } from './helpers/socket.ts';
+import { enroll, face } from './helpers/faces.ts';
+import { until } from './helpers/wait.ts';
+
+const VP8 = { codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 }], encodings: [{ ssrc: 7001 }] };
+
+describe('trust: role lines hold against insiders', () => {
+  const ctx = withServer();
+
+  it('identity decisions: never on the judge, never on oneself, only on enrolled gated roles; the judge’s decision stands', async () => {
+    const { server } = ctx;
+    const { id, participants } = await createHearing(server, [
+      { name: 'Judge Wang', role: 'judge' },
+      { name: 'Clerk Zhou', role: 'clerk' },
+      { name: 'Party Li', role: 'party' },
+      { name: 'Party Sun', role: 'party' },
+      { name: 'Interpreter Ma', role: 'interpreter' },
+    ]);
+    const [judge, clerk, party, unenrolled, interpreter] = participants as [
+      (typeof participants)[0],
+      (typeof participants)[0],
+      (typeof participants)[0],
+      (typeof participants)[0],
+      (typeof participants)[0],
+    ];
+    expect((await enroll(server, id, party.id, face('amy1'))).status).toBe(201);
+    const [judgeSocket, clerkSocket] = (await Promise.all([connect(server.url, judge.token), connect(server.url, clerk.token)])) as [
+      Socket,
+      Socket,
+    ];
+    const decide = (s: Socket, participantId: string, decision: string) =>
+      request(s, 'identityDecision', { participantId, decision, reason: 'as decided in the hearing' });
+
+    // The clerk cannot refuse the judge (who is never enrolled), nor admit themselves.
+    expect((await decide(clerkSocket, judge.id, 'refuse')).error.code).toBe('forbidden');
+    expect((await decide(clerkSocket, clerk.id, 'admit')).error.code).toBe('forbidden');
+    expect((await decide(judgeSocket, judge.id, 'admit')).error.code).toBe('forbidden');
+    // Not a gated role, or nothing to decide on.
+    expect((await decide(clerkSocket, interpreter.id, 'refuse')).error.code).toBe('forbidden');
+    expect((await decide(clerkSocket, unenrolled.id, 'refuse')).error.code).toBe('not_enrolled');
+    // Nothing happened to the judge: still in the hearing, not refused.
+    expect(judgeSocket.connected).toBe(true);
+    expect(server.identity.isRefused(id, judge.id)).toBe(false);
+    expect(server.store.auditLog(id).filter((e) => e.action === 'identity.decided')).toEqual([]);
+
+    // The judge admits the party; the clerk cannot overturn it; the judge can.
+    expect((await decide(judgeSocket, party.id, 'admit')).status).toBe('verified');
+    expect((await decide(clerkSocket, party.id, 'refuse')).error.code).toBe('judge_decided');
+    expect((await decide(judgeSocket, party.id, 'refuse')).status).toBe('rejected');
+    const decided = server.store.auditLog(id).filter((e) => e.action === 'identity.decided');
+    expect(decided.map((e) => [e.actor, e.detail.participantId, e.detail.decision])).toEqual([
+      [judge.id, party.id, 'admit'],
+      [judge.id, party.id, 'refuse'],
+    ]);
+    // Refused means out everywhere at once: the socket is refused, the party's token no longer reads
+    // or submits evidence.
+    expect(await refusal(server.url, party.token)).toMatchObject({ code: 'identity_refused' });
+    const r = await fetch(`${server.url}/api/v1/hearings/${id}/evidence`, { headers: { authorization: `Bearer ${party.token}` } });
+    expect(r.status).toBe(403);
+    expect(((await r.json()) as any).error.code).toBe('identity_refused');
+    expect((await uploadEvidence(server, id, party.token, face('amy2'), 'a.png')).status).toBe(403);
+    judgeSocket.close();
+    clerkSocket.close();
+  });
+
+  it('a protected participant’s picture reaches no viewer: refused to consume, and cut off when protection begins', async () => {
+    const { server } = ctx;
+    const call = api(server);
+    const { id, participants } = await createHearing(server, [
+      { name: 'Witness Protected', role: 'party' },
+      { name: 'Observer', role: 'viewer' },
+      { name: 'Lawyer Zhao', role: 'lawyer' },
+    ]);
+    const [witness, viewer, lawyer] = participants as [(typeof participants)[0], (typeof participants)[0], (typeof participants)[0]];
+    const room = await server.plane.room(id);
+    const ingest = await room.createPlainTransport(witness.id, 'send', { comedia: true });
+    const camera = await room.produce(witness.id, ingest.id, 'video', VP8 as never, 'camera');
+    const sockets = (await Promise.all([connect(server.url, viewer.token), connect(server.url, lawyer.token)])) as [Socket, Socket];
+    const [viewerSocket, lawyerSocket] = sockets;
+    const consume = async (s: Socket) => {
+      const { routerRtpCapabilities } = await request(s, 'join', {});
+      const recv = await request(s, 'createTransport', { direction: 'recv' });
+      return request(s, 'consume', { transportId: recv.id, producerId: camera.id, rtpCapabilities: routerRtpCapabilities });
+    };
+    // Before protection the viewer may watch; once protected, the consumer it had is closed and told.
+    const before = await consume(viewerSocket);
+    expect(before.id).toBeTypeOf('string');
+    const closed = new Promise<any>((resolve) => viewerSocket.once('consumerClosed', resolve));
+    expect(
+      (await call('POST', `/api/v1/hearings/${id}/participants/${witness.id}/protection`, { hidden: true, voice: 'natural' })).status,
+    ).toBe(200);
+    expect(await closed).toMatchObject({ consumerId: before.id, producerId: camera.id });
+    expect(room.producers().find((p) => p.producerId === camera.id)).toBeDefined();
+    // A new attempt is refused; the lawyer (a party to the hearing) still sees the witness.
+    expect((await consume(viewerSocket)).error.code).toBe('protected');
+    expect((await consume(lawyerSocket)).id).toBeTypeOf('string');
+    for (const s of sockets) s.close();
+  });
+
+  it('evidence is for the parties and the court: a viewer may not list or fetch it; nothing is written to a closed hearing', async () => {
+    const { server } = ctx;
+    const call = api(server);
+    const { id, participants } = await createHearing(server, [
+      { name: 'Party Li', role: 'party' },
+      { name: 'Observer', role: 'viewer' },
+    ]);
+    const [party, viewer] = participants as [(typeof participants)[0], (typeof participants)[0]];
+    await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'waiting_room' });
+    await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'open' });
+    const added = await uploadEvidence(server, id, party.token, face('howard1'), 'contract.png');
+    expect(added.status).toBe(201);
+    const get = (token: string, route = '') =>
+      fetch(`${server.url}/api/v1/hearings/${id}/evidence${route}`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await get(party.token)).status).toBe(200);
+    for (const route of ['', `/${added.body.id}`, `/${added.body.id}?thumb=1`]) {
+      const r = await get(viewer.token, route);
+      expect(r.status, route).toBe(403);
+      expect(((await r.json()) as any).error.code).toBe('forbidden');
+    }
+
+    expect((await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'closed' })).status).toBe(200);
+    await until('record sealed', () => server.store.auditLog(id).some((e) => e.action === 'record.sealed'));
+    const dir = server.recorder.dirOf(id);
+    const { readdirSync } = await import('node:fs');
+    const before = readdirSync(`${dir}/evidence`).sort();
+    for (const token of [party.token, server.secrets.apiKey]) {
+      const late = await uploadEvidence(server, id, token, face('howard2'), 'late.png');
+      expect(late.status).toBe(409);
+      expect(late.body.error.code).toBe('hearing_closed');
+    }
+    expect(readdirSync(`${dir}/evidence`).sort()).toEqual(before);
+    expect(server.store.auditLog(id).filter((e) => e.action === 'evidence.added')).toHaveLength(1);
+    expect((await call('GET', `/api/v1/hearings/${id}/record/verify`)).body).toMatchObject({ ok: true, complete: true });
+  });
+});

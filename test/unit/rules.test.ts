@@ -64,7 +64,7 @@ describe('record hash chain', () => {
     writer.append({ type: 'event', event: 'record.started' });
     writer.append({ type: 'event', event: 'participant.joined', participantId: 'p1' });
     writer.append({ type: 'event', event: 'record.finalized' });
-    const key = RecordKey.loadOrCreate(dir);
+    const key = RecordKey.loadOrCreate(fs.mkdtempSync(path.join(os.tmpdir(), 'key-')));
     fs.writeFileSync(path.join(dir, SIGNATURE), JSON.stringify(key.sign('h1', writer.head.seq, writer.head.hash)));
     writer.close();
     return { dir, key, file: path.join(dir, 'manifest.jsonl') };

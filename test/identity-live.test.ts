@@ -42,6 +42,8 @@ describe('face identity on the live video track', () => {
     const identityOf = async (pid: string): Promise<{ status: string; distance: number | null }> =>
       (await call('GET', `/api/v1/hearings/${id}`)).body.participants.find((x: any) => x.id === pid).identity;
     /** Every identity check of a participant, as the hearing's log has them (one event per finished check). */
+    const alertOf = (pid: string, kind: string) =>
+      server.store.auditLog(id).find((e) => e.action === 'identity.alert' && e.detail.participantId === pid && e.detail.kind === kind);
     const checksOf = (pid: string) =>
       server.store.auditLog(id).filter((e) => e.action === 'identity.checked' && e.detail.participantId === pid);
     const judgePage = await openJoin(amyCamera, judge.joinUrl);
@@ -144,14 +146,7 @@ describe('face identity on the live video track', () => {
       );
     const switched = await showOnCamera(leonard);
     expect(switched).toBe('switched');
-    const alerted = await until(
-      'mismatch alert',
-      () =>
-        server.store
-          .auditLog(id)
-          .find((e) => e.action === 'identity.alert' && e.detail.participantId === amy.id && e.detail.kind === 'mismatch'),
-      40_000,
-    );
+    const alerted = await until('mismatch alert', () => alertOf(amy.id, 'mismatch'), 40_000);
     expect(alerted!.detail.distance).toBeGreaterThanOrEqual(server.config.identity.reject);
     await until('a re-check rejects the new face', () => checksOf(amy.id).find((e) => e.detail.result === 'rejected'), 40_000);
     expect(await identityOf(amy.id)).toMatchObject({ status: 'rejected' });
@@ -159,14 +154,7 @@ describe('face identity on the live video track', () => {
     // Then nobody is in front of the camera: after absentSeconds an alert; a face again ends it.
     const emptyFrom = Date.now();
     expect(await showOnCamera(null)).toBe('shown');
-    const absent = await until(
-      'the absence alert',
-      () =>
-        server.store
-          .auditLog(id)
-          .find((e) => e.action === 'identity.alert' && e.detail.participantId === amy.id && e.detail.kind === 'no_face'),
-      40_000,
-    );
+    const absent = await until('the absence alert', () => alertOf(amy.id, 'no_face'), 40_000);
     expect(Date.parse(absent.at) - emptyFrom).toBeGreaterThanOrEqual(server.config.identity.absentSeconds * 1000);
     expect(absent.detail.seconds).toBeGreaterThanOrEqual(server.config.identity.absentSeconds);
     const amyAgain = await sharp(face('amy2'))

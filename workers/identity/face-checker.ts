@@ -101,20 +101,14 @@ export class FaceChecker extends EventEmitter<CheckerEvents> {
     let tap: Tap | undefined;
     try {
       tap = await openTap(room, FACE_PEER, producerId, { rtcpMux: false });
-      const { codec } = tap;
+      const codec = tap.codecMessage;
       const port = await new Promise<number>((resolve, reject) => {
         this.listening.set(watchId, resolve);
         setTimeout(() => reject(new Error('the face decoder did not open its port')), 15_000).unref();
         this.send({
           type: 'watch',
           watchId,
-          codec: {
-            mimeType: codec.mimeType,
-            payloadType: codec.payloadType,
-            clockRate: codec.clockRate,
-            channels: codec.channels,
-            parameters: codec.parameters,
-          },
+          codec,
           reference,
         });
       });

@@ -16,6 +16,14 @@ export interface Tap {
   readonly consumer: types.Consumer;
   /** The codec the consumer sends (what the receiving ffmpeg's SDP describes). */
   readonly codec: types.RtpCodecParameters;
+  /** The same, as plain data for a message to a helper process. */
+  readonly codecMessage: {
+    mimeType: string;
+    payloadType: number;
+    clockRate: number;
+    channels?: number;
+    parameters?: Record<string, unknown>;
+  };
   readonly ssrc: number;
   /** Sends to 127.0.0.1:`port` (RTCP to `rtcpPort` unless muxed) and resumes the consumer. */
   connect(port: number, rtcpPort?: number): Promise<void>;
@@ -38,11 +46,19 @@ export async function openTap(room: MediaRoom, peerId: string, producerId: strin
     transport.close();
     throw error;
   }
+  const codec = consumer.rtpParameters.codecs[0]!;
   return {
     producerId,
     transport,
     consumer,
-    codec: consumer.rtpParameters.codecs[0]!,
+    codec,
+    codecMessage: {
+      mimeType: codec.mimeType,
+      payloadType: codec.payloadType,
+      clockRate: codec.clockRate,
+      channels: codec.channels,
+      parameters: codec.parameters,
+    },
     ssrc: consumer.rtpParameters.encodings![0]!.ssrc!,
     async connect(port, rtcpPort) {
       await transport.connect(o.rtcpMux ? { ip: '127.0.0.1', port } : { ip: '127.0.0.1', port, rtcpPort: rtcpPort ?? port + 1 });

@@ -5,6 +5,7 @@ import { api, createHearing, uploadEvidence, withServer } from './helpers/server
 import { connect, refusal, request } from './helpers/socket.ts';
 import { enroll, face } from './helpers/faces.ts';
 import { until } from './helpers/wait.ts';
+import { LIMITS } from '../server/signaling/signaling.ts';
 
 const VP8 = { codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 }], encodings: [{ ssrc: 7001 }] };
 
@@ -135,5 +136,104 @@ describe('trust: role lines hold against insiders', () => {
     expect(readdirSync(`${dir}/evidence`).sort()).toEqual(before);
     expect(server.store.auditLog(id).filter((e) => e.action === 'evidence.added')).toHaveLength(1);
     expect((await call('GET', `/api/v1/hearings/${id}/record/verify`)).body).toMatchObject({ ok: true, complete: true });
+    // Data at rest is the server's own: the folder and every folder under it 0700, every file 0600.
+    const { statSync } = await import('node:fs');
+    const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+    const data = server.config.dataDir;
+    expect(mode(data)).toBe('700');
+    for (const f of [`${data}/hearings.sqlite`, `${dir}/manifest.jsonl`, `${dir}/signature.json`, `${dir}/evidence/${added.body.id}.jpg`])
+      expect(mode(f), f).toBe('600');
+    for (const d of [`${data}/hearings`, dir, `${dir}/evidence`]) expect(mode(d), d).toBe('700');
+  });
+});
+
+describe('trust: one participant cannot exhaust what the others need', () => {
+  const ctx = withServer();
+
+  it('transports and consumers per participant are bounded by role; a participant in the same hearing keeps working', async () => {
+    const { server } = ctx;
+    const { id, participants } = await createHearing(server, [
+      { name: 'Observer', role: 'viewer' },
+      { name: 'Party Li', role: 'party' },
+    ]);
+    const [viewer, party] = participants as [(typeof participants)[0], (typeof participants)[0]];
+    const [viewerSocket, partySocket] = (await Promise.all([connect(server.url, viewer.token), connect(server.url, party.token)])) as [
+      Socket,
+      Socket,
+    ];
+    const { routerRtpCapabilities } = await request(viewerSocket, 'join', {});
+    await request(partySocket, 'join', {});
+    const room = server.plane.get(id)!;
+
+    // 50 receive transports asked for at once, while the party pings.
+    const pings: number[] = [];
+    const pinging = (async () => {
+      for (let i = 0; i < 40; i++) {
+        const t0 = performance.now();
+        await request(partySocket, 'ping', {});
+        pings.push(performance.now() - t0);
+      }
+    })();
+    const asked = await Promise.all(Array.from({ length: 50 }, () => request(viewerSocket, 'createTransport', { direction: 'recv' })));
+    await pinging;
+    expect(asked.filter((r) => typeof r.id === 'string')).toHaveLength(LIMITS.viewerTransports);
+    expect(new Set(asked.filter((r) => r.error).map((r) => r.error.code))).toEqual(new Set(['limit_reached']));
+    expect(room.peerCounts(viewer.id).transports).toBe(LIMITS.viewerTransports);
+    pings.sort((a, b) => a - b);
+    expect(pings[Math.floor(pings.length * 0.99)]!).toBeLessThan(250);
+    // The party still gets its own transports.
+    expect((await request(partySocket, 'createTransport', { direction: 'send' })).id).toBeTypeOf('string');
+
+    // Consumers: the same producer consumed over and over stops at the limit.
+    const ingest = await room.createPlainTransport(party.id, 'send', { comedia: true });
+    const mic = await room.produce(
+      party.id,
+      ingest.id,
+      'audio',
+      { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 4711 }] } as never,
+      'mic',
+    );
+    const transportId = asked.find((r) => r.id)!.id;
+    const consumed = [];
+    for (let i = 0; i < LIMITS.consumers + 10; i++)
+      consumed.push(await request(viewerSocket, 'consume', { transportId, producerId: mic.id, rtpCapabilities: routerRtpCapabilities }));
+    expect(consumed.filter((r) => typeof r.id === 'string')).toHaveLength(LIMITS.consumers);
+    expect(consumed.slice(LIMITS.consumers).map((r) => r.error.code)).toEqual(Array(10).fill('limit_reached'));
+    expect(room.peerCounts(viewer.id).consumers).toBe(LIMITS.consumers);
+    for (const s of [viewerSocket, partySocket]) s.close();
+  });
+
+  it('errors name a code, never the server’s internals', async () => {
+    const { server } = ctx;
+    const call = api(server);
+    const { participants } = await createHearing(server, [{ name: 'Party Li', role: 'party' }]);
+    const socket = await connect(server.url, participants[0]!.token);
+    await request(socket, 'join', {});
+    const send = await request(socket, 'createTransport', { direction: 'send' });
+    const rtpParameters = {
+      mid: '0',
+      codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }],
+      encodings: [{ ssrc: 1111 }],
+    };
+    expect((await request(socket, 'produce', { transportId: send.id, kind: 'audio', rtpParameters, source: 'mic' })).id).toBeTypeOf(
+      'string',
+    );
+    // The same MID again: mediasoup refuses it with a message about its RTP listener.
+    const again = await request(socket, 'produce', {
+      transportId: send.id,
+      kind: 'audio',
+      rtpParameters: { ...rtpParameters, encodings: [{ ssrc: 2222 }] },
+      source: 'screen',
+    });
+    expect(again.error.code).toMatch(/^(bad_request|failed)$/);
+    expect(again.error.message).not.toMatch(/MID|listener|RTP/i);
+    socket.close();
+    // A static file that is not there, and a hearing that is not there.
+    const client = await fetch(`${server.url}/client/`);
+    expect(client.status).toBe(404);
+    expect(await client.text()).not.toContain('/work');
+    const unknown = await call('PUT', '/api/v1/hearings/00000000-0000-4000-8000-000000000000/stream/streamable', { streamable: true });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('not_found');
   });
 });

@@ -62,6 +62,11 @@ export interface HearingServer {
 
 /** Wires store → hearings → signaling → media plane and starts listening. */
 export async function startServer(config: Config): Promise<HearingServer> {
+  // Everything the server writes (database, records, evidence, keys, the stream's files) is private to
+  // its user: the data folder 0700, files 0600 (the database holds ID numbers and face descriptors).
+  process.umask(0o077);
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(config.dataDir, 0o700);
   const secrets = loadSecrets(config.dataDir, { apiKey: config.apiKey, jwtSecret: config.jwtSecret, webhookSecret: config.webhookSecret });
   const store = new Store(config.dataDir);
   const tokens = new TokenIssuer(secrets.jwtSecret, config.tokenTtlSeconds);

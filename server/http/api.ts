@@ -123,7 +123,13 @@ export function errorHandler(error: unknown, _req: Request, res: Response, _next
     return;
   }
   if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-    res.status(e.status).json({ error: { code: 'bad_request', message: e.message ?? 'bad request' } });
+    // Messages of the HTTP layer (e.g. the static file server's) can name paths on the server: logged,
+    // never sent.
+    console.warn(`[api] ${e.status}: ${e.message ?? ''}`);
+    const code = e.status === 404 ? 'not_found' : e.status === 403 ? 'forbidden' : 'bad_request';
+    res
+      .status(e.status)
+      .json({ error: { code, message: e.status === 404 ? 'not found' : e.status === 403 ? 'forbidden' : 'bad request' } });
     return;
   }
   console.error('[api] unexpected error', error);

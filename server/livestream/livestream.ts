@@ -104,6 +104,7 @@ export class LivestreamService {
   }
 
   setStreamable(hearingId: string, streamable: boolean, actor: string): void {
+    this.o.hearings.row(hearingId); // 404 for a hearing that does not exist
     const s = this.o.store.streamSettings(hearingId);
     this.o.store.saveStreamSettings(hearingId, { ...s, streamable, ...(streamable ? {} : { approvedBy: null, approvedAt: null }) });
     this.o.hearings.log(hearingId, actor, 'stream.streamable', { streamable });

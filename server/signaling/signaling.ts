@@ -45,6 +45,13 @@ const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
   closeConsultation: 'consult',
 };
 
+/**
+ * What one participant may hold in one room: a send and a receive transport with room to replace one
+ * (a viewer only receives), and a consumer of every producer of a large hearing (20 publishers with a
+ * microphone, a camera and a screen) twice over. Beyond: `limit_reached`.
+ */
+export const LIMITS = { transports: 4, viewerTransports: 2, consumers: 120 };
+
 /** Per-socket flood guard: a burst of 1,000 messages, refilled at 200 per second. */
 class TokenBucket {
   private tokens = 1000;
@@ -65,10 +72,12 @@ function errorAck(error: unknown): { error: { code: string; message: string } } 
   if (error instanceof AppError || error instanceof MediaError || error instanceof AuthError) {
     return { error: { code: error.code, message: error.message } };
   }
-  if (error instanceof TypeError) return { error: { code: 'bad_request', message: error.message } };
+  // The media server's own messages (e.g. "MID already exists in RTP listener") describe its internals:
+  // logged here, and the caller gets a code.
   const message = error instanceof Error ? error.message : String(error);
   console.warn('[signaling] request failed:', message);
-  return { error: { code: 'failed', message } };
+  if (error instanceof TypeError) return { error: { code: 'bad_request', message: 'the media server did not accept these parameters' } };
+  return { error: { code: 'failed', message: 'the request failed on the server' } };
 }
 
 /**
@@ -200,6 +209,8 @@ export class Signaling {
     this.sockets.set(claims.participantId, socket);
     void socket.join(channel(claims.hearingId));
     const bucket = new TokenBucket();
+    /** Transports and consumers of this connection being created right now (they count toward its limits). */
+    const creating = { transports: 0, consumers: 0 };
     const room = (): Promise<MediaRoom> => this.plane.room(claims.hearingId);
 
     const on = <E extends SignalingEvent>(event: E, handler: Handler<E>): void => {
@@ -262,7 +273,14 @@ export class Signaling {
     on('ping', () => ({ at: Date.now() }));
     on('createTransport', async ({ direction, consultationId }) => {
       if (direction === 'send' && !may(claims.role, 'publish')) throw new AppError(403, 'forbidden', `role ${claims.role} may not publish`);
-      const transport = await (await roomOf(consultationId)).createWebRtcTransport(claims.participantId, direction);
+      const target = await roomOf(consultationId);
+      const limit = claims.role === 'viewer' ? LIMITS.viewerTransports : LIMITS.transports;
+      // Counted with those still being created: fifty requests at once must not all pass the check.
+      if (target.peerCounts(claims.participantId).transports + creating.transports >= limit) {
+        throw new AppError(429, 'limit_reached', `at most ${limit} transports per ${claims.role} in a room: close one first`);
+      }
+      creating.transports++;
+      const transport = await target.createWebRtcTransport(claims.participantId, direction).finally(() => creating.transports--);
       return {
         id: transport.id,
         iceParameters: transport.iceParameters,
@@ -296,7 +314,13 @@ export class Signaling {
           throw new AppError(403, 'protected', 'this participant is protected: their picture is not shown to viewers');
         }
       }
-      const consumer = await target.consume(claims.participantId, transportId, producerId, rtpCapabilities as never);
+      if (target.peerCounts(claims.participantId).consumers + creating.consumers >= LIMITS.consumers) {
+        throw new AppError(429, 'limit_reached', `at most ${LIMITS.consumers} consumers per participant in a room`);
+      }
+      creating.consumers++;
+      const consumer = await target
+        .consume(claims.participantId, transportId, producerId, rtpCapabilities as never)
+        .finally(() => creating.consumers--);
       return {
         id: consumer.id,
         producerId,

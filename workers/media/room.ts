@@ -96,6 +96,12 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
     return { transports, producers, consumers };
   }
 
+  /** What one participant holds in this room (their resources are bounded by role in signaling). */
+  peerCounts(participantId: string): { transports: number; producers: number; consumers: number } {
+    const peer = this.peers.get(participantId);
+    return { transports: peer?.transports.size ?? 0, producers: peer?.producers.size ?? 0, consumers: peer?.consumers.size ?? 0 };
+  }
+
   producers(): ProducerInfo[] {
     const list: ProducerInfo[] = [];
     for (const [participantId, peer] of this.peers) {

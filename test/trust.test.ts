@@ -1,4 +1,5 @@
 // Insiders: a clerk, a lawyer, a viewer with a valid link try what their role does not allow.
+import http from 'node:http';
 import type { Socket } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import { api, createHearing, uploadEvidence, withServer } from './helpers/server.ts';
@@ -134,6 +135,15 @@ describe('trust: role lines hold against insiders', () => {
       expect(late.body.error.code).toBe('hearing_closed');
     }
     expect(readdirSync(`${dir}/evidence`).sort()).toEqual(before);
+    // Nor anything else: a fresh token, the stream flag, a protection.
+    for (const [method, route, body] of [
+      ['POST', `/participants/${party.id}/token`, undefined],
+      ['PUT', '/stream/streamable', { streamable: false }],
+      ['POST', `/participants/${party.id}/protection`, { hidden: true, voice: 'natural' }],
+    ] as const) {
+      const r = await call(method, `/api/v1/hearings/${id}${route}`, body);
+      expect([route, r.status, r.body.error?.code]).toEqual([route, 409, 'hearing_closed']);
+    }
     expect(server.store.auditLog(id).filter((e) => e.action === 'evidence.added')).toHaveLength(1);
     expect((await call('GET', `/api/v1/hearings/${id}/record/verify`)).body).toMatchObject({ ok: true, complete: true });
     // Data at rest is the server's own: the folder and every folder under it 0700, every file 0600.
@@ -235,5 +245,38 @@ describe('trust: one participant cannot exhaust what the others need', () => {
     const unknown = await call('PUT', '/api/v1/hearings/00000000-0000-4000-8000-000000000000/stream/streamable', { streamable: true });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('not_found');
+  });
+});
+
+describe('trust: keys and tokens cannot be guessed at speed', () => {
+  const ctx = withServer({ authFailuresPerMinute: 5 });
+
+  /** A REST call from another loopback address (127.0.0.2), as a second client would make it. */
+  const fromOther = (url: string, key: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = http.request(url, { localAddress: '127.0.0.2', headers: { authorization: `Bearer ${key}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('past the failures allowed per minute an address is refused, a right key and token too; other addresses are not', async () => {
+    const { server } = ctx;
+    const { participants } = await createHearing(server, [{ name: 'Party Li', role: 'party' }]);
+    const good = api(server);
+    const bad = api(server, 'wrong-key-0123456789');
+    for (let i = 0; i < 5; i++) expect((await bad('GET', '/api/v1/hearings')).status).toBe(401);
+    expect((await good('GET', '/api/v1/hearings')).status).toBe(200); // five failures are allowed
+    const refused = await bad('GET', '/api/v1/hearings');
+    expect(refused.status).toBe(401);
+    // The sixth failure blocks the address: the right key and a valid token are refused now as well.
+    const blocked = await good('GET', '/api/v1/hearings');
+    expect(blocked.status).toBe(429);
+    expect(blocked.body.error.code).toBe('too_many_failures');
+    expect(await refusal(server.url, participants[0]!.token)).toMatchObject({ code: 'too_many_failures' });
+    // Another address is served.
+    expect(await fromOther(`${server.url}/api/v1/hearings`, server.secrets.apiKey)).toBe(200);
   });
 });

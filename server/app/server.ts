@@ -11,6 +11,7 @@ import { TokenIssuer } from '../http/auth.ts';
 import { HearingService } from '../hearing/hearings.ts';
 import { apiRouter, errorHandler } from '../http/api.ts';
 import { createMetrics } from '../http/metrics.ts';
+import { AuthFailureLimiter } from '../http/auth-limit.ts';
 import { Signaling } from '../signaling/signaling.ts';
 import { WebhookSender } from '../hearing/webhooks.ts';
 import { MediaPlane } from '../../workers/media/plane.ts';
@@ -188,6 +189,8 @@ export async function startServer(config: Config): Promise<HearingServer> {
   const metrics = createMetrics(plane, store, processFaults);
   const app = express();
   app.disable('x-powered-by');
+  const authLimiter = new AuthFailureLimiter(config.authFailuresPerMinute);
+  app.use('/api/v1', authLimiter.middleware());
   app.get('/healthz', (_req, res) => {
     const live = plane.pool.workers.filter((s) => !s.worker.died).length;
     res
@@ -224,7 +227,20 @@ export async function startServer(config: Config): Promise<HearingServer> {
   const server = http.createServer(app);
   const io = new SocketServer(server, { maxHttpBufferSize: 256 * 1024, serveClient: false });
   const consultations = new ConsultationService({ hearings, plane });
-  const signaling = new Signaling({ io, hearings, plane, tokens, recorder, transcripts, evidence, signing, identity, live, consultations });
+  const signaling = new Signaling({
+    io,
+    hearings,
+    plane,
+    tokens,
+    recorder,
+    transcripts,
+    evidence,
+    signing,
+    identity,
+    live,
+    consultations,
+    authLimiter,
+  });
   hearings.on('event', (e) => {
     // Listed for the judge as it arrives.
     if (e.action === 'evidence.added' && e.hearingId)

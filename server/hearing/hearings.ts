@@ -127,7 +127,13 @@ export class HearingService extends EventEmitter<HearingEvents> {
     return { ...participantView(row), ...(await this.issueToken(row)) };
   }
 
+  /** Throws 409 for a closed hearing: nothing is written to it any more. */
+  assertOpen(hearingId: string): void {
+    if (this.row(hearingId).state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed');
+  }
+
   async issueToken(p: ParticipantRow): Promise<{ token: string; expiresAt: string; joinUrl: string }> {
+    this.assertOpen(p.hearingId);
     const { token, expiresAt } = await this.tokens.issue({ hearingId: p.hearingId, participantId: p.id, role: p.role });
     return { token, expiresAt, joinUrl: `${this.joinBaseUrl()}/join?token=${encodeURIComponent(token)}` };
   }

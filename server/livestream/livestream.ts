@@ -104,7 +104,7 @@ export class LivestreamService {
   }
 
   setStreamable(hearingId: string, streamable: boolean, actor: string): void {
-    this.o.hearings.row(hearingId); // 404 for a hearing that does not exist
+    this.o.hearings.assertOpen(hearingId); // 404 for a hearing that does not exist, 409 once closed
     const s = this.o.store.streamSettings(hearingId);
     this.o.store.saveStreamSettings(hearingId, { ...s, streamable, ...(streamable ? {} : { approvedBy: null, approvedAt: null }) });
     this.o.hearings.log(hearingId, actor, 'stream.streamable', { streamable });
@@ -156,6 +156,7 @@ export class LivestreamService {
 
   setProtection(hearingId: string, participantId: string, protection: Protection, actor: string): Protection {
     this.o.hearings.participant(hearingId, participantId);
+    this.o.hearings.assertOpen(hearingId);
     this.o.store.saveProtection(hearingId, participantId, protection);
     this.o.hearings.log(hearingId, actor, 'stream.protection', { participantId, ...protection });
     // Applied at once: the program is rebuilt without this participant's picture (or voice as it is).

@@ -1,5 +1,6 @@
 import type { Server } from 'socket.io';
 import { AppError } from '../http/errors.ts';
+import type { AuthFailureLimiter } from '../http/auth-limit.ts';
 import { AuthError, type TokenIssuer } from '../http/auth.ts';
 import type { HearingService } from '../hearing/hearings.ts';
 import { may, type Action } from '../hearing/roles.ts';
@@ -100,6 +101,7 @@ export class Signaling {
   private readonly identity: IdentityService;
   private readonly live: LivestreamService;
   private readonly consultations: ConsultationService;
+  private readonly authLimiter: AuthFailureLimiter;
 
   constructor(o: {
     io: Server;
@@ -113,6 +115,7 @@ export class Signaling {
     identity: IdentityService;
     live: LivestreamService;
     consultations: ConsultationService;
+    authLimiter: AuthFailureLimiter;
   }) {
     this.io = o.io;
     this.hearings = o.hearings;
@@ -125,16 +128,23 @@ export class Signaling {
     this.identity = o.identity;
     this.live = o.live;
     this.consultations = o.consultations;
+    this.authLimiter = o.authLimiter;
     const { io, plane } = o;
     io.use((socket, next) => {
-      this.authenticate(socket as HearingSocket).then(
-        () => next(),
-        (error: unknown) => {
-          const refused = new Error(error instanceof Error ? error.message : 'refused') as Error & { data?: unknown };
-          refused.data = errorAck(error).error;
-          next(refused);
-        },
-      );
+      const address = socket.handshake.address;
+      Promise.resolve()
+        .then(() => this.authLimiter.check(address))
+        .then(() => this.authenticate(socket as HearingSocket))
+        .then(
+          () => next(),
+          (error: unknown) => {
+            // A token that is missing, forged, expired or names nobody counts against the address.
+            if (error instanceof AuthError || (error instanceof AppError && error.code === 'not_found')) this.authLimiter.failed(address);
+            const refused = new Error(error instanceof Error ? error.message : 'refused') as Error & { data?: unknown };
+            refused.data = errorAck(error).error;
+            next(refused);
+          },
+        );
     });
     io.on('connection', (socket) => this.onConnection(socket as HearingSocket));
     plane.on('roomOpened', (room) => this.watchRoom(room));

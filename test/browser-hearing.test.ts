@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHearing, startTestServer } from './helpers/server.ts';
-import { openJoin, stats, twoPartyHearing, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
+import { cspViolations, openJoin, stats, twoPartyHearing, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
 import { sleep } from './helpers/wait.ts';
 
 describe('real browsers in one hearing', () => {
@@ -19,6 +19,10 @@ describe('real browsers in one hearing', () => {
     const partyPage = await openJoin(browser, party.joinUrl);
     await waitForMediaFrom(judgePage, party.id);
     await waitForMediaFrom(partyPage, judge.id);
+    // The token left the address bar once the page had it; the page works under its security policy.
+    expect(judgePage.url()).toBe(`${server.url}/join`);
+    expect(cspViolations(judgePage)).toEqual([]);
+    expect(cspViolations(partyPage)).toEqual([]);
 
     const viewerPage = await openJoin(browser, viewer.joinUrl);
     // The viewer receives both publishers...

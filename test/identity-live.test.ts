@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HearingServer } from '../server/app/server.ts';
@@ -47,7 +47,7 @@ describe('face identity on the live video track', () => {
     const checksOf = (pid: string) =>
       server.store.auditLog(id).filter((e) => e.action === 'identity.checked' && e.detail.participantId === pid);
     const judgePage = await openJoin(amyCamera, judge.joinUrl);
-    await openJoin(amyCamera, amy.joinUrl);
+    const amyPage = await openJoin(amyCamera, amy.joinUrl);
     const impostorPage = await openJoin(howardCamera, impostor.joinUrl);
 
     const amyChecked = await until('Amy checked from her live camera', () => checksOf(amy.id)[0], 45_000);
@@ -109,10 +109,6 @@ describe('face identity on the live video track', () => {
       .extend({ top: 80, bottom: 80, left: 160, right: 160, background: '#808080' })
       .png()
       .toBuffer();
-    const amyPage = amyCamera
-      .contexts()
-      .flatMap((c) => c.pages())
-      .find((p) => p.url().includes(encodeURIComponent(amy.token)) || p.url().includes(amy.token)) as Page;
     /** Amy's phone camera shows `png` (or nothing but a grey wall): a canvas track, switched to once. */
     const showOnCamera = (png: Buffer | null) =>
       amyPage.evaluate(

@@ -123,7 +123,8 @@ describe('public livestream', () => {
       return seen.size;
     };
     const already = await watchPlaylist();
-    await until('four more segments', async () => (await watchPlaylist()) >= already + 4, 20_000);
+    // Up to 45 s: on a loaded machine the program can stall and be rebuilt once (issue 20, item 17).
+    await until('four more segments', async () => (await watchPlaylist()) >= already + 4, 45_000);
     const fresh = [...seen.values()].slice(already);
     for (const [i, seg] of fresh.entries()) {
       const heldMs = seg.seenAt - (seg.pdt + seg.duration * 1000);
@@ -219,5 +220,5 @@ describe('public livestream', () => {
     const manifest = fs.readFileSync(path.join(server.recorder.dirOf(h.id), 'manifest.jsonl'), 'utf8');
     for (const e of ['stream.approved', 'stream.started', 'stream.protection', 'stream.cut']) expect(manifest).toContain(`"event":"${e}"`);
     // The legal delay is waited out several times and a real player plays: about 40 s alone, more when busy.
-  }, 120_000);
+  }, 180_000);
 });

@@ -239,12 +239,33 @@ describe('trust: one participant cannot exhaust what the others need', () => {
     expect(again.error.message).not.toMatch(/MID|listener|RTP/i);
     socket.close();
     // A static file that is not there, and a hearing that is not there.
+    // By default no page may be framed.
+    const join = await fetch(`${server.url}/join`);
+    expect(join.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(join.headers.get('x-frame-options')).toBe('DENY');
     const client = await fetch(`${server.url}/client/`);
     expect(client.status).toBe(404);
     expect(await client.text()).not.toContain('/work');
     const unknown = await call('PUT', '/api/v1/hearings/00000000-0000-4000-8000-000000000000/stream/streamable', { streamable: true });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('not_found');
+  });
+});
+
+describe('trust: the pages keep their tokens and frames to themselves', () => {
+  const ctx = withServer({ frameAncestors: 'https://court.example' });
+
+  it('every answer forbids sniffing and Referer; the pages carry a policy, framed only by the configured platform', async () => {
+    const { server } = ctx;
+    const { id } = await createHearing(server, [{ name: 'Party Li', role: 'party' }]);
+    for (const route of ['/join', `/watch/${id}`, `/api/v1/hearings/${id}/transcript?format=html`, '/healthz']) {
+      const r = await fetch(`${server.url}${route}`, { headers: { authorization: `Bearer ${server.secrets.apiKey}` } });
+      expect(r.headers.get('x-content-type-options'), route).toBe('nosniff');
+      expect(r.headers.get('referrer-policy'), route).toBe('no-referrer');
+      const csp = r.headers.get('content-security-policy') ?? '';
+      expect(csp, route).toContain("script-src 'self'");
+      expect(csp, route).toContain('frame-ancestors https://court.example');
+    }
   });
 });
 

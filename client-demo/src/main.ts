@@ -2,7 +2,14 @@ import { SignalingClient, SignalingError } from './signaling.ts';
 import { Session } from './session.ts';
 import * as ui from './ui.ts';
 
-const token = new URLSearchParams(location.search).get('token');
+// The token leaves the address bar (and so the history and any Referer) as soon as the page has it; a
+// reload of this tab finds it in the tab's session storage.
+const fromLink = new URLSearchParams(location.search).get('token');
+if (fromLink) {
+  sessionStorage.setItem('hearingToken', fromLink);
+  history.replaceState(null, '', location.pathname);
+}
+const token = fromLink ?? sessionStorage.getItem('hearingToken');
 if (!token) {
   ui.setStatus('no token in the link');
   throw new Error('missing token');

@@ -31,6 +31,12 @@ const envSchema = z.object({
   // no socket bound to port 0 may take one in between.
   HEARING_RECORD_PORT_MIN: port.default(20000),
   HEARING_RECORD_PORT_MAX: port.default(26999),
+  HEARING_FRAME_ANCESTORS: z
+    .string()
+    .trim()
+    .max(2000)
+    .regex(/^[^;,\r\n]*$/, 'origins separated by spaces')
+    .default(''),
   HEARING_AUTH_FAILURES_PER_MIN: z.coerce.number().int().min(1).max(100_000).default(20),
   HEARING_RECORD_CHECKPOINT_S: z.coerce.number().int().min(1).max(3600).default(30),
   HEARING_RECORD_CHECKPOINT_LINES: z.coerce.number().int().min(1).max(100_000).default(200),
@@ -87,6 +93,8 @@ export interface Config {
   /** UDP ports the recorder's ffmpeg processes listen on (RTP + RTCP pairs). */
   recordPortMin: number;
   recordPortMax: number;
+  /** Origins allowed to embed the pages in a frame (CSP frame-ancestors), space-separated; none by default. */
+  frameAncestors: string;
   /** Failed authentications an address may make in a minute before it is refused for a minute. */
   authFailuresPerMinute: number;
   /** Sign the record's chain head into it this often (seconds) or after this many lines. */
@@ -136,6 +144,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     recordPortMin: e.HEARING_RECORD_PORT_MIN,
     recordPortMax: e.HEARING_RECORD_PORT_MAX,
     authFailuresPerMinute: e.HEARING_AUTH_FAILURES_PER_MIN,
+    frameAncestors: e.HEARING_FRAME_ANCESTORS,
     recordCheckpoint: { seconds: e.HEARING_RECORD_CHECKPOINT_S, lines: e.HEARING_RECORD_CHECKPOINT_LINES },
     facePortMin: e.HEARING_FACE_PORT_MIN,
     facePortMax: e.HEARING_FACE_PORT_MAX,

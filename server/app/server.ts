@@ -12,6 +12,7 @@ import { HearingService } from '../hearing/hearings.ts';
 import { apiRouter, errorHandler } from '../http/api.ts';
 import { createMetrics } from '../http/metrics.ts';
 import { AuthFailureLimiter } from '../http/auth-limit.ts';
+import { securityHeaders } from '../http/headers.ts';
 import { Signaling } from '../signaling/signaling.ts';
 import { WebhookSender } from '../hearing/webhooks.ts';
 import { MediaPlane } from '../../workers/media/plane.ts';
@@ -189,6 +190,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
   const metrics = createMetrics(plane, store, processFaults);
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders(config.frameAncestors));
   const authLimiter = new AuthFailureLimiter(config.authFailuresPerMinute);
   app.use('/api/v1', authLimiter.middleware());
   app.get('/healthz', (_req, res) => {

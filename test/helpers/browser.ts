@@ -32,10 +32,19 @@ export interface RemoteTrackStats {
   framesDecoded: number;
 }
 
+const violations = new WeakMap<Page, string[]>();
+
+/** What the page's content security policy refused so far (console errors naming the policy). */
+export const cspViolations = (page: Page): string[] => violations.get(page) ?? [];
+
 export async function openJoin(browser: Browser, joinUrl: string): Promise<Page> {
   const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
   const page = await context.newPage();
   page.on('pageerror', (error) => console.warn('[page error]', error.message));
+  violations.set(page, []);
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) violations.get(page)!.push(m.text());
+  });
   await page.goto(joinUrl);
   await page.waitForFunction(() => (window as any).hearingClient?.state().joined === true, undefined, { timeout: 30_000 });
   return page;

@@ -69,5 +69,5 @@ describe('public livestream inputs', () => {
     expect((await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'closed' })).status).toBe(200);
     const manifest = fs.readFileSync(path.join(server.recorder.dirOf(h.id), 'manifest.jsonl'), 'utf8');
     for (const e of ['stream.stalled', 'stream.input_back']) expect(manifest).toContain(`"event":"${e}"`);
-  }, 120_000);
+  }, 180_000);
 });

@@ -150,7 +150,11 @@ async function measureLatency(server: HearingServer, hearingId: string, seconds:
   try {
     const page = await browser.newPage();
     await page.goto(`${server.url}/watch/${hearingId}`);
-    await page.waitForFunction('window.watchClient && window.watchClient.state().currentTime > 0.5', undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => ((window as unknown as { watchClient?: { state(): { currentTime: number } } }).watchClient?.state().currentTime ?? 0) > 0.5,
+      undefined,
+      { timeout: 60_000 },
+    );
     // Steady state: the player has had time to settle at its distance from the live edge (a viewer
     // watches for minutes; the first seconds after joining are not what they see).
     await sleep(10_000);

@@ -20,6 +20,9 @@ import { launchChromium } from '../lib/chromium.ts';
 import type { FromImpair, ImpairConfig, ImpairCounters, ToImpair } from './impair.ts';
 import type { InboundStats } from '../../client-demo/src/stats.ts';
 
+/** What the join page exposes to a harness (a function predicate: the page's policy forbids eval). */
+type JoinedPage = { hearingClient?: { state(): { joined: boolean } } };
+
 export interface LossOptions {
   /** Loss levels in percent; a 0 % baseline is always run first. */
   levels: number[];
@@ -89,7 +92,9 @@ async function joinPage(browser: Browser, url: string): Promise<Page> {
   const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
   const page = await context.newPage();
   await page.goto(url);
-  await page.waitForFunction('window.hearingClient && window.hearingClient.state().joined === true', undefined, { timeout: 60_000 });
+  await page.waitForFunction(() => (window as unknown as JoinedPage).hearingClient?.state().joined === true, undefined, {
+    timeout: 60_000,
+  });
   return page;
 }
 

@@ -31,6 +31,8 @@ interface Segment {
   duration: number;
   /** First of its run after another run: the player must reset its decoder (EXT-X-DISCONTINUITY). */
   discontinuity: boolean;
+  /** When this publisher first saw it finished: no frame in it was taken later. */
+  finishedAt: number;
 }
 
 const cueTime = (ms: number): string => {
@@ -113,7 +115,10 @@ export class LivePublisher {
       await this.scan();
       const now = Date.now();
       const due = [...this.pending.values()]
-        .filter((s) => s.startMs + s.duration * 1000 + this.o.delaySeconds * 1000 <= now)
+        // The delay counts from the later of the segment's end by the encoder's clock and the moment it
+        // was seen finished: the encoder's clock starts when it starts, seconds before its first frames on
+        // a busy machine, so by that clock alone a segment would go out early by as much.
+        .filter((s) => Math.max(s.startMs + s.duration * 1000, s.finishedAt) + this.o.delaySeconds * 1000 <= now)
         .sort((a, b) => a.number - b.number);
       for (const s of due) {
         if (this.ended) break;
@@ -149,7 +154,7 @@ export class LivePublisher {
             const discontinuity = !this.runsSeen.has(runId) && this.lastRunId !== -1;
             this.runsSeen.add(runId);
             this.lastRunId = runId;
-            this.pending.set(name, { name, number, runId, startMs: pdt, duration, discontinuity });
+            this.pending.set(name, { name, number, runId, startMs: pdt, duration, discontinuity, finishedAt: Date.now() });
           }
           pdt += duration * 1000;
         }

@@ -220,5 +220,5 @@ describe('public livestream', () => {
     const manifest = fs.readFileSync(path.join(server.recorder.dirOf(h.id), 'manifest.jsonl'), 'utf8');
     for (const e of ['stream.approved', 'stream.started', 'stream.protection', 'stream.cut']) expect(manifest).toContain(`"event":"${e}"`);
     // The legal delay is waited out several times and a real player plays: about 40 s alone, more when busy.
-  }, 180_000);
+  }, 240_000);
 });

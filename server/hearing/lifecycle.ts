@@ -60,9 +60,4 @@ export class HearingLifecycle {
     });
     return next;
   }
-
-  /** Resolves once every sequence started so far for the hearing has finished. */
-  settled(hearingId: string): Promise<void> {
-    return this.running.get(hearingId) ?? Promise.resolve();
-  }
 }

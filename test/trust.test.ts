@@ -1,4 +1,5 @@
 // Insiders: a clerk, a lawyer, a viewer with a valid link try what their role does not allow.
+import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import type { Socket } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import { connect, refusal, request } from './helpers/socket.ts';
 import { enroll, face } from './helpers/faces.ts';
 import { until } from './helpers/wait.ts';
 import { LIMITS } from '../server/signaling/signaling.ts';
+import { MAX_KEYS } from '../server/transcript/signing.ts';
 
 const VP8 = { codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 }], encodings: [{ ssrc: 7001 }] };
 
@@ -211,6 +213,69 @@ describe('trust: one participant cannot exhaust what the others need', () => {
     expect(consumed.slice(LIMITS.consumers).map((r) => r.error.code)).toEqual(Array(10).fill('limit_reached'));
     expect(room.peerCounts(viewer.id).consumers).toBe(LIMITS.consumers);
     for (const s of [viewerSocket, partySocket]) s.close();
+  });
+
+  it('joining again adds nothing to the record; recorded actions are rate-limited per participant and the limit is logged once', async () => {
+    const { server } = ctx;
+    const { id, participants } = await createHearing(server, [
+      { name: 'Observer', role: 'viewer' },
+      { name: 'Party Li', role: 'party' },
+      { name: 'Clerk Zhou', role: 'clerk' },
+      { name: 'Judge Wang', role: 'judge' },
+    ]);
+    const [viewer, party, clerk, judge] = participants as [
+      (typeof participants)[0],
+      (typeof participants)[0],
+      (typeof participants)[0],
+      (typeof participants)[0],
+    ];
+    const sockets = (await Promise.all(participants.map((p) => connect(server.url, p.token)))) as Socket[];
+    const [viewerSocket, partySocket, clerkSocket, judgeSocket] = sockets as [Socket, Socket, Socket, Socket];
+    const linesBy = (pid: string, action?: string) =>
+      server.store.auditLog(id).filter((e) => e.actor === pid && (action === undefined || e.action === action));
+    const lines = (pid: string) =>
+      server.store
+        .auditLog(id)
+        .filter((e) => e.actor === pid)
+        .map((e) => e.action);
+
+    // 300 joins on one connection: the first is logged, the rest only reset the viewer's media.
+    const joins = [];
+    for (let i = 0; i < 300; i++) joins.push(await request(viewerSocket, 'join', {}));
+    expect(joins.filter((r) => r.self?.participantId === viewer.id).length).toBe(LIMITS.recordBurst);
+    expect(new Set(joins.filter((r) => r.error).map((r) => r.error.code))).toEqual(new Set(['record_rate_limited']));
+    expect(lines(viewer.id)).toEqual(['participant.joined', 'participant.rate_limited']);
+
+    // 100 different signing keys from one party: a few devices' worth are kept, one line each; the same key again is no new line.
+    await request(partySocket, 'join', {});
+    const keys = Array.from({ length: 100 }, () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }));
+    const registered = [];
+    for (const publicKey of keys) registered.push(await request(partySocket, 'registerSigningKey', { publicKey }));
+    expect(registered.filter((r) => r.keyId).length).toBe(MAX_KEYS);
+    expect(new Set(registered.slice(MAX_KEYS).map((r) => r.error.code))).toEqual(new Set(['limit_reached', 'record_rate_limited']));
+    expect(linesBy(party.id, 'signing_key.registered')).toHaveLength(MAX_KEYS);
+    const again = await request(partySocket, 'registerSigningKey', { publicKey: keys[0] });
+    expect(again.keyId ?? again.error.code).toMatch(/^[0-9a-f]{64}$|^record_rate_limited$/);
+    expect(linesBy(party.id, 'signing_key.registered')).toHaveLength(MAX_KEYS);
+    expect(linesBy(party.id, 'participant.rate_limited')).toHaveLength(1);
+
+    // A clerk toggling protection 100 times: the burst is recorded, the rest refused and not done, the limit logged once.
+    await request(clerkSocket, 'join', {});
+    const toggles = [];
+    for (let i = 0; i < 100; i++)
+      toggles.push(await request(clerkSocket, 'setProtection', { participantId: party.id, hidden: i % 2 === 0, voice: 'natural' }));
+    const done = toggles.filter((r) => !r.error).length;
+    expect(done).toBeGreaterThanOrEqual(LIMITS.recordBurst - 1);
+    expect(done).toBeLessThanOrEqual(LIMITS.recordBurst + 2);
+    expect(linesBy(clerk.id, 'stream.protection')).toHaveLength(done);
+    expect(linesBy(clerk.id, 'participant.rate_limited')).toHaveLength(1);
+
+    // Meanwhile the judge acts at once and is recorded: the limits are each participant's own.
+    const t0 = performance.now();
+    expect((await request(judgeSocket, 'transition', { to: 'waiting_room' })).state).toBe('waiting_room');
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(lines(judge.id)).toContain('hearing.state_changed');
+    for (const s of sockets) s.close();
   });
 
   it('errors name a code, never the server’s internals', async () => {

@@ -51,20 +51,65 @@ const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
  * (a viewer only receives), and a consumer of every producer of a large hearing (20 publishers with a
  * microphone, a camera and a screen) twice over. Beyond: `limit_reached`.
  */
-export const LIMITS = { transports: 4, viewerTransports: 2, consumers: 120 };
+export const LIMITS = { transports: 4, viewerTransports: 2, consumers: 120, recordBurst: 60, recordPerSecond: 1 };
 
-/** Per-socket flood guard: a burst of 1,000 messages, refilled at 200 per second. */
-class TokenBucket {
-  private tokens = 1000;
+/**
+ * Messages that write to the hearing's record (or start taps that do): one participant gets a burst of
+ * `LIMITS.recordBurst`, refilled at `recordPerSecond`; beyond, they are refused (`record_rate_limited`,
+ * the action is not done) and the limit is logged once per episode.
+ */
+const RECORDED: ReadonlySet<SignalingEvent> = new Set<SignalingEvent>([
+  'join',
+  'produce',
+  'registerSigningKey',
+  'editTranscript',
+  'annotateTranscript',
+  'placeEvidence',
+  'freezeTranscript',
+  'signTranscript',
+  'transition',
+  'stream',
+  'setProtection',
+  'identityDecision',
+  'openConsultation',
+  'closeConsultation',
+  'pauseRecording',
+  'resumeRecording',
+]);
+
+/** A token bucket: a burst of `size`, refilled at `perSecond`. */
+export class TokenBucket {
+  private tokens: number;
   private last = Date.now();
+  constructor(
+    private readonly size: number,
+    private readonly perSecond: number,
+  ) {
+    this.tokens = size;
+  }
   take(): boolean {
-    const now = Date.now();
-    this.tokens = Math.min(1000, this.tokens + ((now - this.last) / 1000) * 200);
-    this.last = now;
+    this.refill();
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
   }
+  /** Whether the bucket has refilled completely since it was last drawn on. */
+  full(): boolean {
+    this.refill();
+    return this.tokens >= this.size;
+  }
+  private refill(): void {
+    const now = Date.now();
+    this.tokens = Math.min(this.size, this.tokens + ((now - this.last) / 1000) * this.perSecond);
+    this.last = now;
+  }
+}
+
+/** One participant's allowance of record lines (kept across reconnects). */
+interface RecordBudget {
+  bucket: TokenBucket;
+  /** The limit was logged in this episode (until the bucket refills completely). */
+  announced: boolean;
 }
 
 const channel = (hearingId: string): string => `hearing:${hearingId}`;
@@ -89,6 +134,8 @@ function errorAck(error: unknown): { error: { code: string; message: string } } 
 export class Signaling {
   /** Live socket per participant: a second connection replaces the first. */
   private readonly sockets = new Map<string, HearingSocket>();
+  /** Record-line allowance per participant (see RECORDED). */
+  private readonly budgets = new Map<string, RecordBudget>();
 
   private readonly io: Server;
   private readonly hearings: HearingService;
@@ -218,7 +265,10 @@ export class Signaling {
     }
     this.sockets.set(claims.participantId, socket);
     void socket.join(channel(claims.hearingId));
-    const bucket = new TokenBucket();
+    // Per-socket flood guard: a burst of 1,000 messages, refilled at 200 per second.
+    const bucket = new TokenBucket(1000, 200);
+    /** The room this connection joined (a second join into the same room is not logged again). */
+    let joined: MediaRoom | undefined;
     /** Transports and consumers of this connection being created right now (they count toward its limits). */
     const creating = { transports: 0, consumers: 0 };
     const room = (): Promise<MediaRoom> => this.plane.room(claims.hearingId);
@@ -234,6 +284,7 @@ export class Signaling {
           const action = REQUIRES[event];
           if (action && !may(claims.role, action)) throw new AppError(403, 'forbidden', `role ${claims.role} may not ${event}`);
           const data = validate(signalingSchemas[event], payload === undefined ? {} : payload, 'message');
+          if (RECORDED.has(event)) this.spendRecordLine(claims.hearingId, claims.participantId, event);
           reply((await handler(data as Parameters<Handler<E>>[0], { socket, claims, room })) ?? {});
         } catch (error) {
           reply(errorAck(error));
@@ -250,13 +301,19 @@ export class Signaling {
     on('join', async () => {
       const r = await room();
       const rejoin = this.hearings.joinedBefore(claims.hearingId, claims.participantId);
+      // Joining starts the participant's media afresh (the client joins again after `mediaReset`).
       r.removePeer(claims.participantId);
-      this.hearings.log(claims.hearingId, claims.participantId, 'participant.joined', {
-        role: claims.role,
-        rejoin,
-        workerPid: r.workerPid,
-      });
-      socket.to(channel(claims.hearingId)).emit('participantJoined', this.describe(socket));
+      // Announced and logged once per connection and room: joining again into the same room only resets media.
+      if (joined !== r) {
+        this.hearings.log(claims.hearingId, claims.participantId, 'participant.joined', {
+          role: claims.role,
+          rejoin,
+          workerPid: r.workerPid,
+          ...(joined ? { mediaReset: true } : {}),
+        });
+        if (!joined) socket.to(channel(claims.hearingId)).emit('participantJoined', this.describe(socket));
+        joined = r;
+      }
       const hearing = this.hearings.get(claims.hearingId);
       return {
         self: this.describe(socket),
@@ -418,6 +475,30 @@ export class Signaling {
     });
   }
 
+  /** Takes one record line from the participant's allowance, or refuses the message (logging the limit once). */
+  private spendRecordLine(hearingId: string, participantId: string, event: string): void {
+    let budget = this.budgets.get(participantId);
+    if (!budget) {
+      budget = { bucket: new TokenBucket(LIMITS.recordBurst, LIMITS.recordPerSecond), announced: false };
+      this.budgets.set(participantId, budget);
+    }
+    if (budget.announced && budget.bucket.full()) budget.announced = false;
+    if (budget.bucket.take()) return;
+    if (!budget.announced) {
+      budget.announced = true;
+      this.hearings.log(hearingId, participantId, 'participant.rate_limited', {
+        event,
+        burst: LIMITS.recordBurst,
+        perSecond: LIMITS.recordPerSecond,
+      });
+    }
+    throw new AppError(
+      429,
+      'record_rate_limited',
+      `too many recorded actions: at most ${LIMITS.recordPerSecond} per second after a burst of ${LIMITS.recordBurst}`,
+    );
+  }
+
   /**
    * A media worker died under a room. The courtroom was rebuilt (or lost): its participants reconnect
    * on `mediaReset`. A consultation is ended instead (its two members go back to the courtroom and may
@@ -462,6 +543,7 @@ export class Signaling {
    */
   async closeHearing(hearingId: string): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
+    for (const p of this.hearings.participants(hearingId)) this.budgets.delete(p.id);
     this.plane.closeRoom(hearingId);
     this.io.in(channel(hearingId)).disconnectSockets(true);
   }

@@ -23,8 +23,8 @@ export function transcriptHandlers(on: On, d: TranscriptDeps): void {
     return { segment };
   });
   on('registerSigningKey', ({ publicKey }, { claims }) => {
-    const keyId = d.signing.registerKey(claims.participantId, publicKey as never);
-    d.hearings.log(claims.hearingId, claims.participantId, 'signing_key.registered', { keyId });
+    const { keyId, fresh } = d.signing.registerKey(claims.participantId, publicKey as never);
+    if (fresh) d.hearings.log(claims.hearingId, claims.participantId, 'signing_key.registered', { keyId });
     return { keyId };
   });
   on('freezeTranscript', (_data, { claims }) => {

@@ -187,6 +187,10 @@ export class Store {
       .run(keyId, participantId, jwk, at);
   }
 
+  keyCount(participantId: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM participant_keys WHERE participant_id = ?').get(participantId) as { n: number }).n;
+  }
+
   key(keyId: string): { participantId: string; jwk: string } | undefined {
     return this.db.prepare('SELECT participant_id AS participantId, jwk FROM participant_keys WHERE key_id = ?').get(keyId) as
       { participantId: string; jwk: string } | undefined;

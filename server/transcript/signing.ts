@@ -15,6 +15,9 @@ export interface SignatureStatus extends SignatureRow {
   reason: string | null;
 }
 
+/** Signing keys one participant may register. */
+export const MAX_KEYS = 8;
+
 /**
  * Signing the transcript on the participants' own devices: each device registers an ECDSA P-256 public
  * key at join; the judge or clerk freezes the transcript (its digest with the record's head hash); each
@@ -33,7 +36,11 @@ export class TranscriptSigning {
     return path.join(this.dirOf(hearingId), 'signatures', `${signatureId}.png`);
   }
 
-  registerKey(participantId: string, jwk: JsonWebKey): string {
+  /**
+   * Registers a device's public key; `fresh` is false when this participant had registered it before.
+   * At most `MAX_KEYS` per participant (a few devices and browsers), and a key is one participant's.
+   */
+  registerKey(participantId: string, jwk: JsonWebKey): { keyId: string; fresh: boolean } {
     let key;
     try {
       key = createPublicKey({ key: jwk, format: 'jwk' });
@@ -45,8 +52,13 @@ export class TranscriptSigning {
     const keyId = createHash('sha256')
       .update(key.export({ type: 'spki', format: 'der' }))
       .digest('hex');
+    const owner = this.store.key(keyId)?.participantId;
+    if (owner === participantId) return { keyId, fresh: false };
+    if (owner) throw new AppError(409, 'key_taken', 'this key belongs to another participant');
+    if (this.store.keyCount(participantId) >= MAX_KEYS)
+      throw new AppError(429, 'limit_reached', `at most ${MAX_KEYS} signing keys per participant`);
     this.store.insertKey(keyId, participantId, JSON.stringify(jwk), new Date().toISOString());
-    return keyId;
+    return { keyId, fresh: true };
   }
 
   freeze(hearingId: string, actor: string): FreezeRow & { message: string } {

@@ -57,17 +57,18 @@ describe('evidence photos', () => {
       .png()
       .toBuffer();
     const truncatedPng = face.subarray(0, Math.floor(face.length / 2));
-    const refusals: [string, Promise<{ status: number; body: any }>, number, string][] = [
-      ['text', upload(server, id, party.token, Buffer.from('this is not a photo')), 415, 'not_an_image'],
-      ['truncated', upload(server, id, party.token, truncatedPng, 'half.png'), 422, 'corrupt_image'],
-      ['too many pixels', upload(server, id, party.token, huge, 'huge.png'), 413, 'image_too_large'],
-      ['too many bytes', upload(server, id, party.token, Buffer.alloc(11 * 1024 * 1024, 1), 'big.jpg'), 413, 'image_too_large'],
-      ['no file', upload(server, id, party.token, null), 400, 'no_photo'],
-      ['viewer', upload(server, id, viewer.token, withExif), 403, 'forbidden'],
-      ['no auth', upload(server, id, null, withExif), 401, 'unauthorized'],
+    // One after another: a participant uploads one photo at a time.
+    const refusals: [string, () => Promise<{ status: number; body: any }>, number, string][] = [
+      ['text', () => upload(server, id, party.token, Buffer.from('this is not a photo')), 415, 'not_an_image'],
+      ['truncated', () => upload(server, id, party.token, truncatedPng, 'half.png'), 422, 'corrupt_image'],
+      ['too many pixels', () => upload(server, id, party.token, huge, 'huge.png'), 413, 'image_too_large'],
+      ['too many bytes', () => upload(server, id, party.token, Buffer.alloc(11 * 1024 * 1024, 1), 'big.jpg'), 413, 'image_too_large'],
+      ['no file', () => upload(server, id, party.token, null), 400, 'no_photo'],
+      ['viewer', () => upload(server, id, viewer.token, withExif), 403, 'forbidden'],
+      ['no auth', () => upload(server, id, null, withExif), 401, 'unauthorized'],
     ];
     for (const [what, pending, status, code] of refusals) {
-      const r = await pending;
+      const r = await pending();
       expect(r.status, what).toBe(status);
       expect(r.body.error.code, what).toBe(code);
       expect(r.body.error.message.length).toBeGreaterThan(0);

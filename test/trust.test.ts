@@ -9,6 +9,9 @@ import { enroll, face } from './helpers/faces.ts';
 import { until } from './helpers/wait.ts';
 import { LIMITS } from '../server/signaling/signaling.ts';
 import { MAX_KEYS } from '../server/transcript/signing.ts';
+import { IMAGE_LIMITS, ImageDecoder } from '../server/evidence/images.ts';
+import { UPLOAD_LIMITS } from '../server/evidence/api.ts';
+import sharp from 'sharp';
 
 const VP8 = { codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 }], encodings: [{ ssrc: 7001 }] };
 
@@ -276,6 +279,121 @@ describe('trust: one participant cannot exhaust what the others need', () => {
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(lines(judge.id)).toContain('hearing.state_changed');
     for (const s of sockets) s.close();
+  });
+
+  it('costly photos are decoded apart from the server, one at a time: pixel limit, one upload at a time and a rate per participant', async () => {
+    const { server } = ctx;
+    const people = Array.from({ length: 6 }, (_, i) => ({ name: `Party ${i}`, role: 'party' as const }));
+    const { id, participants } = await createHearing(server, [...people, { name: 'Judge Wang', role: 'judge' }]);
+    const parties = participants.slice(0, 6);
+    const judge = participants[6]!;
+    const judgeSocket = await connect(server.url, judge.token);
+    await request(judgeSocket, 'join', {});
+    // Decompression bombs of a few kilobytes: 39.7 MP is over the limit; 31.4 MP (5600²) is a photo to decode.
+    const bomb = await sharp({ create: { width: 6300, height: 6300, channels: 3, background: '#777' } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
+    const costly = await sharp({ create: { width: 5600, height: 5600, channels: 3, background: '#777' } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
+    expect(bomb.length + costly.length).toBeLessThan(300_000);
+    expect(6300 * 6300).toBeGreaterThan(IMAGE_LIMITS.maxPixels);
+    expect(5600 * 5600).toBeLessThan(IMAGE_LIMITS.maxPixels);
+
+    const rssBefore = process.memoryUsage().rss;
+    let rssPeak = rssBefore;
+    const pings: number[] = [];
+    let uploading = true;
+    const pinging = (async () => {
+      while (uploading) {
+        const t0 = performance.now();
+        await request(judgeSocket, 'ping', {});
+        pings.push(performance.now() - t0);
+        rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    // Six parties at once: each a bomb and a costly photo, and a second upload while the first is under way.
+    const results = await Promise.all(
+      parties.map(async (p) => {
+        const first = uploadEvidence(server, id, p.token, costly, 'costly.png');
+        const meanwhile = await uploadEvidence(server, id, p.token, costly, 'again.png');
+        const bombed = await first.then(() => uploadEvidence(server, id, p.token, bomb, 'bomb.png'));
+        return { first: await first, meanwhile, bombed };
+      }),
+    );
+    uploading = false;
+    await pinging;
+    for (const r of results) {
+      expect(r.first.status, JSON.stringify(r.first.body)).toBe(201);
+      expect([r.first.body.width, r.first.body.height]).toEqual([5600, 5600]);
+      expect(r.meanwhile.body.error.code).toBe('upload_in_progress');
+      expect(r.bombed.status).toBe(413);
+      expect(r.bombed.body.error.code).toBe('image_too_large');
+    }
+    // The server decoded none of it itself: its memory did not grow by the decoded pictures, its pings stayed quick.
+    expect(rssPeak - rssBefore).toBeLessThan(120 * 1024 * 1024);
+    pings.sort((a, b) => a - b);
+    expect(pings.length).toBeGreaterThan(10);
+    expect(pings[Math.floor(pings.length * 0.99)]!).toBeLessThan(250);
+
+    // One participant's rate: the burst, then refused with the limit logged once.
+    const small = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#345' } })
+      .jpeg()
+      .toBuffer();
+    const one = parties[0]!;
+    const statuses = [];
+    for (let i = 0; i < UPLOAD_LIMITS.burst + 3; i++) statuses.push((await uploadEvidence(server, id, one.token, small)).status);
+    // Two of its burst went on the costly photo and the bomb (the refused one in progress took none).
+    expect(statuses.filter((s) => s === 201)).toHaveLength(UPLOAD_LIMITS.burst - 2);
+    expect(statuses.slice(UPLOAD_LIMITS.burst - 2)).toEqual(Array(5).fill(429));
+    const limited = server.store.auditLog(id).filter((e) => e.actor === one.id && e.action === 'participant.rate_limited');
+    expect(limited).toHaveLength(1);
+    judgeSocket.close();
+  });
+
+  it('a photo that takes too long or too much memory is refused by the image process alone; the next photo is decoded', async () => {
+    const slow = new ImageDecoder({ ...IMAGE_LIMITS, timeoutMs: 300 });
+    const tight = new ImageDecoder({ ...IMAGE_LIMITS, memoryBytes: 1000 * 1024 * 1024 });
+    const stillborn = new ImageDecoder({ ...IMAGE_LIMITS, memoryBytes: 256 * 1024 * 1024 });
+    const normal = new ImageDecoder();
+    try {
+      const costly = await sharp({ create: { width: 5600, height: 5600, channels: 3, background: '#777' } })
+        .png()
+        .toBuffer();
+      // Interlaced 16-bit RGBA: decoded whole into memory (5600² × 8 bytes = 239 MB), within the pixel limit.
+      const hungry = await sharp({ create: { width: 5600, height: 5600, channels: 4, background: { r: 1, g: 2, b: 3, alpha: 0.5 } } })
+        .png({ progressive: true })
+        .toColourspace('rgb16')
+        .toBuffer();
+      const small = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#345' } })
+        .jpeg()
+        .toBuffer();
+      const width = (d: { width: number }) => d.width;
+
+      await expect(slow.reencode(costly, 10e6, 'jpeg')).rejects.toMatchObject({ status: 422, code: 'image_too_costly' });
+      expect(slow.killed).toBe(1);
+      expect(await slow.reencode(small, 10e6, 'jpeg').then(width)).toBe(64);
+
+      await expect(tight.reencode(hungry, 10e6, 'jpeg')).rejects.toMatchObject({ status: 422, code: 'image_too_costly' });
+      expect(await tight.reencode(small, 10e6, 'jpeg').then(width)).toBe(64);
+      // Within the server's own limit the same photo decodes.
+      expect(await normal.reencode(hungry, 10e6, 'jpeg').then(width)).toBe(5600);
+
+      // A process that cannot start refuses the photo in line, and does not hang it.
+      await expect(stillborn.reencode(small, 10e6, 'jpeg')).rejects.toMatchObject({ status: 503, code: 'images_unavailable' });
+
+      // A full queue is refused as busy, not held in memory: one photo decoding, `queue` waiting.
+      const outcomes = await Promise.all(
+        Array.from({ length: IMAGE_LIMITS.queue + 2 }, () =>
+          normal.reencode(small, 10e6, 'jpeg').then(width, (e: { code: string }) => e.code),
+        ),
+      );
+      expect(outcomes.filter((o) => o === 64)).toHaveLength(IMAGE_LIMITS.queue + 1);
+      expect(outcomes.filter((o) => o === 'busy')).toHaveLength(1);
+    } finally {
+      for (const d of [slow, tight, stillborn, normal]) await d.close();
+    }
   });
 
   it('errors name a code, never the server’s internals', async () => {

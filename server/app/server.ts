@@ -37,6 +37,7 @@ import { WhisperEngine } from '../../workers/transcript/whisper.ts';
 import type { SpeechEngine } from '../../workers/transcript/engine.ts';
 import { TranscriptService } from '../transcript/transcripts.ts';
 import { EvidenceService } from '../evidence/evidence.ts';
+import { ImageDecoder } from '../evidence/images.ts';
 import { evidenceRouter } from '../evidence/api.ts';
 import { TranscriptSigning } from '../transcript/signing.ts';
 
@@ -101,13 +102,15 @@ export async function startServer(config: Config): Promise<HearingServer> {
     onCheckpoint: ({ hearingId, ...c }) => hearings.log(hearingId, 'system', 'record.checkpoint', { ...c }),
   });
   const transcripts = new TranscriptService(store);
+  const images = new ImageDecoder();
   const signing = new TranscriptSigning(
     store,
     transcripts,
     (hearingId) => recorder.get(hearingId)?.manifest.head.hash ?? null,
     (hearingId) => recorder.dirOf(hearingId),
+    images,
   );
-  const evidence = new EvidenceService(store, (hearingId) => recorder.dirOf(hearingId));
+  const evidence = new EvidenceService(store, (hearingId) => recorder.dirOf(hearingId), images);
   const engines: Record<string, SpeechEngine> = { pocketsphinx: pocketsphinxEngine };
   const faceChecker = new FaceChecker({ min: config.facePortMin, max: config.facePortMax });
   const identity = new IdentityService({
@@ -115,6 +118,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     hearings,
     plane,
     checker: faceChecker,
+    images,
     config: config.identity,
     roleOf: (_hearingId, participantId) => store.participant(participantId)?.role ?? 'viewer',
   });
@@ -300,6 +304,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
         ['livestream', () => live.close()],
         ['identity', () => identity.close()],
         ['face checker', () => faceChecker.close()],
+        ['image process', () => images.close()],
         ['transcriber', () => transcriber.close()],
         ['whisper', () => whisper?.release()],
         ['recorder', () => recorder.close()],

@@ -7,6 +7,14 @@ import { may, type Action } from '../hearing/roles.ts';
 import { validate } from '../http/validate.ts';
 import { idParam } from '../http/schemas.ts';
 import { MAX_EVIDENCE_BYTES, type EvidenceService } from './evidence.ts';
+import { Allowances } from '../http/allowance.ts';
+
+/**
+ * Evidence uploads by one participant: one at a time, a burst of 10 photos (a handful picked from the
+ * phone's gallery at once), then one every 5 s. The court platform's own uploads are bounded by the
+ * image process's queue alone.
+ */
+export const UPLOAD_LIMITS = { burst: 10, perSecond: 0.2 };
 
 /**
  * Evidence over REST. The court platform uses its API key; a participant uses their own token
@@ -20,6 +28,23 @@ export function evidenceRouter(
   isRefused: (hearingId: string, participantId: string) => boolean,
 ): express.Router {
   const router = express.Router();
+  const uploading = new Set<string>();
+  const allowances = new Allowances(UPLOAD_LIMITS.burst, UPLOAD_LIMITS.perSecond);
+  /** Refuses a participant's upload beyond their allowance (the limit logged once), or marks one under way. */
+  const beginUpload = (hearingId: string, by: string): void => {
+    if (by === 'api') return;
+    if (uploading.has(by)) throw new AppError(429, 'upload_in_progress', 'one photo at a time: the previous upload is still being checked');
+    const taken = allowances.of(by).take();
+    if (!taken.ok) {
+      if (taken.first) hearings.log(hearingId, by, 'participant.rate_limited', { what: 'evidence upload', ...UPLOAD_LIMITS });
+      throw new AppError(
+        429,
+        'upload_rate_limited',
+        `too many photos: ${UPLOAD_LIMITS.burst} at once, then one every ${1 / UPLOAD_LIMITS.perSecond} s`,
+      );
+    }
+    uploading.add(by);
+  };
 
   /**
    * Who is calling, for this hearing: 'api', or a participant of it (as the token says, still in the
@@ -50,8 +75,14 @@ export function evidenceRouter(
     const hearingId = hearingOf(req);
     const by = await caller(req, hearingId, 'publish');
     if (hearings.row(hearingId).state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed: its record is sealed');
-    const file = await receiveFile(req, res, 'photo', MAX_EVIDENCE_BYTES);
-    const item = await evidence.add(hearingId, by, file.originalname, file.buffer);
+    beginUpload(hearingId, by);
+    let item;
+    try {
+      const file = await receiveFile(req, res, 'photo', MAX_EVIDENCE_BYTES);
+      item = await evidence.add(hearingId, by, file.originalname, file.buffer);
+    } finally {
+      uploading.delete(by);
+    }
     hearings.log(hearingId, by, 'evidence.added', {
       evidenceId: item.id,
       sha256: item.sha256,

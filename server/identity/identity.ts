@@ -9,7 +9,7 @@ import { AppError } from '../http/errors.ts';
 import type { HearingService } from '../hearing/hearings.ts';
 import type { IdentityRow, IdentityStatus, Store } from '../store/store.ts';
 import type { Role } from '../hearing/roles.ts';
-import { reencodeImage } from '../evidence/evidence.ts';
+import type { ImageDecoder } from '../evidence/images.ts';
 import { decide, frameQuality, looksStatic, type IdentityThresholds } from './rule.ts';
 import type { FaceChecker, FaceWatch, FrameResult } from '../../workers/identity/face-checker.ts';
 import type { MediaPlane } from '../../workers/media/plane.ts';
@@ -83,6 +83,7 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
       hearings: HearingService;
       plane: MediaPlane;
       checker: FaceChecker;
+      images: ImageDecoder;
       config: IdentityConfig;
       roleOf: (hearingId: string, participantId: string) => Role;
     },
@@ -144,7 +145,7 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
     const hearing = this.o.hearings.row(hearingId);
     if (hearing.state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed');
     this.o.hearings.participant(hearingId, participantId);
-    const photo = await reencodeImage(input, MAX_REFERENCE_BYTES, 'jpeg');
+    const photo = await this.o.images.reencode(input, MAX_REFERENCE_BYTES, 'jpeg');
     this.model = await this.o.checker.start();
     // Two framings (see photoAsFrame): one face must be found, and no framing may find more.
     const found = [];

@@ -1,6 +1,7 @@
 import type { Server } from 'socket.io';
 import { AppError } from '../http/errors.ts';
 import type { AuthFailureLimiter } from '../http/auth-limit.ts';
+import { Allowances, TokenBucket } from '../http/allowance.ts';
 import { AuthError, type TokenIssuer } from '../http/auth.ts';
 import type { HearingService } from '../hearing/hearings.ts';
 import { may, type Action } from '../hearing/roles.ts';
@@ -77,41 +78,6 @@ const RECORDED: ReadonlySet<SignalingEvent> = new Set<SignalingEvent>([
   'resumeRecording',
 ]);
 
-/** A token bucket: a burst of `size`, refilled at `perSecond`. */
-export class TokenBucket {
-  private tokens: number;
-  private last = Date.now();
-  constructor(
-    private readonly size: number,
-    private readonly perSecond: number,
-  ) {
-    this.tokens = size;
-  }
-  take(): boolean {
-    this.refill();
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-  /** Whether the bucket has refilled completely since it was last drawn on. */
-  full(): boolean {
-    this.refill();
-    return this.tokens >= this.size;
-  }
-  private refill(): void {
-    const now = Date.now();
-    this.tokens = Math.min(this.size, this.tokens + ((now - this.last) / 1000) * this.perSecond);
-    this.last = now;
-  }
-}
-
-/** One participant's allowance of record lines (kept across reconnects). */
-interface RecordBudget {
-  bucket: TokenBucket;
-  /** The limit was logged in this episode (until the bucket refills completely). */
-  announced: boolean;
-}
-
 const channel = (hearingId: string): string => `hearing:${hearingId}`;
 
 function errorAck(error: unknown): { error: { code: string; message: string } } {
@@ -135,7 +101,7 @@ export class Signaling {
   /** Live socket per participant: a second connection replaces the first. */
   private readonly sockets = new Map<string, HearingSocket>();
   /** Record-line allowance per participant (see RECORDED). */
-  private readonly budgets = new Map<string, RecordBudget>();
+  private readonly budgets = new Allowances(LIMITS.recordBurst, LIMITS.recordPerSecond);
 
   private readonly io: Server;
   private readonly hearings: HearingService;
@@ -477,15 +443,9 @@ export class Signaling {
 
   /** Takes one record line from the participant's allowance, or refuses the message (logging the limit once). */
   private spendRecordLine(hearingId: string, participantId: string, event: string): void {
-    let budget = this.budgets.get(participantId);
-    if (!budget) {
-      budget = { bucket: new TokenBucket(LIMITS.recordBurst, LIMITS.recordPerSecond), announced: false };
-      this.budgets.set(participantId, budget);
-    }
-    if (budget.announced && budget.bucket.full()) budget.announced = false;
-    if (budget.bucket.take()) return;
-    if (!budget.announced) {
-      budget.announced = true;
+    const taken = this.budgets.of(participantId).take();
+    if (taken.ok) return;
+    if (taken.first) {
       this.hearings.log(hearingId, participantId, 'participant.rate_limited', {
         event,
         burst: LIMITS.recordBurst,

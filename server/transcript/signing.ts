@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, randomUUID, verify, type JsonWebKey } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { reencodeImage } from '../evidence/evidence.ts';
+import type { ImageDecoder } from '../evidence/images.ts';
 import { AppError, notFound } from '../http/errors.ts';
 import type { FreezeRow, SignatureRow, Store } from '../store/store.ts';
 import type { TranscriptService } from './transcripts.ts';
@@ -29,6 +29,7 @@ export class TranscriptSigning {
     private readonly transcripts: TranscriptService,
     private readonly manifestHead: (hearingId: string) => string | null,
     private readonly dirOf: (hearingId: string) => string,
+    private readonly images: ImageDecoder,
   ) {}
 
   /** Where a drawn signature image is kept (beside the record; its hash is in the record). */
@@ -101,7 +102,7 @@ export class TranscriptSigning {
     const status = this.check(row, frozen);
     if (!status.valid) throw new AppError(400, 'bad_signature', status.reason ?? 'signature does not verify');
     if (image !== undefined) {
-      const png = await reencodeImage(Buffer.from(image.replace(/^data:image\/\w+;base64,/, ''), 'base64'), 512 * 1024, 'png');
+      const png = await this.images.reencode(Buffer.from(image.replace(/^data:image\/\w+;base64,/, ''), 'base64'), 512 * 1024, 'png');
       row.imageSha256 = createHash('sha256').update(png.data).digest('hex');
       const file = this.imageFile(hearingId, row.id);
       fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -1,9 +1,12 @@
 // Insiders: a clerk, a lawyer, a viewer with a valid link try what their role does not allow.
-import { generateKeyPairSync } from 'node:crypto';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import type { Socket } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
-import { api, createHearing, uploadEvidence, withServer } from './helpers/server.ts';
+import { api, createHearing, startTestServer, uploadEvidence, withServer } from './helpers/server.ts';
 import { connect, refusal, request } from './helpers/socket.ts';
 import { enroll, face } from './helpers/faces.ts';
 import { until } from './helpers/wait.ts';
@@ -432,6 +435,58 @@ describe('trust: one participant cannot exhaust what the others need', () => {
     const unknown = await call('PUT', '/api/v1/hearings/00000000-0000-4000-8000-000000000000/stream/streamable', { streamable: true });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('not_found');
+  });
+});
+
+describe('trust: ID numbers are not kept', () => {
+  it('only the last four and a keyed hash are stored; a store from before is scrubbed at start', async () => {
+    const number = '110105199001011234';
+    const other = '11010519900101567X';
+    const files = (dir: string) =>
+      fs
+        .readdirSync(dir)
+        .filter((f) => f.startsWith('hearings.sqlite'))
+        .map((f) => fs.readFileSync(path.join(dir, f)));
+    const holds = (dir: string, text: string) => files(dir).some((b) => b.includes(Buffer.from(text)));
+    let server = await startTestServer();
+    const dataDir = server.config.dataDir;
+    try {
+      const call = api(server);
+      const { id } = await createHearing(server, []);
+      const add = (name: string, idNumber: string) =>
+        call('POST', `/api/v1/hearings/${id}/participants`, { name, role: 'party', idNumber });
+      const [a, b, c] = [await add('Li', number), await add('Li again', ` ${number.toLowerCase()} `), await add('Zhang', other)];
+      const hmac = (n: string) => createHmac('sha256', server.secrets.idKey).update(n).digest('hex');
+      expect(a.body).toMatchObject({ idNumberMasked: '**************1234', idNumberHash: hmac(number) });
+      expect(b.body.idNumberHash).toBe(a.body.idNumberHash);
+      expect(c.body).toMatchObject({ idNumberMasked: '**************567X', idNumberHash: hmac(other) });
+      expect(c.body.idNumberHash).not.toBe(a.body.idNumberHash);
+      // Not in the database, its log or the hearing's log, in any form.
+      expect(files(dataDir).length).toBeGreaterThan(0);
+      for (const text of [number, other, '19900101']) expect(holds(dataDir, text), text).toBe(false);
+      expect(JSON.stringify(server.store.auditLog(id))).not.toContain('19900101');
+      // The key is the server's own: in the 0600 secrets file, or HEARING_ID_KEY.
+      expect((fs.statSync(path.join(dataDir, 'secrets.json')).mode & 0o777).toString(8)).toBe('600');
+    } finally {
+      await server.close();
+    }
+    // A store from before kept the full number: written there directly, then the server starts again.
+    const db = new Database(path.join(dataDir, 'hearings.sqlite'));
+    const legacyId = (db.prepare('SELECT id FROM participants LIMIT 1').get() as { id: string }).id;
+    db.prepare('UPDATE participants SET id_number = ?, id_masked = NULL, id_hash = NULL WHERE id = ?').run(number, legacyId);
+    db.close();
+    expect(holds(dataDir, number)).toBe(true);
+    server = await startTestServer({ dataDir });
+    try {
+      const row = server.store.participant(legacyId)!;
+      expect(row).toMatchObject({
+        idMasked: '**************1234',
+        idHash: createHmac('sha256', server.secrets.idKey).update(number).digest('hex'),
+      });
+      expect(holds(dataDir, number)).toBe(false);
+    } finally {
+      await server.close();
+    }
   });
 });
 

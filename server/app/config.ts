@@ -26,6 +26,7 @@ const envSchema = z.object({
     .default(12 * 3600),
   HEARING_WEBHOOK_URL: z.url().optional(),
   HEARING_WEBHOOK_SECRET: z.string().min(16).optional(),
+  HEARING_ID_KEY: z.string().min(16).optional(),
   HEARING_WEBHOOK_RETRY_MS: z.coerce.number().int().min(1).default(500),
   // Below Linux's ephemeral range (32768-60999): ffmpeg binds these a moment after they are chosen, and
   // no socket bound to port 0 may take one in between.
@@ -88,6 +89,8 @@ export interface Config {
   tokenTtlSeconds: number;
   webhookUrl?: string;
   webhookSecret?: string;
+  /** `HEARING_ID_KEY`: key of the hash kept of ID numbers (else generated into the secrets file). */
+  idKey?: string;
   /** First retry delay; doubles per attempt (6 attempts). */
   webhookRetryMs: number;
   /** UDP ports the recorder's ffmpeg processes listen on (RTP + RTCP pairs). */
@@ -140,6 +143,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     tokenTtlSeconds: e.HEARING_TOKEN_TTL,
     webhookUrl: e.HEARING_WEBHOOK_URL,
     webhookSecret: e.HEARING_WEBHOOK_SECRET,
+    idKey: e.HEARING_ID_KEY,
     webhookRetryMs: e.HEARING_WEBHOOK_RETRY_MS,
     recordPortMin: e.HEARING_RECORD_PORT_MIN,
     recordPortMax: e.HEARING_RECORD_PORT_MAX,

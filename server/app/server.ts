@@ -8,7 +8,7 @@ import type { Config } from './config.ts';
 import { loadSecrets, type Secrets } from './secrets.ts';
 import { Store } from '../store/store.ts';
 import { TokenIssuer } from '../http/auth.ts';
-import { HearingService } from '../hearing/hearings.ts';
+import { HearingService, IdNumbers } from '../hearing/hearings.ts';
 import { apiRouter, errorHandler } from '../http/api.ts';
 import { createMetrics } from '../http/metrics.ts';
 import { AuthFailureLimiter } from '../http/auth-limit.ts';
@@ -70,11 +70,19 @@ export async function startServer(config: Config): Promise<HearingServer> {
   process.umask(0o077);
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   fs.chmodSync(config.dataDir, 0o700);
-  const secrets = loadSecrets(config.dataDir, { apiKey: config.apiKey, jwtSecret: config.jwtSecret, webhookSecret: config.webhookSecret });
+  const secrets = loadSecrets(config.dataDir, {
+    apiKey: config.apiKey,
+    jwtSecret: config.jwtSecret,
+    webhookSecret: config.webhookSecret,
+    idKey: config.idKey,
+  });
   const store = new Store(config.dataDir);
   const tokens = new TokenIssuer(secrets.jwtSecret, config.tokenTtlSeconds);
   let baseUrl = config.publicUrl ?? '';
-  const hearings = new HearingService(store, tokens, () => baseUrl);
+  const idNumbers = new IdNumbers(secrets.idKey);
+  const scrubbed = store.scrubIdNumbers((n) => idNumbers.keep(n));
+  if (scrubbed) console.log(`[store] kept only the last four and a keyed hash of ${scrubbed} ID number(s)`);
+  const hearings = new HearingService(store, tokens, () => baseUrl, idNumbers);
   const plane = await MediaPlane.create({
     size: config.workers,
     rtcMinPort: config.rtcMinPort,

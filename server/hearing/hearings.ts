@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { AppError, notFound } from '../http/errors.ts';
 import { allowedTransitions, canTransition, type HearingState } from './state.ts';
 import type { Role } from './roles.ts';
@@ -17,8 +17,10 @@ export interface ParticipantView {
   id: string;
   name: string;
   role: Role;
-  /** Only the last four characters of an ID number ever leave the store. */
+  /** Only the last four characters of an ID number are kept... */
   idNumberMasked: string | null;
+  /** ...and its keyed hash (hex HMAC-SHA256): the same number gives the same hash on this server. */
+  idNumberHash: string | null;
   createdAt: string;
   /** Face identity: `unenrolled` until the court platform enrolls a reference photo. */
   identity: { status: IdentityStatus; distance: number | null; checkedAt: string | null };
@@ -32,8 +34,20 @@ interface HearingEvents {
   event: [entry: AuditRow];
 }
 
-function mask(idNumber: string | null): string | null {
-  return idNumber ? `${'*'.repeat(Math.max(0, idNumber.length - 4))}${idNumber.slice(-4)}` : null;
+/**
+ * What is kept of an ID number: the number masked to its last four characters (for people to recognise
+ * it) and HMAC-SHA256 under the server's `idKey` (equal for the same number, so the platform can tell one
+ * person added twice; without the key it cannot be reversed by trying the few billion possible numbers).
+ */
+export class IdNumbers {
+  constructor(private readonly key: Uint8Array) {}
+  keep(idNumber: string): { idMasked: string; idHash: string } {
+    const normalized = idNumber.trim().toUpperCase();
+    return {
+      idMasked: `${'*'.repeat(Math.max(0, normalized.length - 4))}${normalized.slice(-4)}`,
+      idHash: createHmac('sha256', this.key).update(normalized).digest('hex'),
+    };
+  }
 }
 
 const UNENROLLED = { status: 'unenrolled' as const, distance: null, checkedAt: null };
@@ -43,7 +57,8 @@ function participantView(p: ParticipantRow, identity?: IdentityRow): Participant
     id: p.id,
     name: p.name,
     role: p.role,
-    idNumberMasked: mask(p.idNumber),
+    idNumberMasked: p.idMasked,
+    idNumberHash: p.idHash,
     createdAt: p.createdAt,
     identity: identity ? { status: identity.status, distance: identity.distance, checkedAt: identity.checkedAt } : UNENROLLED,
   };
@@ -63,6 +78,7 @@ export class HearingService extends EventEmitter<HearingEvents> {
     private readonly store: Store,
     private readonly tokens: TokenIssuer,
     private readonly joinBaseUrl: () => string,
+    private readonly idNumbers: IdNumbers,
   ) {
     super();
   }
@@ -119,7 +135,7 @@ export class HearingService extends EventEmitter<HearingEvents> {
       hearingId,
       name: input.name,
       role: input.role,
-      idNumber: input.idNumber ?? null,
+      ...(input.idNumber ? this.idNumbers.keep(input.idNumber) : { idMasked: null, idHash: null }),
       createdAt: new Date().toISOString(),
     };
     this.store.insertParticipant(row);

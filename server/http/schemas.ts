@@ -52,7 +52,11 @@ const participant = z.object({
   id: z.uuid(),
   name: z.string(),
   role: z.enum(ROLES),
-  idNumberMasked: z.string().nullable(),
+  idNumberMasked: z.string().nullable().describe('the ID number masked to its last four characters (the number itself is not kept)'),
+  idNumberHash: z
+    .string()
+    .nullable()
+    .describe('HMAC-SHA256 of the ID number under the server’s key: equal for the same number on this server'),
   createdAt: z.iso.datetime(),
   identity: z.object({
     status: z.enum(['unenrolled', 'pending', 'verified', 'rejected', 'needs_review']),

@@ -131,4 +131,8 @@ export const MIGRATIONS: string[] = [
      voice TEXT NOT NULL DEFAULT 'natural',
      PRIMARY KEY (hearing_id, participant_id)
    );`,
+  // ID numbers: only the last four characters and a keyed hash are kept (the full numbers of an older
+  // store are replaced at start: Store.scrubIdNumbers).
+  `ALTER TABLE participants ADD COLUMN id_masked TEXT;
+   ALTER TABLE participants ADD COLUMN id_hash TEXT;`,
 ];

@@ -50,7 +50,9 @@ export interface ParticipantRow {
   hearingId: string;
   name: string;
   role: Role;
-  idNumber: string | null;
+  /** What is kept of an ID number (see IdNumbers): the last four characters, and a keyed hash. */
+  idMasked: string | null;
+  idHash: string | null;
   createdAt: string;
 }
 

@@ -26,7 +26,7 @@ const TRANSCRIPT_COLUMNS = `id, hearing_id AS hearingId, participant_id AS parti
   start, end, text, engine, language, confidence, status, version, created_at AS createdAt`;
 const IDENTITY_COLUMNS = `hearing_id AS hearingId, participant_id AS participantId, descriptor, photo_sha256 AS photoSha256, model,
   enrolled_at AS enrolledAt, status, distance, checked_at AS checkedAt, decided_by AS decidedBy, reason`;
-const PARTICIPANT_COLUMNS = `id, hearing_id AS hearingId, name, role, id_number AS idNumber, created_at AS createdAt`;
+const PARTICIPANT_COLUMNS = `id, hearing_id AS hearingId, name, role, id_masked AS idMasked, id_hash AS idHash, created_at AS createdAt`;
 
 /** The embedded store: one SQLite file in the data directory (WAL mode). */
 export class Store {
@@ -37,6 +37,8 @@ export class Store {
     this.db = new Database(path.join(dataDir, 'hearings.sqlite'));
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('foreign_keys = ON');
+    // Deleted content is overwritten, not left in free pages (ID numbers of an older store, see scrubIdNumbers).
+    this.db.pragma('secure_delete = ON');
     this.migrate();
   }
 
@@ -88,10 +90,24 @@ export class Store {
   insertParticipant(p: ParticipantRow): void {
     this.db
       .prepare(
-        `INSERT INTO participants (id, hearing_id, name, role, id_number, created_at)
-                VALUES (@id, @hearingId, @name, @role, @idNumber, @createdAt)`,
+        `INSERT INTO participants (id, hearing_id, name, role, id_masked, id_hash, created_at)
+                VALUES (@id, @hearingId, @name, @role, @idMasked, @idHash, @createdAt)`,
       )
       .run(p);
+  }
+
+  /** Replaces full ID numbers kept by a store from before with what is kept now; returns how many. */
+  scrubIdNumbers(keep: (idNumber: string) => { idMasked: string; idHash: string }): number {
+    const rows = this.db.prepare('SELECT id, id_number AS idNumber FROM participants WHERE id_number IS NOT NULL').all() as {
+      id: string;
+      idNumber: string;
+    }[];
+    const update = this.db.prepare('UPDATE participants SET id_number = NULL, id_masked = @idMasked, id_hash = @idHash WHERE id = @id');
+    this.db.transaction(() => {
+      for (const r of rows) update.run({ id: r.id, ...keep(r.idNumber) });
+    })();
+    if (rows.length) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return rows.length;
   }
 
   participant(id: string): ParticipantRow | undefined {

@@ -38,6 +38,10 @@ describe('consultation rooms', () => {
       { streamable: true },
     );
     const [judge, party, lawyer] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0], (typeof h.participants)[0]];
+    // The court platform says whom the lawyer represents: the only party they may consult.
+    expect((await call('PUT', `/api/v1/hearings/${h.id}/participants/${lawyer.id}/represents`, { represents: [party.id] })).status).toBe(
+      200,
+    );
     const judgePage = await openJoin(ctx.court, judge.joinUrl);
     const lawyerPage = await openJoin(ctx.court, lawyer.joinUrl);
     const partyPage = await openJoin(ctx.party, party.joinUrl);
@@ -68,9 +72,16 @@ describe('consultation rooms', () => {
     expect((await client(judgePage, 'request', 'openConsultation', { with: party.id })).error.code).toBe('forbidden');
     expect((await client(partyPage, 'request', 'openConsultation', { with: judge.id })).error.code).toBe('forbidden');
 
-    const opened = await client(partyPage, 'consult', lawyer.id);
-    expect(opened.consultationId).toMatch(/^[0-9a-f-]{36}$/);
-    const consultationId = opened.consultationId as string;
+    // The party asks; nothing opens until the lawyer accepts.
+    await partyPage.getByRole('button', { name: 'consult Lawyer Zhao' }).click();
+    await lawyerPage.getByRole('status').filter({ hasText: 'Party Li asks for a private consultation' }).waitFor();
+    const asked = server.store.auditLog(h.id).filter((e) => e.action.startsWith('consultation.'));
+    expect(asked.map((e) => [e.action, e.actor])).toEqual([['consultation.requested', party.id]]);
+    expect(server.plane.get(consultationRoomKey(asked[0]!.detail.consultationId as string))).toBeUndefined();
+    expect(await client(partyPage, 'consultationId')).toBeNull();
+    await lawyerPage.getByRole('button', { name: 'accept consultation with Party Li' }).click();
+    const consultationId = (await until('the party in the consultation', () => client(partyPage, 'consultationId'), 20_000)) as string;
+    expect(consultationId).toMatch(/^[0-9a-f-]{36}$/);
     const startedAt = Date.now();
     // The lawyer receives the party's consultation audio and video.
     await until(
@@ -108,7 +119,7 @@ describe('consultation rooms', () => {
     ).catch(withStreamLog(server, h.id));
     expect(magentaPixels(during.file)).toBe(0);
 
-    await client(lawyerPage, 'endConsultation');
+    await lawyerPage.getByRole('button', { name: 'end consultation' }).click();
     await until(
       'the party is back in the courtroom',
       async () => (await judgeAudio())[0]!.packetsReceived > a1[0]!.packetsReceived + 20,

@@ -11,6 +11,7 @@ import { connect, refusal, request } from './helpers/socket.ts';
 import { enroll, face } from './helpers/faces.ts';
 import { until } from './helpers/wait.ts';
 import { LIMITS } from '../server/signaling/signaling.ts';
+import { consultationRoomKey } from '../workers/media/plane.ts';
 import { MAX_KEYS } from '../server/transcript/signing.ts';
 import { IMAGE_LIMITS, ImageDecoder } from '../server/evidence/images.ts';
 import { UPLOAD_LIMITS } from '../server/evidence/api.ts';
@@ -75,6 +76,80 @@ describe('trust: role lines hold against insiders', () => {
     expect((await uploadEvidence(server, id, party.token, face('amy2'), 'a.png')).status).toBe(403);
     judgeSocket.close();
     clerkSocket.close();
+  });
+
+  it('a lawyer consults only the parties they represent, and only once the party accepts', async () => {
+    const { server } = ctx;
+    const call = api(server);
+    const { id, participants } = await createHearing(server, [
+      { name: 'Party Li', role: 'party' },
+      { name: 'Party Sun', role: 'party' },
+      { name: 'Judge Wang', role: 'judge' },
+    ]);
+    const [li, sun, judge] = participants as [(typeof participants)[0], (typeof participants)[0], (typeof participants)[0]];
+    const addLawyer = (name: string, represents: string[], role = 'lawyer') =>
+      call('POST', `/api/v1/hearings/${id}/participants`, { name, role, represents });
+    // The court platform binds each lawyer to their parties; nonsense bindings are refused.
+    expect((await addLawyer('Clerk X', [li.id], 'clerk')).body.error.code).toBe('not_a_lawyer');
+    expect((await addLawyer('Lawyer X', [judge.id])).body.error.code).toBe('not_a_party');
+    const zhao = (await addLawyer('Lawyer Zhao', [li.id])).body;
+    const qian = (await addLawyer('Lawyer Qian', [sun.id])).body;
+    expect(zhao.represents).toEqual([li.id]);
+    const [liSocket, sunSocket, zhaoSocket, qianSocket] = (await Promise.all(
+      [li, sun, zhao, qian].map((p) => connect(server.url, p.token)),
+    )) as [Socket, Socket, Socket, Socket];
+    for (const s of [liSocket, sunSocket, zhaoSocket, qianSocket]) await request(s, 'join', {});
+    const events: [string, string, unknown][] = [];
+    for (const [who, s] of [
+      ['li', liSocket],
+      ['zhao', zhaoSocket],
+      ['qian', qianSocket],
+    ] as const)
+      for (const e of ['consultationInvited', 'consultationOpened', 'consultationClosed']) s.on(e, (d) => events.push([who, e, d]));
+
+    // Another party's lawyer cannot pull Li aside, nor Li ask them.
+    expect((await request(qianSocket, 'openConsultation', { with: li.id })).error.code).toBe('not_represented');
+    expect((await request(liSocket, 'openConsultation', { with: qian.id })).error.code).toBe('not_represented');
+
+    // Li's own lawyer asks: an invitation, no room and no media until Li accepts.
+    const asked = await request(zhaoSocket, 'openConsultation', { with: li.id });
+    expect(asked.state).toBe('invited');
+    const consultationId = asked.consultationId as string;
+    await until('Li is asked', () => events.some(([w, e]) => w === 'li' && e === 'consultationInvited'));
+    for (const [s, msg, data] of [
+      [zhaoSocket, 'createTransport', { direction: 'send', consultationId }],
+      [liSocket, 'createTransport', { direction: 'recv', consultationId }],
+      [zhaoSocket, 'joinConsultation', { consultationId }],
+    ] as const)
+      expect((await request(s, msg, data)).error.code, msg).toBe('not_found');
+    expect(server.plane.get(consultationRoomKey(consultationId))).toBeUndefined();
+    // Only Li answers; the other lawyer is not let in.
+    expect((await request(zhaoSocket, 'answerConsultation', { consultationId, accept: true })).error.code).toBe('not_found');
+    expect((await request(qianSocket, 'answerConsultation', { consultationId, accept: true })).error.code).toBe('not_found');
+    // Li declines: Zhao is told, nothing opened.
+    expect((await request(liSocket, 'answerConsultation', { consultationId, accept: false })).state).toBe('declined');
+    await until('Zhao hears the refusal', () =>
+      events.some(([w, e, d]) => w === 'zhao' && e === 'consultationClosed' && (d as any).reason === 'declined'),
+    );
+    expect(server.plane.get(consultationRoomKey(consultationId))).toBeUndefined();
+
+    // Asked again, Li accepts: both are told and only now may bring media.
+    const again = (await request(zhaoSocket, 'openConsultation', { with: li.id })).consultationId as string;
+    expect((await request(liSocket, 'answerConsultation', { consultationId: again, accept: true })).state).toBe('open');
+    await until('both are in', () => ['li', 'zhao'].every((w) => events.some(([x, e]) => x === w && e === 'consultationOpened')));
+    expect((await request(zhaoSocket, 'createTransport', { direction: 'send', consultationId: again })).id).toBeTypeOf('string');
+    expect((await request(qianSocket, 'createTransport', { direction: 'recv', consultationId: again })).error.code).toBe('not_found');
+    expect(events.filter(([w]) => w === 'qian')).toEqual([]);
+    // The court sees that it happened, and who accepted.
+    const log = (await call('GET', `/api/v1/hearings/${id}/events`)).body.events.filter((e: any) => e.action.startsWith('consultation.'));
+    expect(log.map((e: any) => [e.action, e.actor])).toEqual([
+      ['consultation.requested', zhao.id],
+      ['consultation.not_opened', li.id],
+      ['consultation.requested', zhao.id],
+      ['consultation.opened', zhao.id],
+    ]);
+    expect(log[3].detail.acceptedBy).toBe(li.id);
+    for (const s of [liSocket, sunSocket, zhaoSocket, qianSocket]) s.close();
   });
 
   it('a protected participant’s picture reaches no viewer: refused to consume, and cut off when protection begins', async () => {

@@ -50,7 +50,13 @@ socket.on('newProducer', (p) => {
 socket.on('consultationOpened', ({ consultationId, with: withId }: { consultationId: string; with: string }) => {
   void session.enterConsultation(consultationId, withId).catch((e: Error) => (lastError = e.message));
 });
-socket.on('consultationClosed', ({ consultationId }: { consultationId: string }) => void session.leftConsultation(consultationId));
+socket.on('consultationInvited', ({ consultationId, from }: { consultationId: string; from: string }) =>
+  session.invited(consultationId, from),
+);
+socket.on(
+  'consultationClosed',
+  ({ consultationId, reason }: { consultationId: string; reason: string }) => void session.leftConsultation(consultationId, reason),
+);
 socket.on('consumerClosed', ({ consumerId }) => session.closeConsumer(consumerId));
 socket.on('participantJoined', (p) => session.participantJoined(p));
 socket.on('participantLeft', ({ participantId }) => session.participantLeft(participantId));
@@ -91,16 +97,8 @@ const hearingClient = {
   identities: () => Object.fromEntries(identities),
   /** Replaces the camera track being sent (a phone switching cameras) without a new producer. */
   switchCamera: (track: MediaStreamTrack) => session.switchCamera(track),
-  /** A private consultation with another participant (a party with a lawyer). */
-  consult: (withId: string) =>
-    session.startConsultation(withId).then(
-      (id) => ({ consultationId: id }),
-      (e: Error) => ({ error: e.message }),
-    ),
-  endConsultation: () =>
-    session.consultation
-      ? signaling.request('closeConsultation', { consultationId: session.consultation.id }).then(() => 'ended')
-      : Promise.resolve('none'),
+  /** The open consultation's id, if any (consultations are asked for, accepted and ended with the buttons). */
+  consultationId: () => session.consultation?.id ?? null,
   consultationStats: () => session.consultation?.stats() ?? Promise.resolve([]),
   publish: () =>
     session.publish().then(

@@ -17,7 +17,7 @@ interface RemoteProducer {
 interface JoinReply {
   self: Self;
   hearing: { id: string; caseNumber: string; title: string; state: string; allowedTransitions: string[] };
-  participants: { participantId: string; name: string; role: string }[];
+  participants: { participantId: string; name: string; role: string; represents?: string[] }[];
   routerRtpCapabilities: types.RtpCapabilities;
   producers: RemoteProducer[];
 }
@@ -48,7 +48,9 @@ export class Session {
   consultation?: Consultation;
   private recvTransport?: types.Transport;
   private readonly consumers = new Map<string, { consumer: types.Consumer; participantId: string }>();
-  private readonly names = new Map<string, { name: string; role: string }>();
+  private readonly names = new Map<string, { name: string; role: string; represents?: string[] }>();
+  /** A consultation asked for and not yet answered: by this participant (`asked`) or of them (`invited`). */
+  private invitation?: { consultationId: string; withId: string; direction: 'asked' | 'invited' };
   private localStream?: MediaStream;
   private generation = 0;
   private pending: RemoteProducer[] = [];
@@ -69,7 +71,7 @@ export class Session {
     const reply = await this.signaling.request<JoinReply>('join');
     if (generation !== this.generation) return;
     this.self = reply.self;
-    for (const p of reply.participants) this.names.set(p.participantId, { name: p.name, role: p.role });
+    for (const p of reply.participants) this.names.set(p.participantId, { name: p.name, role: p.role, represents: p.represents });
     this.onState(reply.hearing.state, reply.hearing.allowedTransitions, reply.hearing.title);
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: reply.routerRtpCapabilities });
     this.recvTransport = this.device.createRecvTransport(
@@ -128,11 +130,27 @@ export class Session {
     }
   }
 
-  /** Asks for a consultation with `withId` (a party with a lawyer). */
+  /** Asks for a consultation with `withId` (a party with their lawyer); it opens when they accept. */
   async startConsultation(withId: string): Promise<string> {
     const { consultationId } = await this.signaling.request<{ consultationId: string }>('openConsultation', { with: withId });
-    await this.enterConsultation(consultationId, withId);
+    this.invitation = { consultationId, withId, direction: 'asked' };
+    ui.setStatus(`waiting for ${this.names.get(withId)?.name ?? 'them'} to accept`);
+    this.consultControls();
     return consultationId;
+  }
+
+  /** Someone asked this participant for a consultation: they accept or decline. */
+  invited(consultationId: string, fromId: string): void {
+    this.invitation = { consultationId, withId: fromId, direction: 'invited' };
+    this.consultControls();
+  }
+
+  private async answer(accept: boolean): Promise<void> {
+    const invitation = this.invitation;
+    if (!invitation) return;
+    this.invitation = undefined;
+    this.consultControls();
+    await this.signaling.request('answerConsultation', { consultationId: invitation.consultationId, accept });
   }
 
   /**
@@ -141,6 +159,7 @@ export class Session {
    */
   async enterConsultation(consultationId: string, withId: string): Promise<void> {
     if (this.consultation) return;
+    this.invitation = undefined;
     this.consultation = new Consultation(consultationId, withId, this.signaling, this.device);
     for (const p of [this.audioProducer, this.videoProducer]) {
       if (!p || p.closed) continue;
@@ -153,7 +172,14 @@ export class Session {
   }
 
   /** The consultation ended (by either member, or the server): back to the courtroom. */
-  async leftConsultation(consultationId: string): Promise<void> {
+  async leftConsultation(consultationId: string, reason?: string): Promise<void> {
+    if (this.invitation?.consultationId === consultationId) {
+      // Declined or not answered: nothing had opened.
+      this.invitation = undefined;
+      ui.setStatus(`consultation not opened: ${reason ?? 'closed'}`);
+      this.consultControls();
+      return;
+    }
     if (this.consultation?.id !== consultationId) return;
     this.consultation.close();
     this.consultation = undefined;
@@ -212,24 +238,36 @@ export class Session {
   }
 
   participantJoined(p: { participantId: string; name: string; role: string }): void {
-    this.names.set(p.participantId, { name: p.name, role: p.role });
+    this.names.set(p.participantId, { ...this.names.get(p.participantId), name: p.name, role: p.role });
     this.consultControls();
   }
 
-  /** Parties may consult lawyers and lawyers parties (buttons; the server enforces it too). */
+  /**
+   * A lawyer may consult the parties they represent, a party their lawyers (buttons; the server
+   * enforces it too); an invitation shows accept and decline, a pending request its withdrawal.
+   */
   consultControls(): void {
-    const counterpart = { party: 'lawyer', lawyer: 'party' }[this.self?.role ?? ''];
-    const options = counterpart
-      ? [...this.names].filter(([, n]) => n.role === counterpart).map(([participantId, n]) => ({ participantId, name: n.name }))
-      : [];
-    ui.setConsultations(
+    const self = this.self;
+    const mine = self ? this.names.get(self.participantId) : undefined;
+    const options = [...this.names]
+      .filter(([participantId, n]) =>
+        self?.role === 'lawyer'
+          ? n.role === 'party' && (mine?.represents ?? []).includes(participantId)
+          : self?.role === 'party' && n.role === 'lawyer' && (n.represents ?? []).includes(self.participantId),
+      )
+      .map(([participantId, n]) => ({ participantId, name: n.name }));
+    const invitation = this.invitation;
+    const end = (consultationId: string) => void this.signaling.request('closeConsultation', { consultationId });
+    const failed = (e: Error) => ui.setStatus(e.message);
+    ui.setConsultations({
       options,
-      Boolean(this.consultation),
-      (pid) => void this.startConsultation(pid).catch((e: Error) => ui.setStatus(e.message)),
-      () => {
-        if (this.consultation) void this.signaling.request('closeConsultation', { consultationId: this.consultation.id });
-      },
-    );
+      active: Boolean(this.consultation),
+      invitation: invitation && { ...invitation, name: this.names.get(invitation.withId)?.name ?? 'participant' },
+      onConsult: (pid) => void this.startConsultation(pid).catch(failed),
+      onAnswer: (accept) => void this.answer(accept).catch(failed),
+      onWithdraw: () => invitation && end(invitation.consultationId),
+      onEnd: () => this.consultation && end(this.consultation.id),
+    });
   }
 
   participantLeft(participantId: string): void {

@@ -130,19 +130,33 @@ export function showIdentity(n: IdentityNotice, onDecision: (decision: 'admit' |
   box.replaceChildren(...parts);
 }
 
-/** For a party or lawyer: a private consultation with each possible counterpart, or its end. */
-export function setConsultations(
-  options: { participantId: string; name: string }[],
-  active: boolean,
-  onConsult: (participantId: string) => void,
-  onEnd: () => void,
-): void {
+/**
+ * For a party or lawyer: a private consultation with each counterpart they may consult; while one is
+ * asked for, its withdrawal (or, to the one asked, accept and decline); while one is open, its end.
+ */
+export function setConsultations(c: {
+  options: { participantId: string; name: string }[];
+  active: boolean;
+  invitation?: { name: string; direction: 'asked' | 'invited' };
+  onConsult: (participantId: string) => void;
+  onAnswer: (accept: boolean) => void;
+  onWithdraw: () => void;
+  onEnd: () => void;
+}): void {
   const box = document.getElementById('consult');
   if (!box) return;
-  const buttons = active
-    ? [Object.assign(document.createElement('button'), { textContent: 'end consultation', onclick: onEnd })]
-    : options.map((o) =>
-        Object.assign(document.createElement('button'), { textContent: `consult ${o.name}`, onclick: () => onConsult(o.participantId) }),
-      );
-  box.replaceChildren(...buttons);
+  const button = (textContent: string, onclick: () => void) => Object.assign(document.createElement('button'), { textContent, onclick });
+  const parts: HTMLElement[] = [];
+  if (c.active) parts.push(button('end consultation', c.onEnd));
+  else if (c.invitation?.direction === 'invited') {
+    const note = Object.assign(document.createElement('span'), { textContent: `${c.invitation.name} asks for a private consultation` });
+    note.setAttribute('role', 'status');
+    parts.push(
+      note,
+      button(`accept consultation with ${c.invitation.name}`, () => c.onAnswer(true)),
+    );
+    parts.push(button(`decline consultation with ${c.invitation.name}`, () => c.onAnswer(false)));
+  } else if (c.invitation) parts.push(button(`withdraw request to ${c.invitation.name}`, c.onWithdraw));
+  else for (const o of c.options) parts.push(button(`consult ${o.name}`, () => c.onConsult(o.participantId)));
+  box.replaceChildren(...parts);
 }

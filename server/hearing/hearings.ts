@@ -22,6 +22,8 @@ export interface ParticipantView {
   /** ...and its keyed hash (hex HMAC-SHA256): the same number gives the same hash on this server. */
   idNumberHash: string | null;
   createdAt: string;
+  /** For a lawyer: the parties they represent, the only ones they may consult. */
+  represents?: string[];
   /** Face identity: `unenrolled` until the court platform enrolls a reference photo. */
   identity: { status: IdentityStatus; distance: number | null; checkedAt: string | null };
 }
@@ -52,7 +54,7 @@ export class IdNumbers {
 
 const UNENROLLED = { status: 'unenrolled' as const, distance: null, checkedAt: null };
 
-function participantView(p: ParticipantRow, identity?: IdentityRow): ParticipantView {
+function participantView(p: ParticipantRow, identity?: IdentityRow, represents?: string[]): ParticipantView {
   return {
     id: p.id,
     name: p.name,
@@ -60,6 +62,7 @@ function participantView(p: ParticipantRow, identity?: IdentityRow): Participant
     idNumberMasked: p.idMasked,
     idNumberHash: p.idHash,
     createdAt: p.createdAt,
+    ...(p.role === 'lawyer' ? { represents: represents ?? [] } : {}),
     identity: identity ? { status: identity.status, distance: identity.distance, checkedAt: identity.checkedAt } : UNENROLLED,
   };
 }
@@ -125,11 +128,12 @@ export class HearingService extends EventEmitter<HearingEvents> {
 
   async addParticipant(
     hearingId: string,
-    input: { name: string; role: Role; idNumber?: string },
+    input: { name: string; role: Role; idNumber?: string; represents?: string[] },
     actor: string,
   ): Promise<ParticipantView & { token: string; expiresAt: string; joinUrl: string }> {
     const hearing = this.row(hearingId);
     if (hearing.state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed');
+    if (input.represents) this.checkRepresents(hearingId, input.role, input.represents);
     const row: ParticipantRow = {
       id: randomUUID(),
       hearingId,
@@ -139,8 +143,38 @@ export class HearingService extends EventEmitter<HearingEvents> {
       createdAt: new Date().toISOString(),
     };
     this.store.insertParticipant(row);
-    this.log(hearingId, actor, 'participant.added', { participantId: row.id, role: row.role, name: row.name });
-    return { ...participantView(row), ...(await this.issueToken(row)) };
+    this.log(hearingId, actor, 'participant.added', {
+      participantId: row.id,
+      role: row.role,
+      name: row.name,
+      ...(input.represents ? { represents: input.represents } : {}),
+    });
+    if (input.represents) this.store.setRepresents(row.id, input.represents);
+    return { ...participantView(row, undefined, input.represents), ...(await this.issueToken(row)) };
+  }
+
+  /** Sets the parties a lawyer represents (replacing the list). */
+  setRepresents(hearingId: string, lawyerId: string, represents: string[], actor: string): ParticipantView {
+    this.assertOpen(hearingId);
+    const lawyer = this.participant(hearingId, lawyerId);
+    this.checkRepresents(hearingId, lawyer.role, represents);
+    this.store.setRepresents(lawyerId, represents);
+    this.log(hearingId, actor, 'participant.represents', { participantId: lawyerId, represents });
+    return this.participants(hearingId).find((p) => p.id === lawyerId)!;
+  }
+
+  /** Whether `lawyerId` represents `partyId` (a consultation needs it). */
+  represents(lawyerId: string, partyId: string): boolean {
+    return this.store.represents(lawyerId, partyId);
+  }
+
+  private checkRepresents(hearingId: string, role: Role, represents: string[]): void {
+    if (role !== 'lawyer') throw new AppError(400, 'not_a_lawyer', 'only a lawyer represents parties');
+    for (const partyId of represents) {
+      const p = this.store.participant(partyId);
+      if (!p || p.hearingId !== hearingId || p.role !== 'party')
+        throw new AppError(422, 'not_a_party', `${partyId} is not a party of this hearing`, { participantId: partyId });
+    }
   }
 
   /** Throws 409 for a closed hearing: nothing is written to it any more. */
@@ -167,7 +201,9 @@ export class HearingService extends EventEmitter<HearingEvents> {
 
   participants(hearingId: string): ParticipantView[] {
     const identities = new Map(this.store.identities(hearingId).map((r) => [r.participantId, r]));
-    return this.store.participants(hearingId).map((p) => participantView(p, identities.get(p.id)));
+    const represents = new Map<string, string[]>();
+    for (const r of this.store.representations(hearingId)) represents.set(r.lawyerId, [...(represents.get(r.lawyerId) ?? []), r.partyId]);
+    return this.store.participants(hearingId).map((p) => participantView(p, identities.get(p.id), represents.get(p.id)));
   }
 
   transition(hearingId: string, to: HearingState, actor: string): HearingView {

@@ -3,7 +3,16 @@ import { AppError } from './errors.ts';
 import { apiKeyMatches } from './auth.ts';
 import type { HearingService } from '../hearing/hearings.ts';
 import { validate } from './validate.ts';
-import { addParticipantBody, createHearingBody, eventsQuery, idParam, listQuery, transcriptQuery, transitionBody } from './schemas.ts';
+import {
+  addParticipantBody,
+  createHearingBody,
+  eventsQuery,
+  idParam,
+  listQuery,
+  representsBody,
+  transcriptQuery,
+  transitionBody,
+} from './schemas.ts';
 import type { TranscriptService } from '../transcript/transcripts.ts';
 import type { EvidenceService } from '../evidence/evidence.ts';
 import { toHtml, toVtt } from '../transcript/export.ts';
@@ -44,6 +53,10 @@ export function apiRouter(
     const hearingId = id(req);
     const body = validate(addParticipantBody, req.body, 'body');
     res.status(201).json(await hearings.addParticipant(hearingId, body, ACTOR));
+  });
+  router.put('/hearings/:id/participants/:pid/represents', (req, res) => {
+    const { represents } = validate(representsBody, req.body, 'body');
+    res.json(hearings.setRepresents(id(req), id(req, 'pid'), represents, ACTOR));
   });
   router.post('/hearings/:id/participants/:pid/token', async (req, res) => {
     const participant = hearings.participant(id(req), id(req, 'pid'));

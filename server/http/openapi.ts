@@ -6,6 +6,8 @@ import {
   errorResponse,
   hearingResponse,
   participantCreatedResponse,
+  participantResponse,
+  representsBody,
   transitionBody,
   transcriptQuery,
 } from './schemas.ts';
@@ -228,6 +230,14 @@ export function openApiDocument(): Record<string, unknown> {
             ...errors,
             '409': json(errorResponse, 'Hearing closed'),
           },
+        },
+      },
+      '/api/v1/hearings/{id}/participants/{pid}/represents': {
+        put: {
+          summary: 'Set the parties a lawyer represents (the only parties they may consult privately)',
+          parameters: [idParam('id'), idParam('pid')],
+          requestBody: { required: true, content: { 'application/json': { schema: schema(representsBody) } } },
+          responses: { '200': json(participantResponse, 'The lawyer'), ...errors, '409': json(errorResponse, 'Hearing closed') },
         },
       },
       '/api/v1/hearings/{id}/participants/{pid}/token': {

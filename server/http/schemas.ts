@@ -22,6 +22,12 @@ export const addParticipantBody = z.strictObject({
     .trim()
     .regex(/^[0-9A-Za-z-]{4,32}$/, 'letters, digits and dashes, 4 to 32')
     .optional(),
+  /** For a lawyer: the parties (participant ids of this hearing) they represent, the only ones they may consult. */
+  represents: z.array(z.uuid()).max(20).optional(),
+});
+
+export const representsBody = z.strictObject({
+  represents: z.array(z.uuid()).max(20),
 });
 
 export const transitionBody = z.strictObject({
@@ -48,7 +54,7 @@ export const errorResponse = z.object({
   }),
 });
 
-const participant = z.object({
+export const participantResponse = z.object({
   id: z.uuid(),
   name: z.string(),
   role: z.enum(ROLES),
@@ -58,6 +64,7 @@ const participant = z.object({
     .nullable()
     .describe('HMAC-SHA256 of the ID number under the server’s key: equal for the same number on this server'),
   createdAt: z.iso.datetime(),
+  represents: z.array(z.uuid()).optional().describe('for a lawyer: the parties they represent (and may consult)'),
   identity: z.object({
     status: z.enum(['unenrolled', 'pending', 'verified', 'rejected', 'needs_review']),
     distance: z.number().nullable().describe('median face-descriptor distance of the latest check (lower = more alike)'),
@@ -77,10 +84,10 @@ export const hearingResponse = z.object({
   streamable: z.boolean(),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
-  participants: z.array(participant),
+  participants: z.array(participantResponse),
 });
 
-export const participantCreatedResponse = participant.extend({
+export const participantCreatedResponse = participantResponse.extend({
   token: z.string().describe('JWT for signaling: hearing id, participant id, role, expiry'),
   expiresAt: z.iso.datetime(),
   joinUrl: z.url().describe('Opens the browser client for this participant'),

@@ -87,6 +87,7 @@ export const signalingSchemas = {
   resumeProducer: z.strictObject({ producerId: id, ...room }),
   closeProducer: z.strictObject({ producerId: id, ...room }),
   openConsultation: z.strictObject({ with: z.uuid() }),
+  answerConsultation: z.strictObject({ consultationId: z.uuid(), accept: z.boolean() }),
   joinConsultation: z.strictObject({ consultationId: z.uuid() }),
   closeConsultation: z.strictObject({ consultationId: z.uuid() }),
   transition: z.strictObject({ to: z.enum(HEARING_STATES) }),

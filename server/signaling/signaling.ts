@@ -43,6 +43,7 @@ const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
   stream: 'controlStream',
   setProtection: 'controlStream',
   openConsultation: 'consult',
+  answerConsultation: 'consult',
   joinConsultation: 'consult',
   closeConsultation: 'consult',
 };
@@ -73,6 +74,7 @@ const RECORDED: ReadonlySet<SignalingEvent> = new Set<SignalingEvent>([
   'setProtection',
   'identityDecision',
   'openConsultation',
+  'answerConsultation',
   'closeConsultation',
   'pauseRecording',
   'resumeRecording',
@@ -186,6 +188,9 @@ export class Signaling {
       });
     });
     this.identity.on('update', (u) => this.identityUpdate(u));
+    this.consultations.on('expired', (c) =>
+      this.sockets.get(c.members[0])?.emit('consultationClosed', { consultationId: c.id, reason: 'not answered' }),
+    );
   }
 
   /**
@@ -295,6 +300,7 @@ export class Signaling {
           name: p.name,
           role: p.role,
           online: this.sockets.has(p.id),
+          ...(p.represents ? { represents: p.represents } : {}),
         })),
         routerRtpCapabilities: r.rtpCapabilities,
         producers: r.producers().filter((p) => p.participantId !== claims.participantId),
@@ -377,10 +383,20 @@ export class Signaling {
     on('closeProducer', async ({ producerId, consultationId }) => {
       (await roomOf(consultationId)).producerOf(claims.participantId, producerId).close();
     });
-    on('openConsultation', async ({ with: withId }) => {
-      const { consultation } = await this.consultations.start(claims.hearingId, claims.participantId, withId);
-      this.sockets.get(withId)?.emit('consultationOpened', { consultationId: consultation.id, with: claims.participantId });
-      return { consultationId: consultation.id, with: withId };
+    on('openConsultation', ({ with: withId }) => {
+      // An invitation: nothing opens, and no media flows, until the one asked accepts.
+      const c = this.consultations.invite(claims.hearingId, claims.participantId, withId);
+      this.sockets.get(withId)?.emit('consultationInvited', { consultationId: c.id, from: claims.participantId, name: socket.data.name });
+      return { consultationId: c.id, with: withId, state: c.state };
+    });
+    on('answerConsultation', async ({ consultationId, accept }) => {
+      const c = await this.consultations.answer(claims.hearingId, claims.participantId, consultationId, accept);
+      const [asker] = c.members;
+      if (!accept) this.sockets.get(asker)?.emit('consultationClosed', { consultationId, reason: 'declined' });
+      else
+        for (const [m, other] of [c.members, [c.members[1], c.members[0]]] as const)
+          this.sockets.get(m)?.emit('consultationOpened', { consultationId, with: other });
+      return { consultationId, state: accept ? 'open' : 'declined' };
     });
     on('joinConsultation', async ({ consultationId }) => {
       const r = await roomOf(consultationId);

@@ -135,4 +135,10 @@ export const MIGRATIONS: string[] = [
   // store are replaced at start: Store.scrubIdNumbers).
   `ALTER TABLE participants ADD COLUMN id_masked TEXT;
    ALTER TABLE participants ADD COLUMN id_hash TEXT;`,
+  // Which parties a lawyer represents (a consultation is only ever between a lawyer and their party).
+  `CREATE TABLE representations (
+     lawyer_id TEXT NOT NULL REFERENCES participants(id),
+     party_id TEXT NOT NULL REFERENCES participants(id),
+     PRIMARY KEY (lawyer_id, party_id)
+   );`,
 ];

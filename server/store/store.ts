@@ -110,6 +110,29 @@ export class Store {
     return rows.length;
   }
 
+  /** Replaces the parties a lawyer represents. */
+  setRepresents(lawyerId: string, partyIds: string[]): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM representations WHERE lawyer_id = ?').run(lawyerId);
+      const insert = this.db.prepare('INSERT INTO representations (lawyer_id, party_id) VALUES (?, ?)');
+      for (const p of new Set(partyIds)) insert.run(lawyerId, p);
+    })();
+  }
+
+  /** Every lawyer → party link of a hearing's participants. */
+  representations(hearingId: string): { lawyerId: string; partyId: string }[] {
+    return this.db
+      .prepare(
+        `SELECT r.lawyer_id AS lawyerId, r.party_id AS partyId FROM representations r
+           JOIN participants p ON p.id = r.lawyer_id WHERE p.hearing_id = ? ORDER BY r.lawyer_id, r.party_id`,
+      )
+      .all(hearingId) as { lawyerId: string; partyId: string }[];
+  }
+
+  represents(lawyerId: string, partyId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM representations WHERE lawyer_id = ? AND party_id = ?').get(lawyerId, partyId) !== undefined;
+  }
+
   participant(id: string): ParticipantRow | undefined {
     return this.db.prepare(`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE id = ?`).get(id) as ParticipantRow | undefined;
   }

@@ -1,6 +1,7 @@
 // Insiders: a clerk, a lawyer, a viewer with a valid link try what their role does not allow.
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
+import dgram from 'node:dgram';
 import http from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -10,6 +11,7 @@ import { api, createHearing, startTestServer, uploadEvidence, withServer } from 
 import { connect, refusal, request } from './helpers/socket.ts';
 import { enroll, face } from './helpers/faces.ts';
 import { until } from './helpers/wait.ts';
+import { rtpPacket, rtpReceiver } from './helpers/rtp.ts';
 import { LIMITS } from '../server/signaling/signaling.ts';
 import { consultationRoomKey } from '../workers/media/plane.ts';
 import { MAX_KEYS } from '../server/transcript/signing.ts';
@@ -258,6 +260,29 @@ describe('trust: one participant cannot exhaust what the others need', () => {
     await request(partySocket, 'join', {});
     const room = server.plane.get(id)!;
 
+    // The party speaks all along (RTP into the server at 50 packets a second) and a listener in the
+    // same hearing receives it: media must keep flowing while the viewer floods.
+    const ssrc = 4711;
+    const ingest = await room.createPlainTransport(party.id, 'send', { comedia: true });
+    const mic = await room.produce(
+      party.id,
+      ingest.id,
+      'audio',
+      { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc }] } as never,
+      'mic',
+    );
+    const listener = await rtpReceiver();
+    const listening = await room.createPlainTransport('listener', 'recv');
+    await room.connectPlainTransport('listener', listening.id, { ip: '127.0.0.1', port: listener.port });
+    await room.consume('listener', listening.id, mic.id, room.rtpCapabilities);
+    const sender = dgram.createSocket('udp4');
+    let sent = 0;
+    const speaking = setInterval(() => {
+      const packet = rtpPacket({ payloadType: 100, seq: sent, timestamp: sent * 960, ssrc, index: sent });
+      sent++;
+      sender.send(packet, ingest.tuple.localPort, ingest.tuple.localIp);
+    }, 20);
+
     // 50 receive transports asked for at once, while the party pings.
     const pings: number[] = [];
     const pinging = (async () => {
@@ -278,14 +303,6 @@ describe('trust: one participant cannot exhaust what the others need', () => {
     expect((await request(partySocket, 'createTransport', { direction: 'send' })).id).toBeTypeOf('string');
 
     // Consumers: the same producer consumed over and over stops at the limit.
-    const ingest = await room.createPlainTransport(party.id, 'send', { comedia: true });
-    const mic = await room.produce(
-      party.id,
-      ingest.id,
-      'audio',
-      { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 4711 }] } as never,
-      'mic',
-    );
     const transportId = asked.find((r) => r.id)!.id;
     const consumed = [];
     for (let i = 0; i < LIMITS.consumers + 10; i++)
@@ -293,6 +310,16 @@ describe('trust: one participant cannot exhaust what the others need', () => {
     expect(consumed.filter((r) => typeof r.id === 'string')).toHaveLength(LIMITS.consumers);
     expect(consumed.slice(LIMITS.consumers).map((r) => r.error.code)).toEqual(Array(10).fill('limit_reached'));
     expect(room.peerCounts(viewer.id).consumers).toBe(LIMITS.consumers);
+
+    await until('two seconds of speech', () => sent >= 100, 10_000);
+    clearInterval(speaking);
+    await until('the listener has what was sent', () => listener.packets.length >= sent - 2, 5000).catch(() => undefined);
+    sender.close();
+    listener.close();
+    // Every packet the party sent during the flood reached the listener, in order.
+    expect(sent).toBeGreaterThanOrEqual(100);
+    expect(listener.packets.length).toBeGreaterThanOrEqual(sent - 2);
+    expect(listener.packets.map((p) => p.index)).toEqual([...Array(listener.packets.length).keys()]);
     for (const s of [viewerSocket, partySocket]) s.close();
   });
 

@@ -11,6 +11,8 @@ import { paddedClip } from './helpers/speech.ts';
 import { magentaCamera, magentaPixels } from './helpers/frames.ts';
 import { until } from './helpers/wait.ts';
 import { ffprobeStreams } from './helpers/ffprobe.ts';
+import { streamLog } from './helpers/live.ts';
+import { ladder } from '../workers/livestream/program.ts';
 
 const DELAY_S = 6;
 
@@ -21,6 +23,8 @@ describe('public livestream', () => {
   beforeAll(async () => {
     server = await startTestServer();
     server.config.live.delaySeconds = DELAY_S;
+    // The program's picture is what this test looks at: on a machine short of CPU it may get smaller, not go.
+    server.config.live.soundOnly = 'never';
     viewerBrowser = await launchBrowser();
     const speech = paddedClip('sense_and_sensibility_01_austen_64kb-0870', 1, 3);
     partyBrowser = await launchBrowser([
@@ -148,7 +152,12 @@ describe('public livestream', () => {
       ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', segmentFile],
       { encoding: 'utf8' },
     ).trim();
-    expect(size.split('\n')[0]).toBe('1280,720');
+    // 720p as configured, or a smaller step of the ladder that the stream's log says it took (a machine
+    // short of CPU: see livestream-starved.test.ts).
+    const [width, height] = size.split('\n')[0]!.split(',').map(Number);
+    const steps = streamLog(server, h.id).filter((e) => e.action === 'stream.degraded' || e.action === 'stream.restored');
+    const taken = [0, ...steps.map((e) => e.detail.to as number)].map((i) => `${ladder('720p')[i]!.width},${ladder('720p')[i]!.height}`);
+    expect(taken).toContain(`${width},${height}`);
     // The party's camera (pure magenta) is in the program before protection.
     expect(magentaPixels(segmentFile)).toBeGreaterThan(1000);
 

@@ -69,6 +69,7 @@ const envSchema = z.object({
   HEARING_LIVE_DELAY_S: z.coerce.number().min(0).max(600).default(30),
   HEARING_LIVE_SIZE: z.enum(['720p', '480p']).default('720p'),
   HEARING_LIVE_CAPTION_SPEAKER: z.enum(['role', 'name']).default('role'),
+  HEARING_LIVE_SOUND_ONLY: z.enum(['allowed', 'never']).default('allowed'),
   HEARING_DEMO: z.enum(['0', '1']).default('1'),
   HEARING_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
@@ -167,6 +168,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
       delaySeconds: e.HEARING_LIVE_DELAY_S,
       size: e.HEARING_LIVE_SIZE,
       captionSpeaker: e.HEARING_LIVE_CAPTION_SPEAKER,
+      soundOnly: e.HEARING_LIVE_SOUND_ONLY,
       portMin: e.HEARING_LIVE_PORT_MIN,
       portMax: e.HEARING_LIVE_PORT_MAX,
     },

@@ -199,7 +199,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     );
   }
 
-  const metrics = createMetrics(plane, store, processFaults);
+  const metrics = createMetrics({ plane, store, processFaults, streams: () => live.health(), images });
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders(config.frameAncestors));

@@ -3,13 +3,14 @@
 // participants are replaced inside the program; captions come from the final transcript. Every action
 // is logged (audit, webhook, record).
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { AppError } from '../http/errors.ts';
 import type { HearingService } from '../hearing/hearings.ts';
 import type { Protection, Store } from '../store/store.ts';
 import { isInSession } from '../hearing/state.ts';
 import { LivePublisher, type Caption } from '../../workers/livestream/publisher.ts';
-import { LIVE_PEER, ProgramRun, SIZES, type ProgramSource } from '../../workers/livestream/program.ts';
+import { ladder, LIVE_PEER, ProgramRun, type ProgramSource } from '../../workers/livestream/program.ts';
 import type { MediaPlane } from '../../workers/media/plane.ts';
 import { followMainRooms } from '../../workers/taps/tap.ts';
 import type { MediaRoom } from '../../workers/media/room.ts';
@@ -24,6 +25,8 @@ export interface LiveConfig {
   delaySeconds: number;
   size: '720p' | '480p';
   captionSpeaker: 'role' | 'name';
+  /** `never`: a starved stream keeps a (small) picture rather than stepping down to sound only. */
+  soundOnly: 'allowed' | 'never';
   portMin: number;
   portMax: number;
 }
@@ -42,6 +45,34 @@ interface HearingStream {
   silent: SilentInputs;
   /** Serializes run changes. */
   ops: Promise<void>;
+  /** The step of the quality ladder (0: as configured). */
+  level: number;
+  /** How the current run keeps up: see StreamHealth. */
+  condition: StreamHealth['condition'];
+  /** Output time over wall time in the last seconds (1: real time). */
+  rate: number | null;
+  lagMs: number;
+  degradations: number;
+  stalls: number;
+  /** How long the stream must keep up, with the machine idle enough, before it steps back up. */
+  restoreAfterMs: number;
+}
+
+/** A hearing's stream as /metrics reports it. */
+export interface StreamHealth {
+  hearingId: string;
+  state: StreamState;
+  level: number;
+  /**
+   * `starting` (no output yet), `ok`, `slow` (advancing, falling behind real time, short of CPU), `stuck`
+   * (not advancing).
+   */
+  condition: 'starting' | 'ok' | 'slow' | 'stuck';
+  rate: number | null;
+  lagMs: number;
+  segmentAgeMs: number;
+  degradations: number;
+  stalls: number;
 }
 
 /**
@@ -51,7 +82,20 @@ interface HearingStream {
  * rebuild then would only start the wait again.
  */
 const STALL_MS = 8000;
-const FIRST_SEGMENT_MS = 20_000;
+const FIRST_SEGMENT_MS = 30_000;
+/**
+ * A run that advances but has fallen this far behind real time since its first frame is short of CPU:
+ * the stream steps down the ladder (a rebuild at the same quality would only fall behind again).
+ */
+const SLOW_LAG_MS = 3000;
+/** ...and is still falling behind: output time over wall time in the last seconds below this. */
+const SLOW_RATE = 0.75;
+/** From a run's first frame, how long before its pace is judged. */
+const SETTLE_MS = 4000;
+/** Keeping up for this long (doubling after each step down, up to RESTORE_MAX_MS) with the CPU at least
+ * half idle, the stream steps back up. */
+const RESTORE_MS = 60_000;
+const RESTORE_MAX_MS = 600_000;
 
 export class LivestreamService {
   private readonly streams = new Map<string, HearingStream>();
@@ -71,6 +115,12 @@ export class LivestreamService {
       room.on('producerPaused', changed);
       room.on('activeSpeaker', ({ participantId }) => participantId && this.streams.get(room.hearingId)?.run?.setSpeaker(participantId));
     });
+  }
+
+  /** The steps this server's streams may take (see `ladder`). */
+  private ladder(): ReturnType<typeof ladder> {
+    const steps = ladder(this.o.config.size);
+    return this.o.config.soundOnly === 'never' ? steps.filter((s) => !s.audioOnly) : steps;
   }
 
   publicDir(hearingId: string): string {
@@ -213,6 +263,13 @@ export class LivestreamService {
       autoPaused: false,
       ops: Promise.resolve(),
       silent: new SilentInputs(),
+      level: 0,
+      condition: 'starting',
+      rate: null,
+      lagMs: 0,
+      degradations: 0,
+      stalls: 0,
+      restoreAfterMs: RESTORE_MS,
     };
     this.streams.set(hearingId, stream);
     await this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
@@ -224,7 +281,7 @@ export class LivestreamService {
     await stream.run?.stop();
     const workDir = path.join(this.o.dataDir, 'live-work', hearingId);
     const startNumber = nextSegmentNumber(workDir, this.publicDir(hearingId));
-    const o = { workDir, runId: ++stream.runId, startNumber, size: SIZES[this.o.config.size] };
+    const o = { workDir, runId: ++stream.runId, startNumber, size: this.ladder()[stream.level]! };
     const room = this.o.plane.get(hearingId);
     const sources = what === 'program' && room ? this.sources(hearingId, room, stream.silent) : [];
     let run: ProgramRun;
@@ -258,20 +315,65 @@ export class LivestreamService {
     this.watch(hearingId, stream, run, sources);
   }
 
+  /** Each stream's health, for /metrics. */
+  health(): StreamHealth[] {
+    return [...this.streams].map(([hearingId, s]) => ({
+      hearingId,
+      state: s.state,
+      level: s.level,
+      condition: s.condition,
+      rate: s.rate,
+      lagMs: s.lagMs,
+      segmentAgeMs: s.run ? s.run.silentForMs() : 0,
+      degradations: s.degradations,
+      stalls: s.stalls,
+    }));
+  }
+
   /**
-   * Every second: a run that finished no segment for STALL_MS (FIRST_SEGMENT_MS before its first) is
-   * logged and rebuilt, without the inputs that deliver nothing; every other second, inputs left out that
-   * deliver again are taken back.
+   * Every second, from the encoder's own progress (`-progress`) and its threads' schedule: a run that
+   * does not advance at all for STALL_MS (FIRST_SEGMENT_MS before its first frame) is stuck — an input
+   * holds the composition up, or it hangs: logged and rebuilt without the inputs that deliver nothing.
+   * A run that advances but has fallen SLOW_LAG_MS behind real time, is still falling behind, and whose
+   * threads wait for a CPU is slow — the machine is short of CPU: the stream steps down the ladder (as
+   * many steps as the shortfall asks for; at the last step it goes on as it can, since rebuilding would
+   * only cost more). One behind for want of input is neither. A stream that has kept up long enough,
+   * on a machine with room again, steps back up. Every other second, inputs left out that deliver again
+   * are taken back.
    */
   private watch(hearingId: string, stream: HearingStream, run: ProgramRun, sources: ProgramSource[]): void {
     clearInterval(stream.watchdog);
     let tick = 0;
     let busy = false;
+    /** Progress samples of the last seconds (output time against wall time, and the encoder's CPU time and wait for one). */
+    const samples: { at: number; outMs: number; runNs?: number; waitNs?: number }[] = [];
+    let first: { at: number; outMs: number } | undefined;
+    let firstFrameAt: number | undefined;
+    let keptUpSince = Date.now();
+    let cpu = cpuTimes();
+    let slowLogged = false;
+    stream.condition = 'starting';
+    stream.rate = null;
+    stream.lagMs = 0;
     const rebuild = (): Promise<void> =>
       this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
+    const levels = this.ladder().length;
     const check = async (): Promise<void> => {
       const room = this.o.plane.get(hearingId);
-      if (run.silentForMs() >= (run.producing ? STALL_MS : FIRST_SEGMENT_MS)) {
+      const now = Date.now();
+      const p = run.progress;
+      // The baseline is taken once the run has settled (its start works off what arrived while it probed).
+      if (p.frame > 0) firstFrameAt ??= p.advancedAt;
+      if (firstFrameAt !== undefined && !first && now - firstFrameAt >= SETTLE_MS) first = { at: now, outMs: p.outTimeMs };
+      samples.push({ at: now, outMs: p.outTimeMs, ...run.schedule() });
+      while (samples.length > 6) samples.shift();
+      const oldest = samples[0]!;
+      stream.rate = first && now - oldest.at >= 3000 ? Number(((p.outTimeMs - oldest.outMs) / (now - oldest.at)).toFixed(2)) : null;
+      stream.lagMs = first ? Math.max(0, now - first.at - (p.outTimeMs - first.outMs)) : 0;
+      const stuckFor = now - p.advancedAt;
+      if (stuckFor >= (firstFrameAt !== undefined ? STALL_MS : FIRST_SEGMENT_MS)) {
+        stream.condition = 'stuck';
+        stream.stalls++;
         clearInterval(stream.watchdog);
         const taken = sources.flatMap((s) => [s.videoProducerId, s.audioProducerId]).filter((id): id is string => !!id);
         const silent = room ? await stream.silent.findSilent(room, taken) : [];
@@ -281,12 +383,76 @@ export class LivestreamService {
         ]);
         this.o.hearings.log(hearingId, 'system', 'stream.stalled', {
           run: run.runId,
-          silentMs: run.silentForMs(),
+          condition: 'stuck',
+          stuckMs: stuckFor,
+          level: stream.level,
           leftOut,
           error: run.errorOutput.slice(-300),
         });
         if (stream.run === run) await rebuild();
-      } else if (room && stream.silent.size && tick % 2 === 0 && (await stream.silent.returned(room)).length) {
+        return;
+      }
+      if (!first) return;
+      // Slow: behind real time, still falling behind, and short of CPU. Behind while the encoder is not
+      // short of CPU means its inputs are late (a camera that hesitates): a lower quality would not help,
+      // and if they stop altogether the run is followed as stuck.
+      if (stream.lagMs >= SLOW_LAG_MS && stream.rate !== null && stream.rate < SLOW_RATE && starved(samples)) {
+        stream.condition = 'slow';
+        keptUpSince = now;
+        cpu = cpuTimes();
+        if (stream.level < levels - 1) {
+          clearInterval(stream.watchdog);
+          const from = stream.level;
+          // Each step halves the cost about: as many steps as the shortfall asks for (every rebuild on a
+          // starved machine costs seconds of stream).
+          const steps = Math.max(1, Math.ceil(Math.log2(1 / Math.max(stream.rate ?? 0.5, 0.05))));
+          stream.level = Math.min(levels - 1, stream.level + steps);
+          stream.degradations++;
+          stream.restoreAfterMs = Math.min(RESTORE_MAX_MS, stream.restoreAfterMs * 2);
+          console.warn(
+            `[live] ${hearingId}: stepped down from ${from} to ${stream.level} (behind by ${stream.lagMs} ms, pace ${stream.rate})`,
+          );
+          this.o.hearings.log(hearingId, 'system', 'stream.degraded', {
+            run: run.runId,
+            from,
+            to: stream.level,
+            lagMs: stream.lagMs,
+            rate: stream.rate,
+            ...this.ladder()[stream.level],
+          });
+          if (stream.run === run) await rebuild();
+        } else if (!slowLogged) {
+          slowLogged = true;
+          this.o.hearings.log(hearingId, 'system', 'stream.slow', {
+            run: run.runId,
+            level: stream.level,
+            lagMs: stream.lagMs,
+            rate: stream.rate,
+          });
+        }
+        return;
+      }
+      stream.condition = 'ok';
+      if (stream.rate !== null && stream.rate < 0.95) keptUpSince = now;
+      if (stream.level > 0 && now - keptUpSince >= stream.restoreAfterMs) {
+        const idle = idleShare(cpu, cpuTimes());
+        keptUpSince = now;
+        cpu = cpuTimes();
+        if (idle >= 0.5) {
+          clearInterval(stream.watchdog);
+          const from = stream.level;
+          stream.level--;
+          this.o.hearings.log(hearingId, 'system', 'stream.restored', {
+            run: run.runId,
+            from,
+            to: stream.level,
+            idle: Number(idle.toFixed(2)),
+          });
+          if (stream.run === run) await rebuild();
+          return;
+        }
+      }
+      if (room && stream.silent.size && tick % 2 === 0 && (await stream.silent.returned(room)).length) {
         this.o.hearings.log(hearingId, 'system', 'stream.input_back', { run: run.runId });
         this.scheduleRestart(hearingId);
       }
@@ -389,4 +555,36 @@ function nextSegmentNumber(...dirs: string[]): number {
     }
   }
   return max + 1;
+}
+
+/**
+ * Whether the encoder spent the last seconds short of CPU: its threads waited for one at least a quarter
+ * as long as they ran and a fifth of the time (an encoder idle for want of input waits for nothing), or
+ * they kept every core busy. Without schedstat (a kernel without it) a run that
+ * falls behind is taken as short of CPU.
+ */
+function starved(samples: { at: number; runNs?: number; waitNs?: number }[]): boolean {
+  const a = samples[0];
+  const b = samples.at(-1);
+  if (!a || !b || a === b || a.runNs === undefined || b.runNs === undefined) return true;
+  const ran = b.runNs - a.runNs;
+  const waited = (b.waitNs ?? 0) - (a.waitNs ?? 0);
+  const wallNs = (b.at - a.at) * 1e6;
+  return (waited >= ran * 0.25 && waited >= wallNs * 0.2) || ran >= wallNs * os.availableParallelism() * 0.9;
+}
+
+/** Total and idle CPU time of the machine so far (all cores). */
+function cpuTimes(): { total: number; idle: number } {
+  let total = 0;
+  let idle = 0;
+  for (const c of os.cpus()) {
+    total += c.times.user + c.times.nice + c.times.sys + c.times.irq + c.times.idle;
+    idle += c.times.idle;
+  }
+  return { total, idle };
+}
+
+/** The share of CPU time left idle between two readings. */
+function idleShare(a: { total: number; idle: number }, b: { total: number; idle: number }): number {
+  return b.total > a.total ? (b.idle - a.idle) / (b.total - a.total) : 0;
 }

@@ -13,8 +13,12 @@ import { spawnTied } from '../taps/children.ts';
 import { openTap, type Tap } from '../taps/tap.ts';
 
 export const LIVE_PEER = 'livestream';
+/**
+ * The program encoder runs below the server's other work: when the machine is short of CPU, the record,
+ * the transcript and the participants' media come first, and the stream steps down its ladder.
+ */
+export const PROGRAM_NICENESS = 5;
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
-const FPS = 25;
 /** 1 s segments (and a 1 s GOP): the viewer can play about 1.5 s behind the live edge. */
 const SEGMENT_SECONDS = 1;
 
@@ -28,16 +32,46 @@ export interface ProgramSource {
   disguised: boolean;
 }
 
+/** How the program is encoded: a step of the quality ladder (see LADDERS). */
 export interface ProgramSize {
   width: number;
   height: number;
   videoKbps: number;
+  fps: number;
+  /** x264 preset: each step down costs less CPU per frame. */
+  preset: 'veryfast' | 'superfast' | 'ultrafast';
+  /** No camera is decoded: a still card says the picture is paused, the hearing's sound goes on. */
+  audioOnly?: boolean;
 }
 
 export const SIZES: Record<'720p' | '480p', ProgramSize> = {
-  '720p': { width: 1280, height: 720, videoKbps: 1800 },
-  '480p': { width: 854, height: 480, videoKbps: 900 },
+  '720p': { width: 1280, height: 720, videoKbps: 1800, fps: 25, preset: 'veryfast' },
+  '480p': { width: 854, height: 480, videoKbps: 900, fps: 25, preset: 'veryfast' },
 };
+
+/**
+ * The quality ladder of a program, from the configured size down: when the machine cannot give the
+ * encoder the CPU it needs, the stream steps down (smaller, fewer frames, a cheaper preset) instead of
+ * stalling, and at the last step keeps only the sound, with a still card. Measured on this machine
+ * (benchmarks/livestream), one step costs about half the CPU of the one above.
+ */
+export function ladder(size: '720p' | '480p'): ProgramSize[] {
+  return [
+    SIZES[size],
+    { width: 854, height: 480, videoKbps: 700, fps: 15, preset: 'superfast' },
+    { width: 640, height: 360, videoKbps: 400, fps: 10, preset: 'ultrafast' },
+    { width: 640, height: 360, videoKbps: 60, fps: 5, preset: 'ultrafast', audioOnly: true },
+  ];
+}
+
+/** What the encoder reports each second (`-progress`): how far it got, and how fast against real time. */
+export interface Progress {
+  frame: number;
+  outTimeMs: number;
+  speed: number | null;
+  /** When the encoder last advanced (frame or output time). */
+  advancedAt: number;
+}
 
 /** Small tiles of the right-hand column, and how many fit (more participants are heard, not shown). */
 function smallTile(size: ProgramSize): { w: number; h: number; count: number } {
@@ -64,6 +98,7 @@ export function programGraph(
   const fit = (w: number, h: number): string =>
     `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1`;
   const font = `fontfile=${FONT}:fontcolor=white:box=1:boxcolor=black@0.6`;
+  const FPS = size.fps;
   const parts: string[] = [`color=c=0x1e2a38:s=${W}x${H}:r=${FPS}[bg]`];
   const shown = tiles.slice(0, count);
   shown.forEach((t, i) => {
@@ -104,11 +139,17 @@ export function programGraph(
 
 /** Encoder and HLS settings shared by the program and the slate. */
 function hlsOutput(workDir: string, runId: number, startNumber: number, size: ProgramSize): string[] {
+  const FPS = size.fps;
   return [
+    // Progress each second on stdout: frames and output time tell a slow encoder from a stuck one.
+    '-progress',
+    'pipe:1',
+    '-stats_period',
+    '1',
     '-c:v',
     'libx264',
     '-preset',
-    'veryfast',
+    size.preset,
     '-tune',
     'zerolatency',
     '-profile:v',
@@ -162,6 +203,8 @@ export class ProgramRun {
   ending = false;
   private speakerIndex = 0;
   private readonly startedAt = Date.now();
+  private readonly progressNow: Progress = { frame: 0, outTimeMs: 0, speed: null, advancedAt: Date.now() };
+  private progressLine = '';
 
   private constructor(
     private readonly ffmpeg: ChildProcess,
@@ -171,6 +214,59 @@ export class ProgramRun {
     private readonly playlist: string,
   ) {
     ffmpeg.stderr!.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-2000)));
+    ffmpeg.stdout?.on('data', (c: Buffer) => this.onProgress(c.toString()));
+  }
+
+  /** The encoder's latest progress (frames and output time; `speed` is output time over wall time). */
+  get progress(): Readonly<Progress> {
+    return this.progressNow;
+  }
+
+  /**
+   * Nanoseconds the encoder's threads have spent on a CPU and waiting for one (the kernel's schedstat):
+   * a run that falls behind while its threads wait for a CPU is starved; one whose threads are idle is
+   * waiting for its inputs.
+   */
+  schedule(): { runNs: number; waitNs: number } | undefined {
+    const pid = this.ffmpeg.pid;
+    if (pid === undefined || this.hasExited) return undefined;
+    let runNs = 0;
+    let waitNs = 0;
+    try {
+      for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+        const [run = '0', wait = '0'] = fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ');
+        runNs += Number(run);
+        waitNs += Number(wait);
+      }
+    } catch {
+      return undefined; // exited meanwhile, or no schedstat on this kernel
+    }
+    return { runNs, waitNs };
+  }
+
+  /** When this run started. */
+  get started(): number {
+    return this.startedAt;
+  }
+
+  private onProgress(chunk: string): void {
+    const lines = (this.progressLine + chunk).split('\n');
+    this.progressLine = lines.pop()!.slice(-200);
+    const p = this.progressNow;
+    for (const line of lines) {
+      const [key, value = ''] = line.split('=', 2);
+      if (key === 'frame' || key === 'out_time_us') {
+        const n = key === 'frame' ? Number(value) : Math.floor(Number(value) / 1000);
+        const field = key === 'frame' ? 'frame' : 'outTimeMs';
+        if (Number.isFinite(n) && n > p[field]) {
+          p[field] = n;
+          p.advancedAt = Date.now();
+        }
+      } else if (key === 'speed') {
+        const v = Number.parseFloat(value);
+        p.speed = Number.isFinite(v) ? v : null;
+      }
+    }
   }
 
   /** Milliseconds since this run last finished a segment (or since it started, before its first). */
@@ -210,6 +306,8 @@ export class ProgramRun {
     o: { workDir: string; runId: number; startNumber: number; ports: PortPairs; size: ProgramSize },
   ): Promise<ProgramRun> {
     if (sources.length === 0) return ProgramRun.slate('waiting for participants', o);
+    // The last step of the ladder: no camera is tapped or decoded, only the microphones.
+    const shown = o.size.audioOnly ? sources.map((s) => ({ ...s, videoProducerId: undefined })) : sources;
     const streams: { kind: 'audio' | 'video'; port: number; tap: Tap }[] = [];
     const tiles: { label: string; video: number | null; placeholder: string | null }[] = [];
     const audio: { stream: number; disguised: boolean }[] = [];
@@ -219,14 +317,14 @@ export class ProgramRun {
       return streams.length - 1;
     };
     try {
-      for (const s of sources) {
+      for (const s of shown) {
         if (tiles.length < smallTile(o.size).count) tileOf.set(s.participantId, tiles.length);
         // A hidden participant's video is never consumed: nothing of it can reach the output.
         const video = s.videoProducerId && !s.hidden ? await tap(s.videoProducerId, 'video') : null;
         tiles.push({
           label: s.label,
           video,
-          placeholder: s.hidden ? 'protected participant' : video === null ? `${s.label} (audio only)` : null,
+          placeholder: s.hidden ? 'protected participant' : video === null ? `${s.label} (sound only)` : null,
         });
         if (s.audioProducerId) audio.push({ stream: await tap(s.audioProducerId, 'audio'), disguised: s.disguised });
       }
@@ -268,7 +366,7 @@ export class ProgramRun {
       ...hlsOutput(o.workDir, o.runId, o.startNumber, o.size),
     ];
     // stdin stays open: it carries the live `streamselect` commands.
-    const ffmpeg = spawnTied('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const ffmpeg = spawnTied('nice', ['-n', String(PROGRAM_NICENESS), 'ffmpeg', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     const run = new ProgramRun(
       ffmpeg,
       streams.map((s) => s.tap),
@@ -278,7 +376,9 @@ export class ProgramRun {
     );
     await Promise.all(
       streams.map(async (s) => {
-        if (!(await waitUntilBound(s.port, 10_000)))
+        // A run started on a machine short of CPU (the program encoder runs below everything else) may
+        // take many seconds to start: it is given 30.
+        if (!(await waitUntilBound(s.port, 30_000)))
           throw new Error(`the program's ffmpeg did not open port ${s.port}: ${run.errorOutput}`);
         await s.tap.connect(s.port); // a camera's key frame now reaches ffmpeg
       }),
@@ -301,7 +401,7 @@ export class ProgramRun {
       '-f',
       'lavfi',
       '-i',
-      `color=c=0x1e2a38:s=${o.size.width}x${o.size.height}:r=${FPS},drawtext=${font}:x=(w-tw)/2:y=(h-th)/2:text='${text(message)}'`,
+      `color=c=0x1e2a38:s=${o.size.width}x${o.size.height}:r=${o.size.fps},drawtext=${font}:x=(w-tw)/2:y=(h-th)/2:text='${text(message)}'`,
       '-re',
       '-f',
       'lavfi',
@@ -314,7 +414,7 @@ export class ProgramRun {
       ...hlsOutput(o.workDir, o.runId, o.startNumber, o.size),
     ];
     return new ProgramRun(
-      spawnTied('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] }),
+      spawnTied('nice', ['-n', String(PROGRAM_NICENESS), 'ffmpeg', ...args], { stdio: ['pipe', 'pipe', 'pipe'] }),
       [],
       new Map(),
       o.runId,

@@ -11,6 +11,8 @@ apt_pkgs=(
   meson ninja-build pkg-config libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev catch2
   # media tools, the offline speech engine with its English model and test speech, the test browser
   ffmpeg pocketsphinx pocketsphinx-en-us pocketsphinx-testdata espeak-ng chromium fonts-dejavu-core
+  # Chinese glyphs for what the server draws itself (the program's labels and slates) and for the test browser
+  fonts-wqy-zenhei
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do

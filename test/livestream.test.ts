@@ -180,7 +180,8 @@ describe('public livestream', () => {
       },
       60_000,
     );
-    expect(cues[0]).toMatch(/^party: \w+/);
+    // The speaker by role, in the server's language (Chinese by default).
+    expect(cues[0]).toMatch(/^当事人: \w+/);
     expect(server.transcripts.list(h.id).length).toBeGreaterThan(0);
 
     // Protection: the party becomes a placeholder inside the program, not in the viewer.

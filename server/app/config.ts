@@ -1,3 +1,4 @@
+import { LANGUAGES, type Language } from '../i18n/i18n.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -71,6 +72,7 @@ const envSchema = z.object({
   HEARING_LIVE_CAPTION_SPEAKER: z.enum(['role', 'name']).default('role'),
   HEARING_LIVE_SOUND_ONLY: z.enum(['allowed', 'never']).default('allowed'),
   HEARING_DEMO: z.enum(['0', '1']).default('1'),
+  HEARING_LANG: z.enum(LANGUAGES).default('zh-CN'),
   HEARING_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
@@ -115,6 +117,8 @@ export interface Config {
   asrPortMin: number;
   asrPortMax: number;
   demo: boolean;
+  /** `HEARING_LANG`: the language of what the server renders for people (program labels, slates, captions). */
+  lang: Language;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -178,6 +182,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     asrPortMin: e.HEARING_ASR_PORT_MIN,
     asrPortMax: e.HEARING_ASR_PORT_MAX,
     demo: e.HEARING_DEMO === '1',
+    lang: e.HEARING_LANG,
     logLevel: e.HEARING_LOG_LEVEL,
   };
 }

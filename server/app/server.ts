@@ -130,7 +130,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     config: config.identity,
     roleOf: (_hearingId, participantId) => store.participant(participantId)?.role ?? 'viewer',
   });
-  const live = new LivestreamService({ store, hearings, plane, config: config.live, dataDir: config.dataDir });
+  const live = new LivestreamService({ store, hearings, plane, config: config.live, dataDir: config.dataDir, lang: config.lang });
   hearings.addTransitionGuard((hearingId, from, to) => {
     if (to !== 'open' || (from !== 'scheduled' && from !== 'waiting_room')) return;
     const blockers = identity.blockers(hearingId);

@@ -10,7 +10,9 @@ import type { HearingService } from '../hearing/hearings.ts';
 import type { Protection, Store } from '../store/store.ts';
 import { isInSession } from '../hearing/state.ts';
 import { LivePublisher, type Caption } from '../../workers/livestream/publisher.ts';
-import { ladder, LIVE_PEER, ProgramRun, type ProgramSource } from '../../workers/livestream/program.ts';
+import { ladder, LIVE_PEER, ProgramRun, type ProgramSource, type ProgramWords } from '../../workers/livestream/program.ts';
+import type { TFunction } from 'i18next';
+import { translator, type Language } from '../i18n/i18n.ts';
 import type { MediaPlane } from '../../workers/media/plane.ts';
 import { followMainRooms } from '../../workers/taps/tap.ts';
 import type { MediaRoom } from '../../workers/media/room.ts';
@@ -102,8 +104,13 @@ export class LivestreamService {
   private readonly captions = new Map<string, Caption[]>();
   private readonly ports: PortPairs;
 
-  constructor(private readonly o: { store: Store; hearings: HearingService; plane: MediaPlane; config: LiveConfig; dataDir: string }) {
+  private readonly t: TFunction;
+
+  constructor(
+    private readonly o: { store: Store; hearings: HearingService; plane: MediaPlane; config: LiveConfig; dataDir: string; lang: Language },
+  ) {
     this.ports = new PortPairs(o.config.portMin, o.config.portMax);
+    this.t = translator(o.lang);
     followMainRooms(o.plane, (room) => {
       const changed = (info: { participantId: string }): void => {
         if (info.participantId !== LIVE_PEER) this.scheduleRestart(room.hearingId);
@@ -115,6 +122,15 @@ export class LivestreamService {
       room.on('producerPaused', changed);
       room.on('activeSpeaker', ({ participantId }) => participantId && this.streams.get(room.hearingId)?.run?.setSpeaker(participantId));
     });
+  }
+
+  /** What the program shows in the server's language. */
+  private words(): ProgramWords {
+    return {
+      waiting: this.t('program.waiting'),
+      protected: this.t('program.protected'),
+      soundOnly: (label) => this.t('program.soundOnly', { label }),
+    };
   }
 
   /** The steps this server's streams may take (see `ladder`). */
@@ -224,7 +240,7 @@ export class LivestreamService {
     list.push({
       startMs: Date.parse(c.start),
       endMs: Date.parse(c.end),
-      speaker: this.o.config.captionSpeaker === 'name' ? c.speakerName : c.role,
+      speaker: this.o.config.captionSpeaker === 'name' ? c.speakerName : this.t(`role.${c.role}`),
       text: c.text,
     });
     this.captions.set(hearingId, list.slice(-500));
@@ -288,8 +304,8 @@ export class LivestreamService {
     try {
       run =
         what === 'program' && room
-          ? await ProgramRun.program(room, sources, { ...o, ports: this.ports })
-          : ProgramRun.slate('hearing paused', o);
+          ? await ProgramRun.program(room, sources, { ...o, ports: this.ports, words: this.words() })
+          : ProgramRun.slate(this.t('program.paused'), o);
     } catch (error) {
       // E.g. a producer closed while the run was being built, or ffmpeg too slow to open its ports: the
       // stream must not stay without a run. Logged, and tried again.
@@ -498,7 +514,7 @@ export class LivestreamService {
       const protection = protections.get(p.participantId);
       const s = byParticipant.get(p.participantId) ?? {
         participantId: p.participantId,
-        label: this.o.config.captionSpeaker === 'name' ? participant.name : participant.role,
+        label: this.o.config.captionSpeaker === 'name' ? participant.name : this.t(`role.${participant.role}`),
         hidden: protection?.hidden ?? false,
         disguised: protection?.voice === 'disguised',
       };

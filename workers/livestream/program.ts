@@ -18,7 +18,21 @@ export const LIVE_PEER = 'livestream';
  * the transcript and the participants' media come first, and the stream steps down its ladder.
  */
 export const PROGRAM_NICENESS = 5;
-const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
+/** A font with Chinese (and Latin) glyphs, from Debian's fonts-wqy-zenhei: DejaVu draws Chinese as boxes. */
+export const FONT = '/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc';
+
+/** The words the program shows itself (from the server's message catalogue, in its language). */
+export interface ProgramWords {
+  waiting: string;
+  protected: string;
+  soundOnly: (label: string) => string;
+}
+
+const ENGLISH: ProgramWords = {
+  waiting: 'waiting for participants',
+  protected: 'protected participant',
+  soundOnly: (label) => `${label} (sound only)`,
+};
 /** 1 s segments (and a 1 s GOP): the viewer can play about 1.5 s behind the live edge. */
 const SEGMENT_SECONDS = 1;
 
@@ -90,6 +104,7 @@ export function programGraph(
   tiles: { label: string; video: number | null; placeholder: string | null }[],
   audio: { stream: number; disguised: boolean }[],
   size: ProgramSize,
+  words: ProgramWords = ENGLISH,
 ): string {
   const W = size.width;
   const H = size.height;
@@ -113,7 +128,7 @@ export function programGraph(
   });
   if (shown.length === 0)
     parts.push(
-      `color=c=0x3c4650:s=${bigW}x${H}:r=${FPS},drawtext=${font}:fontsize=${Math.round(H / 18)}:x=(w-tw)/2:y=(h-th)/2:text='waiting for participants'[big]`,
+      `color=c=0x3c4650:s=${bigW}x${H}:r=${FPS},drawtext=${font}:fontsize=${Math.round(H / 18)}:x=(w-tw)/2:y=(h-th)/2:text='${text(words.waiting)}'[big]`,
     );
   else if (shown.length === 1) parts.push('[big0]null[big]');
   else parts.push(`${shown.map((_, i) => `[big${i}]`).join('')}streamselect=inputs=${shown.length}:map=0[big]`);
@@ -303,9 +318,10 @@ export class ProgramRun {
   static async program(
     room: MediaRoom,
     sources: ProgramSource[],
-    o: { workDir: string; runId: number; startNumber: number; ports: PortPairs; size: ProgramSize },
+    o: { workDir: string; runId: number; startNumber: number; ports: PortPairs; size: ProgramSize; words?: ProgramWords },
   ): Promise<ProgramRun> {
-    if (sources.length === 0) return ProgramRun.slate('waiting for participants', o);
+    const words = o.words ?? ENGLISH;
+    if (sources.length === 0) return ProgramRun.slate(words.waiting, o);
     // The last step of the ladder: no camera is tapped or decoded, only the microphones.
     const shown = o.size.audioOnly ? sources.map((s) => ({ ...s, videoProducerId: undefined })) : sources;
     const streams: { kind: 'audio' | 'video'; port: number; tap: Tap }[] = [];
@@ -324,7 +340,7 @@ export class ProgramRun {
         tiles.push({
           label: s.label,
           video,
-          placeholder: s.hidden ? 'protected participant' : video === null ? `${s.label} (sound only)` : null,
+          placeholder: s.hidden ? words.protected : video === null ? words.soundOnly(s.label) : null,
         });
         if (s.audioProducerId) audio.push({ stream: await tap(s.audioProducerId, 'audio'), disguised: s.disguised });
       }
@@ -358,7 +374,7 @@ export class ProgramRun {
       '-i',
       sdpFile,
       '-filter_complex',
-      programGraph(tiles, audio, o.size),
+      programGraph(tiles, audio, o.size, words),
       '-map',
       '[vout]',
       '-map',

@@ -70,6 +70,7 @@ describe('mediasoup worker death mid-hearing', () => {
       { name: 'Lawyer Zhao', role: 'lawyer' },
     ]);
     const [party, lawyer] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0]];
+    await api(server)('PUT', `/api/v1/hearings/${h.id}/participants/${lawyer.id}/represents`, { represents: [party.id] });
     const partyPage = await openJoin(ctx.browser, party.joinUrl);
     const lawyerPage = await openJoin(ctx.browser, lawyer.joinUrl);
     await waitForMediaFrom(lawyerPage, party.id);
@@ -77,7 +78,12 @@ describe('mediasoup worker death mid-hearing', () => {
     const courtroom = server.plane.get(h.id)!;
     const courtroomMedia = (pid: string) => courtroom.producers().filter((p) => p.participantId === pid);
 
-    const { consultationId } = await partyPage.evaluate((w) => (window as any).hearingClient.consult(w), lawyer.id);
+    // The party asks, the lawyer accepts: both by the buttons.
+    await partyPage.getByRole('button', { name: 'consult Lawyer Zhao' }).click();
+    await lawyerPage.getByRole('button', { name: 'accept consultation with Party Li' }).click();
+    const consultationId = (await until('in the consultation', () =>
+      partyPage.evaluate(() => (window as any).hearingClient.consultationId()),
+    )) as string;
     expect(consultationId).toMatch(/^[0-9a-f-]{36}$/);
     // Both stepped out of the courtroom: their courtroom microphones and cameras are paused.
     await until('courtroom media paused', () =>
@@ -108,8 +114,12 @@ describe('mediasoup worker death mid-hearing', () => {
     expect(events.find((e) => e.action === 'consultation.closed')?.detail).toMatchObject({ consultationId, reason: 'media worker died' });
     // Nothing is left of the consultation's room, and the two may consult again on a live worker.
     await until('no consultation room', () => server.plane.get(consultationRoomKey(consultationId)) === undefined);
-    const again = await lawyerPage.evaluate((w) => (window as any).hearingClient.consult(w), party.id);
-    expect(again.consultationId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(again.consultationId).not.toBe(consultationId);
+    await lawyerPage.getByRole('button', { name: 'consult Party Li' }).click();
+    await partyPage.getByRole('button', { name: 'accept consultation with Lawyer Zhao' }).click();
+    const again = await until('in a new consultation', async () => {
+      const c = (await lawyerPage.evaluate(() => (window as any).hearingClient.consultationId())) as string | null;
+      return c && c !== consultationId ? c : undefined;
+    });
+    expect(again).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

@@ -84,7 +84,7 @@ export interface StreamHealth {
  * rebuild then would only start the wait again.
  */
 const STALL_MS = 8000;
-const FIRST_SEGMENT_MS = 30_000;
+const FIRST_SEGMENT_MS = 20_000;
 /**
  * A run that advances but has fallen this far behind real time since its first frame is short of CPU:
  * the stream steps down the ladder (a rebuild at the same quality would only fall behind again).

@@ -98,19 +98,35 @@ describe('transcript edits and annotations', () => {
     const htmlResponse = await get('format=html');
     expect(htmlResponse.headers.get('content-type')).toContain('text/html');
     const html = await htmlResponse.text();
+    // Chinese by default (the court's names for roles and phases), English on request.
     for (const part of [
+      '<html lang="zh-CN">',
       '庭审笔录',
       'T-',
-      'Judge Wang: judge',
-      'Party Li (party)',
+      'Judge Wang: 审判员',
+      'Party Li（当事人）',
       'The contract was signed on 3 March 2024.',
-      '(edited, version 3)',
-      'Note by Party Li (party): I signed it on 5 March.',
-      'Hearing open',
+      '（已修改，第 3 版）',
+      'Party Li（当事人） 注：I signed it on 5 March.',
+      '【开庭】',
       digestNow,
     ]) {
       expect(html, part).toContain(part);
     }
+    const english = await (await get('format=html&lang=en')).text();
+    for (const part of [
+      '<html lang="en">',
+      'Hearing transcript',
+      'Judge Wang: judge',
+      'Party Li (party)',
+      '(edited, version 3)',
+      'Note by Party Li (party): I signed it on 5 March.',
+      'Hearing: in session',
+      digestNow,
+    ]) {
+      expect(english, part).toContain(part);
+    }
+    expect(english).not.toMatch(/审判员|当事人|开庭/);
     expect(html).not.toContain('<script>alert(1)</script>');
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect((await get('format=pdf')).status).toBe(400);

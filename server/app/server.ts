@@ -226,7 +226,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     '/api/v1',
     reviewRouter(hearings, (id) => recorder.dirOf(id), config.dataDir, secrets.apiKey),
   );
-  app.use('/api/v1', apiRouter(hearings, transcripts, evidence, signing, secrets.apiKey));
+  app.use('/api/v1', apiRouter(hearings, transcripts, evidence, signing, secrets.apiKey, config.lang));
   app.get('/join', (_req, res) => {
     res.sendFile(path.join(clientDir, 'index.html'));
   });

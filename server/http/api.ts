@@ -18,6 +18,7 @@ import type { EvidenceService } from '../evidence/evidence.ts';
 import { toHtml, toVtt } from '../transcript/export.ts';
 import type { TranscriptSigning } from '../transcript/signing.ts';
 import { openApiDocument } from './openapi.ts';
+import { translator, type Language } from '../i18n/i18n.ts';
 
 const ACTOR = 'api';
 
@@ -28,6 +29,7 @@ export function apiRouter(
   evidence: EvidenceService,
   signing: TranscriptSigning,
   apiKey: string,
+  lang: Language,
 ): express.Router {
   const router = express.Router();
   router.get('/openapi.json', (_req, res) => {
@@ -74,23 +76,27 @@ export function apiRouter(
   router.get('/hearings/:id/transcript', (req, res) => {
     const hearingId = id(req);
     hearings.row(hearingId);
-    const { format, speaker } = validate(transcriptQuery, req.query, 'query');
+    const { format, speaker, lang: asked } = validate(transcriptQuery, req.query, 'query');
     if (format === 'txt') res.type('text/plain; charset=utf-8').send(transcripts.text(hearingId));
     else if (format === 'vtt') res.type('text/vtt; charset=utf-8').send(toVtt(transcripts.list(hearingId), { speaker }));
     else if (format === 'html') {
       res.type('text/html; charset=utf-8').send(
-        toHtml({
-          hearing: hearings.row(hearingId),
-          participants: hearings.participants(hearingId).map((p) => hearings.participant(hearingId, p.id)),
-          segments: transcripts.list(hearingId),
-          annotations: transcripts.annotations(hearingId),
-          evidence: evidence.list(hearingId),
-          phases: hearings.events(hearingId).filter((e) => e.action === 'hearing.state_changed'),
-          digest: transcripts.digest(hearingId),
-          signatures: signing.statuses(hearingId),
-          signatureImage: (sid) => signing.imageFile(hearingId, sid),
-          evidenceFile: (eid, thumb) => evidence.file(hearingId, eid, thumb),
-        }),
+        toHtml(
+          {
+            hearing: hearings.row(hearingId),
+            participants: hearings.participants(hearingId).map((p) => hearings.participant(hearingId, p.id)),
+            segments: transcripts.list(hearingId),
+            annotations: transcripts.annotations(hearingId),
+            evidence: evidence.list(hearingId),
+            phases: hearings.events(hearingId).filter((e) => e.action === 'hearing.state_changed'),
+            digest: transcripts.digest(hearingId),
+            signatures: signing.statuses(hearingId),
+            signatureImage: (sid) => signing.imageFile(hearingId, sid),
+            evidenceFile: (eid, thumb) => evidence.file(hearingId, eid, thumb),
+          },
+          translator(asked ?? lang),
+          asked ?? lang,
+        ),
       );
     } else
       res.json({

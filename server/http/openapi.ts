@@ -46,6 +46,12 @@ const laterPaths = {
         ...hp,
         { name: 'format', in: 'query', schema: schema(transcriptQuery.shape.format) },
         { name: 'speaker', in: 'query', schema: schema(transcriptQuery.shape.speaker) },
+        {
+          name: 'lang',
+          in: 'query',
+          schema: schema(transcriptQuery.shape.lang.unwrap()),
+          description: 'language of the HTML 笔录 (default HEARING_LANG)',
+        },
       ],
       responses: { ...ok('The transcript in the format asked for'), ...errors },
     },

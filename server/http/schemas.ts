@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HEARING_STATES } from '../hearing/state.ts';
 import { ROLES } from '../hearing/roles.ts';
+import { LANGUAGES } from '../i18n/i18n.ts';
 
 /** REST request bodies. Strict: unknown fields are an error, so typos do not pass silently. */
 export const createHearingBody = z.strictObject({
@@ -96,6 +97,8 @@ export const participantCreatedResponse = participantResponse.extend({
 export const transcriptQuery = z.object({
   format: z.enum(['json', 'txt', 'vtt', 'html']).default('json'),
   speaker: z.enum(['name', 'role']).default('name'),
+  /** The language of the HTML 笔录 (default: the server's `HEARING_LANG`). */
+  lang: z.enum(LANGUAGES).optional(),
 });
 
 export const transcriptSegment = z.object({

@@ -56,7 +56,7 @@ describe('consultation rooms', () => {
         const segment = await newestSegment(server, h.id);
         return segment && magentaPixels(segment.file) > 1000 ? segment : undefined;
       },
-      40_000,
+      90_000,
     ).catch(withStreamLog(server, h.id));
     expect(before).toBeTruthy();
     const partyCourtroom = new Set(

@@ -387,12 +387,17 @@ export class LivestreamService {
       stream.rate = first && now - oldest.at >= 3000 ? Number(((p.outTimeMs - oldest.outMs) / (now - oldest.at)).toFixed(2)) : null;
       stream.lagMs = first ? Math.max(0, now - first.at - (p.outTimeMs - first.outMs)) : 0;
       const stuckFor = now - p.advancedAt;
-      if (stuckFor >= (firstFrameAt !== undefined ? STALL_MS : FIRST_SEGMENT_MS)) {
+      const notAdvancing = stuckFor >= (firstFrameAt !== undefined ? STALL_MS : FIRST_SEGMENT_MS);
+      const short = starved(samples);
+      // Not advancing: an input that delivers nothing holds the composition up (stuck: rebuilt without
+      // it); with every input delivering, an encoder whose threads wait for a CPU is the slowest kind of
+      // slow (a rebuild at the same quality would start the wait again); otherwise it hangs (stuck).
+      const taken = sources.flatMap((s) => [s.videoProducerId, s.audioProducerId]).filter((id): id is string => !!id);
+      const silent = notAdvancing && room ? await stream.silent.findSilent(room, taken) : [];
+      if (notAdvancing && (silent.length > 0 || !short)) {
         stream.condition = 'stuck';
         stream.stalls++;
         clearInterval(stream.watchdog);
-        const taken = sources.flatMap((s) => [s.videoProducerId, s.audioProducerId]).filter((id): id is string => !!id);
-        const silent = room ? await stream.silent.findSilent(room, taken) : [];
         const leftOut = sources.flatMap((s) => [
           ...(s.videoProducerId && silent.includes(s.videoProducerId) ? [{ participantId: s.participantId, kind: 'video' }] : []),
           ...(s.audioProducerId && silent.includes(s.audioProducerId) ? [{ participantId: s.participantId, kind: 'audio' }] : []),
@@ -408,11 +413,11 @@ export class LivestreamService {
         if (stream.run === run) await rebuild();
         return;
       }
-      if (!first) return;
       // Slow: behind real time, still falling behind, and short of CPU. Behind while the encoder is not
       // short of CPU means its inputs are late (a camera that hesitates): a lower quality would not help,
       // and if they stop altogether the run is followed as stuck.
-      if (stream.lagMs >= SLOW_LAG_MS && stream.rate !== null && stream.rate < SLOW_RATE && starved(samples)) {
+      const behind = first !== undefined && stream.lagMs >= SLOW_LAG_MS && stream.rate !== null && stream.rate < SLOW_RATE;
+      if (short && (behind || notAdvancing)) {
         stream.condition = 'slow';
         keptUpSince = now;
         cpu = cpuTimes();
@@ -426,7 +431,7 @@ export class LivestreamService {
           stream.degradations++;
           stream.restoreAfterMs = Math.min(RESTORE_MAX_MS, stream.restoreAfterMs * 2);
           console.warn(
-            `[live] ${hearingId}: stepped down from ${from} to ${stream.level} (behind by ${stream.lagMs} ms, pace ${stream.rate})`,
+            `[live] ${hearingId}: stepped down from ${from} to ${stream.level} (behind by ${stream.lagMs} ms, pace ${stream.rate}, still for ${stuckFor} ms)`,
           );
           this.o.hearings.log(hearingId, 'system', 'stream.degraded', {
             run: run.runId,
@@ -434,6 +439,7 @@ export class LivestreamService {
             to: stream.level,
             lagMs: stream.lagMs,
             rate: stream.rate,
+            stillMs: stuckFor,
             ...this.ladder()[stream.level],
           });
           if (stream.run === run) await rebuild();
@@ -448,6 +454,7 @@ export class LivestreamService {
         }
         return;
       }
+      if (!first) return;
       stream.condition = 'ok';
       if (stream.rate !== null && stream.rate < 0.95) keptUpSince = now;
       if (stream.level > 0 && now - keptUpSince >= stream.restoreAfterMs) {

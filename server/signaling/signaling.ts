@@ -188,9 +188,10 @@ export class Signaling {
       });
     });
     this.identity.on('update', (u) => this.identityUpdate(u));
-    this.consultations.on('expired', (c) =>
-      this.sockets.get(c.members[0])?.emit('consultationClosed', { consultationId: c.id, reason: 'not answered' }),
-    );
+    // An invitation nobody answered: the one who asked is told, and the one asked stops being asked.
+    this.consultations.on('expired', (c) => {
+      for (const m of c.members) this.sockets.get(m)?.emit('consultationClosed', { consultationId: c.id, reason: 'not answered' });
+    });
   }
 
   /**

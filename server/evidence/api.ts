@@ -34,15 +34,16 @@ export function evidenceRouter(
   const beginUpload = (hearingId: string, by: string): void => {
     if (by === 'api') return;
     if (uploading.has(by)) throw new AppError(429, 'upload_in_progress', 'one photo at a time: the previous upload is still being checked');
-    const taken = allowances.of(by).take();
-    if (!taken.ok) {
-      if (taken.first) hearings.log(hearingId, by, 'participant.rate_limited', { what: 'evidence upload', ...UPLOAD_LIMITS });
-      throw new AppError(
-        429,
-        'upload_rate_limited',
-        `too many photos: ${UPLOAD_LIMITS.burst} at once, then one every ${1 / UPLOAD_LIMITS.perSecond} s`,
-      );
-    }
+    allowances.spend(
+      by,
+      () => hearings.log(hearingId, by, 'participant.rate_limited', { what: 'evidence upload', ...UPLOAD_LIMITS }),
+      () =>
+        new AppError(
+          429,
+          'upload_rate_limited',
+          `too many photos: ${UPLOAD_LIMITS.burst} at once, then one every ${1 / UPLOAD_LIMITS.perSecond} s`,
+        ),
+    );
     uploading.add(by);
   };
 

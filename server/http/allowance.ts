@@ -60,6 +60,17 @@ export class Allowances {
     readonly size: number,
     readonly perSecond: number,
   ) {}
+  /**
+   * Takes one from `key`'s allowance; beyond it, `logLimit` runs once per episode and the error
+   * `refusal` makes is thrown.
+   */
+  spend(key: string, logLimit: () => void, refusal: () => Error): void {
+    const taken = this.of(key).take();
+    if (taken.ok) return;
+    if (taken.first) logLimit();
+    throw refusal();
+  }
+
   of(key: string): Allowance {
     let a = this.map.get(key);
     if (!a) this.map.set(key, (a = new Allowance(this.size, this.perSecond)));

@@ -374,6 +374,8 @@ export class LivestreamService {
     const rebuild = (): Promise<void> =>
       this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
     const levels = this.ladder().length;
+    /** The run's inputs (to find the silent ones when it stops advancing). */
+    const taken = sources.flatMap((s) => [s.videoProducerId, s.audioProducerId]).filter((id): id is string => !!id);
     const check = async (): Promise<void> => {
       const room = this.o.plane.get(hearingId);
       const now = Date.now();
@@ -392,7 +394,6 @@ export class LivestreamService {
       // Not advancing: an input that delivers nothing holds the composition up (stuck: rebuilt without
       // it); with every input delivering, an encoder whose threads wait for a CPU is the slowest kind of
       // slow (a rebuild at the same quality would start the wait again); otherwise it hangs (stuck).
-      const taken = sources.flatMap((s) => [s.videoProducerId, s.audioProducerId]).filter((id): id is string => !!id);
       const silent = notAdvancing && room ? await stream.silent.findSilent(room, taken) : [];
       if (notAdvancing && (silent.length > 0 || !short)) {
         stream.condition = 'stuck';
@@ -458,9 +459,10 @@ export class LivestreamService {
       stream.condition = 'ok';
       if (stream.rate !== null && stream.rate < 0.95) keptUpSince = now;
       if (stream.level > 0 && now - keptUpSince >= stream.restoreAfterMs) {
-        const idle = idleShare(cpu, cpuTimes());
+        const cpuNow = cpuTimes();
+        const idle = idleShare(cpu, cpuNow);
         keptUpSince = now;
-        cpu = cpuTimes();
+        cpu = cpuNow;
         if (idle >= 0.5) {
           clearInterval(stream.watchdog);
           const from = stream.level;

@@ -460,19 +460,20 @@ export class Signaling {
 
   /** Takes one record line from the participant's allowance, or refuses the message (logging the limit once). */
   private spendRecordLine(hearingId: string, participantId: string, event: string): void {
-    const taken = this.budgets.of(participantId).take();
-    if (taken.ok) return;
-    if (taken.first) {
-      this.hearings.log(hearingId, participantId, 'participant.rate_limited', {
-        event,
-        burst: LIMITS.recordBurst,
-        perSecond: LIMITS.recordPerSecond,
-      });
-    }
-    throw new AppError(
-      429,
-      'record_rate_limited',
-      `too many recorded actions: at most ${LIMITS.recordPerSecond} per second after a burst of ${LIMITS.recordBurst}`,
+    this.budgets.spend(
+      participantId,
+      () =>
+        this.hearings.log(hearingId, participantId, 'participant.rate_limited', {
+          event,
+          burst: LIMITS.recordBurst,
+          perSecond: LIMITS.recordPerSecond,
+        }),
+      () =>
+        new AppError(
+          429,
+          'record_rate_limited',
+          `too many recorded actions: at most ${LIMITS.recordPerSecond} per second after a burst of ${LIMITS.recordBurst}`,
+        ),
     );
   }
 

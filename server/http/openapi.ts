@@ -11,7 +11,7 @@ import {
   transitionBody,
   transcriptQuery,
 } from './schemas.ts';
-import { protectionBody, streamableBody, streamActionBody } from '../livestream/api.ts';
+import { protectionBody, streamableBody, streamActionBody } from '../livestream/schemas.ts';
 import { identityDecisionBody } from '../identity/api.ts';
 
 const schema = (s: z.ZodType): Record<string, unknown> =>

@@ -2,16 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import express from 'express';
 import { rateLimit } from 'express-rate-limit';
-import { z } from 'zod';
 import { AppError } from '../http/errors.ts';
 import { requireApiKey } from '../http/api.ts';
 import { validate } from '../http/validate.ts';
 import { idParam } from '../http/schemas.ts';
-import { STREAM_ACTIONS, type LivestreamService } from './livestream.ts';
-
-export const streamActionBody = z.strictObject({ action: z.enum(STREAM_ACTIONS) });
-export const streamableBody = z.strictObject({ streamable: z.boolean() });
-export const protectionBody = z.strictObject({ hidden: z.boolean(), voice: z.enum(['natural', 'disguised']).default('natural') });
+import type { LivestreamService } from './livestream.ts';
+import { protectionBody, streamableBody, streamActionBody } from './schemas.ts';
 
 /** Court-platform control of the livestream (API key). */
 export function livestreamRouter(live: LivestreamService, apiKey: string): express.Router {
@@ -60,7 +56,7 @@ export function publicLiveRouter(live: LivestreamService, pageDir: string): expr
     if (!live.isPublic(id)) throw new AppError(404, 'not_streamed', 'this hearing is not streamed to the public');
     return id;
   };
-  router.get('/live/:id/:file', (req, res) => {
+  router.get('/live/:id/:file', async (req, res) => {
     const id = publicHearing(req.params.id);
     if (!PUBLIC_FILE.test(req.params.file)) throw new AppError(404, 'not_found', 'no such stream file');
     const file = path.join(live.publicDir(id), req.params.file);
@@ -77,7 +73,14 @@ export function publicLiveRouter(live: LivestreamService, pageDir: string): expr
             ? 'text/vtt'
             : 'application/json',
     );
-    res.sendFile(file);
+    if (!playlist) return res.sendFile(file); // segments are written once (renamed into place) and never change
+    // Playlists are replaced (renamed over) every segment: read in one open, so the length sent is the
+    // length of the one version read (sendFile's stat and its read could see two versions).
+    const body = await fs.promises.readFile(file).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw new AppError(404, 'not_found', 'no such stream file (not yet published, or expired)');
+      throw error;
+    });
+    res.send(body);
   });
   router.get('/watch/:id', (req, res) => {
     publicHearing(req.params.id);

@@ -10,7 +10,7 @@ import type { HearingService } from '../hearing/hearings.ts';
 import type { Protection, Store } from '../store/store.ts';
 import { isInSession } from '../hearing/state.ts';
 import { LivePublisher, type Caption } from '../../workers/livestream/publisher.ts';
-import { ladder, LIVE_PEER, ProgramRun, type ProgramSource, type ProgramWords } from '../../workers/livestream/program.ts';
+import { EncoderExited, ladder, LIVE_PEER, ProgramRun, type ProgramSource, type ProgramWords } from '../../workers/livestream/program.ts';
 import type { TFunction } from 'i18next';
 import { translator, type Language } from '../i18n/i18n.ts';
 import type { MediaPlane } from '../../workers/media/plane.ts';
@@ -309,7 +309,16 @@ export class LivestreamService {
     } catch (error) {
       // E.g. a producer closed while the run was being built, or ffmpeg too slow to open its ports: the
       // stream must not stay without a run. Logged, and tried again.
-      this.o.hearings.log(hearingId, 'system', 'stream.rebuild_failed', { run: o.runId, error: (error as Error).message.slice(0, 300) });
+      if (error instanceof EncoderExited)
+        this.o.hearings.log(hearingId, 'system', 'stream.encoder_exit', {
+          code: error.code,
+          signal: error.signal,
+          error: error.output.slice(-300),
+          run: o.runId,
+          starting: true,
+        });
+      else
+        this.o.hearings.log(hearingId, 'system', 'stream.rebuild_failed', { run: o.runId, error: (error as Error).message.slice(0, 300) });
       setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, what)), 2000).unref();
       return;
     }
@@ -319,9 +328,18 @@ export class LivestreamService {
     stream.state = what === 'program' ? 'live' : 'paused';
     // The encoder must not end on its own (e.g. a camera whose first key frame came too late for it):
     // that is logged, and the run is rebuilt after a moment.
+    // An exit that was not ours is logged even while the run was being stopped (e.g. for a step down):
+    // the record must show every loss. Only the current run is rebuilt.
     void run.exited().then((code) => {
+      if (run.exitedOnPurpose) return;
+      this.o.hearings.log(hearingId, 'system', 'stream.encoder_exit', {
+        code,
+        signal: run.exitSignal,
+        error: run.errorOutput.slice(-300),
+        run: run.runId,
+        ...(run.ending ? { whileStopping: true } : {}),
+      });
       if (run.ending || stream.run !== run || (stream.state !== 'live' && stream.state !== 'paused')) return;
-      this.o.hearings.log(hearingId, 'system', 'stream.encoder_exit', { code, error: run.errorOutput.slice(-300), run: run.runId });
       setTimeout(() => {
         if (stream.run === run)
           void this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));

@@ -211,11 +211,25 @@ function hlsOutput(workDir: string, runId: number, startNumber: number, size: Pr
 
 const runPlaylist = (workDir: string, runId: number): string => path.join(workDir, `run-${runId}.m3u8`);
 
+/** The program's encoder ended before it was ready to take the cameras. */
+export class EncoderExited extends Error {
+  constructor(
+    readonly code: number | null,
+    readonly signal: NodeJS.Signals | null,
+    readonly output: string,
+  ) {
+    super(`the program's ffmpeg exited before it was ready (${signal ?? `code ${code}`})${output ? `: ${output.slice(-200)}` : ''}`);
+  }
+}
+
 /** One ffmpeg run writing segments (the program, or the slate while paused). */
 export class ProgramRun {
   private stderr = '';
-  /** Ended on purpose (stop, kill): any other exit is a failure the service reports and recovers from. */
+  /** Being ended on purpose (stop, kill): the service no longer watches or rebuilds it. */
   ending = false;
+  /** What we sent it: 'q' (a clean stop) or SIGKILL. An exit that is not the answer to one of these is a failure. */
+  private sentQuit = false;
+  private sentKill = false;
   private speakerIndex = 0;
   private readonly startedAt = Date.now();
   private readonly progressNow: Progress = { frame: 0, outTimeMs: 0, speed: null, advancedAt: Date.now() };
@@ -310,6 +324,10 @@ export class ProgramRun {
     return this.ffmpeg.exitCode !== null || this.ffmpeg.signalCode !== null;
   }
 
+  get exitSignal(): NodeJS.Signals | null {
+    return this.ffmpeg.signalCode;
+  }
+
   get errorOutput(): string {
     return this.stderr.trim();
   }
@@ -390,18 +408,33 @@ export class ProgramRun {
       o.runId,
       runPlaylist(o.workDir, o.runId),
     );
-    await Promise.all(
-      streams.map(async (s) => {
-        // A run started on a machine short of CPU (the program encoder runs below everything else) may
-        // take many seconds to start: it is given 30.
-        if (!(await waitUntilBound(s.port, 30_000)))
-          throw new Error(`the program's ffmpeg did not open port ${s.port}: ${run.errorOutput}`);
-        await s.tap.connect(s.port); // a camera's key frame now reaches ffmpeg
-      }),
-    ).catch((error: unknown) => {
+    // An encoder that dies before it is ready (killed, or refusing its graph) fails the start at once,
+    // as an encoder exit: the service logs it as one and tries again.
+    let ready = false;
+    const died = new Promise<never>((_, reject) => {
+      void run.exited().then((code) => {
+        if (!ready) reject(new EncoderExited(code, run.exitSignal, run.errorOutput));
+      });
+    });
+    try {
+      await Promise.race([
+        died,
+        Promise.all(
+          streams.map(async (s) => {
+            // A run started on a machine short of CPU (the program encoder runs below everything else) may
+            // take many seconds to start: it is given 30.
+            if (!(await waitUntilBound(s.port, 30_000)))
+              throw new Error(`the program's ffmpeg did not open port ${s.port}: ${run.errorOutput}`);
+            await s.tap.connect(s.port); // a camera's key frame now reaches ffmpeg
+          }),
+        ),
+      ]);
+    } catch (error) {
       run.kill();
       throw error;
-    });
+    } finally {
+      ready = true;
+    }
     run.keyFrames();
     return run;
   }
@@ -468,8 +501,11 @@ export class ProgramRun {
   async stop(): Promise<void> {
     this.ending = true;
     if (!this.hasExited) {
-      if (this.acceptsCommands) this.ffmpeg.stdin!.write('q');
-      const timer = setTimeout(() => this.ffmpeg.kill('SIGKILL'), 5000);
+      if (this.acceptsCommands) {
+        this.sentQuit = true;
+        this.ffmpeg.stdin!.write('q');
+      }
+      const timer = setTimeout(() => this.sendKill(), 5000);
       await this.exited();
       clearTimeout(timer);
     }
@@ -479,7 +515,22 @@ export class ProgramRun {
   /** Ends at once (a cut): nothing more is written. */
   kill(): void {
     this.ending = true;
-    if (!this.hasExited) this.ffmpeg.kill('SIGKILL');
+    if (!this.hasExited) this.sendKill();
     for (const t of this.taps) t.close();
+  }
+
+  private sendKill(): void {
+    this.sentKill = true;
+    this.ffmpeg.kill('SIGKILL');
+  }
+
+  /**
+   * Whether the exit was ours: a clean end after 'q', or the SIGKILL we sent. Anything else (killed by
+   * someone else, a crash, an error) is a failure, even if it came while we were stopping it.
+   */
+  get exitedOnPurpose(): boolean {
+    if (this.ffmpeg.signalCode === 'SIGKILL') return this.sentKill;
+    if (this.ffmpeg.signalCode !== null) return false;
+    return this.sentQuit && this.ffmpeg.exitCode === 0;
   }
 }

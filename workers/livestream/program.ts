@@ -324,6 +324,11 @@ export class ProgramRun {
     return this.ffmpeg.exitCode !== null || this.ffmpeg.signalCode !== null;
   }
 
+  /** The encoder's process id (for /metrics and fault tests). */
+  get pid(): number | undefined {
+    return this.ffmpeg.pid;
+  }
+
   get exitSignal(): NodeJS.Signals | null {
     return this.ffmpeg.signalCode;
   }

@@ -13,5 +13,7 @@ await build({
   target: 'es2022',
   sourcemap: true,
   minify: true,
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
   logLevel: 'warning',
 });

@@ -47,7 +47,7 @@ describe('real browsers in one hearing', () => {
       expect((await stats(page)).filter((s) => s.participantId === viewer.id)).toEqual([]);
     }
     // The page shows each remote participant with name and role.
-    await expect(judgePage.locator(`#tile-${party.id} .label`).textContent()).resolves.toBe('Party Li · party');
+    await expect(judgePage.locator(`#tile-${party.id} .label`).textContent()).resolves.toBe('Party Li · 当事人');
 
     // Judge and party each publish audio + video; the viewer nothing.
     expect(

@@ -73,13 +73,13 @@ describe('consultation rooms', () => {
     expect((await client(partyPage, 'request', 'openConsultation', { with: judge.id })).error.code).toBe('forbidden');
 
     // The party asks; nothing opens until the lawyer accepts.
-    await partyPage.getByRole('button', { name: 'consult Lawyer Zhao' }).click();
-    await lawyerPage.getByRole('status').filter({ hasText: 'Party Li asks for a private consultation' }).waitFor();
+    await partyPage.getByRole('button', { name: '申请与Lawyer Zhao私下沟通' }).click();
+    await lawyerPage.getByRole('status').filter({ hasText: 'Party Li请求与您私下沟通' }).waitFor();
     const asked = server.store.auditLog(h.id).filter((e) => e.action.startsWith('consultation.'));
     expect(asked.map((e) => [e.action, e.actor])).toEqual([['consultation.requested', party.id]]);
     expect(server.plane.get(consultationRoomKey(asked[0]!.detail.consultationId as string))).toBeUndefined();
     expect(await client(partyPage, 'consultationId')).toBeNull();
-    await lawyerPage.getByRole('button', { name: 'accept consultation with Party Li' }).click();
+    await lawyerPage.getByRole('button', { name: '同意与Party Li沟通' }).click();
     const consultationId = (await until('the party in the consultation', () => client(partyPage, 'consultationId'), 20_000)) as string;
     expect(consultationId).toMatch(/^[0-9a-f-]{36}$/);
     const startedAt = Date.now();
@@ -119,7 +119,7 @@ describe('consultation rooms', () => {
     ).catch(withStreamLog(server, h.id));
     expect(magentaPixels(during.file)).toBe(0);
 
-    await lawyerPage.getByRole('button', { name: 'end consultation' }).click();
+    await lawyerPage.getByRole('button', { name: '结束私下沟通' }).click();
     await until(
       'the party is back in the courtroom',
       async () => (await judgeAudio())[0]!.packetsReceived > a1[0]!.packetsReceived + 20,

@@ -79,8 +79,8 @@ describe('mediasoup worker death mid-hearing', () => {
     const courtroomMedia = (pid: string) => courtroom.producers().filter((p) => p.participantId === pid);
 
     // The party asks, the lawyer accepts: both by the buttons.
-    await partyPage.getByRole('button', { name: 'consult Lawyer Zhao' }).click();
-    await lawyerPage.getByRole('button', { name: 'accept consultation with Party Li' }).click();
+    await partyPage.getByRole('button', { name: '申请与Lawyer Zhao私下沟通' }).click();
+    await lawyerPage.getByRole('button', { name: '同意与Party Li沟通' }).click();
     const consultationId = (await until('in the consultation', () =>
       partyPage.evaluate(() => (window as any).hearingClient.consultationId()),
     )) as string;
@@ -114,8 +114,8 @@ describe('mediasoup worker death mid-hearing', () => {
     expect(events.find((e) => e.action === 'consultation.closed')?.detail).toMatchObject({ consultationId, reason: 'media worker died' });
     // Nothing is left of the consultation's room, and the two may consult again on a live worker.
     await until('no consultation room', () => server.plane.get(consultationRoomKey(consultationId)) === undefined);
-    await lawyerPage.getByRole('button', { name: 'consult Party Li' }).click();
-    await partyPage.getByRole('button', { name: 'accept consultation with Lawyer Zhao' }).click();
+    await lawyerPage.getByRole('button', { name: '申请与Party Li私下沟通' }).click();
+    await partyPage.getByRole('button', { name: '同意与Lawyer Zhao沟通' }).click();
     const again = await until('in a new consultation', async () => {
       const c = (await lawyerPage.evaluate(() => (window as any).hearingClient.consultationId())) as string | null;
       return c && c !== consultationId ? c : undefined;

@@ -2,46 +2,87 @@ import { SignalingClient, SignalingError } from './signaling.ts';
 import { Session } from './session.ts';
 import * as ui from './ui.ts';
 
+import { h, render } from 'preact';
+import { App } from './app.tsx';
+import { setActions } from './actions.ts';
+import { update } from './store.ts';
+import * as transcript from './transcript.ts';
+import './i18n.ts';
+
 // The token leaves the address bar (and so the history and any Referer) as soon as the page has it; a
 // reload of this tab finds it in the tab's session storage.
 const fromLink = new URLSearchParams(location.search).get('token');
 if (fromLink) {
   sessionStorage.setItem('hearingToken', fromLink);
-  history.replaceState(null, '', location.pathname);
+  const lang = new URLSearchParams(location.search).get('lang');
+  history.replaceState(null, '', location.pathname + (lang ? `?lang=${encodeURIComponent(lang)}` : ''));
 }
 const token = fromLink ?? sessionStorage.getItem('hearingToken');
 if (!token) {
-  ui.setStatus('no token in the link');
+  ui.setStatus('app.noToken');
+  update({ phase: 'hearing' });
+  render(h(App, null), document.getElementById('app')!);
   throw new Error('missing token');
 }
+/** The role named in the token (shown before joining; the server checks the token itself). */
+const role = ((): string => {
+  try {
+    return (JSON.parse(atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as { role?: string }).role ?? '';
+  } catch {
+    return '';
+  }
+})();
 
-const signaling = new SignalingClient(token);
+const signaling = new SignalingClient(token, { autoConnect: false });
 const session = new Session(signaling);
 const { socket } = signaling;
 let lastError = '';
 
 const start = (why: string): void => {
-  ui.setStatus(`joining (${why})`);
+  ui.setStatus('status.joining');
   session.start().catch((error: Error) => {
-    lastError = error.message;
-    ui.setStatus(`join failed: ${error.message}`);
+    lastError = `${why}: ${error.message}`;
+    ui.setStatus('status.joinFailed', { error: error.message });
     if (!(error instanceof SignalingError) || error.code !== 'forbidden') setTimeout(() => socket.connected && start('retry'), 2000);
   });
 };
 
+setActions({
+  session,
+  signaling,
+  join: (stream) => {
+    if (stream) session.useStream(stream);
+    update({ phase: 'hearing' });
+    void navigator.mediaDevices
+      ?.enumerateDevices()
+      .then((all) => update({ cameras: all.filter((d) => d.kind === 'videoinput').length }))
+      .catch(() => undefined);
+    socket.connect();
+  },
+});
+// Someone who only watches has no devices to check (decided before the first render: a viewer's page
+// never asks for a camera).
+if (role === 'viewer') update({ phase: 'hearing' });
+render(h(App, null), document.getElementById('app')!);
+if (role === 'viewer') socket.connect();
+
 // Every (re)connect — first join, network drop, server restart — runs the whole join again.
-socket.on('connect', () => start('connect'));
+socket.on('connect', () => {
+  update({ reconnecting: false });
+  start('connect');
+});
 socket.on('disconnect', (reason) => {
   session.teardown();
-  ui.setStatus(`disconnected (${reason}), reconnecting`);
+  lastError = `disconnected: ${reason}`;
+  if (reason !== 'io client disconnect') update({ reconnecting: true });
 });
 socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
   lastError = error.message;
-  ui.setStatus(`cannot connect: ${error.message}`);
+  ui.setStatus('status.cannotConnect', { error: error.message });
   if (error.data?.code?.startsWith('token') || error.data?.code === 'hearing_closed' || error.data?.code === 'identity_refused')
     socket.disconnect();
 });
-socket.on('replaced', () => ui.setStatus('opened in another window'));
+socket.on('replaced', () => ui.setStatus('status.replaced'));
 socket.on('mediaReset', () => start('media reset'));
 socket.on('newProducer', (p) => {
   const done = p.consultationId ? session.consultation?.consume(p) : session.consume(p);
@@ -62,17 +103,16 @@ socket.on('participantJoined', (p) => session.participantJoined(p));
 socket.on('participantLeft', ({ participantId }) => session.participantLeft(participantId));
 socket.on('stateChanged', ({ state, allowedTransitions }) => session.onState(state, allowedTransitions));
 socket.on('transcriptFrozen', ({ version, message }) => (session.frozen = { version, message }));
+socket.on('transcript', (line: transcript.Line) => transcript.line(line));
+socket.on('transcriptUpdated', (line: transcript.Line) => transcript.line(line));
+socket.on('transcriptPartial', (p: { participantId: string; text: string }) => transcript.partial(p));
+socket.on('transcriptAnnotated', (n: transcript.Note) => transcript.note(n));
 const identities = new Map<string, ui.IdentityNotice>();
 socket.on('identity', (n: ui.IdentityNotice) => {
   identities.set(n.participantId, n);
-  ui.showIdentity(n, (decision) => {
-    const reason = decision === 'admit' ? 'admitted by the court after review' : 'refused by the court after review';
-    void signaling
-      .request('identityDecision', { participantId: n.participantId, decision, reason })
-      .catch((e: Error) => (lastError = e.message));
-  });
+  ui.showIdentity(n);
 });
-socket.on('removed', ({ reason }: { reason: string }) => ui.setStatus(`removed from the hearing: ${reason}`));
+socket.on('removed', ({ reason }: { reason: string }) => ui.setStatus('status.removed', { reason }));
 socket.on('activeSpeaker', ({ participantId }) => ui.setSpeaker(participantId));
 
 /** Hooks for automated tests and embedding platforms. */
@@ -95,7 +135,7 @@ const hearingClient = {
   signTranscript: () => session.signTranscript().catch((error: Error) => ({ valid: false, reason: error.message })),
   /** The latest identity result per participant (judge and clerk only receive them). */
   identities: () => Object.fromEntries(identities),
-  /** Replaces the camera track being sent (a phone switching cameras) without a new producer. */
+  /** Test fault injection: sends this track instead of the camera (a canvas, a track that will die). */
   switchCamera: (track: MediaStreamTrack) => session.switchCamera(track),
   /** The open consultation's id, if any (consultations are asked for, accepted and ended with the buttons). */
   consultationId: () => session.consultation?.id ?? null,

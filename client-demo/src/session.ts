@@ -3,6 +3,7 @@ import type { SignalingClient } from './signaling.ts';
 import * as ui from './ui.ts';
 import { Consultation } from './consultation.ts';
 import { inboundStats, type InboundStats } from './stats.ts';
+import * as transcript from './transcript.ts';
 
 interface Self {
   participantId: string;
@@ -20,6 +21,8 @@ interface JoinReply {
   participants: { participantId: string; name: string; role: string; represents?: string[] }[];
   routerRtpCapabilities: types.RtpCapabilities;
   producers: RemoteProducer[];
+  transcript?: transcript.Line[];
+  annotations?: transcript.Note[];
 }
 interface TransportReply {
   id: string;
@@ -33,6 +36,8 @@ export interface RemoteTrackStats extends InboundStats {
   kind: 'audio' | 'video';
 }
 
+/** The camera asked for (the device check's choice adds its deviceId). */
+export const CAMERA = { width: 640, height: 480, frameRate: 24 } as const;
 const PUBLISHING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter']);
 const SIGNING = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 
@@ -72,7 +77,10 @@ export class Session {
     if (generation !== this.generation) return;
     this.self = reply.self;
     for (const p of reply.participants) this.names.set(p.participantId, { name: p.name, role: p.role, represents: p.represents });
-    this.onState(reply.hearing.state, reply.hearing.allowedTransitions, reply.hearing.title);
+    ui.setPeople(reply.participants, reply.self);
+    ui.setHearing(reply.hearing);
+    this.hearingState = reply.hearing.state;
+    transcript.load(reply.transcript ?? [], reply.annotations ?? []);
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: reply.routerRtpCapabilities });
     this.recvTransport = this.device.createRecvTransport(
       await this.signaling.request<TransportReply>('createTransport', { direction: 'recv' }),
@@ -87,7 +95,7 @@ export class Session {
     this.joined = true;
     this.joins++;
     this.consultControls();
-    ui.setStatus('connected');
+    ui.setStatus('status.connected');
     await Promise.all(toConsume.map((p) => this.consume(p)));
   }
 
@@ -103,7 +111,7 @@ export class Session {
         .request<{ id: string }>('produce', { transportId: transport.id, kind, rtpParameters, source: appData.source })
         .then(({ id }) => callback({ id }), errback);
     });
-    this.localStream ??= await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480, frameRate: 24 } });
+    this.localStream ??= await navigator.mediaDevices.getUserMedia({ audio: true, video: CAMERA });
     const [audio] = this.localStream.getAudioTracks();
     const [video] = this.localStream.getVideoTracks();
     if (audio) {
@@ -134,7 +142,7 @@ export class Session {
   async startConsultation(withId: string): Promise<string> {
     const { consultationId } = await this.signaling.request<{ consultationId: string }>('openConsultation', { with: withId });
     this.invitation = { consultationId, withId, direction: 'asked' };
-    ui.setStatus(`waiting for ${this.names.get(withId)?.name ?? 'them'} to accept`);
+    ui.setStatus('status.consultWaiting', { name: this.names.get(withId)?.name ?? '' });
     this.consultControls();
     return consultationId;
   }
@@ -145,7 +153,7 @@ export class Session {
     this.consultControls();
   }
 
-  private async answer(accept: boolean): Promise<void> {
+  async answer(accept: boolean): Promise<void> {
     const invitation = this.invitation;
     if (!invitation) return;
     this.invitation = undefined;
@@ -167,7 +175,7 @@ export class Session {
       await this.signaling.request('pauseProducer', { producerId: p.id });
     }
     await this.consultation.join(this.localStream);
-    ui.setStatus('in a private consultation');
+    ui.setStatus('status.inConsultation');
     this.consultControls();
   }
 
@@ -176,7 +184,7 @@ export class Session {
     if (this.invitation?.consultationId === consultationId) {
       // Declined or not answered: nothing had opened.
       this.invitation = undefined;
-      ui.setStatus(`consultation not opened: ${reason ?? 'closed'}`);
+      ui.setStatus('status.consultNotOpened', { reason: reason ?? '' });
       this.consultControls();
       return;
     }
@@ -188,7 +196,7 @@ export class Session {
       p.resume();
       await this.signaling.request('resumeProducer', { producerId: p.id });
     }
-    ui.setStatus('connected');
+    ui.setStatus('status.connected');
     this.consultControls();
   }
 
@@ -224,7 +232,7 @@ export class Session {
       rtpParameters: reply.rtpParameters,
     });
     this.consumers.set(consumer.id, { consumer, participantId: p.participantId });
-    const who = this.names.get(p.participantId) ?? { name: 'participant', role: '' };
+    const who = this.names.get(p.participantId) ?? { name: '', role: '' };
     ui.showTrack({ participantId: p.participantId, ...who }, consumer.track);
     await this.signaling.request('resumeConsumer', { consumerId: consumer.id });
   }
@@ -239,6 +247,7 @@ export class Session {
 
   participantJoined(p: { participantId: string; name: string; role: string }): void {
     this.names.set(p.participantId, { ...this.names.get(p.participantId), name: p.name, role: p.role });
+    ui.setOnline(p.participantId, true, p);
     this.consultControls();
   }
 
@@ -257,35 +266,72 @@ export class Session {
       )
       .map(([participantId, n]) => ({ participantId, name: n.name }));
     const invitation = this.invitation;
-    const end = (consultationId: string) => void this.signaling.request('closeConsultation', { consultationId });
-    const failed = (e: Error) => ui.setStatus(e.message);
     ui.setConsultations({
       options,
       active: Boolean(this.consultation),
-      invitation: invitation && { ...invitation, name: this.names.get(invitation.withId)?.name ?? 'participant' },
-      onConsult: (pid) => void this.startConsultation(pid).catch(failed),
-      onAnswer: (accept) => void this.answer(accept).catch(failed),
-      onWithdraw: () => invitation && end(invitation.consultationId),
-      onEnd: () => this.consultation && end(this.consultation.id),
+      invitation: invitation && { direction: invitation.direction, name: this.names.get(invitation.withId)?.name ?? '' },
     });
+  }
+
+  /** Withdraws this participant's unanswered request, or ends the open consultation. */
+  async endConsultation(): Promise<void> {
+    const consultationId = this.consultation?.id ?? (this.invitation?.direction === 'asked' ? this.invitation.consultationId : undefined);
+    if (consultationId) await this.signaling.request('closeConsultation', { consultationId });
   }
 
   participantLeft(participantId: string): void {
     for (const [id, entry] of this.consumers) if (entry.participantId === participantId) this.closeConsumer(id);
     ui.removeTile(participantId);
+    ui.setOnline(participantId, false);
   }
 
-  onState(state: string, allowed: readonly string[], title?: string): void {
+  onState(state: string, allowed: readonly string[]): void {
     this.hearingState = state;
-    ui.setHearing(title ?? document.title, state);
-    if (this.self?.role === 'judge') {
-      ui.setControls(allowed, (to) => {
-        this.signaling.request<{ state: string; allowedTransitions: string[] }>('transition', { to }).then(
-          (r) => this.onState(r.state, r.allowedTransitions),
-          (e: Error) => ui.setStatus(e.message),
-        );
-      });
+    ui.setHearing({ state, allowedTransitions: allowed });
+  }
+
+  /** The judge moves the hearing to another state or phase. */
+  async transition(to: string): Promise<void> {
+    const r = await this.signaling.request<{ state: string; allowedTransitions: string[] }>('transition', { to });
+    this.onState(r.state, r.allowedTransitions);
+  }
+
+  /** The camera and microphone chosen at the device check (used for every join after). */
+  useStream(stream: MediaStream): void {
+    this.localStream = stream;
+  }
+
+  /**
+   * Microphone or camera off and on: the producer is paused at the server too (nobody receives it,
+   * the record shows the gap as the participant's choice).
+   */
+  async setSending(kind: 'audio' | 'video', on: boolean): Promise<void> {
+    const producer = kind === 'audio' ? this.audioProducer : this.videoProducer;
+    const track = kind === 'audio' ? this.localStream?.getAudioTracks()[0] : this.localStream?.getVideoTracks()[0];
+    if (track) track.enabled = on;
+    if (!producer || producer.closed || this.consultation) return;
+    if (on) producer.resume();
+    else producer.pause();
+    await this.signaling.request(on ? 'resumeProducer' : 'pauseProducer', { producerId: producer.id });
+  }
+
+  /** The next camera of the device (a phone's front and back): the track is replaced, not re-published. */
+  async nextCamera(): Promise<string> {
+    const cameras = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput');
+    const current = this.localStream?.getVideoTracks()[0];
+    const at = cameras.findIndex((c) => c.deviceId === current?.getSettings().deviceId);
+    const next = cameras[(at + 1) % Math.max(cameras.length, 1)];
+    const stream = await navigator.mediaDevices.getUserMedia({
+      video: { ...CAMERA, ...(next ? { deviceId: { exact: next.deviceId } } : {}) },
+    });
+    const [track] = stream.getVideoTracks();
+    if (!track) return 'no camera';
+    if (current && this.localStream) {
+      this.localStream.removeTrack(current);
+      current.stop();
+      this.localStream.addTrack(track);
     }
+    return this.switchCamera(track);
   }
 
   private async registerSigningKey(): Promise<void> {
@@ -344,7 +390,7 @@ export class Session {
     });
     transport.on('connectionstatechange', (state) => {
       if (state !== 'failed' || transport.closed) return;
-      ui.setStatus('media connection failed: restarting ICE');
+      ui.setStatus('status.iceRestart');
       this.signaling
         .request<{ iceParameters: types.IceParameters }>('restartIce', { transportId: transport.id })
         .then(({ iceParameters }) => transport.restartIce({ iceParameters }))

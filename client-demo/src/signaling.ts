@@ -14,8 +14,8 @@ export class SignalingError extends Error {
 export class SignalingClient {
   readonly socket: Socket;
 
-  constructor(token: string) {
-    this.socket = io({ auth: { token }, transports: ['websocket'], reconnectionDelayMax: 3000 });
+  constructor(token: string, options: { autoConnect?: boolean } = {}) {
+    this.socket = io({ auth: { token }, transports: ['websocket'], reconnectionDelayMax: 3000, autoConnect: options.autoConnect ?? true });
   }
 
   async request<T = Record<string, unknown>>(event: string, data: unknown = {}): Promise<T> {

@@ -53,6 +53,9 @@ const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
  * (a viewer only receives), and a consumer of every producer of a large hearing (20 publishers with a
  * microphone, a camera and a screen) twice over. Beyond: `limit_reached`.
  */
+/** The transcript lines a join carries (the latest; the whole transcript is in the record and the 笔录). */
+const JOIN_TRANSCRIPT_LINES = 2000;
+
 export const LIMITS = { transports: 4, viewerTransports: 2, consumers: 120, recordBurst: 60, recordPerSecond: 1 };
 
 /**
@@ -305,6 +308,9 @@ export class Signaling {
         })),
         routerRtpCapabilities: r.rtpCapabilities,
         producers: r.producers().filter((p) => p.participantId !== claims.participantId),
+        // The transcript so far (the latest lines) and its notes: a page that joins or rejoins shows it whole.
+        transcript: this.transcripts.list(claims.hearingId).slice(-JOIN_TRANSCRIPT_LINES),
+        annotations: this.transcripts.annotations(claims.hearingId),
       };
     });
     /** The courtroom, or the caller's consultation room when the message names one. */

@@ -37,16 +37,32 @@ const violations = new WeakMap<Page, string[]>();
 /** What the page's content security policy refused so far (console errors naming the policy). */
 export const cspViolations = (page: Page): string[] => violations.get(page) ?? [];
 
-export async function openJoin(browser: Browser, joinUrl: string): Promise<Page> {
-  const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+/** A phone's screen (the parties' usual device): 390×844, touch. */
+export const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 } as const;
+
+/**
+ * Opens a join link as the person would: the device check (for a role that speaks) is passed with its
+ * join button, then the page joins. `lang: 'en'` asks for the English app; `phone` a phone's screen.
+ */
+export async function openJoin(browser: Browser, joinUrl: string, o: { lang?: 'en'; phone?: boolean } = {}): Promise<Page> {
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'], ...(o.phone ? PHONE : {}) });
   const page = await context.newPage();
   page.on('pageerror', (error) => console.warn('[page error]', error.message));
   violations.set(page, []);
   page.on('console', (m) => {
     if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) violations.get(page)!.push(m.text());
   });
-  await page.goto(joinUrl);
-  await page.waitForFunction(() => (window as any).hearingClient?.state().joined === true, undefined, { timeout: 30_000 });
+  await page.goto(o.lang ? `${joinUrl}&lang=${o.lang}` : joinUrl);
+  const join = page.getByRole('button', { name: o.lang === 'en' ? 'Join the hearing' : '进入庭审' });
+  const joined = page.waitForFunction(() => (window as any).hearingClient?.state().joined === true, undefined, { timeout: 30_000 });
+  // A viewer joins at once; everybody else passes the device check first.
+  const first = await Promise.race([joined.then(() => 'joined'), join.waitFor({ timeout: 30_000 }).then(() => 'check')]);
+  if (first === 'check') await join.click();
+  await joined.catch(async (error: Error) => {
+    const shown = await page.evaluate(() => document.body.innerText.slice(0, 400)).catch(() => '');
+    const state = await page.evaluate(() => JSON.stringify((window as any).hearingClient?.state())).catch(() => '');
+    throw new Error(`${error.message}\nthe page shows: ${shown}\nstate: ${state}`);
+  });
   return page;
 }
 

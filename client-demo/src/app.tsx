@@ -1,0 +1,41 @@
+import { useApp } from './store.ts';
+import { Header, ReconnectBanner } from './panels/header.tsx';
+import { DeviceCheck } from './panels/devices.tsx';
+import { Tiles } from './panels/tiles.tsx';
+import { MediaControls } from './panels/controls.tsx';
+import { CourtControls, Participants } from './panels/court.tsx';
+import { Waiting } from './panels/waiting.tsx';
+import { IdentityReview } from './panels/identity.tsx';
+import { Consultations } from './panels/consult.tsx';
+import { Transcript } from './panels/transcript.tsx';
+
+/** The whole page: the device check first, then the hearing with the panels the role has. */
+export function App() {
+  const s = useApp();
+  return (
+    <>
+      <Header />
+      <ReconnectBanner />
+      {s.phase === 'devices' ? (
+        <main class="single">
+          <DeviceCheck />
+        </main>
+      ) : (
+        <main class="hearing">
+          <div class="stage">
+            <Waiting />
+            <Tiles />
+            <MediaControls />
+            <Consultations />
+          </div>
+          <aside class="side">
+            <CourtControls />
+            <IdentityReview />
+            <Transcript />
+            <Participants />
+          </aside>
+        </main>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,68 @@
+import { useState } from 'preact/hooks';
+import { t } from '../i18n.ts';
+import { run } from '../actions.ts';
+import { useApp } from '../store.ts';
+
+/** The judge's hearing control: one button per state or phase the hearing may go to, by its name. */
+export function CourtControls() {
+  const s = useApp();
+  const [confirming, setConfirming] = useState(false);
+  if (s.self?.role !== 'judge' || !s.allowedTransitions.length) return null;
+  const go = (to: string) => run((a) => a.session.transition(to));
+  return (
+    <section class="court" aria-label={t('court.label')}>
+      <h2>{t('court.stateLabel')}</h2>
+      {confirming ? (
+        // Closing seals the record for good: asked once more.
+        <div class="row" role="alertdialog" aria-label={t('court.confirmClose')}>
+          <p>{t('court.confirmClose')}</p>
+          <button
+            type="button"
+            class="off"
+            onClick={() => {
+              setConfirming(false);
+              go('closed');
+            }}
+          >
+            {t('court.confirm')}
+          </button>
+          <button type="button" onClick={() => setConfirming(false)}>
+            {t('court.cancel')}
+          </button>
+        </div>
+      ) : (
+        <div class="row">
+          {s.allowedTransitions.map((to) => (
+            <button type="button" key={to} data-transition={to} onClick={() => (to === 'closed' ? setConfirming(true) : go(to))}>
+              {t(`state.${to}`)}
+            </button>
+          ))}
+        </div>
+      )}
+    </section>
+  );
+}
+
+/** Everybody in the hearing: name, role, online or not. */
+export function Participants() {
+  const s = useApp();
+  const people = Object.values(s.people);
+  if (!people.length) return null;
+  return (
+    <section class="people" aria-labelledby="people-heading">
+      <h2 id="people-heading">{t('court.participants')}</h2>
+      <ul>
+        {people.map((p) => (
+          <li key={p.participantId} data-online={String(Boolean(p.online) || p.participantId === s.self?.participantId)}>
+            <span>{p.name}</span> <span class="role">{t(`role.${p.role}`)}</span>
+            {p.participantId === s.self?.participantId ? (
+              <span>{t('court.self')}</span>
+            ) : (
+              <span class="presence">{t(p.online ? 'court.online' : 'court.offline')}</span>
+            )}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}

@@ -1,0 +1,119 @@
+// What the page shows, in one place: the session and the signaling handlers write it, the panels
+// (preact components) read it through `useApp` and re-render when it changes.
+import { useEffect, useState } from 'preact/hooks';
+
+export interface Message {
+  key: string;
+  params?: Record<string, unknown>;
+}
+export interface Person {
+  participantId: string;
+  name: string;
+  role: string;
+  online?: boolean;
+  represents?: string[];
+}
+export interface Tile {
+  participantId: string;
+  name: string;
+  role: string;
+  self: boolean;
+  video?: MediaStreamTrack;
+  audio: MediaStreamTrack[];
+}
+export interface IdentityNotice {
+  participantId: string;
+  status: string;
+  distance: number | null;
+  alert?: string;
+  staticImage?: boolean;
+  frame?: string;
+  reason: string | null;
+}
+export interface Line {
+  id: string;
+  participantId: string;
+  speakerName: string;
+  role: string;
+  start: string;
+  text: string;
+  status: string;
+  version: number;
+}
+export interface Note {
+  id: string;
+  segmentId: string;
+  author: string;
+  text: string;
+}
+export interface Consult {
+  options: { participantId: string; name: string }[];
+  active: boolean;
+  invitation?: { name: string; direction: 'asked' | 'invited' };
+}
+
+export interface AppState {
+  lang: string;
+  /** devices: the device check before joining; hearing: joined (or joining) the hearing. */
+  phase: 'devices' | 'hearing';
+  status: Message;
+  /** Shown prominently while the connection is lost. */
+  reconnecting: boolean;
+  title: string;
+  caseNumber: string;
+  hearingState: string;
+  allowedTransitions: string[];
+  self?: Person;
+  people: Record<string, Person>;
+  tiles: Tile[];
+  speaker: string | null;
+  identities: Record<string, IdentityNotice>;
+  consult: Consult;
+  lines: Line[];
+  partials: Record<string, string>;
+  notes: Note[];
+  micOn: boolean;
+  cameraOn: boolean;
+  cameras: number;
+}
+
+let state: AppState = {
+  lang: 'zh-CN',
+  phase: 'devices',
+  status: { key: 'status.joining' },
+  reconnecting: false,
+  title: '',
+  caseNumber: '',
+  hearingState: 'unknown',
+  allowedTransitions: [],
+  people: {},
+  tiles: [],
+  speaker: null,
+  identities: {},
+  consult: { options: [], active: false },
+  lines: [],
+  partials: {},
+  notes: [],
+  micOn: true,
+  cameraOn: true,
+  cameras: 0,
+};
+const listeners = new Set<() => void>();
+
+export const getState = (): AppState => state;
+
+export function update(change: Partial<AppState> | ((s: AppState) => Partial<AppState>)): void {
+  state = { ...state, ...(typeof change === 'function' ? change(state) : change) };
+  for (const l of listeners) l();
+}
+
+/** The current state; the component re-renders on every change. */
+export function useApp(): AppState {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const l = () => setTick((n) => n + 1);
+    listeners.add(l);
+    return () => void listeners.delete(l);
+  }, []);
+  return state;
+}

@@ -1,0 +1,98 @@
+// Screenshots of each role's page (zh-CN; desktop for the court, a phone for the others) for the README:
+// `node --import tsx scripts/screenshots.ts` writes docs/screenshots/*.png. A real server, real
+// Chromium with fake devices, the party's words from a real speech clip through the transcriber.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { configFromEnv } from '../server/app/config.ts';
+import { startServer } from '../server/app/server.ts';
+import { JFK, speechIngest } from '../test/helpers/speech.ts';
+
+const OUT = path.resolve(import.meta.dirname, '../docs/screenshots');
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+const DESKTOP = { viewport: { width: 1280, height: 800 } };
+
+const server = await startServer({
+  ...configFromEnv({}),
+  port: 0,
+  host: '127.0.0.1',
+  dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'screenshots-')),
+  demo: false,
+  apiKey: 'screenshots-api-key-0123456789',
+});
+const call = async (method: string, route: string, body?: unknown) => {
+  const r = await fetch(`${server.url}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${server.secrets.apiKey}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return (await r.json()) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+};
+const browser: Browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream=device-count=2'],
+});
+const open = async (joinUrl: string, device: object): Promise<Page> => {
+  const page = await (await browser.newContext({ permissions: ['camera', 'microphone'], ...device })).newPage();
+  await page.goto(joinUrl);
+  return page;
+};
+const join = async (page: Page) => {
+  await page.getByRole('button', { name: '进入庭审' }).click();
+  await page.waitForFunction(() => (window as any).hearingClient?.state().joined === true); // eslint-disable-line
+};
+const shot = (page: Page, name: string) => page.screenshot({ path: path.join(OUT, `${name}.png`) });
+
+try {
+  const h = await call('POST', '/api/v1/hearings', { caseNumber: '(2026)京0105民初1234号', title: '张三诉李四买卖合同纠纷' });
+  const people: Record<string, { id: string; joinUrl: string }> = {};
+  for (const [key, name, role] of [
+    ['judge', '王法官', 'judge'],
+    ['clerk', '李书记员', 'clerk'],
+    ['party', '张三', 'party'],
+    ['lawyer', '赵律师', 'lawyer'],
+    ['viewer', '旁听者', 'viewer'],
+  ] as const)
+    people[key] = await call('POST', `/api/v1/hearings/${h.id}/participants`, { name, role });
+  await call('PUT', `/api/v1/hearings/${h.id}/participants/${people.lawyer!.id}/represents`, { represents: [people.party!.id] });
+
+  const check = await open(people.party!.joinUrl, PHONE);
+  await check.getByRole('button', { name: '进入庭审' }).waitFor();
+  await check.waitForFunction(() => (document.querySelector('video.preview') as HTMLVideoElement | null)?.readyState === 4);
+  await shot(check, 'party-device-check-phone');
+  await check.context().close();
+
+  const judge = await open(people.judge!.joinUrl, DESKTOP);
+  await join(judge);
+  const clerk = await open(people.clerk!.joinUrl, DESKTOP);
+  await join(clerk);
+  const party = await open(people.party!.joinUrl, PHONE);
+  await join(party);
+  const lawyer = await open(people.lawyer!.joinUrl, PHONE);
+  await join(lawyer);
+  await judge.getByRole('button', { name: '候庭', exact: true }).click();
+  await party.getByRole('heading', { name: '候庭中' }).waitFor();
+  await shot(party, 'party-waiting-phone');
+  await party.getByRole('button', { name: '麦克风' }).click();
+  const speech = await speechIngest(server, h.id, people.party!.id, JFK.file);
+  await judge.getByRole('button', { name: '开庭', exact: true }).click();
+  await speech.play();
+  await clerk.getByRole('log', { name: '笔录' }).getByRole('listitem').first().waitFor({ timeout: 60_000 });
+  const viewer = await open(people.viewer!.joinUrl, PHONE);
+  await viewer.waitForFunction(() => (window as any).hearingClient?.state().joined === true); // eslint-disable-line
+  await viewer.waitForTimeout(2000); // the pictures settle (a screenshot, not a test)
+  for (const [page, name] of [
+    [judge, 'judge-desktop'],
+    [clerk, 'clerk-desktop'],
+    [party, 'party-phone'],
+    [lawyer, 'lawyer-phone'],
+    [viewer, 'viewer-phone'],
+  ] as const)
+    await shot(page, name);
+  console.log(`screenshots in ${OUT}`);
+} finally {
+  await browser.close();
+  await server.close();
+}

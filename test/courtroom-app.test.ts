@@ -1,0 +1,231 @@
+// The courtroom app as people use it: Chinese first (English on request), a phone for the parties,
+// every control found by its visible name; axe-core finds no serious or critical problem on any page.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium, type Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { api, createHearing } from './helpers/server.ts';
+import { launchBrowser, openJoin, PHONE, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
+import { JFK, speechIngest } from './helpers/speech.ts';
+import { until } from './helpers/wait.ts';
+
+const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** axe-core's serious and critical violations on the page as it is now (rule id and where). */
+async function accessibilityProblems(page: Page): Promise<string[]> {
+  // evaluate() is not subject to the page's CSP (an injected <script> would be).
+  await page.evaluate(AXE);
+  const violations: { id: string; impact: string; nodes: { target: string[] }[] }[] = await page.evaluate(
+    async () => (await (window as any).axe.run(document, { resultTypes: ['violations'] })).violations,
+  );
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+/** Every visible button's box: inside the screen's width and overlapping no other. */
+async function overlaps(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const boxes = [...document.querySelectorAll('button, select, textarea')]
+      .map((e) => ({ name: (e as HTMLElement).innerText || e.getAttribute('aria-label') || e.tagName, r: e.getBoundingClientRect() }))
+      .filter((b) => b.r.width > 0 && b.r.height > 0);
+    const problems: string[] = [];
+    if (document.documentElement.scrollWidth > width)
+      problems.push(`the page scrolls sideways (${document.documentElement.scrollWidth} > ${width})`);
+    for (const b of boxes) if (b.r.left < 0 || b.r.right > width) problems.push(`${b.name} is cut off`);
+    for (let i = 0; i < boxes.length; i++)
+      for (let j = i + 1; j < boxes.length; j++) {
+        const [a, c] = [boxes[i]!.r, boxes[j]!.r];
+        if (a.left < c.right && c.left < a.right && a.top < c.bottom && c.top < a.bottom)
+          problems.push(`${boxes[i]!.name} overlaps ${boxes[j]!.name}`);
+      }
+    return problems;
+  });
+}
+
+describe('the courtroom app', () => {
+  const ctx = withServerAndBrowser();
+
+  it('Chinese by default and English on request: each role sees its panels by name, and axe finds nothing serious', async () => {
+    const words = {
+      zh: { transcript: '笔录', mic: '麦克风', waitingRoom: '候庭', open: '开庭', join: '进入庭审', waiting: '候庭中', people: '参与人' },
+      en: {
+        transcript: 'Transcript',
+        mic: 'Microphone',
+        waitingRoom: 'waiting room',
+        open: 'in session',
+        join: 'Join the hearing',
+        waiting: 'Waiting area',
+        people: 'Participants',
+      },
+    };
+    for (const lang of ['zh', 'en'] as const) {
+      const w = words[lang];
+      const h = await createHearing(ctx.server, [
+        { name: '王法官', role: 'judge' },
+        { name: '李书记员', role: 'clerk' },
+        { name: '张三', role: 'party' },
+        { name: '旁听者', role: 'viewer' },
+      ]);
+      const [judge, clerk, party, viewer] = h.participants as [(typeof h.participants)[0], ...(typeof h.participants)[0][]];
+      const o = lang === 'en' ? { lang: 'en' as const } : {};
+
+      // The device check, as a party on a phone first sees it.
+      const check = await (await ctx.browser.newContext({ permissions: ['camera', 'microphone'], ...PHONE })).newPage();
+      await check.goto(lang === 'en' ? `${party!.joinUrl}&lang=en` : party!.joinUrl);
+      await check.getByRole('button', { name: w.join }).waitFor();
+      expect(await check.getAttribute('html', 'lang')).toBe(lang === 'en' ? 'en' : 'zh-CN');
+      expect(new URL(check.url()).searchParams.get('token'), 'the token leaves the address bar').toBeNull();
+      expect(await accessibilityProblems(check), 'device check').toEqual([]);
+      await check.context().close();
+
+      const pages = {
+        judge: await openJoin(ctx.browser, judge.joinUrl, o),
+        clerk: await openJoin(ctx.browser, clerk!.joinUrl, o),
+        party: await openJoin(ctx.browser, party!.joinUrl, { ...o, phone: true }),
+        viewer: await openJoin(ctx.browser, viewer!.joinUrl, { ...o, phone: true }),
+      };
+      for (const [who, page] of Object.entries(pages)) {
+        await page.getByRole('log', { name: w.transcript }).waitFor();
+        await page.getByRole('heading', { name: w.people }).waitFor();
+        expect(await accessibilityProblems(page), who).toEqual([]);
+      }
+      // Only the judge moves the hearing on, by the states' names.
+      await pages.judge.getByRole('button', { name: w.waitingRoom, exact: true }).click();
+      await pages.party.getByRole('heading', { name: w.waiting }).waitFor();
+      await pages.judge.getByRole('button', { name: w.open, exact: true }).click();
+      await pages.party.getByRole('heading', { name: w.waiting }).waitFor({ state: 'detached' });
+      for (const page of [pages.clerk, pages.party, pages.viewer])
+        expect(await page.getByRole('button', { name: w.open, exact: true }).count()).toBe(0);
+      // Those who speak have their microphone button; the viewer has none.
+      for (const page of [pages.judge, pages.clerk, pages.party]) await page.getByRole('button', { name: w.mic, exact: true }).waitFor();
+      expect(await pages.viewer.getByRole('button', { name: w.mic, exact: true }).count()).toBe(0);
+      expect(await accessibilityProblems(pages.judge), 'judge in session').toEqual([]);
+      for (const page of Object.values(pages)) await page.context().close();
+    }
+  }, 240_000);
+
+  it('on a phone every party control is on screen and clear of the others; muting and the camera switch act on what is sent', async () => {
+    const h = await createHearing(ctx.server, [
+      { name: 'Judge Wang', role: 'judge' },
+      { name: 'Party Li', role: 'party' },
+      { name: 'Lawyer Zhao', role: 'lawyer' },
+    ]);
+    const [judge, party, lawyer] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0], (typeof h.participants)[0]];
+    await api(ctx.server)('PUT', `/api/v1/hearings/${h.id}/participants/${lawyer.id}/represents`, { represents: [party.id] });
+    // A phone with a front and a back camera.
+    const phone = await launchBrowser(['--use-fake-device-for-media-stream=device-count=2']);
+    try {
+      const judgePage = await openJoin(ctx.browser, judge.joinUrl);
+      const lawyerPage = await openJoin(ctx.browser, lawyer.joinUrl);
+      const partyPage = await openJoin(phone, party.joinUrl, { phone: true });
+      await judgePage.getByRole('button', { name: '候庭', exact: true }).click();
+      await judgePage.getByRole('button', { name: '开庭', exact: true }).click();
+      for (const name of ['麦克风', '摄像头', '切换前后摄像头', '申请与Lawyer Zhao私下沟通'])
+        await partyPage.getByRole('button', { name, exact: true }).waitFor();
+      expect(await overlaps(partyPage)).toEqual([]);
+      await waitForMediaFrom(judgePage, party.id);
+
+      const room = ctx.server.plane.get(h.id)!;
+      const sent = (kind: 'audio' | 'video') => room.producers().find((p) => p.participantId === party.id && p.kind === kind);
+      const camera = sent('video')!.producerId;
+      // The microphone off: paused at the server (nobody receives it), on again: resumed.
+      const mic = partyPage.getByRole('button', { name: '麦克风', exact: true });
+      expect(await mic.getAttribute('aria-pressed')).toBe('true');
+      await mic.click();
+      expect(await mic.getAttribute('aria-pressed')).toBe('false');
+      await until('the microphone paused at the server', () => sent('audio')?.paused === true, 10_000);
+      await mic.click();
+      await until('the microphone resumed at the server', () => sent('audio')?.paused === false, 10_000);
+
+      // The other camera: the track sent is replaced (same producer), and the judge keeps seeing the party.
+      const label = () =>
+        partyPage.evaluate(
+          () =>
+            (document.querySelector('.tile.self video') as HTMLVideoElement).srcObject &&
+            ((document.querySelector('.tile.self video') as HTMLVideoElement).srcObject as MediaStream).getVideoTracks()[0]!.label,
+        );
+      const before = await label();
+      await partyPage.getByRole('button', { name: '切换前后摄像头' }).click();
+      await until('another camera in the preview', async () => (await label()) !== before, 10_000);
+      expect(sent('video')!.producerId, 'the same producer, a new track').toBe(camera);
+      await waitForMediaFrom(judgePage, party.id);
+      await judgePage.context().close();
+      await lawyerPage.context().close();
+    } finally {
+      await phone.close();
+    }
+  }, 180_000);
+
+  it('a blocked camera and microphone are explained, with a retry, not a blank page', async () => {
+    const h = await createHearing(ctx.server, [{ name: '张三', role: 'party' }]);
+    // No fake permission prompt: the browser refuses the camera and the microphone.
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--use-fake-device-for-media-stream', '--deny-permission-prompts'],
+    });
+    try {
+      const page = await (await browser.newContext(PHONE)).newPage();
+      await page.goto(h.participants[0]!.joinUrl);
+      const alert = page.getByRole('alert');
+      await alert.waitFor();
+      expect(await alert.innerText()).toContain('浏览器拒绝了访问');
+      await page.getByRole('button', { name: '重试' }).waitFor();
+      expect(await page.getByRole('button', { name: '进入庭审' }).count()).toBe(0);
+      expect(await accessibilityProblems(page)).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('the live transcript by clicking: a party speaks, the clerk edits the line and the other party sees it and adds a note the judge sees', async () => {
+    const h = await createHearing(ctx.server, [
+      { name: '王法官', role: 'judge' },
+      { name: '李书记员', role: 'clerk' },
+      { name: '张三', role: 'party' },
+      { name: '李四', role: 'party' },
+    ]);
+    const [judge, clerk, party, speaker] = h.participants as [(typeof h.participants)[0], ...(typeof h.participants)[0][]];
+    const judgePage = await openJoin(ctx.browser, judge.joinUrl);
+    const clerkPage = await openJoin(ctx.browser, clerk!.joinUrl);
+    const partyPage = await openJoin(ctx.browser, party!.joinUrl, { phone: true });
+    // 李四 speaks from a terminal (real speech as RTP); the others' fake microphones only beep.
+    const speech = await speechIngest(ctx.server, h.id, speaker!.id, JFK.file);
+    await judgePage.getByRole('button', { name: '候庭', exact: true }).click();
+    await judgePage.getByRole('button', { name: '开庭', exact: true }).click();
+    await speech.play();
+
+    const lineIn = (page: Page, text: RegExp) => page.getByRole('log', { name: '笔录' }).getByRole('listitem').filter({ hasText: text });
+    await lineIn(clerkPage, /country/i)
+      .first()
+      .waitFor({ timeout: 60_000 });
+    await lineIn(judgePage, /country/i)
+      .first()
+      .waitFor();
+    // The clerk corrects the line.
+    await lineIn(clerkPage, /country/i)
+      .first()
+      .getByRole('button', { name: '编辑李四（当事人）的发言' })
+      .click();
+    await clerkPage.getByRole('textbox', { name: '发言内容' }).fill('我的同胞们，不要问国家能为你们做什么。');
+    await clerkPage.getByRole('button', { name: '保存修改' }).click();
+    const corrected = lineIn(partyPage, /不要问国家能为你们做什么/);
+    await corrected.waitFor();
+    expect(await corrected.innerText()).toContain('已修改（第 2 版）');
+    // A party cannot edit, only annotate.
+    expect(await corrected.getByRole('button', { name: /^编辑/ }).count()).toBe(0);
+    await corrected.getByRole('button', { name: '批注李四（当事人）的发言' }).click();
+    await partyPage.getByRole('textbox', { name: '批注内容' }).fill('此处应为原话的准确翻译');
+    await partyPage.getByRole('button', { name: '提交批注' }).click();
+    await lineIn(judgePage, /不要问国家/)
+      .getByText('张三 批注：此处应为原话的准确翻译')
+      .waitFor();
+    // What the pages show is what the server holds.
+    const [line] = ctx.server.transcripts.list(h.id).filter((l) => l.text.includes('不要问国家'));
+    expect(line).toMatchObject({ version: 2, status: 'edited', participantId: speaker!.id });
+    expect(ctx.server.transcripts.annotations(h.id).map((n) => n.text)).toContain('此处应为原话的准确翻译');
+    for (const page of [judgePage, clerkPage, partyPage]) await page.context().close();
+  }, 180_000);
+});

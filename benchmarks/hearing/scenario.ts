@@ -12,10 +12,9 @@ import { configFromEnv } from '../../server/app/config.ts';
 import { childPids, cpuSecondsOf, percentile } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import { rest } from '../lib/rest.ts';
-import { launchChromium } from '../lib/chromium.ts';
+import { joinLink, launchChromium } from '../lib/chromium.ts';
 
 /** What the join page exposes to a harness (a function predicate: the page's policy forbids eval). */
-type JoinedPage = { hearingClient?: { state(): { joined: boolean } } };
 
 export interface HearingLoadOptions {
   /** A running deployment (its base URL); without it, a local server is started for the run. */
@@ -44,10 +43,7 @@ async function join(browser: Browser, joinUrl: string, expectRemote: boolean): P
   const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
   const page = await context.newPage();
   const t0 = Date.now();
-  await page.goto(joinUrl);
-  await page.waitForFunction(() => (window as unknown as JoinedPage).hearingClient?.state().joined === true, undefined, {
-    timeout: 60_000,
-  });
+  await joinLink(page, joinUrl);
   const joinMs = Date.now() - t0;
   if (expectRemote) {
     await page.waitForFunction(

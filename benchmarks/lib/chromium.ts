@@ -1,4 +1,4 @@
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** Headless Chromium with a fake camera and microphone granted without asking (CHROMIUM_PATH or Debian's). */
 export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
@@ -14,4 +14,22 @@ export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
       ...extraArgs,
     ],
   });
+}
+
+type JoinedPage = { hearingClient?: { state(): { joined: boolean } } };
+
+/**
+ * Opens a join link the way a person does: a role that speaks passes the device check with its join
+ * button (进入庭审, or "Join the hearing" in English), a viewer joins at once; resolves when joined.
+ */
+export async function joinLink(page: Page, url: string, o: { lang?: 'en'; timeoutMs?: number } = {}): Promise<void> {
+  const timeout = o.timeoutMs ?? 60_000;
+  await page.goto(o.lang ? `${url}${url.includes('?') ? '&' : '?'}lang=${o.lang}` : url);
+  const join = page.getByRole('button', { name: o.lang === 'en' ? 'Join the hearing' : '进入庭审' });
+  const joined = page.waitForFunction(() => (window as unknown as JoinedPage).hearingClient?.state().joined === true, undefined, {
+    timeout,
+  });
+  const first = await Promise.race([joined.then(() => 'joined'), join.waitFor({ timeout }).then(() => 'check')]);
+  if (first === 'check') await join.click({ timeout });
+  await joined;
 }

@@ -16,12 +16,11 @@ import { configFromEnv } from '../../server/app/config.ts';
 import { readManifest } from '../../recordings/manifest.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import { rest } from '../lib/rest.ts';
-import { launchChromium } from '../lib/chromium.ts';
+import { joinLink, launchChromium } from '../lib/chromium.ts';
 import type { FromImpair, ImpairConfig, ImpairCounters, ToImpair } from './impair.ts';
 import type { InboundStats } from '../../client-demo/src/stats.ts';
 
 /** What the join page exposes to a harness (a function predicate: the page's policy forbids eval). */
-type JoinedPage = { hearingClient?: { state(): { joined: boolean } } };
 
 export interface LossOptions {
   /** Loss levels in percent; a 0 % baseline is always run first. */
@@ -91,10 +90,7 @@ async function startImpair(config: ImpairConfig): Promise<{ child: ChildProcess;
 async function joinPage(browser: Browser, url: string): Promise<Page> {
   const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
   const page = await context.newPage();
-  await page.goto(url);
-  await page.waitForFunction(() => (window as unknown as JoinedPage).hearingClient?.state().joined === true, undefined, {
-    timeout: 60_000,
-  });
+  await joinLink(page, url);
   return page;
 }
 

@@ -3,6 +3,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { HearingServer } from '../../server/app/server.ts';
 import { createHearing, startTestServer } from './server.ts';
 import { magentaCamera } from './frames.ts';
+import { joinLink } from '../../benchmarks/lib/chromium.ts';
 
 /** Debian's Chromium, headless, with fake camera and microphone (see shared/FEASIBILITY.md); playwright gives it a fresh profile. */
 export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
@@ -52,13 +53,7 @@ export async function openJoin(browser: Browser, joinUrl: string, o: { lang?: 'e
   page.on('console', (m) => {
     if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) violations.get(page)!.push(m.text());
   });
-  await page.goto(o.lang ? `${joinUrl}&lang=${o.lang}` : joinUrl);
-  const join = page.getByRole('button', { name: o.lang === 'en' ? 'Join the hearing' : '进入庭审' });
-  const joined = page.waitForFunction(() => (window as any).hearingClient?.state().joined === true, undefined, { timeout: 30_000 });
-  // A viewer joins at once; everybody else passes the device check first.
-  const first = await Promise.race([joined.then(() => 'joined'), join.waitFor({ timeout: 30_000 }).then(() => 'check')]);
-  if (first === 'check') await join.click();
-  await joined.catch(async (error: Error) => {
+  await joinLink(page, joinUrl, { lang: o.lang, timeoutMs: 30_000 }).catch(async (error: Error) => {
     const shown = await page.evaluate(() => document.body.innerText.slice(0, 400)).catch(() => '');
     const state = await page.evaluate(() => JSON.stringify((window as any).hearingClient?.state())).catch(() => '');
     throw new Error(`${error.message}\nthe page shows: ${shown}\nstate: ${state}`);

@@ -52,6 +52,7 @@ try {
     ['judge', '王法官', 'judge'],
     ['clerk', '李书记员', 'clerk'],
     ['party', '张三', 'party'],
+    ['other', '李四', 'party'],
     ['lawyer', '赵律师', 'lawyer'],
     ['viewer', '旁听者', 'viewer'],
   ] as const)
@@ -75,8 +76,8 @@ try {
   await judge.getByRole('button', { name: '候庭', exact: true }).click();
   await party.getByRole('heading', { name: '候庭中' }).waitFor();
   await shot(party, 'party-waiting-phone');
-  await party.getByRole('button', { name: '麦克风' }).click();
-  const speech = await speechIngest(server, h.id, people.party!.id, JFK.file);
+  // 李四 speaks from a terminal (real speech through the transcriber).
+  const speech = await speechIngest(server, h.id, people.other!.id, JFK.file);
   await judge.getByRole('button', { name: '开庭', exact: true }).click();
   await speech.play();
   await clerk.getByRole('log', { name: '笔录' }).getByRole('listitem').first().waitFor({ timeout: 60_000 });

@@ -77,6 +77,10 @@ describe('the courtroom app', () => {
       await check.getByRole('button', { name: w.join }).waitFor();
       expect(await check.getAttribute('html', 'lang')).toBe(lang === 'en' ? 'en' : 'zh-CN');
       expect(new URL(check.url()).searchParams.get('token'), 'the token leaves the address bar').toBeNull();
+      // The microphone's level moves (the fake microphone beeps); the preview plays the camera.
+      const meter = check.getByRole('meter', { name: lang === 'en' ? 'Microphone level' : '麦克风音量' });
+      await until('the level meter moves', async () => Number(await meter.getAttribute('value')) > 0.02, 10_000);
+      await check.waitForFunction(() => (document.querySelector('video') as HTMLVideoElement | null)?.readyState === 4);
       expect(await accessibilityProblems(check), 'device check').toEqual([]);
       await check.context().close();
 

@@ -80,7 +80,7 @@ export interface AppState {
 let state: AppState = {
   lang: 'zh-CN',
   phase: 'devices',
-  status: { key: 'status.joining' },
+  status: { key: 'status.deviceCheck' },
   reconnecting: false,
   title: '',
   caseNumber: '',

@@ -1,6 +1,7 @@
 // The courtroom app as people use it: Chinese first (English on request), a phone for the parties,
 // every control found by its visible name; axe-core finds no serious or critical problem on any page.
 import fs from 'node:fs';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { api, createHearing } from './helpers/server.ts';
 import { launchBrowser, openJoin, PHONE, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
 import { JFK, speechIngest } from './helpers/speech.ts';
 import { until } from './helpers/wait.ts';
+import { FACES_DIR } from './helpers/faces.ts';
 
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -27,7 +29,7 @@ async function accessibilityProblems(page: Page): Promise<string[]> {
 async function overlaps(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     const width = document.documentElement.clientWidth;
-    const boxes = [...document.querySelectorAll('button, select, textarea')]
+    const boxes = [...document.querySelectorAll('button, select, textarea, input')]
       .map((e) => ({ name: (e as HTMLElement).innerText || e.getAttribute('aria-label') || e.tagName, r: e.getBoundingClientRect() }))
       .filter((b) => b.r.width > 0 && b.r.height > 0);
     const problems: string[] = [];
@@ -184,7 +186,7 @@ describe('the courtroom app', () => {
     }
   });
 
-  it('the live transcript by clicking: a party speaks, the clerk edits the line and the other party sees it and adds a note the judge sees', async () => {
+  it('a hearing by clicking: a party speaks, the clerk edits, the other party notes, submits a photo the clerk places, signs by hand after the freeze; the judge closes and the 笔录 holds it all', async () => {
     const h = await createHearing(ctx.server, [
       { name: '王法官', role: 'judge' },
       { name: '李书记员', role: 'clerk' },
@@ -230,6 +232,55 @@ describe('the courtroom app', () => {
     const [line] = ctx.server.transcripts.list(h.id).filter((l) => l.text.includes('不要问国家'));
     expect(line).toMatchObject({ version: 2, status: 'edited', participantId: speaker!.id });
     expect(ctx.server.transcripts.annotations(h.id).map((n) => n.text)).toContain('此处应为原话的准确翻译');
+
+    // Evidence: the party takes a photo (a file here), the judge sees its thumbnail, the clerk places it.
+    await partyPage.getByLabel('拍照或选择照片上传证据').setInputFiles(path.join(FACES_DIR, 'amy1.png'));
+    await partyPage.getByRole('status').filter({ hasText: '证据已上传' }).waitFor();
+    const thumb = judgePage.getByRole('img', { name: '张三提交的证据照片' });
+    await thumb.waitFor();
+    expect(await thumb.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+    await clerkPage.getByRole('button', { name: '将张三提交的证据放入笔录' }).click();
+    await lineIn(partyPage, /.*/).last().getByRole('img', { name: '张三提交的证据照片' }).waitFor();
+    // A file that is not a photo is refused with the reason, on the party's phone.
+    await partyPage
+      .getByLabel('拍照或选择照片上传证据')
+      .setInputFiles({ name: 'note.png', mimeType: 'image/png', buffer: Buffer.from('not a photo') });
+    await partyPage.getByRole('alert').filter({ hasText: '证据未被接受' }).waitFor();
+
+    // The clerk freezes; the party signs by hand on the phone; everybody sees the valid signature.
+    await clerkPage.getByRole('button', { name: '冻结笔录以供签名' }).click();
+    const pad = partyPage.getByRole('img', { name: '在此处手写签名' });
+    await pad.waitFor();
+    await partyPage.getByRole('button', { name: '提交签名' }).click();
+    await partyPage.getByRole('alert').filter({ hasText: '请先在框内写下签名' }).waitFor();
+    const box = (await pad.boundingBox())!;
+    await partyPage.mouse.move(box.x + 20, box.y + box.height / 2);
+    await partyPage.mouse.down();
+    for (let i = 1; i <= 12; i++) await partyPage.mouse.move(box.x + 20 + i * 20, box.y + box.height / 2 + (i % 2 ? -25 : 25));
+    await partyPage.mouse.up();
+    await partyPage.getByRole('button', { name: '提交签名' }).click();
+    await judgePage.getByText('张三已签名（第 1 版） · 有效').waitFor();
+    await clerkPage.getByText('张三已签名（第 1 版） · 有效').waitFor();
+
+    // The judge closes (asked once more), and the 笔录 holds the lines, the evidence and the signature.
+    await judgePage.getByRole('button', { name: '闭庭', exact: true }).click();
+    await judgePage.getByRole('button', { name: '确认闭庭' }).click();
+    await until('closed', () =>
+      ctx.server.store.auditLog(h.id).some((e) => e.action === 'hearing.state_changed' && e.detail.to === 'closed'),
+    );
+    const html = await (
+      await fetch(`${ctx.server.url}/api/v1/hearings/${h.id}/transcript?format=html`, {
+        headers: { authorization: `Bearer ${ctx.server.secrets.apiKey}` },
+      })
+    ).text();
+    for (const part of [
+      '我的同胞们，不要问国家能为你们做什么。',
+      '张三（当事人） 注：此处应为原话的准确翻译',
+      '<tr class="evidence">',
+      'class="valid"',
+      'class="drawn"',
+    ])
+      expect(html, part).toContain(part);
     for (const page of [judgePage, clerkPage, partyPage]) await page.context().close();
-  }, 180_000);
+  }, 240_000);
 });

@@ -6,6 +6,8 @@ import { setStatus } from './ui.ts';
 export interface Actions {
   session: Session;
   signaling: SignalingClient;
+  /** The participant's token, for the REST routes a participant may call (evidence). */
+  token: string;
   /** The device check is done: join with this stream (none for a role that does not publish). */
   join: (stream: MediaStream | null) => void;
 }

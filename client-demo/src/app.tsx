@@ -8,6 +8,8 @@ import { Waiting } from './panels/waiting.tsx';
 import { IdentityReview } from './panels/identity.tsx';
 import { Consultations } from './panels/consult.tsx';
 import { Transcript } from './panels/transcript.tsx';
+import { EvidencePanel } from './panels/evidence.tsx';
+import { SigningPanel } from './panels/signing.tsx';
 
 /** The whole page: the device check first, then the hearing with the panels the role has. */
 export function App() {
@@ -32,6 +34,8 @@ export function App() {
             <CourtControls />
             <IdentityReview />
             <Transcript />
+            <SigningPanel />
+            <EvidencePanel />
             <Participants />
           </aside>
         </main>

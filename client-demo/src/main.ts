@@ -5,7 +5,7 @@ import * as ui from './ui.ts';
 import { h, render } from 'preact';
 import { App } from './app.tsx';
 import { setActions } from './actions.ts';
-import { update } from './store.ts';
+import { update, type Evidence, type Frozen, type Signed } from './store.ts';
 import * as transcript from './transcript.ts';
 import './i18n.ts';
 
@@ -50,6 +50,7 @@ const start = (why: string): void => {
 setActions({
   session,
   signaling,
+  token,
   join: (stream) => {
     if (stream) session.useStream(stream);
     update({ phase: 'hearing' });
@@ -102,7 +103,23 @@ socket.on('consumerClosed', ({ consumerId }) => session.closeConsumer(consumerId
 socket.on('participantJoined', (p) => session.participantJoined(p));
 socket.on('participantLeft', ({ participantId }) => session.participantLeft(participantId));
 socket.on('stateChanged', ({ state, allowedTransitions }) => session.onState(state, allowedTransitions));
-socket.on('transcriptFrozen', ({ version, message }) => (session.frozen = { version, message }));
+socket.on('transcriptFrozen', ({ version, message }: Frozen) => {
+  session.frozen = { version, message };
+  update({ frozen: { version, message } });
+});
+socket.on('transcriptSigned', (s: Signed) =>
+  update((st) => ({ signatures: [...st.signatures, { participantId: s.participantId, version: s.version, valid: s.valid }] })),
+);
+socket.on('evidenceAdded', (e: { evidenceId: string; uploadedBy: string; width: number; height: number }) =>
+  update((st) =>
+    st.evidence.some((x) => x.id === e.evidenceId)
+      ? {}
+      : { evidence: [...st.evidence, { id: e.evidenceId, uploadedBy: e.uploadedBy, width: e.width, height: e.height }] },
+  ),
+);
+socket.on('evidencePlaced', (e: Evidence) =>
+  update((st) => ({ evidence: st.evidence.map((x) => (x.id === e.id ? { ...x, afterSegmentId: e.afterSegmentId } : x)) })),
+);
 socket.on('transcript', (line: transcript.Line) => transcript.line(line));
 socket.on('transcriptUpdated', (line: transcript.Line) => transcript.line(line));
 socket.on('transcriptPartial', (p: { participantId: string; text: string }) => transcript.partial(p));

@@ -4,6 +4,7 @@ import * as ui from './ui.ts';
 import { Consultation } from './consultation.ts';
 import { inboundStats, type InboundStats } from './stats.ts';
 import * as transcript from './transcript.ts';
+import { update, type Evidence, type Frozen, type Signed } from './store.ts';
 
 interface Self {
   participantId: string;
@@ -23,6 +24,9 @@ interface JoinReply {
   producers: RemoteProducer[];
   transcript?: transcript.Line[];
   annotations?: transcript.Note[];
+  evidence?: Evidence[];
+  frozen?: Frozen | null;
+  signatures?: Signed[];
 }
 interface TransportReply {
   id: string;
@@ -81,6 +85,13 @@ export class Session {
     ui.setHearing(reply.hearing);
     this.hearingState = reply.hearing.state;
     transcript.load(reply.transcript ?? [], reply.annotations ?? []);
+    update({
+      hearingId: reply.hearing.id,
+      evidence: reply.evidence ?? [],
+      frozen: reply.frozen ? { version: reply.frozen.version, message: reply.frozen.message } : null,
+      signatures: reply.signatures ?? [],
+    });
+    if (reply.frozen) this.frozen = { version: reply.frozen.version, message: reply.frozen.message };
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: reply.routerRtpCapabilities });
     this.recvTransport = this.device.createRecvTransport(
       await this.signaling.request<TransportReply>('createTransport', { direction: 'recv' }),
@@ -340,8 +351,8 @@ export class Session {
     this.signingKeyId = (await this.signaling.request<{ keyId: string }>('registerSigningKey', { publicKey })).keyId;
   }
 
-  /** Signs the frozen transcript version on this device and sends the signature. */
-  async signTranscript(): Promise<{ valid: boolean; reason: string | null }> {
+  /** Signs the frozen transcript version on this device and sends the signature (with the drawn one, if any). */
+  async signTranscript(image?: string): Promise<{ valid: boolean; reason: string | null }> {
     if (!this.frozen || !this.signingKey || !this.signingKeyId) throw new Error('nothing to sign yet');
     const raw = await crypto.subtle.sign(
       { name: 'ECDSA', hash: 'SHA-256' },
@@ -353,6 +364,7 @@ export class Session {
       version: this.frozen.version,
       keyId: this.signingKeyId,
       signature,
+      ...(image ? { image } : {}),
     });
     return reply.signature;
   }

@@ -46,6 +46,23 @@ export interface Note {
   author: string;
   text: string;
 }
+export interface Evidence {
+  id: string;
+  uploadedBy: string;
+  originalName?: string;
+  width: number;
+  height: number;
+  afterSegmentId?: string | null;
+}
+export interface Frozen {
+  version: number;
+  message: string;
+}
+export interface Signed {
+  participantId: string;
+  version: number;
+  valid: boolean;
+}
 export interface Consult {
   options: { participantId: string; name: string }[];
   active: boolean;
@@ -72,6 +89,10 @@ export interface AppState {
   lines: Line[];
   partials: Record<string, string>;
   notes: Note[];
+  hearingId: string;
+  evidence: Evidence[];
+  frozen: Frozen | null;
+  signatures: Signed[];
   micOn: boolean;
   cameraOn: boolean;
   cameras: number;
@@ -94,6 +115,10 @@ let state: AppState = {
   lines: [],
   partials: {},
   notes: [],
+  hearingId: '',
+  evidence: [],
+  frozen: null,
+  signatures: [],
   micOn: true,
   cameraOn: true,
   cameras: 0,

@@ -258,7 +258,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
   hearings.on('event', (e) => {
     // Listed for the judge as it arrives.
     if (e.action === 'evidence.added' && e.hearingId)
-      signaling.broadcast(e.hearingId, 'evidenceAdded', { ...e.detail, uploadedBy: e.actor });
+      signaling.broadcastTo(e.hearingId, 'viewEvidence', 'evidenceAdded', { ...e.detail, uploadedBy: e.actor });
   });
   const lifecycle = hearingLifecycle({ hearings, recorder, transcriber, transcripts, signing, live, consultations, identity, signaling });
   hearings.on('event', (e) => {

@@ -311,6 +311,12 @@ export class Signaling {
         // The transcript so far (the latest lines) and its notes: a page that joins or rejoins shows it whole.
         transcript: this.transcripts.list(claims.hearingId).slice(-JOIN_TRANSCRIPT_LINES),
         annotations: this.transcripts.annotations(claims.hearingId),
+        // What there is to sign, who has signed; the evidence for those who may see it.
+        frozen: this.signing.latest(claims.hearingId) ?? null,
+        signatures: this.signing
+          .statuses(claims.hearingId)
+          .map((s) => ({ participantId: s.participantId, version: s.version, valid: s.valid, reason: s.reason })),
+        evidence: may(claims.role, 'viewEvidence') ? this.evidence.list(claims.hearingId) : [],
       };
     });
     /** The courtroom, or the caller's consultation room when the message names one. */
@@ -447,6 +453,7 @@ export class Signaling {
       evidence: this.evidence,
       signing: this.signing,
       broadcast: (h, e, d) => this.broadcast(h, e, d),
+      broadcastTo: (h, a, e, d) => this.broadcastTo(h, a, e, d),
     });
     recordingHandlers(on, { hearings: this.hearings, recorder: this.recorder });
     on('leave', () => {
@@ -503,6 +510,14 @@ export class Signaling {
   private endConsultation(consultationId: string, by: string, reason: string): void {
     const c = this.consultations.close(consultationId, by, reason);
     for (const m of c?.members ?? []) this.sockets.get(m)?.emit('consultationClosed', { consultationId, reason });
+  }
+
+  /** Sends an event to those in a hearing whose role may `action` (e.g. evidence: not the public). */
+  broadcastTo(hearingId: string, action: Action, event: string, data: unknown): void {
+    for (const socket of this.sockets.values()) {
+      const c = socket.data.claims;
+      if (c.hearingId === hearingId && may(c.role, action)) socket.emit(event, data);
+    }
   }
 
   /** Sends an event to everybody in a hearing. */

@@ -6,6 +6,7 @@ import type { TranscriptService } from '../transcript/transcripts.ts';
 import type { EvidenceService } from '../evidence/evidence.ts';
 import type { TranscriptSigning } from '../transcript/signing.ts';
 import type { On } from './types.ts';
+import type { Action } from '../hearing/roles.ts';
 
 export interface TranscriptDeps {
   hearings: HearingService;
@@ -13,6 +14,7 @@ export interface TranscriptDeps {
   evidence: EvidenceService;
   signing: TranscriptSigning;
   broadcast: (hearingId: string, event: string, data: unknown) => void;
+  broadcastTo: (hearingId: string, action: Action, event: string, data: unknown) => void;
 }
 
 export function transcriptHandlers(on: On, d: TranscriptDeps): void {
@@ -51,7 +53,7 @@ export function transcriptHandlers(on: On, d: TranscriptDeps): void {
   on('placeEvidence', ({ evidenceId, afterSegmentId }, { claims }) => {
     const item = d.evidence.place(claims.hearingId, evidenceId, afterSegmentId);
     d.hearings.log(claims.hearingId, claims.participantId, 'evidence.placed', { evidenceId, afterSegmentId });
-    d.broadcast(claims.hearingId, 'evidencePlaced', item);
+    d.broadcastTo(claims.hearingId, 'viewEvidence', 'evidencePlaced', item);
     return { evidence: item };
   });
   on('annotateTranscript', ({ segmentId, text }, { claims }) => {

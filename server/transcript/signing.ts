@@ -123,6 +123,12 @@ export class TranscriptSigning {
     );
   }
 
+  /** The latest frozen version with the text its signers sign, if the transcript was frozen. */
+  latest(hearingId: string): (FreezeRow & { message: string }) | undefined {
+    const row = this.store.freezes(hearingId).at(-1);
+    return row && { ...row, message: signingMessage(row) };
+  }
+
   freezes(hearingId: string): FreezeRow[] {
     return this.store.freezes(hearingId);
   }

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { t } from '../i18n.ts';
 import { run } from '../actions.ts';
 import { useApp, type Line } from '../store.ts';
+import { Thumb } from './evidence.tsx';
 
 const EDITORS = new Set(['judge', 'clerk']);
 const ANNOTATORS = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter']);
@@ -29,6 +30,14 @@ function LineView({ line, canEdit, canAnnotate }: { line: Line; canEdit: boolean
       <span class="when">{clock(line.start)}</span> <strong>{speaker}</strong>
       <span class="text">{line.text}</span>
       {line.version > 1 && <span class="edited">{t('transcript.edited', { version: line.version })}</span>}
+      {s.evidence
+        .filter((e) => e.afterSegmentId === line.id)
+        .map((e) => (
+          <figure class="placed-evidence" key={e.id}>
+            <Thumb item={e} who={s.people[e.uploadedBy]?.name ?? ''} />
+            <figcaption>{t('evidence.item', { who: s.people[e.uploadedBy]?.name ?? '', width: e.width, height: e.height })}</figcaption>
+          </figure>
+        ))}
       {notes.map((n) => (
         <p class="note" key={n.id}>
           {t('transcript.noteBy', { who: s.people[n.author]?.name ?? '', text: n.text })}

@@ -68,6 +68,7 @@ const SIGNALING: [label: string, event: string, payload: () => unknown, allowed:
   ['setProtection', 'setProtection', () => ({ participantId: fake(), hidden: true }), COURT],
   ['identityDecision', 'identityDecision', () => ({ participantId: fake(), decision: 'refuse', reason: 'r' }), COURT],
   ['annotateTranscript', 'annotateTranscript', () => ({ segmentId: fake(), text: 'a note' }), SPEAKERS],
+  ['muteParticipant', 'muteParticipant', () => ({ participantId: fake(), muted: true }), JUDGE],
   ['pauseRecording', 'pauseRecording', () => ({ reason: 'recess' }), COURT],
   ['resumeRecording', 'resumeRecording', () => ({ reason: 'back' }), COURT],
 ];

@@ -117,6 +117,15 @@ socket.on('evidenceAdded', (e: { evidenceId: string; uploadedBy: string; width: 
       : { evidence: [...st.evidence, { id: e.evidenceId, uploadedBy: e.uploadedBy, width: e.width, height: e.height }] },
   ),
 );
+socket.on('courtMute', ({ participantId, muted }: { participantId: string; muted: boolean }) => {
+  update((st) => ({
+    courtMuted: muted ? [...new Set([...st.courtMuted, participantId])] : st.courtMuted.filter((p) => p !== participantId),
+    // The judge's mute turns the microphone button off; lifting it turns it back on.
+    ...(participantId === st.self?.participantId ? { micOn: !muted } : {}),
+  }));
+  // The page follows: the local microphone track off while muted, on again (and resumed) after.
+  if (participantId === session.self?.participantId) void session.setSending('audio', !muted).catch((e: Error) => (lastError = e.message));
+});
 socket.on('evidencePlaced', (e: Evidence) =>
   update((st) => ({ evidence: st.evidence.map((x) => (x.id === e.id ? { ...x, afterSegmentId: e.afterSegmentId } : x)) })),
 );

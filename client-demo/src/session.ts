@@ -27,6 +27,7 @@ interface JoinReply {
   evidence?: Evidence[];
   frozen?: Frozen | null;
   signatures?: Signed[];
+  courtMuted?: string[];
 }
 interface TransportReply {
   id: string;
@@ -90,6 +91,7 @@ export class Session {
       evidence: reply.evidence ?? [],
       frozen: reply.frozen ? { version: reply.frozen.version, message: reply.frozen.message } : null,
       signatures: reply.signatures ?? [],
+      courtMuted: reply.courtMuted ?? [],
     });
     if (reply.frozen) this.frozen = { version: reply.frozen.version, message: reply.frozen.message };
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: reply.routerRtpCapabilities });

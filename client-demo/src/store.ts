@@ -90,6 +90,8 @@ export interface AppState {
   partials: Record<string, string>;
   notes: Note[];
   hearingId: string;
+  /** Participants the judge has muted (their courtroom microphone paused at the server). */
+  courtMuted: string[];
   evidence: Evidence[];
   frozen: Frozen | null;
   signatures: Signed[];
@@ -116,6 +118,7 @@ let state: AppState = {
   partials: {},
   notes: [],
   hearingId: '',
+  courtMuted: [],
   evidence: [],
   frozen: null,
   signatures: [],

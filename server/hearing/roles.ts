@@ -13,7 +13,8 @@ export type Action =
   | 'approveStream'
   | 'controlStream'
   | 'consult'
-  | 'viewEvidence';
+  | 'viewEvidence'
+  | 'moderate';
 
 const CAN: Record<Action, readonly Role[]> = {
   publish: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
@@ -28,6 +29,8 @@ const CAN: Record<Action, readonly Role[]> = {
   consult: ['party', 'lawyer'],
   // Evidence is for the parties and the court, not the public.
   viewEvidence: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
+  // Muting someone in the courtroom is the presiding judge's.
+  moderate: ['judge'],
 };
 
 export function may(role: Role, action: Action): boolean {

@@ -42,20 +42,21 @@ const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
   identityDecision: 'decideIdentity',
   stream: 'controlStream',
   setProtection: 'controlStream',
+  muteParticipant: 'moderate',
   openConsultation: 'consult',
   answerConsultation: 'consult',
   joinConsultation: 'consult',
   closeConsultation: 'consult',
 };
 
+/** The transcript lines a join carries (the latest; the whole transcript is in the record and the 笔录). */
+const JOIN_TRANSCRIPT_LINES = 2000;
+
 /**
  * What one participant may hold in one room: a send and a receive transport with room to replace one
  * (a viewer only receives), and a consumer of every producer of a large hearing (20 publishers with a
  * microphone, a camera and a screen) twice over. Beyond: `limit_reached`.
  */
-/** The transcript lines a join carries (the latest; the whole transcript is in the record and the 笔录). */
-const JOIN_TRANSCRIPT_LINES = 2000;
-
 export const LIMITS = { transports: 4, viewerTransports: 2, consumers: 120, recordBurst: 60, recordPerSecond: 1 };
 
 /**
@@ -76,6 +77,7 @@ const RECORDED: ReadonlySet<SignalingEvent> = new Set<SignalingEvent>([
   'stream',
   'setProtection',
   'identityDecision',
+  'muteParticipant',
   'openConsultation',
   'answerConsultation',
   'closeConsultation',
@@ -116,6 +118,8 @@ export class Signaling {
   private readonly transcripts: TranscriptService;
   private readonly evidence: EvidenceService;
   private readonly signing: TranscriptSigning;
+  /** Participants whose courtroom microphone the judge has muted (by whom). */
+  private readonly mutedByCourt = new Map<string, string>();
   private readonly identity: IdentityService;
   private readonly live: LivestreamService;
   private readonly consultations: ConsultationService;
@@ -317,6 +321,7 @@ export class Signaling {
           .statuses(claims.hearingId)
           .map((s) => ({ participantId: s.participantId, version: s.version, valid: s.valid, reason: s.reason })),
         evidence: may(claims.role, 'viewEvidence') ? this.evidence.list(claims.hearingId) : [],
+        courtMuted: hearing.participants.filter((p) => this.mutedByCourt.has(p.id)).map((p) => p.id),
       };
     });
     /** The courtroom, or the caller's consultation room when the message names one. */
@@ -349,6 +354,8 @@ export class Signaling {
     on('produce', async ({ transportId, kind, rtpParameters, source, consultationId }) => {
       const r = await roomOf(consultationId);
       const producer = await r.produce(claims.participantId, transportId, kind, rtpParameters as never, source);
+      // Muted by the judge: a new courtroom microphone (a rejoin, a new device) starts paused too.
+      if (!consultationId && kind === 'audio' && this.mutedByCourt.has(claims.participantId)) await producer.pause();
       const announcement = { producerId: producer.id, participantId: claims.participantId, kind, source };
       if (!consultationId) socket.to(channel(claims.hearingId)).emit('newProducer', announcement);
       else {
@@ -391,7 +398,25 @@ export class Signaling {
       await (await roomOf(consultationId)).producerOf(claims.participantId, producerId).pause();
     });
     on('resumeProducer', async ({ producerId, consultationId }) => {
-      await (await roomOf(consultationId)).producerOf(claims.participantId, producerId).resume();
+      const producer = (await roomOf(consultationId)).producerOf(claims.participantId, producerId);
+      if (!consultationId && producer.kind === 'audio' && this.mutedByCourt.has(claims.participantId))
+        throw new AppError(403, 'muted_by_court', 'the judge has muted your microphone in the courtroom');
+      await producer.resume();
+    });
+    on('muteParticipant', async ({ participantId, muted }) => {
+      const target = this.hearings.participant(claims.hearingId, participantId); // 404 outside this hearing
+      if (target.role === 'judge') throw new AppError(403, 'forbidden', 'a judge is not muted by another');
+      if (muted) this.mutedByCourt.set(participantId, claims.participantId);
+      else this.mutedByCourt.delete(participantId);
+      // The courtroom microphone(s) paused or resumed at the server: nobody receives it, whatever the page does.
+      const r = await room();
+      for (const p of r.producers().filter((x) => x.participantId === participantId && x.kind === 'audio')) {
+        const producer = r.producerOf(participantId, p.producerId);
+        await (muted ? producer.pause() : producer.resume());
+      }
+      this.hearings.log(claims.hearingId, claims.participantId, muted ? 'participant.muted' : 'participant.unmuted', { participantId });
+      this.broadcast(claims.hearingId, 'courtMute', { participantId, muted, by: claims.participantId });
+      return { participantId, muted };
     });
     on('closeProducer', async ({ producerId, consultationId }) => {
       (await roomOf(consultationId)).producerOf(claims.participantId, producerId).close();

@@ -8,6 +8,7 @@ const PUBLISHING = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter'])
 export function MediaControls() {
   const s = useApp();
   if (!s.self || !PUBLISHING.has(s.self.role)) return null;
+  const mutedByCourt = s.courtMuted.includes(s.self.participantId);
   const toggle = (kind: 'audio' | 'video') => {
     const on = kind === 'audio' ? !s.micOn : !s.cameraOn;
     update(kind === 'audio' ? { micOn: on } : { cameraOn: on });
@@ -15,7 +16,7 @@ export function MediaControls() {
   };
   return (
     <nav class="controls" aria-label={t('controls.label')}>
-      <button type="button" aria-pressed={s.micOn} class={s.micOn ? '' : 'off'} onClick={() => toggle('audio')}>
+      <button type="button" aria-pressed={s.micOn} class={s.micOn ? '' : 'off'} disabled={mutedByCourt} onClick={() => toggle('audio')}>
         {t('controls.mic')}
       </button>
       <button type="button" aria-pressed={s.cameraOn} class={s.cameraOn ? '' : 'off'} onClick={() => toggle('video')}>
@@ -25,6 +26,11 @@ export function MediaControls() {
         <button type="button" onClick={() => run((a) => a.session.nextCamera())}>
           {t('controls.switchCamera')}
         </button>
+      )}
+      {mutedByCourt && (
+        <p role="status" class="notice">
+          {t('controls.mutedByCourt')}
+        </p>
       )}
     </nav>
   );

@@ -60,9 +60,26 @@ export function Participants() {
             ) : (
               <span class="presence">{t(p.online ? 'court.online' : 'court.offline')}</span>
             )}
+            {s.courtMuted.includes(p.participantId) && <span class="presence">{t('court.muted')}</span>}
+            {s.self?.role === 'judge' && p.role !== 'judge' && p.role !== 'viewer' && (
+              <MuteButton participantId={p.participantId} name={p.name} muted={s.courtMuted.includes(p.participantId)} />
+            )}
           </li>
         ))}
       </ul>
     </section>
+  );
+}
+
+/** The judge mutes someone's courtroom microphone (paused at the server; they cannot turn it back on). */
+function MuteButton({ participantId, name, muted }: { participantId: string; name: string; muted: boolean }) {
+  return (
+    <button
+      type="button"
+      class="small"
+      onClick={() => run((a) => a.signaling.request('muteParticipant', { participantId, muted: !muted }))}
+    >
+      {t(muted ? 'court.unmute' : 'court.mute', { name })}
+    </button>
   );
 }

@@ -77,9 +77,10 @@ export function EvidencePanel() {
   return (
     <section class="evidence" aria-labelledby="evidence-heading">
       <h2 id="evidence-heading">{t('evidence.label')}</h2>
+      {/* The browser's own file button speaks the browser's language: the label is the button instead. */}
       <label class="upload">
-        <span>{t('evidence.upload')}</span>
-        <input type="file" accept="image/*" capture="environment" disabled={progress !== null} onChange={choose} />
+        <input type="file" class="visually-hidden" accept="image/*" capture="environment" disabled={progress !== null} onChange={choose} />
+        <span class="button">{t('evidence.upload')}</span>
       </label>
       {progress !== null && <progress max={1} value={progress} aria-label={t('evidence.uploading')} />}
       {result && (

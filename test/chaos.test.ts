@@ -1,6 +1,5 @@
 // Faults must not take the server down: every kind of helper process is killed at a random moment of a
 // streamed, recorded, transcribed, face-checked hearing, and producers vanish in the middle of taps.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Socket } from 'socket.io-client';
@@ -14,19 +13,11 @@ import { sleep, until } from './helpers/wait.ts';
 import { verifyRecord } from '../recordings/verify.ts';
 import { boundUdpPorts } from '../workers/taps/udp-ports.ts';
 
-/** This process's children (the server runs in the test process): pid and command line. */
+/**
+ * This process's children (the server runs in the test process): pid and command line, read from /proc
+ * (a few ms, where ps takes tens: quick enough to catch a process as it starts).
+ */
 function children(): { pid: number; args: string }[] {
-  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
-  return out
-    .trim()
-    .split('\n')
-    .map((l) => /^\s*(\d+)\s+(.*)$/.exec(l))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ pid: Number(m[1]), args: m[2]! }));
-}
-
-/** The same, read from /proc at once (a few ms, where ps takes tens): for catching a process as it starts. */
-function procChildren(): { pid: number; args: string }[] {
   const found: { pid: number; args: string }[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -212,7 +203,7 @@ describe('faults do not take the server down', () => {
       const starting = call('POST', `/api/v1/hearings/${h.id}/stream`, { action: 'start' });
       let program: { pid: number; args: string } | undefined;
       for (const deadline = Date.now() + 10_000; !program && Date.now() < deadline; await sleep(2))
-        program = procChildren().find((c) => !known.has(c.pid) && c.args.includes('filter_complex'));
+        program = children().find((c) => !known.has(c.pid) && c.args.includes('filter_complex'));
       expect(program, 'a new program encoder starts').toBeDefined();
       process.kill(program!.pid, 'SIGSTOP');
       const sdp = /-i (\S+\.sdp)/.exec(program!.args)?.[1];

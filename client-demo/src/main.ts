@@ -5,7 +5,7 @@ import * as ui from './ui.ts';
 import { h, render } from 'preact';
 import { App } from './app.tsx';
 import { setActions } from './actions.ts';
-import { update, type Evidence, type Frozen, type Signed } from './store.ts';
+import { getState, update, type Evidence, type Frozen, type Signed } from './store.ts';
 import * as transcript from './transcript.ts';
 import './i18n.ts';
 
@@ -133,9 +133,7 @@ socket.on('transcript', (line: transcript.Line) => transcript.line(line));
 socket.on('transcriptUpdated', (line: transcript.Line) => transcript.line(line));
 socket.on('transcriptPartial', (p: { participantId: string; text: string }) => transcript.partial(p));
 socket.on('transcriptAnnotated', (n: transcript.Note) => transcript.note(n));
-const identities = new Map<string, ui.IdentityNotice>();
 socket.on('identity', (n: ui.IdentityNotice) => {
-  identities.set(n.participantId, n);
   ui.showIdentity(n);
 });
 socket.on('removed', ({ reason }: { reason: string }) => ui.setStatus('status.removed', { reason }));
@@ -160,7 +158,7 @@ const hearingClient = {
     ),
   signTranscript: () => session.signTranscript().catch((error: Error) => ({ valid: false, reason: error.message })),
   /** The latest identity result per participant (judge and clerk only receive them). */
-  identities: () => Object.fromEntries(identities),
+  identities: () => getState().identities,
   /** Test fault injection: sends this track instead of the camera (a canvas, a track that will die). */
   switchCamera: (track: MediaStreamTrack) => session.switchCamera(track),
   /** The open consultation's id, if any (consultations are asked for, accepted and ended with the buttons). */

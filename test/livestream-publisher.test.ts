@@ -37,4 +37,37 @@ describe('the public stream publishes only segments that parse', () => {
     expect(fs.existsSync(path.join(publicDir, damaged))).toBe(false);
     expect(fs.readFileSync(path.join(publicDir, 'video.m3u8'), 'utf8')).not.toContain(damaged);
   });
+
+  it('runs that overlap go out one after the other: the earlier one to its end, then the next, one discontinuity; a discarded run never', async () => {
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'live-work-'));
+    const publicDir = fs.mkdtempSync(path.join(os.tmpdir(), 'live-public-'));
+    const published: string[] = [];
+    const publisher = new LivePublisher({ workDir, publicDir, delaySeconds: 0, captions: () => [], onPublish: (s) => published.push(s) });
+    const listed = (runId: number): string[] => {
+      const file = path.join(workDir, `run-${runId}.m3u8`);
+      return fs.existsSync(file) ? (fs.readFileSync(file, 'utf8').match(/seg_\d+\.ts/g) ?? []) : [];
+    };
+    const size = SIZES['480p'];
+    const first = ProgramRun.slate('one', { workDir, runId: 1, startNumber: 0, size });
+    await until('the first run out', () => published.length >= 2, 30_000);
+    // The next run starts beside it (make before break), numbering ahead, and one more is given up.
+    const next = ProgramRun.slate('two', { workDir, runId: 2, startNumber: 100, size });
+    const givenUp = ProgramRun.slate('three', { workDir, runId: 3, startNumber: 200, size });
+    await until('two segments of each of the later runs', () => listed(2).length >= 2 && listed(3).length >= 2, 30_000);
+    givenUp.kill();
+    publisher.discard(3);
+    // The first run still goes on: nothing of the next one is out before it ends.
+    expect(published.filter((s) => Number(/\d+/.exec(s)![0]) >= 100)).toEqual([]);
+    await first.stop();
+    const firstRun = listed(1);
+    await until('a segment of the next run out', () => published.some((s) => listed(2).includes(s)), 15_000);
+    await next.stop();
+    const secondRun = listed(2); // (finish removes the work directory)
+    await publisher.finish();
+    expect(published).toEqual([...firstRun, ...secondRun]);
+    const playlist = fs.readFileSync(path.join(publicDir, 'video.m3u8'), 'utf8');
+    expect(playlist.match(/#EXT-X-DISCONTINUITY\n/g)?.length).toBe(1);
+    expect(playlist).toMatch(new RegExp(`#EXT-X-DISCONTINUITY\n[^\n]*\n[^\n]*\n${secondRun[0]!.replace('.', '\\.')}`));
+    expect(fs.readdirSync(publicDir).filter((f) => /^seg_0002\d\d\.ts$/.test(f))).toEqual([]);
+  });
 });

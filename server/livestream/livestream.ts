@@ -47,6 +47,8 @@ interface HearingStream {
   silent: SilentInputs;
   /** Serializes run changes. */
   ops: Promise<void>;
+  /** A change that must take effect at once is waiting: a run started beside the current one gives up. */
+  urgent: boolean;
   /** The step of the quality ladder (0: as configured). */
   level: number;
   /** How the current run keeps up: see StreamHealth. */
@@ -98,6 +100,11 @@ const SETTLE_MS = 4000;
  * half idle, the stream steps back up. */
 const RESTORE_MS = 60_000;
 const RESTORE_MAX_MS = 600_000;
+/**
+ * A run started beside the current one numbers its segments this far ahead (the current one writes 1 s
+ * segments for at most FIRST_SEGMENT_MS meanwhile).
+ */
+const OVERLAP_NUMBERS = 100;
 
 export class LivestreamService {
   private readonly streams = new Map<string, HearingStream>();
@@ -196,7 +203,7 @@ export class LivestreamService {
       throw new AppError(409, 'not_streaming', 'the hearing is not being streamed');
     } else if (action === 'pause') {
       stream.autoPaused = false;
-      if (stream.state === 'live') await this.serial(stream, () => this.switchTo(hearingId, stream, 'slate'));
+      if (stream.state === 'live') await this.urgently(hearingId, stream, 'slate');
     } else if (action === 'stop') {
       // The answer does not wait for the held-back segments to go out (up to the legal delay).
       void this.end(hearingId, stream, false).catch((error: Error) => console.warn(`[live] ${error.message}`));
@@ -227,7 +234,7 @@ export class LivestreamService {
     this.o.hearings.log(hearingId, actor, 'stream.protection', { participantId, ...protection });
     // Applied at once: the program is rebuilt without this participant's picture (or voice as it is).
     const stream = this.streams.get(hearingId);
-    if (stream?.state === 'live') void this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
+    if (stream?.state === 'live') void this.urgently(hearingId, stream, 'program');
     return protection;
   }
 
@@ -278,6 +285,7 @@ export class LivestreamService {
       runId: 0,
       autoPaused: false,
       ops: Promise.resolve(),
+      urgent: false,
       silent: new SilentInputs(),
       level: 0,
       condition: 'starting',
@@ -291,12 +299,23 @@ export class LivestreamService {
     await this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
   }
 
-  /** Ends the current run and starts the next one (program or slate), numbering segments on. */
-  private async switchTo(hearingId: string, stream: HearingStream, what: 'program' | 'slate'): Promise<void> {
+  /**
+   * Ends the current run and starts the next one (program or slate), numbering segments on. `overlap` (a
+   * step of the quality ladder, an input back): make before break — the current run goes on until the
+   * next one has finished its first segment, so the public sees no gap (a start takes seconds on a
+   * machine short of CPU). What must take effect at once (a pause, a protection, a stuck run) replaces.
+   */
+  private async switchTo(hearingId: string, stream: HearingStream, what: 'program' | 'slate', overlap = false): Promise<void> {
     if (stream.state === 'ended' || stream.state === 'cut') return;
-    await stream.run?.stop();
+    const old = stream.run;
+    const keep = overlap && what === 'program' && stream.state === 'live' && old !== null && old.running && !stream.urgent;
+    if (!keep) {
+      stream.urgent = false;
+      await old?.stop();
+    }
     const workDir = path.join(this.o.dataDir, 'live-work', hearingId);
-    const startNumber = nextSegmentNumber(workDir, this.publicDir(hearingId));
+    // Beside a run that goes on, the next one numbers its segments far enough ahead never to clash.
+    const startNumber = nextSegmentNumber(workDir, this.publicDir(hearingId)) + (keep ? OVERLAP_NUMBERS : 0);
     const o = { workDir, runId: ++stream.runId, startNumber, size: this.ladder()[stream.level]! };
     const room = this.o.plane.get(hearingId);
     const sources = what === 'program' && room ? this.sources(hearingId, room, stream.silent) : [];
@@ -319,18 +338,17 @@ export class LivestreamService {
         });
       else
         this.o.hearings.log(hearingId, 'system', 'stream.rebuild_failed', { run: o.runId, error: (error as Error).message.slice(0, 300) });
-      setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, what)), 2000).unref();
+      this.retry(hearingId, stream, what, overlap);
       return;
     }
     // Stopped or cut while this run was starting: it never goes out.
-    if ((stream.state as StreamState) === 'ended' || (stream.state as StreamState) === 'cut') return run.kill();
-    stream.run = run;
-    stream.state = what === 'program' ? 'live' : 'paused';
+    if ((stream.state as StreamState) === 'ended' || (stream.state as StreamState) === 'cut') return this.giveUp(stream, run);
     // The encoder must not end on its own (e.g. a camera whose first key frame came too late for it):
     // that is logged, and the run is rebuilt after a moment.
     // An exit that was not ours is logged even while the run was being stopped (e.g. for a step down):
     // the record must show every loss. Only the current run is rebuilt.
     void run.exited().then((code) => {
+      stream.publisher.retire(run.runId);
       if (run.exitedOnPurpose) return;
       this.o.hearings.log(hearingId, 'system', 'stream.encoder_exit', {
         code,
@@ -345,8 +363,60 @@ export class LivestreamService {
           void this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
       }, 2000).unref();
     });
+    if (keep) {
+      const outcome = await this.firstSegment(stream, run, old);
+      if (outcome === 'exited') {
+        // The next run died before its first segment: the current one goes on, and it is tried again.
+        this.giveUp(stream, run);
+        return this.retry(hearingId, stream, what, overlap);
+      }
+      // Stopped, cut, or a change that must take effect at once is waiting: this run never goes out.
+      if (outcome === 'ended' || outcome === 'urgent') return this.giveUp(stream, run);
+      // Producing (or the wait is over): the current run ends, and its last segments go out before this one's.
+      await old.stop();
+    }
+    stream.run = run;
+    stream.state = what === 'program' ? 'live' : 'paused';
     stream.publisher.setState(stream.state);
     this.watch(hearingId, stream, run, sources);
+  }
+
+  /** A run that never goes out: killed, and nothing it wrote is published. */
+  private giveUp(stream: HearingStream, run: ProgramRun): void {
+    run.kill();
+    stream.publisher.discard(run.runId);
+  }
+
+  private retry(hearingId: string, stream: HearingStream, what: 'program' | 'slate', overlap: boolean): void {
+    setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, what, overlap)), 2000).unref();
+  }
+
+  /**
+   * Waits (up to FIRST_SEGMENT_MS) for the next run's first segment while the current one goes on: then
+   * `producing`; `exited` if the next run died; `ended` if the stream was stopped or cut; `urgent` if a
+   * change waits that must take effect at once; `timeout`, or `producing` as soon as the current run
+   * has ended on its own (nothing is left to keep).
+   */
+  private async firstSegment(
+    stream: HearingStream,
+    run: ProgramRun,
+    current: ProgramRun,
+  ): Promise<'producing' | 'exited' | 'ended' | 'urgent' | 'timeout'> {
+    const deadline = Date.now() + FIRST_SEGMENT_MS;
+    for (;;) {
+      if (stream.state === 'ended' || stream.state === 'cut') return 'ended';
+      if (stream.urgent) return 'urgent';
+      if (run.producing || !current.running) return 'producing';
+      if (!run.running) return 'exited';
+      if (Date.now() > deadline) return 'timeout';
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  /** A change that must take effect at once (a pause, a protection): an overlapping start waiting before it gives up. */
+  private urgently(hearingId: string, stream: HearingStream, what: 'program' | 'slate'): Promise<void> {
+    stream.urgent = true;
+    return this.serial(stream, () => this.switchTo(hearingId, stream, what));
   }
 
   /** Each stream's health, for /metrics. */
@@ -389,8 +459,9 @@ export class LivestreamService {
     stream.condition = 'starting';
     stream.rate = null;
     stream.lagMs = 0;
-    const rebuild = (): Promise<void> =>
-      this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
+    /** `overlap`: the run still advances, and goes on until the next one is out (see switchTo). */
+    const rebuild = (overlap = false): Promise<void> =>
+      this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program', overlap));
     const levels = this.ladder().length;
     /** The run's inputs (to find the silent ones when it stops advancing). */
     const taken = sources.flatMap((s) => [s.videoProducerId, s.audioProducerId]).filter((id): id is string => !!id);
@@ -461,7 +532,7 @@ export class LivestreamService {
             stillMs: stuckFor,
             ...this.ladder()[stream.level],
           });
-          if (stream.run === run) await rebuild();
+          if (stream.run === run) await rebuild(!notAdvancing); // a run that still advances goes on until the smaller one is out
         } else if (!slowLogged) {
           slowLogged = true;
           this.o.hearings.log(hearingId, 'system', 'stream.slow', {
@@ -491,7 +562,7 @@ export class LivestreamService {
             to: stream.level,
             idle: Number(idle.toFixed(2)),
           });
-          if (stream.run === run) await rebuild();
+          if (stream.run === run) await rebuild(true);
           return;
         }
       }
@@ -556,7 +627,7 @@ export class LivestreamService {
     const stream = this.streams.get(hearingId);
     if (stream?.state !== 'live') return;
     clearTimeout(stream.restartTimer);
-    stream.restartTimer = setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, 'program')), 1500);
+    stream.restartTimer = setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, 'program', true)), 1500);
   }
 
   /**
@@ -571,7 +642,7 @@ export class LivestreamService {
       this.o.hearings.log(hearingId, 'system', 'stream.stopped', { reason: 'hearing closed' });
     } else if (to === 'adjourned' && stream.state === 'live') {
       stream.autoPaused = true;
-      await this.serial(stream, () => this.switchTo(hearingId, stream, 'slate'));
+      await this.urgently(hearingId, stream, 'slate');
       this.o.hearings.log(hearingId, 'system', 'stream.paused', { reason: 'hearing adjourned' });
     } else if (isInSession(to as never) && stream.state === 'paused' && stream.autoPaused) {
       stream.autoPaused = false;

@@ -324,6 +324,11 @@ export class ProgramRun {
     return this.ffmpeg.exitCode !== null || this.ffmpeg.signalCode !== null;
   }
 
+  /** Neither ended on purpose nor exited: still writing segments. */
+  get running(): boolean {
+    return !this.ending && !this.hasExited;
+  }
+
   /** The encoder's process id (for /metrics and fault tests). */
   get pid(): number | undefined {
     return this.ffmpeg.pid;

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { chromium, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { api, createHearing } from './helpers/server.ts';
-import { launchBrowser, openJoin, PHONE, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
+import { launchBrowser, openJoin, PHONE, stats, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
 import { JFK, speechIngest } from './helpers/speech.ts';
 import { until } from './helpers/wait.ts';
 import { FACES_DIR } from './helpers/faces.ts';
@@ -52,7 +52,16 @@ describe('the courtroom app', () => {
 
   it('Chinese by default and English on request: each role sees its panels by name, and axe finds nothing serious', async () => {
     const words = {
-      zh: { transcript: '笔录', mic: '麦克风', waitingRoom: '候庭', open: '开庭', join: '进入庭审', waiting: '候庭中', people: '参与人' },
+      zh: {
+        transcript: '笔录',
+        mic: '麦克风',
+        waitingRoom: '候庭',
+        open: '开庭',
+        join: '进入庭审',
+        waiting: '候庭中',
+        people: '参与人',
+        witnessWaiting: '证人候传区',
+      },
       en: {
         transcript: 'Transcript',
         mic: 'Microphone',
@@ -61,6 +70,7 @@ describe('the courtroom app', () => {
         join: 'Join the hearing',
         waiting: 'Waiting area',
         people: 'Participants',
+        witnessWaiting: 'Witness waiting area',
       },
     };
     for (const lang of ['zh', 'en'] as const) {
@@ -70,8 +80,9 @@ describe('the courtroom app', () => {
         { name: '李书记员', role: 'clerk' },
         { name: '张三', role: 'party' },
         { name: '旁听者', role: 'viewer' },
+        { name: '王五', role: 'witness' },
       ]);
-      const [judge, clerk, party, viewer] = h.participants as [(typeof h.participants)[0], ...(typeof h.participants)[0][]];
+      const [judge, clerk, party, viewer, witness] = h.participants as [(typeof h.participants)[0], ...(typeof h.participants)[0][]];
       const o = lang === 'en' ? { lang: 'en' as const } : {};
 
       // The device check, as a party on a phone first sees it.
@@ -98,6 +109,11 @@ describe('the courtroom app', () => {
         await page.getByRole('heading', { name: w.people }).waitFor();
         expect(await accessibilityProblems(page), who).toEqual([]);
       }
+      // The witness waits apart (the court's list says so).
+      const witnessPage = await openJoin(ctx.browser, witness!.joinUrl, { ...o, phone: true });
+      await witnessPage.getByRole('heading', { name: w.witnessWaiting }).waitFor();
+      expect(await accessibilityProblems(witnessPage), 'witness').toEqual([]);
+      await witnessPage.context().close();
       // Only the judge moves the hearing on, by the states' names.
       await pages.judge.getByRole('button', { name: w.waitingRoom, exact: true }).click();
       await pages.party.getByRole('heading', { name: w.waiting }).waitFor();
@@ -206,15 +222,16 @@ describe('the courtroom app', () => {
     }
   });
 
-  it('a hearing by clicking: a party speaks, the clerk edits, the other party notes, submits a photo the clerk places, signs by hand after the freeze; the judge closes and the 笔录 holds it all', async () => {
+  it('a hearing by clicking: a party speaks, the clerk edits, the other party notes, submits a photo the clerk places, the judge calls the witness in (who saw and heard nothing before) and sends them back, signs by hand after the freeze; the judge closes and the 笔录 holds it all', async () => {
     const h = await createHearing(ctx.server, [
       { name: '王法官', role: 'judge' },
       { name: '李书记员', role: 'clerk' },
       { name: '张三', role: 'party' },
       { name: '李四', role: 'party' },
       { name: '旁听者', role: 'viewer' },
+      { name: '王五', role: 'witness' },
     ]);
-    const [judge, clerk, party, speaker, viewer] = h.participants as [(typeof h.participants)[0], ...(typeof h.participants)[0][]];
+    const [judge, clerk, party, speaker, viewer, witness] = h.participants as [(typeof h.participants)[0], ...(typeof h.participants)[0][]];
     // A viewer in the hearing hears of no evidence (it is for the parties and the court).
     const viewerSocket = await connect(ctx.server.url, viewer!.token);
     await request(viewerSocket, 'join', {});
@@ -223,6 +240,9 @@ describe('the courtroom app', () => {
     const judgePage = await openJoin(ctx.browser, judge.joinUrl);
     const clerkPage = await openJoin(ctx.browser, clerk!.joinUrl);
     const partyPage = await openJoin(ctx.browser, party!.joinUrl, { phone: true });
+    // The witness waits apart, on a phone.
+    const witnessPage = await openJoin(ctx.browser, witness!.joinUrl, { phone: true });
+    await witnessPage.getByRole('heading', { name: '证人候传区' }).waitFor();
     // 李四 speaks from a terminal (real speech as RTP); the others' fake microphones only beep.
     const speech = await speechIngest(ctx.server, h.id, speaker!.id, JFK.file);
     await judgePage.getByRole('button', { name: '候庭', exact: true }).click();
@@ -234,6 +254,13 @@ describe('the courtroom app', () => {
     const spoken = /李四（当事人）/;
     await lineIn(clerkPage, spoken).first().waitFor({ timeout: 60_000 });
     await lineIn(judgePage, spoken).first().waitFor();
+    // Meanwhile the witness saw and heard nothing: no picture, no sound, no line, no control to send anything.
+    await waitForMediaFrom(judgePage, party!.id);
+    expect(await stats(witnessPage)).toEqual([]);
+    expect(await witnessPage.getByRole('figure').count()).toBe(0);
+    expect(await lineIn(witnessPage, /./).count()).toBe(0);
+    expect(await witnessPage.getByRole('button', { name: '麦克风', exact: true }).count()).toBe(0);
+    expect(await judgePage.getByRole('listitem').filter({ hasText: '王五' }).innerText()).toContain('候传中');
     // The clerk corrects the line.
     await lineIn(clerkPage, spoken).first().getByRole('button', { name: '编辑李四（当事人）的发言' }).click();
     await clerkPage.getByRole('textbox', { name: '发言内容' }).fill('我的同胞们，不要问国家能为你们做什么。');
@@ -268,6 +295,21 @@ describe('the courtroom app', () => {
       .getByLabel('拍照或选择照片上传证据')
       .setInputFiles({ name: 'note.png', mimeType: 'image/png', buffer: Buffer.from('not a photo') });
     await partyPage.getByRole('alert').filter({ hasText: '证据未被接受' }).waitFor();
+
+    // The judge calls the witness in: they see and hear the courtroom, and it them; sent back, cut off again.
+    await judgePage.getByRole('button', { name: '传唤王五到庭' }).click();
+    await waitForMediaFrom(witnessPage, judge.id);
+    await waitForMediaFrom(judgePage, witness!.id);
+    expect(await witnessPage.getByRole('heading', { name: '证人候传区' }).count()).toBe(0);
+    await witnessPage.getByRole('button', { name: '麦克风', exact: true }).waitFor();
+    await judgePage.getByRole('button', { name: '请王五退庭候传' }).click();
+    await witnessPage.getByRole('status').filter({ hasText: '您已退庭，正在候传。' }).waitFor();
+    await until('the witness receives nothing', async () => (await stats(witnessPage)).length === 0);
+    await until(
+      'the court no longer receives the witness',
+      async () => !(await stats(judgePage)).some((x) => x.participantId === witness!.id),
+    );
+    await judgePage.getByRole('button', { name: '传唤王五到庭' }).waitFor();
 
     // The clerk freezes; the party signs by hand on the phone; everybody sees the valid signature.
     await clerkPage.getByRole('button', { name: '冻结笔录以供签名' }).click();
@@ -305,6 +347,6 @@ describe('the courtroom app', () => {
       expect(html, part).toContain(part);
     expect(viewerHeard).toEqual([]);
     viewerSocket.close();
-    for (const page of [judgePage, clerkPage, partyPage]) await page.context().close();
+    for (const page of [judgePage, clerkPage, partyPage, witnessPage]) await page.context().close();
   }, 240_000);
 });

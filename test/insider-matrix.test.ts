@@ -8,9 +8,11 @@ import { api, createHearing, withServer } from './helpers/server.ts';
 import { connect, request } from './helpers/socket.ts';
 import { signalingSchemas } from '../server/signaling/schemas.ts';
 
-const ROLES = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer'] as const;
+const ROLES = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness', 'viewer'] as const;
 type Role = (typeof ROLES)[number];
-const ALL: readonly Role[] = ROLES;
+/** Joining, pinging and leaving: a witness waiting to be called in may do these and nothing else. */
+const EVERYONE: readonly Role[] = ROLES;
+const ALL: readonly Role[] = ROLES.filter((r) => r !== 'witness');
 const SPEAKERS: readonly Role[] = ['judge', 'clerk', 'party', 'lawyer', 'interpreter'];
 const COURT: readonly Role[] = ['judge', 'clerk'];
 const JUDGE: readonly Role[] = ['judge'];
@@ -24,9 +26,9 @@ const publicKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publi
  * it and a payload that passes validation but, where it would change the hearing, names nothing real.
  */
 const SIGNALING: [label: string, event: string, payload: () => unknown, allowed: readonly Role[]][] = [
-  ['join', 'join', () => ({}), ALL],
-  ['ping', 'ping', () => ({}), ALL],
-  ['leave', 'leave', () => ({}), ALL],
+  ['join', 'join', () => ({}), EVERYONE],
+  ['ping', 'ping', () => ({}), EVERYONE],
+  ['leave', 'leave', () => ({}), EVERYONE],
   ['createTransport recv', 'createTransport', () => ({ direction: 'recv' }), ALL],
   ['createTransport send', 'createTransport', () => ({ direction: 'send' }), SPEAKERS],
   [
@@ -69,13 +71,18 @@ const SIGNALING: [label: string, event: string, payload: () => unknown, allowed:
   ['identityDecision', 'identityDecision', () => ({ participantId: fake(), decision: 'refuse', reason: 'r' }), COURT],
   ['annotateTranscript', 'annotateTranscript', () => ({ segmentId: fake(), text: 'a note' }), SPEAKERS],
   ['muteParticipant', 'muteParticipant', () => ({ participantId: fake(), muted: true }), JUDGE],
+  ['callWitness', 'callWitness', () => ({ participantId: fake(), called: true }), JUDGE],
   ['pauseRecording', 'pauseRecording', () => ({ reason: 'recess' }), COURT],
   ['resumeRecording', 'resumeRecording', () => ({ reason: 'back' }), COURT],
 ];
 
-/** A refusal by role, as opposed to any other answer (done, not found, invalid state...). */
+/**
+ * A refusal by role (or, for a witness not called in, by being kept apart), as opposed to any other
+ * answer (done, not found, invalid state...).
+ */
 const roleRefused = (reply: any, role: Role): boolean =>
-  reply?.error?.code === 'forbidden' && new RegExp(`^role ${role} may not`).test(reply.error.message);
+  (reply?.error?.code === 'forbidden' && new RegExp(`^role ${role} may not`).test(reply.error.message)) ||
+  (role === 'witness' && reply?.error?.code === 'not_called_in');
 
 type Caller = Role | 'api' | 'nobody';
 

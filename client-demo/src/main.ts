@@ -84,6 +84,14 @@ socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
     socket.disconnect();
 });
 socket.on('replaced', () => ui.setStatus('status.replaced'));
+// A witness called in joins the courtroom; sent back, they join the waiting area again.
+socket.on('calledIn', () => start('called in'));
+socket.on('sentToWait', () => start('sent to wait'));
+socket.on('witness', ({ participantId, waiting }: { participantId: string; waiting: boolean }) =>
+  update((st) =>
+    st.people[participantId] ? { people: { ...st.people, [participantId]: { ...st.people[participantId]!, waiting } } } : {},
+  ),
+);
 socket.on('mediaReset', () => start('media reset'));
 socket.on('newProducer', (p) => {
   const done = p.consultationId ? session.consultation?.consume(p) : session.consume(p);

@@ -18,8 +18,10 @@ interface RemoteProducer {
 }
 interface JoinReply {
   self: Self;
+  /** A witness not called in: no media, nobody, nothing of the courtroom. */
+  waiting?: boolean;
   hearing: { id: string; caseNumber: string; title: string; state: string; allowedTransitions: string[] };
-  participants: { participantId: string; name: string; role: string; represents?: string[] }[];
+  participants: { participantId: string; name: string; role: string; represents?: string[]; waiting?: boolean }[];
   routerRtpCapabilities: types.RtpCapabilities;
   producers: RemoteProducer[];
   transcript?: transcript.Line[];
@@ -43,7 +45,8 @@ export interface RemoteTrackStats extends InboundStats {
 
 /** The camera asked for (the device check's choice adds its deviceId). */
 export const CAMERA = { width: 640, height: 480, frameRate: 24 } as const;
-const PUBLISHING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter']);
+const PUBLISHING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness']);
+const SIGNING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter']);
 const SIGNING = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 
 /**
@@ -94,15 +97,24 @@ export class Session {
       courtMuted: reply.courtMuted ?? [],
     });
     if (reply.frozen) this.frozen = { version: reply.frozen.version, message: reply.frozen.message };
+    // A witness waiting apart: no transports, no camera sent, nothing received until the judge calls them in.
+    update((s) => ({
+      waitingApart: reply.waiting ? (s.waitingApart === false && this.joins > 0 ? 'sentBack' : s.waitingApart || 'waiting') : false,
+    }));
+    if (reply.waiting) {
+      this.joined = true;
+      this.joins++;
+      ui.setStatus('status.waitingToBeCalled');
+      return;
+    }
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: reply.routerRtpCapabilities });
     this.recvTransport = this.device.createRecvTransport(
       await this.signaling.request<TransportReply>('createTransport', { direction: 'recv' }),
     );
     this.wireTransport(this.recvTransport);
-    if (PUBLISHING_ROLES.has(reply.self.role)) {
-      await this.registerSigningKey();
-      await this.publish();
-    }
+    // Those who sign the 笔录 hold a signing key on this device (a witness testifies, and does not sign it).
+    if (SIGNING_ROLES.has(reply.self.role)) await this.registerSigningKey();
+    if (PUBLISHING_ROLES.has(reply.self.role)) await this.publish();
     const toConsume = [...reply.producers, ...this.pending];
     this.pending = [];
     this.joined = true;
@@ -258,9 +270,9 @@ export class Session {
     ui.removeTrack(entry.participantId, entry.consumer.track);
   }
 
-  participantJoined(p: { participantId: string; name: string; role: string }): void {
+  participantJoined(p: { participantId: string; name: string; role: string; waiting?: boolean }): void {
     this.names.set(p.participantId, { ...this.names.get(p.participantId), name: p.name, role: p.role });
-    ui.setOnline(p.participantId, true, p);
+    ui.setOnline(p.participantId, true, { participantId: p.participantId, name: p.name, role: p.role, waiting: p.waiting || undefined });
     this.consultControls();
   }
 

@@ -12,6 +12,8 @@ export interface Person {
   role: string;
   online?: boolean;
   represents?: string[];
+  /** A witness not (yet) called in by the judge. */
+  waiting?: boolean;
 }
 export interface Tile {
   participantId: string;
@@ -76,6 +78,8 @@ export interface AppState {
   status: Message;
   /** Shown prominently while the connection is lost. */
   reconnecting: boolean;
+  /** This participant is a witness waiting apart (nothing of the courtroom reaches them); `sentBack` after testifying. */
+  waitingApart: false | 'waiting' | 'sentBack';
   title: string;
   caseNumber: string;
   hearingState: string;
@@ -105,6 +109,7 @@ let state: AppState = {
   phase: 'devices',
   status: { key: 'status.deviceCheck' },
   reconnecting: false,
+  waitingApart: false,
   title: '',
   caseNumber: '',
   hearingState: 'unknown',

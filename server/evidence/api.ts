@@ -63,7 +63,7 @@ export function evidenceRouter(
     if (participant.role !== claims.role) throw new AppError(401, 'unauthorized', 'token role does not match the participant');
     if (isRefused(hearingId, claims.participantId)) throw new AppError(403, 'identity_refused', 'the court refused this participant');
     if (!may(claims.role, action))
-      throw new AppError(403, 'forbidden', `role ${claims.role} may not ${action === 'publish' ? 'submit' : 'see'} evidence`);
+      throw new AppError(403, 'forbidden', `role ${claims.role} may not ${action === 'submitEvidence' ? 'submit' : 'see'} evidence`);
     return claims.participantId;
   };
   const hearingOf = (req: Request): string => {
@@ -74,7 +74,7 @@ export function evidenceRouter(
 
   router.post('/hearings/:id/evidence', async (req, res) => {
     const hearingId = hearingOf(req);
-    const by = await caller(req, hearingId, 'publish');
+    const by = await caller(req, hearingId, 'submitEvidence');
     if (hearings.row(hearingId).state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed: its record is sealed');
     beginUpload(hearingId, by);
     let item;

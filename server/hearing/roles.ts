@@ -1,5 +1,5 @@
 /** Participant roles and what each may do (shared/DESIGN.md, "Roles and what each may do"). */
-export const ROLES = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer'] as const;
+export const ROLES = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
 
 export type Action =
@@ -14,11 +14,13 @@ export type Action =
   | 'controlStream'
   | 'consult'
   | 'viewEvidence'
+  | 'submitEvidence'
   | 'moderate';
 
 const CAN: Record<Action, readonly Role[]> = {
-  publish: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
-  subscribe: ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer'],
+  // A witness speaks and hears only once the judge has called them in (see `waitsToBeCalled`).
+  publish: ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness'],
+  subscribe: ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness', 'viewer'],
   changeState: ['judge'],
   controlRecord: ['judge', 'clerk'],
   editTranscript: ['judge', 'clerk'],
@@ -29,10 +31,21 @@ const CAN: Record<Action, readonly Role[]> = {
   consult: ['party', 'lawyer'],
   // Evidence is for the parties and the court, not the public.
   viewEvidence: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
+  // A witness testifies; what is put into evidence comes from the parties and the court.
+  submitEvidence: ['judge', 'clerk', 'party', 'lawyer', 'interpreter'],
   // Muting someone in the courtroom is the presiding judge's.
   moderate: ['judge'],
 };
 
 export function may(role: Role, action: Action): boolean {
   return CAN[action].includes(role);
+}
+
+/**
+ * A witness joins into a separate waiting area: they see and hear nothing of the courtroom (no media, no
+ * transcript, no events) and the courtroom nothing of them, until the judge calls them in; the judge may
+ * send them back to it after their testimony.
+ */
+export function waitsToBeCalled(role: Role): boolean {
+  return role === 'witness';
 }

@@ -4,7 +4,7 @@ import type { AuthFailureLimiter } from '../http/auth-limit.ts';
 import { Allowances, TokenBucket } from '../http/allowance.ts';
 import { AuthError, type TokenIssuer } from '../http/auth.ts';
 import type { HearingService } from '../hearing/hearings.ts';
-import { may, type Action } from '../hearing/roles.ts';
+import { may, waitsToBeCalled, type Action, type Role } from '../hearing/roles.ts';
 import { allowedTransitions, type HearingState } from '../hearing/state.ts';
 import { validate } from '../http/validate.ts';
 import { signalingSchemas, type SignalingEvent } from './schemas.ts';
@@ -43,6 +43,7 @@ const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
   stream: 'controlStream',
   setProtection: 'controlStream',
   muteParticipant: 'moderate',
+  callWitness: 'moderate',
   openConsultation: 'consult',
   answerConsultation: 'consult',
   joinConsultation: 'consult',
@@ -78,6 +79,7 @@ const RECORDED: ReadonlySet<SignalingEvent> = new Set<SignalingEvent>([
   'setProtection',
   'identityDecision',
   'muteParticipant',
+  'callWitness',
   'openConsultation',
   'answerConsultation',
   'closeConsultation',
@@ -86,6 +88,10 @@ const RECORDED: ReadonlySet<SignalingEvent> = new Set<SignalingEvent>([
 ]);
 
 const channel = (hearingId: string): string => `hearing:${hearingId}`;
+/** Witnesses not (yet) called in: nothing said to the courtroom reaches them. */
+const waitingChannel = (hearingId: string): string => `waiting:${hearingId}`;
+/** What a witness in the waiting area may send: nothing that reaches the courtroom's media or record. */
+const WHILE_WAITING: ReadonlySet<SignalingEvent> = new Set<SignalingEvent>(['join', 'ping', 'leave']);
 
 function errorAck(error: unknown): { error: { code: string; message: string } } {
   if (error instanceof AppError || error instanceof MediaError || error instanceof AuthError) {
@@ -120,6 +126,8 @@ export class Signaling {
   private readonly signing: TranscriptSigning;
   /** Participants whose courtroom microphone the judge has muted (by whom). */
   private readonly mutedByCourt = new Map<string, string>();
+  /** Witnesses the judge has called into the courtroom (the others wait apart). */
+  private readonly calledIn = new Set<string>();
   private readonly identity: IdentityService;
   private readonly live: LivestreamService;
   private readonly consultations: ConsultationService;
@@ -243,7 +251,7 @@ export class Signaling {
       previous.disconnect(true);
     }
     this.sockets.set(claims.participantId, socket);
-    void socket.join(channel(claims.hearingId));
+    void socket.join(this.waiting(claims) ? waitingChannel(claims.hearingId) : channel(claims.hearingId));
     // Per-socket flood guard: a burst of 1,000 messages, refilled at 200 per second.
     const bucket = new TokenBucket(1000, 200);
     /** The room this connection joined (a second join into the same room is not logged again). */
@@ -262,6 +270,8 @@ export class Signaling {
           if (!bucket.take()) throw new AppError(429, 'rate_limited', 'too many messages');
           const action = REQUIRES[event];
           if (action && !may(claims.role, action)) throw new AppError(403, 'forbidden', `role ${claims.role} may not ${event}`);
+          if (this.waiting(claims) && !WHILE_WAITING.has(event))
+            throw new AppError(403, 'not_called_in', 'a witness waits apart until the judge calls them in');
           const data = validate(signalingSchemas[event], payload === undefined ? {} : payload, 'message');
           if (RECORDED.has(event)) this.spendRecordLine(claims.hearingId, claims.participantId, event);
           reply((await handler(data as Parameters<Handler<E>>[0], { socket, claims, room })) ?? {});
@@ -282,6 +292,7 @@ export class Signaling {
       const rejoin = this.hearings.joinedBefore(claims.hearingId, claims.participantId);
       // Joining starts the participant's media afresh (the client joins again after `mediaReset`).
       r.removePeer(claims.participantId);
+      const waiting = this.waiting(claims);
       // Announced and logged once per connection and room: joining again into the same room only resets media.
       if (joined !== r) {
         this.hearings.log(claims.hearingId, claims.participantId, 'participant.joined', {
@@ -289,32 +300,53 @@ export class Signaling {
           rejoin,
           workerPid: r.workerPid,
           ...(joined ? { mediaReset: true } : {}),
+          ...(waiting ? { waiting: true } : {}),
         });
-        if (!joined) socket.to(channel(claims.hearingId)).emit('participantJoined', this.describe(socket));
+        // The court sees a witness waiting (to call them in); the witness sees nobody.
+        if (!joined) socket.to(channel(claims.hearingId)).emit('participantJoined', { ...this.describe(socket), waiting });
         joined = r;
       }
       const hearing = this.hearings.get(claims.hearingId);
+      const about = {
+        id: hearing.id,
+        caseNumber: hearing.caseNumber,
+        title: hearing.title,
+        state: hearing.state,
+        allowedTransitions: waiting ? [] : hearing.allowedTransitions,
+      };
+      if (waiting)
+        return {
+          self: this.describe(socket),
+          waiting: true,
+          hearing: about,
+          participants: [],
+          routerRtpCapabilities: r.rtpCapabilities,
+          producers: [],
+          transcript: [],
+          annotations: [],
+          frozen: null,
+          signatures: [],
+          evidence: [],
+          courtMuted: [],
+        };
       return {
         self: this.describe(socket),
-        hearing: {
-          id: hearing.id,
-          caseNumber: hearing.caseNumber,
-          title: hearing.title,
-          state: hearing.state,
-          allowedTransitions: hearing.allowedTransitions,
-        },
+        waiting: false,
+        hearing: about,
         participants: hearing.participants.map((p) => ({
           participantId: p.id,
           name: p.name,
           role: p.role,
           online: this.sockets.has(p.id),
+          ...(waitsToBeCalled(p.role) ? { waiting: !this.calledIn.has(p.id) } : {}),
           ...(p.represents ? { represents: p.represents } : {}),
         })),
         routerRtpCapabilities: r.rtpCapabilities,
         producers: r.producers().filter((p) => p.participantId !== claims.participantId),
         // The transcript so far (the latest lines) and its notes: a page that joins or rejoins shows it whole.
-        transcript: this.transcripts.list(claims.hearingId).slice(-JOIN_TRANSCRIPT_LINES),
-        annotations: this.transcripts.annotations(claims.hearingId),
+        // A witness called in hears from then on: what was said before they came in is not theirs to read.
+        transcript: waitsToBeCalled(claims.role) ? [] : this.transcripts.list(claims.hearingId).slice(-JOIN_TRANSCRIPT_LINES),
+        annotations: waitsToBeCalled(claims.role) ? [] : this.transcripts.annotations(claims.hearingId),
         // What there is to sign, who has signed; the evidence for those who may see it.
         frozen: this.signing.latest(claims.hearingId) ?? null,
         signatures: this.signing
@@ -418,6 +450,29 @@ export class Signaling {
       this.broadcast(claims.hearingId, 'courtMute', { participantId, muted, by: claims.participantId });
       return { participantId, muted };
     });
+    on('callWitness', async ({ participantId, called }) => {
+      const target = this.hearings.participant(claims.hearingId, participantId); // 404 outside this hearing
+      if (!waitsToBeCalled(target.role)) throw new AppError(400, 'not_a_witness', 'only a witness is called in and sent back to wait');
+      this.hearings.assertOpen(claims.hearingId);
+      if (called === this.calledIn.has(participantId)) return { participantId, called };
+      if (called) this.calledIn.add(participantId);
+      else this.calledIn.delete(participantId);
+      const witness = this.sockets.get(participantId);
+      if (!called) {
+        // Back to waiting: their camera and microphone leave the courtroom, and nothing more reaches them.
+        (await room()).removePeer(participantId);
+        for (const c of this.consultations.of(participantId)) this.endConsultation(c.id, 'system', 'witness sent back to wait');
+      }
+      if (witness) {
+        void witness.leave(called ? waitingChannel(claims.hearingId) : channel(claims.hearingId));
+        void witness.join(called ? channel(claims.hearingId) : waitingChannel(claims.hearingId));
+        // The witness's page joins again: into the courtroom, or into the waiting area.
+        witness.emit(called ? 'calledIn' : 'sentToWait', { by: claims.participantId });
+      }
+      this.hearings.log(claims.hearingId, claims.participantId, called ? 'witness.called_in' : 'witness.sent_to_wait', { participantId });
+      this.broadcast(claims.hearingId, 'witness', { participantId, waiting: !called, by: claims.participantId });
+      return { participantId, called };
+    });
     on('closeProducer', async ({ producerId, consultationId }) => {
       (await roomOf(consultationId)).producerOf(claims.participantId, producerId).close();
     });
@@ -496,6 +551,11 @@ export class Signaling {
     });
   }
 
+  /** A witness the judge has not called in (or has sent back): kept apart from the courtroom. */
+  private waiting(claims: { role: Role; participantId: string }): boolean {
+    return waitsToBeCalled(claims.role) && !this.calledIn.has(claims.participantId);
+  }
+
   /** Takes one record line from the participant's allowance, or refuses the message (logging the limit once). */
   private spendRecordLine(hearingId: string, participantId: string, event: string): void {
     this.budgets.spend(
@@ -569,6 +629,8 @@ export class Signaling {
     await new Promise((resolve) => setImmediate(resolve));
     for (const p of this.hearings.participants(hearingId)) this.budgets.delete(p.id);
     this.plane.closeRoom(hearingId);
+    for (const p of this.hearings.participants(hearingId)) this.calledIn.delete(p.id);
     this.io.in(channel(hearingId)).disconnectSockets(true);
+    this.io.in(waitingChannel(hearingId)).disconnectSockets(true);
   }
 }

@@ -2,12 +2,12 @@ import { t } from '../i18n.ts';
 import { run } from '../actions.ts';
 import { update, useApp } from '../store.ts';
 
-const PUBLISHING = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter']);
+const PUBLISHING = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness']);
 
 /** Microphone and camera on/off (toggle buttons) and, with more than one camera, the camera switch. */
 export function MediaControls() {
   const s = useApp();
-  if (!s.self || !PUBLISHING.has(s.self.role)) return null;
+  if (!s.self || !PUBLISHING.has(s.self.role) || s.waitingApart) return null;
   const mutedByCourt = s.courtMuted.includes(s.self.participantId);
   const toggle = (kind: 'audio' | 'video') => {
     const on = kind === 'audio' ? !s.micOn : !s.cameraOn;

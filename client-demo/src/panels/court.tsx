@@ -60,9 +60,13 @@ export function Participants() {
             ) : (
               <span class="presence">{t(p.online ? 'court.online' : 'court.offline')}</span>
             )}
+            {p.role === 'witness' && p.waiting && <span class="presence">{t('court.waitingWitness')}</span>}
             {s.courtMuted.includes(p.participantId) && <span class="presence">{t('court.muted')}</span>}
-            {s.self?.role === 'judge' && p.role !== 'judge' && p.role !== 'viewer' && (
+            {s.self?.role === 'judge' && p.role !== 'judge' && p.role !== 'viewer' && !(p.role === 'witness' && p.waiting) && (
               <MuteButton participantId={p.participantId} name={p.name} muted={s.courtMuted.includes(p.participantId)} />
+            )}
+            {s.self?.role === 'judge' && p.role === 'witness' && (
+              <CallButton participantId={p.participantId} name={p.name} waiting={p.waiting !== false} />
             )}
           </li>
         ))}
@@ -80,6 +84,15 @@ function MuteButton({ participantId, name, muted }: { participantId: string; nam
       onClick={() => run((a) => a.signaling.request('muteParticipant', { participantId, muted: !muted }))}
     >
       {t(muted ? 'court.unmute' : 'court.mute', { name })}
+    </button>
+  );
+}
+
+/** The judge calls a witness into the courtroom, and sends them back to wait after their testimony. */
+function CallButton({ participantId, name, waiting }: { participantId: string; name: string; waiting: boolean }) {
+  return (
+    <button type="button" class="small" onClick={() => run((a) => a.signaling.request('callWitness', { participantId, called: waiting }))}>
+      {t(waiting ? 'court.callIn' : 'court.sendBack', { name })}
     </button>
   );
 }

@@ -2,7 +2,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import { t } from '../i18n.ts';
 import { useApp, type Tile } from '../store.ts';
 
-const ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer']);
+const ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness', 'viewer']);
 
 function TileView({ tile, speaking }: { tile: Tile; speaking: boolean }) {
   const video = useRef<HTMLVideoElement>(null);

@@ -129,12 +129,16 @@ describe('the courtroom app', () => {
     }
   }, 240_000);
 
-  it('on a phone every party control is on screen and clear of the others; muting (by the party, and by the judge) and the camera switch act on what is sent', async () => {
-    const h = await createHearing(ctx.server, [
-      { name: 'Judge Wang', role: 'judge' },
-      { name: 'Party Li', role: 'party' },
-      { name: 'Lawyer Zhao', role: 'lawyer' },
-    ]);
+  it('on a phone every party control is on screen and clear of the others; muting (by the party, and by the judge) and the camera switch act on what is sent; the bench pauses the recording and runs the stream by clicking', async () => {
+    const h = await createHearing(
+      ctx.server,
+      [
+        { name: 'Judge Wang', role: 'judge' },
+        { name: 'Party Li', role: 'party' },
+        { name: 'Lawyer Zhao', role: 'lawyer' },
+      ],
+      { streamable: true },
+    );
     const [judge, party, lawyer] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0], (typeof h.participants)[0]];
     await api(ctx.server)('PUT', `/api/v1/hearings/${h.id}/participants/${lawyer.id}/represents`, { represents: [party.id] });
     // A phone with a front and a back camera.
@@ -193,6 +197,50 @@ describe('the courtroom app', () => {
       await until('another camera in the preview', async () => (await label()) !== before, 10_000);
       expect(sent('video')!.producerId, 'the same producer, a new track').toBe(camera);
       await waitForMediaFrom(judgePage, party.id);
+
+      // The bench: the recording paused and resumed, each with a reason; the stream approved, started,
+      // a party protected from the public, then cut (asked once more). Only the court has these controls.
+      const bench = judgePage.getByRole('region', { name: '录制与直播' });
+      expect(await lawyerPage.getByRole('region', { name: '录制与直播' }).count()).toBe(0);
+      const reason = bench.getByRole('textbox', { name: '原因（记入庭审记录）' });
+      await bench.getByRole('button', { name: '暂停录制' }).click();
+      await judgePage.getByRole('status').filter({ hasText: '请先填写原因' }).waitFor();
+      expect(ctx.server.recorder.get(h.id)!.isRecording).toBe(true);
+      await reason.fill('当事人身体不适');
+      await bench.getByRole('button', { name: '暂停录制' }).click();
+      await bench.getByRole('button', { name: '恢复录制' }).waitFor();
+      expect(ctx.server.recorder.get(h.id)!.isRecording).toBe(false);
+      await reason.fill('当事人已恢复');
+      await bench.getByRole('button', { name: '恢复录制' }).click();
+      await bench.getByRole('button', { name: '暂停录制' }).waitFor();
+      expect(ctx.server.recorder.get(h.id)!.isRecording).toBe(true);
+      const manifest = fs.readFileSync(path.join(ctx.server.recorder.dirOf(h.id), 'manifest.jsonl'), 'utf8');
+      expect(manifest).toMatch(/"event":"record.paused","reason":"当事人身体不适"/);
+      await bench.getByRole('button', { name: '批准直播' }).click();
+      await bench.getByRole('button', { name: '开始直播' }).click();
+      await bench.getByText('直播中').waitFor();
+      await bench.getByRole('button', { name: '保护Party Li（隐藏画面、变声）' }).click();
+      await bench.getByRole('button', { name: '取消保护Party Li' }).waitFor();
+      expect(ctx.server.store.protections(h.id).get(party.id)).toEqual({ hidden: true, voice: 'disguised' });
+      await bench.getByRole('button', { name: '立即切断直播' }).click();
+      await bench.getByRole('button', { name: '确认切断' }).click();
+      await bench.getByText('已切断').waitFor();
+      expect(ctx.server.live.status(h.id).state).toBe('cut');
+      expect(
+        ctx.server.store
+          .auditLog(h.id)
+          .map((e) => [e.action, e.actor])
+          .filter(([a]) => /^(stream|record)\./.test(a!)),
+      ).toEqual(
+        expect.arrayContaining([
+          ['record.pause_requested', judge.id],
+          ['record.resume_requested', judge.id],
+          ['stream.approved', judge.id],
+          ['stream.started', judge.id],
+          ['stream.protection', judge.id],
+          ['stream.cut', judge.id],
+        ]),
+      );
       await judgePage.context().close();
       await lawyerPage.context().close();
     } finally {

@@ -10,6 +10,7 @@ import { Consultations } from './panels/consult.tsx';
 import { Transcript } from './panels/transcript.tsx';
 import { EvidencePanel } from './panels/evidence.tsx';
 import { SigningPanel } from './panels/signing.tsx';
+import { BenchMedia } from './panels/bench.tsx';
 
 /** The whole page: the device check first, then the hearing with the panels the role has. */
 export function App() {
@@ -32,6 +33,7 @@ export function App() {
           </div>
           <aside class="side">
             <CourtControls />
+            <BenchMedia />
             <IdentityReview />
             <Transcript />
             <SigningPanel />

@@ -5,7 +5,7 @@ import * as ui from './ui.ts';
 import { h, render } from 'preact';
 import { App } from './app.tsx';
 import { setActions } from './actions.ts';
-import { getState, update, type Evidence, type Frozen, type Signed } from './store.ts';
+import { getState, update, type CourtMedia, type Evidence, type Frozen, type Signed } from './store.ts';
 import * as transcript from './transcript.ts';
 import './i18n.ts';
 
@@ -134,6 +134,7 @@ socket.on('courtMute', ({ participantId, muted }: { participantId: string; muted
   // The page follows: the local microphone track off while muted, on again (and resumed) after.
   if (participantId === session.self?.participantId) void session.setSending('audio', !muted).catch((e: Error) => (lastError = e.message));
 });
+socket.on('courtMedia', (m: CourtMedia) => update({ courtMedia: m }));
 socket.on('evidencePlaced', (e: Evidence) =>
   update((st) => ({ evidence: st.evidence.map((x) => (x.id === e.id ? { ...x, afterSegmentId: e.afterSegmentId } : x)) })),
 );

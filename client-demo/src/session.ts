@@ -4,7 +4,7 @@ import * as ui from './ui.ts';
 import { Consultation } from './consultation.ts';
 import { inboundStats, type InboundStats } from './stats.ts';
 import * as transcript from './transcript.ts';
-import { update, type Evidence, type Frozen, type Signed } from './store.ts';
+import { update, type CourtMedia, type Evidence, type Frozen, type Signed } from './store.ts';
 
 interface Self {
   participantId: string;
@@ -30,6 +30,7 @@ interface JoinReply {
   frozen?: Frozen | null;
   signatures?: Signed[];
   courtMuted?: string[];
+  courtMedia?: CourtMedia | null;
 }
 interface TransportReply {
   id: string;
@@ -95,6 +96,7 @@ export class Session {
       frozen: reply.frozen ? { version: reply.frozen.version, message: reply.frozen.message } : null,
       signatures: reply.signatures ?? [],
       courtMuted: reply.courtMuted ?? [],
+      courtMedia: reply.courtMedia ?? null,
     });
     if (reply.frozen) this.frozen = { version: reply.frozen.version, message: reply.frozen.message };
     // A witness waiting apart: no transports, no camera sent, nothing received until the judge calls them in.

@@ -71,6 +71,13 @@ export interface Consult {
   invitation?: { name: string; direction: 'asked' | 'invited' };
 }
 
+/** Where the recording and the public stream stand (the judge and clerk only). */
+export interface CourtMedia {
+  recording: boolean;
+  stream: { streamable: boolean; approved: boolean; state: string; delaySeconds: number; watch: string };
+  protections: { participantId: string; hidden: boolean; voice: string }[];
+}
+
 export interface AppState {
   lang: string;
   /** devices: the device check before joining; hearing: joined (or joining) the hearing. */
@@ -96,6 +103,7 @@ export interface AppState {
   hearingId: string;
   /** Participants the judge has muted (their courtroom microphone paused at the server). */
   courtMuted: string[];
+  courtMedia: CourtMedia | null;
   evidence: Evidence[];
   frozen: Frozen | null;
   signatures: Signed[];
@@ -124,6 +132,7 @@ let state: AppState = {
   notes: [],
   hearingId: '',
   courtMuted: [],
+  courtMedia: null,
   evidence: [],
   frozen: null,
   signatures: [],

@@ -36,28 +36,33 @@ export function hearingLifecycle(s: Services): HearingLifecycle {
     console.error(`[lifecycle] ${t.hearingId} → ${t.to}: ${step}: ${error.message}`);
     s.hearings.log(t.hearingId, 'system', 'hearing.step_failed', { to: t.to, step, error: error.message.slice(0, 300) });
   });
-  return lifecycle
-    .step('in_session', 'record', (t) => s.recorder.stateChanged(t.hearingId, t.to, t.actor))
-    .step('in_session', 'transcript', (t) => s.transcriber.stateChanged(t.hearingId))
-    .step('in_session', 'stream', (t) => s.live.stateChanged(t.hearingId, t.to))
-    .step('out_of_session', 'transcript', (t) => s.transcriber.stateChanged(t.hearingId))
-    .step('out_of_session', 'record', (t) => s.recorder.stateChanged(t.hearingId, t.to, t.actor))
-    .step('out_of_session', 'stream', (t) => s.live.stateChanged(t.hearingId, t.to))
-    .step('closed', 'stream', (t) => s.live.stateChanged(t.hearingId, t.to))
-    .step('closed', 'consultations', (t) => s.consultations.closeHearing(t.hearingId))
-    .step('closed', 'transcript', (t) => {
-      s.transcriber.stateChanged(t.hearingId);
-      freezeAtClose(s, t.hearingId);
-    })
-    .step('closed', 'record', async (t) => {
-      await s.recorder.stateChanged(t.hearingId, t.to, t.actor);
-      // The platform learns the sealed head from the log and its webhook (`hearing.record.sealed`).
-      const rec = s.recorder.get(t.hearingId);
-      if (rec?.isFinalized)
-        s.hearings.log(t.hearingId, 'system', 'record.sealed', { lines: rec.manifest.head.seq, headHash: rec.manifest.head.hash });
-    })
-    .step('closed', 'identity', (t) => s.identity.closeHearing(t.hearingId))
-    .step('closed', 'disconnect', (t) => s.signaling.closeHearing(t.hearingId));
+  return (
+    lifecycle
+      .step('in_session', 'record', (t) => s.recorder.stateChanged(t.hearingId, t.to, t.actor))
+      .step('in_session', 'transcript', (t) => s.transcriber.stateChanged(t.hearingId))
+      .step('in_session', 'stream', (t) => s.live.stateChanged(t.hearingId, t.to))
+      .step('out_of_session', 'transcript', (t) => s.transcriber.stateChanged(t.hearingId))
+      .step('out_of_session', 'record', (t) => s.recorder.stateChanged(t.hearingId, t.to, t.actor))
+      .step('out_of_session', 'stream', (t) => s.live.stateChanged(t.hearingId, t.to))
+      // The bench sees the recording and the stream as the transition left them.
+      .step('in_session', 'bench', (t) => s.signaling.sendCourtMedia(t.hearingId))
+      .step('out_of_session', 'bench', (t) => s.signaling.sendCourtMedia(t.hearingId))
+      .step('closed', 'stream', (t) => s.live.stateChanged(t.hearingId, t.to))
+      .step('closed', 'consultations', (t) => s.consultations.closeHearing(t.hearingId))
+      .step('closed', 'transcript', (t) => {
+        s.transcriber.stateChanged(t.hearingId);
+        freezeAtClose(s, t.hearingId);
+      })
+      .step('closed', 'record', async (t) => {
+        await s.recorder.stateChanged(t.hearingId, t.to, t.actor);
+        // The platform learns the sealed head from the log and its webhook (`hearing.record.sealed`).
+        const rec = s.recorder.get(t.hearingId);
+        if (rec?.isFinalized)
+          s.hearings.log(t.hearingId, 'system', 'record.sealed', { lines: rec.manifest.head.seq, headHash: rec.manifest.head.hash });
+      })
+      .step('closed', 'identity', (t) => s.identity.closeHearing(t.hearingId))
+      .step('closed', 'disconnect', (t) => s.signaling.closeHearing(t.hearingId))
+  );
 }
 
 /** The transcript as it stands is frozen into the record (unless it already was, unchanged). */

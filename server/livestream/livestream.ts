@@ -41,6 +41,8 @@ interface HearingStream {
   /** Paused by the hearing's adjournment (resumes with it), not by a person. */
   autoPaused: boolean;
   restartTimer?: NodeJS.Timeout;
+  /** Whether the rebuild waiting on restartTimer may overlap the current run. */
+  restartOverlap: boolean;
   /** Rebuilds a run that has stopped producing segments (see STALL_MS). */
   watchdog?: NodeJS.Timeout;
   /** Cameras and microphones that deliver nothing, left out of the program until they do again. */
@@ -119,14 +121,19 @@ export class LivestreamService {
     this.ports = new PortPairs(o.config.portMin, o.config.portMax);
     this.t = translator(o.lang);
     followMainRooms(o.plane, (room) => {
-      const changed = (info: { participantId: string }): void => {
-        if (info.participantId !== LIVE_PEER) this.scheduleRestart(room.hearingId);
-      };
-      room.on('producerAdded', changed);
-      room.on('producerClosed', changed);
+      // Someone new goes into the program without a gap (make before break); someone who stops (a camera
+      // turned off, a party gone into a consultation) leaves it at once: the run showing their last
+      // picture is replaced, not kept going.
+      const changed =
+        (overlap: boolean) =>
+        (info: { participantId: string }): void => {
+          if (info.participantId !== LIVE_PEER) this.scheduleRestart(room.hearingId, overlap);
+        };
+      room.on('producerAdded', changed(true));
+      room.on('producerClosed', changed(false));
       // A paused camera sends nothing: the program is rebuilt without it (a stalled input would hold up
       // the whole composition) and with it again when it resumes.
-      room.on('producerPaused', changed);
+      room.on('producerPaused', changed(false));
       room.on('activeSpeaker', ({ participantId }) => participantId && this.streams.get(room.hearingId)?.run?.setSpeaker(participantId));
     });
   }
@@ -222,6 +229,11 @@ export class LivestreamService {
     return this.status(hearingId);
   }
 
+  /** Who is protected from the public, and how. */
+  protections(hearingId: string): { participantId: string; hidden: boolean; voice: string }[] {
+    return [...this.o.store.protections(hearingId)].map(([participantId, p]) => ({ participantId, hidden: p.hidden, voice: p.voice }));
+  }
+
   /** A protected participant's picture is never shown to the public: not in the program, not to a viewer. */
   isHidden(hearingId: string, participantId: string): boolean {
     return this.o.store.protections(hearingId).get(participantId)?.hidden === true;
@@ -286,6 +298,7 @@ export class LivestreamService {
       autoPaused: false,
       ops: Promise.resolve(),
       urgent: false,
+      restartOverlap: true,
       silent: new SilentInputs(),
       level: 0,
       condition: 'starting',
@@ -568,7 +581,7 @@ export class LivestreamService {
       }
       if (room && stream.silent.size && tick % 2 === 0 && (await stream.silent.returned(room)).length) {
         this.o.hearings.log(hearingId, 'system', 'stream.input_back', { run: run.runId });
-        this.scheduleRestart(hearingId);
+        this.scheduleRestart(hearingId, true);
       }
     };
     stream.watchdog = setInterval(() => {
@@ -623,11 +636,22 @@ export class LivestreamService {
     return [...byParticipant.values()];
   }
 
-  private scheduleRestart(hearingId: string): void {
+  /**
+   * Rebuilds the program after a moment (changes in a burst make one rebuild). `overlap`: beside the
+   * current run (see switchTo); one change that may not overlap in the burst makes it replace, and a
+   * start already waiting beside the current run gives way at once.
+   */
+  private scheduleRestart(hearingId: string, overlap: boolean): void {
     const stream = this.streams.get(hearingId);
     if (stream?.state !== 'live') return;
+    stream.restartOverlap = (stream.restartTimer === undefined || stream.restartOverlap) && overlap;
+    if (!overlap) stream.urgent = true;
     clearTimeout(stream.restartTimer);
-    stream.restartTimer = setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, 'program', true)), 1500);
+    stream.restartTimer = setTimeout(() => {
+      const together = stream.restartOverlap;
+      stream.restartTimer = undefined;
+      void this.serial(stream, () => this.switchTo(hearingId, stream, 'program', together));
+    }, 1500);
   }
 
   /**

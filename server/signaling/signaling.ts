@@ -354,6 +354,8 @@ export class Signaling {
           .map((s) => ({ participantId: s.participantId, version: s.version, valid: s.valid, reason: s.reason })),
         evidence: may(claims.role, 'viewEvidence') ? this.evidence.list(claims.hearingId) : [],
         courtMuted: hearing.participants.filter((p) => this.mutedByCourt.has(p.id)).map((p) => p.id),
+        // The bench's recording and stream controls start from where things stand.
+        courtMedia: may(claims.role, 'controlRecord') ? this.courtMedia(claims.hearingId) : null,
       };
     });
     /** The courtroom, or the caller's consultation room when the message names one. */
@@ -512,16 +514,20 @@ export class Signaling {
       const hearing = this.hearings.transition(claims.hearingId, to, claims.participantId);
       return { state: hearing.state, allowedTransitions: hearing.allowedTransitions };
     });
-    on('stream', ({ action }) => {
+    on('stream', async ({ action }) => {
       // Only the judge approves; the clerk may start, pause, stop and cut an approved stream.
       if (action === 'approve' && !may(claims.role, 'approveStream'))
         throw new AppError(403, 'forbidden', `role ${claims.role} may not approve streaming`);
-      return this.live.act(claims.hearingId, action, claims.participantId);
+      const status = await this.live.act(claims.hearingId, action, claims.participantId);
+      this.sendCourtMedia(claims.hearingId);
+      return status;
     });
 
-    on('setProtection', ({ participantId, hidden, voice }) =>
-      this.live.setProtection(claims.hearingId, participantId, { hidden, voice }, claims.participantId),
-    );
+    on('setProtection', ({ participantId, hidden, voice }) => {
+      const protection = this.live.setProtection(claims.hearingId, participantId, { hidden, voice }, claims.participantId);
+      this.sendCourtMedia(claims.hearingId);
+      return protection;
+    });
 
     on('identityDecision', ({ participantId, decision, reason }) => {
       return this.identity.decide(claims.hearingId, participantId, decision, reason, claims.participantId);
@@ -535,7 +541,7 @@ export class Signaling {
       broadcast: (h, e, d) => this.broadcast(h, e, d),
       broadcastTo: (h, a, e, d) => this.broadcastTo(h, a, e, d),
     });
-    recordingHandlers(on, { hearings: this.hearings, recorder: this.recorder });
+    recordingHandlers(on, { hearings: this.hearings, recorder: this.recorder, changed: (h) => this.sendCourtMedia(h) });
     on('leave', () => {
       this.plane.get(claims.hearingId)?.removePeer(claims.participantId);
       return {};
@@ -595,6 +601,25 @@ export class Signaling {
   private endConsultation(consultationId: string, by: string, reason: string): void {
     const c = this.consultations.close(consultationId, by, reason);
     for (const m of c?.members ?? []) this.sockets.get(m)?.emit('consultationClosed', { consultationId, reason });
+  }
+
+  /** What the bench shows of the recording and the public stream (and who is protected from the public). */
+  courtMedia(hearingId: string): {
+    recording: boolean;
+    stream: ReturnType<LivestreamService['status']>;
+    protections: { participantId: string; hidden: boolean; voice: string }[];
+  } {
+    return {
+      recording: this.recorder.get(hearingId)?.isRecording ?? false,
+      stream: this.live.status(hearingId),
+      protections: this.live.protections(hearingId),
+    };
+  }
+
+  /** Tells the judge and clerk where the recording and the stream stand (after each change of either). */
+  sendCourtMedia(hearingId: string): void {
+    if (this.hearings.row(hearingId).state === 'closed') return;
+    this.broadcastTo(hearingId, 'controlRecord', 'courtMedia', this.courtMedia(hearingId));
   }
 
   /** Sends an event to those in a hearing whose role may `action` (e.g. evidence: not the public). */

@@ -5,8 +5,13 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 await build({
-  // The participant client and the public viewer (hls.js).
-  entryPoints: { client: path.join(here, 'src/main.ts'), watch: path.join(here, 'src/watch.ts') },
+  // The participant client, the public viewer (hls.js), the embedding SDK and its example page.
+  entryPoints: {
+    client: path.join(here, 'src/main.ts'),
+    watch: path.join(here, 'src/watch.ts'),
+    'hearing-sdk': path.join(here, 'src/sdk.ts'),
+    'embed-example': path.join(here, 'src/embed-example.ts'),
+  },
   outdir: path.join(here, 'dist'),
   bundle: true,
   format: 'esm',

@@ -8,6 +8,7 @@ import { setActions } from './actions.ts';
 import { getState, update, type CourtMedia, type Evidence, type Frozen, type Signed } from './store.ts';
 import * as transcript from './transcript.ts';
 import './i18n.ts';
+import { embedded, tellHost, tokenFromHost } from './embed.ts';
 
 // The token leaves the address bar (and so the history and any Referer) as soon as the page has it; a
 // reload of this tab finds it in the tab's session storage.
@@ -17,7 +18,8 @@ if (fromLink) {
   const lang = new URLSearchParams(location.search).get('lang');
   history.replaceState(null, '', location.pathname + (lang ? `?lang=${encodeURIComponent(lang)}` : ''));
 }
-const token = fromLink ?? sessionStorage.getItem('hearingToken');
+// In a court platform's page (the SDK's iframe), the platform's page hands the token over.
+const token = fromLink ?? (embedded ? await tokenFromHost() : sessionStorage.getItem('hearingToken'));
 if (!token) {
   ui.setStatus('app.noToken');
   update({ phase: 'hearing' });
@@ -40,11 +42,24 @@ let lastError = '';
 
 const start = (why: string): void => {
   ui.setStatus('status.joining');
-  session.start().catch((error: Error) => {
-    lastError = `${why}: ${error.message}`;
-    ui.setStatus('status.joinFailed', { error: error.message });
-    if (!(error instanceof SignalingError) || error.code !== 'forbidden') setTimeout(() => socket.connected && start('retry'), 2000);
-  });
+  session.start().then(
+    () => {
+      if (session.self)
+        tellHost('joined', {
+          participantId: session.self.participantId,
+          role: session.self.role,
+          hearingId: getState().hearingId,
+          state: session.hearingState,
+          waiting: getState().waitingApart !== false,
+        });
+    },
+    (error: Error) => {
+      lastError = `${why}: ${error.message}`;
+      tellHost('error', { code: error instanceof SignalingError ? error.code : 'join_failed', message: error.message });
+      ui.setStatus('status.joinFailed', { error: error.message });
+      if (!(error instanceof SignalingError) || error.code !== 'forbidden') setTimeout(() => socket.connected && start('retry'), 2000);
+    },
+  );
 };
 
 setActions({
@@ -74,11 +89,13 @@ socket.on('connect', () => {
 });
 socket.on('disconnect', (reason) => {
   session.teardown();
+  tellHost('left', { reason });
   lastError = `disconnected: ${reason}`;
   if (reason !== 'io client disconnect') update({ reconnecting: true });
 });
 socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
   lastError = error.message;
+  tellHost('error', { code: error.data?.code ?? 'cannot_connect', message: error.message });
   ui.setStatus('status.cannotConnect', { error: error.message });
   if (error.data?.code?.startsWith('token') || error.data?.code === 'hearing_closed' || error.data?.code === 'identity_refused')
     socket.disconnect();
@@ -110,7 +127,10 @@ socket.on(
 socket.on('consumerClosed', ({ consumerId }) => session.closeConsumer(consumerId));
 socket.on('participantJoined', (p) => session.participantJoined(p));
 socket.on('participantLeft', ({ participantId }) => session.participantLeft(participantId));
-socket.on('stateChanged', ({ state, allowedTransitions }) => session.onState(state, allowedTransitions));
+socket.on('stateChanged', ({ state, allowedTransitions }) => {
+  session.onState(state, allowedTransitions);
+  tellHost('stateChanged', { state });
+});
 socket.on('transcriptFrozen', ({ version, message }: Frozen) => {
   session.frozen = { version, message };
   update({ frozen: { version, message } });
@@ -138,14 +158,28 @@ socket.on('courtMedia', (m: CourtMedia) => update({ courtMedia: m }));
 socket.on('evidencePlaced', (e: Evidence) =>
   update((st) => ({ evidence: st.evidence.map((x) => (x.id === e.id ? { ...x, afterSegmentId: e.afterSegmentId } : x)) })),
 );
-socket.on('transcript', (line: transcript.Line) => transcript.line(line));
+socket.on('transcript', (line: transcript.Line) => {
+  transcript.line(line);
+  tellHost('transcript', {
+    id: line.id,
+    participantId: line.participantId,
+    speakerName: line.speakerName,
+    role: line.role,
+    start: line.start,
+    text: line.text,
+  });
+});
 socket.on('transcriptUpdated', (line: transcript.Line) => transcript.line(line));
 socket.on('transcriptPartial', (p: { participantId: string; text: string }) => transcript.partial(p));
 socket.on('transcriptAnnotated', (n: transcript.Note) => transcript.note(n));
 socket.on('identity', (n: ui.IdentityNotice) => {
   ui.showIdentity(n);
+  tellHost('identity', { participantId: n.participantId, status: n.status, distance: n.distance, alert: n.alert ?? null });
 });
-socket.on('removed', ({ reason }: { reason: string }) => ui.setStatus('status.removed', { reason }));
+socket.on('removed', ({ reason }: { reason: string }) => {
+  ui.setStatus('status.removed', { reason });
+  tellHost('left', { reason });
+});
 socket.on('activeSpeaker', ({ participantId }) => ui.setSpeaker(participantId));
 
 /** Hooks for automated tests and embedding platforms. */

@@ -33,12 +33,13 @@ const envSchema = z.object({
   // no socket bound to port 0 may take one in between.
   HEARING_RECORD_PORT_MIN: port.default(20000),
   HEARING_RECORD_PORT_MAX: port.default(26999),
+  // Unset: 'none', or 'self' for the demo (its embedding example frames the join page from this server).
   HEARING_FRAME_ANCESTORS: z
     .string()
     .trim()
     .max(2000)
     .regex(/^[^;,\r\n]*$/, 'origins separated by spaces')
-    .default(''),
+    .optional(),
   HEARING_AUTH_FAILURES_PER_MIN: z.coerce.number().int().min(1).max(100_000).default(20),
   HEARING_RECORD_CHECKPOINT_S: z.coerce.number().int().min(1).max(3600).default(30),
   HEARING_RECORD_CHECKPOINT_LINES: z.coerce.number().int().min(1).max(100_000).default(200),
@@ -153,7 +154,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     recordPortMin: e.HEARING_RECORD_PORT_MIN,
     recordPortMax: e.HEARING_RECORD_PORT_MAX,
     authFailuresPerMinute: e.HEARING_AUTH_FAILURES_PER_MIN,
-    frameAncestors: e.HEARING_FRAME_ANCESTORS,
+    frameAncestors: e.HEARING_FRAME_ANCESTORS ?? (e.HEARING_DEMO === '1' ? "'self'" : ''),
     recordCheckpoint: { seconds: e.HEARING_RECORD_CHECKPOINT_S, lines: e.HEARING_RECORD_CHECKPOINT_LINES },
     facePortMin: e.HEARING_FACE_PORT_MIN,
     facePortMax: e.HEARING_FACE_PORT_MAX,

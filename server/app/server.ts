@@ -230,6 +230,10 @@ export async function startServer(config: Config): Promise<HearingServer> {
   app.get('/join', (_req, res) => {
     res.sendFile(path.join(clientDir, 'index.html'));
   });
+  // The example court platform page embedding a hearing with the SDK (/client/hearing-sdk.js).
+  app.get('/embed-example', (_req, res) => {
+    res.sendFile(path.join(clientDir, 'embed-example.html'));
+  });
   app.use('/client', express.static(path.join(clientDir, 'dist'), { fallthrough: false }));
   app.get('/', (_req, res) => {
     res

@@ -23,6 +23,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     rtcMaxPort: rtcMinPort + 99,
     apiKey: 'test-api-key-0123456789',
     demo: false,
+    frameAncestors: '',
     ...overrides,
   };
   return startServer(config);

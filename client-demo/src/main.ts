@@ -91,7 +91,8 @@ socket.on('disconnect', (reason) => {
   session.teardown();
   tellHost('left', { reason });
   lastError = `disconnected: ${reason}`;
-  if (reason !== 'io client disconnect') update({ reconnecting: true });
+  // The server ended the connection (removed, replaced, hearing closed): that is said instead; no banner.
+  if (reason !== 'io client disconnect' && reason !== 'io server disconnect') update({ reconnecting: true });
 });
 socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
   lastError = error.message;

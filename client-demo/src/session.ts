@@ -47,6 +47,8 @@ export interface RemoteTrackStats extends InboundStats {
 /** The camera asked for (the device check's choice adds its deviceId). */
 export const CAMERA = { width: 640, height: 480, frameRate: 24 } as const;
 const PUBLISHING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness']);
+/** Nothing received on a transport for this long: the banner says the media are interrupted. */
+const STALL_MS = 2500;
 const SIGNING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter']);
 const SIGNING = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 
@@ -123,6 +125,7 @@ export class Session {
     this.joins++;
     this.consultControls();
     ui.setStatus('status.connected');
+    this.watchNetwork();
     await Promise.all(toConsume.map((p) => this.consume(p)));
   }
 
@@ -400,6 +403,10 @@ export class Session {
   /** Drops transports (and with them producers and consumers); keeps the camera/microphone. */
   teardown(): void {
     this.joined = false;
+    clearInterval(this.networkWatch);
+    this.interrupted.clear();
+    this.stalled.clear();
+    update({ mediaInterrupted: false });
     this.sendTransport?.close();
     this.recvTransport?.close();
     this.sendTransport = undefined;
@@ -412,11 +419,60 @@ export class Session {
     ui.clearRemoteTiles();
   }
 
+  /** Transports whose connection is interrupted (ICE disconnected or failed) right now. */
+  private readonly interrupted = new Set<string>();
+  /** Transports from which nothing (media, RTCP, STUN) has arrived for STALL_MS. */
+  private readonly stalled = new Set<string>();
+  private networkWatch?: ReturnType<typeof setInterval>;
+
+  private networkChanged(transport: types.Transport, state: string): void {
+    if (state === 'disconnected' || state === 'failed') this.interrupted.add(transport.id);
+    else this.interrupted.delete(transport.id);
+    this.showNetwork();
+  }
+
+  private showNetwork(): void {
+    update({ mediaInterrupted: this.interrupted.size + this.stalled.size > 0 });
+  }
+
+  /**
+   * ICE takes 5 s or more to call a link that silently drops everything `disconnected`: each second the
+   * page also looks when its transports last received anything (the server sends RTCP each second, and
+   * answers STUN), and shows the banner after STALL_MS of nothing, until packets arrive again.
+   */
+  private watchNetwork(): void {
+    clearInterval(this.networkWatch);
+    this.networkWatch = setInterval(() => {
+      for (const transport of [this.sendTransport, this.recvTransport]) {
+        if (!transport || transport.closed || transport.connectionState === 'new' || transport.connectionState === 'connecting') continue;
+        void transport
+          .getStats()
+          .then((report) => {
+            let pairId: string | undefined;
+            report.forEach((r: { type: string; selectedCandidatePairId?: string }) => {
+              if (r.type === 'transport' && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
+            });
+            const pair = pairId
+              ? (report.get(pairId) as { timestamp: number; lastPacketReceivedTimestamp?: number } | undefined)
+              : undefined;
+            if (!pair?.lastPacketReceivedTimestamp) return;
+            const silentFor = pair.timestamp - pair.lastPacketReceivedTimestamp;
+            if (silentFor > STALL_MS) this.stalled.add(transport.id);
+            else this.stalled.delete(transport.id);
+            this.showNetwork();
+          })
+          .catch(() => undefined);
+      }
+    }, 1000);
+  }
+
   private wireTransport(transport: types.Transport): void {
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
       this.signaling.request('connectTransport', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback);
     });
     transport.on('connectionstatechange', (state) => {
+      // The network dropped (a phone between cells, a tunnel): a banner until the media are back.
+      this.networkChanged(transport, transport.closed ? 'closed' : state);
       if (state !== 'failed' || transport.closed) return;
       ui.setStatus('status.iceRestart');
       this.signaling

@@ -85,6 +85,8 @@ export interface AppState {
   status: Message;
   /** Shown prominently while the connection is lost. */
   reconnecting: boolean;
+  /** A media transport lost its connection (the network dropped): shown until it is back. */
+  mediaInterrupted: boolean;
   /** This participant is a witness waiting apart (nothing of the courtroom reaches them); `sentBack` after testifying. */
   waitingApart: false | 'waiting' | 'sentBack';
   title: string;
@@ -117,6 +119,7 @@ let state: AppState = {
   phase: 'devices',
   status: { key: 'status.deviceCheck' },
   reconnecting: false,
+  mediaInterrupted: false,
   waitingApart: false,
   title: '',
   caseNumber: '',

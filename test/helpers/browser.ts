@@ -6,9 +6,12 @@ import { magentaCamera } from './frames.ts';
 import { joinLink } from '../../benchmarks/lib/chromium.ts';
 
 /** Debian's Chromium, headless, with fake camera and microphone (see shared/FEASIBILITY.md); playwright gives it a fresh profile. */
-export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** `executablePath`: e.g. a wrapper that starts Chromium in a network namespace (test/helpers/netns.ts). */
+export async function launchBrowser(extraArgs: string[] = [], executablePath = CHROMIUM): Promise<Browser> {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    executablePath,
     headless: true,
     args: [
       '--no-sandbox',

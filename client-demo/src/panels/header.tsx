@@ -36,10 +36,10 @@ export function Header() {
 /** A visible banner while the connection is lost (media comes back without a reload). */
 export function ReconnectBanner() {
   const s = useApp();
-  if (!s.reconnecting) return null;
+  if (!s.reconnecting && !s.mediaInterrupted) return null;
   return (
     <div class="banner" role="alert">
-      {t('status.reconnecting')}
+      {t(s.reconnecting ? 'status.reconnecting' : 'status.mediaInterrupted')}
     </div>
   );
 }

@@ -58,7 +58,7 @@ describe('REST API', () => {
     expect(created.body).toMatchObject({ caseNumber: '(2026)京0105民初123号', title: 'Li v. Zhang', state: 'scheduled', participants: [] });
     const id = created.body.id as string;
 
-    const roles = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer'];
+    const roles = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness', 'viewer'];
     for (const role of roles) {
       const p = await call('POST', `/api/v1/hearings/${id}/participants`, { name: `Person ${role}`, role, idNumber: '110105199001011234' });
       expect(p.status).toBe(201);
@@ -201,7 +201,7 @@ describe('REST API', () => {
     }
     const roleEnum =
       doc.paths['/api/v1/hearings/{id}/participants'].post.requestBody.content['application/json'].schema.properties.role.enum;
-    expect(roleEnum).toEqual(['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'viewer']);
+    expect(roleEnum).toEqual(['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness', 'viewer']);
     // Every route the server answers is documented (the record, transcript, evidence, identity, stream).
     for (const path of [
       '/api/v1/hearings/{id}/transcript',

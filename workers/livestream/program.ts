@@ -357,7 +357,12 @@ export class ProgramRun {
     const audio: { stream: number; disguised: boolean }[] = [];
     const tileOf = new Map<string, number>();
     const tap = async (producerId: string, kind: 'audio' | 'video'): Promise<number> => {
-      streams.push({ kind, port: o.ports.take(), tap: await openTap(room, LIVE_PEER, producerId, { rtcpMux: false }) });
+      const t = await openTap(room, LIVE_PEER, producerId, { rtcpMux: false });
+      streams.push({ kind, port: o.ports.take(), tap: t });
+      // Below the configured size, a simulcast camera's middle layer is enough (a quarter of the pixels
+      // to decode: on a machine short of CPU, decoding the cameras costs the encoder most).
+      if (kind === 'video' && t.consumer.type === 'simulcast' && o.size.height < 480)
+        await t.consumer.setPreferredLayers({ spatialLayer: 1 });
       return streams.length - 1;
     };
     try {

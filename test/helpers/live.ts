@@ -4,6 +4,17 @@ import path from 'node:path';
 import type { HearingServer } from '../../server/app/server.ts';
 import type { AuditRow } from '../../server/store/store.ts';
 
+let downloads: string | undefined;
+/** Where downloaded segments go: one folder per test process, removed when it exits. */
+function segmentsDir(): string {
+  if (!downloads) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'live-segments-'));
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    downloads = dir;
+  }
+  return downloads;
+}
+
 /**
  * The newest segment of a hearing's public program, if it was made after `after` (wall clock, from its
  * EXT-X-PROGRAM-DATE-TIME), downloaded to a temporary file.
@@ -18,7 +29,7 @@ export async function newestSegment(
   const pdt = lines.slice(0, i).findLast((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME:'));
   if (i < 0 || !pdt || Date.parse(pdt.slice(25)) <= after) return undefined;
   const name = lines[i]!;
-  const file = path.join(os.tmpdir(), `live-${process.pid}-${name}`);
+  const file = path.join(segmentsDir(), name);
   fs.writeFileSync(file, Buffer.from(await (await fetch(`${server.url}/live/${hearingId}/${name}`)).arrayBuffer()));
   return { name, file };
 }

@@ -15,6 +15,9 @@ if (config.demo) {
   const demo = await ensureDemoHearing(server.hearings);
   console.log(`[demo] hearing ${demo.hearing.caseNumber} (${demo.hearing.id})`);
   for (const p of demo.links) console.log(`[demo] ${p.role.padEnd(6)} ${p.name}: ${p.joinUrl}`);
+  // The same party in the example court platform page (the SDK's mountHearing; the token in the fragment).
+  const party = demo.links.find((p) => p.role === 'party');
+  if (party) console.log(`[demo] embedded in a platform page: ${party.joinUrl.replace('/join?token=', '/embed-example#token=')}`);
 }
 
 let stopping = false;

@@ -39,14 +39,18 @@ const open = async (joinUrl: string, device: object): Promise<Page> => {
   await page.goto(joinUrl);
   return page;
 };
-const join = async (page: Page) => {
-  await page.getByRole('button', { name: '进入庭审' }).click();
+const join = async (page: Page, button = '进入庭审') => {
+  await page.getByRole('button', { name: button }).click();
   await page.waitForFunction(() => (window as any).hearingClient?.state().joined === true); // eslint-disable-line
 };
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(OUT, `${name}.png`) });
+const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage });
 
 try {
-  const h = await call('POST', '/api/v1/hearings', { caseNumber: '(2026)京0105民初1234号', title: '张三诉李四买卖合同纠纷' });
+  const h = await call('POST', '/api/v1/hearings', {
+    caseNumber: '(2026)京0105民初1234号',
+    title: '张三诉李四买卖合同纠纷',
+    streamable: true,
+  });
   const people: Record<string, { id: string; joinUrl: string }> = {};
   for (const [key, name, role] of [
     ['judge', '王法官', 'judge'],
@@ -54,6 +58,8 @@ try {
     ['party', '张三', 'party'],
     ['other', '李四', 'party'],
     ['lawyer', '赵律师', 'lawyer'],
+    ['otherLawyer', 'Lawyer Qian', 'lawyer'],
+    ['witness', '王五', 'witness'],
     ['viewer', '旁听者', 'viewer'],
   ] as const)
     people[key] = await call('POST', `/api/v1/hearings/${h.id}/participants`, { name, role });
@@ -73,6 +79,13 @@ try {
   await join(party);
   const lawyer = await open(people.lawyer!.joinUrl, PHONE);
   await join(lawyer);
+  // The other side's lawyer reads the app in English.
+  const lawyerEn = await open(`${people.otherLawyer!.joinUrl}&lang=en`, PHONE);
+  await join(lawyerEn, 'Join the hearing');
+  const witness = await open(people.witness!.joinUrl, PHONE);
+  await join(witness);
+  await witness.getByRole('heading', { name: '证人候传区' }).waitFor();
+  await shot(witness, 'witness-waiting-phone');
   await judge.getByRole('button', { name: '候庭', exact: true }).click();
   await party.getByRole('heading', { name: '候庭中' }).waitFor();
   await shot(party, 'party-waiting-phone');
@@ -83,15 +96,33 @@ try {
   await clerk.getByRole('log', { name: '笔录' }).getByRole('listitem').first().waitFor({ timeout: 60_000 });
   const viewer = await open(people.viewer!.joinUrl, PHONE);
   await viewer.waitForFunction(() => (window as any).hearingClient?.state().joined === true); // eslint-disable-line
+  // The judge approves and starts the public stream from the bench.
+  await judge.getByRole('button', { name: '批准直播' }).click();
+  await judge.getByRole('button', { name: '开始直播' }).click();
+  await judge.getByRole('region', { name: '录制与直播' }).getByText('直播中').waitFor();
   await viewer.waitForTimeout(2000); // the pictures settle (a screenshot, not a test)
+  await shot(judge, 'judge-desktop', true);
   for (const [page, name] of [
-    [judge, 'judge-desktop'],
     [clerk, 'clerk-desktop'],
     [party, 'party-phone'],
     [lawyer, 'lawyer-phone'],
+    [lawyerEn, 'lawyer-phone-en'],
     [viewer, 'viewer-phone'],
   ] as const)
     await shot(page, name);
+  // Signing on the phone: the clerk freezes, the party draws.
+  await clerk.getByRole('button', { name: '冻结笔录以供签名' }).click();
+  const pad = party.getByRole('img', { name: '在此处手写签名' });
+  await pad.scrollIntoViewIfNeeded();
+  const box = (await pad.boundingBox())!;
+  await party.mouse.move(box.x + 30, box.y + box.height / 2);
+  await party.mouse.down();
+  for (let i = 1; i <= 14; i++) await party.mouse.move(box.x + 30 + i * 20, box.y + box.height / 2 + (i % 2 ? -30 : 30));
+  await party.mouse.up();
+  await party.screenshot({
+    path: path.join(OUT, 'party-signing-phone.png'),
+    clip: { x: 0, y: Math.max(0, box.y - 200), width: 390, height: 600 },
+  });
   console.log(`screenshots in ${OUT}`);
 } finally {
   await browser.close();

@@ -10,6 +10,8 @@ import { launchBrowser, openJoin, PHONE, stats, waitForMediaFrom, withServerAndB
 import { JFK, speechIngest } from './helpers/speech.ts';
 import { until } from './helpers/wait.ts';
 import { FACES_DIR } from './helpers/faces.ts';
+import { RECORDER_PEER } from '../workers/record/hearing-recording.ts';
+import { LIVE_PEER } from '../workers/livestream/program.ts';
 import { connect, request } from './helpers/socket.ts';
 
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -136,10 +138,12 @@ describe('the courtroom app', () => {
         { name: 'Judge Wang', role: 'judge' },
         { name: 'Party Li', role: 'party' },
         { name: 'Lawyer Zhao', role: 'lawyer' },
+        { name: 'Interpreter Ma', role: 'interpreter' },
       ],
       { streamable: true },
     );
-    const [judge, party, lawyer] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0], (typeof h.participants)[0]];
+    type P = (typeof h.participants)[0];
+    const [judge, party, lawyer, interpreter] = h.participants as [P, P, P, P];
     await api(ctx.server)('PUT', `/api/v1/hearings/${h.id}/participants/${lawyer.id}/represents`, { represents: [party.id] });
     // A phone with a front and a back camera.
     const phone = await launchBrowser(['--use-fake-device-for-media-stream=device-count=2']);
@@ -198,6 +202,45 @@ describe('the courtroom app', () => {
       expect(sent('video')!.producerId, 'the same producer, a new track').toBe(camera);
       await waitForMediaFrom(judgePage, party.id);
 
+      // The interpretation channel: the interpreter's voice goes on it; the party hears the original until
+      // choosing the interpretation (then the floor is turned down); the record takes it, the stream never.
+      const consumed: { peer: string; producerId: string }[] = [];
+      room.router.observer.on('newtransport', (transport) =>
+        transport.observer.on('newconsumer', (c) =>
+          consumed.push({ peer: String(transport.appData.participantId), producerId: c.producerId }),
+        ),
+      );
+      const interpreterPage = await openJoin(ctx.browser, interpreter.joinUrl);
+      const interpretation = await until('the interpreter on the interpretation channel', () =>
+        room.producers().find((p) => p.participantId === interpreter.id && p.kind === 'audio' && p.source === 'interpretation'),
+      );
+      await waitForMediaFrom(partyPage, interpreter.id);
+      const channel = (who: string) =>
+        partyPage.evaluate((id) => {
+          const a = document.querySelector(`#tile-${id} audio`) as HTMLAudioElement;
+          return { muted: a.muted, volume: a.volume };
+        }, who);
+      expect(await channel(interpreter.id)).toMatchObject({ muted: true });
+      expect(await channel(judge.id)).toEqual({ muted: false, volume: 1 });
+      const listen = partyPage.getByRole('button', { name: '收听翻译' });
+      await listen.click();
+      expect(await listen.getAttribute('aria-pressed')).toBe('true');
+      expect(await channel(interpreter.id)).toEqual({ muted: false, volume: 1 });
+      expect((await channel(judge.id)).volume).toBeCloseTo(0.2);
+      expect(await interpreterPage.getByRole('button', { name: '收听翻译' }).count(), 'the interpreter hears the floor').toBe(0);
+      await until('the record takes the interpretation', () =>
+        consumed.some((c) => c.peer === RECORDER_PEER && c.producerId === interpretation.producerId),
+      );
+      const forged = await partyPage.evaluate(() =>
+        (window as any).hearingClient.request('produce', {
+          transportId: crypto.randomUUID(),
+          kind: 'audio',
+          source: 'interpretation',
+          rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }] },
+        }),
+      );
+      expect(forged.error?.code, 'only an interpreter speaks on the interpretation channel').toBe('forbidden');
+
       // The bench: the recording paused and resumed, each with a reason; the stream approved, started,
       // a party protected from the public, then cut (asked once more). Only the court has these controls.
       const bench = judgePage.getByRole('region', { name: '录制与直播' });
@@ -219,6 +262,10 @@ describe('the courtroom app', () => {
       await bench.getByRole('button', { name: '批准直播' }).click();
       await bench.getByRole('button', { name: '开始直播' }).click();
       await bench.getByText('直播中').waitFor();
+      // The program takes the courtroom's voices, not the interpretation.
+      const judgeVoice = room.producers().find((p) => p.participantId === judge.id && p.kind === 'audio')!.producerId;
+      await until('the program takes the judge', () => consumed.some((c) => c.peer === LIVE_PEER && c.producerId === judgeVoice));
+      expect(consumed.filter((c) => c.peer === LIVE_PEER).map((c) => c.producerId)).not.toContain(interpretation.producerId);
       await bench.getByRole('button', { name: '保护Party Li（隐藏画面、变声）' }).click();
       await bench.getByRole('button', { name: '取消保护Party Li' }).waitFor();
       expect(ctx.server.store.protections(h.id).get(party.id)).toEqual({ hidden: true, voice: 'disguised' });
@@ -243,6 +290,7 @@ describe('the courtroom app', () => {
       );
       await judgePage.context().close();
       await lawyerPage.context().close();
+      await interpreterPage.context().close();
     } finally {
       await phone.close();
     }

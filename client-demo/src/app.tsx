@@ -1,7 +1,7 @@
 import { useApp } from './store.ts';
 import { Header, ReconnectBanner } from './panels/header.tsx';
 import { DeviceCheck } from './panels/devices.tsx';
-import { Tiles } from './panels/tiles.tsx';
+import { Listening, Tiles } from './panels/tiles.tsx';
 import { MediaControls } from './panels/controls.tsx';
 import { CourtControls, Participants } from './panels/court.tsx';
 import { Waiting } from './panels/waiting.tsx';
@@ -29,6 +29,7 @@ export function App() {
             <Waiting />
             <Tiles />
             <MediaControls />
+            <Listening />
             <Consultations />
           </div>
           <aside class="side">

@@ -15,6 +15,8 @@ interface RemoteProducer {
   producerId: string;
   participantId: string;
   kind: 'audio' | 'video';
+  /** `interpretation`: an interpreter's voice (each listener chooses original or interpretation). */
+  source?: string;
 }
 interface JoinReply {
   self: Self;
@@ -149,7 +151,8 @@ export class Session {
         track: audio,
         stopTracks: false,
         codecOptions: { opusFec: true, opusDtx: true },
-        appData: { source: 'mic' },
+        // An interpreter speaks on the interpretation channel: listeners choose to hear it.
+        appData: { source: this.self?.role === 'interpreter' ? 'interpretation' : 'mic' },
       });
     }
     if (video) {
@@ -262,6 +265,8 @@ export class Session {
       rtpParameters: reply.rtpParameters,
     });
     this.consumers.set(consumer.id, { consumer, participantId: p.participantId });
+    if (p.source === 'interpretation')
+      update((s) => (s.interpreters.includes(p.participantId) ? {} : { interpreters: [...s.interpreters, p.participantId] }));
     const who = this.names.get(p.participantId) ?? { name: '', role: '' };
     ui.showTrack({ participantId: p.participantId, ...who }, consumer.track);
     await this.signaling.request('resumeConsumer', { consumerId: consumer.id });

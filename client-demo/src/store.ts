@@ -106,6 +106,10 @@ export interface AppState {
   /** Participants the judge has muted (their courtroom microphone paused at the server). */
   courtMuted: string[];
   courtMedia: CourtMedia | null;
+  /** Participants whose voice comes on the interpretation channel. */
+  interpreters: string[];
+  /** What this listener hears: the original (the interpretation silent) or the interpretation (the floor low). */
+  listen: 'original' | 'interpretation';
   evidence: Evidence[];
   frozen: Frozen | null;
   signatures: Signed[];
@@ -136,6 +140,8 @@ let state: AppState = {
   hearingId: '',
   courtMuted: [],
   courtMedia: null,
+  interpreters: [],
+  listen: 'original',
   evidence: [],
   frozen: null,
   signatures: [],

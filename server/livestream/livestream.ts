@@ -619,7 +619,8 @@ export class LivestreamService {
     const protections = this.o.store.protections(hearingId);
     const byParticipant = new Map<string, ProgramSource>();
     for (const p of room.producers()) {
-      if (p.source === 'screen' || p.paused || silent.has(p.producerId)) continue;
+      // The public hears the original: never the interpretation channel.
+      if (p.source === 'screen' || p.source === 'interpretation' || p.paused || silent.has(p.producerId)) continue;
       const participant = this.o.store.participant(p.participantId);
       if (!participant) continue; // recorder, transcriber, face checker and other internal peers
       const protection = protections.get(p.participantId);

@@ -72,7 +72,7 @@ export const signalingSchemas = {
     transportId: id,
     kind: z.enum(['audio', 'video']),
     rtpParameters,
-    source: z.enum(['mic', 'camera', 'screen']),
+    source: z.enum(['mic', 'camera', 'screen', 'interpretation']),
     ...room,
   }),
   consume: z.strictObject({ transportId: id, producerId: id, rtpCapabilities, ...room }),

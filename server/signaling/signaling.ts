@@ -386,6 +386,11 @@ export class Signaling {
       return { iceParameters: await (await roomOf(consultationId)).restartIce(claims.participantId, transportId) };
     });
     on('produce', async ({ transportId, kind, rtpParameters, source, consultationId }) => {
+      // The interpretation channel: an interpreter's voice, in the courtroom, sound only.
+      if (source === 'interpretation' && claims.role !== 'interpreter')
+        throw new AppError(403, 'forbidden', 'only an interpreter speaks on the interpretation channel');
+      if (source === 'interpretation' && (kind !== 'audio' || consultationId))
+        throw new AppError(400, 'bad_request', 'the interpretation channel carries the courtroom interpreter’s voice only');
       const r = await roomOf(consultationId);
       const producer = await r.produce(claims.participantId, transportId, kind, rtpParameters as never, source);
       // Muted by the judge: a new courtroom microphone (a rejoin, a new device) starts paused too.

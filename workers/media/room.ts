@@ -5,7 +5,8 @@ import type { PoolSlot } from './pool.ts';
 import { ACTIVE_SPEAKER_INTERVAL_MS } from './config.ts';
 
 export type Direction = 'send' | 'recv';
-export type MediaSource = 'mic' | 'camera' | 'screen' | 'ingest';
+/** `interpretation`: an interpreter's voice on the interpretation channel (listeners choose it; the public stream never carries it). */
+export type MediaSource = 'mic' | 'camera' | 'screen' | 'ingest' | 'interpretation';
 
 export interface ListenConfig {
   listenIp: string;

@@ -100,19 +100,21 @@ describe('the courtroom app', () => {
       expect(await accessibilityProblems(check), 'device check').toEqual([]);
       await check.context().close();
 
-      const pages = {
-        judge: await openJoin(ctx.browser, judge.joinUrl, o),
-        clerk: await openJoin(ctx.browser, clerk!.joinUrl, o),
-        party: await openJoin(ctx.browser, party!.joinUrl, { ...o, phone: true }),
-        viewer: await openJoin(ctx.browser, viewer!.joinUrl, { ...o, phone: true }),
-      };
+      // Everyone joins at once (as in a court), the witness too.
+      const [judgePage, clerkPage, partyPage, viewerPage, witnessPage] = await Promise.all([
+        openJoin(ctx.browser, judge.joinUrl, o),
+        openJoin(ctx.browser, clerk!.joinUrl, o),
+        openJoin(ctx.browser, party!.joinUrl, { ...o, phone: true }),
+        openJoin(ctx.browser, viewer!.joinUrl, { ...o, phone: true }),
+        openJoin(ctx.browser, witness!.joinUrl, { ...o, phone: true }),
+      ]);
+      const pages = { judge: judgePage, clerk: clerkPage, party: partyPage, viewer: viewerPage };
       for (const [who, page] of Object.entries(pages)) {
         await page.getByRole('log', { name: w.transcript }).waitFor();
         await page.getByRole('heading', { name: w.people }).waitFor();
         expect(await accessibilityProblems(page), who).toEqual([]);
       }
-      // The witness waits apart (the court's list says so).
-      const witnessPage = await openJoin(ctx.browser, witness!.joinUrl, { ...o, phone: true });
+      // The witness waits apart.
       await witnessPage.getByRole('heading', { name: w.witnessWaiting }).waitFor();
       expect(await accessibilityProblems(witnessPage), 'witness').toEqual([]);
       await witnessPage.context().close();

@@ -52,6 +52,9 @@ describe('a party whose network drops', () => {
     await partyPage.evaluate(() => ((window as any).beforeTheDrop = true));
     const joins = () => partyPage.evaluate(() => (window as any).hearingClient.state().joins as number);
     expect(await partyPage.getByRole('alert').count()).toBe(0);
+    // The judge's list shows the party's connection (mediasoup's score of what arrives from them).
+    const partyInList = judgePage.getByRole('region', { name: '参与人' }).getByRole('listitem').filter({ hasText: '张三' });
+    await partyInList.getByText('信号良好').waitFor();
 
     /** 5 s cut off: the banner within them, the court receiving nothing of the party meanwhile. */
     const cutOff = async (cut: () => void, restore: () => void, banner: string): Promise<void> => {
@@ -86,6 +89,8 @@ describe('a party whose network drops', () => {
       '网络中断，正在重新连接',
     );
     expect(await joins()).toBe(2);
+    // The bench was alerted that the party dropped out.
+    await judgePage.getByRole('region', { name: '提醒' }).getByText('张三已离开庭审').waitFor();
     expect(await partyPage.evaluate(() => (window as any).beforeTheDrop), 'the same page: no reload').toBe(true);
     // The court's record has the reconnect (the party left and joined again).
     const log = server.store

@@ -3,7 +3,7 @@ import { Header, ReconnectBanner } from './panels/header.tsx';
 import { DeviceCheck } from './panels/devices.tsx';
 import { Listening, Tiles } from './panels/tiles.tsx';
 import { MediaControls } from './panels/controls.tsx';
-import { CourtControls, Participants } from './panels/court.tsx';
+import { Alerts, CourtControls, Participants } from './panels/court.tsx';
 import { Waiting } from './panels/waiting.tsx';
 import { IdentityReview } from './panels/identity.tsx';
 import { Consultations } from './panels/consult.tsx';
@@ -34,6 +34,7 @@ export function App() {
           </div>
           <aside class="side">
             <CourtControls />
+            <Alerts />
             <BenchMedia />
             <IdentityReview />
             <Transcript />

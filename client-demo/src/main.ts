@@ -5,7 +5,7 @@ import * as ui from './ui.ts';
 import { h, render } from 'preact';
 import { App } from './app.tsx';
 import { setActions } from './actions.ts';
-import { getState, update, type CourtMedia, type Evidence, type Frozen, type Signed } from './store.ts';
+import { getState, update, type Alert, type CourtMedia, type Evidence, type Frozen, type Signed } from './store.ts';
 import * as transcript from './transcript.ts';
 import './i18n.ts';
 import { embedded, tellHost, tokenFromHost } from './embed.ts';
@@ -156,6 +156,10 @@ socket.on('courtMute', ({ participantId, muted }: { participantId: string; muted
   if (participantId === session.self?.participantId) void session.setSending('audio', !muted).catch((e: Error) => (lastError = e.message));
 });
 socket.on('courtMedia', (m: CourtMedia) => update({ courtMedia: m }));
+socket.on('quality', ({ participantId, quality }: { participantId: string; quality: string }) =>
+  update((st) => ({ quality: { ...st.quality, [participantId]: quality } })),
+);
+socket.on('alert', (a: Alert) => update((st) => ({ alerts: [a, ...st.alerts].slice(0, 20) })));
 socket.on('evidencePlaced', (e: Evidence) =>
   update((st) => ({ evidence: st.evidence.map((x) => (x.id === e.id ? { ...x, afterSegmentId: e.afterSegmentId } : x)) })),
 );

@@ -33,6 +33,7 @@ interface JoinReply {
   signatures?: Signed[];
   courtMuted?: string[];
   courtMedia?: CourtMedia | null;
+  quality?: Record<string, string>;
 }
 interface TransportReply {
   id: string;
@@ -101,6 +102,7 @@ export class Session {
       signatures: reply.signatures ?? [],
       courtMuted: reply.courtMuted ?? [],
       courtMedia: reply.courtMedia ?? null,
+      quality: reply.quality ?? {},
     });
     if (reply.frozen) this.frozen = { version: reply.frozen.version, message: reply.frozen.message };
     // A witness waiting apart: no transports, no camera sent, nothing received until the judge calls them in.

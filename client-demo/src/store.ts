@@ -71,6 +71,15 @@ export interface Consult {
   invitation?: { name: string; direction: 'asked' | 'invited' };
 }
 
+/** Something the bench is alerted to (see the server's ALERTS). */
+export interface Alert {
+  action: string;
+  at: string;
+  participantId?: string;
+  reason?: string;
+  alert?: string;
+}
+
 /** Where the recording and the public stream stand (the judge and clerk only). */
 export interface CourtMedia {
   recording: boolean;
@@ -106,6 +115,10 @@ export interface AppState {
   /** Participants the judge has muted (their courtroom microphone paused at the server). */
   courtMuted: string[];
   courtMedia: CourtMedia | null;
+  /** Each participant's connection quality (the judge and clerk only). */
+  quality: Record<string, string>;
+  /** The latest alerts, newest first (the judge and clerk only). */
+  alerts: Alert[];
   /** Participants whose voice comes on the interpretation channel. */
   interpreters: string[];
   /** What this listener hears: the original (the interpretation silent) or the interpretation (the floor low). */
@@ -140,6 +153,8 @@ let state: AppState = {
   hearingId: '',
   courtMuted: [],
   courtMedia: null,
+  quality: {},
+  alerts: [],
   interpreters: [],
   listen: 'original',
   evidence: [],

@@ -545,7 +545,8 @@ export class LivestreamService {
             stillMs: stuckFor,
             ...this.ladder()[stream.level],
           });
-          if (stream.run === run) await rebuild(!notAdvancing); // a run that still advances goes on until the smaller one is out
+          // Replaced, not overlapped: a second encoder beside a starved one would take the CPU both lack.
+          if (stream.run === run) await rebuild();
         } else if (!slowLogged) {
           slowLogged = true;
           this.o.hearings.log(hearingId, 'system', 'stream.slow', {

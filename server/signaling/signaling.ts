@@ -90,6 +90,29 @@ const RECORDED: ReadonlySet<SignalingEvent> = new Set<SignalingEvent>([
 const channel = (hearingId: string): string => `hearing:${hearingId}`;
 /** Witnesses not (yet) called in: nothing said to the courtroom reaches them. */
 const waitingChannel = (hearingId: string): string => `waiting:${hearingId}`;
+/**
+ * What the bench is alerted to as it happens (judge and clerk): people dropping out, media and record
+ * faults, the stream stalling, identity alerts, transcription failing.
+ */
+const ALERTS: ReadonlySet<string> = new Set([
+  'participant.left',
+  'participant.rate_limited',
+  'media.worker_died',
+  'identity.alert',
+  'identity.check_failed',
+  'stream.stalled',
+  'stream.encoder_exit',
+  'stream.rebuild_failed',
+  'record.suspended',
+  'transcript.engine_exit',
+  'transcript.tap_failed',
+  'hearing.step_failed',
+]);
+
+/** A producer's health (mediasoup's 0–10 score of what arrives) as the bench reads it. */
+export type Quality = 'good' | 'fair' | 'poor';
+const qualityOf = (score: number): Quality => (score >= 7 ? 'good' : score >= 4 ? 'fair' : 'poor');
+
 /** What a witness in the waiting area may send: nothing that reaches the courtroom's media or record. */
 const WHILE_WAITING: ReadonlySet<SignalingEvent> = new Set<SignalingEvent>(['join', 'ping', 'leave']);
 
@@ -128,6 +151,8 @@ export class Signaling {
   private readonly mutedByCourt = new Map<string, string>();
   /** Witnesses the judge has called into the courtroom (the others wait apart). */
   private readonly calledIn = new Set<string>();
+  /** Each participant's connection quality as last told to the bench. */
+  private readonly quality = new Map<string, Quality>();
   private readonly identity: IdentityService;
   private readonly live: LivestreamService;
   private readonly consultations: ConsultationService;
@@ -203,6 +228,17 @@ export class Signaling {
       });
     });
     this.identity.on('update', (u) => this.identityUpdate(u));
+    this.hearings.on('event', (entry) => {
+      if (!entry.hearingId || !ALERTS.has(entry.action)) return;
+      const d = entry.detail as Record<string, unknown>;
+      this.broadcastTo(entry.hearingId, 'decideIdentity', 'alert', {
+        action: entry.action,
+        at: entry.at,
+        participantId: typeof d.participantId === 'string' ? d.participantId : entry.actor,
+        ...(typeof d.reason === 'string' ? { reason: d.reason.slice(0, 200) } : {}),
+        ...(typeof d.alert === 'string' ? { alert: d.alert } : {}),
+      });
+    });
     // An invitation nobody answered: the one who asked is told, and the one asked stops being asked.
     this.consultations.on('expired', (c) => {
       for (const m of c.members) this.sockets.get(m)?.emit('consultationClosed', { consultationId: c.id, reason: 'not answered' });
@@ -356,6 +392,10 @@ export class Signaling {
         courtMuted: hearing.participants.filter((p) => this.mutedByCourt.has(p.id)).map((p) => p.id),
         // The bench's recording and stream controls start from where things stand.
         courtMedia: may(claims.role, 'controlRecord') ? this.courtMedia(claims.hearingId) : null,
+        // Connection quality of those who send media (the bench's participant list).
+        quality: may(claims.role, 'decideIdentity')
+          ? Object.fromEntries(hearing.participants.filter((p) => this.quality.has(p.id)).map((p) => [p.id, this.quality.get(p.id)]))
+          : {},
       };
     });
     /** The courtroom, or the caller's consultation room when the message names one. */
@@ -649,6 +689,28 @@ export class Signaling {
     room.on('producerClosed', (info) => to.emit('producerClosed', info));
     room.on('activeSpeaker', (info) => to.emit('activeSpeaker', info));
     room.on('consumerClosed', (info) => this.sockets.get(info.participantId)?.emit('consumerClosed', info));
+    // Connection quality: mediasoup scores what arrives from each producer (0–10, per simulcast layer);
+    // a participant is as good as their worst unpaused producer's best layer. The bench hears of changes.
+    room.on('producerAdded', (info, producer) => {
+      if (!this.hearings.participantRole(info.participantId)) return; // internal peers and ingest terminals
+      producer.on('score', () => {
+        const scores = room
+          .producers()
+          .filter((p) => p.participantId === info.participantId && !p.paused)
+          .map((p) => {
+            try {
+              return Math.max(0, ...room.producerOf(info.participantId, p.producerId).score.map((s) => s.score));
+            } catch {
+              return 10; // closed meanwhile
+            }
+          });
+        if (!scores.length) return;
+        const level = qualityOf(Math.min(...scores));
+        if (this.quality.get(info.participantId) === level) return;
+        this.quality.set(info.participantId, level);
+        this.broadcastTo(room.hearingId, 'decideIdentity', 'quality', { participantId: info.participantId, quality: level });
+      });
+    });
   }
 
   /**

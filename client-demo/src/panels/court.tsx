@@ -61,6 +61,11 @@ export function Participants() {
               <span class="presence">{t(p.online ? 'court.online' : 'court.offline')}</span>
             )}
             {p.role === 'witness' && p.waiting && <span class="presence">{t('court.waitingWitness')}</span>}
+            {s.quality[p.participantId] && p.online && p.participantId !== s.self?.participantId && (
+              <span class="presence" data-quality={s.quality[p.participantId]}>
+                {t(`court.quality.${s.quality[p.participantId]}`)}
+              </span>
+            )}
             {s.courtMuted.includes(p.participantId) && <span class="presence">{t('court.muted')}</span>}
             {s.self?.role === 'judge' && p.role !== 'judge' && p.role !== 'viewer' && !(p.role === 'witness' && p.waiting) && (
               <MuteButton participantId={p.participantId} name={p.name} muted={s.courtMuted.includes(p.participantId)} />
@@ -94,5 +99,27 @@ function CallButton({ participantId, name, waiting }: { participantId: string; n
     <button type="button" class="small" onClick={() => run((a) => a.signaling.request('callWitness', { participantId, called: waiting }))}>
       {t(waiting ? 'court.callIn' : 'court.sendBack', { name })}
     </button>
+  );
+}
+
+const BENCH = new Set(['judge', 'clerk']);
+
+/** What the bench is alerted to as it happens (newest first): people dropping out, faults, identity. */
+export function Alerts() {
+  const s = useApp();
+  if (!s.self || !BENCH.has(s.self.role) || !s.alerts.length) return null;
+  return (
+    <section class="alerts" aria-labelledby="alerts-heading">
+      <h2 id="alerts-heading">{t('alerts.heading')}</h2>
+      <ul>
+        {s.alerts.map((a, i) => (
+          <li key={`${a.at}-${i}`}>
+            <time>{new Date(a.at).toLocaleTimeString()}</time>{' '}
+            {t(`alerts.${a.action.replace('.', '_')}`, { name: (a.participantId && s.people[a.participantId]?.name) || t('alerts.system') })}
+            {a.alert ? ` · ${t(`identity.alerts.${a.alert}`)}` : ''}
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }

@@ -115,7 +115,9 @@ export function Alerts() {
         {s.alerts.map((a, i) => (
           <li key={`${a.at}-${i}`}>
             <time>{new Date(a.at).toLocaleTimeString()}</time>{' '}
-            {t(`alerts.${a.action.replace('.', '_')}`, { name: (a.participantId && s.people[a.participantId]?.name) || t('alerts.system') })}
+            {t(`alerts.${a.action.replace('.', '_')}`, {
+              name: (a.participantId && s.people[a.participantId]?.name) || t('alerts.system'),
+            })}
             {a.alert ? ` · ${t(`identity.alerts.${a.alert}`)}` : ''}
           </li>
         ))}

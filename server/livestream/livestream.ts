@@ -41,16 +41,12 @@ interface HearingStream {
   /** Paused by the hearing's adjournment (resumes with it), not by a person. */
   autoPaused: boolean;
   restartTimer?: NodeJS.Timeout;
-  /** Whether the rebuild waiting on restartTimer may overlap the current run. */
-  restartOverlap: boolean;
   /** Rebuilds a run that has stopped producing segments (see STALL_MS). */
   watchdog?: NodeJS.Timeout;
   /** Cameras and microphones that deliver nothing, left out of the program until they do again. */
   silent: SilentInputs;
   /** Serializes run changes. */
   ops: Promise<void>;
-  /** A change that must take effect at once is waiting: a run started beside the current one gives up. */
-  urgent: boolean;
   /** The step of the quality ladder (0: as configured). */
   level: number;
   /** How the current run keeps up: see StreamHealth. */
@@ -102,11 +98,6 @@ const SETTLE_MS = 4000;
  * half idle, the stream steps back up. */
 const RESTORE_MS = 60_000;
 const RESTORE_MAX_MS = 600_000;
-/**
- * A run started beside the current one numbers its segments this far ahead (the current one writes 1 s
- * segments for at most FIRST_SEGMENT_MS meanwhile).
- */
-const OVERLAP_NUMBERS = 100;
 
 export class LivestreamService {
   private readonly streams = new Map<string, HearingStream>();
@@ -121,19 +112,14 @@ export class LivestreamService {
     this.ports = new PortPairs(o.config.portMin, o.config.portMax);
     this.t = translator(o.lang);
     followMainRooms(o.plane, (room) => {
-      // Someone new goes into the program without a gap (make before break); someone who stops (a camera
-      // turned off, a party gone into a consultation) leaves it at once: the run showing their last
-      // picture is replaced, not kept going.
-      const changed =
-        (overlap: boolean) =>
-        (info: { participantId: string }): void => {
-          if (info.participantId !== LIVE_PEER) this.scheduleRestart(room.hearingId, overlap);
-        };
-      room.on('producerAdded', changed(true));
-      room.on('producerClosed', changed(false));
+      const changed = (info: { participantId: string }): void => {
+        if (info.participantId !== LIVE_PEER) this.scheduleRestart(room.hearingId);
+      };
+      room.on('producerAdded', changed);
+      room.on('producerClosed', changed);
       // A paused camera sends nothing: the program is rebuilt without it (a stalled input would hold up
       // the whole composition) and with it again when it resumes.
-      room.on('producerPaused', changed(false));
+      room.on('producerPaused', changed);
       room.on('activeSpeaker', ({ participantId }) => participantId && this.streams.get(room.hearingId)?.run?.setSpeaker(participantId));
     });
   }
@@ -210,7 +196,7 @@ export class LivestreamService {
       throw new AppError(409, 'not_streaming', 'the hearing is not being streamed');
     } else if (action === 'pause') {
       stream.autoPaused = false;
-      if (stream.state === 'live') await this.urgently(hearingId, stream, 'slate');
+      if (stream.state === 'live') await this.serial(stream, () => this.switchTo(hearingId, stream, 'slate'));
     } else if (action === 'stop') {
       // The answer does not wait for the held-back segments to go out (up to the legal delay).
       void this.end(hearingId, stream, false).catch((error: Error) => console.warn(`[live] ${error.message}`));
@@ -246,7 +232,7 @@ export class LivestreamService {
     this.o.hearings.log(hearingId, actor, 'stream.protection', { participantId, ...protection });
     // Applied at once: the program is rebuilt without this participant's picture (or voice as it is).
     const stream = this.streams.get(hearingId);
-    if (stream?.state === 'live') void this.urgently(hearingId, stream, 'program');
+    if (stream?.state === 'live') void this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
     return protection;
   }
 
@@ -297,8 +283,6 @@ export class LivestreamService {
       runId: 0,
       autoPaused: false,
       ops: Promise.resolve(),
-      urgent: false,
-      restartOverlap: true,
       silent: new SilentInputs(),
       level: 0,
       condition: 'starting',
@@ -312,23 +296,12 @@ export class LivestreamService {
     await this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
   }
 
-  /**
-   * Ends the current run and starts the next one (program or slate), numbering segments on. `overlap` (a
-   * step of the quality ladder, an input back): make before break — the current run goes on until the
-   * next one has finished its first segment, so the public sees no gap (a start takes seconds on a
-   * machine short of CPU). What must take effect at once (a pause, a protection, a stuck run) replaces.
-   */
-  private async switchTo(hearingId: string, stream: HearingStream, what: 'program' | 'slate', overlap = false): Promise<void> {
+  /** Ends the current run and starts the next one (program or slate), numbering segments on. */
+  private async switchTo(hearingId: string, stream: HearingStream, what: 'program' | 'slate'): Promise<void> {
     if (stream.state === 'ended' || stream.state === 'cut') return;
-    const old = stream.run;
-    const keep = overlap && what === 'program' && stream.state === 'live' && old !== null && old.running && !stream.urgent;
-    if (!keep) {
-      stream.urgent = false;
-      await old?.stop();
-    }
+    await stream.run?.stop();
     const workDir = path.join(this.o.dataDir, 'live-work', hearingId);
-    // Beside a run that goes on, the next one numbers its segments far enough ahead never to clash.
-    const startNumber = nextSegmentNumber(workDir, this.publicDir(hearingId)) + (keep ? OVERLAP_NUMBERS : 0);
+    const startNumber = nextSegmentNumber(workDir, this.publicDir(hearingId));
     const o = { workDir, runId: ++stream.runId, startNumber, size: this.ladder()[stream.level]! };
     const room = this.o.plane.get(hearingId);
     const sources = what === 'program' && room ? this.sources(hearingId, room, stream.silent) : [];
@@ -351,17 +324,18 @@ export class LivestreamService {
         });
       else
         this.o.hearings.log(hearingId, 'system', 'stream.rebuild_failed', { run: o.runId, error: (error as Error).message.slice(0, 300) });
-      this.retry(hearingId, stream, what, overlap);
+      setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, what)), 2000).unref();
       return;
     }
     // Stopped or cut while this run was starting: it never goes out.
-    if ((stream.state as StreamState) === 'ended' || (stream.state as StreamState) === 'cut') return this.giveUp(stream, run);
+    if ((stream.state as StreamState) === 'ended' || (stream.state as StreamState) === 'cut') return run.kill();
+    stream.run = run;
+    stream.state = what === 'program' ? 'live' : 'paused';
     // The encoder must not end on its own (e.g. a camera whose first key frame came too late for it):
     // that is logged, and the run is rebuilt after a moment.
     // An exit that was not ours is logged even while the run was being stopped (e.g. for a step down):
     // the record must show every loss. Only the current run is rebuilt.
     void run.exited().then((code) => {
-      stream.publisher.retire(run.runId);
       if (run.exitedOnPurpose) return;
       this.o.hearings.log(hearingId, 'system', 'stream.encoder_exit', {
         code,
@@ -376,60 +350,8 @@ export class LivestreamService {
           void this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
       }, 2000).unref();
     });
-    if (keep) {
-      const outcome = await this.firstSegment(stream, run, old);
-      if (outcome === 'exited') {
-        // The next run died before its first segment: the current one goes on, and it is tried again.
-        this.giveUp(stream, run);
-        return this.retry(hearingId, stream, what, overlap);
-      }
-      // Stopped, cut, or a change that must take effect at once is waiting: this run never goes out.
-      if (outcome === 'ended' || outcome === 'urgent') return this.giveUp(stream, run);
-      // Producing (or the wait is over): the current run ends, and its last segments go out before this one's.
-      await old.stop();
-    }
-    stream.run = run;
-    stream.state = what === 'program' ? 'live' : 'paused';
     stream.publisher.setState(stream.state);
     this.watch(hearingId, stream, run, sources);
-  }
-
-  /** A run that never goes out: killed, and nothing it wrote is published. */
-  private giveUp(stream: HearingStream, run: ProgramRun): void {
-    run.kill();
-    stream.publisher.discard(run.runId);
-  }
-
-  private retry(hearingId: string, stream: HearingStream, what: 'program' | 'slate', overlap: boolean): void {
-    setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, what, overlap)), 2000).unref();
-  }
-
-  /**
-   * Waits (up to FIRST_SEGMENT_MS) for the next run's first segment while the current one goes on: then
-   * `producing`; `exited` if the next run died; `ended` if the stream was stopped or cut; `urgent` if a
-   * change waits that must take effect at once; `timeout`, or `producing` as soon as the current run
-   * has ended on its own (nothing is left to keep).
-   */
-  private async firstSegment(
-    stream: HearingStream,
-    run: ProgramRun,
-    current: ProgramRun,
-  ): Promise<'producing' | 'exited' | 'ended' | 'urgent' | 'timeout'> {
-    const deadline = Date.now() + FIRST_SEGMENT_MS;
-    for (;;) {
-      if (stream.state === 'ended' || stream.state === 'cut') return 'ended';
-      if (stream.urgent) return 'urgent';
-      if (run.producing || !current.running) return 'producing';
-      if (!run.running) return 'exited';
-      if (Date.now() > deadline) return 'timeout';
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-
-  /** A change that must take effect at once (a pause, a protection): an overlapping start waiting before it gives up. */
-  private urgently(hearingId: string, stream: HearingStream, what: 'program' | 'slate'): Promise<void> {
-    stream.urgent = true;
-    return this.serial(stream, () => this.switchTo(hearingId, stream, what));
   }
 
   /** Each stream's health, for /metrics. */
@@ -472,9 +394,8 @@ export class LivestreamService {
     stream.condition = 'starting';
     stream.rate = null;
     stream.lagMs = 0;
-    /** `overlap`: the run still advances, and goes on until the next one is out (see switchTo). */
-    const rebuild = (overlap = false): Promise<void> =>
-      this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program', overlap));
+    const rebuild = (): Promise<void> =>
+      this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
     const levels = this.ladder().length;
     /** The run's inputs (to find the silent ones when it stops advancing). */
     const taken = sources.flatMap((s) => [s.videoProducerId, s.audioProducerId]).filter((id): id is string => !!id);
@@ -545,7 +466,6 @@ export class LivestreamService {
             stillMs: stuckFor,
             ...this.ladder()[stream.level],
           });
-          // Replaced, not overlapped: a second encoder beside a starved one would take the CPU both lack.
           if (stream.run === run) await rebuild();
         } else if (!slowLogged) {
           slowLogged = true;
@@ -576,13 +496,13 @@ export class LivestreamService {
             to: stream.level,
             idle: Number(idle.toFixed(2)),
           });
-          if (stream.run === run) await rebuild(true);
+          if (stream.run === run) await rebuild();
           return;
         }
       }
       if (room && stream.silent.size && tick % 2 === 0 && (await stream.silent.returned(room)).length) {
         this.o.hearings.log(hearingId, 'system', 'stream.input_back', { run: run.runId });
-        this.scheduleRestart(hearingId, true);
+        this.scheduleRestart(hearingId);
       }
     };
     stream.watchdog = setInterval(() => {
@@ -638,22 +558,11 @@ export class LivestreamService {
     return [...byParticipant.values()];
   }
 
-  /**
-   * Rebuilds the program after a moment (changes in a burst make one rebuild). `overlap`: beside the
-   * current run (see switchTo); one change that may not overlap in the burst makes it replace, and a
-   * start already waiting beside the current run gives way at once.
-   */
-  private scheduleRestart(hearingId: string, overlap: boolean): void {
+  private scheduleRestart(hearingId: string): void {
     const stream = this.streams.get(hearingId);
     if (stream?.state !== 'live') return;
-    stream.restartOverlap = (stream.restartTimer === undefined || stream.restartOverlap) && overlap;
-    if (!overlap) stream.urgent = true;
     clearTimeout(stream.restartTimer);
-    stream.restartTimer = setTimeout(() => {
-      const together = stream.restartOverlap;
-      stream.restartTimer = undefined;
-      void this.serial(stream, () => this.switchTo(hearingId, stream, 'program', together));
-    }, 1500);
+    stream.restartTimer = setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, 'program')), 1500);
   }
 
   /**
@@ -668,7 +577,7 @@ export class LivestreamService {
       this.o.hearings.log(hearingId, 'system', 'stream.stopped', { reason: 'hearing closed' });
     } else if (to === 'adjourned' && stream.state === 'live') {
       stream.autoPaused = true;
-      await this.urgently(hearingId, stream, 'slate');
+      await this.serial(stream, () => this.switchTo(hearingId, stream, 'slate'));
       this.o.hearings.log(hearingId, 'system', 'stream.paused', { reason: 'hearing adjourned' });
     } else if (isInSession(to as never) && stream.state === 'paused' && stream.autoPaused) {
       stream.autoPaused = false;

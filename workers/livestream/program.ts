@@ -324,11 +324,6 @@ export class ProgramRun {
     return this.ffmpeg.exitCode !== null || this.ffmpeg.signalCode !== null;
   }
 
-  /** Neither ended on purpose nor exited: still writing segments. */
-  get running(): boolean {
-    return !this.ending && !this.hasExited;
-  }
-
   /** The encoder's process id (for /metrics and fault tests). */
   get pid(): number | undefined {
     return this.ffmpeg.pid;
@@ -357,12 +352,7 @@ export class ProgramRun {
     const audio: { stream: number; disguised: boolean }[] = [];
     const tileOf = new Map<string, number>();
     const tap = async (producerId: string, kind: 'audio' | 'video'): Promise<number> => {
-      const t = await openTap(room, LIVE_PEER, producerId, { rtcpMux: false });
-      streams.push({ kind, port: o.ports.take(), tap: t });
-      // Below the configured size, a simulcast camera's middle layer is enough (a quarter of the pixels
-      // to decode: on a machine short of CPU, decoding the cameras costs the encoder most).
-      if (kind === 'video' && t.consumer.type === 'simulcast' && o.size.height < 480)
-        await t.consumer.setPreferredLayers({ spatialLayer: 1 });
+      streams.push({ kind, port: o.ports.take(), tap: await openTap(room, LIVE_PEER, producerId, { rtcpMux: false }) });
       return streams.length - 1;
     };
     try {

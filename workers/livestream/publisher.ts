@@ -29,7 +29,7 @@ interface Segment {
   runId: number;
   startMs: number;
   duration: number;
-  /** First of its run after another run: the player must reset its decoder (EXT-X-DISCONTINUITY). Set when published. */
+  /** First of its run after another run: the player must reset its decoder (EXT-X-DISCONTINUITY). */
   discontinuity: boolean;
   /** When this publisher first saw it finished: no frame in it was taken later. */
   finishedAt: number;
@@ -46,11 +46,8 @@ const cueTime = (ms: number): string => {
 export class LivePublisher {
   private readonly pending = new Map<string, Segment>();
   private readonly published: Segment[] = [];
-  /** Runs whose playlist has been read, and which of them have ended (ENDLIST, or `retire`). */
   private readonly runsSeen = new Set<number>();
-  private readonly runsRetired = new Set<number>();
-  /** Runs that never go out (`discard`). */
-  private readonly runsDiscarded = new Set<number>();
+  private lastRunId = -1;
   private timer?: NodeJS.Timeout;
   private busy = false;
   private ended = false;
@@ -84,24 +81,6 @@ export class LivePublisher {
     this.writeStatus();
   }
 
-  /**
-   * The run has ended (it was killed: a clean end says so in its playlist): once its last finished
-   * segments are out, the next run's go. Runs may overlap (the next one starts before the last one
-   * stops, so the public sees no gap): the next run's segments wait for the end of the one before.
-   */
-  retire(runId: number): void {
-    this.runsRetired.add(runId);
-  }
-
-  /** A run that never goes out (it started beside the current one, and was given up): its segments are deleted. */
-  discard(runId: number): void {
-    this.runsDiscarded.add(runId);
-    for (const s of [...this.pending.values()].filter((p) => p.runId === runId)) {
-      fs.rmSync(path.join(this.o.workDir, s.name), { force: true });
-      this.pending.delete(s.name);
-    }
-  }
-
   /** Cut: nothing held back is ever published; the public playlist ends now. */
   cut(): void {
     clearInterval(this.timer);
@@ -117,8 +96,6 @@ export class LivePublisher {
   /** Stop: what is held back is still published after its delay, then the playlist ends. */
   async finish(): Promise<void> {
     await this.scan();
-    // Every run has ended: nothing more is coming from any of them.
-    for (const runId of this.runsSeen) this.runsRetired.add(runId);
     const deadline = Date.now() + (this.o.delaySeconds + 10) * 1000;
     while (this.pending.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
     clearInterval(this.timer);
@@ -142,8 +119,7 @@ export class LivePublisher {
         // was seen finished: the encoder's clock starts when it starts, seconds before its first frames on
         // a busy machine, so by that clock alone a segment would go out early by as much.
         .filter((s) => Math.max(s.startMs + s.duration * 1000, s.finishedAt) + this.o.delaySeconds * 1000 <= now)
-        .filter((s) => !this.waitsForEarlierRun(s))
-        .sort((a, b) => a.runId - b.runId || a.number - b.number);
+        .sort((a, b) => a.number - b.number);
       for (const s of due) {
         if (this.ended) break;
         await this.publish(s);
@@ -155,13 +131,6 @@ export class LivePublisher {
     }
   }
 
-  /** A segment of a run that started while an earlier one was still going: it waits for that one's end. */
-  private waitsForEarlierRun(s: Segment): boolean {
-    for (const runId of this.runsSeen) if (runId < s.runId && !this.runsRetired.has(runId) && !this.runsDiscarded.has(runId)) return true;
-    for (const p of this.pending.values()) if (p.runId < s.runId) return true;
-    return false;
-  }
-
   /** Reads every run's private playlist for segments ffmpeg has finished (they carry their wall clock). */
   private async scan(): Promise<void> {
     if (!fs.existsSync(this.o.workDir)) return;
@@ -171,11 +140,8 @@ export class LivePublisher {
       .map((f) => Number(/\d+/.exec(f)![0]))
       .sort((a, b) => a - b);
     for (const runId of runs) {
-      if (this.runsDiscarded.has(runId)) continue;
       const file = `run-${runId}.m3u8`;
       const lines = fs.readFileSync(path.join(this.o.workDir, file), 'utf8').split('\n');
-      this.runsSeen.add(runId);
-      if (lines.some((l) => l.trim() === '#EXT-X-ENDLIST')) this.runsRetired.add(runId);
       let pdt = 0;
       let duration = 0;
       for (const line of lines) {
@@ -184,8 +150,12 @@ export class LivePublisher {
         else if (/^seg_\d+\.ts$/.test(line.trim())) {
           const name = line.trim();
           const number = Number(/\d+/.exec(name)![0]);
-          if (!this.pending.has(name) && !this.published.some((p) => p.name === name) && fs.existsSync(path.join(this.o.workDir, name)))
-            this.pending.set(name, { name, number, runId, startMs: pdt, duration, discontinuity: false, finishedAt: Date.now() });
+          if (!this.pending.has(name) && !this.published.some((p) => p.name === name) && fs.existsSync(path.join(this.o.workDir, name))) {
+            const discontinuity = !this.runsSeen.has(runId) && this.lastRunId !== -1;
+            this.runsSeen.add(runId);
+            this.lastRunId = runId;
+            this.pending.set(name, { name, number, runId, startMs: pdt, duration, discontinuity, finishedAt: Date.now() });
+          }
           pdt += duration * 1000;
         }
       }
@@ -207,8 +177,6 @@ export class LivePublisher {
     // A cut while the captions were being prepared: this segment stays unpublished. Everything from
     // here on is synchronous, so a cut cannot fall between publishing and listing.
     if (this.ended) return;
-    const last = this.published.at(-1);
-    s.discontinuity = last !== undefined && last.runId !== s.runId;
     const to = path.join(this.o.publicDir, s.name);
     fs.copyFileSync(from, `${to}.tmp`);
     fs.renameSync(`${to}.tmp`, to);

@@ -721,7 +721,10 @@ export class Signaling {
     await new Promise((resolve) => setImmediate(resolve));
     for (const p of this.hearings.participants(hearingId)) this.budgets.delete(p.id);
     this.plane.closeRoom(hearingId);
-    for (const p of this.hearings.participants(hearingId)) this.calledIn.delete(p.id);
+    for (const p of this.hearings.participants(hearingId)) {
+      this.calledIn.delete(p.id);
+      this.quality.delete(p.id);
+    }
     this.io.in(channel(hearingId)).disconnectSockets(true);
     this.io.in(waitingChannel(hearingId)).disconnectSockets(true);
   }

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { t } from '../i18n.ts';
 import { run } from '../actions.ts';
 import { update, useApp, type CourtMedia } from '../store.ts';
+import { AskAgain } from './confirm.tsx';
 
 const COURT = new Set(['judge', 'clerk']);
 
@@ -71,22 +72,15 @@ export function BenchMedia() {
             )}
             {running &&
               (confirmCut ? (
-                <span role="alertdialog" aria-label={t('bench.confirmCut')}>
-                  {t('bench.confirmCut')}
-                  <button
-                    type="button"
-                    class="off"
-                    onClick={() => {
-                      setConfirmCut(false);
-                      stream('cut');
-                    }}
-                  >
-                    {t('bench.cutNow')}
-                  </button>
-                  <button type="button" onClick={() => setConfirmCut(false)}>
-                    {t('court.cancel')}
-                  </button>
-                </span>
+                <AskAgain
+                  question={t('bench.confirmCut')}
+                  action={t('bench.cutNow')}
+                  onConfirm={() => {
+                    setConfirmCut(false);
+                    stream('cut');
+                  }}
+                  onCancel={() => setConfirmCut(false)}
+                />
               ) : (
                 <button type="button" class="off" onClick={() => setConfirmCut(true)}>
                   {t('bench.cut')}

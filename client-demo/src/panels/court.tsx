@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { t } from '../i18n.ts';
 import { run } from '../actions.ts';
 import { useApp } from '../store.ts';
+import { AskAgain } from './confirm.tsx';
 
 /** The judge's hearing control: one button per state or phase the hearing may go to, by its name. */
 export function CourtControls() {
@@ -14,22 +15,15 @@ export function CourtControls() {
       <h2>{t('court.stateLabel')}</h2>
       {confirming ? (
         // Closing seals the record for good: asked once more.
-        <div class="row" role="alertdialog" aria-label={t('court.confirmClose')}>
-          <p>{t('court.confirmClose')}</p>
-          <button
-            type="button"
-            class="off"
-            onClick={() => {
-              setConfirming(false);
-              go('closed');
-            }}
-          >
-            {t('court.confirm')}
-          </button>
-          <button type="button" onClick={() => setConfirming(false)}>
-            {t('court.cancel')}
-          </button>
-        </div>
+        <AskAgain
+          question={t('court.confirmClose')}
+          action={t('court.confirm')}
+          onConfirm={() => {
+            setConfirming(false);
+            go('closed');
+          }}
+          onCancel={() => setConfirming(false)}
+        />
       ) : (
         <div class="row">
           {s.allowedTransitions.map((to) => (

@@ -18,6 +18,7 @@ import { followMainRooms } from '../../workers/taps/tap.ts';
 import type { MediaRoom } from '../../workers/media/room.ts';
 import { PortPairs } from '../../workers/taps/udp-ports.ts';
 import { SilentInputs } from '../../workers/livestream/inputs.ts';
+import { standsStill, verdict } from '../../workers/livestream/verdict.ts';
 import type { StreamState } from '../../workers/livestream/state.ts';
 
 export const STREAM_ACTIONS = ['approve', 'start', 'pause', 'stop', 'cut'] as const;
@@ -41,7 +42,7 @@ interface HearingStream {
   /** Paused by the hearing's adjournment (resumes with it), not by a person. */
   autoPaused: boolean;
   restartTimer?: NodeJS.Timeout;
-  /** Rebuilds a run that has stopped producing segments (see STALL_MS). */
+  /** Rebuilds a run that has stopped making frames (see workers/livestream/verdict.ts). */
   watchdog?: NodeJS.Timeout;
   /** Cameras and microphones that deliver nothing, left out of the program until they do again. */
   silent: SilentInputs;
@@ -77,14 +78,6 @@ export interface StreamHealth {
   stalls: number;
 }
 
-/**
- * A run that finishes no segment for this long (1 s segments) has an input that holds the whole
- * composition up (e.g. a camera whose first key frame never reached the encoder): it is logged and rebuilt.
- * Before its first segment a run gets longer: probing its inputs takes seconds on a busy machine, and a
- * rebuild then would only start the wait again.
- */
-const STALL_MS = 8000;
-const FIRST_SEGMENT_MS = 20_000;
 /**
  * A run that advances but has fallen this far behind real time since its first frame is short of CPU:
  * the stream steps down the ladder (a rebuild at the same quality would only fall behind again).
@@ -371,12 +364,13 @@ export class LivestreamService {
 
   /**
    * Every second, from the encoder's own progress (`-progress`) and its threads' schedule: a run that
-   * does not advance at all for STALL_MS (FIRST_SEGMENT_MS before its first frame) is stuck — an input
+   * makes no frame for STALL_MS (FIRST_FRAME_MS before its first) is stuck — an input
    * holds the composition up, or it hangs: logged and rebuilt without the inputs that deliver nothing.
    * A run that advances but has fallen SLOW_LAG_MS behind real time, is still falling behind, and whose
    * threads wait for a CPU is slow — the machine is short of CPU: the stream steps down the ladder (as
    * many steps as the shortfall asks for; at the last step it goes on as it can, since rebuilding would
-   * only cost more). One behind for want of input is neither. A stream that has kept up long enough,
+   * only cost more — unless it has made no frame at all, or has stood still for STILL_MAX_MS: stuck).
+   * One behind for want of input is neither. A stream that has kept up long enough,
    * on a machine with room again, steps back up. Every other second, inputs left out that deliver again
    * are taken back.
    */
@@ -412,13 +406,13 @@ export class LivestreamService {
       stream.rate = first && now - oldest.at >= 3000 ? Number(((p.outTimeMs - oldest.outMs) / (now - oldest.at)).toFixed(2)) : null;
       stream.lagMs = first ? Math.max(0, now - first.at - (p.outTimeMs - first.outMs)) : 0;
       const stuckFor = now - p.advancedAt;
-      const notAdvancing = stuckFor >= (firstFrameAt !== undefined ? STALL_MS : FIRST_SEGMENT_MS);
+      const started = firstFrameAt !== undefined;
+      const notAdvancing = standsStill({ stillMs: stuckFor, started });
       const short = starved(samples);
-      // Not advancing: an input that delivers nothing holds the composition up (stuck: rebuilt without
-      // it); with every input delivering, an encoder whose threads wait for a CPU is the slowest kind of
-      // slow (a rebuild at the same quality would start the wait again); otherwise it hangs (stuck).
       const silent = notAdvancing && room ? await stream.silent.findSilent(room, taken) : [];
-      if (notAdvancing && (silent.length > 0 || !short)) {
+      const behind = first !== undefined && stream.lagMs >= SLOW_LAG_MS && stream.rate !== null && stream.rate < SLOW_RATE;
+      const judged = verdict({ stillMs: stuckFor, started, silentInputs: silent.length, short, behind, level: stream.level, levels });
+      if (judged === 'stuck') {
         stream.condition = 'stuck';
         stream.stalls++;
         clearInterval(stream.watchdog);
@@ -437,11 +431,7 @@ export class LivestreamService {
         if (stream.run === run) await rebuild();
         return;
       }
-      // Slow: behind real time, still falling behind, and short of CPU. Behind while the encoder is not
-      // short of CPU means its inputs are late (a camera that hesitates): a lower quality would not help,
-      // and if they stop altogether the run is followed as stuck.
-      const behind = first !== undefined && stream.lagMs >= SLOW_LAG_MS && stream.rate !== null && stream.rate < SLOW_RATE;
-      if (short && (behind || notAdvancing)) {
+      if (judged === 'slow') {
         stream.condition = 'slow';
         keptUpSince = now;
         cpu = cpuTimes();

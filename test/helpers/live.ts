@@ -39,13 +39,13 @@ export function streamLog(server: HearingServer, hearingId: string): AuditRow[] 
   return server.store.auditLog(hearingId).filter((e) => e.action.startsWith('stream.'));
 }
 
-/** For `.catch` on a wait: the error again, with what the stream did appended, so a time-out explains itself. */
+/** For `.catch` on a wait: the error again, with what the stream did and its health now appended, so a time-out explains itself. */
 export function withStreamLog(server: HearingServer, hearingId: string): (error: Error) => never {
   return (error) => {
     throw new Error(
       `${error.message}\n${streamLog(server, hearingId)
         .map((e) => `${e.at} ${e.action} ${JSON.stringify(e.detail)}`)
-        .join('\n')}`,
+        .join('\n')}\nnow: ${JSON.stringify(server.live.health().find((h) => h.hearingId === hearingId) ?? null)}`,
     );
   };
 }

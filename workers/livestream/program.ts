@@ -83,7 +83,10 @@ export interface Progress {
   frame: number;
   outTimeMs: number;
   speed: number | null;
-  /** When the encoder last advanced (frame or output time). */
+  /**
+   * When the encoder last made a video frame. Output time alone is not progress: with one camera's frames
+   * held up, the sound can run on for seconds (the muxer's interleaving) while the picture stands still.
+   */
   advancedAt: number;
 }
 
@@ -289,7 +292,7 @@ export class ProgramRun {
         const field = key === 'frame' ? 'frame' : 'outTimeMs';
         if (Number.isFinite(n) && n > p[field]) {
           p[field] = n;
-          p.advancedAt = Date.now();
+          if (field === 'frame') p.advancedAt = Date.now();
         }
       } else if (key === 'speed') {
         const v = Number.parseFloat(value);

@@ -101,6 +101,13 @@ describe('record integrity: loss accounting, tampering, bad input', () => {
     expect(segments.every((f) => ffprobe(f).codec === 'opus')).toBe(true);
   });
 
+  it('tells the bench of the loss once, summed, not once per gap (the record has each)', () => {
+    const party = server.store.participants(hearingId)[0]!;
+    const reported = server.store.auditLog(hearingId).filter((e) => e.action === 'record.gap');
+    // The first gap is reported at once; the second, seconds later, waits for the next report (30 s on).
+    expect(reported.map((e) => e.detail)).toEqual([{ participantId: party.id, kind: 'audio', missing: 3, stalls: 0, dropped: 0 }]);
+  });
+
   it('verify names every kind of tampering', () => {
     const lines = () => fs.readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8').trim().split('\n');
     const firstSegment = JSON.parse(lines().find((l) => l.includes('"type":"segment"'))!).file as string;

@@ -78,6 +78,10 @@ export interface Alert {
   participantId?: string;
   reason?: string;
   alert?: string;
+  /** A recorded track's losses (`record.gap`). */
+  kind?: 'audio' | 'video';
+  missing?: number;
+  stalls?: number;
 }
 
 /** Where the recording and the public stream stand (the judge and clerk only). */

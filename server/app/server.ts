@@ -108,6 +108,8 @@ export async function startServer(config: Config): Promise<HearingServer> {
     // In the hearing's log (not mirrored into the record, which holds the line itself), so the court
     // platform gets each signed head as a webhook (`hearing.record.checkpoint`).
     onCheckpoint: ({ hearingId, ...c }) => hearings.log(hearingId, 'system', 'record.checkpoint', { ...c }),
+    // The bench is alerted (提醒) to a track that loses media; the record has each gap as it happens.
+    onLoss: ({ hearingId, ...l }) => hearings.log(hearingId, 'system', 'record.gap', { ...l }),
   });
   const transcripts = new TranscriptService(store);
   const images = new ImageDecoder();

@@ -104,6 +104,7 @@ const ALERTS: ReadonlySet<string> = new Set([
   'stream.encoder_exit',
   'stream.rebuild_failed',
   'record.suspended',
+  'record.gap',
   'transcript.engine_exit',
   'transcript.tap_failed',
   'hearing.step_failed',
@@ -237,6 +238,7 @@ export class Signaling {
         participantId: typeof d.participantId === 'string' ? d.participantId : entry.actor,
         ...(typeof d.reason === 'string' ? { reason: d.reason.slice(0, 200) } : {}),
         ...(typeof d.alert === 'string' ? { alert: d.alert } : {}),
+        ...(entry.action === 'record.gap' ? { kind: d.kind, missing: d.missing, stalls: d.stalls } : {}),
       });
     });
     // An invitation nobody answered: the one who asked is told, and the one asked stops being asked.

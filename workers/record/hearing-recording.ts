@@ -31,6 +31,27 @@ interface TrackState {
   runAccounted?: boolean;
   /** What the recorder process reported when the run stopped. */
   lastStop?: { received: number; forwarded: number; ffmpegRuns: number; stderrTail: string };
+  /** Losses not yet reported to the bench, and when they last were (see LOSS_REPORT_MS). */
+  loss: { missing: number; stalls: number; dropped: number; reportedAt: number };
+}
+
+/**
+ * A track's losses (packets never received, silences, backlog dropped) reach the bench at most this
+ * often, summed since the last report; the record's manifest has every one as it happens.
+ */
+const LOSS_REPORT_MS = 30_000;
+
+/** A summary of what a recorded track lost, for the hearing's log (the bench's 提醒). */
+export interface RecordLoss {
+  hearingId: string;
+  participantId: string;
+  kind: 'audio' | 'video';
+  /** Packets that never arrived (sequence gaps). */
+  missing: number;
+  /** Times the track went silent for longer than the recorder's stall limit. */
+  stalls: number;
+  /** Packets dropped because the recorder's backlog was full. */
+  dropped: number;
 }
 
 export interface Checkpoint {
@@ -51,6 +72,8 @@ export interface RecordingContext {
   checkpoint: { seconds: number; lines: number };
   /** Each checkpoint written, for the court platform to keep (`record.checkpoint` webhook). */
   onCheckpoint: (c: Checkpoint) => void;
+  /** What a track lost, summed (at most once per LOSS_REPORT_MS a track). */
+  onLoss?: (l: RecordLoss) => void;
 }
 
 /**
@@ -243,14 +266,14 @@ export class HearingRecording {
         return;
       case 'gap':
         this.manifest.append({ type: 'event', event: 'gap', ...base, missing: m.missing, afterSeq: m.afterSeq, nextSeq: m.nextSeq }, m.at);
-        return;
+        return this.lost(t, 'missing', m.missing);
       case 'stall':
         t.runAccounted = true;
         this.manifest.append({ type: 'event', event: 'stall', ...base, silentMs: m.silentMs, since: m.at });
-        return;
+        return this.lost(t, 'stalls', 1);
       case 'dropped':
         this.manifest.append({ type: 'event', event: 'recorder.backlog_dropped', ...base, packets: m.packets }, m.at);
-        return;
+        return this.lost(t, 'dropped', m.packets);
       case 'flowing':
         this.manifest.append({ type: 'event', event: 'stall.ended', ...base, afterMs: m.afterMs }, m.at);
         return;
@@ -276,6 +299,16 @@ export class HearingRecording {
         t.ready = undefined;
         return;
     }
+  }
+
+  /** Adds to a track's losses; reports them (summed) when the last report is LOSS_REPORT_MS old. */
+  private lost(t: TrackState, what: 'missing' | 'stalls' | 'dropped', n: number): void {
+    t.loss[what] += n;
+    const now = Date.now();
+    if (now - t.loss.reportedAt < LOSS_REPORT_MS) return;
+    const { missing, stalls, dropped } = t.loss;
+    t.loss = { missing: 0, stalls: 0, dropped: 0, reportedAt: now };
+    this.ctx.onLoss?.({ hearingId: this.hearingId, participantId: t.participantId, kind: t.kind, missing, stalls, dropped });
   }
 
   /** The recorder process died: its tracks are gone; start them again. */
@@ -338,6 +371,7 @@ export class HearingRecording {
       codec: codec.mimeType,
       nextNumber: 1,
       running: false,
+      loss: { missing: 0, stalls: 0, dropped: 0, reportedAt: 0 },
     };
     Object.assign(t, { tap, running: true, runStartedAt: new Date().toISOString(), runAccounted: false });
     this.tracks.set(trackId, t);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { readManifest } from '../../recordings/manifest.ts';
 import { MANIFEST, SIGNATURE, recordDir } from '../../recordings/layout.ts';
 import type { RecordKey } from '../../recordings/signing.ts';
-import { HearingRecording, listedFiles, unlistedFiles, type Checkpoint } from './hearing-recording.ts';
+import { HearingRecording, listedFiles, unlistedFiles, type Checkpoint, type RecordLoss } from './hearing-recording.ts';
 import type { MediaPlane } from '../media/plane.ts';
 import { followMainRooms } from '../taps/tap.ts';
 import { RecorderProcessClient } from './process-client.ts';
@@ -19,6 +19,8 @@ export interface RecorderOptions {
   /** Signed checkpoints of the chain head (see HearingRecording), and who receives each. */
   checkpoint: { seconds: number; lines: number };
   onCheckpoint: (c: Checkpoint) => void;
+  /** What a recorded track lost, summed (see HearingRecording). */
+  onLoss?: (l: RecordLoss) => void;
   /** The hearing's log so far, so what happened before the record began (waiting room) is in it too. */
   hearingLog?: (hearingId: string) => { seq: number; at: string; actor: string; action: string; detail: Record<string, unknown> }[];
 }
@@ -172,6 +174,7 @@ export class Recorder {
         key: this.o.key,
         checkpoint: this.o.checkpoint,
         onCheckpoint: this.o.onCheckpoint,
+        ...(this.o.onLoss ? { onLoss: this.o.onLoss } : {}),
       });
       this.recordings.set(hearingId, rec);
     }

@@ -111,6 +111,9 @@ export function Alerts() {
             <time>{new Date(a.at).toLocaleTimeString()}</time>{' '}
             {t(`alerts.${a.action.replace('.', '_')}`, {
               name: (a.participantId && s.people[a.participantId]?.name) || t('alerts.system'),
+              kind: a.kind ? t(`alerts.kinds.${a.kind}`) : '',
+              missing: a.missing ?? 0,
+              stalls: a.stalls ?? 0,
             })}
             {a.alert ? ` · ${t(`identity.alerts.${a.alert}`)}` : ''}
           </li>

@@ -131,7 +131,8 @@ describe("signing the transcript on the participants' devices", () => {
     const html = await fetch(`${server.url}/api/v1/hearings/${id}/transcript?format=html`, {
       headers: { authorization: `Bearer ${server.secrets.apiKey}` },
     }).then((r) => r.text());
-    expect(html).toContain('无效：transcript changed after signing');
+    expect(html).toContain('无效：签名后笔录已被修改');
+    expect(html).not.toContain('transcript changed');
     expect(html).toContain('alt="手写签名" src="data:image/png;base64,');
 
     const manifest = await until('both signatures in the record', () => {

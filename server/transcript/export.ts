@@ -79,7 +79,7 @@ export function toHtml(doc: TranscriptDocument, t: TFunction, lang: string): str
     ? `<table class="signatures">${doc.signatures
         .map(
           (s) =>
-            `<tr><td>${escapeHtml(names.get(s.participantId) ?? s.participantId)}</td><td>${escapeHtml(t('html.version', { version: s.version, at: s.signedAt.slice(0, 19).replace('T', ' ') }))}</td><td class="${s.valid ? 'valid' : 'invalid'}">${escapeHtml(s.valid ? t('html.valid') : t('html.invalid', { reason: s.reason ?? '' }))}</td><td>${s.imageSha256 ? `<img class="drawn" alt="${escapeHtml(t('html.drawn'))}" src="data:image/png;base64,${fs.readFileSync(doc.signatureImage(s.id)).toString('base64')}">` : ''}</td></tr>`,
+            `<tr><td>${escapeHtml(names.get(s.participantId) ?? s.participantId)}</td><td>${escapeHtml(t('html.version', { version: s.version, at: s.signedAt.slice(0, 19).replace('T', ' ') }))}</td><td class="${s.valid ? 'valid' : 'invalid'}">${escapeHtml(s.valid ? t('html.valid') : t('html.invalid', { reason: s.problem ? t(`html.problems.${s.problem}`) : '' }))}</td><td>${s.imageSha256 ? `<img class="drawn" alt="${escapeHtml(t('html.drawn'))}" src="data:image/png;base64,${fs.readFileSync(doc.signatureImage(s.id)).toString('base64')}">` : ''}</td></tr>`,
         )
         .join('')}</table>`
     : `<p class="signatures">${escapeHtml(t('html.noSignatures'))}</p>`;

@@ -10,8 +10,16 @@ import type { TranscriptService } from './transcripts.ts';
 export const signingMessage = (f: Pick<FreezeRow, 'hearingId' | 'version' | 'digest' | 'manifestHead'>): string =>
   `hearing-transcript/v1\n${f.hearingId}\n${f.version}\n${f.digest}\n${f.manifestHead ?? 'no-record'}`;
 
+/** Why a signature is not valid: a code (the HTML 笔录 says it in the hearing's language) and English for the API. */
+export const SIGNATURE_PROBLEMS = {
+  does_not_verify: 'signature does not verify',
+  transcript_changed: 'transcript changed after signing',
+} as const;
+export type SignatureProblem = keyof typeof SIGNATURE_PROBLEMS;
+
 export interface SignatureStatus extends SignatureRow {
   valid: boolean;
+  problem: SignatureProblem | null;
   reason: string | null;
 }
 
@@ -148,8 +156,11 @@ export class TranscriptSigning {
     } catch {
       verified = false;
     }
-    if (!verified) return { ...s, valid: false, reason: 'signature does not verify' };
-    if (this.transcripts.digest(s.hearingId) !== frozen.digest) return { ...s, valid: false, reason: 'transcript changed after signing' };
-    return { ...s, valid: true, reason: null };
+    const problem: SignatureProblem | null = !verified
+      ? 'does_not_verify'
+      : this.transcripts.digest(s.hearingId) !== frozen.digest
+        ? 'transcript_changed'
+        : null;
+    return { ...s, valid: problem === null, problem, reason: problem && SIGNATURE_PROBLEMS[problem] };
   }
 }

@@ -7,6 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { api, createHearing, startTestServer } from './helpers/server.ts';
 import { launchBrowser } from './helpers/browser.ts';
 import { JFK, speechIngest } from './helpers/speech.ts';
+import { enroll, face } from './helpers/faces.ts';
 import type { HearingServer } from '../server/app/server.ts';
 
 /** The events the example page lists: `{type, data}` from each item. */
@@ -32,7 +33,7 @@ describe('embedding a hearing in a court platform page', () => {
     await ctx.server?.close();
   });
 
-  it('the example page mounts the hearing, the judge joins in it, and the page receives joined, stateChanged, transcript, left and error', async () => {
+  it('the example page mounts the hearing, the judge joins in it, and the page receives joined, stateChanged, identity, transcript, left and error', async () => {
     const { server } = ctx;
     const h = await createHearing(server, [
       { name: '王法官', role: 'judge' },
@@ -55,6 +56,18 @@ describe('embedding a hearing in a court platform page', () => {
       state: 'scheduled',
     });
 
+    // 李四 was enrolled with an ID photo; the court platform admits them by hand: the judge's page, and so
+    // the platform's, hears the identity decision.
+    const call = api(server);
+    expect((await enroll(server, h.id, speaker.id, face('amy1'))).status).toBe(201);
+    const decided = await call('POST', `/api/v1/hearings/${h.id}/participants/${speaker.id}/identity/decision`, {
+      decision: 'admit',
+      reason: '人工核对身份证件',
+    });
+    expect(decided.status).toBe(200);
+    await page.locator('#events li[data-type="identity"]').waitFor();
+    expect((await events(page)).find((e) => e.type === 'identity')!.data).toMatchObject({ participantId: speaker.id, status: 'verified' });
+
     // The judge opens the hearing inside the frame; 李四 speaks (real speech as RTP) and is transcribed.
     const speech = await speechIngest(server, h.id, speaker.id, JFK.file);
     await hearing.getByRole('button', { name: '候庭', exact: true }).click();
@@ -66,7 +79,7 @@ describe('embedding a hearing in a court platform page', () => {
     expect(got.find((e) => e.type === 'transcript')!.data).toMatchObject({ participantId: speaker.id, speakerName: '李四', role: 'party' });
 
     // The platform closes the hearing: the page hears that the participant left.
-    expect((await api(server)('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'closed' })).status).toBe(200);
+    expect((await call('POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'closed' })).status).toBe(200);
     await page.locator('#events li[data-type="left"]').waitFor();
     await context.close();
 

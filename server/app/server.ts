@@ -245,6 +245,11 @@ export async function startServer(config: Config): Promise<HearingServer> {
   app.use(errorHandler);
 
   const server = http.createServer(app);
+  // An idle keep-alive connection is closed by the client (or the reverse proxy: nginx keeps upstream
+  // connections 60 s) before the server does: a request sent on a connection the server is closing at
+  // that moment fails with ECONNRESET (seen in a busy CI run with Node's 5 s default).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   const io = new SocketServer(server, { maxHttpBufferSize: 256 * 1024, serveClient: false });
   const consultations = new ConsultationService({ hearings, plane });
   const signaling = new Signaling({

@@ -13,6 +13,9 @@ apt_pkgs=(
   ffmpeg pocketsphinx pocketsphinx-en-us pocketsphinx-testdata espeak-ng chromium fonts-dejavu-core
   # Chinese glyphs for what the server draws itself (the program's labels and slates) and for the test browser
   fonts-wqy-zenhei
+  # HTTPS (the self-signed certificate is made with openssl), TURN (coturn, run by the server with
+  # HEARING_TURN=embedded), and the firewall inside the reach test's network namespace
+  openssl coturn nftables
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do

@@ -3,11 +3,15 @@ import type { SignalingClient } from './signaling.ts';
 import * as ui from './ui.ts';
 import { inboundStats } from './stats.ts';
 
-interface TransportReply {
+/** What `createTransport` answers (the ICE servers and policy included): passed whole to mediasoup-client. */
+export interface TransportReply {
   id: string;
   iceParameters: types.IceParameters;
   iceCandidates: types.IceCandidate[];
   dtlsParameters: types.DtlsParameters;
+  /** TURN servers with this participant's credentials, and whether to use them only (server config). */
+  iceServers?: RTCIceServer[];
+  iceTransportPolicy?: RTCIceTransportPolicy;
 }
 
 export interface ConsultationProducer {

@@ -190,6 +190,8 @@ socket.on('activeSpeaker', ({ participantId }) => ui.setSpeaker(participantId));
 /** Hooks for automated tests and embedding platforms. */
 const hearingClient = {
   stats: () => session.stats(),
+  /** How each transport reaches the server (direct or relayed through TURN, and over what). */
+  paths: () => session.paths(),
   state: () => ({
     connected: socket.connected,
     joined: session.joined,

@@ -1,7 +1,7 @@
 import { Device, type types } from 'mediasoup-client';
 import type { SignalingClient } from './signaling.ts';
 import * as ui from './ui.ts';
-import { Consultation } from './consultation.ts';
+import { Consultation, type TransportReply } from './consultation.ts';
 import { inboundStats, type InboundStats } from './stats.ts';
 import * as transcript from './transcript.ts';
 import { update, type CourtMedia, type Evidence, type Frozen, type Signed } from './store.ts';
@@ -35,12 +35,6 @@ interface JoinReply {
   courtMedia?: CourtMedia | null;
   quality?: Record<string, string>;
 }
-interface TransportReply {
-  id: string;
-  iceParameters: types.IceParameters;
-  iceCandidates: types.IceCandidate[];
-  dtlsParameters: types.DtlsParameters;
-}
 
 export interface RemoteTrackStats extends InboundStats {
   participantId: string;
@@ -60,7 +54,14 @@ const SIGNING = { name: 'ECDSA', namedCurve: 'P-256' } as const;
  * it drops whatever transports it had, joins, publishes when the role may, and consumes everybody.
  */
 export class Session {
-  private readonly device = new Device();
+  private madeDevice?: Device;
+  /**
+   * Made when first needed: on an insecure page (plain HTTP at a network address) mediasoup-client cannot
+   * tell the browser and throws, and the page must still load to say why there is no camera.
+   */
+  private get device(): Device {
+    return (this.madeDevice ??= new Device());
+  }
   private sendTransport?: types.Transport;
   private videoProducer?: types.Producer;
   private audioProducer?: types.Producer;
@@ -399,6 +400,34 @@ export class Session {
     const out: RemoteTrackStats[] = [];
     for (const { consumer, participantId } of this.consumers.values()) {
       out.push({ participantId, kind: consumer.kind as 'audio' | 'video', ...(await inboundStats(consumer)) });
+    }
+    return out;
+  }
+
+  /**
+   * How each transport reaches the server: the selected candidate pair's local candidate type
+   * (`host`, `srflx`, `relay`), its protocol, and over which protocol a relay reaches the TURN server.
+   */
+  async paths(): Promise<{ direction: 'send' | 'recv'; local: string; protocol: string; relayProtocol: string | null }[]> {
+    const out: { direction: 'send' | 'recv'; local: string; protocol: string; relayProtocol: string | null }[] = [];
+    for (const [direction, transport] of [
+      ['send', this.sendTransport],
+      ['recv', this.recvTransport],
+    ] as const) {
+      if (!transport || transport.closed) continue;
+      const report = await transport.getStats();
+      const byId = new Map<string, Record<string, unknown>>();
+      report.forEach((s: Record<string, unknown>) => byId.set(s.id as string, s));
+      const t = [...byId.values()].find((s) => s.type === 'transport');
+      const pair = t && byId.get(t.selectedCandidatePairId as string);
+      const local = pair && byId.get(pair.localCandidateId as string);
+      if (!local) continue;
+      out.push({
+        direction,
+        local: String(local.candidateType),
+        protocol: String(local.protocol),
+        relayProtocol: typeof local.relayProtocol === 'string' ? local.relayProtocol : null,
+      });
     }
     return out;
   }

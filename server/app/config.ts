@@ -72,10 +72,52 @@ const envSchema = z.object({
   HEARING_LIVE_SIZE: z.enum(['720p', '480p']).default('720p'),
   HEARING_LIVE_CAPTION_SPEAKER: z.enum(['role', 'name']).default('role'),
   HEARING_LIVE_SOUND_ONLY: z.enum(['allowed', 'never']).default('allowed'),
+  // HTTPS: a certificate and key (PEM files), or one generated for this machine's names and addresses.
+  HEARING_TLS_CERT: z.string().min(1).optional(),
+  HEARING_TLS_KEY: z.string().min(1).optional(),
+  HEARING_TLS: z.enum(['self-signed']).optional(),
+  // Behind a reverse proxy: Express's `trust proxy` (e.g. `loopback`, `1`, or addresses/CIDRs).
+  HEARING_TRUST_PROXY: z.string().trim().min(1).max(500).optional(),
+  // TURN: coturn run by the server, or an external one sharing its `static-auth-secret`.
+  HEARING_TURN: z.enum(['embedded']).optional(),
+  HEARING_TURN_URLS: z.string().trim().min(1).optional(),
+  HEARING_TURN_SECRET: z.string().optional(),
+  HEARING_TURN_POLICY: z.enum(['all', 'relay']).default('all'),
+  HEARING_TURN_HOST: z.string().trim().min(1).optional(),
+  HEARING_TURN_LISTEN_IP: z.string().trim().min(1).optional(),
+  HEARING_TURN_PORT: port.default(3478),
+  HEARING_TURN_TLS_PORT: port.default(5349),
+  // Above mediasoup's 40000-49999, clear of it.
+  HEARING_TURN_RELAY_MIN: port.default(50000),
+  HEARING_TURN_RELAY_MAX: port.default(50999),
   HEARING_DEMO: z.enum(['0', '1']).default('1'),
   HEARING_LANG: z.enum(LANGUAGES).default('zh-CN'),
   HEARING_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
+
+/** TURN for participants who cannot reach the media ports (see server/app/turn.ts). */
+export type TurnConfig = {
+  /** `relay`: clients use TURN only (a court network that must not send media directly). */
+  policy: 'all' | 'relay';
+} & (
+  | { mode: 'external'; urls: string[]; secret: string }
+  | {
+      mode: 'embedded';
+      /** The name or address clients reach coturn at (in the TURN URLs). */
+      host: string;
+      /** Where coturn listens (all addresses when unset). */
+      listenIp?: string;
+      port: number;
+      tlsPort: number;
+      relayMin: number;
+      relayMax: number;
+      /** From `HEARING_TURN_SECRET`, else generated into the secrets file. */
+      secret?: string;
+    }
+);
+
+/** A TURN shared secret this short can be guessed offline from one captured credential. */
+export const TURN_SECRET_MIN = 32;
 
 export interface Config {
   port: number;
@@ -117,6 +159,11 @@ export interface Config {
   /** UDP ports the transcriber's decoders listen on. */
   asrPortMin: number;
   asrPortMax: number;
+  /** HTTPS: PEM files, or `self-signed` (generated into the data dir for this machine's names/IPs). */
+  tls?: { cert: string; key: string } | 'self-signed';
+  /** Express `trust proxy` (the client address and scheme come from the proxy's X-Forwarded-* headers). */
+  trustProxy?: string;
+  turn?: TurnConfig;
   demo: boolean;
   /** `HEARING_LANG`: the language of what the server renders for people (program labels, slates, captions). */
   lang: Language;
@@ -134,6 +181,55 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.HEARING_RTC_MIN_PORT >= e.HEARING_RTC_MAX_PORT) throw new Error('HEARING_RTC_MIN_PORT must be below HEARING_RTC_MAX_PORT');
   if (e.HEARING_IDENTITY_ACCEPT >= e.HEARING_IDENTITY_REJECT)
     throw new Error('HEARING_IDENTITY_ACCEPT must be below HEARING_IDENTITY_REJECT');
+  return { ...base(e), tls: tlsFrom(e), turn: turnFrom(e) };
+}
+
+type Env = z.infer<typeof envSchema>;
+
+function tlsFrom(e: Env): Config['tls'] {
+  if (!e.HEARING_TLS_CERT !== !e.HEARING_TLS_KEY) throw new Error('HEARING_TLS_CERT and HEARING_TLS_KEY go together');
+  if (e.HEARING_TLS_CERT && e.HEARING_TLS) throw new Error('HEARING_TLS=self-signed or HEARING_TLS_CERT/HEARING_TLS_KEY, not both');
+  if (e.HEARING_TLS_CERT && e.HEARING_TLS_KEY) return { cert: path.resolve(e.HEARING_TLS_CERT), key: path.resolve(e.HEARING_TLS_KEY) };
+  return e.HEARING_TLS;
+}
+
+function turnFrom(e: Env): TurnConfig | undefined {
+  const secret = e.HEARING_TURN_SECRET;
+  if (secret !== undefined && secret.length < TURN_SECRET_MIN)
+    throw new Error(`HEARING_TURN_SECRET is too weak: at least ${TURN_SECRET_MIN} characters (e.g. \`openssl rand -base64 32\`)`);
+  const policy = e.HEARING_TURN_POLICY;
+  if (e.HEARING_TURN === 'embedded') {
+    if (e.HEARING_TURN_URLS) throw new Error('HEARING_TURN=embedded runs its own TURN server: HEARING_TURN_URLS is for an external one');
+    if (e.HEARING_TURN_RELAY_MIN >= e.HEARING_TURN_RELAY_MAX)
+      throw new Error('HEARING_TURN_RELAY_MIN must be below HEARING_TURN_RELAY_MAX');
+    const fromUrl = e.HEARING_PUBLIC_URL ? new URL(e.HEARING_PUBLIC_URL).hostname : undefined;
+    const host = e.HEARING_TURN_HOST ?? e.HEARING_ANNOUNCED_IP ?? fromUrl;
+    if (!host) throw new Error('HEARING_TURN=embedded needs the address clients reach it at: HEARING_TURN_HOST (or HEARING_ANNOUNCED_IP)');
+    return {
+      mode: 'embedded',
+      policy,
+      host,
+      listenIp: e.HEARING_TURN_LISTEN_IP,
+      port: e.HEARING_TURN_PORT,
+      tlsPort: e.HEARING_TURN_TLS_PORT,
+      relayMin: e.HEARING_TURN_RELAY_MIN,
+      relayMax: e.HEARING_TURN_RELAY_MAX,
+      secret,
+    };
+  }
+  if (e.HEARING_TURN_URLS) {
+    if (!secret) throw new Error("HEARING_TURN_URLS needs HEARING_TURN_SECRET (the TURN server's static-auth-secret)");
+    const urls = e.HEARING_TURN_URLS.split(',').map((u) => u.trim());
+    const bad = urls.find((u) => !/^turns?:[^\s?]+(\?transport=(udp|tcp))?$/.test(u));
+    if (bad !== undefined)
+      throw new Error(`HEARING_TURN_URLS: not a TURN URL: ${bad.slice(0, 100)} (e.g. turn:turn.example.org:3478?transport=udp)`);
+    return { mode: 'external', policy, urls, secret };
+  }
+  if (policy === 'relay') throw new Error('HEARING_TURN_POLICY=relay needs a TURN server (HEARING_TURN=embedded or HEARING_TURN_URLS)');
+  return undefined;
+}
+
+function base(e: Env): Omit<Config, 'tls' | 'turn'> {
   return {
     port: e.PORT,
     host: e.HEARING_HOST,
@@ -182,6 +278,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     asrModel: e.HEARING_ASR_MODEL,
     asrPortMin: e.HEARING_ASR_PORT_MIN,
     asrPortMax: e.HEARING_ASR_PORT_MAX,
+    trustProxy: e.HEARING_TRUST_PROXY,
     demo: e.HEARING_DEMO === '1',
     lang: e.HEARING_LANG,
     logLevel: e.HEARING_LOG_LEVEL,

@@ -2,12 +2,16 @@ import { configFromEnv } from './config.ts';
 import { startServer } from './server.ts';
 import { ensureDemoHearing } from './demo.ts';
 import { installProcessGuard } from './guard.ts';
+import { turnUrls } from './turn.ts';
 
 installProcessGuard();
 
 const config = configFromEnv();
 const server = await startServer(config);
 console.log(`[server] listening on ${server.url} (data: ${config.dataDir}, media workers: ${server.plane.pool.workers.length})`);
+if (server.tls) console.log(`[server] HTTPS certificate ${server.tls.certFile}, SHA-256 ${server.tls.fingerprint}`);
+if (config.turn)
+  console.log(`[server] TURN (${config.turn.mode}, policy ${config.turn.policy}): ${turnUrls(config.turn, Boolean(server.tls)).join(' ')}`);
 if (server.secrets.apiKeyGenerated) {
   console.log(`[server] generated API key (shown once; stored in ${config.dataDir}/secrets.json): ${server.secrets.apiKey}`);
 }

@@ -1,4 +1,6 @@
 import http from 'node:http';
+import https from 'node:https';
+import proxyaddr from 'proxy-addr';
 import path from 'node:path';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +42,8 @@ import { EvidenceService } from '../evidence/evidence.ts';
 import { ImageDecoder } from '../evidence/images.ts';
 import { evidenceRouter } from '../evidence/api.ts';
 import { TranscriptSigning } from '../transcript/signing.ts';
+import { loadTls, type TlsMaterial } from './tls.ts';
+import { Coturn, TurnService } from './turn.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const clientDir = path.join(root, 'client-demo');
@@ -58,7 +62,11 @@ export interface HearingServer {
   faceChecker: FaceChecker;
   live: LivestreamService;
   recordKey: RecordKey;
-  http: http.Server;
+  http: http.Server | https.Server;
+  /** The certificate when serving HTTPS. */
+  tls?: TlsMaterial;
+  /** The TURN server the server runs itself (HEARING_TURN=embedded). */
+  coturn?: Coturn;
   lifecycle: HearingLifecycle;
   close(): Promise<void>;
 }
@@ -75,7 +83,10 @@ export async function startServer(config: Config): Promise<HearingServer> {
     jwtSecret: config.jwtSecret,
     webhookSecret: config.webhookSecret,
     idKey: config.idKey,
+    turnSecret: config.turn?.secret,
   });
+  const tlsMaterial = config.tls ? loadTls(config.tls, config.dataDir) : undefined;
+  if (tlsMaterial?.generated) console.log(`[server] generated a self-signed certificate, SHA-256 ${tlsMaterial.fingerprint}`);
   const store = new Store(config.dataDir);
   const tokens = new TokenIssuer(secrets.jwtSecret, config.tokenTtlSeconds);
   let baseUrl = config.publicUrl ?? '';
@@ -204,6 +215,13 @@ export async function startServer(config: Config): Promise<HearingServer> {
   const metrics = createMetrics({ plane, store, processFaults, streams: () => live.health(), images });
   const app = express();
   app.disable('x-powered-by');
+  // Behind a reverse proxy: the client's address (per-address limits, logs) and scheme from its headers.
+  const trust = trustSetting(config.trustProxy);
+  if (trust !== undefined) app.set('trust proxy', trust);
+  const trusted =
+    trust === undefined ? undefined : typeof trust === 'number' ? (_a: string, hop: number) => hop < trust : proxyaddr.compile(trust);
+  const clientAddress = (req: http.IncomingMessage): string =>
+    trusted ? proxyaddr(req, trusted) : (req.socket.remoteAddress ?? 'unknown');
   app.use(securityHeaders(config.frameAncestors));
   const authLimiter = new AuthFailureLimiter(config.authFailuresPerMinute);
   app.use('/api/v1', authLimiter.middleware());
@@ -244,12 +262,33 @@ export async function startServer(config: Config): Promise<HearingServer> {
   });
   app.use(errorHandler);
 
-  const server = http.createServer(app);
+  const server = tlsMaterial ? https.createServer({ cert: tlsMaterial.cert, key: tlsMaterial.key }, app) : http.createServer(app);
   // An idle keep-alive connection is closed by the client (or the reverse proxy: nginx keeps upstream
   // connections 60 s) before the server does: a request sent on a connection the server is closing at
   // that moment fails with ECONNRESET (seen in a busy CI run with Node's 5 s default).
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  // TURN: credentials for every participant; coturn started here when the server runs it itself.
+  let coturn: Coturn | undefined;
+  let ice: TurnService | undefined;
+  if (config.turn) {
+    const secret = config.turn.mode === 'external' ? config.turn.secret : (config.turn.secret ?? secrets.turnSecret);
+    ice = new TurnService(config.turn, secret, Boolean(tlsMaterial));
+    if (config.turn.mode === 'embedded') {
+      const peerIp = config.announcedIp ?? config.listenIp;
+      coturn = await Coturn.start({
+        dir: path.join(config.dataDir, 'turn'),
+        secret,
+        listenIp: config.turn.listenIp,
+        port: config.turn.port,
+        tlsPort: config.turn.tlsPort,
+        relayMin: config.turn.relayMin,
+        relayMax: config.turn.relayMax,
+        peerIp: peerIp === '0.0.0.0' ? '127.0.0.1' : peerIp,
+        ...(tlsMaterial ? { tls: { cert: tlsMaterial.certFile, key: tlsMaterial.keyFile } } : {}),
+      });
+    }
+  }
   const io = new SocketServer(server, { maxHttpBufferSize: 256 * 1024, serveClient: false });
   const consultations = new ConsultationService({ hearings, plane });
   const signaling = new Signaling({
@@ -265,6 +304,8 @@ export async function startServer(config: Config): Promise<HearingServer> {
     live,
     consultations,
     authLimiter,
+    clientAddress,
+    ice,
   });
   hearings.on('event', (e) => {
     // Listed for the judge as it arrives.
@@ -291,7 +332,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const url = `http://${localHost}:${port}`;
+  const url = `${tlsMaterial ? 'https' : 'http'}://${localHost}:${port}`;
   baseUrl = config.publicUrl ?? url;
   if (!fs.existsSync(path.join(clientDir, 'dist', 'client.js'))) {
     console.warn('[server] client-demo/dist/client.js is missing: run `npm run build:client`');
@@ -313,6 +354,8 @@ export async function startServer(config: Config): Promise<HearingServer> {
     live,
     recordKey,
     http: server,
+    ...(tlsMaterial ? { tls: tlsMaterial } : {}),
+    ...(coturn ? { coturn } : {}),
     lifecycle,
     async close() {
       if (closed) return;
@@ -320,6 +363,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
       // Every step runs even if one before it fails: a half-closed server must not leave processes behind.
       const steps: [string, () => unknown][] = [
         ['signaling', () => new Promise<void>((resolve) => io.close(() => resolve()))],
+        ['turn', () => coturn?.close() ?? Promise.resolve()],
         ['livestream', () => live.close()],
         ['identity', () => identity.close()],
         ['face checker', () => faceChecker.close()],
@@ -340,4 +384,14 @@ export async function startServer(config: Config): Promise<HearingServer> {
       }
     },
   };
+}
+
+/** `HEARING_TRUST_PROXY` as Express takes it: a hop count, or addresses/CIDRs/names (`loopback`). */
+function trustSetting(v: string | undefined): number | string[] | undefined {
+  if (v === undefined) return undefined;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 }

@@ -43,7 +43,8 @@ export class AuthFailureLimiter {
   /** REST: a blocked address gets 429 before any route; every 401 answered counts as a failure. */
   middleware(): RequestHandler {
     return (req, res, next) => {
-      const address = req.socket.remoteAddress ?? 'unknown';
+      // The socket's address, or the client's behind a trusted proxy (HEARING_TRUST_PROXY).
+      const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
       try {
         this.check(address);
       } catch (error) {

@@ -6,6 +6,8 @@ export interface TokenClaims {
   hearingId: string;
   participantId: string;
   role: Role;
+  /** When the token expires (unix seconds), as verified. */
+  expiresAt?: number;
 }
 
 const ISSUER = 'hearing-media-core';
@@ -39,7 +41,12 @@ export class TokenIssuer {
       if (typeof payload.sub !== 'string' || typeof payload.hid !== 'string' || !ROLES.includes(role)) {
         throw new AuthError('token_invalid', 'token claims are incomplete');
       }
-      return { hearingId: payload.hid, participantId: payload.sub, role };
+      return {
+        hearingId: payload.hid,
+        participantId: payload.sub,
+        role,
+        ...(typeof payload.exp === 'number' ? { expiresAt: payload.exp } : {}),
+      };
     } catch (error) {
       if (error instanceof AuthError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw new AuthError('token_expired', 'token has expired');

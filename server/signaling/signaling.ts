@@ -2,7 +2,7 @@ import type { Server } from 'socket.io';
 import { AppError } from '../http/errors.ts';
 import type { AuthFailureLimiter } from '../http/auth-limit.ts';
 import { Allowances, TokenBucket } from '../http/allowance.ts';
-import { AuthError, type TokenIssuer } from '../http/auth.ts';
+import { AuthError, type TokenClaims, type TokenIssuer } from '../http/auth.ts';
 import type { HearingService } from '../hearing/hearings.ts';
 import { may, waitsToBeCalled, type Action, type Role } from '../hearing/roles.ts';
 import { allowedTransitions, type HearingState } from '../hearing/state.ts';
@@ -21,6 +21,8 @@ import type { ConsultationService } from '../hearing/consultations.ts';
 import type { Handler, HearingSocket } from './types.ts';
 import { transcriptHandlers } from './transcript.ts';
 import { recordingHandlers } from './recording.ts';
+import type { IncomingMessage } from 'node:http';
+import type { IceConfig, TurnService } from '../app/turn.ts';
 
 type Ack = (response: unknown) => void;
 
@@ -158,6 +160,10 @@ export class Signaling {
   private readonly live: LivestreamService;
   private readonly consultations: ConsultationService;
   private readonly authLimiter: AuthFailureLimiter;
+  /** The client's address (behind a trusted proxy, from its headers). */
+  private readonly clientAddress: (req: IncomingMessage) => string;
+  /** TURN servers and credentials for each participant's transports (none configured: direct only). */
+  private readonly ice?: TurnService;
 
   constructor(o: {
     io: Server;
@@ -172,6 +178,8 @@ export class Signaling {
     live: LivestreamService;
     consultations: ConsultationService;
     authLimiter: AuthFailureLimiter;
+    clientAddress?: (req: IncomingMessage) => string;
+    ice?: TurnService | undefined;
   }) {
     this.io = o.io;
     this.hearings = o.hearings;
@@ -185,9 +193,11 @@ export class Signaling {
     this.live = o.live;
     this.consultations = o.consultations;
     this.authLimiter = o.authLimiter;
+    this.clientAddress = o.clientAddress ?? ((req) => req.socket.remoteAddress ?? 'unknown');
+    this.ice = o.ice;
     const { io, plane } = o;
     io.use((socket, next) => {
-      const address = socket.handshake.address;
+      const address = this.clientAddress(socket.request);
       Promise.resolve()
         .then(() => this.authLimiter.check(address))
         .then(() => this.authenticate(socket as HearingSocket))
@@ -251,6 +261,12 @@ export class Signaling {
    * Identity results go to the judge and clerk only (with the captured frame); a participant refused
    * by them is removed from the hearing.
    */
+  /** The participant's TURN servers and ICE policy (nothing when no TURN is configured). */
+  private iceFor(claims: TokenClaims): Partial<IceConfig> {
+    if (!this.ice) return {};
+    return this.ice.iceFor(claims.participantId, claims.expiresAt ?? Date.now() / 1000 + 3600);
+  }
+
   private identityUpdate(u: IdentityUpdate): void {
     const { frame, ...rest } = u;
     const message = { ...rest, frame: frame ? `data:image/jpeg;base64,${frame.toString('base64')}` : undefined };
@@ -359,6 +375,7 @@ export class Signaling {
           hearing: about,
           participants: [],
           routerRtpCapabilities: r.rtpCapabilities,
+          ...this.iceFor(claims),
           producers: [],
           transcript: [],
           annotations: [],
@@ -380,6 +397,8 @@ export class Signaling {
           ...(p.represents ? { represents: p.represents } : {}),
         })),
         routerRtpCapabilities: r.rtpCapabilities,
+        // TURN servers with this participant's credentials (they expire with the token), and the ICE policy.
+        ...this.iceFor(claims),
         producers: r.producers().filter((p) => p.participantId !== claims.participantId),
         // The transcript so far (the latest lines) and its notes: a page that joins or rejoins shows it whole.
         // A witness called in hears from then on: what was said before they came in is not theirs to read.
@@ -419,6 +438,7 @@ export class Signaling {
         iceParameters: transport.iceParameters,
         iceCandidates: transport.iceCandidates,
         dtlsParameters: transport.dtlsParameters,
+        ...this.iceFor(claims),
       };
     });
     on('connectTransport', async ({ transportId, dtlsParameters, consultationId }) => {

@@ -24,6 +24,11 @@ export interface TestNetns {
    */
   silence(): void;
   unsilence(): void;
+  /**
+   * From now on the namespace sends nothing but TCP to these ports of the host side (and the answers
+   * to what it is sent): no UDP at all, no other address (nftables inside the namespace).
+   */
+  onlyTcpTo(ports: number[]): void;
   remove(): void;
 }
 
@@ -73,6 +78,21 @@ export function createNetns(): TestNetns {
     unsilence() {
       ip('neigh', 'del', nsIp, 'dev', hostIf);
       ip('netns', 'exec', name, 'ip', 'neigh', 'del', hostIp, 'dev', nsIf);
+    },
+    onlyTcpTo(ports) {
+      const rules = [
+        'flush ruleset',
+        'table inet reach {',
+        '  chain out {',
+        '    type filter hook output priority 0; policy drop;',
+        '    oif "lo" accept',
+        '    ct state established,related accept',
+        `    ip daddr ${hostIp} tcp dport { ${ports.join(', ')} } accept`,
+        '  }',
+        '}',
+        '',
+      ].join('\n');
+      execFileSync('ip', ['netns', 'exec', name, 'nft', '-f', '-'], { input: rules, stdio: ['pipe', 'pipe', 'pipe'] });
     },
     remove() {
       try {

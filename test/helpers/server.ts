@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import https from 'node:https';
 import { afterAll, beforeAll } from 'vitest';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,11 +37,12 @@ export interface Api {
 /** REST calls with the server's API key. */
 export function api(server: HearingServer, key = server.secrets.apiKey): Api {
   return async (method, route, body, headers = {}) => {
-    const response = await fetch(`${server.url}${route}`, {
+    const init = {
       method,
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
+    };
+    const response = server.tls ? await httpsRequest(`${server.url}${route}`, init, server.tls.cert) : await fetch(`${server.url}${route}`, init);
     const text = await response.text();
     let parsed: unknown = text;
     try {
@@ -50,6 +52,27 @@ export function api(server: HearingServer, key = server.secrets.apiKey): Api {
     }
     return { status: response.status, body: parsed };
   };
+}
+
+/**
+ * A request to a server with its own (self-signed) certificate, trusted as the only CA: Node's fetch
+ * takes no CA of its own.
+ */
+function httpsRequest(
+  url: string,
+  init: { method: string; headers: Record<string, string>; body: string | undefined },
+  ca: string,
+): Promise<{ status: number; text(): Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: init.method, headers: init.headers, ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: async () => Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
 }
 
 /** Creates a hearing with the given participants; returns ids, tokens and join URLs. */

@@ -3,7 +3,10 @@ import { t } from '../i18n.ts';
 import { actions } from '../actions.ts';
 import { CAMERA } from '../session.ts';
 
-type Problem = { key: 'devices.denied' | 'devices.missing' | 'devices.otherError'; error?: string };
+type Problem = { key: 'devices.denied' | 'devices.missing' | 'devices.otherError' | 'devices.insecure'; error?: string };
+
+/** Browsers give the camera and microphone only to a secure page (HTTPS, or this machine itself). */
+const insecure = (): boolean => !window.isSecureContext || !navigator.mediaDevices;
 
 const problemOf = (error: Error): Problem =>
   error.name === 'NotAllowedError' || error.name === 'SecurityError'
@@ -29,6 +32,10 @@ export function DeviceCheck() {
   useEffect(() => {
     let live: MediaStream | null = null;
     let cancelled = false;
+    if (insecure()) {
+      setProblem({ key: 'devices.insecure' });
+      return;
+    }
     navigator.mediaDevices
       .getUserMedia({
         audio: choice.mic ? { deviceId: { exact: choice.mic } } : true,
@@ -90,10 +97,12 @@ export function DeviceCheck() {
       <p>{t('devices.intro')}</p>
       {problem ? (
         <div class="problem" role="alert">
-          <p>{t(problem.key, { error: problem.error })}</p>
-          <button type="button" onClick={() => setAttempt((n) => n + 1)}>
-            {t('devices.retry')}
-          </button>
+          <p>{t(problem.key, { error: problem.error, origin: location.origin })}</p>
+          {problem.key !== 'devices.insecure' && (
+            <button type="button" onClick={() => setAttempt((n) => n + 1)}>
+              {t('devices.retry')}
+            </button>
+          )}
         </div>
       ) : (
         <>

@@ -1,0 +1,173 @@
+// Reaching the hearing from networks that do not let media through: a phone in a network namespace of
+// the test's own whose only way out is TCP to the server's HTTPS port and one TURN port (no UDP, no
+// route to the media ports) joins over HTTPS (the generated certificate) and exchanges audio and video
+// with the judge through the server's own coturn — over TURN/TCP, then over TURN/TLS. A page on plain
+// HTTP at that address is told why it gets no camera. Credentials expire; a weak secret is refused.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { createHearing, startTestServer } from './helpers/server.ts';
+import { CHROMIUM, launchBrowser, openJoin, waitForMediaFrom } from './helpers/browser.ts';
+import { createNetns, type TestNetns } from './helpers/netns.ts';
+import { configFromEnv } from '../server/app/config.ts';
+import { turnCredentials } from '../server/app/turn.ts';
+import type { HearingServer } from '../server/app/server.ts';
+
+const run = promisify(execFile);
+
+interface Path {
+  direction: 'send' | 'recv';
+  local: string;
+  protocol: string;
+  relayProtocol: string | null;
+}
+const paths = (page: Page): Promise<Path[]> => page.evaluate(() => (window as any).hearingClient.paths());
+
+describe('reaching the hearing through TURN and HTTPS', () => {
+  const ctx = {} as { server: HearingServer; plain: HearingServer; court: Browser; phone: Browser; net: TestNetns };
+  // This process's own TURN ports (a coturn from another program may hold 3478/5349).
+  const turnPort = 13000 + (process.pid % 500) * 2;
+  const tlsPort = turnPort + 1;
+  beforeAll(async () => {
+    ctx.net = createNetns();
+    // HTTPS with a certificate made for this machine's addresses (the link's included), coturn run by
+    // the server on the host side of the link, every participant relayed (policy relay). The media
+    // ports stay on 127.0.0.1: from the namespace there is no route to them at all.
+    ctx.server = await startTestServer({
+      host: ctx.net.hostIp,
+      listenIp: '127.0.0.1',
+      tls: 'self-signed',
+      turn: {
+        mode: 'embedded',
+        policy: 'relay',
+        host: ctx.net.hostIp,
+        listenIp: ctx.net.hostIp,
+        port: turnPort,
+        tlsPort,
+        relayMin: 50000,
+        relayMax: 50199,
+      },
+    });
+    ctx.plain = await startTestServer({ host: ctx.net.hostIp });
+    // The browsers accept the self-signed certificate (the page's and TURN/TLS's); nothing makes plain HTTP secure.
+    ctx.court = await launchBrowser(['--ignore-certificate-errors']);
+    ctx.phone = await launchBrowser(['--ignore-certificate-errors'], ctx.net.wrap(CHROMIUM));
+  });
+  afterAll(async () => {
+    await ctx.phone?.close();
+    await ctx.court?.close();
+    await ctx.server?.close();
+    await ctx.plain?.close();
+    ctx.net?.remove();
+  });
+
+  it('a phone whose network lets only TCP out joins over HTTPS and exchanges audio and video through TURN/TCP, then TURN/TLS', async () => {
+    const { server, net } = ctx;
+    expect(server.url).toMatch(new RegExp(`^https://${net.hostIp.replaceAll('.', '\\.')}:\\d+$`));
+    const serverPort = Number(new URL(server.url).port);
+    const h = await createHearing(server, [
+      { name: '王法官', role: 'judge' },
+      { name: '李四', role: 'party' },
+      { name: '张三', role: 'party' },
+    ]);
+    const [judge, li, zhang] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0], (typeof h.participants)[0]];
+    expect(li.joinUrl.startsWith(`${server.url}/join`)).toBe(true);
+    const judgePage = await openJoin(ctx.court, judge.joinUrl);
+
+    // TURN over TCP: the namespace may reach the HTTPS port and coturn's plain port, nothing else.
+    net.onlyTcpTo([serverPort, turnPort]);
+    const liPage = await openJoin(ctx.phone, li.joinUrl, { phone: true });
+    expect(liPage.url().startsWith(`https://${net.hostIp}:`)).toBe(true);
+    await waitForMediaFrom(liPage, judge.id, 30_000);
+    await waitForMediaFrom(judgePage, li.id, 30_000);
+    const overTcp = await paths(liPage);
+    expect(overTcp.map((p) => p.direction).sort()).toEqual(['recv', 'send']);
+    for (const p of overTcp) expect(p).toMatchObject({ local: 'relay', relayProtocol: 'tcp' });
+    // The judge, on the host, is relayed too (policy relay), over UDP.
+    for (const p of await paths(judgePage)) expect(p).toMatchObject({ local: 'relay', relayProtocol: 'udp' });
+    await liPage.context().close();
+
+    // TURN over TLS: now only the HTTPS port and coturn's TLS port.
+    net.onlyTcpTo([serverPort, tlsPort]);
+    const zhangPage = await openJoin(ctx.phone, zhang.joinUrl, { phone: true });
+    await waitForMediaFrom(zhangPage, judge.id, 30_000);
+    await waitForMediaFrom(judgePage, zhang.id, 30_000);
+    const overTls = await paths(zhangPage);
+    expect(overTls.length).toBe(2);
+    for (const p of overTls) expect(p).toMatchObject({ local: 'relay', relayProtocol: 'tls' });
+    await zhangPage.context().close();
+    await judgePage.context().close();
+  }, 150_000);
+
+  it('a page on plain HTTP at a network address is told it needs the https link, not left blank', async () => {
+    const { plain } = ctx;
+    expect(plain.url.startsWith('http://')).toBe(true);
+    const h = await createHearing(plain, [{ name: '李四', role: 'party' }]);
+    const context = await ctx.court.newContext({ permissions: ['camera', 'microphone'] });
+    const page = await context.newPage();
+    await page.goto(h.participants[0]!.joinUrl);
+    const alert = page.getByRole('alert');
+    await expect(alert.textContent()).resolves.toContain('此页面未使用安全连接');
+    expect(await alert.textContent()).toContain(new URL(plain.url).origin);
+    // No retry button: retrying cannot help on this address.
+    expect(await page.getByRole('button', { name: '重试' }).count()).toBe(0);
+    await context.close();
+  });
+
+  it('coturn refuses an expired credential and relays with a current one', async () => {
+    const { server, net } = ctx;
+    const secret = server.secrets.turnSecret;
+    const uclient = (username: string, credential: string) =>
+      run(
+        'turnutils_uclient',
+        ['-t', '-n', '1', '-m', '1', '-e', '127.0.0.1', '-r', '9', '-u', username, '-w', credential, '-p', String(turnPort), net.hostIp],
+        {
+          timeout: 20_000,
+        },
+      ).then(
+        ({ stdout, stderr }) => ({ ok: true, out: stdout + stderr }),
+        (error: { stdout?: string; stderr?: string }) => ({ ok: false, out: `${error.stdout ?? ''}${error.stderr ?? ''}` }),
+      );
+    const now = Math.floor(Date.now() / 1000);
+    const current = turnCredentials(secret, 'someone', now + 600);
+    const expired = turnCredentials(secret, 'someone', now - 60);
+    const forged = {
+      username: current.username,
+      credential: turnCredentials('another-secret-that-is-long-enough-0123', 'someone', now + 600).credential,
+    };
+    const good = await uclient(current.username, current.credential);
+    expect(good.out).not.toMatch(/401|Unauthorized/i);
+    expect(good.ok).toBe(true);
+    for (const bad of [expired, forged]) {
+      const refused = await uclient(bad.username, bad.credential);
+      expect(refused.ok, refused.out).toBe(false);
+      expect(refused.out).toContain('Cannot complete Allocation');
+    }
+    // coturn itself refused them: it found no valid credentials for that user.
+    expect(server.coturn!.output).toContain(`check_stun_auth: Cannot find credentials of user <${expired.username}>`);
+  });
+
+  it('a TURN secret that is missing or weak stops the server at start with a clear message', () => {
+    expect(() => configFromEnv({ HEARING_TURN_URLS: 'turn:turn.example.org:3478?transport=udp' })).toThrow(
+      /HEARING_TURN_URLS needs HEARING_TURN_SECRET/,
+    );
+    expect(() => configFromEnv({ HEARING_TURN_URLS: 'turn:turn.example.org:3478', HEARING_TURN_SECRET: 'short' })).toThrow(
+      /HEARING_TURN_SECRET is too weak: at least 32 characters/,
+    );
+    expect(() => configFromEnv({ HEARING_TURN_URLS: 'http://turn.example.org', HEARING_TURN_SECRET: 'x'.repeat(40) })).toThrow(
+      /not a TURN URL/,
+    );
+    expect(() => configFromEnv({ HEARING_TURN: 'embedded' })).toThrow(/HEARING_TURN_HOST/);
+    expect(() => configFromEnv({ HEARING_TURN_POLICY: 'relay' })).toThrow(/needs a TURN server/);
+    expect(() => configFromEnv({ HEARING_TLS_CERT: '/x.pem' })).toThrow(/go together/);
+    expect(
+      configFromEnv({ HEARING_TURN_URLS: 'turns:turn.example.org:5349?transport=tcp', HEARING_TURN_SECRET: 'x'.repeat(40) }).turn,
+    ).toEqual({
+      mode: 'external',
+      policy: 'all',
+      urls: ['turns:turn.example.org:5349?transport=tcp'],
+      secret: 'x'.repeat(40),
+    });
+  });
+});

@@ -42,7 +42,9 @@ export function api(server: HearingServer, key = server.secrets.apiKey): Api {
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     };
-    const response = server.tls ? await httpsRequest(`${server.url}${route}`, init, server.tls.cert) : await fetch(`${server.url}${route}`, init);
+    const response = server.tls
+      ? await httpsRequest(`${server.url}${route}`, init, server.tls.cert)
+      : await fetch(`${server.url}${route}`, init);
     const text = await response.text();
     let parsed: unknown = text;
     try {

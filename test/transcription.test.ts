@@ -128,10 +128,11 @@ describe('live transcription with pocketsphinx on real speech', () => {
     const refA = librivoxReference(clipA);
     const refB = librivoxReference(clipB);
     // A speaks first; B waits, then speaks while A is silent (each page loops its own file). The fake
-    // microphone starts playing at the device check, seconds before the page publishes: 3.5 s of silence
-    // first, so A's first words are not spoken into a page that is still joining.
-    const audioA = paddedClip(clipA, 3.5, 14);
-    const audioB = paddedClip(clipB, 12, 6);
+    // microphone starts playing at the device check, seconds before the page publishes: 7 s of silence
+    // first, so A's first words are not spoken into a page that is still joining (with 3.5 s, a busy CI
+    // run lost A's first 14 words that way: WER 0.77). B starts 8.5 s after A, as before.
+    const audioA = paddedClip(clipA, 7, 14);
+    const audioB = paddedClip(clipB, 15.5, 6);
     const browserA = await launchBrowser([`--use-file-for-fake-audio-capture=${audioA.file}`]);
     const browserB = await launchBrowser([`--use-file-for-fake-audio-capture=${audioB.file}`]);
     browsers.push(browserA, browserB);

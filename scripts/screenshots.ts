@@ -92,14 +92,15 @@ try {
   // 李四 speaks from a terminal (real speech through the transcriber).
   const speech = await speechIngest(server, h.id, people.other!.id, JFK.file);
   await judge.getByRole('button', { name: '开庭', exact: true }).click();
-  await speech.play();
+  // Seven browsers on this machine: the decoders take their time to start.
+  await speech.play(120_000);
   await clerk.getByRole('log', { name: '笔录' }).getByRole('listitem').first().waitFor({ timeout: 60_000 });
   const viewer = await open(people.viewer!.joinUrl, PHONE);
   await viewer.waitForFunction(() => (window as any).hearingClient?.state().joined === true); // eslint-disable-line
   // The judge approves and starts the public stream from the bench.
   await judge.getByRole('button', { name: '批准直播' }).click();
   await judge.getByRole('button', { name: '开始直播' }).click();
-  await judge.getByRole('region', { name: '录制与直播' }).getByText('直播中').waitFor();
+  await judge.getByRole('region', { name: '录制与直播' }).getByText('直播中').waitFor({ timeout: 120_000 });
   await viewer.waitForTimeout(2000); // the pictures settle (a screenshot, not a test)
   await shot(judge, 'judge-desktop', true);
   for (const [page, name] of [

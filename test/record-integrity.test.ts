@@ -101,11 +101,11 @@ describe('record integrity: loss accounting, tampering, bad input', () => {
     expect(segments.every((f) => ffprobe(f).codec === 'opus')).toBe(true);
   });
 
-  it('tells the bench of the loss once, summed, not once per gap (the record has each)', () => {
+  it('tells the bench of the loss once, summed over the hearing’s tracks, not once per gap (the record has each)', () => {
     const party = server.store.participants(hearingId)[0]!;
     const reported = server.store.auditLog(hearingId).filter((e) => e.action === 'record.gap');
     // The first gap is reported at once; the second, seconds later, waits for the next report (30 s on).
-    expect(reported.map((e) => e.detail)).toEqual([{ participantId: party.id, kind: 'audio', missing: 3, stalls: 0, dropped: 0 }]);
+    expect(reported.map((e) => e.detail)).toEqual([{ missing: 3, tracks: [{ participantId: party.id, kind: 'audio', missing: 3 }] }]);
   });
 
   it('verify names every kind of tampering', () => {

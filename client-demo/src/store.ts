@@ -78,10 +78,10 @@ export interface Alert {
   participantId?: string;
   reason?: string;
   alert?: string;
-  /** A recorded track's losses (`record.gap`). */
+  /** The recording's losses (`record.gap`): the track that lost most, packets lost in all, tracks that lost some. */
   kind?: 'audio' | 'video';
   missing?: number;
-  stalls?: number;
+  tracks?: number;
 }
 
 /** Where the recording and the public stream stand (the judge and clerk only). */

@@ -248,7 +248,15 @@ export class Signaling {
         participantId: typeof d.participantId === 'string' ? d.participantId : entry.actor,
         ...(typeof d.reason === 'string' ? { reason: d.reason.slice(0, 200) } : {}),
         ...(typeof d.alert === 'string' ? { alert: d.alert } : {}),
-        ...(entry.action === 'record.gap' ? { kind: d.kind, missing: d.missing, stalls: d.stalls } : {}),
+        // The track that lost most names the alert; how many lost some, and how much in all.
+        ...(entry.action === 'record.gap' && Array.isArray(d.tracks)
+          ? {
+              participantId: (d.tracks[0] as { participantId?: string } | undefined)?.participantId,
+              kind: (d.tracks[0] as { kind?: string } | undefined)?.kind,
+              missing: d.missing,
+              tracks: d.tracks.length,
+            }
+          : {}),
       });
     });
     // An invitation nobody answered: the one who asked is told, and the one asked stops being asked.

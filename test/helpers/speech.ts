@@ -59,8 +59,9 @@ export async function speechIngest(server: HearingServer, hearingId: string, par
   );
   return {
     producer,
-    async play(): Promise<void> {
-      await until('the transcriber taps the speaker', () => server.transcriber.activeTaps(hearingId) > 0, 30_000);
+    /** `tapWaitMs`: how long the transcriber may take to tap (longer on a machine also running many browsers). */
+    async play(tapWaitMs = 30_000): Promise<void> {
+      await until('the transcriber taps the speaker', () => server.transcriber.activeTaps(hearingId) > 0, tapWaitMs);
       const ffmpeg = spawn('ffmpeg', [
         ...['-v', 'error', '-re', '-i', file, '-af', 'apad=pad_dur=2', '-c:a', 'libopus', '-ar', '48000', '-ac', '2'],
         ...['-payload_type', '100', '-ssrc', String(ssrc), '-f', 'rtp', `rtp://127.0.0.1:${ingest.tuple.localPort}`],

@@ -31,27 +31,22 @@ interface TrackState {
   runAccounted?: boolean;
   /** What the recorder process reported when the run stopped. */
   lastStop?: { received: number; forwarded: number; ffmpegRuns: number; stderrTail: string };
-  /** Losses not yet reported to the bench, and when they last were (see LOSS_REPORT_MS). */
-  loss: { missing: number; stalls: number; dropped: number; reportedAt: number };
 }
 
 /**
- * A track's losses (packets never received, silences, backlog dropped) reach the bench at most this
- * often, summed since the last report; the record's manifest has every one as it happens.
+ * The hearing's losses (packets never received, backlog dropped) reach the bench at most this often,
+ * summed over its tracks since the last report; the record's manifest has every one (and every
+ * silence) as it happens.
  */
 const LOSS_REPORT_MS = 30_000;
 
-/** A summary of what a recorded track lost, for the hearing's log (the bench's 提醒). */
+/** A summary of what the hearing's recorded tracks lost since the last one, for its log (the bench's 提醒). */
 export interface RecordLoss {
   hearingId: string;
-  participantId: string;
-  kind: 'audio' | 'video';
-  /** Packets that never arrived (sequence gaps). */
+  /** Packets that never arrived (sequence gaps) or were dropped from a full backlog, summed. */
   missing: number;
-  /** Times the track went silent for longer than the recorder's stall limit. */
-  stalls: number;
-  /** Packets dropped because the recorder's backlog was full. */
-  dropped: number;
+  /** The tracks that lost some, the most first (at most 8). */
+  tracks: { participantId: string; kind: 'audio' | 'video'; missing: number }[];
 }
 
 export interface Checkpoint {
@@ -89,6 +84,9 @@ export class HearingRecording {
   private started: boolean;
   private room?: MediaRoom;
   private lastCheckpoint = { lines: 0, at: Date.now() };
+  /** Losses by track not yet reported to the bench, and when they last were (see LOSS_REPORT_MS). */
+  private losses = new Map<TrackState, number>();
+  private lossReportedAt = 0;
   private readonly checkpointTimer: NodeJS.Timeout;
 
   constructor(
@@ -266,14 +264,15 @@ export class HearingRecording {
         return;
       case 'gap':
         this.manifest.append({ type: 'event', event: 'gap', ...base, missing: m.missing, afterSeq: m.afterSeq, nextSeq: m.nextSeq }, m.at);
-        return this.lost(t, 'missing', m.missing);
+        return this.lost(t, m.missing);
       case 'stall':
         t.runAccounted = true;
+        // Not a loss for the bench: a silent microphone (Opus DTX) or a camera turned off stalls too.
         this.manifest.append({ type: 'event', event: 'stall', ...base, silentMs: m.silentMs, since: m.at });
-        return this.lost(t, 'stalls', 1);
+        return;
       case 'dropped':
         this.manifest.append({ type: 'event', event: 'recorder.backlog_dropped', ...base, packets: m.packets }, m.at);
-        return this.lost(t, 'dropped', m.packets);
+        return this.lost(t, m.packets);
       case 'flowing':
         this.manifest.append({ type: 'event', event: 'stall.ended', ...base, afterMs: m.afterMs }, m.at);
         return;
@@ -301,14 +300,18 @@ export class HearingRecording {
     }
   }
 
-  /** Adds to a track's losses; reports them (summed) when the last report is LOSS_REPORT_MS old. */
-  private lost(t: TrackState, what: 'missing' | 'stalls' | 'dropped', n: number): void {
-    t.loss[what] += n;
+  /** Adds to a track's losses; reports the hearing's (summed) when the last report is LOSS_REPORT_MS old. */
+  private lost(t: TrackState, n: number): void {
+    this.losses.set(t, (this.losses.get(t) ?? 0) + n);
     const now = Date.now();
-    if (now - t.loss.reportedAt < LOSS_REPORT_MS) return;
-    const { missing, stalls, dropped } = t.loss;
-    t.loss = { missing: 0, stalls: 0, dropped: 0, reportedAt: now };
-    this.ctx.onLoss?.({ hearingId: this.hearingId, participantId: t.participantId, kind: t.kind, missing, stalls, dropped });
+    if (now - this.lossReportedAt < LOSS_REPORT_MS) return;
+    const tracks = [...this.losses]
+      .sort((a, b) => b[1] - a[1])
+      .map(([track, missing]) => ({ participantId: track.participantId, kind: track.kind, missing }));
+    this.losses = new Map();
+    this.lossReportedAt = now;
+    const missing = tracks.reduce((sum, x) => sum + x.missing, 0);
+    this.ctx.onLoss?.({ hearingId: this.hearingId, missing, tracks: tracks.slice(0, 8) });
   }
 
   /** The recorder process died: its tracks are gone; start them again. */
@@ -371,7 +374,6 @@ export class HearingRecording {
       codec: codec.mimeType,
       nextNumber: 1,
       running: false,
-      loss: { missing: 0, stalls: 0, dropped: 0, reportedAt: 0 },
     };
     Object.assign(t, { tap, running: true, runStartedAt: new Date().toISOString(), runAccounted: false });
     this.tracks.set(trackId, t);

@@ -217,13 +217,7 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
       if (hearingTaps.get(info.producerId) === tap) {
         hearingTaps.delete(info.producerId);
         // An engine that died under a speaker still talking is started again (a few times per speaker).
-        const restarts = (this.restarts.get(info.producerId) ?? 0) + 1;
-        this.restarts.set(info.producerId, restarts);
-        if (restarts <= MAX_RESTARTS) {
-          setTimeout(() => {
-            if (!this.closed && this.o.inSession(room.hearingId) && room.findProducer(info.producerId)) void this.tap(room, info);
-          }, 1000).unref();
-        }
+        this.retry(room, info);
         this.emit('notice', {
           hearingId: room.hearingId,
           action: 'transcript.engine_exit',
@@ -238,10 +232,22 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
         detail: { participantId: info.participantId, error: 'ffmpeg did not open its RTP port' },
       });
       this.untap(room.hearingId, info.producerId);
+      // A decoder too slow to start on a busy machine: tried again like one that died.
+      this.retry(room, info);
       return;
     }
     await media.connect(port);
     tap.originMs = Date.now();
+  }
+
+  /** Taps the speaker again a second later, a few times per speaker (MAX_RESTARTS). */
+  private retry(room: MediaRoom, info: ProducerInfo): void {
+    const restarts = (this.restarts.get(info.producerId) ?? 0) + 1;
+    this.restarts.set(info.producerId, restarts);
+    if (restarts > MAX_RESTARTS) return;
+    setTimeout(() => {
+      if (!this.closed && this.o.inSession(room.hearingId) && room.findProducer(info.producerId)) void this.tap(room, info);
+    }, 1000).unref();
   }
 
   private untap(hearingId: string, producerId: string): void {

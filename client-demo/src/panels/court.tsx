@@ -113,7 +113,7 @@ export function Alerts() {
               name: (a.participantId && s.people[a.participantId]?.name) || t('alerts.system'),
               kind: a.kind ? t(`alerts.kinds.${a.kind}`) : '',
               missing: a.missing ?? 0,
-              stalls: a.stalls ?? 0,
+              count: a.tracks ?? 1,
             })}
             {a.alert ? ` · ${t(`identity.alerts.${a.alert}`)}` : ''}
           </li>

@@ -94,7 +94,7 @@ try {
   await judge.getByRole('button', { name: '开庭', exact: true }).click();
   // Seven browsers on this machine: the decoders take their time to start.
   await speech.play(120_000);
-  await clerk.getByRole('log', { name: '笔录' }).getByRole('listitem').first().waitFor({ timeout: 60_000 });
+  await clerk.getByRole('log', { name: '笔录' }).getByRole('listitem').filter({ hasText: '李四' }).first().waitFor({ timeout: 90_000 });
   const viewer = await open(people.viewer!.joinUrl, PHONE);
   await viewer.waitForFunction(() => (window as any).hearingClient?.state().joined === true); // eslint-disable-line
   // The judge approves and starts the public stream from the bench.

@@ -43,7 +43,7 @@ export { LIBRIVOX, librivoxReference, wordErrorRate } from '../../benchmarks/lib
 
 /**
  * Real speech as Opus RTP from ffmpeg into a hearing's ingest PlainTransport, as a SIP gateway would
- * send it (no browser capture processing on the way). `play` waits until the transcriber taps the
+ * send it (no browser capture processing on the way). `play` waits until the transcriber taps this
  * producer (the hearing must be in session by then), then sends the clip in real time with 2 s of
  * silence after it.
  */
@@ -61,7 +61,7 @@ export async function speechIngest(server: HearingServer, hearingId: string, par
     producer,
     /** `tapWaitMs`: how long the transcriber may take to tap (longer on a machine also running many browsers). */
     async play(tapWaitMs = 30_000): Promise<void> {
-      await until('the transcriber taps the speaker', () => server.transcriber.activeTaps(hearingId) > 0, tapWaitMs);
+      await until('the transcriber taps the speaker', () => server.transcriber.isTapped(hearingId, producer.id), tapWaitMs);
       const ffmpeg = spawn('ffmpeg', [
         ...['-v', 'error', '-re', '-i', file, '-af', 'apad=pad_dur=2', '-c:a', 'libopus', '-ar', '48000', '-ac', '2'],
         ...['-payload_type', '100', '-ssrc', String(ssrc), '-f', 'rtp', `rtp://127.0.0.1:${ingest.tuple.localPort}`],

@@ -93,6 +93,11 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
   }
 
   /** Speakers of the hearing whose audio is flowing into a recognizer (tap connected). */
+  /** Whether this producer's speech reaches a decoder now. */
+  isTapped(hearingId: string, producerId: string): boolean {
+    return (this.taps.get(hearingId)?.get(producerId)?.originMs ?? 0) > 0;
+  }
+
   activeTaps(hearingId: string): number {
     return [...(this.taps.get(hearingId)?.values() ?? [])].filter((t) => t.originMs > 0).length;
   }

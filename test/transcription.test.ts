@@ -178,5 +178,5 @@ describe('live transcription with pocketsphinx on real speech', () => {
     expect(wordErrorRate(refB, textB)).toBeLessThan(wordErrorRate(refA, textB));
     // In turn: B's speech is recognized as starting after A's first utterance ended.
     expect(firstB).toBeGreaterThan(Date.parse(byA[0].end));
-  });
+  }, 120_000);
 });

@@ -16,6 +16,8 @@ apt_pkgs=(
   # HTTPS (the self-signed certificate is made with openssl), TURN (coturn, run by the server with
   # HEARING_TURN=embedded), and the firewall inside the reach test's network namespace
   openssl coturn nftables
+  # the reverse proxy of docs/deploy.md, run by test/proxy.test.ts
+  nginx
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do

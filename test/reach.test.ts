@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { createHearing, startTestServer } from './helpers/server.ts';
+import { until } from './helpers/wait.ts';
 import { CHROMIUM, launchBrowser, openJoin, waitForMediaFrom } from './helpers/browser.ts';
 import { createNetns, type TestNetns } from './helpers/netns.ts';
 import { configFromEnv } from '../server/app/config.ts';
@@ -25,7 +26,7 @@ interface Path {
 const paths = (page: Page): Promise<Path[]> => page.evaluate(() => (window as any).hearingClient.paths());
 
 describe('reaching the hearing through TURN and HTTPS', () => {
-  const ctx = {} as { server: HearingServer; plain: HearingServer; court: Browser; phone: Browser; net: TestNetns };
+  const ctx = {} as { server: HearingServer; plain: HearingServer; tcp: HearingServer; court: Browser; phone: Browser; net: TestNetns };
   // This process's own TURN ports (a coturn from another program may hold 3478/5349).
   const turnPort = 13000 + (process.pid % 500) * 2;
   const tlsPort = turnPort + 1;
@@ -50,6 +51,8 @@ describe('reaching the hearing through TURN and HTTPS', () => {
       },
     });
     ctx.plain = await startTestServer({ host: ctx.net.hostIp });
+    // No TURN, the media ports on the link's host side: what a firewall that lets only TCP through leaves is ICE-TCP.
+    ctx.tcp = await startTestServer({ host: ctx.net.hostIp, listenIp: ctx.net.hostIp, tls: 'self-signed' });
     // The browsers accept the self-signed certificate (the page's and TURN/TLS's); nothing makes plain HTTP secure.
     ctx.court = await launchBrowser(['--ignore-certificate-errors']);
     ctx.phone = await launchBrowser(['--ignore-certificate-errors'], ctx.net.wrap(CHROMIUM));
@@ -59,6 +62,7 @@ describe('reaching the hearing through TURN and HTTPS', () => {
     await ctx.court?.close();
     await ctx.server?.close();
     await ctx.plain?.close();
+    await ctx.tcp?.close();
     ctx.net?.remove();
   });
 
@@ -100,6 +104,29 @@ describe('reaching the hearing through TURN and HTTPS', () => {
     await judgePage.context().close();
   }, 150_000);
 
+  it('with no TURN and only TCP let out, the phone reaches the media ports over ICE-TCP', async () => {
+    const { tcp, net } = ctx;
+    const serverPort = Number(new URL(tcp.url).port);
+    const h = await createHearing(tcp, [
+      { name: '王法官', role: 'judge' },
+      { name: '李四', role: 'party' },
+    ]);
+    const [judge, li] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0]];
+    net.onlyTcpTo([serverPort, `${tcp.config.rtcMinPort}-${tcp.config.rtcMaxPort}`]);
+    const judgePage = await openJoin(ctx.court, judge.joinUrl);
+    const liPage = await openJoin(ctx.phone, li.joinUrl, { phone: true });
+    await waitForMediaFrom(liPage, judge.id, 30_000);
+    await waitForMediaFrom(judgePage, li.id, 30_000);
+    const used = await paths(liPage);
+    expect(used.length).toBe(2);
+    // Chromium's active TCP candidate is learned by the server as it connects: `prflx`, over TCP, no relay.
+    for (const p of used) expect(p).toMatchObject({ local: expect.stringMatching(/^(host|prflx)$/), protocol: 'tcp', relayProtocol: null });
+    // The judge, with UDP open, stays on UDP.
+    for (const p of await paths(judgePage)) expect(p).toMatchObject({ local: 'host', protocol: 'udp' });
+    await liPage.context().close();
+    await judgePage.context().close();
+  }, 90_000);
+
   it('a page on plain HTTP at a network address is told it needs the https link, not left blank', async () => {
     const { plain } = ctx;
     expect(plain.url.startsWith('http://')).toBe(true);
@@ -115,7 +142,7 @@ describe('reaching the hearing through TURN and HTTPS', () => {
     await context.close();
   });
 
-  it('coturn refuses an expired credential and relays with a current one', async () => {
+  it('coturn refuses an expired credential and relays with a current one; killed, it is started again', async () => {
     const { server, net } = ctx;
     const secret = server.secrets.turnSecret;
     const uclient = (username: string, credential: string) =>
@@ -146,7 +173,13 @@ describe('reaching the hearing through TURN and HTTPS', () => {
     }
     // coturn itself refused them: it found no valid credentials for that user.
     expect(server.coturn!.output).toContain(`check_stun_auth: Cannot find credentials of user <${expired.username}>`);
-  });
+
+    // coturn killed: the server starts it again, and it relays again.
+    const before = server.coturn!.pid!;
+    process.kill(before, 'SIGKILL');
+    await until('coturn started again', () => server.coturn!.pid !== before && server.coturn!.pid, 15_000);
+    await until('coturn relays again', async () => (await uclient(current.username, current.credential)).ok, 20_000);
+  }, 90_000);
 
   it('a TURN secret that is missing or weak stops the server at start with a clear message', () => {
     expect(() => configFromEnv({ HEARING_TURN_URLS: 'turn:turn.example.org:3478?transport=udp' })).toThrow(

@@ -5,7 +5,7 @@ import dgram from 'node:dgram';
 import http from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Socket } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import { api, createHearing, startTestServer, uploadEvidence, withServer } from './helpers/server.ts';
 import { connect, refusal, request } from './helpers/socket.ts';
@@ -646,5 +646,44 @@ describe('trust: keys and tokens cannot be guessed at speed', () => {
     expect(await refusal(server.url, participants[0]!.token)).toMatchObject({ code: 'too_many_failures' });
     // Another address is served.
     expect(await fromOther(`${server.url}/api/v1/hearings`, server.secrets.apiKey)).toBe(200);
+  });
+});
+
+describe('trust: behind a reverse proxy, one client guessing does not lock out the others', () => {
+  // The proxy is on this machine (loopback): the client's address comes from its X-Forwarded-For.
+  const ctx = withServer({ authFailuresPerMinute: 3, trustProxy: 'loopback' });
+
+  it('the failures count against the address the proxy names, for REST and signaling alike', async () => {
+    const { server } = ctx;
+    const { participants } = await createHearing(server, [{ name: 'Party Li', role: 'party' }]);
+    const from = (address: string) => ({ 'x-forwarded-for': address });
+    const guesser = api(server, 'wrong-key-0123456789');
+    for (let i = 0; i < 4; i++) expect((await guesser('GET', '/api/v1/hearings', undefined, from('203.0.113.7'))).status).toBe(401);
+    // The guesser is refused now, even with the right key and a valid token...
+    const right = api(server);
+    expect((await right('GET', '/api/v1/hearings', undefined, from('203.0.113.7'))).status).toBe(429);
+    const token = participants[0]!.token;
+    const viaProxy = (address: string) =>
+      new Promise<{ code?: string } | 'connected'>((resolve) => {
+        const socket = io(server.url, {
+          auth: { token },
+          transports: ['websocket'],
+          reconnection: false,
+          forceNew: true,
+          extraHeaders: from(address),
+        });
+        socket.once('connect', () => {
+          socket.close();
+          resolve('connected');
+        });
+        socket.once('connect_error', (error: Error & { data?: { code?: string } }) => {
+          socket.close();
+          resolve({ code: error.data?.code });
+        });
+      });
+    expect(await viaProxy('203.0.113.7')).toEqual({ code: 'too_many_failures' });
+    // ...while everybody else behind the same proxy is served.
+    expect((await right('GET', '/api/v1/hearings', undefined, from('198.51.100.20'))).status).toBe(200);
+    expect(await viaProxy('198.51.100.20')).toBe('connected');
   });
 });

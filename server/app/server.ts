@@ -87,6 +87,28 @@ export async function startServer(config: Config): Promise<HearingServer> {
   });
   const tlsMaterial = config.tls ? loadTls(config.tls, config.dataDir) : undefined;
   if (tlsMaterial?.generated) console.log(`[server] generated a self-signed certificate, SHA-256 ${tlsMaterial.fingerprint}`);
+  // TURN: credentials for every participant; coturn started here when the server runs it itself (first:
+  // a coturn that cannot start stops the server before it has started anything else).
+  let coturn: Coturn | undefined;
+  let ice: TurnService | undefined;
+  if (config.turn) {
+    const secret = config.turn.mode === 'external' ? config.turn.secret : (config.turn.secret ?? secrets.turnSecret);
+    ice = new TurnService(config.turn, secret, Boolean(tlsMaterial));
+    if (config.turn.mode === 'embedded') {
+      const peerIp = config.announcedIp ?? config.listenIp;
+      coturn = await Coturn.start({
+        dir: path.join(config.dataDir, 'turn'),
+        secret,
+        listenIp: config.turn.listenIp,
+        port: config.turn.port,
+        tlsPort: config.turn.tlsPort,
+        relayMin: config.turn.relayMin,
+        relayMax: config.turn.relayMax,
+        peerIp: peerIp === '0.0.0.0' ? '127.0.0.1' : peerIp,
+        ...(tlsMaterial ? { tls: { cert: tlsMaterial.certFile, key: tlsMaterial.keyFile } } : {}),
+      });
+    }
+  }
   const store = new Store(config.dataDir);
   const tokens = new TokenIssuer(secrets.jwtSecret, config.tokenTtlSeconds);
   let baseUrl = config.publicUrl ?? '';
@@ -268,27 +290,6 @@ export async function startServer(config: Config): Promise<HearingServer> {
   // that moment fails with ECONNRESET (seen in a busy CI run with Node's 5 s default).
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  // TURN: credentials for every participant; coturn started here when the server runs it itself.
-  let coturn: Coturn | undefined;
-  let ice: TurnService | undefined;
-  if (config.turn) {
-    const secret = config.turn.mode === 'external' ? config.turn.secret : (config.turn.secret ?? secrets.turnSecret);
-    ice = new TurnService(config.turn, secret, Boolean(tlsMaterial));
-    if (config.turn.mode === 'embedded') {
-      const peerIp = config.announcedIp ?? config.listenIp;
-      coturn = await Coturn.start({
-        dir: path.join(config.dataDir, 'turn'),
-        secret,
-        listenIp: config.turn.listenIp,
-        port: config.turn.port,
-        tlsPort: config.turn.tlsPort,
-        relayMin: config.turn.relayMin,
-        relayMax: config.turn.relayMax,
-        peerIp: peerIp === '0.0.0.0' ? '127.0.0.1' : peerIp,
-        ...(tlsMaterial ? { tls: { cert: tlsMaterial.certFile, key: tlsMaterial.keyFile } } : {}),
-      });
-    }
-  }
   const io = new SocketServer(server, { maxHttpBufferSize: 256 * 1024, serveClient: false });
   const consultations = new ConsultationService({ hearings, plane });
   const signaling = new Signaling({

@@ -144,14 +144,12 @@ export class Coturn {
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
+    let up = false;
     child.once('exit', (code, signal) => {
-      if (this.closing || this.child !== child) return;
-      this.restarts++;
-      console.warn(`[turn] coturn exited (${code ?? signal}); restarting (${this.restarts}): ${this.tail.slice(-300)}`);
-      setTimeout(
-        () => void this.run().catch((e: Error) => console.warn(`[turn] ${e.message}`)),
-        Math.min(30_000, 1000 * this.restarts),
-      ).unref();
+      // One that never came up is the start's failure (thrown below), not something to retry forever.
+      if (this.closing || this.child !== child || !up) return;
+      console.warn(`[turn] coturn exited (${code ?? signal}): ${this.tail.slice(-300)}`);
+      this.restart();
     });
     const host = this.o.listenIp ?? '127.0.0.1';
     const until = Date.now() + START_MS;
@@ -163,6 +161,24 @@ export class Coturn {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
+    up = true;
+  }
+
+  /** Starts coturn again after it died, backing off (1 s more each time, at most 30 s) until it is up. */
+  private restart(): void {
+    if (this.closing) return;
+    this.restarts++;
+    setTimeout(
+      () => {
+        if (this.closing) return;
+        console.warn(`[turn] restarting coturn (${this.restarts})`);
+        this.run().catch((e: Error) => {
+          console.warn(`[turn] ${e.message}`);
+          this.restart();
+        });
+      },
+      Math.min(30_000, 1000 * this.restarts),
+    ).unref();
   }
 
   /** What coturn wrote last (its refusals: `check_stun_auth: Cannot find credentials of user …`). */

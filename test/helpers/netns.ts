@@ -28,7 +28,7 @@ export interface TestNetns {
    * From now on the namespace sends nothing but TCP to these ports of the host side (and the answers
    * to what it is sent): no UDP at all, no other address (nftables inside the namespace).
    */
-  onlyTcpTo(ports: number[]): void;
+  onlyTcpTo(ports: (number | `${number}-${number}`)[]): void;
   remove(): void;
 }
 

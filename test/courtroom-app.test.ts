@@ -409,6 +409,21 @@ describe('the courtroom app', () => {
     );
     await judgePage.getByRole('button', { name: '传唤王五到庭' }).waitFor();
 
+    // Everybody falls silent for the signing (the fake microphones beep, and pocketsphinx sometimes makes a
+    // word of a beep: a line after the freeze changes the transcript, and the signature is then rightly
+    // shown invalid — CI run 8). Each turns their microphone off, paused at the server.
+    for (const page of [judgePage, clerkPage, partyPage]) {
+      const mic = page.getByRole('button', { name: '麦克风', exact: true });
+      await mic.click();
+      expect(await mic.getAttribute('aria-pressed')).toBe('false');
+    }
+    await until('every microphone paused at the server', () =>
+      ctx.server.plane
+        .get(h.id)!
+        .producers()
+        .filter((p) => p.kind === 'audio' && [judge.id, clerk!.id, party!.id].includes(p.participantId))
+        .every((p) => p.paused),
+    );
     // The clerk freezes; the party signs by hand on the phone; everybody sees the valid signature.
     await clerkPage.getByRole('button', { name: '冻结笔录以供签名' }).click();
     const pad = partyPage.getByRole('img', { name: '在此处手写签名' });

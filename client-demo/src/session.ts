@@ -41,6 +41,14 @@ export interface RemoteTrackStats extends InboundStats {
   kind: 'audio' | 'video';
 }
 
+/** How one transport reaches the server (see Session.paths). */
+export interface TransportPath {
+  direction: 'send' | 'recv';
+  local: string;
+  protocol: string;
+  relayProtocol: string | null;
+}
+
 /** The camera asked for (the device check's choice adds its deviceId). */
 export const CAMERA = { width: 640, height: 480, frameRate: 24 } as const;
 const PUBLISHING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness']);
@@ -408,8 +416,8 @@ export class Session {
    * How each transport reaches the server: the selected candidate pair's local candidate type
    * (`host`, `srflx`, `relay`), its protocol, and over which protocol a relay reaches the TURN server.
    */
-  async paths(): Promise<{ direction: 'send' | 'recv'; local: string; protocol: string; relayProtocol: string | null }[]> {
-    const out: { direction: 'send' | 'recv'; local: string; protocol: string; relayProtocol: string | null }[] = [];
+  async paths(): Promise<TransportPath[]> {
+    const out: TransportPath[] = [];
     for (const [direction, transport] of [
       ['send', this.sendTransport],
       ['recv', this.recvTransport],

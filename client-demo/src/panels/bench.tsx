@@ -4,7 +4,8 @@ import { run } from '../actions.ts';
 import { update, useApp, type CourtMedia } from '../store.ts';
 import { AskAgain } from './confirm.tsx';
 
-const COURT = new Set(['judge', 'clerk']);
+/** The bench: the roles that run the recording and the stream, and get the alerts. */
+export const COURT = new Set(['judge', 'clerk']);
 
 /**
  * The bench's recording and public stream: the recording paused and resumed with a reason (both go into

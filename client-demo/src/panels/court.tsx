@@ -3,6 +3,7 @@ import { t } from '../i18n.ts';
 import { run } from '../actions.ts';
 import { useApp } from '../store.ts';
 import { AskAgain } from './confirm.tsx';
+import { COURT } from './bench.tsx';
 
 /** The judge's hearing control: one button per state or phase the hearing may go to, by its name. */
 export function CourtControls() {
@@ -96,12 +97,10 @@ function CallButton({ participantId, name, waiting }: { participantId: string; n
   );
 }
 
-const BENCH = new Set(['judge', 'clerk']);
-
 /** What the bench is alerted to as it happens (newest first): people dropping out, faults, identity. */
 export function Alerts() {
   const s = useApp();
-  if (!s.self || !BENCH.has(s.self.role) || !s.alerts.length) return null;
+  if (!s.self || !COURT.has(s.self.role) || !s.alerts.length) return null;
   return (
     <section class="alerts" aria-labelledby="alerts-heading">
       <h2 id="alerts-heading">{t('alerts.heading')}</h2>

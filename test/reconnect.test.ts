@@ -1,13 +1,14 @@
 // A party's network drops for 5 s: their browser runs in a network namespace of the test's own. Twice:
-// the signal is lost (every packet vanishes, nothing tells the browser), then the network changes (the
-// link goes down: the browser closes its connections). Each time the page shows a banner while it is
-// cut off, and the media come back in both directions without a reload.
+// the signal is lost (every packet vanishes, nothing tells the browser), then the link goes down (the
+// browser closes its connections). Each time the page shows a banner while it is cut off, and the media
+// come back in both directions without a reload. Then the phone moves to another address for good (Wi-Fi
+// to mobile data): the page resumes the same transports from there, with an ICE restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { api, createHearing, startTestServer } from './helpers/server.ts';
 import { CHROMIUM, launchBrowser, openJoin, stats, waitForMediaFrom } from './helpers/browser.ts';
 import { createNetns, type TestNetns } from './helpers/netns.ts';
-import { sleep } from './helpers/wait.ts';
+import { sleep, until } from './helpers/wait.ts';
 import type { HearingServer } from '../server/app/server.ts';
 
 /** What `page` has received from `from` so far (the baseline for "media again"). */
@@ -37,7 +38,7 @@ describe('a party whose network drops', () => {
     ctx.net?.remove();
   });
 
-  it('sees a banner while cut off for 5 s (signal lost, then network changed), and the media come back both ways without a reload', async () => {
+  it('sees a banner while cut off for 5 s (signal lost, link down), and after a move to another address; the media come back both ways on the same transports, without a rejoin', async () => {
     const { server, net } = ctx;
     const h = await createHearing(server, [
       { name: '王法官', role: 'judge' },
@@ -75,6 +76,13 @@ describe('a party whose network drops', () => {
       console.log(`${banner}: media back both ways ${Date.now() - backAt} ms after the network`);
     };
 
+    const client = () =>
+      partyPage.evaluate(
+        () => (window as any).hearingClient.state() as { joins: number; resumes: number; iceRestarts: number; transports: string[] },
+      );
+    const { transports } = await client();
+    expect(transports).toHaveLength(2);
+
     // The signal lost: the connections stay open and the media resume by themselves (no rejoin).
     await cutOff(
       () => net.silence(),
@@ -82,23 +90,53 @@ describe('a party whose network drops', () => {
       '网络中断，音视频正在恢复',
     );
     expect(await joins()).toBe(1);
-    // The network changed: the browser drops its connections, the page reconnects and joins again.
+    // The link went down: the browser drops its connection and connects again; the server kept the party's
+    // transports, producers and consumers, and the page resumes them (an ICE restart, no rejoin).
     await cutOff(
       () => net.down(),
       () => net.up(),
       '网络中断，正在重新连接',
     );
-    expect(await joins()).toBe(2);
-    // The bench was alerted that the party dropped out.
-    await judgePage.getByRole('region', { name: '提醒' }).getByText('张三已离开庭审').waitFor();
+    const afterDrop = await client();
+    expect(afterDrop).toMatchObject({ joins: 1, transports });
+    expect(afterDrop.resumes).toBeGreaterThanOrEqual(1);
+    expect(afterDrop.iceRestarts).toBeGreaterThanOrEqual(2);
+
+    // The phone moves to another network for good (its address changes): the page finds its connection
+    // dead by itself, connects from the new address and resumes the same transports with an ICE restart.
+    const movedAt = Date.now();
+    net.moveAddress();
+    const [movedJudge, movedParty] = await Promise.all([received(judgePage, party.id), received(partyPage, judge.id)]);
+    await partyPage.getByRole('alert').filter({ hasText: '网络中断' }).waitFor({ timeout: 15_000 });
+    // Media again both ways (more than what was in flight at the move), then the resume on the same transports.
+    await Promise.all([
+      waitForMediaFrom(judgePage, party.id, 30_000, { audio: movedJudge.audio + 10, video: movedJudge.video + 3 }),
+      waitForMediaFrom(partyPage, judge.id, 30_000, { audio: movedParty.audio + 10, video: movedParty.video + 3 }),
+    ]);
+    const backMs = Date.now() - movedAt;
+    await until('resumed from the new address', async () => (await client()).resumes > afterDrop.resumes, 30_000);
+    console.log(`address moved: media back both ways ${backMs} ms after the move, resumed ${Date.now() - movedAt} ms after`);
+    const [atJudge, atParty] = await Promise.all([received(judgePage, party.id), received(partyPage, judge.id)]);
+    await Promise.all([
+      waitForMediaFrom(judgePage, party.id, 30_000, { audio: atJudge.audio + 25, video: atJudge.video + 10 }),
+      waitForMediaFrom(partyPage, judge.id, 30_000, { audio: atParty.audio + 25, video: atParty.video + 10 }),
+    ]);
+    await partyPage.getByRole('alert').waitFor({ state: 'detached', timeout: 30_000 });
+    const afterMove = await client();
+    expect(afterMove).toMatchObject({ joins: 1, transports });
+    expect(afterMove.iceRestarts).toBeGreaterThanOrEqual(afterDrop.iceRestarts + 2);
+    expect(server.plane.get(h.id)!.holdsTransports(party.id, transports), 'the same transports at the server').toBe(true);
+    // The bench was told the party is back; the page was never reloaded.
+    await judgePage.getByRole('region', { name: '提醒' }).getByText('张三已重新连接', { exact: false }).first().waitFor();
     expect(await partyPage.evaluate(() => (window as any).beforeTheDrop), 'the same page: no reload').toBe(true);
-    // The court's record has the reconnect (the party left and joined again).
+    // The court's record has each reconnect, and no leave or second join: only the media gaps between.
     const log = server.store
       .auditLog(h.id)
       .filter((e) => e.actor === party.id)
       .map((e) => e.action);
-    expect(log.filter((a) => a === 'participant.joined')).toHaveLength(2);
-    expect(log).toContain('participant.left');
+    expect(log.filter((a) => a === 'participant.joined')).toHaveLength(1);
+    expect(log).not.toContain('participant.left');
+    expect(log.filter((a) => a === 'participant.reconnected').length).toBeGreaterThanOrEqual(2);
     for (const page of [judgePage, partyPage]) await page.context().close();
   }, 150_000);
 });

@@ -88,7 +88,10 @@ socket.on('connect', () => {
   start('connect');
 });
 socket.on('disconnect', (reason) => {
-  session.teardown();
+  // A connection that dropped keeps the media as they are: the server holds them a while for the page to
+  // resume (HEARING_RECONNECT_GRACE_S). A goodbye from either side drops them.
+  if (reason === 'io client disconnect' || reason === 'io server disconnect') session.teardown();
+  else session.suspend();
   tellHost('left', { reason });
   lastError = `disconnected: ${reason}`;
   // The server ended the connection (removed, replaced, hearing closed): that is said instead; no banner.
@@ -128,6 +131,11 @@ socket.on(
 socket.on('consumerClosed', ({ consumerId }) => session.closeConsumer(consumerId));
 socket.on('participantJoined', (p) => session.participantJoined(p));
 socket.on('participantLeft', ({ participantId }) => session.participantLeft(participantId));
+// Their connection dropped: shown offline, their picture and sound kept for when they come back.
+socket.on('participantOffline', ({ participantId }: { participantId: string }) => ui.setOnline(participantId, false));
+// Leaving the page says goodbye, so the server does not wait for this participant to come back.
+addEventListener('pagehide', () => socket.connected && socket.disconnect());
+addEventListener('pageshow', (e) => e.persisted && socket.connect());
 socket.on('stateChanged', ({ state, allowedTransitions }) => {
   session.onState(state, allowedTransitions);
   tellHost('stateChanged', { state });
@@ -196,6 +204,9 @@ const hearingClient = {
     connected: socket.connected,
     joined: session.joined,
     joins: session.joins,
+    resumes: session.resumes,
+    iceRestarts: session.iceRestarts,
+    transports: session.transportIds(),
     self: session.self,
     hearingState: session.hearingState,
     lastError,

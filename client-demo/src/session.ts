@@ -22,6 +22,8 @@ interface JoinReply {
   self: Self;
   /** A witness not called in: no media, nobody, nothing of the courtroom. */
   waiting?: boolean;
+  /** The server kept this page's transports through a dropped connection: media carry on. */
+  resumed?: boolean;
   hearing: { id: string; caseNumber: string; title: string; state: string; allowedTransitions: string[] };
   participants: { participantId: string; name: string; role: string; represents?: string[]; waiting?: boolean }[];
   routerRtpCapabilities: types.RtpCapabilities;
@@ -54,6 +56,8 @@ export const CAMERA = { width: 640, height: 480, frameRate: 24 } as const;
 const PUBLISHING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness']);
 /** Nothing received on a transport for this long: the banner says the media are interrupted. */
 const STALL_MS = 2500;
+/** Media silent and the signaling connection unanswered for this long: the connection is made again. */
+const PROBE_MS = 3000;
 const SIGNING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter']);
 const SIGNING = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 
@@ -90,14 +94,23 @@ export class Session {
   hearingState = 'unknown';
   joined = false;
   joins = 0;
+  /** Connections that dropped and came back to the same transports (no rejoin), and ICE restarts done. */
+  resumes = 0;
+  iceRestarts = 0;
+  /** The connection dropped without a goodbye: the transports stay up for the server to resume them. */
+  private suspended = false;
 
   constructor(private readonly signaling: SignalingClient) {}
 
   async start(): Promise<void> {
     const generation = ++this.generation;
-    this.teardown();
-    const reply = await this.signaling.request<JoinReply>('join');
+    // Back after a dropped connection with the transports still up: the server may have kept them.
+    const kept = this.keptTransports();
+    if (!kept) this.teardown();
+    const reply = await this.signaling.request<JoinReply>('join', kept ? { resume: { transports: kept } } : {});
     if (generation !== this.generation) return;
+    // Not resumed (it waited too long, or the server restarted): the server joined the page afresh.
+    if (kept && !reply.resumed) this.teardown();
     this.self = reply.self;
     for (const p of reply.participants) this.names.set(p.participantId, { name: p.name, role: p.role, represents: p.represents });
     ui.setPeople(reply.participants, reply.self);
@@ -124,6 +137,7 @@ export class Session {
       ui.setStatus('status.waitingToBeCalled');
       return;
     }
+    if (reply.resumed) return this.resumeMedia([...reply.producers]);
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: reply.routerRtpCapabilities });
     this.recvTransport = this.device.createRecvTransport(
       await this.signaling.request<TransportReply>('createTransport', { direction: 'recv' }),
@@ -440,12 +454,61 @@ export class Session {
     return out;
   }
 
+  /** The ids of this page's transports (receive, then send): the same ones after a resume. */
+  transportIds(): string[] {
+    return [this.recvTransport, this.sendTransport].filter((t) => t && !t.closed).map((t) => t!.id);
+  }
+
   counts(): { consumers: number; publishing: boolean } {
     return { consumers: this.consumers.size, publishing: Boolean(this.sendTransport && !this.sendTransport.closed) };
   }
 
+  /**
+   * The connection dropped without a goodbye (a tunnel, a network change): everything stays as it is for
+   * the next connect to resume; the server ends a consultation at once, so that is left here too.
+   */
+  suspend(): void {
+    this.suspended = this.joined && !!this.recvTransport && !this.recvTransport.closed;
+    if (!this.suspended) this.teardown();
+  }
+
+  /** The transports to resume (receive first), when the connection dropped and they are still up. */
+  private keptTransports(): string[] | undefined {
+    const kept = this.suspended && this.recvTransport && !this.recvTransport.closed;
+    this.suspended = false;
+    return kept ? this.transportIds() : undefined;
+  }
+
+  /**
+   * Resumed on the same transports: consumers of what closed meanwhile go, what was added meanwhile is
+   * consumed, a consultation the drop ended is left, and ICE restarts on both transports (the page may
+   * be on another network now: new credentials, and the browser tries the addresses it has now).
+   */
+  private async resumeMedia(producers: RemoteProducer[]): Promise<void> {
+    this.joined = true;
+    this.resumes++;
+    const live = new Set(producers.map((p) => p.producerId));
+    for (const [id, entry] of this.consumers) if (!live.has(entry.consumer.producerId)) this.closeConsumer(id);
+    if (this.consultation) await this.leftConsultation(this.consultation.id);
+    await Promise.all([this.recvTransport, this.sendTransport].map((t) => (t && !t.closed ? this.restartIce(t) : undefined)));
+    this.consultControls();
+    ui.setStatus('status.connected');
+    const toConsume = [...producers, ...this.pending];
+    this.pending = [];
+    await Promise.all(toConsume.map((p) => this.consume(p)));
+  }
+
+  private async restartIce(transport: types.Transport): Promise<void> {
+    const { iceParameters } = await this.signaling.request<{ iceParameters: types.IceParameters }>('restartIce', {
+      transportId: transport.id,
+    });
+    await transport.restartIce({ iceParameters });
+    this.iceRestarts++;
+  }
+
   /** Drops transports (and with them producers and consumers); keeps the camera/microphone. */
   teardown(): void {
+    this.suspended = false;
     this.joined = false;
     clearInterval(this.networkWatch);
     this.interrupted.clear();
@@ -468,6 +531,8 @@ export class Session {
   /** Transports from which nothing (media, RTCP, STUN) has arrived for STALL_MS. */
   private readonly stalled = new Set<string>();
   private networkWatch?: ReturnType<typeof setInterval>;
+  /** A probe of the signaling connection is under way. */
+  private probing = false;
 
   private networkChanged(transport: types.Transport, state: string): void {
     if (state === 'disconnected' || state === 'failed') this.interrupted.add(transport.id);
@@ -504,6 +569,13 @@ export class Session {
             if (silentFor > STALL_MS) this.stalled.add(transport.id);
             else this.stalled.delete(transport.id);
             this.showNetwork();
+            // The media went silent: is the signaling connection still alive? A phone that moved to another
+            // network can hold a dead connection for the 45 s socket.io takes to notice; asked, it is found
+            // dead in seconds and made again (resuming the same transports, with an ICE restart).
+            if (this.stalled.size && !this.probing) {
+              this.probing = true;
+              void this.signaling.probe(PROBE_MS).finally(() => (this.probing = false));
+            }
           })
           .catch(() => undefined);
       }
@@ -517,12 +589,9 @@ export class Session {
     transport.on('connectionstatechange', (state) => {
       // The network dropped (a phone between cells, a tunnel): a banner until the media are back.
       this.networkChanged(transport, transport.closed ? 'closed' : state);
-      if (state !== 'failed' || transport.closed) return;
+      if (state !== 'failed' || transport.closed || !this.signaling.socket.connected) return;
       ui.setStatus('status.iceRestart');
-      this.signaling
-        .request<{ iceParameters: types.IceParameters }>('restartIce', { transportId: transport.id })
-        .then(({ iceParameters }) => transport.restartIce({ iceParameters }))
-        .catch(() => undefined);
+      this.restartIce(transport).catch(() => undefined);
     });
   }
 }

@@ -18,6 +18,21 @@ export class SignalingClient {
     this.socket = io({ auth: { token }, transports: ['websocket'], reconnectionDelayMax: 3000, autoConnect: options.autoConnect ?? true });
   }
 
+  /**
+   * Whether the server answers within `ms`. A connection that does not is dead though the browser has
+   * not noticed (its network changed under it): it is closed, and socket.io connects again at once.
+   */
+  async probe(ms: number): Promise<boolean> {
+    if (!this.socket.connected) return false;
+    try {
+      await this.socket.timeout(ms).emitWithAck('ping', {});
+      return true;
+    } catch {
+      if (this.socket.connected) this.socket.io.engine.close();
+      return false;
+    }
+  }
+
   async request<T = Record<string, unknown>>(event: string, data: unknown = {}): Promise<T> {
     const response = (await this.socket.timeout(15_000).emitWithAck(event, data)) as { error?: { code: string; message: string } };
     if (response && typeof response === 'object' && response.error) {

@@ -41,6 +41,7 @@ const envSchema = z.object({
     .regex(/^[^;,\r\n]*$/, 'origins separated by spaces')
     .optional(),
   HEARING_AUTH_FAILURES_PER_MIN: z.coerce.number().int().min(1).max(100_000).default(20),
+  HEARING_RECONNECT_GRACE_S: z.coerce.number().int().min(0).max(600).default(30),
   HEARING_RECORD_CHECKPOINT_S: z.coerce.number().int().min(1).max(3600).default(30),
   HEARING_RECORD_CHECKPOINT_LINES: z.coerce.number().int().min(1).max(100_000).default(200),
   HEARING_FACE_PORT_MIN: port.default(27000),
@@ -146,6 +147,11 @@ export interface Config {
   frameAncestors: string;
   /** Failed authentications an address may make in a minute before it is refused for a minute. */
   authFailuresPerMinute: number;
+  /**
+   * A participant whose connection dropped (no goodbye: a tunnel, a network change) keeps their
+   * transports, producers and consumers this long; a page that comes back within it resumes them.
+   */
+  reconnectGraceMs: number;
   /** Sign the record's chain head into it this often (seconds) or after this many lines. */
   recordCheckpoint: { seconds: number; lines: number };
   asrEngine: 'pocketsphinx' | 'whisper' | 'off';
@@ -250,6 +256,7 @@ function base(e: Env): Omit<Config, 'tls' | 'turn'> {
     recordPortMin: e.HEARING_RECORD_PORT_MIN,
     recordPortMax: e.HEARING_RECORD_PORT_MAX,
     authFailuresPerMinute: e.HEARING_AUTH_FAILURES_PER_MIN,
+    reconnectGraceMs: e.HEARING_RECONNECT_GRACE_S * 1000,
     frameAncestors: e.HEARING_FRAME_ANCESTORS ?? (e.HEARING_DEMO === '1' ? "'self'" : ''),
     recordCheckpoint: { seconds: e.HEARING_RECORD_CHECKPOINT_S, lines: e.HEARING_RECORD_CHECKPOINT_LINES },
     facePortMin: e.HEARING_FACE_PORT_MIN,

@@ -307,6 +307,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     authLimiter,
     clientAddress,
     ice,
+    reconnectGraceMs: config.reconnectGraceMs,
   });
   hearings.on('event', (e) => {
     // Listed for the judge as it arrives.

@@ -61,7 +61,11 @@ const rtpCapabilities = z.looseObject({
 });
 
 export const signalingSchemas = {
-  join: z.strictObject({}),
+  /**
+   * `resume`: the page kept its transports through a dropped connection and asks to keep them (and its
+   * producers and consumers) if the server still holds them; otherwise it is a fresh join.
+   */
+  join: z.strictObject({ resume: z.strictObject({ transports: z.array(id).min(1).max(2) }).optional() }),
   /** Round trip measurement for clients and load tests. */
   ping: z.strictObject({}),
   leave: z.strictObject({}),

@@ -98,6 +98,8 @@ const waitingChannel = (hearingId: string): string => `waiting:${hearingId}`;
  */
 const ALERTS: ReadonlySet<string> = new Set([
   'participant.left',
+  'participant.disconnected',
+  'participant.reconnected',
   'participant.rate_limited',
   'media.worker_died',
   'identity.alert',
@@ -164,6 +166,10 @@ export class Signaling {
   private readonly clientAddress: (req: IncomingMessage) => string;
   /** TURN servers and credentials for each participant's transports (none configured: direct only). */
   private readonly ice?: TurnService;
+  /** How long a dropped participant's media wait for them (`HEARING_RECONNECT_GRACE_S`). */
+  private readonly reconnectGraceMs: number;
+  /** Participants whose connection dropped and whose media wait for them to come back. */
+  private readonly away = new Map<string, { hearingId: string; since: number; timer: NodeJS.Timeout }>();
 
   constructor(o: {
     io: Server;
@@ -180,6 +186,7 @@ export class Signaling {
     authLimiter: AuthFailureLimiter;
     clientAddress?: (req: IncomingMessage) => string;
     ice?: TurnService | undefined;
+    reconnectGraceMs?: number;
   }) {
     this.io = o.io;
     this.hearings = o.hearings;
@@ -195,6 +202,7 @@ export class Signaling {
     this.authLimiter = o.authLimiter;
     this.clientAddress = o.clientAddress ?? ((req) => req.socket.remoteAddress ?? 'unknown');
     this.ice = o.ice;
+    this.reconnectGraceMs = o.reconnectGraceMs ?? 30_000;
     const { io, plane } = o;
     io.use((socket, next) => {
       const address = this.clientAddress(socket.request);
@@ -308,11 +316,13 @@ export class Signaling {
   private onConnection(socket: HearingSocket): void {
     const { claims } = socket.data;
     const previous = this.sockets.get(claims.participantId);
+    // The new connection is the participant's before the old one goes: the old one's disconnect is then
+    // not a leave (a page back from a network change resumes the media the old one had).
+    this.sockets.set(claims.participantId, socket);
     if (previous) {
       previous.emit('replaced');
       previous.disconnect(true);
     }
-    this.sockets.set(claims.participantId, socket);
     void socket.join(this.waiting(claims) ? waitingChannel(claims.hearingId) : channel(claims.hearingId));
     // Per-socket flood guard: a burst of 1,000 messages, refilled at 200 per second.
     const bucket = new TokenBucket(1000, 200);
@@ -349,12 +359,25 @@ export class Signaling {
       if (typeof ack === 'function') ack({ error: { code: 'unknown_event', message: `unknown message ${String(event).slice(0, 64)}` } });
     });
 
-    on('join', async () => {
+    on('join', async ({ resume }) => {
       const r = await room();
+      const away = this.back(claims.participantId);
+      const waiting = this.waiting(claims);
+      // Back after a dropped connection, with the transports the server kept for them: their media
+      // carry on (the page restarts ICE on them); the record has the reconnect, not a leave and a join.
+      const resumed = !!resume && !waiting && joined === undefined && r.holdsTransports(claims.participantId, resume.transports);
+      if (resumed) {
+        this.hearings.log(claims.hearingId, claims.participantId, 'participant.reconnected', {
+          // Unknown when the server had not yet noticed the old connection was dead (the new one replaced it).
+          ...(away ? { offlineMs: Date.now() - away.since } : { noticed: false }),
+          workerPid: r.workerPid,
+        });
+        socket.to(channel(claims.hearingId)).emit('participantJoined', { ...this.describe(socket), waiting: false });
+        joined = r;
+      }
       const rejoin = this.hearings.joinedBefore(claims.hearingId, claims.participantId);
       // Joining starts the participant's media afresh (the client joins again after `mediaReset`).
-      r.removePeer(claims.participantId);
-      const waiting = this.waiting(claims);
+      if (!resumed) r.removePeer(claims.participantId);
       // Announced and logged once per connection and room: joining again into the same room only resets media.
       if (joined !== r) {
         this.hearings.log(claims.hearingId, claims.participantId, 'participant.joined', {
@@ -362,6 +385,8 @@ export class Signaling {
           rejoin,
           workerPid: r.workerPid,
           ...(joined ? { mediaReset: true } : {}),
+          // The page asked to resume, but its media were gone (waited too long, or a worker died meanwhile).
+          ...(resume && !resumed ? { resumed: false } : {}),
           ...(waiting ? { waiting: true } : {}),
         });
         // The court sees a witness waiting (to call them in); the witness sees nobody.
@@ -395,6 +420,7 @@ export class Signaling {
       return {
         self: this.describe(socket),
         waiting: false,
+        resumed,
         hearing: about,
         participants: hearing.participants.map((p) => ({
           participantId: p.id,
@@ -626,10 +652,42 @@ export class Signaling {
       if (this.sockets.get(claims.participantId) !== socket) return;
       this.sockets.delete(claims.participantId);
       for (const c of this.consultations.of(claims.participantId)) this.endConsultation(c.id, claims.participantId, 'a participant left');
-      this.plane.get(claims.hearingId)?.removePeer(claims.participantId);
-      this.hearings.log(claims.hearingId, claims.participantId, 'participant.left', { reason });
-      this.io.to(channel(claims.hearingId)).emit('participantLeft', { participantId: claims.participantId });
+      const { hearingId, participantId } = claims;
+      // A goodbye (the page closed, the server ended it) leaves at once. A connection that just dropped
+      // keeps the participant's media for the grace period: a phone changing networks comes back to them.
+      const goodbye =
+        reason === 'client namespace disconnect' || reason === 'server namespace disconnect' || reason === 'server shutting down';
+      if (goodbye || !joined || this.reconnectGraceMs === 0 || !this.plane.get(hearingId)?.hasPeer(participantId)) {
+        this.leave(hearingId, participantId, { reason });
+        return;
+      }
+      this.hearings.log(hearingId, participantId, 'participant.disconnected', { reason, graceMs: this.reconnectGraceMs });
+      this.io.to(channel(hearingId)).emit('participantOffline', { participantId });
+      const since = Date.now();
+      const timer = setTimeout(() => {
+        if (this.away.get(participantId)?.timer !== timer) return;
+        this.away.delete(participantId);
+        this.leave(hearingId, participantId, { reason, offlineMs: Date.now() - since, cameBack: false });
+      }, this.reconnectGraceMs);
+      timer.unref();
+      this.away.set(participantId, { hearingId, since, timer });
     });
+  }
+
+  /** A participant leaves the hearing: their media go, the record and the others are told. */
+  private leave(hearingId: string, participantId: string, detail: Record<string, unknown>): void {
+    this.plane.get(hearingId)?.removePeer(participantId);
+    this.hearings.log(hearingId, participantId, 'participant.left', detail);
+    this.io.to(channel(hearingId)).emit('participantLeft', { participantId });
+  }
+
+  /** A participant connected again: no longer waited for (returns when they dropped, if they had). */
+  private back(participantId: string): { since: number } | undefined {
+    const away = this.away.get(participantId);
+    if (!away) return undefined;
+    clearTimeout(away.timer);
+    this.away.delete(participantId);
+    return away;
   }
 
   /** A witness the judge has not called in (or has sent back): kept apart from the courtroom. */
@@ -754,6 +812,8 @@ export class Signaling {
     for (const p of this.hearings.participants(hearingId)) {
       this.calledIn.delete(p.id);
       this.quality.delete(p.id);
+      // Waited for in vain: the hearing closed before they came back.
+      if (this.back(p.id)) this.hearings.log(hearingId, p.id, 'participant.left', { reason: 'hearing closed', cameBack: false });
     }
     this.io.in(channel(hearingId)).disconnectSockets(true);
     this.io.in(waitingChannel(hearingId)).disconnectSockets(true);

@@ -25,6 +25,11 @@ export interface TestNetns {
   silence(): void;
   unsilence(): void;
   /**
+   * The namespace moves to another address (a phone from Wi-Fi to mobile data): the old one removed, the
+   * new one added, so connections made from the old one hear nothing more. Returns the new address.
+   */
+  moveAddress(): string;
+  /**
    * From now on the namespace sends nothing but TCP to these ports of the host side (and the answers
    * to what it is sent): no UDP at all, no other address (nftables inside the namespace).
    */
@@ -58,6 +63,7 @@ export function createNetns(): TestNetns {
   ip('netns', 'exec', name, 'ip', 'link', 'set', nsIf, 'up');
   ip('netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netns-'));
+  let current = nsIp;
   return {
     name,
     hostIp,
@@ -78,6 +84,14 @@ export function createNetns(): TestNetns {
     unsilence() {
       ip('neigh', 'del', nsIp, 'dev', hostIf);
       ip('netns', 'exec', name, 'ip', 'neigh', 'del', hostIp, 'dev', nsIf);
+    },
+    moveAddress() {
+      const next = current === nsIp ? `10.77.${n}.3` : nsIp;
+      // Old one first: a second address of the same subnet is a secondary one, removed with the primary.
+      ip('netns', 'exec', name, 'ip', 'addr', 'del', `${current}/24`, 'dev', nsIf);
+      ip('netns', 'exec', name, 'ip', 'addr', 'add', `${next}/24`, 'dev', nsIf);
+      current = next;
+      return next;
     },
     onlyTcpTo(ports) {
       const rules = [

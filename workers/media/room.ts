@@ -288,6 +288,12 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
     this.peers.delete(participantId);
   }
 
+  /** Whether the participant still holds every one of these transports (a page resuming after a drop). */
+  holdsTransports(participantId: string, transportIds: readonly string[]): boolean {
+    const peer = this.peers.get(participantId);
+    return !!peer && transportIds.every((id) => peer.transports.get(id)?.transport.closed === false);
+  }
+
   hasPeer(participantId: string): boolean {
     return this.peers.has(participantId);
   }

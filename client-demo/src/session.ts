@@ -49,6 +49,9 @@ export interface TransportPath {
   local: string;
   protocol: string;
   relayProtocol: string | null;
+  /** What went over the selected candidate pair so far. */
+  bytesSent: number;
+  bytesReceived: number;
 }
 
 /** The camera asked for (the device check's choice adds its deviceId). */
@@ -56,6 +59,14 @@ export const CAMERA = { width: 640, height: 480, frameRate: 24 } as const;
 const PUBLISHING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness']);
 /** Nothing received on a transport for this long: the banner says the media are interrupted. */
 const STALL_MS = 2500;
+/**
+ * The camera's simulcast layers: two, because Chromium sends at most two for a 640x480 camera (libwebrtc
+ * limits layers by resolution); with three it dropped the full picture and everybody saw 320x240 at best.
+ */
+const CAMERA_LAYERS = [
+  { rid: 'r0', scaleResolutionDownBy: 2, maxBitrate: 200_000, scalabilityMode: 'L1T3' },
+  { rid: 'r1', scaleResolutionDownBy: 1, maxBitrate: 900_000, scalabilityMode: 'L1T3' },
+] as const;
 /** Media silent and the signaling connection unanswered for this long: the connection is made again. */
 const PROBE_MS = 3000;
 const SIGNING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter']);
@@ -176,6 +187,9 @@ export class Session {
         track: audio,
         stopTracks: false,
         codecOptions: { opusFec: true, opusDtx: true },
+        // Sound first: on a thin uplink the browser gives the microphone its bitrate before the camera's
+        // layers (which it drops from the top: 640x480 at up to 900 kbit/s, then 320x240 at 200 kbit/s).
+        encodings: [{ priority: 'high', networkPriority: 'high' }],
         // An interpreter speaks on the interpretation channel: listeners choose to hear it.
         appData: { source: this.self?.role === 'interpreter' ? 'interpretation' : 'mic' },
       });
@@ -185,11 +199,7 @@ export class Session {
       this.videoProducer = await transport.produce({
         track: video,
         stopTracks: false,
-        encodings: [
-          { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000, scalabilityMode: 'L1T3' },
-          { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 400_000, scalabilityMode: 'L1T3' },
-          { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_000_000, scalabilityMode: 'L1T3' },
-        ],
+        encodings: CAMERA_LAYERS.map((l) => ({ ...l })),
         codecOptions: { videoGoogleStartBitrate: 1000 },
         appData: { source: 'camera' },
       });
@@ -449,6 +459,8 @@ export class Session {
         local: String(local.candidateType),
         protocol: String(local.protocol),
         relayProtocol: typeof local.relayProtocol === 'string' ? local.relayProtocol : null,
+        bytesSent: Number(pair.bytesSent ?? 0),
+        bytesReceived: Number(pair.bytesReceived ?? 0),
       });
     }
     return out;

@@ -105,6 +105,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
         relayMin: config.turn.relayMin,
         relayMax: config.turn.relayMax,
         peerIp: peerIp === '0.0.0.0' ? '127.0.0.1' : peerIp,
+        ...(config.turn.maxKbps ? { maxKbps: config.turn.maxKbps } : {}),
         ...(tlsMaterial ? { tls: { cert: tlsMaterial.certFile, key: tlsMaterial.keyFile } } : {}),
       });
     }
@@ -364,7 +365,13 @@ export async function startServer(config: Config): Promise<HearingServer> {
       closed = true;
       // Every step runs even if one before it fails: a half-closed server must not leave processes behind.
       const steps: [string, () => unknown][] = [
-        ['signaling', () => new Promise<void>((resolve) => io.close(() => resolve()))],
+        [
+          'signaling',
+          () => {
+            signaling.close();
+            return new Promise<void>((resolve) => io.close(() => resolve()));
+          },
+        ],
         ['turn', () => coturn?.close() ?? Promise.resolve()],
         ['livestream', () => live.close()],
         ['identity', () => identity.close()],

@@ -114,6 +114,9 @@ const ALERTS: ReadonlySet<string> = new Set([
   'hearing.step_failed',
 ]);
 
+/** mediasoup's priority (1–255) of a consumer of the judge's camera: served before the others' (1). */
+const JUDGE_VIDEO_PRIORITY = 4;
+
 /** A producer's health (mediasoup's 0–10 score of what arrives) as the bench reads it. */
 export type Quality = 'good' | 'fair' | 'poor';
 const qualityOf = (score: number): Quality => (score >= 7 ? 'good' : score >= 4 ? 'fair' : 'poor');
@@ -515,6 +518,9 @@ export class Signaling {
       const consumer = await target
         .consume(claims.participantId, transportId, producerId, rtpCapabilities as never)
         .finally(() => creating.consumers--);
+      // On a thin downlink mediasoup shares out the bandwidth by priority: the judge's picture goes first.
+      if (consumer.kind === 'video' && this.hearings.participantRole(String(consumer.appData.participantId)) === 'judge')
+        await consumer.setPriority(JUDGE_VIDEO_PRIORITY);
       return {
         id: consumer.id,
         producerId,
@@ -679,6 +685,15 @@ export class Signaling {
     this.plane.get(hearingId)?.removePeer(participantId);
     this.hearings.log(hearingId, participantId, 'participant.left', detail);
     this.io.to(channel(hearingId)).emit('participantLeft', { participantId });
+  }
+
+  /** The server stops: those still waited for are out of their hearings (logged before the store closes). */
+  close(): void {
+    for (const [participantId, away] of this.away) {
+      clearTimeout(away.timer);
+      this.hearings.log(away.hearingId, participantId, 'participant.left', { reason: 'server shutting down', cameBack: false });
+    }
+    this.away.clear();
   }
 
   /** A participant connected again: no longer waited for (returns when they dropped, if they had). */

@@ -288,6 +288,11 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
     this.peers.delete(participantId);
   }
 
+  /** The participant's consumers (what each receives, and at which simulcast layer). */
+  consumersOf(participantId: string): types.Consumer[] {
+    return [...(this.peers.get(participantId)?.consumers.values() ?? [])];
+  }
+
   /** Whether the participant still holds every one of these transports (a page resuming after a drop). */
   holdsTransports(participantId: string, transportIds: readonly string[]): boolean {
     const peer = this.peers.get(participantId);

@@ -91,6 +91,7 @@ const envSchema = z.object({
   // Above mediasoup's 40000-49999, clear of it.
   HEARING_TURN_RELAY_MIN: port.default(50000),
   HEARING_TURN_RELAY_MAX: port.default(50999),
+  HEARING_TURN_MAX_KBPS: z.coerce.number().int().min(32).max(1_000_000).optional(),
   HEARING_DEMO: z.enum(['0', '1']).default('1'),
   HEARING_LANG: z.enum(LANGUAGES).default('zh-CN'),
   HEARING_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -112,6 +113,11 @@ export type TurnConfig = {
       tlsPort: number;
       relayMin: number;
       relayMax: number;
+      /**
+       * `HEARING_TURN_MAX_KBPS`: what one relayed participant may send and receive through coturn, each
+       * way (coturn's `max-bps`); beyond it coturn drops. Unset: no cap.
+       */
+      maxKbps?: number;
       /** From `HEARING_TURN_SECRET`, else generated into the secrets file. */
       secret?: string;
     }
@@ -220,6 +226,7 @@ function turnFrom(e: Env): TurnConfig | undefined {
       tlsPort: e.HEARING_TURN_TLS_PORT,
       relayMin: e.HEARING_TURN_RELAY_MIN,
       relayMax: e.HEARING_TURN_RELAY_MAX,
+      ...(e.HEARING_TURN_MAX_KBPS ? { maxKbps: e.HEARING_TURN_MAX_KBPS } : {}),
       secret,
     };
   }

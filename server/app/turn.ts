@@ -75,6 +75,8 @@ export interface CoturnOptions {
   /** The media server's address: the only peer the relay may send to. */
   peerIp: string;
   tls?: { cert: string; key: string };
+  /** Each relayed session's cap, each way (kbit/s). */
+  maxKbps?: number;
 }
 
 /** How long coturn gets to open its ports. */
@@ -126,6 +128,8 @@ export class Coturn {
       `allowed-peer-ip=${o.peerIp}`,
       ...(loopbackPeer ? ['allow-loopback-peers', `relay-ip=${o.peerIp}`] : []),
       'no-multicast-peers',
+      // coturn counts bytes per second, each direction apart.
+      ...(o.maxKbps ? [`max-bps=${o.maxKbps * 125}`] : []),
       'no-cli',
       'no-rfc5780',
       `userdb=${path.join(this.o.dir, 'turndb')}`,

@@ -48,6 +48,10 @@ export interface RemoteTrackStats {
   kind: 'audio' | 'video';
   packetsReceived: number;
   framesDecoded: number;
+  packetsLost: number;
+  /** Audio: samples the decoder had to invent (loss concealment), of all samples played. */
+  concealedSamples: number;
+  totalSamplesReceived: number;
 }
 
 const violations = new WeakMap<Page, string[]>();

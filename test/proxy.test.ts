@@ -10,7 +10,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHearing, startTestServer } from './helpers/server.ts';
+import { createHearing, openHearing, startTestServer } from './helpers/server.ts';
+import { connect, request } from './helpers/socket.ts';
+import { configFromEnv } from '../server/app/config.ts';
 import { until } from './helpers/wait.ts';
 import { loadTls, type TlsMaterial } from '../server/app/tls.ts';
 import type { HearingServer } from '../server/app/server.ts';
@@ -57,7 +59,18 @@ describe('behind nginx (docs/deploy.md)', () => {
     ctx.port = await freePort();
     ctx.tls = loadTls('self-signed', ctx.dir);
     // The proxy is 127.0.0.1; the clients below come from 127.0.0.2 and 127.0.0.3.
-    ctx.server = await startTestServer({ trustProxy: '127.0.0.1', authFailuresPerMinute: 3, publicUrl: `https://127.0.0.1:${ctx.port}` });
+    ctx.server = await startTestServer({
+      trustProxy: '127.0.0.1',
+      authFailuresPerMinute: 3,
+      publicUrl: `https://127.0.0.1:${ctx.port}`,
+      live: { ...configFromEnv({}).live, delaySeconds: 0, size: '480p' },
+    });
+    // nginx's workers run as nobody: the cache and its temporary files are theirs to write.
+    fs.chmodSync(ctx.dir, 0o711);
+    for (const sub of ['cache', 'client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
+      fs.mkdirSync(path.join(ctx.dir, sub), { mode: 0o700 });
+      fs.chownSync(path.join(ctx.dir, sub), 65534, 65534);
+    }
     const conf = path.join(ctx.dir, 'nginx.conf');
     const upstream = Number(new URL(ctx.server.url).port);
     fs.writeFileSync(conf, configFromDoc({ port: ctx.port, upstream, cert: ctx.tls.certFile, key: ctx.tls.keyFile, dir: ctx.dir }));
@@ -125,6 +138,45 @@ describe('behind nginx (docs/deploy.md)', () => {
     expect(await rest('127.0.0.3', ctx.server.secrets.apiKey)).toBe(200);
     expect(await signal('127.0.0.3', participants[0]!.token)).toBe('connected');
   });
+
+  /** A GET through nginx: the status, nginx's cache verdict (X-Cache) and the body. */
+  const get = (route: string) =>
+    new Promise<{ status: number; cache: string | undefined; body: string }>((resolve, reject) => {
+      https
+        .get(`https://127.0.0.1:${ctx.port}${route}`, { ca: ctx.tls.cert, localAddress: '127.0.0.4' }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, cache: res.headers['x-cache'] as string | undefined, body }));
+        })
+        .on('error', reject);
+    });
+
+  it('caches the public stream for a second: a crowd asking for the playlist at once is one request to the server', async () => {
+    const h = await openHearing(ctx.server, [{ name: '王法官', role: 'judge' }], { streamable: true });
+    const judge = await connect(ctx.server.url, h.participants[0]!.token);
+    await request(judge, 'join', {});
+    // Approved, started and paused: the slate goes out (no camera needed), with no delay in this test.
+    for (const action of ['approve', 'start', 'pause']) expect((await request(judge, 'stream', { action })).error).toBeUndefined();
+    const playlist = `/live/${h.id}/index.m3u8`;
+    await until('the playlist through nginx', async () => (await get(playlist)).status === 200, 60_000);
+    // Past the second it was cached for: the next asker waits for one fetch from the server, then 20
+    // asking at once all get nginx's copy.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const first = await get(playlist);
+    expect(first.cache).toMatch(/^(MISS|EXPIRED)$/);
+    const crowd = await Promise.all(Array.from({ length: 20 }, () => get(playlist)));
+    expect(crowd.map((r) => r.cache)).toEqual(Array(20).fill('HIT'));
+    expect(new Set(crowd.map((r) => r.body))).toEqual(new Set([first.body]));
+    // A segment is cached the same way.
+    const media = await get(`/live/${h.id}/video.m3u8`);
+    const segment = /^[^#\n].*\.ts$/m.exec(media.body)?.[0];
+    expect(segment).toBeDefined();
+    const [a, b] = [await get(`/live/${h.id}/${segment}`), await get(`/live/${h.id}/${segment}`)];
+    expect(a.status).toBe(200);
+    expect(b.cache).toBe('HIT');
+    await request(judge, 'stream', { action: 'stop' });
+    judge.close();
+  }, 90_000);
 
   it('counts failed keys against the client the proxy names: a guesser is refused, a forged X-Forwarded-For does not help, others are served', async () => {
     const { participants } = await createHearing(ctx.server, [{ name: '李四', role: 'party' }]);

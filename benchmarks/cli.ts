@@ -10,11 +10,12 @@ import { facesScenario } from './faces/scenario.ts';
 import { livestreamScenario, LIVESTREAM_DEFAULTS } from './livestream/scenario.ts';
 import { hearingScenario } from './hearing/scenario.ts';
 import { lossScenario, LOSS_DEFAULTS } from './loss/scenario.ts';
+import { reachScenario, REACH_DEFAULTS, REACH_PATHS, type ReachPath } from './reach/scenario.ts';
 import { machineInfo } from './lib/proc.ts';
 import { progressBar, writeReport } from './lib/report.ts';
 import type { ScenarioOutcome } from './lib/scenario.ts';
 
-const SCENARIOS = ['forwarding', 'recording', 'transcription', 'faces', 'livestream', 'hearing', 'loss', 'all'] as const;
+const SCENARIOS = ['forwarding', 'recording', 'transcription', 'faces', 'livestream', 'hearing', 'loss', 'reach', 'all'] as const;
 const positiveInt = z.coerce.number().int().positive();
 
 const optionsSchema = z.object({
@@ -72,6 +73,12 @@ const optionsSchema = z.object({
   participants: positiveInt.max(20).default(3),
   holdSeconds: z.coerce.number().positive().max(3600).default(15),
   browsers: positiveInt.max(16).default(2),
+  reachRounds: positiveInt.max(50).default(REACH_DEFAULTS.rounds),
+  reachPaths: z
+    .string()
+    .default(REACH_PATHS.join(','))
+    .transform((s) => s.split(','))
+    .pipe(z.array(z.enum(REACH_PATHS)).min(1)),
   out: z.string().default(path.join(path.dirname(fileURLToPath(import.meta.url)), 'results')),
   noTargets: z.boolean().default(false),
 });
@@ -108,6 +115,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       participants: { type: 'string' },
       'hold-seconds': { type: 'string' },
       browsers: { type: 'string' },
+      'reach-rounds': { type: 'string' },
+      'reach-paths': { type: 'string' },
       out: { type: 'string' },
       'no-targets': { type: 'boolean' },
     },
@@ -141,6 +150,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     participants: values.participants,
     holdSeconds: values['hold-seconds'],
     browsers: values.browsers,
+    reachRounds: values['reach-rounds'],
+    reachPaths: values['reach-paths'],
     out: values.out,
     noTargets: values['no-targets'],
   });
@@ -177,6 +188,8 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
       return livestreamScenario({ steps: o.liveSteps, seconds: o.liveSeconds }, progress);
     case 'loss':
       return lossScenario({ levels: o.lossLevels, seconds: o.lossSeconds, rttMs: o.rttMs, jitterMs: o.jitterMs }, progress);
+    case 'reach':
+      return reachScenario({ paths: o.reachPaths as ReachPath[], rounds: o.reachRounds, holdSeconds: o.holdSeconds }, progress);
   }
 }
 

@@ -1,9 +1,14 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
 
-/** Headless Chromium with a fake camera and microphone granted without asking (CHROMIUM_PATH or Debian's). */
-export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/**
+ * Headless Chromium with a fake camera and microphone granted without asking (CHROMIUM_PATH or Debian's);
+ * `executablePath`: e.g. a wrapper into a network namespace.
+ */
+export function launchChromium(extraArgs: string[] = [], executablePath = CHROMIUM_PATH): Promise<Browser> {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    executablePath,
     headless: true,
     args: [
       '--no-sandbox',

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import https from 'node:https';
 import { afterAll, beforeAll } from 'vitest';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, type HearingServer } from '../../server/app/server.ts';
 import { configFromEnv, type Config } from '../../server/app/config.ts';
+import { httpsRequest } from '../../benchmarks/lib/rest.ts';
 
 /** mediasoup ports for test servers: 30000-32767, apart from the recorder's and transcriber's ranges. */
 let portBase = 30000 + (process.pid % 25) * 100;
@@ -54,27 +54,6 @@ export function api(server: HearingServer, key = server.secrets.apiKey): Api {
     }
     return { status: response.status, body: parsed };
   };
-}
-
-/**
- * A request to a server with its own (self-signed) certificate, trusted as the only CA: Node's fetch
- * takes no CA of its own.
- */
-function httpsRequest(
-  url: string,
-  init: { method: string; headers: Record<string, string>; body: string | undefined },
-  ca: string,
-): Promise<{ status: number; text(): Promise<string> }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { method: init.method, headers: init.headers, ca }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: async () => Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(init.body);
-  });
 }
 
 /** Creates a hearing with the given participants; returns ids, tokens and join URLs. */

@@ -109,14 +109,16 @@ describe('the courtroom app', () => {
         openJoin(ctx.browser, witness!.joinUrl, { ...o, phone: true }),
       ]);
       const pages = { judge: judgePage, clerk: clerkPage, party: partyPage, viewer: viewerPage };
+      // axe reads every page in Chinese; in English (the same structure, other words) the bench and a party.
+      const axeToo = (who: string): boolean => lang === 'zh' || who === 'judge' || who === 'party';
       for (const [who, page] of Object.entries(pages)) {
         await page.getByRole('log', { name: w.transcript }).waitFor();
         await page.getByRole('heading', { name: w.people }).waitFor();
-        expect(await accessibilityProblems(page), who).toEqual([]);
+        if (axeToo(who)) expect(await accessibilityProblems(page), who).toEqual([]);
       }
       // The witness waits apart.
       await witnessPage.getByRole('heading', { name: w.witnessWaiting }).waitFor();
-      expect(await accessibilityProblems(witnessPage), 'witness').toEqual([]);
+      if (axeToo('witness')) expect(await accessibilityProblems(witnessPage), 'witness').toEqual([]);
       await witnessPage.context().close();
       // Only the judge moves the hearing on, by the states' names.
       await pages.judge.getByRole('button', { name: w.waitingRoom, exact: true }).click();

@@ -87,9 +87,12 @@ describe('reaching the hearing through TURN and HTTPS', () => {
     await waitForMediaFrom(judgePage, li.id, 30_000);
     const overTcp = await paths(liPage);
     expect(overTcp.map((p) => p.direction).sort()).toEqual(['recv', 'send']);
-    for (const p of overTcp) expect(p).toMatchObject({ local: 'relay', relayProtocol: 'tcp' });
+    for (const p of overTcp)
+      expect(p, `the phone's paths ${JSON.stringify(overTcp)}`).toMatchObject({ local: 'relay', relayProtocol: 'tcp' });
     // The judge, on the host, is relayed too (policy relay), over UDP.
-    for (const p of await paths(judgePage)) expect(p).toMatchObject({ local: 'relay', relayProtocol: 'udp' });
+    const judgePaths = await paths(judgePage);
+    for (const p of judgePaths)
+      expect(p, `the judge's paths ${JSON.stringify(judgePaths)}`).toMatchObject({ local: 'relay', relayProtocol: 'udp' });
     await liPage.context().close();
 
     // TURN over TLS: now only the HTTPS port and coturn's TLS port.

@@ -15,6 +15,7 @@ import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import { rest } from '../lib/rest.ts';
 import { CHROMIUM_PATH, joinLink, launchChromium } from '../lib/chromium.ts';
 import { createNetns, type TestNetns } from '../lib/netns.ts';
+import type { TransportPath } from '../../client-demo/src/session.ts';
 
 export const REACH_PATHS = ['direct', 'iceTcp', 'turnUdp', 'turnTcp', 'turnTls'] as const;
 export type ReachPath = (typeof REACH_PATHS)[number];
@@ -28,14 +29,8 @@ export interface ReachOptions {
   holdSeconds: number;
 }
 
-interface Used {
-  direction: 'send' | 'recv';
-  local: string;
-  protocol: string;
-  relayProtocol: string | null;
-  bytesSent: number;
-  bytesReceived: number;
-}
+/** How the page's transports reach the server (the client's `hearingClient.paths()`). */
+type Used = TransportPath;
 
 /** What each path must show in the page's selected candidate pairs. */
 const EXPECTED: Record<ReachPath, (u: Used) => boolean> = {

@@ -19,7 +19,7 @@ import type { TransportPath } from '../../client-demo/src/session.ts';
 
 export const REACH_PATHS = ['direct', 'iceTcp', 'turnUdp', 'turnTcp', 'turnTls'] as const;
 export type ReachPath = (typeof REACH_PATHS)[number];
-export const REACH_DEFAULTS = { rounds: 5, holdSeconds: 10 };
+export const REACH_DEFAULTS = { rounds: 5 };
 
 export interface ReachOptions {
   paths: ReachPath[];
@@ -29,11 +29,8 @@ export interface ReachOptions {
   holdSeconds: number;
 }
 
-/** How the page's transports reach the server (the client's `hearingClient.paths()`). */
-type Used = TransportPath;
-
 /** What each path must show in the page's selected candidate pairs. */
-const EXPECTED: Record<ReachPath, (u: Used) => boolean> = {
+const EXPECTED: Record<ReachPath, (u: TransportPath) => boolean> = {
   direct: (u) => u.local === 'host' && u.protocol === 'udp',
   // Chromium's active TCP candidate is learned by the server as it connects: `prflx` (or `host`).
   iceTcp: (u) => u.protocol === 'tcp' && u.relayProtocol === null,
@@ -45,8 +42,8 @@ const EXPECTED: Record<ReachPath, (u: Used) => boolean> = {
 const round = (v: number, d = 1): number => Number(v.toFixed(d));
 const pct = (list: number[], q: number): number | null => (list.length ? round(percentile(list, q)) : null);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const used = (page: Page): Promise<Used[]> => page.evaluate('window.hearingClient.paths()') as Promise<Used[]>;
-const bytes = (list: Used[]): number => list.reduce((sum, u) => sum + u.bytesSent + u.bytesReceived, 0);
+const used = (page: Page): Promise<TransportPath[]> => page.evaluate('window.hearingClient.paths()') as Promise<TransportPath[]>;
+const bytes = (list: TransportPath[]): number => list.reduce((sum, u) => sum + u.bytesSent + u.bytesReceived, 0);
 
 /** Opens the namespace's way out for one path (the HTTPS port always). */
 function allow(net: TestNetns, server: HearingServer, p: ReachPath): void {
@@ -62,7 +59,7 @@ function allow(net: TestNetns, server: HearingServer, p: ReachPath): void {
 }
 
 /** One participant in the namespace: join → the judge's first decoded frame, and the path it took. */
-async function joinOnce(browser: Browser, url: string, judgeId: string): Promise<{ page: Page; ms: number; used: Used[] }> {
+async function joinOnce(browser: Browser, url: string, judgeId: string): Promise<{ page: Page; ms: number; used: TransportPath[] }> {
   const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
   const page = await context.newPage();
   const t0 = Date.now();
@@ -115,7 +112,8 @@ export async function reachScenario(o: ReachOptions, progress: Progress): Promis
       },
     });
     const s = server;
-    const ca = s.tls!.cert;
+    // The REST API over the server's own certificate.
+    const call = (method: string, route: string, body: unknown) => rest(s.url, s.secrets.apiKey, method, route, body, s.tls!.cert);
     // The pages accept the generated certificate (the page's and TURN/TLS's), as a phone told to would.
     const court = await launchChromium(['--ignore-certificate-errors']);
     browsers.push(court);
@@ -128,38 +126,13 @@ export async function reachScenario(o: ReachOptions, progress: Progress): Promis
       const result: (typeof byPath)[string] = { ms: [], wrongPath: [], failures: [] };
       byPath[p] = result;
       allow(net, s, p);
-      const hearing = await rest(
-        s.url,
-        s.secrets.apiKey,
-        'POST',
-        '/hearings',
-        { caseNumber: `REACH-${p}-${Date.now()}`, title: 'Reach' },
-        ca,
-      );
-      const judge = (await rest(
-        s.url,
-        s.secrets.apiKey,
-        'POST',
-        `/hearings/${hearing.id}/participants`,
-        { name: '法官', role: 'judge' },
-        ca,
-      )) as {
-        id: string;
-        joinUrl: string;
-      };
-      for (const to of ['waiting_room', 'open'])
-        await rest(s.url, s.secrets.apiKey, 'POST', `/hearings/${hearing.id}/transitions`, { to }, ca);
+      const hearing = await call('POST', '/hearings', { caseNumber: `REACH-${p}-${Date.now()}`, title: 'Reach' });
+      const judge = await call('POST', `/hearings/${hearing.id}/participants`, { name: '法官', role: 'judge' });
+      for (const to of ['waiting_room', 'open']) await call('POST', `/hearings/${hearing.id}/transitions`, { to });
       const judgePage = await (await court.newContext({ permissions: ['camera', 'microphone'] })).newPage();
       await joinLink(judgePage, judge.joinUrl);
       for (let r = 0; r < o.rounds; r++) {
-        const party = await rest(
-          s.url,
-          s.secrets.apiKey,
-          'POST',
-          `/hearings/${hearing.id}/participants`,
-          { name: `当事人${r}`, role: 'party' },
-          ca,
-        );
+        const party = await call('POST', `/hearings/${hearing.id}/participants`, { name: `当事人${r}`, role: 'party' });
         try {
           const joined = await joinOnce(phone, party.joinUrl, judge.id);
           result.ms.push(joined.ms);

@@ -148,7 +148,7 @@ export class Session {
       ui.setStatus('status.waitingToBeCalled');
       return;
     }
-    if (reply.resumed) return this.resumeMedia([...reply.producers]);
+    if (reply.resumed) return this.resumeMedia(reply.producers);
     if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: reply.routerRtpCapabilities });
     this.recvTransport = this.device.createRecvTransport(
       await this.signaling.request<TransportReply>('createTransport', { direction: 'recv' }),

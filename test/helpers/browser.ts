@@ -6,10 +6,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { HearingServer } from '../../server/app/server.ts';
 import { createHearing, startTestServer } from './server.ts';
 import { magentaCamera } from './frames.ts';
-import { joinLink } from '../../benchmarks/lib/chromium.ts';
+import { CHROMIUM_PATH, joinLink } from '../../benchmarks/lib/chromium.ts';
 
 /** Debian's Chromium, headless, with fake camera and microphone (see shared/FEASIBILITY.md); playwright gives it a fresh profile. */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM = CHROMIUM_PATH;
 
 /**
  * The participants' browsers run at a lower CPU priority (nice 10) than the server under test: in a court

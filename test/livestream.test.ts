@@ -177,11 +177,19 @@ describe('public livestream', () => {
     await viewer.waitForFunction(() => (window as any).watchClient?.state().currentTime > 1, undefined, { timeout: 30_000 });
     const t0 = (await viewer.evaluate(() => (window as any).watchClient.state())).currentTime;
     await viewer.evaluate(() => (window as any).watchClient.captions(true));
+    // 2 s of program played within 30 s (a time-out says where the player stood and what the stream did).
     await until(
       'playback advances',
       async () => (await viewer.evaluate(() => (window as any).watchClient.state())).currentTime > t0 + 2,
-      20_000,
-    );
+      30_000,
+    ).catch(async (error: Error) => {
+      const player = await viewer.evaluate(() => {
+        const video = document.querySelector('video')!;
+        const ranges = Array.from({ length: video.buffered.length }, (_, i) => [video.buffered.start(i), video.buffered.end(i)]);
+        return { ...(window as any).watchClient.state(), buffered: ranges, readyState: video.readyState };
+      });
+      withStreamLog(server, h.id)(new Error(`${error.message} from ${t0}: the player ${JSON.stringify(player)}`));
+    });
     const cues = await until(
       'a caption cue',
       async () => {

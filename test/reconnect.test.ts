@@ -104,10 +104,23 @@ describe('a party whose network drops', () => {
 
     // The phone moves to another network for good (its address changes): the page finds its connection
     // dead by itself, connects from the new address and resumes the same transports with an ICE restart.
+    // Every alert the page shows from now on, however briefly (on a busy machine the reconnect can be
+    // done before a poll of the page would see the banner).
+    await partyPage.evaluate(() => {
+      const seen: string[] = ((window as any).alertsSeen = []);
+      new MutationObserver(() => {
+        for (const el of document.querySelectorAll('[role="alert"]'))
+          if (!seen.includes(el.textContent ?? '')) seen.push(el.textContent ?? '');
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
     const movedAt = Date.now();
     net.moveAddress();
     const [movedJudge, movedParty] = await Promise.all([received(judgePage, party.id), received(partyPage, judge.id)]);
-    await partyPage.getByRole('alert').filter({ hasText: '网络中断' }).waitFor({ timeout: 15_000 });
+    await until(
+      'the banner after the move',
+      () => partyPage.evaluate(() => ((window as any).alertsSeen as string[]).some((text) => text.includes('网络中断'))),
+      20_000,
+    );
     // Media again both ways (more than what was in flight at the move), then the resume on the same transports.
     await Promise.all([
       waitForMediaFrom(judgePage, party.id, 30_000, { audio: movedJudge.audio + 10, video: movedJudge.video + 3 }),

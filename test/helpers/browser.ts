@@ -12,13 +12,27 @@ import { CHROMIUM_PATH, joinLink } from '../../benchmarks/lib/chromium.ts';
 export const CHROMIUM = CHROMIUM_PATH;
 
 /**
- * The participants' browsers run at a lower CPU priority (nice 10) than the server under test: in a court
- * they are on phones and PCs elsewhere, not on the media server's two cores. Without it, five Chromiums
- * starved the stream's encoder of every frame for 20 s in CI (run 9), which no deployment would see.
+ * The participants' browsers yield the CPU to the server under test: in a court they are on phones and PCs
+ * elsewhere, not on the media server's two cores. Without it, five Chromiums starved the stream's encoder
+ * of every frame for 20 s in CI (run 9), which no deployment would see. Playwright starts each browser in
+ * a session of its own, which the kernel schedules as a group (autogroup) with an equal share against the
+ * whole test process and its encoders: that group gets nice 10. Inside it, its threads get nice 10 too
+ * (for kernels without autogroup), and without CAP_SYS_NICE (dropped from the bounding set, so root loses
+ * it at exec) Chromium cannot undo that: as root it set its renderers back to 0 and its display and audio
+ * threads to -8.
  */
 function niced(executablePath: string): string {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chromium-')), 'chromium');
-  fs.writeFileSync(file, `#!/bin/sh\nexec nice -n 10 ${executablePath} "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    file,
+    [
+      '#!/bin/sh',
+      'echo 10 2>/dev/null > /proc/self/autogroup',
+      `exec setpriv --bounding-set -sys_nice -- nice -n 10 ${executablePath} "$@"`,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
   return file;
 }
 

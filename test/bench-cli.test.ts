@@ -140,9 +140,9 @@ describe('benchmark CLI', () => {
     expect(fs.readFileSync(files.markdown, 'utf8')).toContain('| bare |');
   });
 
-  it('smoke: a short loss run impairs the publisher only, repairs with NACK, and reports the 0 % baseline beside it', async () => {
-    const outcome = await lossScenario({ levels: [10], seconds: 6, rttMs: 100, jitterMs: 10 }, () => undefined);
-    const [baseline, lossy] = (outcome.samples as { rows: LossRow[] }).rows;
+  it('smoke: a short loss run impairs the publisher only, repairs video and sound with NACK, and reports the 0 % baseline and FEC-only sound beside it', async () => {
+    const outcome = await lossScenario({ levels: [10], fecOnly: true, seconds: 6, rttMs: 100, jitterMs: 10 }, () => undefined);
+    const [baseline, lossy, fecOnly] = (outcome.samples as { rows: LossRow[] }).rows;
     expect(baseline).toMatchObject({
       lossPct: 0,
       uplinkRtpDropped: 0,
@@ -159,6 +159,11 @@ describe('benchmark CLI', () => {
     expect(dropped, 'the relay drops about 10 % of the uplink').toBeGreaterThan(0.04);
     expect(dropped).toBeLessThan(0.18);
     expect(lossy!.serverPacketsRepaired, 'NACK repairs reach the server').toBeGreaterThan(0);
+    // The microphone's lost packets are asked for again too (Opus NACK) — and not on the FEC-only server.
+    expect(lossy!.audioRepair).toBe('nack+fec');
+    expect(lossy!.serverAudioRepaired, 'lost sound resent on NACK').toBeGreaterThan(0);
+    expect(fecOnly).toMatchObject({ lossPct: 10, audioRepair: 'fec', serverAudioRepaired: 0 });
+    expect(fecOnly!.uplinkRtpDropped).toBeGreaterThan(0);
     expect(lossy!.recordVideoFrames).toBeGreaterThan(0);
     expect(lossy!.subscriberFps).toBeGreaterThan(0);
     // The targets are computed from what was measured: the record's video gaps (plus, under loss, frames
@@ -166,8 +171,9 @@ describe('benchmark CLI', () => {
     expect(outcome.targets.map((t) => [t.value, t.ok])).toEqual([
       [baseline!.recordVideoGapPackets, baseline!.recordVideoGapPackets === 0],
       [lossy!.recordVideoGapPackets + lossy!.recordVideoDecodeErrors, lossy!.recordVideoGapPackets + lossy!.recordVideoDecodeErrors === 0],
+      [lossy!.recordAudioGapPackets, lossy!.recordAudioGapPackets === 0],
     ]);
-  });
+  }, 120_000);
 
   it('smoke: a join through TURN/TLS takes that path, with the CPU coturn spends per relayed Mbit/s', async () => {
     const outcome = await reachScenario({ paths: ['turnTls'], rounds: 1, holdSeconds: 3 }, () => undefined);

@@ -25,12 +25,17 @@ import type { InboundStats } from '../../client-demo/src/stats.ts';
 export interface LossOptions {
   /** Loss levels in percent; a 0 % baseline is always run first. */
   levels: number[];
+  /**
+   * Each lossy level also on a server without Opus NACK (`HEARING_OPUS_NACK=0`: lost microphone packets
+   * repaired by in-band FEC only, as before NACK was negotiated), side by side in the same run.
+   */
+  fecOnly: boolean;
   seconds: number;
   rttMs: number;
   jitterMs: number;
 }
 
-export const LOSS_DEFAULTS: LossOptions = { levels: [1, 5, 10, 20], seconds: 20, rttMs: 100, jitterMs: 10 };
+export const LOSS_DEFAULTS: LossOptions = { levels: [1, 5, 10, 20], fecOnly: true, seconds: 20, rttMs: 100, jitterMs: 10 };
 
 const IMPAIR_IP = '127.0.0.2';
 const RTC_PORTS = { min: 47000, max: 47039 };
@@ -43,6 +48,8 @@ type TrackStats = InboundStats & { kind: 'audio' | 'video' };
 
 export interface LossRow {
   lossPct: number;
+  /** How lost microphone packets are repaired: asked for again (NACK) and FEC, or FEC alone. */
+  audioRepair: 'nack+fec' | 'fec';
   rttMs: number;
   uplinkRtpPackets: number;
   uplinkRtpDropped: number;
@@ -50,6 +57,8 @@ export interface LossRow {
   serverPacketsLost: number;
   serverPacketsRepaired: number;
   serverNacks: number;
+  /** Of those: microphone packets repaired (retransmitted on the server's NACK). */
+  serverAudioRepaired: number;
   /** Video packets (any simulcast layer) the server never got, even after NACK: unrepairable downstream. */
   serverVideoNeverReceived: number;
   subscriberFps: number;
@@ -103,14 +112,15 @@ async function producerStats(
   server: HearingServer,
   hearingId: string,
   participantId: string,
-): Promise<{ lost: number; repaired: number; nacks: number }> {
+): Promise<{ lost: number; repaired: number; nacks: number; audioRepaired: number }> {
   const room = server.plane.get(hearingId);
-  const out = { lost: 0, repaired: 0, nacks: 0 };
+  const out = { lost: 0, repaired: 0, nacks: 0, audioRepaired: 0 };
   for (const p of room?.producers().filter((x) => x.participantId === participantId) ?? []) {
     for (const s of (await room!.findProducer(p.producerId)?.getStats()) ?? []) {
       out.lost += s.packetsLost;
       out.repaired += s.packetsRepaired;
       out.nacks += s.nackCount;
+      if (p.kind === 'audio') out.audioRepaired += s.packetsRepaired;
     }
   }
   return out;
@@ -259,12 +269,14 @@ async function runLevel(server: HearingServer, browser: Browser, lossPct: number
     );
     return {
       lossPct,
+      audioRepair: server.config.opusNack ? 'nack+fec' : 'fec',
       rttMs,
       uplinkRtpPackets: c1.up.rtp - c0.up.rtp,
       uplinkRtpDropped: c1.up.rtpDropped - c0.up.rtpDropped,
       serverPacketsLost: p1.lost - p0.lost,
       serverPacketsRepaired: p1.repaired - p0.repaired,
       serverNacks: p1.nacks - p0.nacks,
+      serverAudioRepaired: p1.audioRepaired - p0.audioRepaired,
       serverVideoNeverReceived: neverReceived,
       subscriberFps: round(delta('video', 'framesDecoded') / elapsed, 1),
       subscriberFreezes: delta('video', 'freezeCount'),
@@ -291,13 +303,13 @@ async function runLevel(server: HearingServer, browser: Browser, lossPct: number
   }
 }
 
-export async function lossScenario(o: LossOptions, progress: Progress): Promise<ScenarioOutcome> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-loss-'));
-  const server = await startServer({
+/** One server at a time on the impairment relay's ports: ours, or one without Opus NACK. */
+async function lossServer(opusNack: boolean): Promise<HearingServer> {
+  return startServer({
     ...configFromEnv({}),
     port: 0,
     host: '127.0.0.1',
-    dataDir,
+    dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'bench-loss-')),
     workers: 1,
     rtcMinPort: RTC_PORTS.min,
     rtcMaxPort: RTC_PORTS.max,
@@ -305,23 +317,45 @@ export async function lossScenario(o: LossOptions, progress: Progress): Promise<
     announcedIp: IMPAIR_IP,
     apiKey: 'bench-api-key-0123456789',
     demo: false,
+    opusNack,
   });
+}
+
+export async function lossScenario(o: LossOptions, progress: Progress): Promise<ScenarioOutcome> {
   const browser = await launchChromium();
   const rows: LossRow[] = [];
   const levels = [0, ...o.levels.filter((l) => l > 0)];
+  const runs = [
+    ...levels.map((lossPct) => ({ lossPct, opusNack: true })),
+    ...(o.fecOnly ? levels.filter((l) => l > 0).map((lossPct) => ({ lossPct, opusNack: false })) : []),
+  ];
   try {
-    for (const [i, level] of levels.entries()) {
-      progress(i / levels.length, `${level} % loss${level ? `, ${o.rttMs} ms RTT` : ' (baseline)'}`);
-      rows.push(await runLevel(server, browser, level, o));
+    for (const opusNack of [true, false]) {
+      const mine = runs.filter((r) => r.opusNack === opusNack);
+      if (!mine.length) continue;
+      const server = await lossServer(opusNack);
+      try {
+        for (const { lossPct } of mine) {
+          progress(
+            rows.length / runs.length,
+            `${lossPct} % loss${lossPct ? `, ${o.rttMs} ms RTT` : ' (baseline)'}${opusNack ? '' : ', FEC only'}`,
+          );
+          rows.push(await runLevel(server, browser, lossPct, o));
+        }
+      } finally {
+        await server.close();
+        fs.rmSync(server.config.dataDir, { recursive: true, force: true });
+      }
     }
   } finally {
     await browser.close();
-    await server.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
   }
   progress(1, 'done');
   const baseline = rows[0]!;
-  const at10 = rows.find((r) => r.lossPct === 10);
+  const ours = (lossPct: number): LossRow | undefined => rows.find((r) => r.lossPct === lossPct && r.audioRepair === 'nack+fec');
+  const fecOnly = (lossPct: number): LossRow | undefined => rows.find((r) => r.lossPct === lossPct && r.audioRepair === 'fec');
+  const at10 = ours(10);
+  const at20 = ours(20);
   const summary = {
     rttMs: o.rttMs,
     jitterMs: o.jitterMs,
@@ -333,7 +367,11 @@ export async function lossScenario(o: LossOptions, progress: Progress): Promise<
       recordVideoDecodeErrorsAt10Pct: at10.recordVideoDecodeErrors,
       subscriberFpsRatioAt10Pct: round(at10.subscriberFps / Math.max(0.1, baseline.subscriberFps)),
       subscriberAudioConcealedPctAt10Pct: at10.subscriberAudioConcealedPct,
+      recordAudioGapPacketsAt10Pct: at10.recordAudioGapPackets,
     }),
+    ...(at20 && { recordVideoGapPacketsAt20Pct: at20.recordVideoGapPackets, recordAudioGapPacketsAt20Pct: at20.recordAudioGapPackets }),
+    ...(fecOnly(10) && { fecOnlyRecordAudioGapPacketsAt10Pct: fecOnly(10)!.recordAudioGapPackets }),
+    ...(fecOnly(20) && { fecOnlyRecordAudioGapPacketsAt20Pct: fecOnly(20)!.recordAudioGapPackets }),
   };
   const targets = [
     {
@@ -350,17 +388,25 @@ export async function lossScenario(o: LossOptions, progress: Progress): Promise<
             target: '= 0',
             ok: at10.recordVideoGapPackets + at10.recordVideoDecodeErrors === 0,
           },
+          {
+            name: 'audio packets missing from the record at 10 % loss',
+            value: at10.recordAudioGapPackets,
+            target: '= 0',
+            ok: at10.recordAudioGapPackets === 0,
+          },
         ]
       : []),
   ];
   const columns: (keyof LossRow)[] = [
     'lossPct',
+    'audioRepair',
     'rttMs',
     'uplinkRtpPackets',
     'uplinkRtpDropped',
     'serverPacketsLost',
     'serverPacketsRepaired',
     'serverNacks',
+    'serverAudioRepaired',
     'serverVideoNeverReceived',
     'subscriberFps',
     'subscriberFreezes',
@@ -381,7 +427,7 @@ export async function lossScenario(o: LossOptions, progress: Progress): Promise<
     table: { columns, rows: rows.map((r) => columns.map((c) => r[c])) },
     chart: {
       title: 'Video packets missing from the record, by uplink loss %',
-      bars: rows.map((r) => ({ label: `${r.lossPct} %`, value: r.recordVideoGapPackets })),
+      bars: rows.map((r) => ({ label: `${r.lossPct} %${r.audioRepair === 'fec' ? ' (FEC only)' : ''}`, value: r.recordVideoGapPackets })),
     },
   };
 }

@@ -186,7 +186,8 @@ export class Session {
       this.audioProducer = await transport.produce({
         track: audio,
         stopTracks: false,
-        codecOptions: { opusFec: true, opusDtx: true },
+        // NACK: lost packets are asked for again, when the server's capabilities offer it (HEARING_OPUS_NACK).
+        codecOptions: { opusFec: true, opusDtx: true, opusNack: true },
         // Sound first: on a thin uplink the browser gives the microphone its bitrate before the camera's
         // layers (which it drops from the top: 640x480 at up to 900 kbit/s, then 320x240 at 200 kbit/s).
         encodings: [{ priority: 'high', networkPriority: 'high' }],

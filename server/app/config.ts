@@ -41,6 +41,8 @@ const envSchema = z.object({
     .regex(/^[^;,\r\n]*$/, 'origins separated by spaces')
     .optional(),
   HEARING_AUTH_FAILURES_PER_MIN: z.coerce.number().int().min(1).max(100_000).default(20),
+  // '0': lost microphone packets are not asked for again (Opus in-band FEC only): the loss benchmark's baseline.
+  HEARING_OPUS_NACK: z.enum(['0', '1']).default('1'),
   HEARING_RECONNECT_GRACE_S: z.coerce.number().int().min(0).max(600).default(30),
   HEARING_RECORD_CHECKPOINT_S: z.coerce.number().int().min(1).max(3600).default(30),
   HEARING_RECORD_CHECKPOINT_LINES: z.coerce.number().int().min(1).max(100_000).default(200),
@@ -136,6 +138,8 @@ export interface Config {
   announcedIp?: string;
   rtcMinPort: number;
   rtcMaxPort: number;
+  /** RTCP NACK for the microphones' Opus (retransmission beside FEC); see workers/media/room.ts. */
+  opusNack: boolean;
   workers: number;
   apiKey?: string;
   jwtSecret?: string;
@@ -252,6 +256,7 @@ function base(e: Env): Omit<Config, 'tls' | 'turn'> {
     announcedIp: e.HEARING_ANNOUNCED_IP,
     rtcMinPort: e.HEARING_RTC_MIN_PORT,
     rtcMaxPort: e.HEARING_RTC_MAX_PORT,
+    opusNack: e.HEARING_OPUS_NACK === '1',
     workers: e.HEARING_WORKERS ?? os.availableParallelism(),
     apiKey: e.HEARING_API_KEY,
     jwtSecret: e.HEARING_JWT_SECRET,

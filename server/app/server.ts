@@ -123,6 +123,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     rtcMaxPort: config.rtcMaxPort,
     listenIp: config.listenIp,
     announcedIp: config.announcedIp,
+    opusNack: config.opusNack,
   });
 
   const inSession = (hearingId: string): boolean => {

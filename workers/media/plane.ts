@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { MediaPool, type MediaPoolOptions } from './pool.ts';
-import { MediaRoom, type ListenConfig } from './room.ts';
+import { MediaRoom, type RoomConfig } from './room.ts';
 import { mediaCodecs } from './config.ts';
 
 interface PlaneEvents {
@@ -23,16 +23,16 @@ export class MediaPlane extends EventEmitter<PlaneEvents> {
 
   private constructor(
     readonly pool: MediaPool,
-    private readonly listen: ListenConfig,
+    private readonly config: RoomConfig,
   ) {
     super();
     pool.on('workerReplaced', ({ deadPid, error }) => void this.recover(deadPid, error));
     pool.on('workerLost', ({ deadPid, error }) => void this.recover(deadPid, error));
   }
 
-  static async create(options: MediaPoolOptions & ListenConfig): Promise<MediaPlane> {
+  static async create(options: MediaPoolOptions & RoomConfig): Promise<MediaPlane> {
     const pool = await MediaPool.create(options);
-    return new MediaPlane(pool, { listenIp: options.listenIp, announcedIp: options.announcedIp });
+    return new MediaPlane(pool, { listenIp: options.listenIp, announcedIp: options.announcedIp, opusNack: options.opusNack });
   }
 
   get(hearingId: string): MediaRoom | undefined {
@@ -68,7 +68,7 @@ export class MediaPlane extends EventEmitter<PlaneEvents> {
 
   private async openRoom(hearingId: string): Promise<MediaRoom> {
     const { router, slot } = await this.pool.createRouter(mediaCodecs);
-    const room = await MediaRoom.open(hearingId, router, slot, this.listen);
+    const room = await MediaRoom.open(hearingId, router, slot, this.config);
     this.rooms.set(hearingId, room);
     this.emit('roomOpened', room);
     return room;

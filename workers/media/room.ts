@@ -8,9 +8,15 @@ export type Direction = 'send' | 'recv';
 /** `interpretation`: an interpreter's voice on the interpretation channel (listeners choose it; the public stream never carries it). */
 export type MediaSource = 'mic' | 'camera' | 'screen' | 'ingest' | 'interpretation';
 
-export interface ListenConfig {
+export interface RoomConfig {
   listenIp: string;
   announcedIp?: string;
+  /**
+   * Retransmission of lost microphone packets (RTCP NACK for Opus, beside in-band FEC): a participant's
+   * browser resends what the server asks for, and the server resends what a listener's browser asks for.
+   * Off (`HEARING_OPUS_NACK=0`): audio is only repaired by FEC, as before (the loss benchmark's baseline).
+   */
+  opusNack?: boolean;
 }
 
 interface TransportEntry {
@@ -67,7 +73,7 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
     readonly router: types.Router,
     readonly slot: PoolSlot,
     private readonly speakerObserver: types.ActiveSpeakerObserver,
-    private readonly listen: ListenConfig,
+    private readonly config: RoomConfig,
   ) {
     super();
     this.workerPid = slot.worker.pid;
@@ -76,13 +82,25 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
     });
   }
 
-  static async open(hearingId: string, router: types.Router, slot: PoolSlot, listen: ListenConfig): Promise<MediaRoom> {
+  static async open(hearingId: string, router: types.Router, slot: PoolSlot, config: RoomConfig): Promise<MediaRoom> {
     const observer = await router.createActiveSpeakerObserver({ interval: ACTIVE_SPEAKER_INTERVAL_MS });
-    return new MediaRoom(hearingId, router, slot, observer, listen);
+    return new MediaRoom(hearingId, router, slot, observer, config);
   }
 
+  /**
+   * What pages load their device with (and taps consume with). mediasoup always offers NACK for Opus; the
+   * page asks its microphone for it only when these capabilities announce it, so without `opusNack` it is
+   * taken out here.
+   */
   get rtpCapabilities(): types.RtpCapabilities {
-    return this.router.rtpCapabilities;
+    const caps = this.router.rtpCapabilities;
+    if (this.config.opusNack) return caps;
+    return {
+      ...caps,
+      codecs: caps.codecs?.map((c) =>
+        c.kind === 'audio' ? { ...c, rtcpFeedback: c.rtcpFeedback?.filter((f) => !(f.type === 'nack' && !f.parameter)) } : c,
+      ),
+    };
   }
 
   counts(): { transports: number; producers: number; consumers: number } {
@@ -121,7 +139,7 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
 
   async createWebRtcTransport(participantId: string, direction: Direction): Promise<types.WebRtcTransport> {
     const transport = await this.router.createWebRtcTransport({
-      listenIps: [{ ip: this.listen.listenIp, announcedIp: this.listen.announcedIp }],
+      listenIps: [{ ip: this.config.listenIp, announcedIp: this.config.announcedIp }],
       enableUdp: true,
       enableTcp: true,
       preferUdp: true,
@@ -139,7 +157,7 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
     options: { comedia?: boolean; rtcpMux?: boolean } = {},
   ): Promise<types.PlainTransport> {
     const transport = await this.router.createPlainTransport({
-      listenIp: { ip: this.listen.listenIp, announcedIp: this.listen.announcedIp },
+      listenIp: { ip: this.config.listenIp, announcedIp: this.config.announcedIp },
       rtcpMux: options.rtcpMux ?? true,
       comedia: options.comedia ?? false,
       appData: { participantId, direction },
@@ -225,6 +243,8 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
       producerId,
       rtpCapabilities,
       paused: options.paused ?? entry.kind === 'webrtc',
+      // A listener's browser that asks again for a lost microphone packet gets it (video always does).
+      ...(entry.kind === 'webrtc' && this.config.opusNack ? { enableRtx: true } : {}),
       appData: { participantId },
     });
     const peer = this.peerOf(participantId);

@@ -4,6 +4,7 @@ import { ManifestWriter, readManifest, sha256Hex, type EventLine } from '../../r
 import { MANIFEST, SIGNATURE, TRACKS } from '../../recordings/layout.ts';
 import type { RecordKey } from '../../recordings/signing.ts';
 import type { MediaRoom, ProducerInfo } from '../media/room.ts';
+import { MediaError } from '../media/error.ts';
 import { openTap, type Tap } from '../taps/tap.ts';
 import type { RecorderProcessClient } from './process-client.ts';
 import type { FromRecorder } from './messages.ts';
@@ -440,7 +441,10 @@ export class HearingRecording {
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.ops.then(fn, fn);
     this.ops = next.catch((error: unknown) => {
-      console.warn(`[record ${this.hearingId}]`, error);
+      // A producer that closed while its tap was starting (a page closed then) is gone, nothing of it is
+      // lost: one line. Anything else with its stack.
+      if (error instanceof MediaError && error.code === 'not_found') console.warn(`[record ${this.hearingId}] ${error.message}`);
+      else console.warn(`[record ${this.hearingId}]`, error);
     });
     return next;
   }

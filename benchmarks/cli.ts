@@ -187,7 +187,10 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
     case 'livestream':
       return livestreamScenario({ steps: o.liveSteps, seconds: o.liveSeconds }, progress);
     case 'loss':
-      return lossScenario({ levels: o.lossLevels, fecOnly: LOSS_DEFAULTS.fecOnly, seconds: o.lossSeconds, rttMs: o.rttMs, jitterMs: o.jitterMs }, progress);
+      return lossScenario(
+        { levels: o.lossLevels, fecOnly: LOSS_DEFAULTS.fecOnly, seconds: o.lossSeconds, rttMs: o.rttMs, jitterMs: o.jitterMs },
+        progress,
+      );
     case 'reach':
       return reachScenario({ paths: o.reachPaths as ReachPath[], rounds: o.reachRounds, holdSeconds: o.holdSeconds }, progress);
   }

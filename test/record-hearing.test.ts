@@ -10,7 +10,8 @@ import { ffprobe, ffprobeStreams } from './helpers/ffprobe.ts';
 import { verifyRecord } from '../recordings/verify.ts';
 
 describe('the hearing record', () => {
-  const ctx = withServerAndBrowser();
+  // Its browser keeps real time: the segments are held against the wall clock of the transitions.
+  const ctx = withServerAndBrowser({ realTime: true });
 
   it('records every track through open → adjourned → open → closed, signed and verifiable', async () => {
     const { server } = ctx;

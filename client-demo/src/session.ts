@@ -546,6 +546,8 @@ export class Session {
   private networkWatch?: ReturnType<typeof setInterval>;
   /** A probe of the signaling connection is under way. */
   private probing = false;
+  /** Per transport: the local address its selected candidate pair last used. */
+  private readonly localAddress = new Map<string, string>();
 
   private networkChanged(transport: types.Transport, state: string): void {
     if (state === 'disconnected' || state === 'failed') this.interrupted.add(transport.id);
@@ -575,9 +577,16 @@ export class Session {
               if (r.type === 'transport' && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
             });
             const pair = pairId
-              ? (report.get(pairId) as { timestamp: number; lastPacketReceivedTimestamp?: number } | undefined)
+              ? (report.get(pairId) as { timestamp: number; lastPacketReceivedTimestamp?: number; localCandidateId?: string } | undefined)
               : undefined;
             if (!pair?.lastPacketReceivedTimestamp) return;
+            // The browser moved its media to another local address by itself (Wi-Fi to mobile data) before
+            // they were silent for long: the signaling connection, made from the old address, is likely
+            // dead too, and socket.io would take 45 s to notice. Ask now.
+            const local = pair.localCandidateId ? (report.get(pair.localCandidateId) as { address?: string } | undefined) : undefined;
+            const before = this.localAddress.get(transport.id);
+            if (local?.address) this.localAddress.set(transport.id, local.address);
+            const moved = before !== undefined && local?.address !== undefined && local.address !== before;
             const silentFor = pair.timestamp - pair.lastPacketReceivedTimestamp;
             if (silentFor > STALL_MS) this.stalled.add(transport.id);
             else this.stalled.delete(transport.id);
@@ -585,7 +594,7 @@ export class Session {
             // The media went silent: is the signaling connection still alive? A phone that moved to another
             // network can hold a dead connection for the 45 s socket.io takes to notice; asked, it is found
             // dead in seconds and made again (resuming the same transports, with an ICE restart).
-            if (this.stalled.size && !this.probing) {
+            if ((this.stalled.size || moved) && !this.probing) {
               this.probing = true;
               void this.signaling.probe(PROBE_MS).finally(() => (this.probing = false));
             }

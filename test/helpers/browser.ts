@@ -12,25 +12,40 @@ import { CHROMIUM_PATH, joinLink } from '../../benchmarks/lib/chromium.ts';
 export const CHROMIUM = CHROMIUM_PATH;
 
 /**
- * The participants' browsers yield some CPU to the server under test: in a court they are on phones and
- * PCs elsewhere, not on the media server's two cores. Without it, five Chromiums starved the stream's
- * encoder of every frame for 20 s in CI (run 9), which no deployment would see. Playwright starts each
- * browser in a session of its own, which the kernel schedules as a group (autogroup) with an equal share
- * against the whole test process and its encoders: that group gets nice 5 (a nice value on the process
- * alone does nothing between groups, and Chromium running as root sets its renderers back to 0 anyway).
- * Not 10: starved that much, the fake microphone made 1.6 s of sound in 5 s and the record showed it
- * (CI run 13). Inside its group Chromium keeps its own priorities (its audio threads at -8).
+ * The participants' browsers yield the CPU to the server under test: in a court they are on phones and PCs
+ * elsewhere, not on the media server's two cores. Without it, five Chromiums starved the stream's encoder
+ * of every frame for 20 s in CI (run 9), which no deployment would see. Playwright starts each browser in
+ * a session of its own, which the kernel schedules as a group (autogroup) with an equal share against the
+ * whole test process and its encoders: that group gets nice 10. Inside it, its threads get nice 10 too
+ * (for kernels without autogroup), and without CAP_SYS_NICE (dropped from the bounding set, so root loses
+ * it at exec) Chromium cannot undo that: as root it set its renderers back to 0 and its display and audio
+ * threads to -8. (CI run 13: 22 min instead of 29, no stream failure. Run 14, at nice 5 with Chromium's
+ * own thread priorities and a 10 fps camera: slower, and three stream and signaling time-outs.)
+ *
+ * `realTime`: a browser left at normal priority, for a test that holds the browser's own clock against
+ * the wall clock (the record's segments against the hearing's transitions): yielding, its fake microphone
+ * made 1.6 s of sound in 5 s (run 13), which says nothing about the server.
  */
-function niced(executablePath: string): string {
+function launcher(executablePath: string, realTime: boolean): string {
+  if (realTime) return executablePath;
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chromium-')), 'chromium');
-  fs.writeFileSync(file, `#!/bin/sh\necho 5 2>/dev/null > /proc/self/autogroup\nexec ${executablePath} "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    file,
+    [
+      '#!/bin/sh',
+      'echo 10 2>/dev/null > /proc/self/autogroup',
+      `exec setpriv --bounding-set -sys_nice -- nice -n 10 ${executablePath} "$@"`,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
   return file;
 }
 
 /** `executablePath`: e.g. a wrapper that starts Chromium in a network namespace (test/helpers/netns.ts). */
-export async function launchBrowser(extraArgs: string[] = [], executablePath = CHROMIUM): Promise<Browser> {
+export async function launchBrowser(extraArgs: string[] = [], executablePath = CHROMIUM, realTime = false): Promise<Browser> {
   return chromium.launch({
-    executablePath: niced(executablePath),
+    executablePath: launcher(executablePath, realTime),
     headless: true,
     args: [
       '--no-sandbox',
@@ -41,9 +56,7 @@ export async function launchBrowser(extraArgs: string[] = [], executablePath = C
       '--disable-component-update',
       '--disable-sync',
       '--use-fake-ui-for-media-stream',
-      // A phone camera's 10 frames a second (Chromium's fake camera makes 20 by default): two 640x480
-      // simulcast layers per page at 20 fps took 131 % of the two cores for two pages (record-hearing).
-      '--use-fake-device-for-media-stream=fps=10',
+      '--use-fake-device-for-media-stream',
       '--autoplay-policy=no-user-gesture-required',
       ...extraArgs,
     ],
@@ -116,11 +129,11 @@ export async function waitForMediaFrom(
  * A real server and a real Chromium for the tests of one describe block (started before, stopped
  * after). `ctx.server` may be replaced by a test (e.g. after a restart); the new one is stopped too.
  */
-export function withServerAndBrowser(): { server: HearingServer; browser: Browser } {
+export function withServerAndBrowser(o: { realTime?: boolean } = {}): { server: HearingServer; browser: Browser } {
   const ctx = {} as { server: HearingServer; browser: Browser };
   beforeAll(async () => {
     ctx.server = await startTestServer();
-    ctx.browser = await launchBrowser();
+    ctx.browser = await launchBrowser([], CHROMIUM, o.realTime);
   });
   afterAll(async () => {
     await ctx.browser?.close();

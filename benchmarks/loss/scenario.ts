@@ -352,10 +352,12 @@ export async function lossScenario(o: LossOptions, progress: Progress): Promise<
   }
   progress(1, 'done');
   const baseline = rows[0]!;
-  const ours = (lossPct: number): LossRow | undefined => rows.find((r) => r.lossPct === lossPct && r.audioRepair === 'nack+fec');
-  const fecOnly = (lossPct: number): LossRow | undefined => rows.find((r) => r.lossPct === lossPct && r.audioRepair === 'fec');
-  const at10 = ours(10);
-  const at20 = ours(20);
+  const row = (lossPct: number, audioRepair: LossRow['audioRepair']): LossRow | undefined =>
+    rows.find((r) => r.lossPct === lossPct && r.audioRepair === audioRepair);
+  const at10 = row(10, 'nack+fec');
+  const at20 = row(20, 'nack+fec');
+  const fecAt10 = row(10, 'fec');
+  const fecAt20 = row(20, 'fec');
   const summary = {
     rttMs: o.rttMs,
     jitterMs: o.jitterMs,
@@ -370,8 +372,8 @@ export async function lossScenario(o: LossOptions, progress: Progress): Promise<
       recordAudioGapPacketsAt10Pct: at10.recordAudioGapPackets,
     }),
     ...(at20 && { recordVideoGapPacketsAt20Pct: at20.recordVideoGapPackets, recordAudioGapPacketsAt20Pct: at20.recordAudioGapPackets }),
-    ...(fecOnly(10) && { fecOnlyRecordAudioGapPacketsAt10Pct: fecOnly(10)!.recordAudioGapPackets }),
-    ...(fecOnly(20) && { fecOnlyRecordAudioGapPacketsAt20Pct: fecOnly(20)!.recordAudioGapPackets }),
+    ...(fecAt10 && { fecOnlyRecordAudioGapPacketsAt10Pct: fecAt10.recordAudioGapPackets }),
+    ...(fecAt20 && { fecOnlyRecordAudioGapPacketsAt20Pct: fecAt20.recordAudioGapPackets }),
   };
   const targets = [
     {

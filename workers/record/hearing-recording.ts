@@ -396,7 +396,7 @@ export class HearingRecording {
     await tap.connect(port);
   }
 
-  /** ffmpeg stops at the next packet, so the consumer is closed only once it has ('stopped'). */
+  /** The consumer is closed only once ffmpeg has closed its last segment ('stopped'). */
   private async stopTrack(t: TrackState): Promise<void> {
     if (!t.running) return;
     await this.stopRun(t);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { PortPairs, waitUntilBound } from '../taps/udp-ports.ts';
 import type { FromRecorder, StartTrack, ToRecorder } from './messages.ts';
-import { sdpFor } from '../taps/sdp.ts';
+import { rtcpBye, sdpFor } from '../taps/sdp.ts';
 import { queueSpawn } from '../taps/spawn-queue.ts';
 import { spawnTied } from '../taps/children.ts';
 import { RtpReorder } from './rtp-reorder.ts';
@@ -127,8 +127,11 @@ class Track {
   private interrupt(): void {
     if (!this.ffmpeg) return;
     this.ffmpeg.kill('SIGINT');
+    // ffmpeg looks at a first SIGINT only between packets, and nothing after the stop is sent to it: an
+    // RTCP BYE ends its input (sent after the last packet on the same socket, so behind it). Measured
+    // 0.36 s to a clean exit, against its 5 s input timeout without it.
+    this.socket.send(rtcpBye(this.t.ssrc), this.ffmpegPort, '127.0.0.1');
     const ffmpeg = this.ffmpeg;
-    // ffmpeg leaves at its next packet, or at its input timeout when the stream is silent.
     setTimeout(() => ffmpeg.exitCode === null && ffmpeg.kill('SIGKILL'), Number(INPUT_TIMEOUT_S) * 1000 + 3000).unref();
   }
 
@@ -239,8 +242,8 @@ class Track {
     const now = Date.now();
     const ts = packet.readUInt32BE(4);
     this.received++;
-    // While stopping, packets still go to the running ffmpeg: its next packet is what lets it exit.
-    if (this.stopping && !this.ffmpeg) return;
+    // Asked to stop: nothing after the request is kept (the BYE that interrupt() sends ends ffmpeg).
+    if (this.stopping) return;
     if (!this.ffmpeg) {
       if (now - this.failedAt < RESTART_BACKOFF_MS) return; // dropped while ffmpeg is failing: reported as ffmpeg.exit
       this.startFfmpeg();

@@ -23,3 +23,17 @@ export function sdpSession(streams: { kind: 'audio' | 'video'; codec: TrackCodec
 export function sdpFor(t: { kind: 'audio' | 'video'; codec: TrackCodec }, port: number): string {
   return sdpSession([{ ...t, port }]);
 }
+
+/**
+ * An RTCP BYE for one source, 12 bytes (ffmpeg's RTP demuxer ignores anything shorter): ffmpeg ends
+ * that input on it, as at the end of a file.
+ */
+export function rtcpBye(ssrc: number): Buffer {
+  const bye = Buffer.alloc(12);
+  bye[0] = 0x82; // version 2, two sources
+  bye[1] = 203; // BYE
+  bye.writeUInt16BE(2, 2); // length in 32-bit words, minus one
+  bye.writeUInt32BE(ssrc >>> 0, 4);
+  bye.writeUInt32BE(ssrc >>> 0, 8);
+  return bye;
+}

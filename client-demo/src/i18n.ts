@@ -35,3 +35,6 @@ export function setLanguage(lang: Language): void {
   void i18n.changeLanguage(lang);
   document.documentElement.lang = lang;
 }
+
+/** A time of day in the page's language, on the 24-hour clock courts write in the record (20:48:01). */
+export const clock = (iso: string): string => new Date(iso).toLocaleTimeString(i18n.language, { hour12: false });

@@ -594,14 +594,43 @@ export class Session {
             // The media went silent: is the signaling connection still alive? A phone that moved to another
             // network can hold a dead connection for the 45 s socket.io takes to notice; asked, it is found
             // dead in seconds and made again (resuming the same transports, with an ICE restart).
-            if ((this.stalled.size || moved) && !this.probing) {
+            // Silence on one transport while the other still hears is not the network (a busy device reads
+            // its sockets late): only all of them silent, or a move, is asked about. After a move the media
+            // flow on the new address whatever the state of the old connection: that answer alone decides.
+            const watched = [this.sendTransport, this.recvTransport].filter(
+              (t) => t && !t.closed && t.connectionState !== 'new' && t.connectionState !== 'connecting',
+            );
+            const allSilent = watched.length > 0 && watched.every((t) => this.stalled.has(t!.id) || this.interrupted.has(t!.id));
+            if ((allSilent || moved) && !this.probing) {
               this.probing = true;
-              void this.signaling.probe(PROBE_MS).finally(() => (this.probing = false));
+              void this.signaling.probe(PROBE_MS, moved ? undefined : () => this.mediaHeard()).finally(() => (this.probing = false));
             }
           })
           .catch(() => undefined);
       }
     }, 1000);
+  }
+
+  /** Whether any transport received something in the last second (its own stats, fetched now). */
+  private async mediaHeard(): Promise<boolean> {
+    for (const transport of [this.sendTransport, this.recvTransport]) {
+      if (!transport || transport.closed) continue;
+      const report = await transport.getStats().catch(() => undefined);
+      let heard = false;
+      report?.forEach(
+        (r: { type: string; state?: string; nominated?: boolean; timestamp: number; lastPacketReceivedTimestamp?: number }) => {
+          if (
+            r.type === 'candidate-pair' &&
+            r.nominated &&
+            r.lastPacketReceivedTimestamp &&
+            r.timestamp - r.lastPacketReceivedTimestamp < 1000
+          )
+            heard = true;
+        },
+      );
+      if (heard) return true;
+    }
+    return false;
   }
 
   private wireTransport(transport: types.Transport): void {

@@ -20,14 +20,17 @@ export class SignalingClient {
 
   /**
    * Whether the server answers within `ms`. A connection that does not is dead though the browser has
-   * not noticed (its network changed under it): it is closed, and socket.io connects again at once.
+   * not noticed (its network changed under it): it is closed, and socket.io connects again at once —
+   * unless `alive` says otherwise when the time is up (the media came back: it was this device that was
+   * too busy to hear, not the network that failed).
    */
-  async probe(ms: number): Promise<boolean> {
+  async probe(ms: number, alive?: () => Promise<boolean>): Promise<boolean> {
     if (!this.socket.connected) return false;
     try {
       await this.socket.timeout(ms).emitWithAck('ping', {});
       return true;
     } catch {
+      if (alive && (await alive())) return true;
       if (this.socket.connected) this.socket.io.engine.close();
       return false;
     }

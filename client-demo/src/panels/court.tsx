@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { t } from '../i18n.ts';
+import { clock, t } from '../i18n.ts';
 import { run } from '../actions.ts';
 import { useApp } from '../store.ts';
 import { AskAgain } from './confirm.tsx';
@@ -107,7 +107,7 @@ export function Alerts() {
       <ul>
         {s.alerts.map((a, i) => (
           <li key={`${a.at}-${i}`}>
-            <time>{new Date(a.at).toLocaleTimeString()}</time>{' '}
+            <time>{clock(a.at)}</time>{' '}
             {t(`alerts.${a.action.replace('.', '_')}`, {
               name: (a.participantId && s.people[a.participantId]?.name) || t('alerts.system'),
               kind: a.kind ? t(`alerts.kinds.${a.kind}`) : '',

@@ -1,13 +1,11 @@
 import { useState } from 'preact/hooks';
-import { t } from '../i18n.ts';
+import { clock, t } from '../i18n.ts';
 import { run } from '../actions.ts';
 import { useApp, type Line } from '../store.ts';
 import { Thumb } from './evidence.tsx';
 
 const EDITORS = new Set(['judge', 'clerk']);
 const ANNOTATORS = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter']);
-
-const clock = (iso: string): string => new Date(iso).toLocaleTimeString('zh-CN', { hour12: false });
 
 function LineView({ line, canEdit, canAnnotate }: { line: Line; canEdit: boolean; canAnnotate: boolean }) {
   const s = useApp();

@@ -1,12 +1,14 @@
 // Screenshots of each role's page (zh-CN; desktop for the court, a phone for the others) for the README:
 // `node --import tsx scripts/screenshots.ts` writes docs/screenshots/*.png. A real server, real
 // Chromium with fake devices, the party's words from a real speech clip through the transcriber.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { configFromEnv } from '../server/app/config.ts';
 import { startServer } from '../server/app/server.ts';
+import { CHROMIUM_PATH, launchChromium, yieldingCpu } from '../benchmarks/lib/chromium.ts';
 import { JFK, speechIngest } from '../test/helpers/speech.ts';
 
 const OUT = path.resolve(import.meta.dirname, '../docs/screenshots');
@@ -29,14 +31,23 @@ const call = async (method: string, route: string, body?: unknown) => {
   });
   return (await r.json()) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
 };
-const browser: Browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream=device-count=2'],
-});
+// A browser per person, as in a court, each at the tests' lower priority (test/helpers/browser.ts).
+const browsers: Browser[] = [];
+// Their microphones hear a quiet room: Chromium's fake one beeps each second, and six speech recognizers
+// decoding beeps left seven browsers on two cores so little CPU that pages went 20 s without answering
+// the server's pings and were dropped. 李四's words come from a real clip below.
+const quietRoom = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'quiet-')), 'quiet.wav');
+execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=a=0.002:d=600:r=48000', '-ac', '1', quietRoom]);
+const pages: Page[] = [];
 const open = async (joinUrl: string, device: object): Promise<Page> => {
+  const browser = await launchChromium(
+    ['--use-fake-device-for-media-stream=device-count=2', `--use-file-for-fake-audio-capture=${quietRoom}`],
+    yieldingCpu(CHROMIUM_PATH),
+  );
+  browsers.push(browser);
   const page = await (await browser.newContext({ permissions: ['camera', 'microphone'], ...device })).newPage();
   await page.goto(joinUrl);
+  pages.push(page);
   return page;
 };
 const join = async (page: Page, button = '进入庭审') => {
@@ -45,12 +56,14 @@ const join = async (page: Page, button = '进入庭审') => {
 };
 const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage });
 
+let hid = '';
 try {
   const h = await call('POST', '/api/v1/hearings', {
     caseNumber: '(2026)京0105民初1234号',
     title: '张三诉李四买卖合同纠纷',
     streamable: true,
   });
+  hid = h.id;
   const people: Record<string, { id: string; joinUrl: string }> = {};
   for (const [key, name, role] of [
     ['judge', '王法官', 'judge'],
@@ -125,7 +138,16 @@ try {
     clip: { x: 0, y: Math.max(0, box.y - 200), width: 390, height: 600 },
   });
   console.log(`screenshots in ${OUT}`);
+} catch (error) {
+  console.error(error);
+  // Who dropped out, and why (a page too slow to answer the server's pings is dropped as `ping timeout`).
+  const events = await call('GET', `/api/v1/hearings/${hid}/events`);
+  for (const e of events.events ?? events) if (/disconnected|left/.test(e.action)) console.error(e.at, e.action, JSON.stringify(e.detail));
+  // What each page showed when it failed.
+  for (const [i, page] of pages.entries())
+    if (!page.isClosed()) await page.screenshot({ path: path.join(os.tmpdir(), `screenshot-failed-${i}.png`), fullPage: true });
+  process.exitCode = 1;
 } finally {
-  await browser.close();
+  await Promise.all(browsers.map((b) => b.close()));
   await server.close();
 }

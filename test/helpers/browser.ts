@@ -1,51 +1,17 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { HearingServer } from '../../server/app/server.ts';
 import { createHearing, startTestServer } from './server.ts';
 import { magentaCamera } from './frames.ts';
-import { CHROMIUM_PATH, joinLink } from '../../benchmarks/lib/chromium.ts';
+import { CHROMIUM_PATH, joinLink, yieldingCpu } from '../../benchmarks/lib/chromium.ts';
 
 /** Debian's Chromium, headless, with fake camera and microphone (see shared/FEASIBILITY.md); playwright gives it a fresh profile. */
 export const CHROMIUM = CHROMIUM_PATH;
 
-/**
- * The participants' browsers yield the CPU to the server under test: in a court they are on phones and PCs
- * elsewhere, not on the media server's two cores. Without it, five Chromiums starved the stream's encoder
- * of every frame for 20 s in CI (run 9), which no deployment would see. Playwright starts each browser in
- * a session of its own, which the kernel schedules as a group (autogroup) with an equal share against the
- * whole test process and its encoders: that group gets nice 10. Inside it, its threads get nice 10 too
- * (for kernels without autogroup), and without CAP_SYS_NICE (dropped from the bounding set, so root loses
- * it at exec) Chromium cannot undo that: as root it set its renderers back to 0 and its display and audio
- * threads to -8. (CI run 13: 22 min instead of 29, no stream failure. Run 14, at nice 5 with Chromium's
- * own thread priorities and a 10 fps camera: slower, and three stream and signaling time-outs.)
- *
- * `realTime`: a browser left at normal priority, for a test that holds the browser's own clock against
- * the wall clock (the record's segments against the hearing's transitions): yielding, its fake microphone
- * made 1.6 s of sound in 5 s (run 13), which says nothing about the server.
- */
-function launcher(executablePath: string, realTime: boolean): string {
-  if (realTime) return executablePath;
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chromium-')), 'chromium');
-  fs.writeFileSync(
-    file,
-    [
-      '#!/bin/sh',
-      'echo 10 2>/dev/null > /proc/self/autogroup',
-      `exec setpriv --bounding-set -sys_nice -- nice -n 10 ${executablePath} "$@"`,
-      '',
-    ].join('\n'),
-    { mode: 0o755 },
-  );
-  return file;
-}
-
 /** `executablePath`: e.g. a wrapper that starts Chromium in a network namespace (test/helpers/netns.ts). */
 export async function launchBrowser(extraArgs: string[] = [], executablePath = CHROMIUM, realTime = false): Promise<Browser> {
   return chromium.launch({
-    executablePath: launcher(executablePath, realTime),
+    executablePath: realTime ? executablePath : yieldingCpu(executablePath),
     headless: true,
     args: [
       '--no-sandbox',

@@ -617,17 +617,15 @@ export class Session {
       if (!transport || transport.closed) continue;
       const report = await transport.getStats().catch(() => undefined);
       let heard = false;
-      report?.forEach(
-        (r: { type: string; state?: string; nominated?: boolean; timestamp: number; lastPacketReceivedTimestamp?: number }) => {
-          if (
-            r.type === 'candidate-pair' &&
-            r.nominated &&
-            r.lastPacketReceivedTimestamp &&
-            r.timestamp - r.lastPacketReceivedTimestamp < 1000
-          )
-            heard = true;
-        },
-      );
+      report?.forEach((r: { type: string; nominated?: boolean; timestamp: number; lastPacketReceivedTimestamp?: number }) => {
+        if (
+          r.type === 'candidate-pair' &&
+          r.nominated &&
+          r.lastPacketReceivedTimestamp &&
+          r.timestamp - r.lastPacketReceivedTimestamp < 1000
+        )
+          heard = true;
+      });
       if (heard) return true;
     }
     return false;

@@ -8,7 +8,11 @@ import { CHROMIUM_PATH, joinLink, yieldingCpu } from '../../benchmarks/lib/chrom
 /** Debian's Chromium, headless, with fake camera and microphone (see shared/FEASIBILITY.md); playwright gives it a fresh profile. */
 export const CHROMIUM = CHROMIUM_PATH;
 
-/** `executablePath`: e.g. a wrapper that starts Chromium in a network namespace (test/helpers/netns.ts). */
+/**
+ * `executablePath`: e.g. a wrapper that starts Chromium in a network namespace (test/helpers/netns.ts).
+ * The browser yields the CPU to the server (`yieldingCpu`), unless `realTime`: for a test that holds the
+ * browser's own clock against the wall clock.
+ */
 export async function launchBrowser(extraArgs: string[] = [], executablePath = CHROMIUM, realTime = false): Promise<Browser> {
   return chromium.launch({
     executablePath: realTime ? executablePath : yieldingCpu(executablePath),

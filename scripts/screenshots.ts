@@ -73,6 +73,7 @@ try {
     ['lawyer', '赵律师', 'lawyer'],
     ['otherLawyer', 'Lawyer Qian', 'lawyer'],
     ['witness', '王五', 'witness'],
+    ['interpreter', '孙翻译', 'interpreter'],
     ['viewer', '旁听者', 'viewer'],
   ] as const)
     people[key] = await call('POST', `/api/v1/hearings/${h.id}/participants`, { name, role });
@@ -124,6 +125,15 @@ try {
     [viewer, 'viewer-phone'],
   ] as const)
     await shot(page, name);
+  // The bench on a phone (the same pages, narrowed).
+  for (const [page, name] of [
+    [judge, 'judge-phone'],
+    [clerk, 'clerk-phone'],
+  ] as const) {
+    await page.setViewportSize(PHONE.viewport);
+    await page.waitForTimeout(500); // the layout settles
+    await shot(page, name);
+  }
   // Signing on the phone: the clerk freezes, the party draws.
   await clerk.getByRole('button', { name: '冻结笔录以供签名' }).click();
   const pad = party.getByRole('img', { name: '在此处手写签名' });
@@ -137,6 +147,7 @@ try {
     path: path.join(OUT, 'party-signing-phone.png'),
     clip: { x: 0, y: Math.max(0, box.y - 200), width: 390, height: 600 },
   });
+
   console.log(`screenshots in ${OUT}`);
 } catch (error) {
   console.error(error);

@@ -24,6 +24,9 @@ export function launchChromium(extraArgs: string[] = [], executablePath = CHROMI
   });
 }
 
+/** One wrapper script per Chromium and nice value, written once per process. */
+const wrappers = new Map<string, string>();
+
 /**
  * The participants' browsers yield the CPU to the server under test: in a court they are on phones and PCs
  * elsewhere, not on the media server's two cores. Without it, five Chromiums starved the stream's encoder
@@ -40,7 +43,11 @@ export function launchChromium(extraArgs: string[] = [], executablePath = CHROMI
  * fake microphone made 1.6 s of sound in 5 s (run 13), which says nothing about the server.
  */
 export function yieldingCpu(executablePath: string, nice = 10): string {
+  const key = `${nice} ${executablePath}`;
+  const made = wrappers.get(key);
+  if (made) return made;
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chromium-')), 'chromium');
+  wrappers.set(key, file);
   fs.writeFileSync(
     file,
     [

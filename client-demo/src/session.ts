@@ -2,7 +2,7 @@ import { Device, type types } from 'mediasoup-client';
 import type { SignalingClient } from './signaling.ts';
 import * as ui from './ui.ts';
 import { Consultation, type TransportReply } from './consultation.ts';
-import { inboundStats, type InboundStats } from './stats.ts';
+import { inboundStats, selectedPair, type InboundStats } from './stats.ts';
 import * as transcript from './transcript.ts';
 import { update, type CourtMedia, type Evidence, type Frozen, type Signed } from './store.ts';
 
@@ -448,12 +448,8 @@ export class Session {
       ['recv', this.recvTransport],
     ] as const) {
       if (!transport || transport.closed) continue;
-      const report = await transport.getStats();
-      const byId = new Map<string, Record<string, unknown>>();
-      report.forEach((s: Record<string, unknown>) => byId.set(s.id as string, s));
-      const t = [...byId.values()].find((s) => s.type === 'transport');
-      const pair = t && byId.get(t.selectedCandidatePairId as string);
-      const local = pair && byId.get(pair.localCandidateId as string);
+      const pair = selectedPair(await transport.getStats());
+      const local = pair?.local;
       if (!local) continue;
       out.push({
         direction,
@@ -572,18 +568,12 @@ export class Session {
         void transport
           .getStats()
           .then((report) => {
-            let pairId: string | undefined;
-            report.forEach((r: { type: string; selectedCandidatePairId?: string }) => {
-              if (r.type === 'transport' && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
-            });
-            const pair = pairId
-              ? (report.get(pairId) as { timestamp: number; lastPacketReceivedTimestamp?: number; localCandidateId?: string } | undefined)
-              : undefined;
+            const pair = selectedPair(report);
             if (!pair?.lastPacketReceivedTimestamp) return;
             // The browser moved its media to another local address by itself (Wi-Fi to mobile data) before
             // they were silent for long: the signaling connection, made from the old address, is likely
             // dead too, and socket.io would take 45 s to notice. Ask now.
-            const local = pair.localCandidateId ? (report.get(pair.localCandidateId) as { address?: string } | undefined) : undefined;
+            const local = pair.local;
             const before = this.localAddress.get(transport.id);
             if (local?.address) this.localAddress.set(transport.id, local.address);
             const moved = before !== undefined && local?.address !== undefined && local.address !== before;
@@ -611,22 +601,13 @@ export class Session {
     }, 1000);
   }
 
-  /** Whether any transport received something in the last second (its own stats, fetched now). */
+  /** Whether any transport's selected pair received something in the last second (its stats, fetched now). */
   private async mediaHeard(): Promise<boolean> {
     for (const transport of [this.sendTransport, this.recvTransport]) {
       if (!transport || transport.closed) continue;
       const report = await transport.getStats().catch(() => undefined);
-      let heard = false;
-      report?.forEach((r: { type: string; nominated?: boolean; timestamp: number; lastPacketReceivedTimestamp?: number }) => {
-        if (
-          r.type === 'candidate-pair' &&
-          r.nominated &&
-          r.lastPacketReceivedTimestamp &&
-          r.timestamp - r.lastPacketReceivedTimestamp < 1000
-        )
-          heard = true;
-      });
-      if (heard) return true;
+      const pair = report && selectedPair(report);
+      if (pair?.lastPacketReceivedTimestamp && pair.timestamp - pair.lastPacketReceivedTimestamp < 1000) return true;
     }
     return false;
   }

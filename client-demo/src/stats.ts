@@ -35,3 +35,22 @@ export async function inboundStats(consumer: types.Consumer): Promise<InboundSta
   });
   return sum;
 }
+
+/** A transport's selected candidate pair (the path its media take now), with its local candidate. */
+export interface SelectedPair {
+  timestamp: number;
+  lastPacketReceivedTimestamp?: number;
+  bytesSent?: number;
+  bytesReceived?: number;
+  local?: { address?: string; candidateType?: string; protocol?: string; relayProtocol?: string };
+}
+
+export function selectedPair(report: RTCStatsReport): SelectedPair | undefined {
+  let pairId: string | undefined;
+  report.forEach((s: { type: string; selectedCandidatePairId?: string }) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+  });
+  const pair = pairId ? (report.get(pairId) as (SelectedPair & { localCandidateId?: string }) | undefined) : undefined;
+  if (!pair) return undefined;
+  return { ...pair, local: pair.localCandidateId ? (report.get(pair.localCandidateId) as SelectedPair['local']) : undefined };
+}

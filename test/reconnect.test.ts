@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { api, createHearing, startTestServer } from './helpers/server.ts';
-import { CHROMIUM, launchBrowser, openJoin, stats, waitForMediaFrom } from './helpers/browser.ts';
+import { accountOnFailure, CHROMIUM, launchBrowser, openJoin, stats, waitForMediaFrom } from './helpers/browser.ts';
 import { createNetns, type TestNetns } from './helpers/netns.ts';
 import { sleep, until } from './helpers/wait.ts';
 import type { HearingServer } from '../server/app/server.ts';
@@ -37,6 +37,7 @@ describe('a party whose network drops', () => {
     await ctx.server?.close();
     ctx.net?.remove();
   });
+  accountOnFailure(() => ctx.server);
 
   it('sees a banner while cut off for 5 s (signal lost, link down), and after a move to another address; the media come back both ways on the same transports, without a rejoin', async () => {
     const { server, net } = ctx;

@@ -130,7 +130,7 @@ describe('live transcription with pocketsphinx on real speech', () => {
     // A speaks first; B waits, then speaks while A is silent (each page loops its own file). The fake
     // microphone starts playing at the device check, seconds before the page publishes: 7 s of silence
     // first, so A's first words are not spoken into a page that is still joining (with 3.5 s, a busy CI
-    // run lost A's first 14 words that way: WER 0.77). B starts 8.5 s after A, as before.
+    // run lost A's first 14 words that way: WER 0.77). B's silence is 8.5 s longer than A's.
     const audioA = paddedClip(clipA, 7, 14);
     const audioB = paddedClip(clipB, 15.5, 6);
     const browserA = await launchBrowser([`--use-file-for-fake-audio-capture=${audioA.file}`]);
@@ -144,7 +144,11 @@ describe('live transcription with pocketsphinx on real speech', () => {
     const call = api(server);
     await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'waiting_room' });
     await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'open' });
-    await Promise.all([openJoin(browserA, a.joinUrl), openJoin(browserB, b.joinUrl)]);
+    // One after the other: B's microphone starts (at its device check) after A's, so B speaks at least
+    // 1.4 s after A's clip ends. Opened together, a busy CI run checked B's device first and B's first
+    // segment began 0.65 s before A's first one ended.
+    await openJoin(browserA, a.joinUrl);
+    await openJoin(browserB, b.joinUrl);
 
     // B's clip ends ~22 s after its page opened (32 s for the whole test on an idle machine); a busy CI
     // run (two test files and their browsers on two cores) took longer than the 40 s once waited here.

@@ -44,6 +44,7 @@ const start = (why: string): void => {
   ui.setStatus('status.joining');
   session.start().then(
     () => {
+      console.info(`[hearing] ${why}: in the hearing (${session.resumes} resumes, ${session.joins} joins)`);
       if (session.self)
         tellHost('joined', {
           participantId: session.self.participantId,
@@ -55,6 +56,7 @@ const start = (why: string): void => {
     },
     (error: Error) => {
       lastError = `${why}: ${error.message}`;
+      console.info(`[hearing] ${lastError}`);
       tellHost('error', { code: error instanceof SignalingError ? error.code : 'join_failed', message: error.message });
       ui.setStatus('status.joinFailed', { error: error.message });
       if (!(error instanceof SignalingError) || error.code !== 'forbidden') setTimeout(() => socket.connected && start('retry'), 2000);
@@ -88,6 +90,7 @@ socket.on('connect', () => {
   start('connect');
 });
 socket.on('disconnect', (reason) => {
+  console.info(`[hearing] disconnected: ${reason}`);
   // A connection that dropped keeps the media as they are: the server holds them a while for the page to
   // resume (HEARING_RECONNECT_GRACE_S). A goodbye from either side drops them.
   if (reason === 'io client disconnect' || reason === 'io server disconnect') session.teardown();

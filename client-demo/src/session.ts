@@ -593,6 +593,9 @@ export class Session {
             const allSilent = watched.length > 0 && watched.every((t) => this.stalled.has(t!.id) || this.interrupted.has(t!.id));
             if ((allSilent || moved) && !this.probing) {
               this.probing = true;
+              console.info(
+                `[hearing] ${moved ? `the media moved from ${before} to ${local?.address}` : 'every transport is silent'}: asking the server`,
+              );
               void this.signaling.probe(PROBE_MS, moved ? undefined : () => this.mediaHeard()).finally(() => (this.probing = false));
             }
           })

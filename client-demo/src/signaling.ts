@@ -30,7 +30,9 @@ export class SignalingClient {
       await this.socket.timeout(ms).emitWithAck('ping', {});
       return true;
     } catch {
-      if (alive && (await alive())) return true;
+      const heard = alive ? await alive() : false;
+      console.info(`[hearing] the server did not answer within ${ms} ms; ${heard ? 'the media are heard: kept' : 'reconnecting'}`);
+      if (heard) return true;
       if (this.socket.connected) this.socket.io.engine.close();
       return false;
     }

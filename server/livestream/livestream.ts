@@ -59,6 +59,8 @@ interface HearingStream {
   stalls: number;
   /** How long the stream must keep up, with the machine idle enough, before it steps back up. */
   restoreAfterMs: number;
+  /** The watchdog's last readings, one line each (for diagnosis: `readings()`). */
+  readings: string[];
 }
 
 /** A hearing's stream as /metrics reports it. */
@@ -130,6 +132,11 @@ export class LivestreamService {
   private ladder(): ReturnType<typeof ladder> {
     const steps = ladder(this.o.config.size);
     return this.o.config.soundOnly === 'never' ? steps.filter((s) => !s.audioOnly) : steps;
+  }
+
+  /** The stream watchdog's last readings of a hearing's program (newest last), to explain a stream that faltered. */
+  readings(hearingId: string): string[] {
+    return [...(this.streams.get(hearingId)?.readings ?? [])];
   }
 
   publicDir(hearingId: string): string {
@@ -282,6 +289,7 @@ export class LivestreamService {
       rate: null,
       lagMs: 0,
       degradations: 0,
+      readings: [],
       stalls: 0,
       restoreAfterMs: RESTORE_MS,
     };
@@ -412,6 +420,10 @@ export class LivestreamService {
       const silent = notAdvancing && room ? await stream.silent.findSilent(room, taken) : [];
       const behind = first !== undefined && stream.lagMs >= SLOW_LAG_MS && stream.rate !== null && stream.rate < SLOW_RATE;
       const judged = verdict({ stillMs: stuckFor, started, silentInputs: silent.length, short, behind, level: stream.level, levels });
+      stream.readings.push(
+        `${new Date(now).toISOString().slice(11, 23)} run ${run.runId} level ${stream.level}: still ${stuckFor} ms, lag ${stream.lagMs} ms, rate ${stream.rate}, short ${short}, behind ${behind} → ${judged}`,
+      );
+      if (stream.readings.length > 40) stream.readings.shift();
       if (judged === 'stuck') {
         stream.condition = 'stuck';
         stream.stalls++;

@@ -1,4 +1,6 @@
-import { afterAll, beforeAll } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { HearingServer } from '../../server/app/server.ts';
 import { createHearing, startTestServer } from './server.ts';
@@ -46,6 +48,66 @@ export interface RemoteTrackStats {
 
 const violations = new WeakMap<Page, string[]>();
 
+/** The pages openJoin opened (for the account of a failed test), and the last lines each logged. */
+const opened = new Map<Page, string[]>();
+
+/**
+ * What a failed browser test leaves to read: each open page's connection state and what it shows in its
+ * status and alert areas, its last console lines, and the server's account of its hearings' connections.
+ */
+export function accountOnFailure(server: () => HearingServer | undefined): void {
+  beforeEach((test) => {
+    opened.clear();
+    test.onTestFailed(() => accountOfFailure(server()));
+  });
+}
+
+async function accountOfFailure(server: HearingServer | undefined): Promise<void> {
+  const lines: string[] = ['--- the browser test failed; its pages and hearings:'];
+  for (const [page, logged] of opened) {
+    if (page.isClosed()) {
+      // Closed by the test's own clean-up before this account (its console is what is left).
+      lines.push(`page (closed)`, ...logged.map((l) => `  console: ${l}`));
+      continue;
+    }
+    const shown = await page
+      .evaluate(() => ({
+        url: location.pathname + location.search.replace(/token=[^&]+/, 'token=…'),
+        state: (window as any).hearingClient?.state(),
+        notices: [...document.querySelectorAll('[role=status], [role=alert]')]
+          .map((e) => (e as HTMLElement).innerText.trim())
+          .filter(Boolean),
+      }))
+      .catch((error: Error) => ({ error: error.message }));
+    // The transports' ids and the participant's own id say nothing here.
+    const state = { ...(shown as any).state, transports: undefined, self: (shown as any).state?.self?.name };
+    lines.push(`page ${JSON.stringify({ ...shown, state })}`, ...logged.map((l) => `  console: ${l}`));
+  }
+  if (server)
+    for (const h of server.hearings.list(3, 0))
+      for (const e of server.hearings
+        .events(h.id)
+        .filter((e) => /^(participant|signaling|media|record\.paus|record\.resum|transcript\.edit)/.test(e.action))
+        .slice(-40))
+        lines.push(`event ${e.at} ${e.action} ${e.actor} ${JSON.stringify(e.detail)}`);
+  // The record's last lines (its pauses, stops and stalls).
+  if (server)
+    for (const h of server.hearings.list(3, 0)) {
+      const manifest = path.join(server.recorder.dirOf(h.id), 'manifest.jsonl');
+      if (fs.existsSync(manifest))
+        lines.push(
+          ...fs
+            .readFileSync(manifest, 'utf8')
+            .trim()
+            .split('\n')
+            .filter((l) => l.includes('"type":"event"'))
+            .slice(-12)
+            .map((l) => `record ${l.replace(/"(hearingId|prev|signature|headHash)":"[^"]*",?/g, '').slice(0, 300)}`),
+        );
+    }
+  console.warn(lines.join('\n'));
+}
+
 /** What the page's content security policy refused so far (console errors naming the policy). */
 export const cspViolations = (page: Page): string[] => violations.get(page) ?? [];
 
@@ -61,8 +123,12 @@ export async function openJoin(browser: Browser, joinUrl: string, o: { lang?: 'e
   const page = await context.newPage();
   page.on('pageerror', (error) => console.warn('[page error]', error.message));
   violations.set(page, []);
+  const logged: string[] = [];
+  opened.set(page, logged);
   page.on('console', (m) => {
     if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) violations.get(page)!.push(m.text());
+    logged.push(`${new Date().toISOString().slice(11, 23)} ${m.type()} ${m.text().slice(0, 300)}`);
+    if (logged.length > 20) logged.shift();
   });
   await joinLink(page, joinUrl, { lang: o.lang, timeoutMs: 30_000 }).catch(async (error: Error) => {
     const shown = await page.evaluate(() => document.body.innerText.slice(0, 400)).catch(() => '');
@@ -105,6 +171,7 @@ export function withServerAndBrowser(o: { realTime?: boolean } = {}): { server: 
     ctx.server = await startTestServer();
     ctx.browser = await launchBrowser([], CHROMIUM, o.realTime);
   });
+  accountOnFailure(() => ctx.server);
   afterAll(async () => {
     await ctx.browser?.close();
     await ctx.server?.close();

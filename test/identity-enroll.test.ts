@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { api, createHearing, withServer } from './helpers/server.ts';
 import { enroll, face, PEOPLE } from './helpers/faces.ts';
 import { photoAsFrame } from '../workers/identity/face-frame.ts';
-import { descriptorDistance } from '../workers/identity/face-engine.ts';
+import { descriptorDistance, detectCloseUp, loadFaceEngine } from '../workers/identity/face-engine.ts';
 import { DEFAULT_THRESHOLDS } from '../server/identity/rule.ts';
 
 describe('face identity: enrollment', () => {
@@ -59,6 +59,54 @@ describe('face identity: enrollment', () => {
     // Unknown participant, malformed id: clear 4xx.
     expect((await enroll(server, id, '00000000-0000-4000-8000-000000000000', face('amy1'))).status).toBe(404);
     expect((await call('GET', `/api/v1/hearings/${id}/participants/not-a-uuid/identity`)).status).toBe(400);
+  });
+
+  it('a tight crop enrolls (its face found in a smaller framing), and matches that person, not the others', async () => {
+    const { server } = ctx;
+    const { id, participants } = await createHearing(server, [{ name: 'Party Li', role: 'party' }]);
+    // amy1 cut to its central 80 % (a cropped ID photo): framed at 320 or 480 as before, no face is found.
+    const tight = await sharp(face('amy1')).extract({ left: 15, top: 15, width: 120, height: 120 }).png().toBuffer();
+    for (const fit of [320, 480]) {
+      const frame = await photoAsFrame(tight, fit);
+      expect(await server.faceChecker.describe(frame.rgb, frame.width, frame.height), `framed at ${fit}`).toHaveLength(0);
+    }
+    const r = await enroll(server, id, participants[0]!.id, tight);
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const row = server.store.identities(id)[0]!;
+    const reference = [...new Float32Array(row.descriptor!.buffer, row.descriptor!.byteOffset, 128)];
+    const distanceTo = async (name: string) => {
+      const frame = await photoAsFrame(face(name));
+      return descriptorDistance(reference, (await server.faceChecker.describe(frame.rgb, frame.width, frame.height))[0]!.descriptor);
+    };
+    const same = await Promise.all([2, 3, 4, 5].map((i) => distanceTo(`amy${i}`)));
+    const others = await Promise.all(['howard1', 'howard2', 'leonard1', 'leonard2'].map(distanceTo));
+    console.log(`tight crop of amy1: to amy2-5 ${same.map((d) => d.toFixed(2))}, to others ${others.map((d) => d.toFixed(2))}`);
+    expect(Math.max(...same)).toBeLessThan(Math.min(...others));
+    expect(others.every((d) => d >= DEFAULT_THRESHOLDS.reject)).toBe(true);
+  });
+
+  it('a face filling the camera frame (a phone held close) is found shrunk, its box in the frame', async () => {
+    const engine = await loadFaceEngine();
+    let found = 0;
+    for (const name of ['amy1', 'howard1', 'leonard2']) {
+      // The photo covering the whole 640x480 frame.
+      const { data } = await sharp(face(name)).resize(640, 480, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const rgb = new Uint8Array(data.buffer, data.byteOffset, data.length);
+      expect(await engine.detect(rgb, 640, 480), `${name} as it is`).toHaveLength(0);
+      const faces = await detectCloseUp(engine, rgb, 640, 480);
+      if (faces.length !== 1) continue;
+      found++;
+      // Mapped back: a face as wide as a good part of the frame, inside it.
+      const { x, width } = faces[0]!.box;
+      expect(width, name).toBeGreaterThan(250);
+      expect(x, name).toBeGreaterThan(-50);
+      expect(x + width, name).toBeLessThan(690);
+      expect(
+        faces[0]!.keypoints.every((v, i) => v > 0 && v < (i % 2 ? 480 : 640)),
+        `${name} key points`,
+      ).toBe(true);
+    }
+    expect(found).toBe(3);
   });
 
   it('no false accept at the configured threshold over every pair of fixture photos', async () => {

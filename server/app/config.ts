@@ -61,6 +61,7 @@ const envSchema = z.object({
   HEARING_IDENTITY_ACCEPT: z.coerce.number().positive().max(2).default(DEFAULT_THRESHOLDS.accept),
   HEARING_IDENTITY_REJECT: z.coerce.number().positive().max(2).default(DEFAULT_THRESHOLDS.reject),
   HEARING_IDENTITY_FRAMES: z.coerce.number().int().min(1).max(30).default(DEFAULT_THRESHOLDS.frames),
+  HEARING_IDENTITY_MAX_FRAMES: z.coerce.number().int().min(1).max(60).optional(),
   HEARING_IDENTITY_TIMEOUT_S: z.coerce.number().positive().default(20),
   HEARING_IDENTITY_RECHECK_S: z.coerce.number().positive().default(300),
   HEARING_IDENTITY_ABSENT_S: z.coerce.number().positive().default(30),
@@ -197,6 +198,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.HEARING_RTC_MIN_PORT >= e.HEARING_RTC_MAX_PORT) throw new Error('HEARING_RTC_MIN_PORT must be below HEARING_RTC_MAX_PORT');
   if (e.HEARING_IDENTITY_ACCEPT >= e.HEARING_IDENTITY_REJECT)
     throw new Error('HEARING_IDENTITY_ACCEPT must be below HEARING_IDENTITY_REJECT');
+  if (e.HEARING_IDENTITY_MAX_FRAMES !== undefined && e.HEARING_IDENTITY_MAX_FRAMES < e.HEARING_IDENTITY_FRAMES)
+    throw new Error('HEARING_IDENTITY_MAX_FRAMES must be at least HEARING_IDENTITY_FRAMES');
   return { ...base(e), tls: tlsFrom(e), turn: turnFrom(e) };
 }
 
@@ -278,6 +281,7 @@ function base(e: Env): Omit<Config, 'tls' | 'turn'> {
       accept: e.HEARING_IDENTITY_ACCEPT,
       reject: e.HEARING_IDENTITY_REJECT,
       frames: e.HEARING_IDENTITY_FRAMES,
+      maxFrames: e.HEARING_IDENTITY_MAX_FRAMES ?? Math.max(DEFAULT_THRESHOLDS.maxFrames, e.HEARING_IDENTITY_FRAMES),
       timeoutSeconds: e.HEARING_IDENTITY_TIMEOUT_S,
       recheckSeconds: e.HEARING_IDENTITY_RECHECK_S,
       absentSeconds: e.HEARING_IDENTITY_ABSENT_S,

@@ -8,6 +8,12 @@ export interface IdentityThresholds {
   reject: number;
   /** Usable frames a check needs before it decides. */
   frames: number;
+  /**
+   * Usable frames a check may take when the first ones fall between accept and reject: it keeps
+   * sampling (the person moves, the light changes) and decides on the median of them all, before
+   * sending the person to a review. `frames` or less: decided on the first frames, as before.
+   */
+  maxFrames: number;
 }
 
 /**
@@ -16,7 +22,7 @@ export interface IdentityThresholds {
  * impostor from 0.585. Accepting at <= 0.50 keeps every measured impostor out with a margin; 0.50-0.60
  * is where the two overlap, so a person decides there.
  */
-export const DEFAULT_THRESHOLDS: IdentityThresholds = { accept: 0.5, reject: 0.6, frames: 3 };
+export const DEFAULT_THRESHOLDS: IdentityThresholds = { accept: 0.5, reject: 0.6, frames: 3, maxFrames: 9 };
 
 /** Face width (in the 640x480 frame) and detector score a frame needs to count. */
 export const MIN_FACE_PX = 60;
@@ -39,10 +45,20 @@ export const median = (values: number[]): number => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-/** The median of several frames: one bad frame (blur, a turned head) neither passes nor fails a person. */
-export function decide(distances: number[], t: IdentityThresholds): { status: 'verified' | 'rejected' | 'needs_review'; distance: number } {
+/**
+ * The median of several frames: one bad frame (blur, a turned head) neither passes nor fails a person.
+ * A median between the thresholds with fewer than `maxFrames` frames is `more`: take another frame
+ * (`final`: the check has run out of time, decide on what there is).
+ */
+export function decide(
+  distances: number[],
+  t: IdentityThresholds,
+  final = true,
+): { status: 'verified' | 'rejected' | 'needs_review' | 'more'; distance: number } {
   const distance = median(distances);
-  return { status: distance <= t.accept ? 'verified' : distance >= t.reject ? 'rejected' : 'needs_review', distance };
+  if (distance <= t.accept) return { status: 'verified', distance };
+  if (distance >= t.reject) return { status: 'rejected', distance };
+  return { status: !final && distances.length < t.maxFrames ? 'more' : 'needs_review', distance };
 }
 
 /**

@@ -27,6 +27,26 @@ describe('identity rule', () => {
     expect(median([4, 1, 3, 2])).toBe(2.5);
   });
 
+  it('close to a threshold, takes more frames and decides on the median of them all, up to maxFrames', () => {
+    const t = DEFAULT_THRESHOLDS;
+    // Clear either way: decided on the first frames, even while more could be taken.
+    expect(decide([0.3, 0.45, 0.4], t, false).status).toBe('verified');
+    expect(decide([0.7, 0.8, 0.65], t, false).status).toBe('rejected');
+    // Between the thresholds: one more frame, until maxFrames.
+    const close = [0.52, 0.55, 0.47];
+    expect(decide(close, t, false)).toEqual({ status: 'more', distance: 0.52 });
+    // Frames that come in lower settle it (the median of all five: 0.47).
+    expect(decide([...close, 0.44, 0.46], t, false)).toEqual({ status: 'verified', distance: 0.47 });
+    // Still between at maxFrames: a person decides; and so when the check runs out of time (final).
+    const undecided = Array.from({ length: t.maxFrames }, (_, i) => 0.51 + (i % 3) * 0.02);
+    expect(decide(undecided, t, false).status).toBe('needs_review');
+    expect(decide(undecided.slice(0, t.maxFrames - 1), t, false).status).toBe('more');
+    expect(decide(close, t).status).toBe('needs_review');
+    // An impostor close to the accept line is not let through by taking more frames: the median of all.
+    expect(decide([0.49, 0.62, 0.58, 0.61, 0.57], t, false).status).toBe('more');
+    expect(decide([0.49, 0.62, 0.58, 0.61, 0.57, 0.59, 0.6, 0.63, 0.58], t, false).status).toBe('needs_review');
+  });
+
   it('counts a frame only with exactly one face, big enough and clearly detected', () => {
     expect(frameQuality([])).toBe('no_face');
     expect(frameQuality([faceAt(), faceAt()])).toBe('several_faces');

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { descriptorDistance, loadFaceEngine, type FaceEngine } from './face-engine.ts';
+import { descriptorDistance, detectCloseUp, loadFaceEngine, type FaceEngine } from './face-engine.ts';
 import type { FromFace, ToFace } from './face-messages.ts';
 import { sdpFor } from '../taps/sdp.ts';
 import { PortPairs, waitUntilBound } from '../taps/udp-ports.ts';
@@ -113,7 +113,8 @@ class Watch {
       const at = new Date().toISOString();
       const started = performance.now();
       const engine = await engineReady;
-      const faces = await serial(() => engine.detect(frame, WIDTH, HEIGHT));
+      // A face too close to the camera is looked for again in the frame shrunk (detectCloseUp).
+      const faces = await serial(() => detectCloseUp(engine, frame, WIDTH, HEIGHT));
       const ms = performance.now() - started;
       const jpeg = await sharp(frame, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } })
         .resize(320, 240)

@@ -1,14 +1,19 @@
 // Face checks: ms per verification frame (detect + 68 landmarks + 128-d descriptor on a 640x480 frame)
 // for our engine (tiny face detector) side by side with the feasibility study's baseline (SSD MobileNet
 // v1) in the same run; frames per second with one and with two face processes; RSS; and FAR/FRR over
-// every pair of the fixture photos at the configured thresholds.
+// every pair of the fixture photos at the configured thresholds. Then what decides how many people a
+// court sends to a person: faces filling the camera frame (found as they are, and shrunk), tight-crop
+// reference photos (the usual framings, and the smaller ones after them), and checks close to a
+// threshold (the median of the first frames, against taking more) on simulated camera sequences.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { descriptorDistance, loadFaceEngine } from '../../workers/identity/face-engine.ts';
+import sharp from 'sharp';
+import { descriptorDistance, detectCloseUp, loadFaceEngine, type FaceEngine } from '../../workers/identity/face-engine.ts';
 import { FaceChecker } from '../../workers/identity/face-checker.ts';
 import { photoAsFrame } from '../../workers/identity/face-frame.ts';
-import { DEFAULT_THRESHOLDS } from '../../server/identity/rule.ts';
+import { decide, DEFAULT_THRESHOLDS } from '../../server/identity/rule.ts';
+import { ENROLL_FITS } from '../../server/identity/identity.ts';
 import { percentile, processPeakRssMiB } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 
@@ -95,6 +100,147 @@ function pairStats(descriptors: Map<string, Float32Array>) {
   };
 }
 
+/** A photo covering a whole 640x480 frame: a face held close to a phone's camera. */
+async function closeUpFrame(photo: Buffer): Promise<Uint8Array> {
+  const { data } = await sharp(photo).resize(640, 480, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return new Uint8Array(data.buffer, data.byteOffset, data.length);
+}
+
+/** Faces filling the frame: found by one pass as they are, and with the shrunk passes after it (ours). */
+async function closeUps(engine: FaceEngine, photos: Map<string, Buffer>) {
+  let asIs = 0;
+  let ours = 0;
+  const ms: number[] = [];
+  for (const photo of photos.values()) {
+    const rgb = await closeUpFrame(photo);
+    if ((await engine.detect(rgb, 640, 480)).length === 1) asIs++;
+    const t = performance.now();
+    if ((await detectCloseUp(engine, rgb, 640, 480)).length === 1) ours++;
+    ms.push(performance.now() - t);
+  }
+  ms.sort((a, b) => a - b);
+  return { photos: photos.size, foundAsIs: asIs, foundOurs: ours, msPerFrameP50: round(percentile(ms, 0.5)) };
+}
+
+/** Reference photos cut to their central `keep` share: faces found with the usual framings, and with ours. */
+async function tightCrops(engine: FaceEngine, photos: Map<string, Buffer>, keep: number) {
+  let usual = 0;
+  let ours = 0;
+  for (const photo of photos.values()) {
+    const { width = 0, height = 0 } = await sharp(photo).metadata();
+    const [w, h] = [Math.round(width * keep), Math.round(height * keep)];
+    const crop = await sharp(photo)
+      .extract({ left: Math.floor((width - w) / 2), top: Math.floor((height - h) / 2), width: w, height: h })
+      .png()
+      .toBuffer();
+    let found = false;
+    for (const fit of [...ENROLL_FITS.usual, ...ENROLL_FITS.tight]) {
+      const f = await photoAsFrame(crop, fit);
+      if ((await engine.detect(f.rgb, f.width, f.height)).length === 1) {
+        if (ENROLL_FITS.usual.includes(fit)) usual++;
+        found = true;
+        break;
+      }
+    }
+    if (found) ours++;
+  }
+  return { keep, photos: photos.size, foundUsual: usual, foundOurs: ours };
+}
+
+/** Deterministic pseudo-random numbers (mulberry32): the same sequences in every run. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Camera frames of one person that are not the reference photo: each other photo of that person as it is,
+ * mirrored, darker, brighter, and cut closer (augmented: reported apart from the real pairs).
+ */
+async function frameVariants(engine: FaceEngine, photos: Map<string, Buffer>): Promise<Map<string, Float32Array[]>> {
+  const variants = new Map<string, Float32Array[]>();
+  for (const [name, photo] of photos) {
+    const list: Float32Array[] = [];
+    const versions = [
+      photo,
+      await sharp(photo).flop().png().toBuffer(),
+      await sharp(photo).modulate({ brightness: 0.75 }).png().toBuffer(),
+      await sharp(photo).modulate({ brightness: 1.25 }).png().toBuffer(),
+      await sharp(photo).extract({ left: 8, top: 8, width: 134, height: 134 }).png().toBuffer(),
+    ];
+    for (const v of versions) {
+      const f = await photoAsFrame(v);
+      const faces = await engine.detect(f.rgb, f.width, f.height);
+      if (faces.length === 1) list.push(faces[0]!.descriptor);
+    }
+    variants.set(name, list);
+  }
+  return variants;
+}
+
+/**
+ * Simulated checks: a reference photo of a person, and a camera showing frames of the same person
+ * (genuine) or another (impostor), drawn from the other photos' variants. Each decided by the median of
+ * the first `frames` (before), and by our rule (more frames while between the thresholds, up to
+ * `maxFrames`). How many genuine checks go to a person, and how many impostors are let in, by each.
+ */
+function multiFrame(descriptors: Map<string, Float32Array>, variants: Map<string, Float32Array[]>, checksPerPair: number) {
+  const t = DEFAULT_THRESHOLDS;
+  const person = (name: string) => name.replace(/\d+$/, '');
+  const next = random(20261126);
+  const tally = { genuine: 0, impostor: 0, genuineReviewBefore: 0, genuineReviewOurs: 0, genuineRejectedBefore: 0, genuineRejectedOurs: 0 };
+  let falseAcceptsBefore = 0;
+  let falseAcceptsOurs = 0;
+  let framesOurs = 0;
+  for (const [refName, reference] of descriptors) {
+    for (const [camName] of descriptors) {
+      if (camName === refName) continue;
+      const genuine = person(camName) === person(refName);
+      // One camera person per reference: the frames are drawn from all that person's other photos.
+      if (!genuine && camName !== `${person(camName)}1`) continue;
+      if (genuine && camName !== [...descriptors.keys()].find((n) => person(n) === person(refName) && n !== refName)) continue;
+      const pool = [...variants.entries()]
+        .filter(([n]) => person(n) === person(camName) && n !== refName)
+        .flatMap(([, list]) => list)
+        .map((d) => descriptorDistance(reference, d));
+      for (let k = 0; k < checksPerPair; k++) {
+        const seq = Array.from({ length: t.maxFrames }, () => pool[Math.floor(next() * pool.length)]!);
+        const before = decide(seq.slice(0, t.frames), t).status;
+        let n = t.frames;
+        while (decide(seq.slice(0, n), t, false).status === 'more') n++;
+        const ours = decide(seq.slice(0, n), t).status;
+        framesOurs += n;
+        if (genuine) {
+          tally.genuine++;
+          if (before === 'needs_review') tally.genuineReviewBefore++;
+          if (ours === 'needs_review') tally.genuineReviewOurs++;
+          if (before === 'rejected') tally.genuineRejectedBefore++;
+          if (ours === 'rejected') tally.genuineRejectedOurs++;
+        } else {
+          tally.impostor++;
+          if (before === 'verified') falseAcceptsBefore++;
+          if (ours === 'verified') falseAcceptsOurs++;
+        }
+      }
+    }
+  }
+  return {
+    ...tally,
+    falseAcceptsBefore,
+    falseAcceptsOurs,
+    genuineToReviewBeforePct: round((100 * tally.genuineReviewBefore) / tally.genuine, 1),
+    genuineToReviewOursPct: round((100 * tally.genuineReviewOurs) / tally.genuine, 1),
+    meanFramesOurs: round(framesOurs / (tally.genuine + tally.impostor), 2),
+    frames: t.frames,
+    maxFrames: t.maxFrames,
+  };
+}
+
 export async function facesScenario(o: FacesOptions, progress: Progress): Promise<ScenarioOutcome> {
   const names = fs
     .readdirSync(FIXTURES)
@@ -112,6 +258,12 @@ export async function facesScenario(o: FacesOptions, progress: Progress): Promis
   const two = await throughput(2, frames, 8);
   progress(1, 'done');
   const pairs = pairStats(ours.descriptors);
+  progress(1, 'close-ups, tight crops, multi-frame checks');
+  const photos = new Map(names.map((n) => [n.replace(/\.png$/, ''), fs.readFileSync(path.join(FIXTURES, n))]));
+  const engine = await loadFaceEngine('tiny');
+  const closeUp = await closeUps(engine, photos);
+  const tight = [await tightCrops(engine, photos, 0.8), await tightCrops(engine, photos, 0.7)];
+  const checks = multiFrame(ours.descriptors, await frameVariants(engine, photos), 40);
   const summary = {
     msPerFrameP50: ours.p50,
     msPerFrameP95: ours.p95,
@@ -122,12 +274,23 @@ export async function facesScenario(o: FacesOptions, progress: Progress): Promis
     faceProcessPeakRssMiB: round(two.peakRssMiB),
     fixtureFacesMissed: { ours: ours.missed, baseline: baseline.missed },
     ...pairs,
+    closeUp,
+    tightCrops: tight,
+    multiFrameChecks: checks,
   };
   return {
     summary,
     targets: [
       { name: 'msPerFrameP50', value: ours.p50, target: '<= 200', ok: ours.p50 <= 200 },
       { name: 'falseAccepts', value: pairs.falseAccepts, target: '= 0', ok: pairs.falseAccepts === 0 },
+      { name: 'multiFrameFalseAccepts', value: checks.falseAcceptsOurs, target: '= 0', ok: checks.falseAcceptsOurs === 0 },
+      {
+        name: 'genuineChecksToReviewPct',
+        value: checks.genuineToReviewOursPct,
+        target: '<= 5',
+        ok: checks.genuineToReviewOursPct <= 5,
+      },
+      { name: 'closeUpFacesFound', value: closeUp.foundOurs, target: `= ${closeUp.photos}`, ok: closeUp.foundOurs === closeUp.photos },
     ],
     samples: {
       ours: { ...ours, descriptors: undefined },

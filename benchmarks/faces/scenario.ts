@@ -14,6 +14,7 @@ import { FaceChecker } from '../../workers/identity/face-checker.ts';
 import { photoAsFrame } from '../../workers/identity/face-frame.ts';
 import { decide, DEFAULT_THRESHOLDS } from '../../server/identity/rule.ts';
 import { ENROLL_FITS } from '../../server/identity/identity.ts';
+import { calibrate } from '../../server/identity/calibrate.ts';
 import { percentile, processPeakRssMiB } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 
@@ -92,6 +93,10 @@ function pairStats(descriptors: Map<string, Float32Array>) {
     impostor: { min: round(Math.min(...impostor), 3), max: round(Math.max(...impostor), 3) },
     accept: t.accept,
     reject: t.reject,
+    /** What `npm run calibrate` would make of these pairs (3 people: never enough to use). */
+    calibration: (({ recommended, enough }) => ({ recommended, enough }))(
+      calibrate([...genuine.map((distance) => ({ distance, same: true })), ...impostor.map((distance) => ({ distance, same: false }))], t),
+    ),
     falseAccepts: impostor.filter((d) => d <= t.accept).length,
     FAR: round(impostor.filter((d) => d <= t.accept).length / impostor.length, 4),
     /** Genuine pairs not verified outright: sent to a person (review) or rejected. */

@@ -73,6 +73,8 @@ const optionsSchema = z.object({
   participants: positiveInt.max(20).default(3),
   holdSeconds: z.coerce.number().positive().max(3600).default(15),
   browsers: positiveInt.max(16).default(2),
+  /** Of each hearing's `--participants`, how many are bots (benchmarks/bots/) instead of browser pages. */
+  bots: z.coerce.number().int().min(0).max(200).default(0),
   reachRounds: positiveInt.max(50).default(REACH_DEFAULTS.rounds),
   reachPaths: z
     .string()
@@ -115,6 +117,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       participants: { type: 'string' },
       'hold-seconds': { type: 'string' },
       browsers: { type: 'string' },
+      bots: { type: 'string' },
       'reach-rounds': { type: 'string' },
       'reach-paths': { type: 'string' },
       out: { type: 'string' },
@@ -150,6 +153,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     participants: values.participants,
     holdSeconds: values['hold-seconds'],
     browsers: values.browsers,
+    bots: values.bots,
     reachRounds: values['reach-rounds'],
     reachPaths: values['reach-paths'],
     out: values.out,
@@ -158,6 +162,10 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   // Problems are named by their command-line flag (`lossLevels` → `--loss-levels`).
   const flag = (key: string): string => (key === 'hearingCount' ? 'hearings' : key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
   if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `--${flag(i.path.join('.'))}: ${i.message}`).join('; '));
+  if (parsed.data.bots >= parsed.data.participants)
+    throw new Error(
+      `--bots: ${parsed.data.bots} of ${parsed.data.participants} participants — each hearing keeps at least one browser page (the judge)`,
+    );
   return parsed.data;
 }
 
@@ -181,6 +189,7 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
           participants: o.participants,
           seconds: o.holdSeconds,
           browsers: o.browsers,
+          bots: o.bots,
         },
         progress,
       );

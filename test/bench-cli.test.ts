@@ -35,6 +35,9 @@ describe('benchmark CLI', () => {
     ).toMatchObject({ target: 'https://court.example', hearingCount: 20, participants: 6, browsers: 2 });
     expect(parseBenchArgs(['hearing']).hearingCount).toBe(2);
     expect(() => parseBenchArgs(['hearing', '--target', 'not a url'])).toThrow(/--target/);
+    expect(parseBenchArgs(['hearing', '--participants', '6', '--bots', '5']).bots).toBe(5);
+    expect(() => parseBenchArgs(['hearing', '--participants', '3', '--bots', '3'])).toThrow(/--bots: 3 of 3 participants/);
+    expect(() => parseBenchArgs(['hearing', '--bots', 'many'])).toThrow(/--bots/);
     expect(parseBenchArgs(['livestream', '--live-steps', '1,2'])).toMatchObject({ liveSteps: [1, 2], liveSeconds: 15 });
     expect(parseBenchArgs(['faces', '--face-rounds', '2']).faceRounds).toBe(2);
     expect(parseBenchArgs(['loss', '--loss-levels', '5,10', '--rtt-ms', '50'])).toMatchObject({

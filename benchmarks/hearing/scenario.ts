@@ -3,6 +3,9 @@
 // frame, signaling round trip, and — when the target is a server this scenario started — server CPU per
 // participant. This is the load-test tool operators point at their own deployment:
 //   npm run bench -- hearing --target https://hearings.example --api-key … --hearings 20 --participants 6
+// With `--bots N`, N of each hearing's participants are bots (benchmarks/bots/: real WebRTC transports,
+// pre-encoded media, no browser), in a process of their own whose CPU is reported apart; the rest are
+// browser pages, for what a person sees.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +16,7 @@ import { childPids, cpuSecondsOf, percentile } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import { rest } from '../lib/rest.ts';
 import { joinLink, launchChromium } from '../lib/chromium.ts';
+import { BotRunner, type BotReport } from '../bots/runner.ts';
 
 /** What the join page exposes to a harness (a function predicate: the page's policy forbids eval). */
 
@@ -25,6 +29,8 @@ export interface HearingLoadOptions {
   seconds: number;
   /** Chromium processes the pages are spread over. */
   browsers: number;
+  /** Of each hearing's participants, how many are bots (the judge is always a browser page). */
+  bots?: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -95,6 +101,14 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
   }
   if (!apiKey) throw new Error('--api-key (or HEARING_API_KEY) is needed with --target');
   const browsers = await Promise.all(Array.from({ length: o.browsers }, () => launchChromium()));
+  const bots = o.bots ?? 0;
+  // Bots in processes of their own, a few to each (a werift bot is single-threaded JavaScript: one process
+  // holding them all falls behind reading its sockets, and the kernel drops what it has no room for).
+  const runners = Array.from(
+    { length: bots ? Math.min(os.availableParallelism(), Math.ceil((bots * o.hearings) / BOTS_PER_PROCESS)) : 0 },
+    () => BotRunner.start(),
+  );
+  const botJoins: BotReport[] = [];
   const joined: Joined[] = [];
   const failures: string[] = [];
   try {
@@ -103,26 +117,51 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
     for (let h = 0; h < o.hearings; h++) {
       const hearing = await rest(base, apiKey, 'POST', '/hearings', { caseNumber: `LOAD-${Date.now()}-${h}`, title: 'Load test hearing' });
       const links: string[] = [];
+      const tokens: string[] = [];
       for (let p = 0; p < o.participants; p++) {
         const role = p === 0 ? 'judge' : p % 2 ? 'party' : 'lawyer';
-        links.push((await rest(base, apiKey, 'POST', `/hearings/${hearing.id}/participants`, { name: `${role} ${p}`, role })).joinUrl);
+        const created = await rest(base, apiKey, 'POST', `/hearings/${hearing.id}/participants`, {
+          name: `${p >= o.participants - bots ? 'bot ' : ''}${role} ${p}`,
+          role,
+        });
+        // The last `bots` participants are bots.
+        if (p >= o.participants - bots) tokens.push(created.token);
+        else links.push(created.joinUrl);
       }
       await rest(base, apiKey, 'POST', `/hearings/${hearing.id}/transitions`, { to: 'waiting_room' });
       await rest(base, apiKey, 'POST', `/hearings/${hearing.id}/transitions`, { to: 'open' });
       // Participants of a hearing join together, as they do at the start of a session.
-      const results = await Promise.allSettled(
-        links.map((url) => join(browsers[n++ % browsers.length]!, url.replace(/^https?:\/\/[^/]+/, base!), o.participants > 1)),
-      );
+      const [results, botResults] = await Promise.all([
+        Promise.allSettled(
+          links.map((url) => join(browsers[n++ % browsers.length]!, url.replace(/^https?:\/\/[^/]+/, base!), o.participants > 1)),
+        ),
+        Promise.all(tokens.map((token, i) => runners[(h * bots + i) % runners.length]!.join(base!, token))),
+      ]);
       for (const r of results) {
         if (r.status === 'fulfilled') joined.push(r.value);
         else failures.push(String(r.reason).slice(0, 200));
+      }
+      for (const b of botResults) {
+        botJoins.push(b);
+        if (b.error) failures.push(`bot: ${b.error.code}: ${b.error.message}`.slice(0, 200));
       }
       progress((h + 1) / (o.hearings + 1), `${joined.length}/${total} joined`);
     }
     const pids = server ? serverPids(server) : [];
     const cpu0 = cpuSecondsOf(pids);
+    const botsBefore = runners.length ? await reportAll(runners) : undefined;
+    const udp0 = udpReceiveDrops();
+    const heldFrom = Date.now();
     await sleep(o.seconds * 1000);
-    const cpuPerParticipant = server ? ((cpuSecondsOf(serverPids(server)) - cpu0) / o.seconds / Math.max(1, joined.length)) * 100 : null;
+    const heldSeconds = (Date.now() - heldFrom) / 1000;
+    const present = joined.length + botJoins.filter((b) => !b.error).length;
+    const cpuPerParticipant = server ? ((cpuSecondsOf(serverPids(server)) - cpu0) / heldSeconds / Math.max(1, present)) * 100 : null;
+    const botsNow = runners.length ? await reportAll(runners) : undefined;
+    const udpDrops = udpReceiveDrops() - udp0;
+    const botFigures =
+      botsNow && botsBefore
+        ? botStats(botsBefore.reports, botsNow.reports, o.participants, (botsNow.cpuSeconds - botsBefore.cpuSeconds) / heldSeconds)
+        : null;
     progress(1, 'done');
     const summary = {
       target: o.target ?? 'local server started for this run',
@@ -155,11 +194,20 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
         0.95,
       ),
       serverCpuPctPerParticipant: cpuPerParticipant === null ? null : round(cpuPerParticipant, 2),
+      bots: botFigures ? { ...botFigures, processes: runners.length, machineUdpReceiveBufferDrops: udpDrops } : null,
     };
+    const missing = botFigures ? botFigures.streamsExpected - botFigures.streamsReceived : 0;
     return {
       summary,
-      targets: [{ name: 'failures', value: failures.length, target: '= 0', ok: failures.length === 0 }],
-      samples: { joins: joined.map((j) => ({ joinMs: j.joinMs, firstFrameMs: j.firstFrameMs, rttMs: j.rttMs })), failures },
+      targets: [
+        { name: 'failures', value: failures.length, target: '= 0', ok: failures.length === 0 },
+        ...(botFigures ? [{ name: 'botStreamsMissing', value: missing, target: '= 0', ok: missing === 0 }] : []),
+      ],
+      samples: {
+        joins: joined.map((j) => ({ joinMs: j.joinMs, firstFrameMs: j.firstFrameMs, rttMs: j.rttMs })),
+        failures,
+        bots: botsNow?.reports ?? [],
+      },
       table: {
         columns: ['figure', 'p50', 'p95'],
         rows: [
@@ -178,8 +226,73 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
       },
     };
   } finally {
+    await Promise.all(runners.map((r) => r.close()));
     for (const b of browsers) await b.close().catch(() => undefined);
     await server?.close();
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** Bots per bot process (see runners above). */
+const BOTS_PER_PROCESS = 5;
+
+/** Every runner's bots, and their CPU seconds together. */
+async function reportAll(runners: BotRunner[]): Promise<{ reports: BotReport[]; cpuSeconds: number }> {
+  const all = await Promise.all(runners.map((r) => r.report()));
+  return { reports: all.flatMap((a) => a.reports), cpuSeconds: all.reduce((n, a) => n + a.cpuSeconds, 0) };
+}
+
+/** The machine's UDP datagrams dropped for want of room in a receiving socket's buffer (/proc/net/snmp). */
+function udpReceiveDrops(): number {
+  const lines = fs
+    .readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('Udp:'));
+  const [names, values] = lines.map((l) => l.split(/\s+/));
+  const i = names?.indexOf('RcvbufErrors') ?? -1;
+  return i > 0 ? Number(values?.[i] ?? 0) : 0;
+}
+
+/**
+ * What the bots received while the load was held (from `before` to `after`, the joins left out): each
+ * should hear and see every other participant (2 streams each, all roles here publish), whole frames,
+ * nothing lost; and what a bot costs (its process's CPU, % of a core).
+ */
+function botStats(before: BotReport[], after: BotReport[], participants: number, cpuCoreShare: number) {
+  const ok = after.filter((r) => !r.error);
+  const earlier = new Map(before.flatMap((r) => r.received.map((s) => [`${r.participantId}/${s.producerId}`, s] as const)));
+  const streams = ok.flatMap((r) =>
+    r.received.map((s) => {
+      const b = earlier.get(`${r.participantId}/${s.producerId}`);
+      return b
+        ? { ...s, packets: s.packets - b.packets, lost: s.lost - b.lost, frames: s.frames - b.frames, freezes: s.freezes - b.freezes }
+        : s;
+    }),
+  );
+  const flowing = streams.filter((s) => s.packets > 0);
+  const packets = streams.reduce((n, s) => n + s.packets, 0);
+  const lost = streams.reduce((n, s) => n + s.lost, 0);
+  const joins = ok.map((r) => r.joinMs ?? 0);
+  return {
+    joined: ok.length,
+    refused: after.length - ok.length,
+    joinMsP50: pct(joins, 0.5),
+    joinMsP95: pct(joins, 0.95),
+    streamsExpected: ok.length * 2 * (participants - 1),
+    streamsReceived: flowing.length,
+    packetsReceived: packets,
+    lossPct: packets + lost ? round((100 * lost) / (packets + lost), 3) : 0,
+    videoFrames: streams.filter((s) => s.kind === 'video').reduce((n, s) => n + s.frames, 0),
+    freezes: streams.reduce((n, s) => n + s.freezes, 0),
+    jitterMsP95: pct(
+      streams.map((s) => s.jitterMs),
+      0.95,
+    ),
+    packetsSent: ok.reduce((n, r) => n + r.sent.audio + r.sent.video, 0),
+    cpuPctPerBot: ok.length ? round((cpuCoreShare * 100) / ok.length, 2) : null,
+    /** Bots whose transports are not (all) connected at the end. */
+    notConnected: ok
+      .filter((r) => r.transports.send !== 'connected' || r.transports.recv !== 'connected')
+      .map((r) => ({ participantId: r.participantId, ...r.transports })),
+  };
 }

@@ -11,7 +11,7 @@ export async function rest(
   route: string,
   body?: unknown,
   ca?: string,
-): Promise<{ id: string; joinUrl: string }> {
+): Promise<{ id: string; joinUrl: string; token: string }> {
   const init = {
     method,
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
@@ -19,7 +19,7 @@ export async function rest(
   };
   const url = `${base}/api/v1${route}`;
   const r = ca ? await httpsRequest(url, init, ca) : await fetch(url, init);
-  const json = JSON.parse(await r.text()) as { id: string; joinUrl: string };
+  const json = JSON.parse(await r.text()) as { id: string; joinUrl: string; token: string };
   if (r.status >= 400) throw new Error(`${method} ${route}: ${r.status} ${JSON.stringify(json).slice(0, 200)}`);
   return json;
 }

@@ -1,0 +1,111 @@
+// The bots of a load test in a process of their own, so that their CPU is told apart from the server's
+// (which may run in the benchmark's process). Started by botRunner(); joins the bots it is sent, and
+// answers with their counts and its own CPU time.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Bot, BotError, type ReceivedStats } from './bot.ts';
+
+export interface BotReport {
+  participantId: string;
+  joinMs: number | null;
+  error: { code: string; message: string } | null;
+  sent: { audio: number; video: number };
+  received: ReceivedStats[];
+  transports: { send: string | null; recv: string | null };
+}
+
+type ToRunner = { type: 'join'; id: number; url: string; token: string } | { type: 'report'; id: number } | { type: 'close'; id: number };
+type FromRunner =
+  | { type: 'joined'; id: number; report: BotReport }
+  | { type: 'report'; id: number; reports: BotReport[]; cpuSeconds: number }
+  | { type: 'closed'; id: number };
+
+/** The parent's handle on a runner process. */
+export class BotRunner {
+  private next = 1;
+  private readonly waiting = new Map<number, (m: FromRunner) => void>();
+
+  private constructor(private readonly child: ChildProcess) {
+    child.on('message', (m: FromRunner) => {
+      this.waiting.get(m.id)?.(m);
+      this.waiting.delete(m.id);
+    });
+  }
+
+  static start(): BotRunner {
+    return new BotRunner(
+      fork(fileURLToPath(import.meta.url), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    );
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Joins one bot (it publishes and subscribes); resolves with its join time or its refusal. */
+  async join(url: string, token: string): Promise<BotReport> {
+    const m = await this.ask({ type: 'join', id: 0, url, token });
+    return (m as Extract<FromRunner, { type: 'joined' }>).report;
+  }
+
+  async report(): Promise<{ reports: BotReport[]; cpuSeconds: number }> {
+    const m = (await this.ask({ type: 'report', id: 0 })) as Extract<FromRunner, { type: 'report' }>;
+    return { reports: m.reports, cpuSeconds: m.cpuSeconds };
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    await Promise.race([this.ask({ type: 'close', id: 0 }), new Promise((r) => setTimeout(r, 5000))]);
+    this.child.kill('SIGKILL');
+  }
+
+  private ask(m: ToRunner): Promise<FromRunner> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      if (!this.child.connected) return reject(new Error('the bot process has exited'));
+      this.waiting.set(id, resolve);
+      this.child.send({ ...m, id });
+    });
+  }
+}
+
+// In the runner process.
+if (process.send && process.argv[1] === fileURLToPath(import.meta.url)) {
+  const bots: { bot: Bot; joinMs: number | null; error: BotReport['error'] }[] = [];
+  const reportOf = (b: (typeof bots)[number]): BotReport => ({
+    participantId: b.bot.participantId,
+    joinMs: b.joinMs,
+    error: b.error,
+    sent: { ...b.bot.sent },
+    received: b.bot.received(),
+    transports: b.bot.transports(),
+  });
+  process.on('message', (m: ToRunner) => {
+    const reply = (r: FromRunner) => process.send?.(r);
+    if (m.type === 'join') {
+      const bot = new Bot(m.url, m.token);
+      const started = Date.now();
+      const entry: (typeof bots)[number] = { bot, joinMs: null, error: null };
+      bots.push(entry);
+      bot.join().then(
+        () => {
+          entry.joinMs = Date.now() - started;
+          reply({ type: 'joined', id: m.id, report: reportOf(entry) });
+        },
+        (error: Error) => {
+          entry.error = { code: error instanceof BotError ? error.code : 'join_failed', message: error.message };
+          reply({ type: 'joined', id: m.id, report: reportOf(entry) });
+        },
+      );
+    } else if (m.type === 'report') {
+      const u = process.cpuUsage();
+      reply({ type: 'report', id: m.id, reports: bots.map(reportOf), cpuSeconds: (u.user + u.system) / 1e6 });
+    } else {
+      void Promise.all(bots.map((b) => b.bot.close())).then(() => {
+        reply({ type: 'closed', id: m.id });
+        process.exit(0);
+      });
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+}

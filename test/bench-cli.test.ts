@@ -9,6 +9,7 @@ import { forwardingScenario } from '../benchmarks/forwarding/scenario.ts';
 import { machineInfo } from '../benchmarks/lib/proc.ts';
 import { lossScenario, type LossRow } from '../benchmarks/loss/scenario.ts';
 import { reachScenario } from '../benchmarks/reach/scenario.ts';
+import { hearingScenario } from '../benchmarks/hearing/scenario.ts';
 
 describe('benchmark CLI', () => {
   it('parses scenarios and options, and rejects bad ones with every problem named', () => {
@@ -197,6 +198,17 @@ describe('benchmark CLI', () => {
     // The relayed call carried the judge's and the party's media through coturn: more than sound alone.
     expect(summary.turnTls!.relayedMbitPerS).toBeGreaterThan(0.1);
     expect(summary.turnTls!.coturnCpuPctPerMbit).toBeGreaterThan(0);
+    expect(outcome.targets.every((t) => t.ok)).toBe(true);
+  }, 120_000);
+
+  it('smoke: a hearing of a browser and 4 bots (in their own process): every stream reaches every bot, their CPU apart', async () => {
+    const outcome = await hearingScenario({ hearings: 1, participants: 5, bots: 4, browsers: 1, seconds: 4 }, () => undefined);
+    const summary = outcome.summary as { joined: number; failures: number; bots: Record<string, unknown> };
+    expect(summary).toMatchObject({ joined: 1, failures: 0 });
+    // 4 bots, each receiving the 4 others' sound and picture.
+    expect(summary.bots).toMatchObject({ joined: 4, refused: 0, streamsExpected: 32, streamsReceived: 32, processes: 1, notConnected: [] });
+    expect(summary.bots.videoFrames).toBeGreaterThan(4 * 4 * 10);
+    expect(summary.bots.cpuPctPerBot).toBeGreaterThan(0);
     expect(outcome.targets.every((t) => t.ok)).toBe(true);
   }, 120_000);
 });

@@ -54,6 +54,34 @@ describe('a load-test bot', () => {
     }
   });
 
+  it('measures one-way latency through the SFU from another bot of its process', async () => {
+    const { server } = ctx;
+    const h = await createHearing(server, [
+      { name: 'Bot Judge', role: 'judge' },
+      { name: 'Bot Party', role: 'party' },
+    ]);
+    const bots = h.participants.map((p) => new Bot(server.url, p.token));
+    try {
+      for (const bot of bots) await bot.join();
+      const [judge, party] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0]];
+      const samples = await until(
+        'latency samples from the other bot',
+        () => {
+          const got = bots[1]!.received().filter((s) => s.participantId === judge.id);
+          return got.length === 2 && got.every((s) => s.latencyMs.length >= 20) ? got.flatMap((s) => s.latencyMs) : undefined;
+        },
+        20_000,
+      );
+      // On loopback through mediasoup: not negative, and well under a second.
+      const sorted = [...samples].sort((a, b) => a - b);
+      expect(sorted[0]).toBeGreaterThanOrEqual(0);
+      expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(200);
+      expect(bots[0]!.received().find((s) => s.participantId === party.id && s.kind === 'video')!.latencyMs.length).toBeGreaterThan(0);
+    } finally {
+      for (const bot of bots) await bot.close();
+    }
+  });
+
   it('whose token is refused reports the refusal’s code', async () => {
     const bot = new Bot(ctx.server.url, 'not-a-token');
     const error = await bot.join().catch((e: unknown) => e);

@@ -19,6 +19,15 @@ import { botClips, type Clip } from './media.ts';
 
 /** No complete video frame for this long while receiving: a freeze. */
 export const FREEZE_MS = 500;
+/**
+ * One-way latency through the SFU, for bots in one process (one clock): when each bot sent each RTP
+ * timestamp of its producers (a video frame's last packet, every sound packet), by producer. mediasoup
+ * passes a simple consumer's timestamps through, so a receiving bot finds the send time of what it got.
+ */
+const sentAt = new Map<string, Map<number, number>>();
+/** Send times kept per producer (a few seconds' worth). */
+const SENT_KEPT = 400;
+
 /** How long a bot's send transport may take to connect (ICE and DTLS) before its join counts as failed. */
 export const SEND_CONNECT_MS = 15_000;
 
@@ -36,6 +45,8 @@ export interface ReceivedStats {
   frames: number;
   /** Video: gaps of more than FREEZE_MS between complete frames. */
   freezes: number;
+  /** One-way latency from the sending bot to this one (ms), when both are in this process; the last samples. */
+  latencyMs: number[];
 }
 
 export class BotError extends Error {
@@ -65,6 +76,7 @@ export class Bot {
   private recvTransport?: types.Transport;
   private readonly counters = new Map<string, Counter>();
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly producerIds: string[] = [];
   private readonly pending: { producerId: string; participantId: string }[] = [];
   private joined = false;
   participantId = '';
@@ -151,11 +163,13 @@ export class Bot {
       jitterMs: Number(((c.jitter / c.clockRate) * 1000).toFixed(2)),
       frames: c.frames,
       freezes: c.freezes,
+      latencyMs: [...c.latencyMs],
     }));
   }
 
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    for (const id of this.producerIds) sentAt.delete(id);
     this.sendTransport?.close();
     this.recvTransport?.close();
     this.socket?.close();
@@ -190,8 +204,11 @@ export class Bot {
     });
     for (const clip of [clips.audio, clips.video]) {
       const track = new MediaStreamTrack({ kind: clip.kind });
-      await transport.produce({ track });
-      this.timers.push(this.play(track, clip));
+      const producer = await transport.produce({ track });
+      const times = new Map<number, number>();
+      sentAt.set(producer.id, times);
+      this.producerIds.push(producer.id);
+      this.timers.push(this.play(track, clip, times));
     }
   }
 
@@ -199,7 +216,7 @@ export class Bot {
    * Replays a clip in a loop at its own pace: each packet gets this bot's running sequence number and a
    * timestamp that keeps going across loops (werift sets the SSRC and payload type of the producer).
    */
-  private play(track: MediaStreamTrack, clip: Clip): NodeJS.Timeout {
+  private play(track: MediaStreamTrack, clip: Clip, times: Map<number, number>): NodeJS.Timeout {
     const start = Date.now();
     const ticksPerLoop = (clip.durationMs * clip.clockRate) / 1000;
     let loop = 0;
@@ -216,6 +233,10 @@ export class Bot {
         seq = (seq + 1) & 0xffff;
         const ts = (baseTs + loop * ticksPerLoop + (p.atMs * clip.clockRate) / 1000) >>> 0;
         data.writeUInt32BE(ts, 4);
+        if (clip.kind === 'audio' || (data[1]! & 0x80) !== 0) {
+          times.set(ts, Date.now());
+          if (times.size > SENT_KEPT) times.delete(times.keys().next().value!);
+        }
         track.writeRtp(data);
         this.sent[clip.kind]++;
         if (++index === clip.packets.length) {
@@ -256,6 +277,7 @@ export class Bot {
       jitterMs: 0,
       frames: 0,
       freezes: 0,
+      latencyMs: [],
       firstSeq: null,
       highest: 0,
       seen: 0,
@@ -289,6 +311,11 @@ export class Bot {
     const transit = (now * c.clockRate) / 1000 - timestamp;
     if (c.lastTransit !== null) c.jitter += (Math.abs(transit - c.lastTransit) - c.jitter) / 16;
     c.lastTransit = transit;
+    const sent = (c.kind === 'audio' || marker) && sentAt.get(c.producerId)?.get(timestamp);
+    if (sent) {
+      c.latencyMs.push(now - sent);
+      if (c.latencyMs.length > 200) c.latencyMs.shift();
+    }
     if (c.kind === 'video' && marker) {
       if (c.lastFrameAt && now - c.lastFrameAt > FREEZE_MS) c.freezes++;
       c.lastFrameAt = now;

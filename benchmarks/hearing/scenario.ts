@@ -288,6 +288,16 @@ function botStats(before: BotReport[], after: BotReport[], participants: number,
       streams.map((s) => s.jitterMs),
       0.95,
     ),
+    // Between bots of one process (one clock): their last samples at the end of the hold.
+    latencyMsP50: pct(
+      streams.flatMap((s) => s.latencyMs),
+      0.5,
+    ),
+    latencyMsP95: pct(
+      streams.flatMap((s) => s.latencyMs),
+      0.95,
+    ),
+    latencySamples: streams.reduce((n, s) => n + s.latencyMs.length, 0),
     packetsSent: ok.reduce((n, r) => n + r.sent.audio + r.sent.video, 0),
     cpuPctPerBot: ok.length ? round((cpuCoreShare * 100) / ok.length, 2) : null,
     /** Bots whose transports are not (all) connected at the end. */

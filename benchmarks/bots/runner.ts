@@ -1,6 +1,6 @@
 // The bots of a load test in a process of their own, so that their CPU is told apart from the server's
-// (which may run in the benchmark's process). Started by botRunner(); joins the bots it is sent, and
-// answers with their counts and its own CPU time.
+// (which may run in the benchmark's process). Started by BotRunner.start(); joins the bots it is sent,
+// and answers with their counts and its own CPU time.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Bot, BotError, type ReceivedStats } from './bot.ts';
@@ -23,12 +23,17 @@ type FromRunner =
 /** The parent's handle on a runner process. */
 export class BotRunner {
   private next = 1;
-  private readonly waiting = new Map<number, (m: FromRunner) => void>();
+  private readonly waiting = new Map<number, { resolve: (m: FromRunner) => void; reject: (e: Error) => void }>();
 
   private constructor(private readonly child: ChildProcess) {
     child.on('message', (m: FromRunner) => {
-      this.waiting.get(m.id)?.(m);
+      this.waiting.get(m.id)?.resolve(m);
       this.waiting.delete(m.id);
+    });
+    // A bot process that dies leaves nobody waiting for it: what was asked of it fails, saying so.
+    child.on('exit', (code, signal) => {
+      for (const w of this.waiting.values()) w.reject(new Error(`the bot process exited (${signal ?? code})`));
+      this.waiting.clear();
     });
   }
 
@@ -55,7 +60,7 @@ export class BotRunner {
 
   async close(): Promise<void> {
     if (this.child.exitCode !== null) return;
-    await Promise.race([this.ask({ type: 'close', id: 0 }), new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([this.ask({ type: 'close', id: 0 }).catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
     this.child.kill('SIGKILL');
   }
 
@@ -63,7 +68,7 @@ export class BotRunner {
     const id = this.next++;
     return new Promise((resolve, reject) => {
       if (!this.child.connected) return reject(new Error('the bot process has exited'));
-      this.waiting.set(id, resolve);
+      this.waiting.set(id, { resolve, reject });
       this.child.send({ ...m, id });
     });
   }

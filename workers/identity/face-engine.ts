@@ -86,7 +86,7 @@ export function descriptorDistance(a: ArrayLike<number>, b: ArrayLike<number>): 
 /**
  * Shrink factors tried, in order, on a live frame where no face was found. Measured on the 15 fixture
  * photos each filling a 640x480 frame (a phone held close): found as they are 0 of 15; shrunk to 0.5,
- * 11; to 0.35, 12; both tried, see `npm run bench -- faces` (closeUp).
+ * 11; to 0.35, 12; the two in turn, 14 (`npm run bench -- faces`, closeUp, 2026-11-26).
  */
 export const CLOSE_UP_SCALES = [0.5, 0.35];
 

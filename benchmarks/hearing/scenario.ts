@@ -273,6 +273,7 @@ function botStats(before: BotReport[], after: BotReport[], participants: number,
   const packets = streams.reduce((n, s) => n + s.packets, 0);
   const lost = streams.reduce((n, s) => n + s.lost, 0);
   const joins = ok.map((r) => r.joinMs ?? 0);
+  const latencies = streams.flatMap((s) => s.latencyMs);
   return {
     joined: ok.length,
     refused: after.length - ok.length,
@@ -289,15 +290,9 @@ function botStats(before: BotReport[], after: BotReport[], participants: number,
       0.95,
     ),
     // Between bots of one process (one clock): their last samples at the end of the hold.
-    latencyMsP50: pct(
-      streams.flatMap((s) => s.latencyMs),
-      0.5,
-    ),
-    latencyMsP95: pct(
-      streams.flatMap((s) => s.latencyMs),
-      0.95,
-    ),
-    latencySamples: streams.reduce((n, s) => n + s.latencyMs.length, 0),
+    latencyMsP50: pct(latencies, 0.5),
+    latencyMsP95: pct(latencies, 0.95),
+    latencySamples: latencies.length,
     packetsSent: ok.reduce((n, r) => n + r.sent.audio + r.sent.video, 0),
     cpuPctPerBot: ok.length ? round((cpuCoreShare * 100) / ok.length, 2) : null,
     /** Bots whose transports are not (all) connected at the end. */

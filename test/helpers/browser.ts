@@ -83,28 +83,25 @@ async function accountOfFailure(server: HearingServer | undefined): Promise<void
     const state = { ...(shown as any).state, transports: undefined, self: (shown as any).state?.self?.name };
     lines.push(`page ${JSON.stringify({ ...shown, state })}`, ...logged.map((l) => `  console: ${l}`));
   }
-  if (server)
-    for (const h of server.hearings.list(3, 0))
-      for (const e of server.hearings
-        .events(h.id)
-        .filter((e) => /^(participant|signaling|media|record\.paus|record\.resum|transcript\.edit)/.test(e.action))
-        .slice(-40))
-        lines.push(`event ${e.at} ${e.action} ${e.actor} ${JSON.stringify(e.detail)}`);
-  // The record's last lines (its pauses, stops and stalls).
-  if (server)
-    for (const h of server.hearings.list(3, 0)) {
-      const manifest = path.join(server.recorder.dirOf(h.id), 'manifest.jsonl');
-      if (fs.existsSync(manifest))
-        lines.push(
-          ...fs
-            .readFileSync(manifest, 'utf8')
-            .trim()
-            .split('\n')
-            .filter((l) => l.includes('"type":"event"'))
-            .slice(-12)
-            .map((l) => `record ${l.replace(/"(hearingId|prev|signature|headHash)":"[^"]*",?/g, '').slice(0, 300)}`),
-        );
-    }
+  // Each recent hearing: its connection, pause and edit events, and its record's last event lines.
+  for (const h of server?.hearings.list(3, 0) ?? []) {
+    for (const e of server!.hearings
+      .events(h.id)
+      .filter((e) => /^(participant|signaling|media|record\.paus|record\.resum|transcript\.edit)/.test(e.action))
+      .slice(-40))
+      lines.push(`event ${e.at} ${e.action} ${e.actor} ${JSON.stringify(e.detail)}`);
+    const manifest = path.join(server!.recorder.dirOf(h.id), 'manifest.jsonl');
+    if (fs.existsSync(manifest))
+      lines.push(
+        ...fs
+          .readFileSync(manifest, 'utf8')
+          .trim()
+          .split('\n')
+          .filter((l) => l.includes('"type":"event"'))
+          .slice(-12)
+          .map((l) => `record ${l.replace(/"(hearingId|prev|signature|headHash)":"[^"]*",?/g, '').slice(0, 300)}`),
+      );
+  }
   console.warn(lines.join('\n'));
 }
 

@@ -98,10 +98,12 @@ describe('a party whose network drops', () => {
       () => net.up(),
       '网络中断，正在重新连接',
     );
+    // The media may be back (ICE found its way again) before the page's resume has restarted ICE on both
+    // transports: the count is awaited, not read at once.
+    await expect.poll(async () => (await client()).iceRestarts, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
     const afterDrop = await client();
     expect(afterDrop).toMatchObject({ joins: 1, transports });
     expect(afterDrop.resumes).toBeGreaterThanOrEqual(1);
-    expect(afterDrop.iceRestarts).toBeGreaterThanOrEqual(2);
 
     // The phone moves to another network for good (its address changes): the page finds its connection
     // dead by itself, connects from the new address and resumes the same transports with an ICE restart.
@@ -116,6 +118,9 @@ describe('a party whose network drops', () => {
       }).observe(document.body, { subtree: true, childList: true, characterData: true });
     });
     const movedAt = Date.now();
+    // What the page did about it (printed with the figures: which way it found the dead connection).
+    const said: string[] = [];
+    partyPage.on('console', (m) => void (m.text().startsWith('[hearing]') && said.push(`${Date.now() - movedAt} ms ${m.text()}`)));
     net.moveAddress();
     const [movedJudge, movedParty] = await Promise.all([received(judgePage, party.id), received(partyPage, judge.id)]);
     // Media again both ways (more than what was in flight at the move), then the resume on the same transports.
@@ -127,7 +132,7 @@ describe('a party whose network drops', () => {
     await until('resumed from the new address', async () => (await client()).resumes > afterDrop.resumes, 30_000);
     const alerts = await partyPage.evaluate(() => (window as any).alertsSeen as string[]);
     console.log(
-      `address moved: media back both ways ${backMs} ms after the move, resumed ${Date.now() - movedAt} ms after; alerts shown: ${JSON.stringify(alerts)}`,
+      `address moved: media back both ways ${backMs} ms after the move, resumed ${Date.now() - movedAt} ms after; alerts shown: ${JSON.stringify(alerts)}; the page: ${JSON.stringify(said)}`,
     );
     const [atJudge, atParty] = await Promise.all([received(judgePage, party.id), received(partyPage, judge.id)]);
     await Promise.all([
@@ -135,9 +140,8 @@ describe('a party whose network drops', () => {
       waitForMediaFrom(partyPage, judge.id, 30_000, { audio: atParty.audio + 25, video: atParty.video + 10 }),
     ]);
     await partyPage.getByRole('alert').waitFor({ state: 'detached', timeout: 30_000 });
-    const afterMove = await client();
-    expect(afterMove).toMatchObject({ joins: 1, transports });
-    expect(afterMove.iceRestarts).toBeGreaterThanOrEqual(afterDrop.iceRestarts + 2);
+    await expect.poll(async () => (await client()).iceRestarts, { timeout: 30_000 }).toBeGreaterThanOrEqual(afterDrop.iceRestarts + 2);
+    expect(await client()).toMatchObject({ joins: 1, transports });
     expect(server.plane.get(h.id)!.holdsTransports(party.id, transports), 'the same transports at the server').toBe(true);
     // The bench was told the party is back; the page was never reloaded.
     await judgePage.getByRole('region', { name: '提醒' }).getByText('张三已重新连接', { exact: false }).first().waitFor();

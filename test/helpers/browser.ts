@@ -54,15 +54,22 @@ const opened = new Map<Page, string[]>();
 /**
  * What a failed browser test leaves to read: each open page's connection state and what it shows in its
  * status and alert areas, its last console lines, and the server's account of its hearings' connections.
+ * It is added to the failure's own message, so that it stands beside the error at the end of the run's
+ * output (a CI log is often read from its tail only), not among the lines printed while tests ran.
  */
 export function accountOnFailure(server: () => HearingServer | undefined): void {
   beforeEach((test) => {
     opened.clear();
-    test.onTestFailed(() => accountOfFailure(server()));
+    test.onTestFailed(async ({ task }) => {
+      const account = await accountOfFailure(server());
+      const error = task.result?.errors?.[0];
+      if (error) error.message += `\n${account}`;
+      else console.warn(account);
+    });
   });
 }
 
-async function accountOfFailure(server: HearingServer | undefined): Promise<void> {
+async function accountOfFailure(server: HearingServer | undefined): Promise<string> {
   const lines: string[] = ['--- the browser test failed; its pages and hearings:'];
   for (const [page, logged] of opened) {
     if (page.isClosed()) {
@@ -88,7 +95,7 @@ async function accountOfFailure(server: HearingServer | undefined): Promise<void
     for (const e of server!.hearings
       .events(h.id)
       .filter((e) => /^(participant|signaling|media|record\.paus|record\.resum|transcript\.edit)/.test(e.action))
-      .slice(-40))
+      .slice(-25))
       lines.push(`event ${e.at} ${e.action} ${e.actor} ${JSON.stringify(e.detail)}`);
     const manifest = path.join(server!.recorder.dirOf(h.id), 'manifest.jsonl');
     if (fs.existsSync(manifest))
@@ -98,11 +105,11 @@ async function accountOfFailure(server: HearingServer | undefined): Promise<void
           .trim()
           .split('\n')
           .filter((l) => l.includes('"type":"event"'))
-          .slice(-12)
+          .slice(-8)
           .map((l) => `record ${l.replace(/"(hearingId|prev|signature|headHash)":"[^"]*",?/g, '').slice(0, 300)}`),
       );
   }
-  console.warn(lines.join('\n'));
+  return lines.join('\n');
 }
 
 /** What the page's content security policy refused so far (console errors naming the policy). */

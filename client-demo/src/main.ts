@@ -197,6 +197,8 @@ socket.on('removed', ({ reason }: { reason: string }) => {
   tellHost('left', { reason });
 });
 socket.on('activeSpeaker', ({ participantId }) => ui.setSpeaker(participantId));
+// The server cannot get this page's sound whole: the camera steps down for it (and back up later).
+socket.on('uplink', ({ level }: { level: 0 | 1 | 2 }) => void session.setUplink(level));
 
 /** Hooks for automated tests and embedding platforms. */
 const hearingClient = {
@@ -209,6 +211,10 @@ const hearingClient = {
     joins: session.joins,
     resumes: session.resumes,
     iceRestarts: session.iceRestarts,
+    /** The camera's step-down for the sound's sake (0 both layers, 1 the small one, 2 the small one slowed). */
+    uplinkLevel: session.uplinkLevel,
+    /** Received cameras asked for in their small layer because this page lost much of them. */
+    downlinkReduced: session.downlinkReduced(),
     transports: session.transportIds(),
     self: session.self,
     hearingState: session.hearingState,

@@ -2,7 +2,9 @@ import { Device, type types } from 'mediasoup-client';
 import type { SignalingClient } from './signaling.ts';
 import * as ui from './ui.ts';
 import { Consultation, type TransportReply } from './consultation.ts';
-import { inboundStats, selectedPair, type InboundStats } from './stats.ts';
+import { inboundStats, selectedPair, shouldAskServer, videoReceived, type InboundStats } from './stats.ts';
+import { LossPolicy, RECEIVED_CAMERA, type LossLevel } from '../../server/signaling/loss-policy.ts';
+import { encodingsAt } from './uplink.ts';
 import * as transcript from './transcript.ts';
 import { update, type CourtMedia, type Evidence, type Frozen, type Signed } from './store.ts';
 
@@ -518,6 +520,8 @@ export class Session {
   /** Drops transports (and with them producers and consumers); keeps the camera/microphone. */
   teardown(): void {
     this.suspended = false;
+    this.uplinkLevel = 0;
+    this.downlink.clear();
     this.joined = false;
     clearInterval(this.networkWatch);
     this.interrupted.clear();
@@ -540,6 +544,12 @@ export class Session {
   /** Transports from which nothing (media, RTCP, STUN) has arrived for STALL_MS. */
   private readonly stalled = new Set<string>();
   private networkWatch?: ReturnType<typeof setInterval>;
+  /** Sound first: the camera's level as the server last asked for it (0 both layers, 1 the small one, 2 slowed). */
+  uplinkLevel: LossLevel = 0;
+  /** Per received camera (consumer id): the small layer asked for while this page loses the picture. */
+  private readonly downlink = new Map<string, LossPolicy>();
+  /** A look at the losses is under way (one at a time). */
+  private watchingLosses = false;
   /** A probe of the signaling connection is under way. */
   private probing = false;
   /** Per transport: the local address its selected candidate pair last used. */
@@ -563,6 +573,10 @@ export class Session {
   private watchNetwork(): void {
     clearInterval(this.networkWatch);
     this.networkWatch = setInterval(() => {
+      if (!this.watchingLosses) {
+        this.watchingLosses = true;
+        void this.watchDownlink().finally(() => (this.watchingLosses = false));
+      }
       for (const transport of [this.sendTransport, this.recvTransport]) {
         if (!transport || transport.closed || transport.connectionState === 'new' || transport.connectionState === 'connecting') continue;
         void transport
@@ -583,15 +597,13 @@ export class Session {
             this.showNetwork();
             // The media went silent: is the signaling connection still alive? A phone that moved to another
             // network can hold a dead connection for the 45 s socket.io takes to notice; asked, it is found
-            // dead in seconds and made again (resuming the same transports, with an ICE restart).
-            // Silence on one transport while the other still hears is not the network (a busy device reads
-            // its sockets late): only all of them silent, or a move, is asked about. After a move the media
-            // flow on the new address whatever the state of the old connection: that answer alone decides.
-            const watched = [this.sendTransport, this.recvTransport].filter(
-              (t) => t && !t.closed && t.connectionState !== 'new' && t.connectionState !== 'connecting',
-            );
-            const allSilent = watched.length > 0 && watched.every((t) => this.stalled.has(t!.id) || this.interrupted.has(t!.id));
-            if ((allSilent || moved) && !this.probing) {
+            // dead in seconds and made again (resuming the same transports, with an ICE restart). Which
+            // silences are asked about: `shouldAskServer`. After a move the media flow on the new address
+            // whatever the state of the old connection: the server's answer alone decides.
+            const watched = [this.sendTransport, this.recvTransport]
+              .filter((t) => t && !t.closed && t.connectionState !== 'new' && t.connectionState !== 'connecting')
+              .map((t) => ({ silent: this.stalled.has(t!.id) || this.interrupted.has(t!.id) }));
+            if (shouldAskServer(watched, moved) && !this.probing) {
               this.probing = true;
               console.info(
                 `[hearing] ${moved ? `the media moved from ${before} to ${local?.address}` : 'every transport is silent'}: asking the server`,
@@ -602,6 +614,55 @@ export class Session {
           .catch(() => undefined);
       }
     }, 1000);
+  }
+
+  /** The server could not get this page's sound whole: the camera steps down (or back up) to `level`. */
+  async setUplink(level: LossLevel): Promise<void> {
+    console.info(`[hearing] uplink: the camera to level ${level} (from ${this.uplinkLevel}), as the server asks`);
+    this.uplinkLevel = level;
+    await this.applyUplink();
+  }
+
+  /**
+   * Each second: a received camera this page loses much of (its downlink cannot carry the layer the server
+   * picked) is asked for in its small layer, and for the best again after a quiet while.
+   */
+  private async watchDownlink(): Promise<void> {
+    const transport = this.recvTransport;
+    if (!transport || transport.closed) return;
+    const counts = videoReceived(await transport.getStats().catch(() => new Map() as RTCStatsReport));
+    const at = Date.now();
+    for (const id of this.downlink.keys()) if (!this.consumers.has(id)) this.downlink.delete(id);
+    for (const { consumer, participantId } of this.consumers.values()) {
+      const seen = consumer.kind === 'video' && !consumer.closed && !consumer.paused ? counts.get(consumer.localId) : undefined;
+      if (!seen) continue;
+      let policy = this.downlink.get(consumer.id);
+      if (!policy) this.downlink.set(consumer.id, (policy = new LossPolicy(RECEIVED_CAMERA)));
+      const change = policy.observe({ at, ...seen });
+      if (!change) continue;
+      const name = this.names.get(participantId)?.name ?? participantId;
+      console.info(
+        `[hearing] downlink: ${name}'s camera ${change.level ? 'in its small layer' : 'at its best'} (lost ${change.lossPct} %)`,
+      );
+      await this.signaling
+        .request('setPreferredLayers', { consumerId: consumer.id, spatialLayer: change.level ? 0 : 2 })
+        .catch(() => undefined);
+    }
+  }
+
+  /** How many received cameras are held at their small layer for this page's downlink. */
+  downlinkReduced(): number {
+    return [...this.downlink.values()].filter((p) => p.level > 0).length;
+  }
+
+  /** The camera's encodings as the uplink level wants them (also after the camera is produced again). */
+  private async applyUplink(): Promise<void> {
+    const sender = this.videoProducer?.rtpSender;
+    if (!sender || this.videoProducer?.closed) return;
+    const parameters = sender.getParameters();
+    if (!parameters.encodings?.length) return;
+    parameters.encodings = encodingsAt(this.uplinkLevel, parameters.encodings, CAMERA_LAYERS, CAMERA.frameRate);
+    await sender.setParameters(parameters).catch((error: Error) => console.warn(`[hearing] uplink: ${error.message}`));
   }
 
   /** Whether any transport's selected pair received something in the last second (its stats, fetched now). */

@@ -14,8 +14,10 @@ export class SignalingError extends Error {
 export class SignalingClient {
   readonly socket: Socket;
 
-  constructor(token: string, options: { autoConnect?: boolean } = {}) {
-    this.socket = io({ auth: { token }, transports: ['websocket'], reconnectionDelayMax: 3000, autoConnect: options.autoConnect ?? true });
+  /** `url`: the server's (the page's own origin when absent). */
+  constructor(token: string, options: { autoConnect?: boolean; url?: string } = {}) {
+    const settings = { auth: { token }, transports: ['websocket'], reconnectionDelayMax: 3000, autoConnect: options.autoConnect ?? true };
+    this.socket = options.url ? io(options.url, settings) : io(settings);
   }
 
   /**

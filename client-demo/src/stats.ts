@@ -54,3 +54,23 @@ export function selectedPair(report: RTCStatsReport): SelectedPair | undefined {
   if (!pair) return undefined;
   return { ...pair, local: pair.localCandidateId ? (report.get(pair.localCandidateId) as SelectedPair['local']) : undefined };
 }
+
+/**
+ * Whether the page should ask the server if its signaling connection is still alive. Silence on one
+ * transport while another still hears is not the network (a busy device reads its sockets late): only
+ * every watched transport silent, or the media moved to another local address, is asked about.
+ */
+export function shouldAskServer(watched: readonly { silent: boolean }[], moved: boolean): boolean {
+  return moved || (watched.length > 0 && watched.every((t) => t.silent));
+}
+
+/** Each received camera's packets (received + lost) and losses by its transceiver's mid, from a receive transport's statistics. */
+export function videoReceived(report: RTCStatsReport): Map<string, { sent: number; lost: number }> {
+  const out = new Map<string, { sent: number; lost: number }>();
+  report.forEach((s: { type: string; kind?: string; mid?: string; packetsReceived?: number; packetsLost?: number }) => {
+    if (s.type !== 'inbound-rtp' || s.kind !== 'video' || s.mid === undefined) return;
+    const lost = Math.max(0, s.packetsLost ?? 0);
+    out.set(s.mid, { sent: (s.packetsReceived ?? 0) + lost, lost });
+  });
+  return out;
+}

@@ -23,6 +23,8 @@ import { transcriptHandlers } from './transcript.ts';
 import { recordingHandlers } from './recording.ts';
 import type { IncomingMessage } from 'node:http';
 import type { IceConfig, TurnService } from '../app/turn.ts';
+import type { types } from 'mediasoup';
+import { LossPolicy, SOUND_SENT } from './loss-policy.ts';
 
 type Ack = (response: unknown) => void;
 
@@ -102,6 +104,7 @@ const ALERTS: ReadonlySet<string> = new Set([
   'participant.reconnected',
   'participant.rate_limited',
   'media.worker_died',
+  'media.uplink_reduced',
   'identity.alert',
   'identity.check_failed',
   'stream.stalled',
@@ -113,6 +116,9 @@ const ALERTS: ReadonlySet<string> = new Set([
   'transcript.tap_failed',
   'hearing.step_failed',
 ]);
+
+/** How often the server reads what it lost of each microphone (sound first on a thin uplink). */
+const SOUND_READ_MS = 2000;
 
 /** mediasoup's priority (1–255) of a consumer of the judge's camera: served before the others' (1). */
 const JUDGE_VIDEO_PRIORITY = 4;
@@ -778,6 +784,38 @@ export class Signaling {
     }
   }
 
+  /**
+   * Sound first: every two seconds, what the server could not get of a participant's microphone (after
+   * its NACKs were answered) decides how much camera their page sends (`loss-policy.ts`). A change is told
+   * to the page, written to the record, and a step down is an alert on the bench.
+   */
+  private watchSound(hearingId: string, participantId: string, producer: types.Producer): void {
+    const policy = new LossPolicy(SOUND_SENT);
+    let reading = false;
+    const timer = setInterval(() => {
+      if (reading || producer.closed || producer.paused) return;
+      reading = true;
+      void producer
+        .getStats()
+        .then((stats) => {
+          const lost = stats.reduce((a, s) => a + Math.max(0, s.packetsLost), 0);
+          const sent = stats.reduce((a, s) => a + s.packetCount, 0) + lost;
+          const change = policy.observe({ at: Date.now(), sent, lost });
+          if (!change || producer.closed) return;
+          this.hearings.log(hearingId, participantId, change.level > change.from ? 'media.uplink_reduced' : 'media.uplink_restored', {
+            level: change.level,
+            from: change.from,
+            soundLostPct: change.lossPct,
+          });
+          this.sockets.get(participantId)?.emit('uplink', { level: change.level });
+        })
+        .catch(() => undefined) // closed meanwhile
+        .finally(() => (reading = false));
+    }, SOUND_READ_MS);
+    timer.unref();
+    producer.observer.once('close', () => clearInterval(timer));
+  }
+
   /** Sends an event to everybody in a hearing. */
   broadcast(hearingId: string, event: string, data: unknown): void {
     this.io.to(channel(hearingId)).emit(event, data);
@@ -796,6 +834,7 @@ export class Signaling {
     // a participant is as good as their worst unpaused producer's best layer. The bench hears of changes.
     room.on('producerAdded', (info, producer) => {
       if (!this.hearings.participantRole(info.participantId)) return; // internal peers and ingest terminals
+      if (producer.kind === 'audio') this.watchSound(room.hearingId, info.participantId, producer);
       producer.on('score', () => {
         const scores = room
           .producers()

@@ -1,0 +1,73 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SignalingClient } from '../../client-demo/src/signaling.ts';
+import { shouldAskServer } from '../../client-demo/src/stats.ts';
+import { until } from '../helpers/wait.ts';
+
+describe('the page asks whether its signaling connection is alive', () => {
+  it('when every transport is silent or the media moved address; not when one still hears (a busy device)', () => {
+    const silent = { silent: true };
+    const hearing = { silent: false };
+    expect(shouldAskServer([silent, silent], false)).toBe(true);
+    expect(shouldAskServer([silent, hearing], false)).toBe(false);
+    expect(shouldAskServer([hearing, silent], false)).toBe(false);
+    expect(shouldAskServer([hearing, hearing], false)).toBe(false);
+    expect(shouldAskServer([hearing, hearing], true)).toBe(true);
+    // No transport up yet (joining): nothing to judge by.
+    expect(shouldAskServer([], false)).toBe(false);
+  });
+
+  // A real socket.io server that answers the probe, or stops answering it (a connection the network lost).
+  let answering = true;
+  const connections: string[] = [];
+  let close: () => Promise<void> = async () => undefined;
+  const serve = async (): Promise<string> => {
+    const httpServer = http.createServer();
+    const io = new Server(httpServer);
+    io.on('connection', (socket) => {
+      connections.push(socket.id);
+      socket.on('ping', (_data: unknown, ack: (reply: object) => void) => {
+        if (answering) ack({});
+      });
+    });
+    await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+    close = () => new Promise((resolve) => void io.close(() => resolve()));
+    return `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+  };
+  afterEach(async () => {
+    answering = true;
+    connections.length = 0;
+    await close();
+  });
+
+  const connected = async (url: string): Promise<SignalingClient> => {
+    const client = new SignalingClient('token', { url });
+    await until('connected', async () => client.socket.connected, 5000);
+    return client;
+  };
+
+  it('an answer keeps the connection', async () => {
+    const client = await connected(await serve());
+    expect(await client.probe(500)).toBe(true);
+    expect(connections).toHaveLength(1);
+    client.socket.close();
+  });
+
+  it('no answer: the connection is made again, unless the media are still heard (the device was busy, not the network)', async () => {
+    const client = await connected(await serve());
+    answering = false;
+    // The media are heard: the connection is kept.
+    expect(await client.probe(300, async () => true)).toBe(true);
+    expect(client.socket.connected).toBe(true);
+    expect(connections).toHaveLength(1);
+    // Nothing heard: closed, and socket.io connects again at once (a new connection at the server).
+    expect(await client.probe(300, async () => false)).toBe(false);
+    await until('connected again', async () => connections.length === 2 && client.socket.connected, 5000);
+    // After a move of the media to another address nothing else is asked: no answer, a new connection.
+    expect(await client.probe(300)).toBe(false);
+    await until('connected a third time', async () => connections.length === 3 && client.socket.connected, 5000);
+    client.socket.close();
+  });
+});

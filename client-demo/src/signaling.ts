@@ -22,20 +22,29 @@ export class SignalingClient {
 
   /**
    * Whether the server answers within `ms`. A connection that does not is dead though the browser has
-   * not noticed (its network changed under it): it is closed, and socket.io connects again at once —
-   * unless `alive` says otherwise when the time is up (the media came back: it was this device that was
-   * too busy to hear, not the network that failed).
+   * not noticed (its network changed under it): it is closed, and socket.io connects again at once.
+   * When `alive` says the media are still heard, the page may be too busy to hear the answer in time (a
+   * slow device), or its media moved to a new address while the connection stayed on the old one: it is
+   * asked once more, for twice as long, and closed only if that goes unanswered too.
    */
   async probe(ms: number, alive?: () => Promise<boolean>): Promise<boolean> {
     if (!this.socket.connected) return false;
+    if (await this.answers(ms)) return true;
+    const heard = alive ? await alive() : false;
+    console.info(
+      `[hearing] the server did not answer within ${ms} ms; ${heard ? 'the media are heard: asking once more' : 'reconnecting'}`,
+    );
+    if (heard && (await this.answers(2 * ms))) return true;
+    if (heard) console.info(`[hearing] the server did not answer again within ${2 * ms} ms: reconnecting`);
+    if (this.socket.connected) this.socket.io.engine.close();
+    return false;
+  }
+
+  private async answers(ms: number): Promise<boolean> {
     try {
       await this.socket.timeout(ms).emitWithAck('ping', {});
       return true;
     } catch {
-      const heard = alive ? await alive() : false;
-      console.info(`[hearing] the server did not answer within ${ms} ms; ${heard ? 'the media are heard: kept' : 'reconnecting'}`);
-      if (heard) return true;
-      if (this.socket.connected) this.socket.io.engine.close();
       return false;
     }
   }

@@ -19,8 +19,10 @@ describe('the page asks whether its signaling connection is alive', () => {
     expect(shouldAskServer([], false)).toBe(false);
   });
 
-  // A real socket.io server that answers the probe, or stops answering it (a connection the network lost).
+  // A real socket.io server that answers the probe at once, late (`answerAfterMs`), or not at all (a
+  // connection the network lost).
   let answering = true;
+  let answerAfterMs = 0;
   const connections: string[] = [];
   let close: () => Promise<void> = async () => undefined;
   const serve = async (): Promise<string> => {
@@ -29,7 +31,7 @@ describe('the page asks whether its signaling connection is alive', () => {
     io.on('connection', (socket) => {
       connections.push(socket.id);
       socket.on('ping', (_data: unknown, ack: (reply: object) => void) => {
-        if (answering) ack({});
+        if (answering) setTimeout(() => ack({}), answerAfterMs);
       });
     });
     await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
@@ -38,6 +40,7 @@ describe('the page asks whether its signaling connection is alive', () => {
   };
   afterEach(async () => {
     answering = true;
+    answerAfterMs = 0;
     connections.length = 0;
     await close();
   });
@@ -48,26 +51,34 @@ describe('the page asks whether its signaling connection is alive', () => {
     return client;
   };
 
-  it('an answer keeps the connection', async () => {
+  it('an answer keeps the connection; so does a late one while the media are heard (a busy device)', async () => {
     const client = await connected(await serve());
     expect(await client.probe(500)).toBe(true);
+    // Answered after 450 ms: too late for a 300 ms probe, in time for the second, longer one.
+    answerAfterMs = 450;
+    expect(await client.probe(300, async () => true)).toBe(true);
+    expect(client.socket.connected).toBe(true);
     expect(connections).toHaveLength(1);
     client.socket.close();
   });
 
-  it('no answer: the connection is made again, unless the media are still heard (the device was busy, not the network)', async () => {
+  it('no answer: the connection is made again — at once when the media are not heard, after a second try when they are', async () => {
     const client = await connected(await serve());
     answering = false;
-    // The media are heard: the connection is kept.
-    expect(await client.probe(300, async () => true)).toBe(true);
-    expect(client.socket.connected).toBe(true);
-    expect(connections).toHaveLength(1);
-    // Nothing heard: closed, and socket.io connects again at once (a new connection at the server).
-    expect(await client.probe(300, async () => false)).toBe(false);
+    // The media are heard (they moved to a new address by themselves; the connection did not): asked once
+    // more, still no answer, made again.
+    const started = Date.now();
+    expect(await client.probe(300, async () => true)).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     await until('connected again', async () => connections.length === 2 && client.socket.connected, 5000);
+    // Nothing heard: made again after the first.
+    const again = Date.now();
+    expect(await client.probe(300, async () => false)).toBe(false);
+    expect(Date.now() - again).toBeLessThan(900);
+    await until('connected a third time', async () => connections.length === 3 && client.socket.connected, 5000);
     // After a move of the media to another address nothing else is asked: no answer, a new connection.
     expect(await client.probe(300)).toBe(false);
-    await until('connected a third time', async () => connections.length === 3 && client.socket.connected, 5000);
+    await until('connected a fourth time', async () => connections.length === 4 && client.socket.connected, 5000);
     client.socket.close();
   });
 });

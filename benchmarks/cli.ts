@@ -11,11 +11,12 @@ import { livestreamScenario, LIVESTREAM_DEFAULTS } from './livestream/scenario.t
 import { hearingScenario } from './hearing/scenario.ts';
 import { lossScenario, LOSS_DEFAULTS } from './loss/scenario.ts';
 import { reachScenario, REACH_DEFAULTS, REACH_PATHS, type ReachPath } from './reach/scenario.ts';
+import { peerScenario, PEER_DEFAULTS } from './peer/scenario.ts';
 import { machineInfo } from './lib/proc.ts';
 import { progressBar, writeReport } from './lib/report.ts';
 import type { ScenarioOutcome } from './lib/scenario.ts';
 
-const SCENARIOS = ['forwarding', 'recording', 'transcription', 'faces', 'livestream', 'hearing', 'loss', 'reach', 'all'] as const;
+const SCENARIOS = ['forwarding', 'recording', 'transcription', 'faces', 'livestream', 'hearing', 'loss', 'reach', 'peer', 'all'] as const;
 const positiveInt = z.coerce.number().int().positive();
 
 const optionsSchema = z.object({
@@ -81,6 +82,13 @@ const optionsSchema = z.object({
     .default(REACH_PATHS.join(','))
     .transform((s) => s.split(','))
     .pipe(z.array(z.enum(REACH_PATHS)).min(1)),
+  peerSeconds: z.coerce.number().positive().max(600).default(PEER_DEFAULTS.seconds),
+  peerLoss: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'comma-separated loss percentages')
+    .default(PEER_DEFAULTS.lossLevels.join(','))
+    .transform((s) => s.split(',').map(Number))
+    .refine((l) => l.every((n) => n <= 50), 'at most 50 %'),
   out: z.string().default(path.join(path.dirname(fileURLToPath(import.meta.url)), 'results')),
   noTargets: z.boolean().default(false),
 });
@@ -120,6 +128,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       bots: { type: 'string' },
       'reach-rounds': { type: 'string' },
       'reach-paths': { type: 'string' },
+      'peer-seconds': { type: 'string' },
+      'peer-loss': { type: 'string' },
       out: { type: 'string' },
       'no-targets': { type: 'boolean' },
     },
@@ -156,6 +166,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     bots: values.bots,
     reachRounds: values['reach-rounds'],
     reachPaths: values['reach-paths'],
+    peerSeconds: values['peer-seconds'],
+    peerLoss: values['peer-loss'],
     out: values.out,
     noTargets: values['no-targets'],
   });
@@ -202,6 +214,8 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
       );
     case 'reach':
       return reachScenario({ paths: o.reachPaths as ReachPath[], rounds: o.reachRounds, holdSeconds: o.holdSeconds }, progress);
+    case 'peer':
+      return peerScenario({ participants: o.participants, seconds: o.peerSeconds, lossLevels: o.peerLoss }, progress);
   }
 }
 

@@ -18,6 +18,8 @@ apt_pkgs=(
   openssl coturn nftables
   # the reverse proxy of docs/deploy.md, run by test/proxy.test.ts
   nginx
+  # the peer SFU of `npm run bench -- peer` (VideoRoom), with its own JavaScript client and the adapter it needs
+  janus libjs-janus-gateway libjs-webrtc-adapter
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do

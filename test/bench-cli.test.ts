@@ -10,6 +10,7 @@ import { machineInfo } from '../benchmarks/lib/proc.ts';
 import { lossScenario, type LossRow } from '../benchmarks/loss/scenario.ts';
 import { reachScenario } from '../benchmarks/reach/scenario.ts';
 import { hearingScenario } from '../benchmarks/hearing/scenario.ts';
+import { peerScenario, type PeerRow } from '../benchmarks/peer/scenario.ts';
 
 describe('benchmark CLI', () => {
   it('parses scenarios and options, and rejects bad ones with every problem named', () => {
@@ -62,6 +63,9 @@ describe('benchmark CLI', () => {
       reachPaths: ['direct', 'turnTls'],
     });
     expect(() => parseBenchArgs(['reach', '--reach-paths', 'direct,pigeon'])).toThrow(/--reach-paths/);
+    expect(parseBenchArgs(['peer'])).toMatchObject({ participants: 3, peerSeconds: 20, peerLoss: [0, 5] });
+    expect(parseBenchArgs(['peer', '--peer-loss', '0', '--peer-seconds', '5'])).toMatchObject({ peerLoss: [0], peerSeconds: 5 });
+    expect(() => parseBenchArgs(['peer', '--peer-loss', '60'])).toThrow(/--peer-loss: at most 50 %/);
   });
 
   it('computes latency quantiles from the histogram', () => {
@@ -211,4 +215,19 @@ describe('benchmark CLI', () => {
     expect(summary.bots.cpuPctPerBot).toBeGreaterThan(0);
     expect(outcome.targets.every((t) => t.ok)).toBe(true);
   }, 120_000);
+
+  it("smoke: the same hearing on our server and on Janus, the same clients: every page reads the others' barcodes on both", async () => {
+    const outcome = await peerScenario({ participants: 2, seconds: 4, lossLevels: [0], systems: ['ours', 'janus'] }, () => undefined);
+    const rows = (outcome.summary as { rows: PeerRow[] }).rows;
+    expect(rows.map((r) => r.system)).toEqual(['ours', 'janus']);
+    for (const r of rows) {
+      // Each of 2 pages read the other's clock from the frames it presented, at a frame rate a person sees.
+      expect(r.latencySamples, r.system).toBeGreaterThan(2 * 4 * 10);
+      expect(r.latencyP50Ms, r.system).toBeGreaterThan(0);
+      expect(r.latencyP95Ms, r.system).toBeLessThan(2000);
+      expect(r.fps, r.system).toBeGreaterThan(10);
+      expect(r.cpuPerParticipantPct, r.system).toBeGreaterThan(0);
+    }
+    expect((outcome.summary as { cpuPerParticipantRatioVsJanus: number }).cpuPerParticipantRatioVsJanus).toBeGreaterThan(0);
+  }, 180_000);
 });

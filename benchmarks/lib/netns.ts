@@ -11,6 +11,8 @@ import path from 'node:path';
  */
 export interface TestNetns {
   name: string;
+  /** The host side's interface (a server that must name one, e.g. Janus's ICE, uses it). */
+  hostIf: string;
   hostIp: string;
   nsIp: string;
   /** An executable that runs `program` inside the namespace with the arguments it is given. */
@@ -36,6 +38,11 @@ export interface TestNetns {
   onlyTcpTo(ports: Ports): void;
   /** The same with UDP ports too: what it may send to the host side, and nothing else. */
   onlyTo(allowed: { tcp?: Ports; udp?: Ports }): void;
+  /**
+   * Of the UDP this side sends, `pct` per cent is dropped at random (nftables' numgen: this kernel has no
+   * netem); 0 takes the rule away.
+   */
+  dropUdp(pct: number): void;
   /** No rule any more: everything may go out. */
   openUp(): void;
   remove(): void;
@@ -72,6 +79,7 @@ export function createNetns(): TestNetns {
   let current = nsIp;
   return {
     name,
+    hostIf,
     hostIp,
     nsIp,
     wrap(program) {
@@ -116,6 +124,21 @@ export function createNetns(): TestNetns {
         '}',
         '',
       ].join('\n');
+      execFileSync('ip', ['netns', 'exec', name, 'nft', '-f', '-'], { input: rules, stdio: ['pipe', 'pipe', 'pipe'] });
+    },
+    dropUdp(pct) {
+      const rules = pct
+        ? [
+            'flush ruleset',
+            'table inet loss {',
+            '  chain out {',
+            '    type filter hook output priority 0; policy accept;',
+            `    meta l4proto udp numgen random mod 1000 < ${Math.round(pct * 10)} drop`,
+            '  }',
+            '}',
+            '',
+          ].join('\n')
+        : 'flush ruleset\n';
       execFileSync('ip', ['netns', 'exec', name, 'nft', '-f', '-'], { input: rules, stdio: ['pipe', 'pipe', 'pipe'] });
     },
     openUp() {

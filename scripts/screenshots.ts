@@ -39,12 +39,15 @@ const browsers: Browser[] = [];
 const quietRoom = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'quiet-')), 'quiet.wav');
 execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=a=0.002:d=600:r=48000', '-ac', '1', quietRoom]);
 const pages: Page[] = [];
-const open = async (joinUrl: string, device: object): Promise<Page> => {
-  const browser = await launchChromium(
-    ['--use-fake-device-for-media-stream=device-count=2', `--use-file-for-fake-audio-capture=${quietRoom}`],
-    yieldingCpu(CHROMIUM_PATH),
-  );
-  browsers.push(browser);
+/** A page for one person: a browser of its own, or a context of its own in a browser already open (`beside`). */
+const open = async (joinUrl: string, device: object, beside?: Page): Promise<Page> => {
+  const browser =
+    beside?.context().browser() ??
+    (await launchChromium(
+      ['--use-fake-device-for-media-stream=device-count=2', `--use-file-for-fake-audio-capture=${quietRoom}`],
+      yieldingCpu(CHROMIUM_PATH),
+    ));
+  if (!beside) browsers.push(browser);
   const page = await (await browser.newContext({ permissions: ['camera', 'microphone'], ...device })).newPage();
   await page.goto(joinUrl);
   pages.push(page);
@@ -100,6 +103,9 @@ try {
   await join(witness);
   await witness.getByRole('heading', { name: '证人候传区' }).waitFor();
   await shot(witness, 'witness-waiting-phone');
+  // The interpreter (a context of the witness's browser: an eighth Chromium would starve the others).
+  const interpreter = await open(people.interpreter!.joinUrl, PHONE, witness);
+  await join(interpreter);
   await judge.getByRole('button', { name: '候庭', exact: true }).click();
   await party.getByRole('heading', { name: '候庭中' }).waitFor();
   await shot(party, 'party-waiting-phone');
@@ -123,8 +129,25 @@ try {
     [lawyer, 'lawyer-phone'],
     [lawyerEn, 'lawyer-phone-en'],
     [viewer, 'viewer-phone'],
+    [interpreter, 'interpreter-phone'],
   ] as const)
     await shot(page, name);
+  // The party chooses the interpretation (every listener may, once an interpreter is in the hearing).
+  await party.getByRole('button', { name: '收听翻译' }).click();
+  await party.getByText('正在收听翻译，原声已调低').waitFor();
+  await shot(party, 'party-interpretation-phone');
+  // The others' pages on a desktop (the same pages, widened).
+  for (const [page, name] of [
+    [party, 'party-desktop'],
+    [lawyer, 'lawyer-desktop'],
+    [witness, 'witness-waiting-desktop'],
+    [interpreter, 'interpreter-desktop'],
+    [viewer, 'viewer-desktop'],
+  ] as const) {
+    await page.setViewportSize(DESKTOP.viewport);
+    await page.waitForTimeout(500); // the layout settles
+    await shot(page, name);
+  }
   // The bench on a phone (the same pages, narrowed).
   for (const [page, name] of [
     [judge, 'judge-phone'],

@@ -552,6 +552,8 @@ export class Session {
   private watchingLosses = false;
   /** A probe of the signaling connection is under way. */
   private probing = false;
+  /** When the media last moved to another local address (a probe under way learns of it too). */
+  private movedAt = 0;
   /** Per transport: the local address its selected candidate pair last used. */
   private readonly localAddress = new Map<string, string>();
 
@@ -591,6 +593,7 @@ export class Session {
             const before = this.localAddress.get(transport.id);
             if (local?.address) this.localAddress.set(transport.id, local.address);
             const moved = before !== undefined && local?.address !== undefined && local.address !== before;
+            if (moved) this.movedAt = Date.now();
             const silentFor = pair.timestamp - pair.lastPacketReceivedTimestamp;
             if (silentFor > STALL_MS) this.stalled.add(transport.id);
             else this.stalled.delete(transport.id);
@@ -608,7 +611,11 @@ export class Session {
               console.info(
                 `[hearing] ${moved ? `the media moved from ${before} to ${local?.address}` : 'every transport is silent'}: asking the server`,
               );
-              void this.signaling.probe(PROBE_MS, moved ? undefined : () => this.mediaHeard()).finally(() => (this.probing = false));
+              // Media heard again after a silence need not mean a busy device: if they came back from another
+              // address, the connection (still on the old one) is as dead as the silence suggested.
+              const since = Date.now();
+              const alive = async () => this.movedAt < since && (await this.mediaHeard());
+              void this.signaling.probe(PROBE_MS, moved ? undefined : alive).finally(() => (this.probing = false));
             }
           })
           .catch(() => undefined);

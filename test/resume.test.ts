@@ -87,7 +87,9 @@ describe('a dropped connection and its grace period', () => {
       GRACE_S * 1000 + 10_000,
     );
     expect(left.detail).toMatchObject({ reason: 'transport close', cameBack: false });
-    expect(left.detail.offlineMs).toBeGreaterThanOrEqual(GRACE_S * 1000);
+    // Node's timers run on the event loop's cached monotonic clock, the log on Date.now(): a timer of
+    // exactly the grace period was seen to measure 2,999 ms by the wall clock (CI run 26).
+    expect(left.detail.offlineMs).toBeGreaterThanOrEqual(GRACE_S * 1000 - 5);
     expect(server.plane.get(h.id)!.hasPeer(party.id)).toBe(false);
     await until('the judge told', () => seen.includes('participantLeft'));
 

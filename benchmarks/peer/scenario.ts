@@ -18,7 +18,7 @@ import { rest } from '../lib/rest.ts';
 import { CHROMIUM_PATH, joinLink, launchChromium, yieldingCpu } from '../lib/chromium.ts';
 import { createNetns, type TestNetns } from '../lib/netns.ts';
 import { CAMERA_JS, READER_JS, type VideoReading } from './page.ts';
-import { ADAPTER_JS, JANUS_JS, janusRoom, startJanus } from './janus.ts';
+import { ADAPTER_JS, JANUS_JS, janusRoom, startJanus, type JanusProcess } from './janus.ts';
 import { JANUS_PAGE } from './janus-client.ts';
 import type { FromOurs, ToOurs } from './ours.ts';
 
@@ -169,16 +169,20 @@ async function joinAll(
 
 async function runSystem(system: System, o: PeerOptions, net: TestNetns, lossPct: number): Promise<PeerRow> {
   net.dropUdp(lossPct);
-  const ours = system !== 'janus' ? await startOurs(net.hostIp) : undefined;
-  const janus =
-    system === 'janus'
-      ? await startJanus({ iface: net.hostIf, rtpPorts: [46200, 46399], httpPort: 18088, wsIp: net.hostIp, wsPort: 18188 })
-      : undefined;
-  const page = janus ? await servePage(net.hostIp) : undefined;
-  const room = janus ? await janusRoom(janus, o.participants) : undefined;
-  const origins = [ours?.url, page?.url].filter(Boolean).join(',');
-  const browser = await launchChromium([`--unsafely-treat-insecure-origin-as-secure=${origins}`], yieldingCpu(net.wrap(CHROMIUM_PATH)));
+  let ours: Awaited<ReturnType<typeof startOurs>> | undefined;
+  let janus: JanusProcess | undefined;
+  let page: Awaited<ReturnType<typeof servePage>> | undefined;
+  let room: Awaited<ReturnType<typeof janusRoom>> | undefined;
+  let browser: Browser | undefined;
+  // Whatever started is stopped, also when a later step fails (Janus holds fixed ports).
   try {
+    if (system === 'janus') {
+      janus = await startJanus({ iface: net.hostIf, rtpPorts: [46200, 46399], httpPort: 18088, wsIp: net.hostIp, wsPort: 18188 });
+      page = await servePage(net.hostIp);
+      room = await janusRoom(janus, o.participants);
+    } else ours = await startOurs(net.hostIp);
+    const origins = [ours?.url, page?.url].filter(Boolean).join(',');
+    browser = await launchChromium([`--unsafely-treat-insecure-origin-as-secure=${origins}`], yieldingCpu(net.wrap(CHROMIUM_PATH)));
     const people = await joinAll(system, browser, o.participants, {
       ours,
       janus: janus && page && room ? { pageUrl: `${page.url}/`, wsUrl: janus.wsUrl, room: room.room } : undefined,
@@ -220,7 +224,7 @@ async function runSystem(system: System, o: PeerOptions, net: TestNetns, lossPct
       joinToFirstFrameMaxMs: Math.round(Math.max(...firsts)),
     };
   } finally {
-    await browser.close();
+    await browser?.close();
     await room?.destroy();
     await page?.close();
     await janus?.stop();

@@ -211,6 +211,7 @@ export function withLiveCourt(): { server: HearingServer; court: Browser; party:
     ctx.court = await launchBrowser();
     ctx.party = await launchBrowser([`--use-file-for-fake-video-capture=${magentaCamera()}`]);
   });
+  accountOnFailure(() => ctx.server);
   afterAll(async () => {
     await ctx.court?.close();
     await ctx.party?.close();

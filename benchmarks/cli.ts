@@ -18,6 +18,14 @@ import type { ScenarioOutcome } from './lib/scenario.ts';
 
 const SCENARIOS = ['forwarding', 'recording', 'transcription', 'faces', 'livestream', 'hearing', 'loss', 'reach', 'peer', 'all'] as const;
 const positiveInt = z.coerce.number().int().positive();
+/** A comma-separated list of loss percentages (each at most 50 %), `defaults` when not given. */
+const lossPercents = (defaults: number[]) =>
+  z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'comma-separated loss percentages')
+    .default(defaults.join(','))
+    .transform((s) => s.split(',').map(Number))
+    .refine((l) => l.every((n) => n <= 50), 'at most 50 %');
 
 const optionsSchema = z.object({
   scenario: z.enum(SCENARIOS),
@@ -58,12 +66,7 @@ const optionsSchema = z.object({
         .filter((n) => n >= 1 && n <= 20),
     ),
   liveSeconds: z.coerce.number().positive().max(120).default(LIVESTREAM_DEFAULTS.seconds),
-  lossLevels: z
-    .string()
-    .regex(/^\d+(,\d+)*$/, 'comma-separated loss percentages')
-    .default(LOSS_DEFAULTS.levels.join(','))
-    .transform((s) => s.split(',').map(Number))
-    .refine((l) => l.every((n) => n <= 50), 'at most 50 %'),
+  lossLevels: lossPercents(LOSS_DEFAULTS.levels),
   lossSeconds: z.coerce.number().positive().max(300).default(LOSS_DEFAULTS.seconds),
   rttMs: z.coerce.number().int().min(0).max(1000).default(LOSS_DEFAULTS.rttMs),
   jitterMs: z.coerce.number().int().min(0).max(200).default(LOSS_DEFAULTS.jitterMs),
@@ -83,12 +86,7 @@ const optionsSchema = z.object({
     .transform((s) => s.split(','))
     .pipe(z.array(z.enum(REACH_PATHS)).min(1)),
   peerSeconds: z.coerce.number().positive().max(600).default(PEER_DEFAULTS.seconds),
-  peerLoss: z
-    .string()
-    .regex(/^\d+(,\d+)*$/, 'comma-separated loss percentages')
-    .default(PEER_DEFAULTS.lossLevels.join(','))
-    .transform((s) => s.split(',').map(Number))
-    .refine((l) => l.every((n) => n <= 50), 'at most 50 %'),
+  peerLoss: lossPercents(PEER_DEFAULTS.lossLevels),
   out: z.string().default(path.join(path.dirname(fileURLToPath(import.meta.url)), 'results')),
   noTargets: z.boolean().default(false),
 });

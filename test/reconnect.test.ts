@@ -123,17 +123,32 @@ describe('a party whose network drops', () => {
     partyPage.on('console', (m) => void (m.text().startsWith('[hearing]') && said.push(`${Date.now() - movedAt} ms ${m.text()}`)));
     net.moveAddress();
     const [movedJudge, movedParty] = await Promise.all([received(judgePage, party.id), received(partyPage, judge.id)]);
-    // Media again both ways (more than what was in flight at the move), then the resume on the same transports.
-    await Promise.all([
-      waitForMediaFrom(judgePage, party.id, 30_000, { audio: movedJudge.audio + 10, video: movedJudge.video + 3 }),
-      waitForMediaFrom(partyPage, judge.id, 30_000, { audio: movedParty.audio + 10, video: movedParty.video + 3 }),
-    ]);
-    const backMs = Date.now() - movedAt;
+    // Media again both ways (more than what was in flight at the move): when each of the four came back.
+    const back: Record<string, number> = {};
+    await until(
+      'media again both ways after the move',
+      async () => {
+        const [atJudge, atParty] = await Promise.all([received(judgePage, party.id), received(partyPage, judge.id)]);
+        const at = Date.now() - movedAt;
+        if (atJudge.audio > movedJudge.audio + 10) back.soundToCourt ??= at;
+        if (atJudge.video > movedJudge.video + 3) back.pictureToCourt ??= at;
+        if (atParty.audio > movedParty.audio + 10) back.soundToParty ??= at;
+        if (atParty.video > movedParty.video + 3) back.pictureToParty ??= at;
+        return Object.keys(back).length === 4;
+      },
+      30_000,
+    );
+    const backMs = Math.max(...Object.values(back));
     await until('resumed from the new address', async () => (await client()).resumes > afterDrop.resumes, 30_000);
     const alerts = await partyPage.evaluate(() => (window as any).alertsSeen as string[]);
     console.log(
-      `address moved: media back both ways ${backMs} ms after the move, resumed ${Date.now() - movedAt} ms after; alerts shown: ${JSON.stringify(alerts)}; the page: ${JSON.stringify(said)}`,
+      `address moved: media back both ways ${backMs} ms after the move (${JSON.stringify(back)}), resumed ${Date.now() - movedAt} ms after; alerts shown: ${JSON.stringify(alerts)}; the page: ${JSON.stringify(said)}`,
     );
+    // Back within 5 s: the sound both ways (measured 2.1–2.6 s; 7 s before the page checked a new
+    // connection against its own). The pictures follow the browser's own recovery after the path changes
+    // (its video held back until feedback comes on the new path): measured 2.4–5.0 s, allowed 8.
+    expect(Math.max(back.soundToCourt!, back.soundToParty!), 'the sound back both ways (ms after the move)').toBeLessThanOrEqual(5000);
+    expect(backMs, 'the pictures back both ways (ms after the move)').toBeLessThanOrEqual(8000);
     const [atJudge, atParty] = await Promise.all([received(judgePage, party.id), received(partyPage, judge.id)]);
     await Promise.all([
       waitForMediaFrom(judgePage, party.id, 30_000, { audio: atJudge.audio + 25, video: atJudge.video + 10 }),

@@ -1,5 +1,5 @@
 import { Device, type types } from 'mediasoup-client';
-import type { SignalingClient } from './signaling.ts';
+import { reachServer, type SignalingClient } from './signaling.ts';
 import * as ui from './ui.ts';
 import { Consultation, type TransportReply } from './consultation.ts';
 import { inboundStats, selectedPair, shouldAskServer, videoReceived, type InboundStats } from './stats.ts';
@@ -71,6 +71,11 @@ const CAMERA_LAYERS = [
 ] as const;
 /** Media silent and the signaling connection unanswered for this long: the connection is made again. */
 const PROBE_MS = 3000;
+/**
+ * Nothing received on every transport for this long: the page asks whether its signaling connection is
+ * alive (sooner than the banner: a phone that changed networks finds out within about 2 s).
+ */
+const QUIET_MS = 1200;
 const SIGNING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter']);
 const SIGNING = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 
@@ -526,6 +531,7 @@ export class Session {
     clearInterval(this.networkWatch);
     this.interrupted.clear();
     this.stalled.clear();
+    this.quiet.clear();
     update({ mediaInterrupted: false });
     this.sendTransport?.close();
     this.recvTransport?.close();
@@ -543,6 +549,8 @@ export class Session {
   private readonly interrupted = new Set<string>();
   /** Transports from which nothing (media, RTCP, STUN) has arrived for STALL_MS. */
   private readonly stalled = new Set<string>();
+  /** Transports from which nothing has arrived for QUIET_MS. */
+  private readonly quiet = new Set<string>();
   private networkWatch?: ReturnType<typeof setInterval>;
   /** Sound first: the camera's level as the server last asked for it (0 both layers, 1 the small one, 2 slowed). */
   uplinkLevel: LossLevel = 0;
@@ -552,6 +560,8 @@ export class Session {
   private watchingLosses = false;
   /** A probe of the signaling connection is under way. */
   private probing = false;
+  /** When the server last answered a probe. */
+  private answeredAt = 0;
   /** When the media last moved to another local address (a probe under way learns of it too). */
   private movedAt = 0;
   /** Per transport: the local address its selected candidate pair last used. */
@@ -597,6 +607,8 @@ export class Session {
             const silentFor = pair.timestamp - pair.lastPacketReceivedTimestamp;
             if (silentFor > STALL_MS) this.stalled.add(transport.id);
             else this.stalled.delete(transport.id);
+            if (silentFor > QUIET_MS) this.quiet.add(transport.id);
+            else this.quiet.delete(transport.id);
             this.showNetwork();
             // The media went silent: is the signaling connection still alive? A phone that moved to another
             // network can hold a dead connection for the 45 s socket.io takes to notice; asked, it is found
@@ -605,8 +617,10 @@ export class Session {
             // whatever the state of the old connection: the server's answer alone decides.
             const watched = [this.sendTransport, this.recvTransport]
               .filter((t) => t && !t.closed && t.connectionState !== 'new' && t.connectionState !== 'connecting')
-              .map((t) => ({ silent: this.stalled.has(t!.id) || this.interrupted.has(t!.id) }));
-            if (shouldAskServer(watched, moved) && !this.probing) {
+              .map((t) => ({ silent: this.quiet.has(t!.id) || this.interrupted.has(t!.id) }));
+            // A quiet room (nothing published, nothing received) is asked about every PROBE_MS, not each second.
+            const askedLately = !moved && Date.now() < this.answeredAt + PROBE_MS;
+            if (shouldAskServer(watched, moved) && !this.probing && !askedLately) {
               this.probing = true;
               console.info(
                 `[hearing] ${moved ? `the media moved from ${before} to ${local?.address}` : 'every transport is silent'}: asking the server`,
@@ -615,7 +629,11 @@ export class Session {
               // address, the connection (still on the old one) is as dead as the silence suggested.
               const since = Date.now();
               const alive = async () => this.movedAt < since && (await this.mediaHeard());
-              void this.signaling.probe(PROBE_MS, moved ? undefined : alive).finally(() => (this.probing = false));
+              const reachable = () => reachServer(this.signaling.origin, PROBE_MS);
+              void this.signaling
+                .probe(PROBE_MS, moved ? undefined : alive, reachable)
+                .then((answered) => void (answered && (this.answeredAt = Date.now())))
+                .finally(() => (this.probing = false));
             }
           })
           .catch(() => undefined);

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SignalingClient } from '../../client-demo/src/signaling.ts';
+import { reachServer, SignalingClient } from '../../client-demo/src/signaling.ts';
 import { shouldAskServer } from '../../client-demo/src/stats.ts';
 import { until } from '../helpers/wait.ts';
 
@@ -26,7 +26,10 @@ describe('the page asks whether its signaling connection is alive', () => {
   const connections: string[] = [];
   let close: () => Promise<void> = async () => undefined;
   const serve = async (): Promise<string> => {
-    const httpServer = http.createServer();
+    // Its /healthz answers over a new connection whether or not the socket's pings are answered.
+    const httpServer = http.createServer((req, res) => {
+      if (req.url === '/healthz') res.writeHead(200).end('{}');
+    });
     const io = new Server(httpServer);
     io.on('connection', (socket) => {
       connections.push(socket.id);
@@ -79,6 +82,27 @@ describe('the page asks whether its signaling connection is alive', () => {
     // After a move of the media to another address nothing else is asked: no answer, a new connection.
     expect(await client.probe(300)).toBe(false);
     await until('connected a fourth time', async () => connections.length === 4 && client.socket.connected, 5000);
+    client.socket.close();
+  });
+
+  it('a new connection reaches the server while this one stays silent (the phone changed networks): made again within a second, not after the whole wait', async () => {
+    const url = await serve();
+    const client = await connected(url);
+    const reachable = () => reachServer(url, 3000);
+    // Answered: kept, though a new connection reached the server too.
+    expect(await client.probe(3000, undefined, reachable)).toBe(true);
+    answering = false;
+    const started = Date.now();
+    expect(await client.probe(3000, undefined, reachable)).toBe(false);
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(750);
+    expect(took).toBeLessThan(1500);
+    await until('connected again', async () => connections.length === 2 && client.socket.connected, 5000);
+    // The server unreachable over a new connection too (the network is down, not this connection): the
+    // whole wait, as without the check.
+    const again = Date.now();
+    expect(await client.probe(600, undefined, async () => undefined)).toBe(false);
+    expect(Date.now() - again).toBeGreaterThanOrEqual(590);
     client.socket.close();
   });
 });

@@ -147,7 +147,29 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
       appData: { participantId, direction },
     });
     this.track(participantId, { transport, direction, kind: 'webrtc' });
+    // The participant's media moved to another path (a phone on another network, after an ICE restart):
+    // the pictures that crossed the gap are asked for whole at once, not when each decoder asks again.
+    let selected = false;
+    transport.on('iceselectedtuplechange', () => {
+      if (selected) this.pathChanged(participantId, direction);
+      selected = true;
+    });
     return transport;
+  }
+
+  /**
+   * Key frames after `participantId`'s `direction` transport changed path: of every camera they receive,
+   * or of their own cameras for everybody (and every tap) that receives them.
+   */
+  private pathChanged(participantId: string, direction: Direction): void {
+    const own = new Set([...(this.peers.get(participantId)?.producers.values() ?? [])].map((p) => p.id));
+    const consumers =
+      direction === 'recv'
+        ? [...(this.peers.get(participantId)?.consumers.values() ?? [])]
+        : [...this.peers.values()].flatMap((peer) => [...peer.consumers.values()].filter((c) => own.has(c.producerId)));
+    for (const consumer of consumers) {
+      if (consumer.kind === 'video' && !consumer.closed) consumer.requestKeyFrame().catch(() => undefined);
+    }
   }
 
   /** RTP in or out without ICE/DTLS: ingest from a SIP gateway or a test, taps for recorder/ASR. */

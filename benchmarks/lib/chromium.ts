@@ -78,7 +78,13 @@ export async function joinLink(page: Page, url: string, o: { lang?: 'en'; timeou
       (e: Error) => e,
     );
     if (!error) break;
-    if (attempt >= 3 || !error.message.includes('ERR_NETWORK_CHANGED')) throw error;
+    // Chromium may report it as its error page taking over the navigation (CI run 30): what it says is
+    // read from that page, for the record.
+    const errorPage = error.message.includes('chrome-error://');
+    const said = errorPage ? await page.evaluate(() => document.body?.innerText.replace(/\s+/g, ' ').slice(0, 200)).catch(() => '') : '';
+    if (attempt >= 3 || !(error.message.includes('ERR_NETWORK_CHANGED') || /ERR_NETWORK_CHANGED/.test(said ?? ''))) {
+      throw errorPage ? new Error(`${error.message.split('\n')[0]}; the error page says: ${said}`) : error;
+    }
   }
   const join = page.getByRole('button', { name: o.lang === 'en' ? 'Join the hearing' : '进入庭审' });
   const joined = page.waitForFunction(() => (window as unknown as JoinedPage).hearingClient?.state().joined === true, undefined, {

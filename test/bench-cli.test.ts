@@ -6,7 +6,8 @@ import { parseBenchArgs } from '../benchmarks/cli.ts';
 import { Histogram } from '../benchmarks/lib/histogram.ts';
 import { barChartSvg, writeReport } from '../benchmarks/lib/report.ts';
 import { forwardingScenario } from '../benchmarks/forwarding/scenario.ts';
-import { machineInfo } from '../benchmarks/lib/proc.ts';
+import { cpuSecondsOf, machineInfo, trackCpu } from '../benchmarks/lib/proc.ts';
+import { spawn } from 'node:child_process';
 import { lossScenario, type LossRow } from '../benchmarks/loss/scenario.ts';
 import { reachScenario } from '../benchmarks/reach/scenario.ts';
 import { hearingScenario } from '../benchmarks/hearing/scenario.ts';
@@ -66,6 +67,36 @@ describe('benchmark CLI', () => {
     expect(parseBenchArgs(['peer'])).toMatchObject({ participants: 3, peerSeconds: 20, peerLoss: [0, 5] });
     expect(parseBenchArgs(['peer', '--peer-loss', '0', '--peer-seconds', '5'])).toMatchObject({ peerLoss: [0], peerSeconds: 5 });
     expect(() => parseBenchArgs(['peer', '--peer-loss', '60'])).toThrow(/--peer-loss: at most 50 %/);
+  });
+
+  it('counts the CPU of processes that start and exit while it measures (a replaced encoder), never less than nothing', async () => {
+    // Each child works 0.7 s and says how much CPU it used in all (its own count, at exit).
+    const busy = () => {
+      const child = spawn(
+        process.execPath,
+        ['-e', 'const t = Date.now(); while (Date.now() - t < 700); const u = process.cpuUsage(); console.log((u.user + u.system) / 1e6)'],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d));
+      return { child, used: new Promise<number>((resolve) => child.once('exit', () => resolve(Number(out)))) };
+    };
+    const children = [busy()];
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const live = () => children.filter(({ child }) => child.exitCode === null && child.signalCode === null).map(({ child }) => child.pid!);
+    const before = cpuSecondsOf(live());
+    const cpu = trackCpu(live, 100);
+    children.push(busy());
+    const [first, second] = await Promise.all(children.map((c) => c.used));
+    const total = cpu.stop();
+    // What the first used after the start, and all the second used; less what each did after its last
+    // reading (up to 0.1 s each), and /proc's 10 ms ticks.
+    const expected = first! - before + second!;
+    expect(expected).toBeGreaterThan(0.5);
+    expect(total).toBeGreaterThan(expected - 0.25);
+    expect(total).toBeLessThan(expected + 0.05);
+    // Read only at both ends, both gone by the end: what the first had used is subtracted.
+    expect(cpuSecondsOf(live()) - before).toBeLessThan(0);
   });
 
   it('computes latency quantiles from the histogram', () => {

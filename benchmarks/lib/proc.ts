@@ -21,6 +21,40 @@ export function cpuSecondsOf(pids: number[]): number {
   }, 0);
 }
 
+/**
+ * CPU seconds used by a changing set of processes (`list` names them now) from this call until `stop()`:
+ * each is read every `everyMs`; one that starts meanwhile counts from 0, one that exits keeps what it
+ * was last seen to have used (up to `everyMs` of its work is lost). Processes replaced during the window
+ * (a program encoder rebuilt) are counted, not subtracted.
+ */
+export function trackCpu(list: () => number[], everyMs = 250): { stop(): number } {
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  const read = (initial: boolean): void => {
+    for (const pid of list()) {
+      let used: number;
+      try {
+        used = processCpuSeconds(pid);
+      } catch {
+        continue;
+      }
+      if (!first.has(pid)) first.set(pid, initial ? used : 0);
+      last.set(pid, used);
+    }
+  };
+  read(true);
+  const timer = setInterval(() => read(false), everyMs);
+  return {
+    stop() {
+      read(false);
+      clearInterval(timer);
+      let total = 0;
+      for (const [pid, used] of last) total += used - (first.get(pid) ?? 0);
+      return total;
+    },
+  };
+}
+
 /** The q-quantile (0-1) of a list of samples (nearest rank; NaN when empty). */
 export function percentile(samples: number[], q: number): number {
   const sorted = [...samples].sort((a, b) => a - b);

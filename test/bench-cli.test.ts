@@ -157,7 +157,7 @@ describe('benchmark CLI', () => {
       () => undefined,
     );
     const { runs, sweep } = outcome.samples as { runs: any[]; sweep: any[] };
-    expect(runs.map((r) => r.system)).toEqual(['relay', 'bare', 'ours', 'span']);
+    expect(runs.map((r) => r.system)).toEqual(['relay', 'bare', 'ours', 'server', 'span']);
     for (const r of [...runs, ...sweep]) {
       expect(r.sentPackets).toBeGreaterThan(0);
       expect(r.expectedDeliveries).toBeGreaterThan(0);
@@ -170,13 +170,20 @@ describe('benchmark CLI', () => {
     // 2 hearings x 2 publishers x (audio + video) = 8 producers; each hearing: 3 subscribers x 4 producers.
     expect(runs[2].producers).toBe(8);
     expect(runs[2].consumers).toBe(24);
-    // The same hearings spanning two nodes (two processes, a PipeTransport each): every consumer on both.
+    // The whole server (its own process: REST, signaling, the hearings opened over REST) forwards the same,
+    // and its CPU counts its own process beside the media workers.
     expect(runs[3].consumers).toBe(24);
+    expect(runs[3].processes).toBeGreaterThanOrEqual(3);
+    expect(runs[2].processes).toBe(2);
+    // The same hearings spanning two nodes (two processes, a PipeTransport each): every consumer on both.
+    expect(runs[4].consumers).toBe(24);
     expect(sweep[0].consumers).toBe(100);
     expect(outcome.summary).toMatchObject({ lostPackets: 0, spanLostPackets: 0, maxConsumersZeroLoss: 100 });
     expect(outcome.summary.cpuRatioVsBare).toBeGreaterThan(0);
+    expect(outcome.summary).toMatchObject({ mediaPlane: { lostPackets: 0 } });
     const files = writeReport(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-smoke-')), 'forwarding', outcome, machineInfo());
     expect(fs.readFileSync(files.markdown, 'utf8')).toContain('| bare |');
+    expect(fs.readFileSync(files.markdown, 'utf8')).toContain('| ours, whole server |');
   });
 
   it('smoke: a short loss run impairs the publisher only, repairs video and sound with NACK, and reports the 0 % baseline and FEC-only sound beside it', async () => {
@@ -236,16 +243,18 @@ describe('benchmark CLI', () => {
     expect(outcome.targets.every((t) => t.ok)).toBe(true);
   }, 120_000);
 
-  it('smoke: a hearing of a browser and 4 bots (in their own process): every stream reaches every bot, their CPU apart', async () => {
-    const outcome = await hearingScenario({ hearings: 1, participants: 5, bots: 4, browsers: 1, seconds: 4 }, () => undefined);
+  it('smoke: 10 bots and one browser in 2 hearings (bots in processes of their own): every stream reaches every bot, their CPU apart', async () => {
+    // Each hearing: its judge a page of the one Chromium, 5 bots.
+    const outcome = await hearingScenario({ hearings: 2, participants: 6, bots: 5, browsers: 1, seconds: 4 }, () => undefined);
     const summary = outcome.summary as { joined: number; failures: number; bots: Record<string, unknown> };
-    expect(summary).toMatchObject({ joined: 1, failures: 0 });
-    // 4 bots, each receiving the 4 others' sound and picture.
-    expect(summary.bots).toMatchObject({ joined: 4, refused: 0, streamsExpected: 32, streamsReceived: 32, processes: 1, notConnected: [] });
-    expect(summary.bots.videoFrames).toBeGreaterThan(4 * 4 * 10);
+    expect(summary).toMatchObject({ joined: 2, failures: 0 });
+    // 10 bots, each receiving the 5 others' sound and picture in its hearing.
+    expect(summary.bots).toMatchObject({ joined: 10, refused: 0, streamsExpected: 100, streamsReceived: 100, notConnected: [] });
+    expect(summary.bots.processes).toBeGreaterThanOrEqual(1);
+    expect(summary.bots.videoFrames).toBeGreaterThan(10 * 5 * 10);
     expect(summary.bots.cpuPctPerBot).toBeGreaterThan(0);
     expect(outcome.targets.every((t) => t.ok)).toBe(true);
-  }, 120_000);
+  }, 150_000);
 
   it("smoke: the same hearing on our server and on Janus, the same clients: every page reads the others' barcodes on both", async () => {
     const outcome = await peerScenario({ participants: 2, seconds: 4, lossLevels: [0], systems: ['ours', 'janus'] }, () => undefined);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { api, openHearing, withServer } from './helpers/server.ts';
 import { connect, request } from './helpers/socket.ts';
 import { rtpPacket } from './helpers/rtp.ts';
-import { sleep } from './helpers/wait.ts';
+import { sleep, until } from './helpers/wait.ts';
 
 const OPUS_SILENCE = Buffer.from([0xf8, 0xff, 0xfe]); // one 20 ms Opus (CELT) frame
 
@@ -82,5 +82,34 @@ describe('pausing and resuming the recording from the bench', () => {
       const overlap = Math.min(Date.parse(s.end), resumedAt) - Math.max(Date.parse(s.start), pausedAt);
       expect(overlap, `${s.file} overlaps the pause`).toBeLessThan(300);
     }
+  });
+
+  it('a pause before anyone joined holds when the first to join makes the media room (the system does not resume it)', async () => {
+    const { server } = ctx;
+    const h = await openHearing(server, [
+      { name: 'Judge Wang', role: 'judge' },
+      { name: 'Party Li', role: 'party' },
+    ]);
+    const [judge] = h.participants as [(typeof h.participants)[0]];
+    await until('the record started with the session', () => server.recorder.get(h.id)?.isRecording, 10_000);
+    expect(server.plane.get(h.id), 'no media room yet: nobody joined').toBeUndefined();
+    expect(await server.recorder.pause(h.id, judge.id, 'before the parties arrive')).toBe(true);
+    // The first join makes the hearing's media room (as a rebuilt room after a worker death does).
+    await server.plane.room(h.id);
+    await server.recorder.settled(h.id);
+    expect(server.recorder.get(h.id)!.isRecording, 'still paused').toBe(false);
+    const events = () =>
+      fs
+        .readFileSync(path.join(server.recorder.dirOf(h.id), 'manifest.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .filter((l) => l.type === 'event')
+        .map((l) => `${l.event}:${l.actor}`);
+    expect(events().slice(-2)).toEqual([`record.started:api`, `record.paused:${judge.id}`]);
+    // The court resumes: recorded again, in the same room.
+    expect(await server.recorder.resume(h.id, judge.id, 'the parties are here')).toBe(true);
+    expect(server.recorder.get(h.id)!.isRecording).toBe(true);
+    expect(events().at(-1)).toBe(`record.resumed:${judge.id}`);
   });
 });

@@ -11,6 +11,8 @@ export interface RunResult {
   seconds: number;
   producers: number;
   consumers: number;
+  /** Processes whose CPU is counted (the forwarder's: its media workers, and the server's own process when whole). */
+  processes: number;
   sentPackets: number;
   expectedDeliveries: number;
   delivered: number;
@@ -93,6 +95,7 @@ export async function runForwarding(system: SystemName, layout: Layout, profile:
       seconds: Number(elapsed.toFixed(2)),
       producers: deployed.targets.length,
       consumers: deployed.consumers.length,
+      processes: deployed.pids.length,
       sentPackets: sent.reduce((a, b) => a + b, 0),
       expectedDeliveries,
       delivered,

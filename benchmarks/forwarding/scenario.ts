@@ -42,13 +42,16 @@ function profile(seconds: number): LoadProfile {
 }
 
 /**
- * The same load on a raw UDP relay (floor), bare mediasoup (baseline) and our media plane, one after
- * the other in the same run; then an audio-only sweep on ours for the most consumers with zero loss.
+ * The same load on a raw UDP relay (floor), bare mediasoup (baseline), our media plane alone, our whole
+ * server (REST, signaling, the hearings' lifecycle; recording paused, transcription off) in a process of
+ * its own, and our media plane across two nodes, one after the other in the same run; then an audio-only
+ * sweep on our media plane for the most consumers with zero loss. The headline figures are the whole
+ * server's: what an operator runs.
  */
 export async function forwardingScenario(o: ForwardingOptions, progress: Progress): Promise<ScenarioOutcome> {
   const layout: Layout = { hearings: o.hearings, publishers: o.publishers, subscribers: o.subscribers, video: o.video, workers: o.workers };
   const runs: RunResult[] = [];
-  const systems: SystemName[] = ['relay', 'bare', 'ours', 'span'];
+  const systems: SystemName[] = ['relay', 'bare', 'ours', 'server', 'span'];
   const steps = systems.length + o.sweep.length;
   let step = 0;
   for (const system of systems) {
@@ -79,7 +82,7 @@ export async function forwardingScenario(o: ForwardingOptions, progress: Progres
   }
   progress(1, 'done');
 
-  const [relay, bare, ours, span] = runs as [RunResult, RunResult, RunResult, RunResult];
+  const [relay, bare, plane, ours, span] = runs as [RunResult, RunResult, RunResult, RunResult, RunResult];
   const zeroLoss = sweep.filter(holds);
   const firstLoss = sweep.find((r) => !holds(r));
   const summary = {
@@ -90,10 +93,17 @@ export async function forwardingScenario(o: ForwardingOptions, progress: Progres
     p99VsRelayMs: Number(((ours.latencyUs.p99 - relay.latencyUs.p99) / 1000).toFixed(3)),
     p99LatencyMs: { ours: ours.latencyUs.p99 / 1000, bare: bare.latencyUs.p99 / 1000, relay: relay.latencyUs.p99 / 1000 },
     lostPackets: ours.lost,
+    // The media plane alone (no REST, signaling or lifecycle), the same load: what the whole server adds.
+    mediaPlane: {
+      cpuRatioVsBare: ratio(plane.cpuPctPer1kPps, bare.cpuPctPer1kPps),
+      p99AddedLatencyMs: Number(((plane.latencyUs.p99 - bare.latencyUs.p99) / 1000).toFixed(3)),
+      lostPackets: plane.lost,
+    },
+    wholeServerCpuRatioVsMediaPlane: ratio(ours.cpuPctPer1kPps, plane.cpuPctPer1kPps),
     // One hearing across two nodes (two processes, a PipeTransport between them): loss and the extra hop.
     spanLostPackets: span.lost,
-    spanP99ExtraMs: Number(((span.latencyUs.p99 - ours.latencyUs.p99) / 1000).toFixed(3)),
-    spanCpuRatioVsOurs: ratio(span.cpuPctPer1kPps, ours.cpuPctPer1kPps),
+    spanP99ExtraMs: Number(((span.latencyUs.p99 - plane.latencyUs.p99) / 1000).toFixed(3)),
+    spanCpuRatioVsOurs: ratio(span.cpuPctPer1kPps, plane.cpuPctPer1kPps),
     forwardedPps: ours.forwardedPps,
     /** The largest sweep step with nothing lost and p99 under SWEEP_P99_LIMIT_MS. */
     maxConsumersZeroLoss: zeroLoss.length ? Math.max(...zeroLoss.map((r) => r.consumers)) : 0,
@@ -153,7 +163,7 @@ export async function forwardingScenario(o: ForwardingOptions, progress: Progres
         'RSS MiB',
       ],
       rows: [...runs, ...sweep].map((r, i) => [
-        i < runs.length ? (r.system === 'span' ? 'ours, 2 nodes' : r.system) : `ours (sweep, audio)`,
+        i < runs.length ? LABELS[r.system] : `ours, media plane (sweep, audio)`,
         r.consumers,
         r.forwardedPps,
         r.lost,
@@ -168,10 +178,18 @@ export async function forwardingScenario(o: ForwardingOptions, progress: Progres
     },
     chart: {
       title: 'CPU per 1,000 forwarded packets/s (% of a core), same load',
-      bars: runs.map((r) => ({ label: r.system, value: r.cpuPctPer1kPps })),
+      bars: runs.map((r) => ({ label: LABELS[r.system], value: r.cpuPctPer1kPps })),
     },
   };
 }
+
+const LABELS: Record<SystemName, string> = {
+  relay: 'relay',
+  bare: 'bare',
+  ours: 'ours, media plane',
+  server: 'ours, whole server',
+  span: 'ours, media plane, 2 nodes',
+};
 
 function ratio(a: number, b: number): number {
   return b > 0 ? Number((a / b).toFixed(3)) : 0;

@@ -39,7 +39,7 @@ export interface Deployed {
   close(): Promise<void>;
 }
 
-export type SystemName = 'ours' | 'bare' | 'relay' | 'span';
+export type SystemName = 'ours' | 'bare' | 'relay' | 'span' | 'server';
 
 export function producersOf(layout: Layout): ProducerSpec[] {
   const list: ProducerSpec[] = [];
@@ -289,9 +289,63 @@ async function deploySpan(layout: Layout, ports: number[], rtcMinPort: number): 
   }
 }
 
+/**
+ * Our whole server (REST, signaling, the hearings' lifecycle, the recorder paused; transcription off) in a
+ * process of its own, as an operator runs it: each hearing created and opened over REST, publishers and
+ * subscribers its participants. Its CPU is that process's and its media workers'.
+ */
+async function deployServer(layout: Layout, ports: number[], rtcMinPort: number): Promise<Deployed> {
+  const node = fork(fileURLToPath(new URL('./node.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
+  const call = async <T extends FromNode['type']>(m: ToNode, expect: T): Promise<Extract<FromNode, { type: T }>> => {
+    const reply = await ask<FromNode, ToNode>(node, m, 60_000);
+    if (reply.type !== expect) throw new Error(`the server answered ${m.type} with ${JSON.stringify(reply)}`);
+    return reply as Extract<FromNode, { type: T }>;
+  };
+  try {
+    const { pids } = await call({ type: 'init', workers: layout.workers, rtcMinPort, whole: true }, 'ok');
+    const producers = producersOf(layout);
+    const ingest = await call({ type: 'produce', specs: producers }, 'targets');
+    const targets = producers.map((spec, i) => ({
+      ip: LOCAL,
+      port: ingest.ports[i]!,
+      ssrc: spec.ssrc,
+      payloadType: spec.payloadType,
+      kind: spec.kind,
+      producer: spec.index,
+    }));
+    const consumers: ConsumerSpec[] = [];
+    let sub = 0;
+    for (let h = 0; h < layout.hearings; h++) {
+      const mine = producers.filter((p) => p.hearing === h);
+      for (let s = 0; s < layout.subscribers; s++, sub++) {
+        const port = ports[sub % ports.length]!;
+        const reply = await call(
+          { type: 'consume', hearing: h, who: `sub-${h}-${s}`, port, producers: mine.map((p) => p.index) },
+          'consumers',
+        );
+        mine.forEach((spec, k) => consumers.push({ consumer: consumers.length, producer: spec.index, ssrc: reply.ssrcs[k]!, port }));
+      }
+    }
+    return {
+      targets,
+      consumers,
+      pids,
+      close: async () => {
+        node.disconnect();
+        await new Promise((r) => setTimeout(r, 1000));
+        node.kill('SIGKILL');
+      },
+    };
+  } catch (error) {
+    node.kill('SIGKILL');
+    throw error;
+  }
+}
+
 export function deploy(system: SystemName, layout: Layout, ports: number[], rtcMinPort: number): Promise<Deployed> {
   if (system === 'ours') return deployOurs(layout, ports, rtcMinPort);
   if (system === 'span') return deploySpan(layout, ports, rtcMinPort);
+  if (system === 'server') return deployServer(layout, ports, rtcMinPort);
   if (system === 'bare') return deployBare(layout, ports, rtcMinPort);
   return deployRelay(layout, ports);
 }

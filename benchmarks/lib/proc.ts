@@ -79,6 +79,11 @@ export function childPids(pid: number): number[] {
   });
 }
 
+/** Every process of a tree (its root first), as it is now. */
+export function processTree(pid: number): number[] {
+  return [pid, ...childPids(pid).flatMap((c) => processTree(c))];
+}
+
 /** Current resident set size of a process in MiB (0 if it is gone). */
 export function processRssMiB(pid: number): number {
   try {

@@ -12,7 +12,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { childPids, cpuSecondsOf, percentile } from '../lib/proc.ts';
+import { cpuSecondsOf, percentile, processTree } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import { rest } from '../lib/rest.ts';
 import { CHROMIUM_PATH, joinLink, launchChromium, yieldingCpu } from '../lib/chromium.ts';
@@ -59,15 +59,10 @@ export interface PeerRow {
   joinToFirstFrameMaxMs: number;
 }
 
-/** Every process of a tree (its root first), as it is now. */
-function tree(pid: number): number[] {
-  return [pid, ...childPids(pid).flatMap((c) => tree(c))];
-}
-
 /** CPU seconds of a process tree between now and `stop()` (processes started meanwhile count in full). */
 function cpuMeter(root: number): () => number {
-  const before = new Map(tree(root).map((p) => [p, cpuSecondsOf([p])]));
-  return () => tree(root).reduce((sum, p) => sum + cpuSecondsOf([p]) - (before.get(p) ?? 0), 0);
+  const before = new Map(processTree(root).map((p) => [p, cpuSecondsOf([p])]));
+  return () => processTree(root).reduce((sum, p) => sum + cpuSecondsOf([p]) - (before.get(p) ?? 0), 0);
 }
 
 /** Our server in a child process (its CPU apart from the benchmark's). */

@@ -89,9 +89,15 @@ export class Recorder {
       room.on('producerClosed', ({ producerId }) => void this.recordings.get(room.hearingId)?.onProducerClosed(producerId));
       const rec = this.recordings.get(room.hearingId);
       if (rec?.isRecording) void rec.attachRoom(room);
+      // Paused by the court while in session: a room made now (the first to join, or rebuilt after a worker
+      // died) is kept for the resume, and nothing is recorded until the court resumes.
+      else if (rec && this.pausedByCourt.has(room.hearingId)) void rec.attachRoom(room);
       else if (o.inSession(room.hearingId)) void this.recording(room.hearingId).start(room, 'hearing in session', 'system');
     });
   }
+
+  /** Hearings whose recording a judge or clerk paused while in session (until resumed or the next transition). */
+  private readonly pausedByCourt = new Set<string>();
 
   get processPid(): number | undefined {
     return this.client.pid;
@@ -140,6 +146,7 @@ export class Recorder {
     if (to === 'closed') await rec?.finalize(actor);
     else if (this.o.inSession(hearingId)) {
       const r = rec ?? this.recording(hearingId);
+      this.pausedByCourt.delete(hearingId);
       if (!r.isRecording) await r.start(this.o.plane.get(hearingId), `hearing ${to}`, actor);
     } else if (rec?.isRecording) await rec.pause(`hearing ${to}`, actor);
   }
@@ -148,6 +155,7 @@ export class Recorder {
   async pause(hearingId: string, actor: string, reason: string): Promise<boolean> {
     const rec = this.recordings.get(hearingId);
     if (!rec?.isRecording) return false;
+    this.pausedByCourt.add(hearingId);
     await rec.pause(reason, actor);
     return true;
   }
@@ -156,6 +164,7 @@ export class Recorder {
     if (!this.o.inSession(hearingId)) return false;
     const rec = this.recording(hearingId);
     if (rec.isRecording) return false;
+    this.pausedByCourt.delete(hearingId);
     await rec.start(this.o.plane.get(hearingId), reason, actor);
     return true;
   }

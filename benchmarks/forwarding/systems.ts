@@ -207,45 +207,101 @@ async function deployRelay(layout: Layout, ports: number[]): Promise<Deployed> {
   };
 }
 
+/** A node process (node.ts): our media plane, or with `whole` our whole server. */
+function forkNode(): ChildProcess {
+  return fork(fileURLToPath(new URL('./node.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
+}
+
+/** One request to a node; its answer must be of the type expected. */
+async function callNode<T extends FromNode['type']>(node: ChildProcess, m: ToNode, expect: T): Promise<Extract<FromNode, { type: T }>> {
+  const reply = await ask<FromNode, ToNode>(node, m, 60_000);
+  if (reply.type !== expect) throw new Error(`node ${node.pid} answered ${m.type} with ${JSON.stringify(reply)}`);
+  return reply as Extract<FromNode, { type: T }>;
+}
+
+/**
+ * The publishers' RTP into `ingest` (a node's plain transports), and every hearing's subscribers on the
+ * node `subscriberNode` picks for them; the nodes are stopped by the returned `close` (or at once on failure).
+ */
+async function deployOnNodes(
+  nodes: ChildProcess[],
+  ingest: ChildProcess,
+  pids: number[],
+  layout: Layout,
+  ports: number[],
+  subscriberNode: (s: number) => ChildProcess,
+  between: (producers: ProducerSpec[]) => Promise<void> = async () => undefined,
+): Promise<Deployed> {
+  try {
+    const producers = producersOf(layout);
+    const ingested = await callNode(ingest, { type: 'produce', specs: producers }, 'targets');
+    const targets = producers.map((spec, i) => ({
+      ip: LOCAL,
+      port: ingested.ports[i]!,
+      ssrc: spec.ssrc,
+      payloadType: spec.payloadType,
+      kind: spec.kind,
+      producer: spec.index,
+    }));
+    await between(producers);
+    const consumers: ConsumerSpec[] = [];
+    let sub = 0;
+    for (let h = 0; h < layout.hearings; h++) {
+      const mine = producers.filter((p) => p.hearing === h);
+      for (let s = 0; s < layout.subscribers; s++, sub++) {
+        const port = ports[sub % ports.length]!;
+        const reply = await callNode(
+          subscriberNode(s),
+          { type: 'consume', hearing: h, who: `sub-${h}-${s}`, port, producers: mine.map((p) => p.index) },
+          'consumers',
+        );
+        mine.forEach((spec, k) => consumers.push({ consumer: consumers.length, producer: spec.index, ssrc: reply.ssrcs[k]!, port }));
+      }
+    }
+    return {
+      targets,
+      consumers,
+      pids,
+      close: async () => {
+        for (const n of nodes) n.disconnect();
+        await new Promise((r) => setTimeout(r, 1000));
+        for (const n of nodes) n.kill('SIGKILL');
+      },
+    };
+  } catch (error) {
+    for (const n of nodes) n.kill('SIGKILL');
+    throw error;
+  }
+}
+
 /**
  * Ours across two nodes: two processes, each with our media plane (half the workers each). Node A takes
  * the publishers and pipes every producer to node B over one PipeTransport per hearing (UDP, as between
  * two machines); even subscribers consume on A, odd ones on B.
  */
 async function deploySpan(layout: Layout, ports: number[], rtcMinPort: number): Promise<Deployed> {
-  const file = fileURLToPath(new URL('./node.ts', import.meta.url));
-  const nodes = [fork(file, [], { execArgv: ['--import', 'tsx'] }), fork(file, [], { execArgv: ['--import', 'tsx'] })] as const;
-  const [a, b] = nodes;
-  /** One request to a node; its answer must be of the type expected. */
-  const call = async <T extends FromNode['type']>(node: ChildProcess, m: ToNode, expect: T): Promise<Extract<FromNode, { type: T }>> => {
-    const reply = await ask<FromNode, ToNode>(node, m, 60_000);
-    if (reply.type !== expect) throw new Error(`node ${node.pid} answered ${m.type} with ${JSON.stringify(reply)}`);
-    return reply as Extract<FromNode, { type: T }>;
-  };
+  const nodes = [forkNode(), forkNode()];
+  const [a, b] = nodes as [ChildProcess, ChildProcess];
+  let pids: number[];
   try {
     const perNode = Math.max(1, Math.floor(layout.workers / 2));
-    const pids = [
-      ...(await call(a, { type: 'init', workers: perNode, rtcMinPort }, 'ok')).pids,
-      ...(await call(b, { type: 'init', workers: perNode, rtcMinPort: rtcMinPort + 5000 }, 'ok')).pids,
+    pids = [
+      ...(await callNode(a, { type: 'init', workers: perNode, rtcMinPort }, 'ok')).pids,
+      ...(await callNode(b, { type: 'init', workers: perNode, rtcMinPort: rtcMinPort + 5000 }, 'ok')).pids,
     ];
-    const producers = producersOf(layout);
-    const ingest = await call(a, { type: 'produce', specs: producers }, 'targets');
-    const targets = producers.map((spec, i) => ({
-      ip: LOCAL,
-      port: ingest.ports[i]!,
-      ssrc: spec.ssrc,
-      payloadType: spec.payloadType,
-      kind: spec.kind,
-      producer: spec.index,
-    }));
+  } catch (error) {
+    for (const n of nodes) n.kill('SIGKILL');
+    throw error;
+  }
+  const pipe = async (producers: ProducerSpec[]): Promise<void> => {
     for (let h = 0; h < layout.hearings; h++) {
-      const pa = await call(a, { type: 'pipe-open', hearing: h }, 'pipe');
-      const pb = await call(b, { type: 'pipe-open', hearing: h }, 'pipe');
-      await call(a, { type: 'pipe-connect', hearing: h, port: pb.port }, 'ok');
-      await call(b, { type: 'pipe-connect', hearing: h, port: pa.port }, 'ok');
+      const pa = await callNode(a, { type: 'pipe-open', hearing: h }, 'pipe');
+      const pb = await callNode(b, { type: 'pipe-open', hearing: h }, 'pipe');
+      await callNode(a, { type: 'pipe-connect', hearing: h, port: pb.port }, 'ok');
+      await callNode(b, { type: 'pipe-connect', hearing: h, port: pa.port }, 'ok');
       for (const spec of producers.filter((p) => p.hearing === h)) {
-        const piped = await call(a, { type: 'pipe-out', hearing: h, producer: spec.index }, 'piped');
-        await call(
+        const piped = await callNode(a, { type: 'pipe-out', hearing: h, producer: spec.index }, 'piped');
+        await callNode(
           b,
           {
             type: 'pipe-in',
@@ -259,87 +315,25 @@ async function deploySpan(layout: Layout, ports: number[], rtcMinPort: number): 
         );
       }
     }
-    const consumers: ConsumerSpec[] = [];
-    let sub = 0;
-    for (let h = 0; h < layout.hearings; h++) {
-      const mine = producers.filter((p) => p.hearing === h);
-      for (let s = 0; s < layout.subscribers; s++, sub++) {
-        const port = ports[sub % ports.length]!;
-        const reply = await call(
-          s % 2 === 0 ? a : b,
-          { type: 'consume', hearing: h, who: `sub-${h}-${s}`, port, producers: mine.map((p) => p.index) },
-          'consumers',
-        );
-        mine.forEach((spec, k) => consumers.push({ consumer: consumers.length, producer: spec.index, ssrc: reply.ssrcs[k]!, port }));
-      }
-    }
-    return {
-      targets,
-      consumers,
-      pids,
-      close: async () => {
-        for (const n of nodes) n.disconnect();
-        await new Promise((r) => setTimeout(r, 500));
-        for (const n of nodes) n.kill('SIGKILL');
-      },
-    };
-  } catch (error) {
-    for (const n of nodes) n.kill('SIGKILL');
-    throw error;
-  }
+  };
+  return deployOnNodes(nodes, a, pids, layout, ports, (s) => (s % 2 === 0 ? a : b), pipe);
 }
 
 /**
  * Our whole server (REST, signaling, the hearings' lifecycle, the recorder paused; transcription off) in a
  * process of its own, as an operator runs it: each hearing created and opened over REST, publishers and
- * subscribers its participants. Its CPU is that process's and its media workers'.
+ * subscribers its participants. Its CPU is every process of the server's.
  */
 async function deployServer(layout: Layout, ports: number[], rtcMinPort: number): Promise<Deployed> {
-  const node = fork(fileURLToPath(new URL('./node.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
-  const call = async <T extends FromNode['type']>(m: ToNode, expect: T): Promise<Extract<FromNode, { type: T }>> => {
-    const reply = await ask<FromNode, ToNode>(node, m, 60_000);
-    if (reply.type !== expect) throw new Error(`the server answered ${m.type} with ${JSON.stringify(reply)}`);
-    return reply as Extract<FromNode, { type: T }>;
-  };
+  const node = forkNode();
+  let pids: number[];
   try {
-    const { pids } = await call({ type: 'init', workers: layout.workers, rtcMinPort, whole: true }, 'ok');
-    const producers = producersOf(layout);
-    const ingest = await call({ type: 'produce', specs: producers }, 'targets');
-    const targets = producers.map((spec, i) => ({
-      ip: LOCAL,
-      port: ingest.ports[i]!,
-      ssrc: spec.ssrc,
-      payloadType: spec.payloadType,
-      kind: spec.kind,
-      producer: spec.index,
-    }));
-    const consumers: ConsumerSpec[] = [];
-    let sub = 0;
-    for (let h = 0; h < layout.hearings; h++) {
-      const mine = producers.filter((p) => p.hearing === h);
-      for (let s = 0; s < layout.subscribers; s++, sub++) {
-        const port = ports[sub % ports.length]!;
-        const reply = await call(
-          { type: 'consume', hearing: h, who: `sub-${h}-${s}`, port, producers: mine.map((p) => p.index) },
-          'consumers',
-        );
-        mine.forEach((spec, k) => consumers.push({ consumer: consumers.length, producer: spec.index, ssrc: reply.ssrcs[k]!, port }));
-      }
-    }
-    return {
-      targets,
-      consumers,
-      pids,
-      close: async () => {
-        node.disconnect();
-        await new Promise((r) => setTimeout(r, 1000));
-        node.kill('SIGKILL');
-      },
-    };
+    pids = (await callNode(node, { type: 'init', workers: layout.workers, rtcMinPort, whole: true }, 'ok')).pids;
   } catch (error) {
     node.kill('SIGKILL');
     throw error;
   }
+  return deployOnNodes([node], node, pids, layout, ports, () => node);
 }
 
 export function deploy(system: SystemName, layout: Layout, ports: number[], rtcMinPort: number): Promise<Deployed> {

@@ -143,8 +143,10 @@ export class Recorder {
    */
   async stateChanged(hearingId: string, to: string, actor: string): Promise<void> {
     const rec = this.recordings.get(hearingId);
-    if (to === 'closed') await rec?.finalize(actor);
-    else if (this.o.inSession(hearingId)) {
+    if (to === 'closed') {
+      this.pausedByCourt.delete(hearingId);
+      await rec?.finalize(actor);
+    } else if (this.o.inSession(hearingId)) {
       const r = rec ?? this.recording(hearingId);
       this.pausedByCourt.delete(hearingId);
       if (!r.isRecording) await r.start(this.o.plane.get(hearingId), `hearing ${to}`, actor);

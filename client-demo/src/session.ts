@@ -530,8 +530,7 @@ export class Session {
     this.joined = false;
     clearInterval(this.networkWatch);
     this.interrupted.clear();
-    this.stalled.clear();
-    this.quiet.clear();
+    this.silentMs.clear();
     update({ mediaInterrupted: false });
     this.sendTransport?.close();
     this.recvTransport?.close();
@@ -547,10 +546,8 @@ export class Session {
 
   /** Transports whose connection is interrupted (ICE disconnected or failed) right now. */
   private readonly interrupted = new Set<string>();
-  /** Transports from which nothing (media, RTCP, STUN) has arrived for STALL_MS. */
-  private readonly stalled = new Set<string>();
-  /** Transports from which nothing has arrived for QUIET_MS. */
-  private readonly quiet = new Set<string>();
+  /** Per transport: how long nothing (media, RTCP, STUN) had arrived at its last reading (ms). */
+  private readonly silentMs = new Map<string, number>();
   private networkWatch?: ReturnType<typeof setInterval>;
   /** Sound first: the camera's level as the server last asked for it (0 both layers, 1 the small one, 2 slowed). */
   uplinkLevel: LossLevel = 0;
@@ -574,7 +571,8 @@ export class Session {
   }
 
   private showNetwork(): void {
-    update({ mediaInterrupted: this.interrupted.size + this.stalled.size > 0 });
+    const stalled = [...this.silentMs.values()].some((ms) => ms > STALL_MS);
+    update({ mediaInterrupted: this.interrupted.size > 0 || stalled });
   }
 
   /**
@@ -605,10 +603,7 @@ export class Session {
             const moved = before !== undefined && local?.address !== undefined && local.address !== before;
             if (moved) this.movedAt = Date.now();
             const silentFor = pair.timestamp - pair.lastPacketReceivedTimestamp;
-            if (silentFor > STALL_MS) this.stalled.add(transport.id);
-            else this.stalled.delete(transport.id);
-            if (silentFor > QUIET_MS) this.quiet.add(transport.id);
-            else this.quiet.delete(transport.id);
+            this.silentMs.set(transport.id, silentFor);
             this.showNetwork();
             // The media went silent: is the signaling connection still alive? A phone that moved to another
             // network can hold a dead connection for the 45 s socket.io takes to notice; asked, it is found
@@ -617,7 +612,7 @@ export class Session {
             // whatever the state of the old connection: the server's answer alone decides.
             const watched = [this.sendTransport, this.recvTransport]
               .filter((t) => t && !t.closed && t.connectionState !== 'new' && t.connectionState !== 'connecting')
-              .map((t) => ({ silent: this.quiet.has(t!.id) || this.interrupted.has(t!.id) }));
+              .map((t) => ({ silent: (this.silentMs.get(t!.id) ?? 0) > QUIET_MS || this.interrupted.has(t!.id) }));
             // A quiet room (nothing published, nothing received) is asked about every PROBE_MS, not each second.
             const askedLately = !moved && Date.now() < this.answeredAt + PROBE_MS;
             if (shouldAskServer(watched, moved) && !this.probing && !askedLately) {

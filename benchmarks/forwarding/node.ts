@@ -11,6 +11,7 @@ import type { types } from 'mediasoup';
 import { startServer, type HearingServer } from '../../server/app/server.ts';
 import { configFromEnv } from '../../server/app/config.ts';
 import { processTree } from '../lib/proc.ts';
+import { rest } from '../lib/rest.ts';
 import { MediaPlane } from '../../workers/media/plane.ts';
 import type { MediaRoom } from '../../workers/media/room.ts';
 import { rtpParametersFor, type ProducerSpec } from './systems.ts';
@@ -41,23 +42,15 @@ const rooms = new Map<number, MediaRoom>();
 const hearingIds = new Map<number, string>();
 const participantIds = new Map<string, string>();
 
-/** A REST call to the whole server, its JSON answer (an error when refused). */
-async function rest(method: string, route: string, body: unknown): Promise<{ id: string }> {
-  const response = await fetch(`${server!.url}${route}`, {
-    method,
-    headers: { authorization: `Bearer ${server!.secrets.apiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as { id: string };
-}
+/** A REST call to the whole server (`/api/v1…`), its answer. */
+const api = (method: string, route: string, body: unknown) => rest(server!.url, server!.secrets.apiKey, method, route, body);
 
 /** The participant the benchmark calls `who` (added to the hearing over REST the first time). */
 async function participant(hearing: number, who: string, role: 'party' | 'viewer'): Promise<string> {
   if (!server) return who;
   let id = participantIds.get(who);
   if (!id) {
-    id = (await rest('POST', `/api/v1/hearings/${hearingIds.get(hearing)!}/participants`, { name: who, role })).id;
+    id = (await api('POST', `/hearings/${hearingIds.get(hearing)!}/participants`, { name: who, role })).id;
     participantIds.set(who, id);
   }
   return id;
@@ -70,9 +63,9 @@ async function room(hearing: number): Promise<MediaRoom> {
   let r = rooms.get(hearing);
   if (r) return r;
   if (server) {
-    const { id } = await rest('POST', '/api/v1/hearings', { caseNumber: `(2026)bench-${hearing}`, title: `forwarding ${hearing}` });
+    const { id } = await api('POST', '/hearings', { caseNumber: `(2026)bench-${hearing}`, title: `forwarding ${hearing}` });
     hearingIds.set(hearing, id);
-    for (const to of ['waiting_room', 'open']) await rest('POST', `/api/v1/hearings/${id}/transitions`, { to });
+    for (const to of ['waiting_room', 'open']) await api('POST', `/hearings/${id}/transitions`, { to });
     // The recording starts with the session, a moment after the transition: paused once it has.
     const until = Date.now() + 10_000;
     while (!(await server.recorder.pause(id, 'bench', 'forwarding only, as bare mediasoup does'))) {

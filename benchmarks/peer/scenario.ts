@@ -12,7 +12,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { cpuSecondsOf, percentile, processTree } from '../lib/proc.ts';
+import { percentile, processTree, trackCpu } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import { rest } from '../lib/rest.ts';
 import { CHROMIUM_PATH, joinLink, launchChromium, yieldingCpu } from '../lib/chromium.ts';
@@ -57,12 +57,6 @@ export interface PeerRow {
   frozenMs: number;
   joinToFirstFrameP50Ms: number;
   joinToFirstFrameMaxMs: number;
-}
-
-/** CPU seconds of a process tree between now and `stop()` (processes started meanwhile count in full). */
-function cpuMeter(root: number): () => number {
-  const before = new Map(processTree(root).map((p) => [p, cpuSecondsOf([p])]));
-  return () => processTree(root).reduce((sum, p) => sum + cpuSecondsOf([p]) - (before.get(p) ?? 0), 0);
 }
 
 /** Our server in a child process (its CPU apart from the benchmark's). */
@@ -192,10 +186,12 @@ async function runSystem(system: System, o: PeerOptions, net: TestNetns, lossPct
     }
     await sleep(WARMUP_MS);
     for (const p of people) await p.page.evaluate('window.peerReader.reset()');
-    const cpu = cpuMeter(ours?.pid ?? janus!.pid);
+    // Every process of the server's tree, followed through the window (one started meanwhile counts in full).
+    const root = ours?.pid ?? janus!.pid;
+    const cpu = trackCpu(() => processTree(root));
     const t0 = Date.now();
     await sleep(o.seconds * 1000);
-    const cpuSeconds = cpu();
+    const cpuSeconds = cpu.stop();
     const wall = (Date.now() - t0) / 1000;
     const readings = (await Promise.all(people.map((p) => p.page.evaluate('window.peerReader.report()')))) as VideoReading[][];
     const videos = readings.flat();

@@ -80,11 +80,19 @@ export async function joinLink(page: Page, url: string, o: { lang?: 'en'; timeou
     if (!error) break;
     // Chromium may report it as its error page taking over the navigation (CI run 30): what it says is
     // read from that page, for the record.
+    // Its text may not be drawn yet when the navigation is reported interrupted (CI stop 27: empty), so
+    // the page is let load first; an error page that says nothing is taken as the network change it
+    // most often is, and reloaded like the others (three attempts at most, each one printed).
     const errorPage = error.message.includes('chrome-error://');
-    const said = errorPage ? await page.evaluate(() => document.body?.innerText.replace(/\s+/g, ' ').slice(0, 200)).catch(() => '') : '';
-    if (attempt >= 3 || !(error.message.includes('ERR_NETWORK_CHANGED') || /ERR_NETWORK_CHANGED/.test(said ?? ''))) {
+    if (errorPage) await page.waitForLoadState('load', { timeout: 5_000 }).catch(() => undefined);
+    const said = errorPage
+      ? ((await page.evaluate(() => document.body?.innerText.replace(/\s+/g, ' ').slice(0, 200)).catch(() => '')) ?? '')
+      : '';
+    const changed = error.message.includes('ERR_NETWORK_CHANGED') || /ERR_NETWORK_CHANGED/.test(said) || (errorPage && said.trim() === '');
+    if (attempt >= 3 || !changed) {
       throw errorPage ? new Error(`${error.message.split('\n')[0]}; the error page says: ${said}`) : error;
     }
+    process.stderr.write(`joinLink: attempt ${attempt} ended on Chromium's error page (${said.trim() || 'no text'}); reloading\n`);
   }
   const join = page.getByRole('button', { name: o.lang === 'en' ? 'Join the hearing' : '进入庭审' });
   const joined = page.waitForFunction(() => (window as unknown as JoinedPage).hearingClient?.state().joined === true, undefined, {

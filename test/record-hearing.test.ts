@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { api } from './helpers/server.ts';
 import { twoPartyHearing, withServerAndBrowser } from './helpers/browser.ts';
 import { sleep } from './helpers/wait.ts';
-import { ffprobe, ffprobeStreams } from './helpers/ffprobe.ts';
+import { decodeErrors, ffprobe, ffprobeStreams } from './helpers/ffprobe.ts';
 import { verifyRecord } from '../recordings/verify.ts';
 
 describe('the hearing record', () => {
@@ -67,6 +67,10 @@ describe('the hearing record', () => {
       const probed = segments.map((s: any) => {
         const probe = ffprobe(path.join(dir, s.file));
         expect(probe.codec).toBe(track.kind === 'audio' ? 'opus' : 'vp8');
+        expect(decodeErrors(path.join(dir, s.file)), `${s.file} decodes fully`).toBe('');
+        // The file is as long as the manifest says: its RTP span plus its last frame.
+        expect(Math.abs(probe.duration - s.durationSeconds), `${s.file}: ffprobe ${probe.duration} s`).toBeLessThan(0.05);
+        expect((s.rtpLast - s.rtpFirst) / clock, s.file).toBeLessThanOrEqual(s.durationSeconds);
         if (track.kind === 'video') expect(probe.width).toBeGreaterThan(0);
         return {
           start: Date.parse(s.start),

@@ -85,6 +85,13 @@ export async function joinLink(page: Page, url: string, o: { lang?: 'en'; timeou
     // most often is, and reloaded like the others (three attempts at most, each one printed).
     const errorPage = error.message.includes('chrome-error://');
     if (errorPage) await page.waitForLoadState('load', { timeout: 5_000 }).catch(() => undefined);
+    // Chromium reloads a page its error page replaced after a network change by itself: when the page
+    // is the one asked for again (a local run on 2026-11-27 read the app's own text there), it is used.
+    const at = errorPage ? await page.evaluate(() => location.href).catch(() => '') : '';
+    if (errorPage && at.split('?')[0] === target.split('?')[0]) {
+      process.stderr.write(`joinLink: attempt ${attempt} was interrupted by Chromium's error page, which reloaded the page itself\n`);
+      break;
+    }
     const said = errorPage
       ? ((await page.evaluate(() => document.body?.innerText.replace(/\s+/g, ' ').slice(0, 200)).catch(() => '')) ?? '')
       : '';

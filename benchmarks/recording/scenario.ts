@@ -7,36 +7,48 @@ import { startServer } from '../../server/app/server.ts';
 import { configFromEnv } from '../../server/app/config.ts';
 import { verifyRecord } from '../../recordings/verify.ts';
 import type { ManifestLine } from '../../recordings/manifest.ts';
-import { childPids, cpuSecondsOf } from '../lib/proc.ts';
+import { childPids, cpuSecondsOf, processRssMiB } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import type { LoadProfile, SendTarget } from '../forwarding/messages.ts';
 import { ask } from '../forwarding/systems.ts';
 
+export type Writer = 'mux' | 'ffmpeg';
+
 export interface RecordingOptions {
-  /** Recorded tracks per step (half audio, half video), tried in order until one loses media. */
+  /**
+   * Recorded tracks per step (half audio, half video), tried in order until one loses media: first with
+   * the in-process muxer, then the same steps with one ffmpeg per track (the baseline, in the same run).
+   */
   steps: number[];
   seconds: number;
   workers: number;
 }
 
-export const RECORDING_DEFAULTS: RecordingOptions = { steps: [20, 60, 100, 140, 200, 260], seconds: 10, workers: 2 };
-const TARGET_TRACKS_PER_CORE = 50;
+export const RECORDING_DEFAULTS: RecordingOptions = { steps: [100, 200, 400, 600, 800, 1000], seconds: 10, workers: 2 };
+/** Issue 15's goals: 1,000 tracks on 2 cores, at most 2 MiB of recorder memory per track. */
+const TARGET_TRACKS_PER_CORE = 500;
+const TARGET_RSS_MIB_PER_TRACK = 2;
 const WARMUP_S = 2;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface StepResult {
+  writer: Writer;
   tracks: number;
   hearings: number;
   seconds: number;
   recorderCpuSeconds: number;
   mediasoupCpuSeconds: number;
   cpuPctPerTrack: number;
+  /** Resident memory of the recorder and its ffmpeg processes at the end of the window, MiB. */
+  rssMiB: number;
+  rssMiBPerTrack: number;
   minCoverage: number;
   segments: number;
   gaps: number;
   stalls: number;
-  ffmpegExits: number;
-  /** The first few ffmpeg failure messages, for diagnosis. */
+  /** ffmpeg exits, muxer errors and track start failures. */
+  writerErrors: number;
+  /** The first few writer failure messages, for diagnosis. */
   failures: string[];
   verified: boolean;
   lossFree: boolean;
@@ -44,7 +56,7 @@ interface StepResult {
 }
 
 /** One step: `tracks` tracks recorded at once from RTP ingest, through the real server and recorder. */
-async function recordStep(tracks: number, o: RecordingOptions, progress: (f: number) => void): Promise<StepResult> {
+async function recordStep(tracks: number, writer: Writer, o: RecordingOptions, progress: (f: number) => void): Promise<StepResult> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-recording-'));
   const server = await startServer({
     ...configFromEnv({}),
@@ -56,6 +68,7 @@ async function recordStep(tracks: number, o: RecordingOptions, progress: (f: num
     rtcMaxPort: 39999,
     recordPortMin: 20000,
     recordPortMax: 26999,
+    recordWriter: writer,
     apiKey: 'bench-api-key-0123456789',
     demo: false,
   });
@@ -105,14 +118,15 @@ async function recordStep(tracks: number, o: RecordingOptions, progress: (f: num
       server.hearings.transition(id, 'open', 'bench');
     }
     const timer = setInterval(() => progress(Math.min(0.95, (Date.now() - opened) / 1000 / (o.seconds + WARMUP_S))), 250);
-    // CPU is measured in steady state: after every track's ffmpeg has started (their start-up is a
-    // one-off cost of a few hundred ms each, amortized over a real hearing).
+    // CPU is measured in steady state: after every track's writer has started (an ffmpeg's start-up is
+    // a one-off cost of a few hundred ms each, amortized over a real hearing).
     await sleep(WARMUP_S * 1000);
     const livePids = pids();
     const cpu0 = cpuSecondsOf(livePids);
     const ms0 = cpuSecondsOf(workerPids);
     await sleep(o.seconds * 1000);
     const recorderCpuSeconds = cpuSecondsOf(livePids) - cpu0;
+    const rssMiB = pids().reduce((n, pid) => n + processRssMiB(pid), 0);
     const mediasoupCpuSeconds = cpuSecondsOf(workerPids) - ms0;
     const openSeconds = (Date.now() - opened) / 1000;
     clearInterval(timer);
@@ -125,7 +139,7 @@ async function recordStep(tracks: number, o: RecordingOptions, progress: (f: num
     let segments = 0;
     let gaps = 0;
     let stalls = 0;
-    let ffmpegExits = 0;
+    let writerErrors = 0;
     const failures: string[] = [];
     let verified = true;
     for (const id of hearingIds) {
@@ -143,8 +157,8 @@ async function recordStep(tracks: number, o: RecordingOptions, progress: (f: num
           perTrack.set(l.track, (perTrack.get(l.track) ?? 0) + l.durationSeconds);
         } else if (l.event === 'gap' || l.event === 'recorder.backlog_dropped') gaps++;
         else if (l.event === 'stall' || l.event === 'track.no_media') stalls++;
-        else if (l.event === 'ffmpeg.exit') {
-          ffmpegExits++;
+        else if (l.event === 'ffmpeg.exit' || l.event === 'recorder.muxer_error' || l.event === 'recorder.track_error') {
+          writerErrors++;
           if (failures.length < 3) failures.push(String(l.message).slice(0, 300));
         }
       }
@@ -153,20 +167,23 @@ async function recordStep(tracks: number, o: RecordingOptions, progress: (f: num
       if (perTrack.size < Math.floor(expectedTracks)) minCoverage = 0;
     }
     const cpuPctPerTrack = ((recorderCpuSeconds / o.seconds) * 100) / targets.length;
-    const lossFree = verified && gaps === 0 && ffmpegExits === 0 && minCoverage >= 0.95;
+    const lossFree = verified && gaps === 0 && writerErrors === 0 && minCoverage >= 0.95;
     keep = !lossFree;
     return {
+      writer,
       tracks: targets.length,
       hearings: hearingIds.length,
       seconds: o.seconds,
       recorderCpuSeconds: Number(recorderCpuSeconds.toFixed(2)),
       mediasoupCpuSeconds: Number(mediasoupCpuSeconds.toFixed(2)),
       cpuPctPerTrack: Number(cpuPctPerTrack.toFixed(3)),
+      rssMiB: Number(rssMiB.toFixed(1)),
+      rssMiBPerTrack: Number((rssMiB / targets.length).toFixed(3)),
       minCoverage: Number((minCoverage === Infinity ? 0 : minCoverage).toFixed(3)),
       segments,
       gaps,
       stalls,
-      ffmpegExits,
+      writerErrors,
       failures,
       verified,
       lossFree,
@@ -180,25 +197,52 @@ async function recordStep(tracks: number, o: RecordingOptions, progress: (f: num
   }
 }
 
-/** Concurrent recordings: CPU per recorded track and the most tracks recorded with nothing lost. */
+/** What one writer managed: its steps, up to the first that lost media. */
+function best(steps: StepResult[]): {
+  maxTracksNoLoss: number;
+  cpuPctPerTrack: number | null;
+  rssMiBPerTrack: number | null;
+  stoppedAt: number | null;
+} {
+  const ok = steps.filter((s) => s.lossFree);
+  const largest = ok.at(-1);
+  return {
+    maxTracksNoLoss: largest?.tracks ?? 0,
+    cpuPctPerTrack: largest?.cpuPctPerTrack ?? null,
+    rssMiBPerTrack: largest?.rssMiBPerTrack ?? null,
+    stoppedAt: steps.find((s) => !s.lossFree)?.tracks ?? null,
+  };
+}
+
+/**
+ * Concurrent recordings: the most tracks recorded with nothing lost, CPU and memory per track — muxed
+ * in the recorder process, then one ffmpeg per track on the same steps (the baseline).
+ */
 export async function recordingScenario(o: RecordingOptions, progress: Progress): Promise<ScenarioOutcome> {
   const steps: StepResult[] = [];
-  for (const [i, tracks] of o.steps.entries()) {
-    const step = await recordStep(tracks, o, (f) => progress((i + f) / o.steps.length, `${tracks} tracks`));
-    steps.push(step);
-    if (!step.lossFree) break;
+  const writers: Writer[] = ['mux', 'ffmpeg'];
+  const total = o.steps.length * writers.length;
+  for (const [w, writer] of writers.entries()) {
+    for (const [i, tracks] of o.steps.entries()) {
+      const done = w * o.steps.length + i;
+      const step = await recordStep(tracks, writer, o, (f) => progress((done + f) / total, `${writer}: ${tracks} tracks`));
+      steps.push(step);
+      if (!step.lossFree) break;
+    }
   }
   progress(1, 'done');
-  const ok = steps.filter((s) => s.lossFree);
-  const maxTracksNoLoss = ok.length ? Math.max(...ok.map((s) => s.tracks)) : 0;
   const cores = os.availableParallelism();
-  const largest = ok.at(-1);
+  const mux = best(steps.filter((s) => s.writer === 'mux'));
+  const ffmpeg = best(steps.filter((s) => s.writer === 'ffmpeg'));
   const summary = {
-    maxTracksNoLoss,
-    tracksPerCore: Number((maxTracksNoLoss / cores).toFixed(1)),
-    cpuPctPerTrack: largest?.cpuPctPerTrack ?? null,
-    stoppedAt: steps.find((s) => !s.lossFree)?.tracks ?? null,
-    limit: ok.length === steps.length ? 'no loss up to the largest step' : 'the next step lost media (see samples)',
+    maxTracksNoLoss: mux.maxTracksNoLoss,
+    tracksPerCore: Number((mux.maxTracksNoLoss / cores).toFixed(1)),
+    cpuPctPerTrack: mux.cpuPctPerTrack,
+    rssMiBPerTrack: mux.rssMiBPerTrack,
+    stoppedAt: mux.stoppedAt,
+    limit: mux.stoppedAt === null ? 'no loss up to the largest step' : 'the next step lost media (see samples)',
+    /** One ffmpeg per track, the same steps in the same run. */
+    ffmpeg: { ...ffmpeg, tracksPerCore: Number((ffmpeg.maxTracksNoLoss / cores).toFixed(1)) },
   };
   return {
     summary,
@@ -209,39 +253,51 @@ export async function recordingScenario(o: RecordingOptions, progress: Progress)
         target: `>= ${TARGET_TRACKS_PER_CORE}`,
         ok: summary.tracksPerCore >= TARGET_TRACKS_PER_CORE,
       },
+      {
+        name: 'rssMiBPerTrack',
+        value: summary.rssMiBPerTrack ?? 0,
+        target: `<= ${TARGET_RSS_MIB_PER_TRACK}`,
+        ok: summary.rssMiBPerTrack !== null && summary.rssMiBPerTrack <= TARGET_RSS_MIB_PER_TRACK,
+      },
     ],
     samples: { steps },
     table: {
       columns: [
+        'writer',
         'tracks',
         'hearings',
-        'recorder+ffmpeg CPU s',
+        'recorder CPU s',
         'CPU % per track',
+        'recorder RSS MiB',
+        'RSS MiB per track',
         'mediasoup CPU s',
         'segments',
         'min coverage',
         'gaps',
-        'ffmpeg exits',
+        'writer errors',
         'verified',
         'nothing lost',
       ],
       rows: steps.map((s) => [
+        s.writer === 'mux' ? 'in-process muxer' : 'ffmpeg per track',
         s.tracks,
         s.hearings,
         s.recorderCpuSeconds,
         s.cpuPctPerTrack,
+        s.rssMiB,
+        s.rssMiBPerTrack,
         s.mediasoupCpuSeconds,
         s.segments,
         s.minCoverage,
         s.gaps,
-        s.ffmpegExits,
+        s.writerErrors,
         String(s.verified),
         String(s.lossFree),
       ]),
     },
     chart: {
       title: 'Recorder CPU per recorded track (% of a core)',
-      bars: steps.map((s) => ({ label: `${s.tracks} tracks`, value: s.cpuPctPerTrack })),
+      bars: steps.map((s) => ({ label: `${s.writer} ${s.tracks}`, value: s.cpuPctPerTrack })),
     },
   };
 }

@@ -31,6 +31,7 @@ const envSchema = z.object({
   HEARING_WEBHOOK_RETRY_MS: z.coerce.number().int().min(1).default(500),
   // Below Linux's ephemeral range (32768-60999): ffmpeg binds these a moment after they are chosen, and
   // no socket bound to port 0 may take one in between.
+  HEARING_RECORD_WRITER: z.enum(['mux', 'ffmpeg']).default('mux'),
   HEARING_RECORD_PORT_MIN: port.default(20000),
   HEARING_RECORD_PORT_MAX: port.default(26999),
   // Unset: 'none', or 'self' for the demo (its embedding example frames the join page from this server).
@@ -151,7 +152,9 @@ export interface Config {
   idKey?: string;
   /** First retry delay; doubles per attempt (6 attempts). */
   webhookRetryMs: number;
-  /** UDP ports the recorder's ffmpeg processes listen on (RTP + RTCP pairs). */
+  /** How recorded tracks are written: muxed in the recorder process, or one ffmpeg per track (the old way). */
+  recordWriter: 'mux' | 'ffmpeg';
+  /** UDP ports the recorder's ffmpeg processes listen on (RTP + RTCP pairs), with `recordWriter: 'ffmpeg'`. */
   recordPortMin: number;
   recordPortMax: number;
   /** Origins allowed to embed the pages in a frame (CSP frame-ancestors), space-separated; none by default. */
@@ -268,6 +271,7 @@ function base(e: Env): Omit<Config, 'tls' | 'turn'> {
     webhookSecret: e.HEARING_WEBHOOK_SECRET,
     idKey: e.HEARING_ID_KEY,
     webhookRetryMs: e.HEARING_WEBHOOK_RETRY_MS,
+    recordWriter: e.HEARING_RECORD_WRITER,
     recordPortMin: e.HEARING_RECORD_PORT_MIN,
     recordPortMax: e.HEARING_RECORD_PORT_MAX,
     authFailuresPerMinute: e.HEARING_AUTH_FAILURES_PER_MIN,

@@ -138,6 +138,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     roleOf: (_hearingId, participantId) => store.participant(participantId)?.role ?? 'system',
     inSession,
     portRange: { min: config.recordPortMin, max: config.recordPortMax },
+    writer: config.recordWriter,
     hearingLog: (hearingId) => store.auditLog(hearingId),
     checkpoint: config.recordCheckpoint,
     // In the hearing's log (not mirrored into the record, which holds the line itself), so the court

@@ -28,3 +28,16 @@ export function ffprobeStreams(file: string): { codec: string; type: string }[] 
   };
   return out.streams.map((s) => ({ codec: s.codec_name, type: s.codec_type }));
 }
+
+/** Every error a full decode of a media file reports ('' when it decodes cleanly; ffmpeg stops at the first). */
+export function decodeErrors(file: string): string {
+  try {
+    execFileSync('ffmpeg', ['-v', 'error', '-xerror', '-i', file, '-f', 'null', '-'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    return '';
+  } catch (e) {
+    return String((e as { stderr?: string }).stderr ?? e);
+  }
+}

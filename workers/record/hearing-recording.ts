@@ -12,6 +12,9 @@ import type { FromRecorder } from './messages.ts';
 export const RECORDER_PEER = 'recorder';
 const SEGMENT_SECONDS = 2;
 
+/** The record's event for a track's writer failing, by what failed. */
+const WRITER_ERROR = { ffmpeg: 'ffmpeg.exit', muxer: 'recorder.muxer_error', recorder: 'recorder.track_error' } as const;
+
 /** How long a track may take to close its last segment (a start-up burst can hold ffmpeg back for seconds). */
 const STOP_TIMEOUT_MS = 30_000;
 
@@ -31,7 +34,7 @@ interface TrackState {
   runStartedAt?: string;
   runAccounted?: boolean;
   /** What the recorder process reported when the run stopped. */
-  lastStop?: { received: number; forwarded: number; ffmpegRuns: number; stderrTail: string };
+  lastStop?: { received: number; forwarded: number; writer: 'mux' | 'ffmpeg'; runs: number; framesDropped?: number; stderrTail: string };
 }
 
 /**
@@ -282,11 +285,20 @@ export class HearingRecording {
           t.ready.reject(new Error(m.message));
           t.ready = undefined;
         }
-        this.manifest.append({ type: 'event', event: 'ffmpeg.exit', ...base, message: m.message });
+        // The track's writer failed: its ffmpeg exited (the next packet starts another), or the muxer gave
+        // up a segment (the next starts at a key frame): a gap in the track, written down here.
+        this.manifest.append({ type: 'event', event: WRITER_ERROR[m.source], ...base, message: m.message });
         return;
       case 'stopped':
         t.nextNumber = m.nextNumber;
-        t.lastStop = { received: m.received, forwarded: m.forwarded, ffmpegRuns: m.ffmpegRuns, stderrTail: m.stderrTail };
+        t.lastStop = {
+          received: m.received,
+          forwarded: m.forwarded,
+          writer: m.writer,
+          runs: m.runs,
+          ...(m.framesDropped !== undefined ? { framesDropped: m.framesDropped } : {}),
+          stderrTail: m.stderrTail,
+        };
         t.running = false;
         t.tap?.close();
         t.stopped?.();

@@ -54,7 +54,13 @@ export type FromRecorder =
       nextNumber: number;
       stderrTail: string;
       received: number;
+      /** Packets passed to the writer. */
       forwarded: number;
-      ffmpegRuns: number;
+      writer: 'mux' | 'ffmpeg';
+      /** ffmpeg processes started, or the muxer's runs (a run ends after 5 s without media). */
+      runs: number;
+      /** Muxer: frames left out (incomplete, or after a loss before the next key frame). */
+      framesDropped?: number;
     }
-  | { type: 'error'; trackId: string; message: string };
+  /** What failed: the track's ffmpeg, the in-process muxer (that segment is given up), or the track's start. */
+  | { type: 'error'; trackId: string; source: 'ffmpeg' | 'muxer' | 'recorder'; message: string };

@@ -16,7 +16,10 @@ export class RecorderProcessClient extends EventEmitter<ClientEvents> {
   private child?: ChildProcess;
   private closing = false;
 
-  constructor(private readonly portRange: { min: number; max: number }) {
+  constructor(
+    private readonly portRange: { min: number; max: number },
+    private readonly writer: 'mux' | 'ffmpeg' = 'mux',
+  ) {
     super();
     this.spawn();
   }
@@ -39,7 +42,12 @@ export class RecorderProcessClient extends EventEmitter<ClientEvents> {
   private spawn(): void {
     const child = fork(fileURLToPath(new URL('./process.ts', import.meta.url)), [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, RECORDER_PORT_MIN: String(this.portRange.min), RECORDER_PORT_MAX: String(this.portRange.max) },
+      env: {
+        ...process.env,
+        RECORDER_WRITER: this.writer,
+        RECORDER_PORT_MIN: String(this.portRange.min),
+        RECORDER_PORT_MAX: String(this.portRange.max),
+      },
     });
     this.child = guardChild(child, 'recorder process');
     child.on('message', (m: FromRecorder) => this.emit('message', m));

@@ -1,6 +1,8 @@
 // The recorder process: per recorded track, a UDP socket that receives the track's RTP from a mediasoup
-// PlainTransport consumer, notes sequence gaps and stalls, and passes the packets to a native ffmpeg
-// that copies them (no transcode) into segments. Runs apart from the server's signaling process.
+// PlainTransport consumer, notes sequence gaps and stalls, and writes the media into segments without
+// transcoding: by default depacketized and muxed here (SegmentMuxer: no process per track), or, with
+// RECORDER_WRITER=ffmpeg (the benchmark's baseline), passed to a native ffmpeg per track. Runs apart
+// from the server's signaling process.
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -14,6 +16,8 @@ import { rtcpBye, sdpFor } from '../taps/sdp.ts';
 import { queueSpawn } from '../taps/spawn-queue.ts';
 import { spawnTied } from '../taps/children.ts';
 import { RtpReorder } from './rtp-reorder.ts';
+import { SegmentMuxer } from './segment-muxer.ts';
+import { depacketizerFor } from './depacketize.ts';
 
 const ports = new PortPairs(Number(process.env.RECORDER_PORT_MIN ?? 20000), Number(process.env.RECORDER_PORT_MAX ?? 26999));
 const tracks = new Map<string, Track>();
@@ -21,6 +25,8 @@ const send = (m: FromRecorder): void => {
   if (process.connected) process.send?.(m);
 };
 const MAX_QUEUE = 4000;
+/** How tracks are written: 'mux' in this process (default), or 'ffmpeg', one process per track. */
+const WRITER = process.env.RECORDER_WRITER === 'ffmpeg' ? 'ffmpeg' : 'mux';
 
 /** Input timeout (s): a stream silent this long ends ffmpeg cleanly; the next packet starts a new one. */
 const INPUT_TIMEOUT_S = '5';
@@ -54,8 +60,12 @@ class Track {
   /** For the record when a run ends without media: what this process saw of the track. */
   private received = 0;
   private forwarded = 0;
-  private ffmpegRuns = 0;
+  private runs = 0;
   private dropped = 0;
+  /** In-process writer (undefined: this track is written by ffmpeg). */
+  private readonly muxer?: SegmentMuxer;
+  /** The muxer's run is open (packets since the last silence longer than INPUT_TIMEOUT_S). */
+  private muxing = false;
   private startedAt = 0;
   private readonly timer: NodeJS.Timeout;
   private keyFrameTimer?: NodeJS.Timeout;
@@ -87,6 +97,24 @@ class Track {
       this.checkStall();
     }, 100);
     this.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rec-sdp-'));
+    if (WRITER === 'mux' && depacketizerFor(t.codec.mimeType)) {
+      this.muxer = new SegmentMuxer(t, {
+        segment: (s) => {
+          this.nextNumber = s.number + 1;
+          send({ type: 'segment', trackId: t.trackId, ...s });
+        },
+        runStarted: () => {
+          this.runs++;
+          if (t.kind === 'video') this.scheduleKeyFrames();
+        },
+        keyFrameNeeded: () => send({ type: 'keyframe', trackId: t.trackId }),
+        // A segment the muxer failed on is given up; the next starts at a key frame, asked for now: a gap, not the track.
+        error: (message) => {
+          send({ type: 'error', trackId: t.trackId, source: 'muxer', message });
+          if (t.kind === 'video') send({ type: 'keyframe', trackId: t.trackId });
+        },
+      });
+    }
   }
 
   async start(): Promise<void> {
@@ -99,7 +127,7 @@ class Track {
     // Ready first, so the server creates the consumer and media starts queueing here at once; then
     // ffmpeg starts (spawning is synchronous: a hearing opening with many tracks spawns many).
     send({ type: 'ready', trackId: this.t.trackId, port: (this.socket.address() as { port: number }).port });
-    this.startFfmpeg();
+    if (!this.muxer) this.startFfmpeg();
     // A video consumer sends nothing before a key frame: ask again until one arrives (a sender under
     // load, or rate-limiting its key frames, may not answer the first request).
     if (this.t.kind === 'video') {
@@ -116,6 +144,11 @@ class Track {
     if (this.stopping) return;
     this.reorder.flush();
     this.stopping = true;
+    if (this.muxer) {
+      this.muxing = false;
+      void this.muxer.endRun().then(() => this.finish(0));
+      return;
+    }
     if (!this.ffmpeg) {
       // Media that arrived while this track's ffmpeg was still waiting to start is written first.
       if (this.queue.length) return void this.runFfmpeg();
@@ -190,7 +223,7 @@ class Track {
       'csv',
       path.join(this.t.dir, `%06d.${this.t.ext}`),
     ];
-    this.ffmpegRuns++;
+    this.runs++;
     // Dies with this process (parent-death signal): a crashed recorder leaves no ffmpeg writing on.
     const ffmpeg = spawnTied('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.ffmpeg = ffmpeg;
@@ -205,7 +238,7 @@ class Track {
     const bound = await waitUntilBound(this.ffmpegPort, 10_000);
     if (this.ffmpeg !== ffmpeg || ffmpeg.exitCode !== null) return; // an exit is reported by onExit
     if (!bound) {
-      send({ type: 'error', trackId: this.t.trackId, message: `ffmpeg did not open its RTP port: ${this.stderrTail}` });
+      send({ type: 'error', trackId: this.t.trackId, source: 'ffmpeg', message: `ffmpeg did not open its RTP port: ${this.stderrTail}` });
       ffmpeg.kill('SIGKILL');
       return;
     }
@@ -244,6 +277,12 @@ class Track {
     this.received++;
     // Asked to stop: nothing after the request is kept (the BYE that interrupt() sends ends ffmpeg).
     if (this.stopping) return;
+    if (this.muxer) {
+      this.muxing = true;
+      this.forwarded++;
+      this.muxer.push(packet, now);
+      return;
+    }
     if (!this.ffmpeg) {
       if (now - this.failedAt < RESTART_BACKOFF_MS) return; // dropped while ffmpeg is failing: reported as ffmpeg.exit
       this.startFfmpeg();
@@ -264,7 +303,7 @@ class Track {
     clearInterval(this.keyFrameTimer);
     const period = this.t.segmentSeconds * 1000;
     setTimeout(() => {
-      if (this.stopping || !this.ffmpeg) return;
+      if (this.stopping || !(this.ffmpeg || this.muxing)) return;
       send({ type: 'keyframe', trackId: this.t.trackId });
       this.keyFrameTimer = setInterval(() => send({ type: 'keyframe', trackId: this.t.trackId }), period);
     }, period - 150).unref();
@@ -277,8 +316,15 @@ class Track {
   }
 
   private checkStall(): void {
-    if (this.stalled || this.quiet || this.stopping) return;
     const silent = Date.now() - this.lastPacketAt;
+    // Silent as long as ffmpeg's input timeout: the run ends and its segment is closed (listed now, not
+    // when media comes back); the next packet starts a new run, its stream time from its own arrival.
+    if (this.muxer && this.muxing && !this.stopping && silent > Number(INPUT_TIMEOUT_S) * 1000) {
+      this.muxing = false;
+      clearInterval(this.keyFrameTimer);
+      void this.muxer.endRun();
+    }
+    if (this.stalled || this.quiet || this.stopping) return;
     if (silent > this.t.stallMs) {
       this.stalled = true;
       send({ type: 'stall', trackId: this.t.trackId, silentMs: silent, at: new Date(this.lastPacketAt).toISOString() });
@@ -326,7 +372,12 @@ class Track {
     // Not asked to stop: the input timed out (a stall, already reported) or ffmpeg failed.
     if (!/timed out/i.test(this.stderrTail)) {
       this.failedAt = Date.now();
-      send({ type: 'error', trackId: this.t.trackId, message: `ffmpeg exited with ${code}: ${this.stderrTail.slice(-500)}` });
+      send({
+        type: 'error',
+        trackId: this.t.trackId,
+        source: 'ffmpeg',
+        message: `ffmpeg exited with ${code}: ${this.stderrTail.slice(-500)}`,
+      });
     }
     this.stderrTail = '';
   }
@@ -347,7 +398,9 @@ class Track {
       stderrTail: this.stderrTail.slice(-500),
       received: this.received,
       forwarded: this.forwarded,
-      ffmpegRuns: this.ffmpegRuns,
+      writer: this.muxer ? 'mux' : 'ffmpeg',
+      runs: this.runs,
+      ...(this.muxer ? { framesDropped: this.muxer.framesDropped } : {}),
     });
   }
 }
@@ -356,7 +409,7 @@ process.on('message', (m: ToRecorder) => {
   if (m.type === 'start') {
     const track = new Track(m);
     tracks.set(m.trackId, track);
-    track.start().catch((error: Error) => send({ type: 'error', trackId: m.trackId, message: error.message }));
+    track.start().catch((error: Error) => send({ type: 'error', trackId: m.trackId, source: 'recorder', message: error.message }));
   } else if (m.type === 'stop') tracks.get(m.trackId)?.stop();
   else if (m.type === 'quiet') tracks.get(m.trackId)?.setQuiet(m.quiet);
 });

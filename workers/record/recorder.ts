@@ -16,6 +16,8 @@ export interface RecorderOptions {
   /** Whether the hearing is in session (recorded) right now. */
   inSession: (hearingId: string) => boolean;
   portRange: { min: number; max: number };
+  /** How tracks are written: muxed in the recorder process (default), or one ffmpeg per track. */
+  writer?: 'mux' | 'ffmpeg';
   /** Signed checkpoints of the chain head (see HearingRecording), and who receives each. */
   checkpoint: { seconds: number; lines: number };
   onCheckpoint: (c: Checkpoint) => void;
@@ -76,7 +78,7 @@ export class Recorder {
   private readonly client: RecorderProcessClient;
 
   constructor(private readonly o: RecorderOptions) {
-    this.client = new RecorderProcessClient(o.portRange);
+    this.client = new RecorderProcessClient(o.portRange, o.writer ?? 'mux');
     this.client.on('message', (m) => {
       for (const r of this.recordings.values()) r.onRecorderMessage(m);
     });

@@ -1,0 +1,275 @@
+// One recorded track's segments, muxed in this process (mediabunny): frames from a depacketizer go into
+// WebM (Opus, VP8) or Matroska (H.264) files of about `segmentSeconds`, each video segment starting on
+// a key frame. A segment is written under a `.part` name and renamed once its muxer has finalized it,
+// so a listed file is always a closed one; a crash leaves at most one `.part` file per track, which the
+// record's recovery lists as unlisted.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  EncodedAudioPacketSource,
+  EncodedPacket,
+  EncodedVideoPacketSource,
+  FilePathTarget,
+  MkvOutputFormat,
+  Output,
+  WebMOutputFormat,
+} from 'mediabunny';
+import { depacketizerFor, type Depacketizer, type Frame, type VideoShape } from './depacketize.ts';
+import type { SegmentClosed, StartTrack } from './messages.ts';
+
+/** A key frame this close before the boundary starts the next segment (ffmpeg's segment_time_delta). */
+const BOUNDARY_SLACK_S = 0.25;
+/** mediabunny's file target buffers 16 MiB per open file by default; a 2 s segment needs far less. */
+const CHUNK_BYTES = 64 * 1024;
+/** The last frame of a run has no successor to give its length: this, or the last length seen. */
+const DEFAULT_FRAME_S = { audio: 0.02, video: 1 / 30 };
+
+/** Opus identification header (RFC 7845 5.1): 2 channels, 48 kHz, no pre-skip, family 0. */
+function opusHead(channels: number): Uint8Array {
+  const h = Buffer.alloc(19);
+  h.write('OpusHead', 0, 'ascii');
+  h[8] = 1;
+  h[9] = channels;
+  h.writeUInt16LE(0, 10);
+  h.writeUInt32LE(48000, 12);
+  h.writeInt16LE(0, 16);
+  h[18] = 0;
+  return h;
+}
+
+interface Run {
+  /** Arrival (ms) of the run's first frame, and its unwrapped RTP time: stream time to wall time. */
+  wall0: number;
+  u0: number;
+}
+
+interface Timed extends Frame {
+  /** Unwrapped RTP time of the frame, in clock ticks. */
+  u: number;
+  run: Run;
+  /** Video key frames: the picture as the key frame announced it (read when it came, not when written). */
+  shape?: VideoShape;
+  /** Its length in seconds (the time to the next frame). */
+  duration: number;
+}
+
+interface OpenSegment {
+  number: number;
+  file: string;
+  part: string;
+  output: Output;
+  source: EncodedAudioPacketSource | EncodedVideoPacketSource;
+  firstU: number;
+  lastEndU: number;
+  rtpFirst: number;
+  rtpLast: number;
+  started: boolean;
+  run: Run;
+}
+
+export interface SegmentMuxerEvents {
+  segment: (s: Omit<SegmentClosed, 'type' | 'trackId'>) => void;
+  /** A run (stream time 0) starts at this frame; video wants its key frames timed from here. */
+  runStarted: () => void;
+  /** Video needs a key frame to start a segment (after a loss or a new run without one). */
+  keyFrameNeeded: () => void;
+  error: (message: string) => void;
+}
+
+export class SegmentMuxer {
+  private readonly depacketizer: Depacketizer;
+  private readonly clock: number;
+  private chain: Promise<void> = Promise.resolve();
+  private segment: OpenSegment | null = null;
+  private pending: Omit<Timed, 'duration'> | null = null;
+  private lastFrameS: number;
+  private run: Run | null = null;
+  private lastRaw: number | null = null;
+  private unwrapped = 0;
+  private keyAskedAt: number | null = null;
+  nextNumber: number;
+  /** Frames written into segments, and frames given up (incomplete, or waiting for a key frame). */
+  framesWritten = 0;
+  framesWaitingForKey = 0;
+
+  constructor(
+    private readonly t: StartTrack,
+    private readonly on: SegmentMuxerEvents,
+  ) {
+    const d = depacketizerFor(t.codec.mimeType);
+    if (!d) throw new Error(`cannot record ${t.codec.mimeType} without ffmpeg`);
+    this.depacketizer = d;
+    this.clock = t.codec.clockRate;
+    this.nextNumber = t.startNumber;
+    this.lastFrameS = DEFAULT_FRAME_S[t.kind];
+  }
+
+  /** Frames the depacketizer could not complete (lost packets, or frames after a loss before a key frame). */
+  get framesDropped(): number {
+    return this.depacketizer.dropped + this.framesWaitingForKey;
+  }
+
+  /** A packet in sequence order, with its arrival time. */
+  push(packet: Uint8Array, now: number): void {
+    const dropped = this.depacketizer.dropped;
+    for (const frame of this.depacketizer.push(packet)) this.frame(frame, now);
+    // Frames are being left out until a key frame: asked for at once, and again every 15 frames left out.
+    const d = this.depacketizer;
+    if (!d.awaitingKey) this.keyAskedAt = null;
+    else if (d.dropped > dropped && (this.keyAskedAt === null || d.dropped - this.keyAskedAt >= 15)) {
+      this.keyAskedAt = d.dropped;
+      this.on.keyFrameNeeded();
+    }
+  }
+
+  /** Ends the run: the held frame is written and the open segment closed (resolves once it is listed). */
+  endRun(): Promise<void> {
+    const last = this.pending;
+    this.pending = null;
+    this.run = null;
+    this.lastRaw = null;
+    if (last) this.queue(() => this.write({ ...last, duration: this.lastFrameS }));
+    this.queue(() => this.close());
+    return this.chain;
+  }
+
+  private frame(f: Frame, now: number): void {
+    if (this.lastRaw === null) this.unwrapped = f.rtpTs;
+    else this.unwrapped += ((f.rtpTs - this.lastRaw) << 0) | 0; // signed 32-bit step: wraps are crossed
+    this.lastRaw = f.rtpTs;
+    const u = this.unwrapped;
+    if (!this.run) {
+      this.run = { wall0: now, u0: u };
+      this.on.runStarted();
+    }
+    const prev = this.pending;
+    const shape = f.key ? this.depacketizer.shape() : undefined;
+    this.pending = { ...f, u, run: this.run, ...(shape ? { shape } : {}) };
+    if (!prev) return;
+    const step = (u - prev.u) / this.clock;
+    // A step back or a long jump (a sender's clock reset) is not a frame length: the last one is used.
+    if (step > 0 && step < 1) this.lastFrameS = step;
+    const timed = { ...prev, duration: step > 0 && step < 1 ? step : this.lastFrameS };
+    this.queue(() => this.write(timed));
+  }
+
+  /**
+   * Muxer work runs one step at a time, in order. A step that fails gives up the open segment (its
+   * `.part` file is removed, so nothing half-written is left unlisted); the next segment starts at the
+   * next key frame: a gap in the track, reported once, never the rest of the track.
+   */
+  private queue(fn: () => Promise<void>): void {
+    this.chain = this.chain.then(fn).catch(async (error: Error) => {
+      const s = this.segment;
+      this.segment = null;
+      if (s) {
+        await s.output.cancel().catch(() => undefined);
+        await fs.promises.rm(s.part, { force: true }).catch(() => undefined);
+      }
+      this.segmentsGivenUp++;
+      this.on.error(`muxer: ${error.message}${s ? ` (segment ${s.file} given up)` : ''}`);
+    });
+  }
+
+  /** Segments given up because the muxer failed on them. */
+  segmentsGivenUp = 0;
+
+  private async write(f: Timed): Promise<void> {
+    const seg = this.segment;
+    const video = this.t.kind === 'video';
+    if (seg && (!video || f.key) && (f.u - seg.firstU) / this.clock >= this.t.segmentSeconds - BOUNDARY_SLACK_S) await this.close();
+    if (!this.segment) {
+      if (video && !f.key) {
+        this.framesWaitingForKey++;
+        if (this.framesWaitingForKey % 15 === 1) this.on.keyFrameNeeded();
+        return;
+      }
+      this.segment = await this.open(f);
+    }
+    const s = this.segment!;
+    const packet = new EncodedPacket(f.data, f.key ? 'key' : 'delta', (f.u - s.firstU) / this.clock, f.duration);
+    if (!s.started) {
+      s.started = true;
+      await s.source.add(packet, this.decoderConfig(f) as never);
+    } else await s.source.add(packet);
+    s.lastEndU = f.u + f.duration * this.clock;
+    s.rtpLast = f.rtpTs;
+    this.framesWritten++;
+  }
+
+  private decoderConfig(f: Timed): { decoderConfig: Record<string, unknown> } {
+    if (this.t.kind === 'audio') {
+      const channels = this.t.codec.channels ?? 2;
+      return { decoderConfig: { codec: 'opus', numberOfChannels: channels, sampleRate: 48000, description: opusHead(channels) } };
+    }
+    const shape = f.shape;
+    if (!shape) throw new Error('a key frame without its picture size');
+    return {
+      decoderConfig: {
+        codec: shape.codec,
+        codedWidth: shape.width,
+        codedHeight: shape.height,
+        ...(shape.description ? { description: shape.description } : {}),
+      },
+    };
+  }
+
+  private async open(f: Timed): Promise<OpenSegment> {
+    await fs.promises.mkdir(this.t.dir, { recursive: true });
+    const number = this.nextNumber++;
+    const file = `${String(number).padStart(6, '0')}.${this.t.ext}`;
+    const part = path.join(this.t.dir, `${file}.part`);
+    const output = new Output({
+      format: this.t.ext === 'webm' ? new WebMOutputFormat() : new MkvOutputFormat(),
+      target: new FilePathTarget(part, { chunkSize: CHUNK_BYTES }),
+    });
+    const mime = this.t.codec.mimeType.toLowerCase();
+    const source =
+      this.t.kind === 'audio' ? new EncodedAudioPacketSource('opus') : new EncodedVideoPacketSource(mime === 'video/h264' ? 'avc' : 'vp8');
+    if (source instanceof EncodedAudioPacketSource) output.addAudioTrack(source);
+    else output.addVideoTrack(source);
+    await output.start();
+    return {
+      number,
+      file,
+      part,
+      output,
+      source,
+      firstU: f.u,
+      lastEndU: f.u,
+      rtpFirst: f.rtpTs,
+      rtpLast: f.rtpTs,
+      started: false,
+      run: f.run,
+    };
+  }
+
+  private async close(): Promise<void> {
+    const s = this.segment;
+    if (!s) return;
+    this.segment = null;
+    if (!s.started) {
+      await s.output.cancel();
+      await fs.promises.rm(s.part, { force: true });
+      return;
+    }
+    await s.output.finalize();
+    const final = path.join(this.t.dir, s.file);
+    await fs.promises.rename(s.part, final);
+    const data = await fs.promises.readFile(final);
+    const wallStart = s.run.wall0 + ((s.firstU - s.run.u0) / this.clock) * 1000;
+    const duration = (s.lastEndU - s.firstU) / this.clock;
+    this.on.segment({
+      file: s.file,
+      number: s.number,
+      bytes: data.length,
+      sha256: createHash('sha256').update(data).digest('hex'),
+      wallStart: new Date(wallStart).toISOString(),
+      wallEnd: new Date(wallStart + duration * 1000).toISOString(),
+      durationSeconds: Number(duration.toFixed(3)),
+      rtpFirst: s.rtpFirst,
+      rtpLast: s.rtpLast,
+    });
+  }
+}

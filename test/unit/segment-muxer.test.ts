@@ -207,22 +207,44 @@ describe('in-process muxing of recorded tracks', () => {
     expect(muxer.framesDropped).toBe(0);
   });
 
-  it('a lost video packet costs the frames up to the next key frame, never a decode error', async () => {
-    const lost = new Set([40, 41, 42]);
-    // Packets lost in the first segment's middle (never repaired): the frames that refer to them are left out.
-    const { dir, segments, keyAsks, muxer } = await mux('vp8', vp8, lost);
-    expect(keyAsks, 'a key frame is asked for').toBeGreaterThan(0);
-    expect(muxer.framesDropped).toBeGreaterThan(0);
-    let frames = 0;
-    for (const s of segments) {
-      const p = prove(path.join(dir, s.file));
-      expect(p.decodeErrors, s.file).toBe('');
-      frames += p.frames;
-    }
-    // Every frame that kept a packet is either in the record or counted as left out.
-    const touched = new Set(vp8.packets.filter((_, i) => !lost.has(i)).map((p) => p.readUInt32BE(4))).size;
-    expect(frames + muxer.framesDropped).toBe(touched);
-  });
+  for (const name of ['vp8', 'h264'] as const) {
+    it(`${name}: a lost video packet costs the frames up to the next key frame, never a decode error`, async () => {
+      const c = { vp8, h264 }[name];
+      // Packets lost in the first segment's middle (never repaired): the frames that refer to them are left out.
+      const at = Math.floor(c.packets.length / 8);
+      const lost = new Set([at, at + 1, at + 2]);
+      const lostTs = c.packets[at]!.readUInt32BE(4);
+      const { dir, segments, keyAsks, muxer } = await mux(name, c, lost);
+      let frames = 0;
+      const written: { ts: number; key: boolean }[] = [];
+      for (const s of segments) {
+        const p = prove(path.join(dir, s.file));
+        expect(p.decodeErrors, s.file).toBe('');
+        frames += p.frames;
+        const lines = execFileSync(
+          'ffprobe',
+          ['-v', 'error', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', path.join(dir, s.file)],
+          {
+            encoding: 'utf8',
+          },
+        );
+        for (const line of lines.trim().split('\n')) {
+          const [pts, flags] = line.split(',');
+          written.push({ ts: s.rtpFirst! + Math.round(Number(pts) * 90000), key: flags!.startsWith('K') });
+        }
+      }
+      // The first frame written after the loss is a key frame: nothing that refers to what was lost.
+      const next = written.find((w) => w.ts >= lostTs);
+      expect(next, `a frame after the loss (${written.length} written)`).toBeDefined();
+      expect(next!.key, `the first frame after the loss is a key frame: ${JSON.stringify(next)}`).toBe(true);
+      expect(keyAsks, 'a key frame is asked for').toBeGreaterThan(0);
+      expect(muxer.framesDropped).toBeGreaterThan(0);
+      // Every frame that kept a packet is either in the record or counted as left out.
+      const touched = new Set(c.packets.filter((_, i) => !lost.has(i)).map((p) => p.readUInt32BE(4))).size;
+      expect(frames + muxer.framesDropped).toBe(touched);
+    });
+  }
+
   it('a segment the muxer fails on is given up and reported once; the track goes on from the next key frame', async () => {
     // A sender's first key frame that announces a zero width: the muxer refuses its decoder config.
     const packets = vp8.packets.map((p) => Buffer.from(p));

@@ -94,6 +94,20 @@ export function processRssMiB(pid: number): number {
   }
 }
 
+/**
+ * Proportional set size of a process in MiB (0 if it is gone): its private memory plus its share of
+ * pages it shares (libraries, with 200 ffmpeg processes mapping the same codecs). Summed over processes,
+ * it is what they cost the machine together, where summed RSS counts shared pages once per process.
+ */
+export function processPssMiB(pid: number): number {
+  try {
+    const match = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** A process's command name (empty if it is gone). */
 export function processName(pid: number): string {
   try {

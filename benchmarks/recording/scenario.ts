@@ -7,7 +7,7 @@ import { startServer } from '../../server/app/server.ts';
 import { configFromEnv } from '../../server/app/config.ts';
 import { verifyRecord } from '../../recordings/verify.ts';
 import type { ManifestLine } from '../../recordings/manifest.ts';
-import { childPids, cpuSecondsOf, processRssMiB } from '../lib/proc.ts';
+import { childPids, cpuSecondsOf, processPssMiB } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import type { LoadProfile, SendTarget } from '../forwarding/messages.ts';
 import { ask } from '../forwarding/systems.ts';
@@ -39,7 +39,10 @@ interface StepResult {
   recorderCpuSeconds: number;
   mediasoupCpuSeconds: number;
   cpuPctPerTrack: number;
-  /** Resident memory of the recorder and its ffmpeg processes at the end of the window, MiB. */
+  /**
+   * Resident memory of the recorder and its ffmpeg processes at the end of the window, MiB: their
+   * proportional set size (shared pages counted once in all, not once per process).
+   */
   rssMiB: number;
   rssMiBPerTrack: number;
   minCoverage: number;
@@ -126,7 +129,7 @@ async function recordStep(tracks: number, writer: Writer, o: RecordingOptions, p
     const ms0 = cpuSecondsOf(workerPids);
     await sleep(o.seconds * 1000);
     const recorderCpuSeconds = cpuSecondsOf(livePids) - cpu0;
-    const rssMiB = pids().reduce((n, pid) => n + processRssMiB(pid), 0);
+    const rssMiB = pids().reduce((n, pid) => n + processPssMiB(pid), 0);
     const mediasoupCpuSeconds = cpuSecondsOf(workerPids) - ms0;
     const openSeconds = (Date.now() - opened) / 1000;
     clearInterval(timer);

@@ -118,7 +118,7 @@ abstract class FrameAssembler {
 }
 
 const concat = (pieces: Uint8Array[]): Uint8Array => {
-  if (pieces.length === 1) return pieces[0]!.slice();
+  if (pieces.length === 1) return pieces[0]!; // a view of the packet: the muxer copies what it writes
   const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of pieces) {

@@ -1,8 +1,9 @@
 // One recorded track's segments, muxed in this process (mediabunny): frames from a depacketizer go into
 // WebM (Opus, VP8) or Matroska (H.264) files of about `segmentSeconds`, each video segment starting on
-// a key frame. A segment is written under a `.part` name and renamed once its muxer has finalized it,
-// so a listed file is always a closed one; a crash leaves at most one `.part` file per track, which the
-// record's recovery lists as unlisted.
+// a key frame. A segment is muxed in memory (a 2 s segment is tens to a few hundred KiB) and written
+// once, under a `.part` name renamed when complete, so a listed file is always a closed one; a crash
+// leaves at most one `.part` file per track, which the record's recovery lists as unlisted. (mediabunny's
+// file target flushes through a chunked stream writer: 2-3 times the CPU at hundreds of tracks.)
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import {
   EncodedAudioPacketSource,
   EncodedPacket,
   EncodedVideoPacketSource,
-  FilePathTarget,
+  BufferTarget,
   MkvOutputFormat,
   Output,
   WebMOutputFormat,
@@ -20,8 +21,6 @@ import type { SegmentClosed, StartTrack } from './messages.ts';
 
 /** A key frame this close before the boundary starts the next segment (ffmpeg's segment_time_delta). */
 const BOUNDARY_SLACK_S = 0.25;
-/** mediabunny's file target buffers 16 MiB per open file by default; a 2 s segment needs far less. */
-const CHUNK_BYTES = 64 * 1024;
 /** The last frame of a run has no successor to give its length: this, or the last length seen. */
 const DEFAULT_FRAME_S = { audio: 0.02, video: 1 / 30 };
 
@@ -49,7 +48,7 @@ interface Timed extends Frame {
   u: number;
   run: Run;
   /** Video key frames: the picture as the key frame announced it (read when it came, not when written). */
-  shape?: VideoShape;
+  shape: VideoShape | undefined;
   /** Its length in seconds (the time to the next frame). */
   duration: number;
 }
@@ -58,7 +57,7 @@ interface OpenSegment {
   number: number;
   file: string;
   part: string;
-  output: Output;
+  output: Output<MkvOutputFormat, BufferTarget>;
   source: EncodedAudioPacketSource | EncodedVideoPacketSource;
   firstU: number;
   lastEndU: number;
@@ -80,14 +79,17 @@ export interface SegmentMuxerEvents {
 export class SegmentMuxer {
   private readonly depacketizer: Depacketizer;
   private readonly clock: number;
-  private chain: Promise<void> = Promise.resolve();
+  /** Muxer work in order: frames to write, and segment closes (with who waits for them). */
+  private readonly backlog: ({ frame: Timed } | { close: () => void })[] = [];
+  private draining = false;
   private segment: OpenSegment | null = null;
-  private pending: Omit<Timed, 'duration'> | null = null;
+  private pending: Timed | null = null;
   private lastFrameS: number;
   private run: Run | null = null;
   private lastRaw: number | null = null;
   private unwrapped = 0;
   private keyAskedAt: number | null = null;
+  private dirMade = false;
   nextNumber: number;
   /** Frames written into segments, and frames given up (incomplete, or waiting for a key frame). */
   framesWritten = 0;
@@ -129,9 +131,13 @@ export class SegmentMuxer {
     this.pending = null;
     this.run = null;
     this.lastRaw = null;
-    if (last) this.queue(() => this.write({ ...last, duration: this.lastFrameS }));
-    this.queue(() => this.close());
-    return this.chain;
+    if (last) {
+      last.duration = this.lastFrameS;
+      this.backlog.push({ frame: last });
+    }
+    const closed = new Promise<void>((resolve) => this.backlog.push({ close: resolve }));
+    void this.drain();
+    return closed;
   }
 
   private frame(f: Frame, now: number): void {
@@ -145,31 +151,44 @@ export class SegmentMuxer {
     }
     const prev = this.pending;
     const shape = f.key ? this.depacketizer.shape() : undefined;
-    this.pending = { ...f, u, run: this.run, ...(shape ? { shape } : {}) };
+    this.pending = { data: f.data, key: f.key, rtpTs: f.rtpTs, u, run: this.run, shape, duration: 0 };
     if (!prev) return;
     const step = (u - prev.u) / this.clock;
     // A step back or a long jump (a sender's clock reset) is not a frame length: the last one is used.
     if (step > 0 && step < 1) this.lastFrameS = step;
-    const timed = { ...prev, duration: step > 0 && step < 1 ? step : this.lastFrameS };
-    this.queue(() => this.write(timed));
+    prev.duration = step > 0 && step < 1 ? step : this.lastFrameS;
+    this.backlog.push({ frame: prev });
+    if (!this.draining) void this.drain();
   }
 
   /**
-   * Muxer work runs one step at a time, in order. A step that fails gives up the open segment (its
-   * `.part` file is removed, so nothing half-written is left unlisted); the next segment starts at the
-   * next key frame: a gap in the track, reported once, never the rest of the track.
+   * Muxer work runs one step at a time, in order. A step that fails gives up the open segment; the next
+   * segment starts at the next key frame: a gap in the track, reported once, never the rest of the track.
    */
-  private queue(fn: () => Promise<void>): void {
-    this.chain = this.chain.then(fn).catch(async (error: Error) => {
-      const s = this.segment;
-      this.segment = null;
-      if (s) {
-        await s.output.cancel().catch(() => undefined);
-        await fs.promises.rm(s.part, { force: true }).catch(() => undefined);
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    for (let op = this.backlog.shift(); op; op = this.backlog.shift()) {
+      try {
+        if ('frame' in op) await this.write(op.frame);
+        else await this.close();
+      } catch (error) {
+        await this.giveUp(error as Error);
       }
-      this.segmentsGivenUp++;
-      this.on.error(`muxer: ${error.message}${s ? ` (segment ${s.file} given up)` : ''}`);
-    });
+      if ('close' in op) op.close();
+    }
+    this.draining = false;
+  }
+
+  private async giveUp(error: Error): Promise<void> {
+    const s = this.segment;
+    this.segment = null;
+    if (s) {
+      await s.output.cancel().catch(() => undefined);
+      await fs.promises.rm(s.part, { force: true }).catch(() => undefined);
+    }
+    this.segmentsGivenUp++;
+    this.on.error(`muxer: ${error.message}${s ? ` (segment ${s.file} given up)` : ''}`);
   }
 
   /** Segments given up because the muxer failed on them. */
@@ -216,13 +235,12 @@ export class SegmentMuxer {
   }
 
   private async open(f: Timed): Promise<OpenSegment> {
-    await fs.promises.mkdir(this.t.dir, { recursive: true });
     const number = this.nextNumber++;
     const file = `${String(number).padStart(6, '0')}.${this.t.ext}`;
     const part = path.join(this.t.dir, `${file}.part`);
     const output = new Output({
       format: this.t.ext === 'webm' ? new WebMOutputFormat() : new MkvOutputFormat(),
-      target: new FilePathTarget(part, { chunkSize: CHUNK_BYTES }),
+      target: new BufferTarget(),
     });
     const mime = this.t.codec.mimeType.toLowerCase();
     const source =
@@ -249,21 +267,21 @@ export class SegmentMuxer {
     const s = this.segment;
     if (!s) return;
     this.segment = null;
-    if (!s.started) {
-      await s.output.cancel();
-      await fs.promises.rm(s.part, { force: true });
-      return;
-    }
+    if (!s.started) return void (await s.output.cancel());
     await s.output.finalize();
-    const final = path.join(this.t.dir, s.file);
-    await fs.promises.rename(s.part, final);
-    const data = await fs.promises.readFile(final);
+    const data = new Uint8Array(s.output.target.buffer!);
+    if (!this.dirMade) {
+      await fs.promises.mkdir(this.t.dir, { recursive: true });
+      this.dirMade = true;
+    }
+    await fs.promises.writeFile(s.part, data);
+    await fs.promises.rename(s.part, path.join(this.t.dir, s.file));
     const wallStart = s.run.wall0 + ((s.firstU - s.run.u0) / this.clock) * 1000;
     const duration = (s.lastEndU - s.firstU) / this.clock;
     this.on.segment({
       file: s.file,
       number: s.number,
-      bytes: data.length,
+      bytes: data.byteLength,
       sha256: createHash('sha256').update(data).digest('hex'),
       wallStart: new Date(wallStart).toISOString(),
       wallEnd: new Date(wallStart + duration * 1000).toISOString(),

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { api } from './helpers/server.ts';
-import { twoPartyHearing, withServerAndBrowser } from './helpers/browser.ts';
+import { api, createHearing } from './helpers/server.ts';
+import { openJoin, twoPartyHearing, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
 import { sleep } from './helpers/wait.ts';
 import { decodeErrors, ffprobe, ffprobeStreams } from './helpers/ffprobe.ts';
 import { verifyRecord } from '../recordings/verify.ts';
@@ -184,5 +184,53 @@ describe('the hearing record', () => {
     const reviewSeconds = ffprobe(reviewFile).duration;
     expect(Math.abs(reviewSeconds - span), `review ${reviewSeconds} s, record spans ${span} s`).toBeLessThan(0.5);
     expect(verifyRecord(dir, server.recordKey.publicKey).ok).toBe(true);
+  });
+  it('records a phone that sends H.264: Matroska segments that decode fully, as long as their RTP time', async () => {
+    const { server } = ctx;
+    const call = api(server);
+    const { id, participants } = await createHearing(server, [
+      { name: 'Judge Zhao', role: 'judge' },
+      { name: 'Party Sun', role: 'party' },
+    ]);
+    const [judge, party] = participants as [(typeof participants)[0], (typeof participants)[0]];
+    const judgePage = await openJoin(ctx.browser, judge.joinUrl);
+    // The court platform's link for a device with a hardware H.264 encoder.
+    await openJoin(ctx.browser, `${party.joinUrl}&codec=h264`, { phone: true });
+    await waitForMediaFrom(judgePage, party.id);
+    for (const to of ['waiting_room', 'open']) expect((await call('POST', `/api/v1/hearings/${id}/transitions`, { to })).status).toBe(200);
+    const opened = Date.now();
+    const partyVideo = (r: any): any[] => (r?.segments ?? []).filter((s: any) => s.participantId === party.id && s.kind === 'video');
+    let record: any;
+    for (let i = 0; i < 80 && partyVideo(record).length < 3; i++) {
+      await sleep(250);
+      record = (await call('GET', `/api/v1/hearings/${id}/record`)).body;
+    }
+    expect(partyVideo(record).length, "three closed segments of the phone's camera while open").toBeGreaterThanOrEqual(3);
+    expect((await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'closed' })).status).toBe(200);
+    const closed = Date.now();
+    for (let i = 0; i < 60 && !record?.signature; i++) {
+      await sleep(250);
+      record = (await call('GET', `/api/v1/hearings/${id}/record`)).body;
+    }
+    expect(record.signature, 'signed at close').toBeTruthy();
+    const dir = server.recorder.dirOf(id);
+    const segments = partyVideo(record);
+    let seconds = 0;
+    for (const s of segments) {
+      const file = path.join(dir, s.file);
+      const where = `${s.file} (${s.durationSeconds} s)`;
+      expect(s.codec.toLowerCase(), where).toBe('video/h264');
+      expect(s.file, where).toMatch(/\.mkv$/);
+      const probe = ffprobe(file);
+      expect(probe.codec, where).toBe('h264');
+      expect(probe.width, where).toBeGreaterThan(0);
+      expect(decodeErrors(file), `${where} decodes fully`).toBe('');
+      expect(Math.abs(probe.duration - s.durationSeconds), `${where}: ffprobe ${probe.duration} s`).toBeLessThan(0.05);
+      expect((s.rtpLast - s.rtpFirst) / 90000, where).toBeLessThanOrEqual(s.durationSeconds);
+      seconds += s.durationSeconds;
+    }
+    // The camera is recorded for the time the hearing was open, less its first key frame's wait.
+    expect(seconds, `${segments.length} segments`).toBeGreaterThan(((closed - opened) / 1000) * 0.8);
+    expect(verifyRecord(dir, server.recordKey.publicKey).problems).toEqual([]);
   });
 });

@@ -13,6 +13,10 @@ import { embedded, tellHost, tokenFromHost } from './embed.ts';
 // The token leaves the address bar (and so the history and any Referer) as soon as the page has it; a
 // reload of this tab finds it in the tab's session storage.
 const fromLink = new URLSearchParams(location.search).get('token');
+// A court platform that knows the device encodes H.264 in hardware (phones, courtroom terminals) adds
+// `codec=h264` to the link: the camera is sent as H.264 when the server offers it.
+const codecAsked = new URLSearchParams(location.search).get('codec');
+if (codecAsked === 'h264' || codecAsked === 'vp8') sessionStorage.setItem('hearingVideoCodec', codecAsked);
 if (fromLink) {
   sessionStorage.setItem('hearingToken', fromLink);
   const lang = new URLSearchParams(location.search).get('lang');

@@ -204,9 +204,17 @@ export class Session {
     }
     if (video) {
       if (this.self) ui.showTrack(this.self, video, true);
+      // H.264 when the join link asked for it (a device with a hardware encoder) and the server offers it.
+      const h264 =
+        sessionStorage.getItem('hearingVideoCodec') === 'h264'
+          ? this.device.rtpCapabilities.codecs?.find(
+              (c) => c.mimeType.toLowerCase() === 'video/h264' && c.parameters?.['packetization-mode'] === 1,
+            )
+          : undefined;
       this.videoProducer = await transport.produce({
         track: video,
         stopTracks: false,
+        ...(h264 ? { codec: h264 } : {}),
         encodings: CAMERA_LAYERS.map((l) => ({ ...l })),
         codecOptions: { videoGoogleStartBitrate: 1000 },
         appData: { source: 'camera' },

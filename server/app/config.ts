@@ -32,6 +32,7 @@ const envSchema = z.object({
   // Below Linux's ephemeral range (32768-60999): ffmpeg binds these a moment after they are chosen, and
   // no socket bound to port 0 may take one in between.
   HEARING_RECORD_WRITER: z.enum(['mux', 'ffmpeg']).default('mux'),
+  HEARING_RECORD_HOLD_MS: z.coerce.number().int().min(100).max(30_000).default(2000),
   HEARING_RECORD_PORT_MIN: port.default(20000),
   HEARING_RECORD_PORT_MAX: port.default(26999),
   // Unset: 'none', or 'self' for the demo (its embedding example frames the join page from this server).
@@ -154,6 +155,8 @@ export interface Config {
   webhookRetryMs: number;
   /** How recorded tracks are written: muxed in the recorder process, or one ffmpeg per track (the old way). */
   recordWriter: 'mux' | 'ffmpeg';
+  /** How long the recorder holds a hole in a track's RTP sequence open for its repair (NACK) before it is a gap. */
+  recordHoldMs: number;
   /** UDP ports the recorder's ffmpeg processes listen on (RTP + RTCP pairs), with `recordWriter: 'ffmpeg'`. */
   recordPortMin: number;
   recordPortMax: number;
@@ -272,6 +275,7 @@ function base(e: Env): Omit<Config, 'tls' | 'turn'> {
     idKey: e.HEARING_ID_KEY,
     webhookRetryMs: e.HEARING_WEBHOOK_RETRY_MS,
     recordWriter: e.HEARING_RECORD_WRITER,
+    recordHoldMs: e.HEARING_RECORD_HOLD_MS,
     recordPortMin: e.HEARING_RECORD_PORT_MIN,
     recordPortMax: e.HEARING_RECORD_PORT_MAX,
     authFailuresPerMinute: e.HEARING_AUTH_FAILURES_PER_MIN,

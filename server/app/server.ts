@@ -139,6 +139,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     inSession,
     portRange: { min: config.recordPortMin, max: config.recordPortMax },
     writer: config.recordWriter,
+    holdMs: config.recordHoldMs,
     hearingLog: (hearingId) => store.auditLog(hearingId),
     checkpoint: config.recordCheckpoint,
     // In the hearing's log (not mirrored into the record, which holds the line itself), so the court

@@ -18,7 +18,7 @@ export class RecorderProcessClient extends EventEmitter<ClientEvents> {
 
   constructor(
     private readonly portRange: { min: number; max: number },
-    private readonly writer: 'mux' | 'ffmpeg' = 'mux',
+    private readonly o: { writer: 'mux' | 'ffmpeg'; holdMs: number } = { writer: 'mux', holdMs: 2000 },
   ) {
     super();
     this.spawn();
@@ -44,7 +44,8 @@ export class RecorderProcessClient extends EventEmitter<ClientEvents> {
       execArgv: ['--import', 'tsx'],
       env: {
         ...process.env,
-        RECORDER_WRITER: this.writer,
+        RECORDER_WRITER: this.o.writer,
+        RECORDER_HOLD_MS: String(this.o.holdMs),
         RECORDER_PORT_MIN: String(this.portRange.min),
         RECORDER_PORT_MAX: String(this.portRange.max),
       },

@@ -35,7 +35,7 @@ const INPUT_TIMEOUT_S = '5';
  * 10 times, one round trip apart, so a repair comes within ~10 RTTs or never: 2 s covers RTTs up to 200 ms.
  * The record has no latency to keep.
  */
-const REORDER_HOLD_MS = 2000;
+const REORDER_HOLD_MS = Number(process.env.RECORDER_HOLD_MS ?? 2000);
 /** After ffmpeg fails, wait this long before starting another (no restart storm). */
 const RESTART_BACKOFF_MS = 1000;
 

@@ -18,6 +18,8 @@ export interface RecorderOptions {
   portRange: { min: number; max: number };
   /** How tracks are written: muxed in the recorder process (default), or one ffmpeg per track. */
   writer?: 'mux' | 'ffmpeg';
+  /** How long a hole in a track's RTP waits for its repair before it is a gap (ms; 2,000 by default). */
+  holdMs?: number;
   /** Signed checkpoints of the chain head (see HearingRecording), and who receives each. */
   checkpoint: { seconds: number; lines: number };
   onCheckpoint: (c: Checkpoint) => void;
@@ -78,7 +80,7 @@ export class Recorder {
   private readonly client: RecorderProcessClient;
 
   constructor(private readonly o: RecorderOptions) {
-    this.client = new RecorderProcessClient(o.portRange, o.writer ?? 'mux');
+    this.client = new RecorderProcessClient(o.portRange, { writer: o.writer ?? 'mux', holdMs: o.holdMs ?? 2000 });
     this.client.on('message', (m) => {
       for (const r of this.recordings.values()) r.onRecorderMessage(m);
     });

@@ -8,16 +8,27 @@ ms="$root/node_modules/mediasoup"
 version="$(node -p "require('$ms/package.json').version")"
 default_cache=/var/cache/hearing-media-core
 [ "$(id -u)" -eq 0 ] || default_cache="${XDG_CACHE_HOME:-$HOME/.cache}/hearing-media-core"
-cache="${HEARING_CACHE_DIR:-$default_cache}/mediasoup-worker-$version"
+# HEARING_NACK_RETRIES: how many times the worker asks a sender again for a lost packet (mediasoup's
+# MaxNackRetries in RTC/NackGenerator.cpp, 10). Another value builds (and caches) another binary;
+# HEARING_WORKER_OUT installs it there instead of where mediasoup looks (a benchmark's second worker).
+nack="${HEARING_NACK_RETRIES:-10}"
+[[ "$nack" =~ ^[0-9]+$ && "$nack" -ge 1 && "$nack" -le 255 ]] || { echo "HEARING_NACK_RETRIES must be 1-255" >&2; exit 1; }
+suffix=""
+[ "$nack" = 10 ] || suffix="-nack$nack"
+cache="${HEARING_CACHE_DIR:-$default_cache}/mediasoup-worker-$version$suffix"
 bin="$cache/mediasoup-worker"
-dest="$ms/worker/out/Release/mediasoup-worker"
+dest="${HEARING_WORKER_OUT:-$ms/worker/out/Release/mediasoup-worker}"
 
 if [ ! -x "$bin" ]; then
-  echo "[build-worker] building mediasoup-worker $version (about 6 minutes on 2 cores)"
+  echo "[build-worker] building mediasoup-worker $version, MaxNackRetries $nack (about 6 minutes on 2 cores)"
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
   cp -r "$ms/worker" "$work/worker"
   w="$work/worker"
+  if [ "$nack" != 10 ]; then
+    sed -i "s/MaxNackRetries{ 10u }/MaxNackRetries{ ${nack}u }/" "$w/src/RTC/NackGenerator.cpp"
+    grep -q "MaxNackRetries{ ${nack}u }" "$w/src/RTC/NackGenerator.cpp" || { echo "[build-worker] MaxNackRetries not found to patch" >&2; exit 1; }
+  fi
   # Debian bookworm ships meson 1.0.1; the worker builds fine with it.
   sed -i "s/meson_version: '>= 1.1.0'/meson_version: '>= 1.0.0'/" "$w/meson.build"
   shim() { # <wrap name> <meson.build body> [meson_options.txt body]

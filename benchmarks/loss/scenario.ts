@@ -67,6 +67,11 @@ export interface LossRow {
   subscriberVideoLost: number;
   subscriberAudioConcealedPct: number;
   recordVideoGapPackets: number;
+  /**
+   * Of those, the ones lost while serverVideoNeverReceived was traced (2 s after the window opened, to
+   * its end): beside it, what was lost between the server and the record rather than before the server.
+   */
+  recordVideoGapPacketsTraced: number;
   recordAudioGapPackets: number;
   recordVideoDecodeErrors: number;
   recordVideoFrames: number;
@@ -245,6 +250,7 @@ async function runLevel(server: HearingServer, browser: Browser, lossPct: number
     const trace = await traceVideo(server, hearing.id, publisher.id);
     const t0 = Date.now();
     await sleep(o.seconds * 1000);
+    const t1 = Date.now();
     const neverReceived = await trace.stop();
     const s1 = await subscriberStats(sub, publisher.id);
     const p1 = await producerStats(server, hearing.id, publisher.id);
@@ -284,6 +290,13 @@ async function runLevel(server: HearingServer, browser: Browser, lossPct: number
       subscriberVideoLost: delta('video', 'packetsLost'),
       subscriberAudioConcealedPct: round((100 * delta('audio', 'concealedSamples')) / Math.max(1, delta('audio', 'totalSamplesReceived'))),
       recordVideoGapPackets: gapPackets('video'),
+      // A gap is written when the recorder gives up on the hole (recordHoldMs after the loss).
+      recordVideoGapPacketsTraced: gaps('video')
+        .filter((l) => {
+          const lostAt = Date.parse(String(l.at)) - server.config.recordHoldMs;
+          return lostAt >= t0 + 2000 && lostAt <= t1;
+        })
+        .reduce((n, l) => n + Number(l.missing), 0),
       recordAudioGapPackets: gapPackets('audio'),
       recordVideoDecodeErrors: video.errors,
       recordVideoFrames: video.frames,
@@ -416,6 +429,7 @@ export async function lossScenario(o: LossOptions, progress: Progress): Promise<
     'subscriberVideoLost',
     'subscriberAudioConcealedPct',
     'recordVideoGapPackets',
+    'recordVideoGapPacketsTraced',
     'recordAudioGapPackets',
     'recordVideoDecodeErrors',
     'recordVideoDamagedFrames',

@@ -286,4 +286,49 @@ describe('in-process muxing of recorded tracks', () => {
     const sent = new Set(vp8.packets.map((p) => p.readUInt32BE(4))).size;
     expect(frames).toBe(sent - 30);
   });
+  it('a muxer that falls far behind drops frames, says how many, and goes on; its memory stays bounded', async () => {
+    // 1,500 Opus frames (30 s) handed over at once, faster than any muxer writes them.
+    const packets: Buffer[] = [];
+    const at: number[] = [];
+    for (let k = 0; k < 1500; k++) {
+      const p = Buffer.from(opus.packets[k % opus.packets.length]!);
+      p.writeUInt16BE(k & 0xffff, 2);
+      p.writeUInt32BE((k * 960) >>> 0, 4);
+      packets.push(p);
+      at.push(1_000_000 + k * 20);
+    }
+    const dir = path.join(root, 'opus-behind');
+    const t: StartTrack = {
+      type: 'start',
+      trackId: 'opus',
+      dir,
+      ssrc: 1,
+      segmentSeconds: 2,
+      startNumber: 1,
+      stallMs: 1000,
+      ...TRACKS.opus,
+    };
+    const segments: Omit<SegmentClosed, 'type' | 'trackId'>[] = [];
+    const errors: string[] = [];
+    const muxer = new SegmentMuxer(t, {
+      segment: (x) => segments.push(x),
+      runStarted: () => undefined,
+      keyFrameNeeded: () => undefined,
+      error: (m) => errors.push(m),
+    });
+    packets.forEach((p, i) => muxer.push(p, at[i]!));
+    await muxer.endRun();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^muxer: \d+ frames dropped while 1000 waited to be written/);
+    // At most 1,000 wait (plus the one being written and the one held for its length): the rest is dropped, and counted.
+    expect(muxer.framesDropped, 'what did not fit is dropped').toBeGreaterThanOrEqual(1500 - 1000 - 2);
+    expect(errors[0]).toContain(`${muxer.framesDropped} frames dropped`);
+    let frames = 0;
+    for (const x of segments) {
+      const p = prove(path.join(dir, x.file));
+      expect(p.decodeErrors, x.file).toBe('');
+      frames += p.frames;
+    }
+    expect(frames + muxer.framesDropped).toBe(1500);
+  });
 });

@@ -21,6 +21,13 @@ import type { SegmentClosed, StartTrack } from './messages.ts';
 
 /** A key frame this close before the boundary starts the next segment (ffmpeg's segment_time_delta). */
 const BOUNDARY_SLACK_S = 0.25;
+/** A segment is closed at this length even without a key frame (a sender ignoring key frame requests). */
+const MAX_SEGMENT_S = 30;
+/**
+ * Frames waiting for the muxer, at most (about 30 s of video, 20 s of sound): a recorder that falls this
+ * far behind drops what comes next, closes its segment and starts again at a key frame, and says so.
+ */
+const MAX_BACKLOG = 1000;
 /** The last frame of a run has no successor to give its length: this, or the last length seen. */
 const DEFAULT_FRAME_S = { audio: 0.02, video: 1 / 30 };
 
@@ -109,7 +116,7 @@ export class SegmentMuxer {
 
   /** Frames the depacketizer could not complete (lost packets, or frames after a loss before a key frame). */
   get framesDropped(): number {
-    return this.depacketizer.dropped + this.framesWaitingForKey;
+    return this.depacketizer.dropped + this.framesWaitingForKey + this.framesDroppedBehind;
   }
 
   /** A packet in sequence order, with its arrival time. */
@@ -157,6 +164,11 @@ export class SegmentMuxer {
     // A step back or a long jump (a sender's clock reset) is not a frame length: the last one is used.
     if (step > 0 && step < 1) this.lastFrameS = step;
     prev.duration = step > 0 && step < 1 ? step : this.lastFrameS;
+    if (this.backlog.length >= MAX_BACKLOG) {
+      // Behind: the frame is dropped; once caught up, the segment is closed (the next starts at a key frame).
+      if (this.behind++ === 0) this.backlog.push({ close: () => this.caughtUp() });
+      return;
+    }
     this.backlog.push({ frame: prev });
     if (!this.draining) void this.drain();
   }
@@ -193,11 +205,22 @@ export class SegmentMuxer {
 
   /** Segments given up because the muxer failed on them. */
   segmentsGivenUp = 0;
+  /** Frames dropped because the muxer was MAX_BACKLOG frames behind (this episode). */
+  private behind = 0;
+  framesDroppedBehind = 0;
+
+  private caughtUp(): void {
+    this.framesDroppedBehind += this.behind;
+    this.on.error(`muxer: ${this.behind} frames dropped while ${MAX_BACKLOG} waited to be written (the recorder fell behind)`);
+    this.behind = 0;
+    if (this.t.kind === 'video') this.on.keyFrameNeeded();
+  }
 
   private async write(f: Timed): Promise<void> {
     const seg = this.segment;
     const video = this.t.kind === 'video';
-    if (seg && (!video || f.key) && (f.u - seg.firstU) / this.clock >= this.t.segmentSeconds - BOUNDARY_SLACK_S) await this.close();
+    const length = seg ? (f.u - seg.firstU) / this.clock : 0;
+    if (seg && (((!video || f.key) && length >= this.t.segmentSeconds - BOUNDARY_SLACK_S) || length >= MAX_SEGMENT_S)) await this.close();
     if (!this.segment) {
       if (video && !f.key) {
         this.framesWaitingForKey++;

@@ -90,7 +90,7 @@ const TRACKS = {
 
 let runs = 0;
 
-/** Feeds captured packets (in order, minus `drop`) to a muxer; returns its segments and key-frame asks. */
+/** Feeds captured packets (in order, minus `drop`) to a muxer; returns its segments, key-frame asks and errors. */
 async function mux(name: keyof typeof TRACKS, c: Captured, drop = new Set<number>()) {
   const dir = path.join(root, `${name}-${++runs}`);
   const t: StartTrack = { type: 'start', trackId: name, dir, ssrc: 1, segmentSeconds: 2, startNumber: 1, stallMs: 1000, ...TRACKS[name] };
@@ -105,8 +105,7 @@ async function mux(name: keyof typeof TRACKS, c: Captured, drop = new Set<number
   });
   c.packets.forEach((p, i) => !drop.has(i) && muxer.push(p, c.at[i]!));
   await muxer.endRun();
-  expect(errors).toEqual([]);
-  return { dir, segments, keyAsks, muxer };
+  return { dir, segments, keyAsks, muxer, errors };
 }
 
 /** ffprobe's view of a file, and every error a full decode reports. */
@@ -145,7 +144,8 @@ describe('in-process muxing of recorded tracks', () => {
   ] as const) {
     it(`${name}: 2 s segments that decode fully, as long as their RTP time, every frame kept`, async () => {
       const c = { vp8, h264, opus }[name];
-      const { dir, segments, muxer } = await mux(name, c);
+      const { dir, segments, muxer, errors } = await mux(name, c);
+      expect(errors).toEqual([]);
       expect(segments.length, `${SECONDS} s in 2 s segments`).toBeGreaterThanOrEqual(2);
       expect(segments.map((s) => s.number)).toEqual(segments.map((_, i) => i + 1));
       expect(fs.readdirSync(dir).sort(), 'only closed, listed files').toEqual(segments.map((s) => s.file).sort());
@@ -195,7 +195,8 @@ describe('in-process muxing of recorded tracks', () => {
       }
     }
     expect(packets.length).toBeGreaterThan(h264.packets.length);
-    const { dir, segments, muxer } = await mux('h264', { packets, at });
+    const { dir, segments, muxer, errors } = await mux('h264', { packets, at });
+    expect(errors).toEqual([]);
     expect(segments.length).toBeGreaterThanOrEqual(2);
     let frames = 0;
     for (const s of segments) {
@@ -214,7 +215,8 @@ describe('in-process muxing of recorded tracks', () => {
       const at = Math.floor(c.packets.length / 8);
       const lost = new Set([at, at + 1, at + 2]);
       const lostTs = c.packets[at]!.readUInt32BE(4);
-      const { dir, segments, keyAsks, muxer } = await mux(name, c, lost);
+      const { dir, segments, keyAsks, muxer, errors } = await mux(name, c, lost);
+      expect(errors).toEqual([]);
       let frames = 0;
       const written: { ts: number; key: boolean }[] = [];
       for (const s of segments) {
@@ -259,18 +261,7 @@ describe('in-process muxing of recorded tracks', () => {
     expect(first.subarray(d + 3, d + 6), 'the key frame start code').toEqual(Buffer.from([0x9d, 0x01, 0x2a]));
     first[d + 6] = 0;
     first[d + 7] = 0;
-    const dir = path.join(root, 'vp8-refused');
-    const t: StartTrack = { type: 'start', trackId: 'vp8', dir, ssrc: 1, segmentSeconds: 2, startNumber: 1, stallMs: 1000, ...TRACKS.vp8 };
-    const segments: Omit<SegmentClosed, 'type' | 'trackId'>[] = [];
-    const errors: string[] = [];
-    const muxer = new SegmentMuxer(t, {
-      segment: (x) => segments.push(x),
-      runStarted: () => undefined,
-      keyFrameNeeded: () => undefined,
-      error: (m) => errors.push(m),
-    });
-    packets.forEach((p, i) => muxer.push(p, vp8.at[i]!));
-    await muxer.endRun();
+    const { dir, segments, muxer, errors } = await mux('vp8', { packets, at: vp8.at });
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/codedWidth.*segment 000001\.webm given up/);
     expect(muxer.segmentsGivenUp).toBe(1);
@@ -297,27 +288,7 @@ describe('in-process muxing of recorded tracks', () => {
       packets.push(p);
       at.push(1_000_000 + k * 20);
     }
-    const dir = path.join(root, 'opus-behind');
-    const t: StartTrack = {
-      type: 'start',
-      trackId: 'opus',
-      dir,
-      ssrc: 1,
-      segmentSeconds: 2,
-      startNumber: 1,
-      stallMs: 1000,
-      ...TRACKS.opus,
-    };
-    const segments: Omit<SegmentClosed, 'type' | 'trackId'>[] = [];
-    const errors: string[] = [];
-    const muxer = new SegmentMuxer(t, {
-      segment: (x) => segments.push(x),
-      runStarted: () => undefined,
-      keyFrameNeeded: () => undefined,
-      error: (m) => errors.push(m),
-    });
-    packets.forEach((p, i) => muxer.push(p, at[i]!));
-    await muxer.endRun();
+    const { dir, segments, muxer, errors } = await mux('opus', { packets, at });
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^muxer: \d+ frames dropped while 1000 waited to be written/);
     // At most 1,000 wait (plus the one being written and the one held for its length): the rest is dropped, and counted.

@@ -18,7 +18,7 @@ import { followMainRooms } from '../../workers/taps/tap.ts';
 import type { MediaRoom } from '../../workers/media/room.ts';
 import { PortPairs } from '../../workers/taps/udp-ports.ts';
 import { SilentInputs } from '../../workers/livestream/inputs.ts';
-import { standsStill, verdict } from '../../workers/livestream/verdict.ts';
+import { Lag, standsStill, verdict } from '../../workers/livestream/verdict.ts';
 import type { StreamState } from '../../workers/livestream/state.ts';
 
 export const STREAM_ACTIONS = ['approve', 'start', 'pause', 'stop', 'cut'] as const;
@@ -81,7 +81,7 @@ export interface StreamHealth {
 }
 
 /**
- * A run that advances but has fallen this far behind real time since its first frame is short of CPU:
+ * A run that advances but has fallen this far behind real time from its best pace since it settled is short of CPU:
  * the stream steps down the ladder (a rebuild at the same quality would only fall behind again).
  */
 const SLOW_LAG_MS = 3000;
@@ -388,7 +388,7 @@ export class LivestreamService {
     let busy = false;
     /** Progress samples of the last seconds (output time against wall time, and the encoder's CPU time and wait for one). */
     const samples: { at: number; outMs: number; runNs?: number; waitNs?: number }[] = [];
-    let first: { at: number; outMs: number } | undefined;
+    const lag = new Lag();
     let firstFrameAt: number | undefined;
     let keptUpSince = Date.now();
     let cpu = cpuTimes();
@@ -407,18 +407,18 @@ export class LivestreamService {
       const p = run.progress;
       // The baseline is taken once the run has settled (its start works off what arrived while it probed).
       if (p.frame > 0) firstFrameAt ??= p.advancedAt;
-      if (firstFrameAt !== undefined && !first && now - firstFrameAt >= SETTLE_MS) first = { at: now, outMs: p.outTimeMs };
+      if (firstFrameAt !== undefined && !lag.settled && now - firstFrameAt >= SETTLE_MS) lag.settle(now, p.outTimeMs);
       samples.push({ at: now, outMs: p.outTimeMs, ...run.schedule() });
       while (samples.length > 6) samples.shift();
       const oldest = samples[0]!;
-      stream.rate = first && now - oldest.at >= 3000 ? Number(((p.outTimeMs - oldest.outMs) / (now - oldest.at)).toFixed(2)) : null;
-      stream.lagMs = first ? Math.max(0, now - first.at - (p.outTimeMs - first.outMs)) : 0;
+      stream.rate = lag.settled && now - oldest.at >= 3000 ? Number(((p.outTimeMs - oldest.outMs) / (now - oldest.at)).toFixed(2)) : null;
+      stream.lagMs = lag.update(now, p.outTimeMs);
       const stuckFor = now - p.advancedAt;
       const started = firstFrameAt !== undefined;
       const notAdvancing = standsStill({ stillMs: stuckFor, started });
       const short = starved(samples);
       const silent = notAdvancing && room ? await stream.silent.findSilent(room, taken) : [];
-      const behind = first !== undefined && stream.lagMs >= SLOW_LAG_MS && stream.rate !== null && stream.rate < SLOW_RATE;
+      const behind = lag.settled && stream.lagMs >= SLOW_LAG_MS && stream.rate !== null && stream.rate < SLOW_RATE;
       const judged = verdict({ stillMs: stuckFor, started, silentInputs: silent.length, short, behind, level: stream.level, levels });
       stream.readings.push(
         `${new Date(now).toISOString().slice(11, 23)} run ${run.runId} level ${stream.level}: still ${stuckFor} ms, lag ${stream.lagMs} ms, rate ${stream.rate}, short ${short}, behind ${behind} → ${judged}`,
@@ -480,7 +480,7 @@ export class LivestreamService {
         }
         return;
       }
-      if (!first) return;
+      if (!lag.settled) return;
       stream.condition = 'ok';
       if (stream.rate !== null && stream.rate < 0.95) keptUpSince = now;
       if (stream.level > 0 && now - keptUpSince >= stream.restoreAfterMs) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { verdict, type RunReading } from '../../workers/livestream/verdict.ts';
+import { Lag, verdict, type RunReading } from '../../workers/livestream/verdict.ts';
 
 const base: RunReading = { stillMs: 500, started: true, silentInputs: 0, short: false, behind: false, level: 0, levels: 3 };
 const at = (r: Partial<RunReading>): ReturnType<typeof verdict> => verdict({ ...base, ...r });
@@ -34,5 +34,27 @@ describe('how the program watchdog judges a run', () => {
     expect(at({ stillMs: 29_000, short: true, level: 2 })).toBe('slow');
     expect(at({ stillMs: 30_000, short: true, level: 2 })).toBe('stuck');
     expect(at({ stillMs: 30_000, short: true, level: 0 })).toBe('stuck');
+  });
+});
+
+describe('how far a run is behind real time', () => {
+  it('is nothing before the run settles, and nothing while it keeps pace', () => {
+    const lag = new Lag();
+    expect(lag.update(1000, 0)).toBe(0);
+    lag.settle(4000, 3000);
+    expect(lag.update(5000, 4000)).toBe(0);
+    expect(lag.update(6000, 4900)).toBe(100);
+    expect(lag.update(7000, 6000)).toBe(0);
+  });
+
+  it('counts from the best point: a run that ran ahead (catching up on a backlog) is behind as soon as it stands still', () => {
+    const lag = new Lag();
+    lag.settle(0, 0);
+    // 4 s ahead of wall time after catching up, then still for 3 s.
+    expect(lag.update(10_000, 14_000)).toBe(0);
+    expect(lag.update(11_000, 14_000)).toBe(1000);
+    expect(lag.update(13_000, 14_000)).toBe(3000);
+    // Moving again, slower than real time: the lag keeps what was lost.
+    expect(lag.update(15_000, 15_000)).toBe(4000);
   });
 });

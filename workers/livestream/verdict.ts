@@ -51,3 +51,31 @@ export function verdict(r: RunReading): 'stuck' | 'slow' | 'fine' {
   if (r.short && (r.behind || still)) return 'slow';
   return 'fine';
 }
+
+/**
+ * How far a run has fallen behind real time, from the best point of its pace: a run that caught up on
+ * what arrived while it probed ran ahead of the moment it settled, and a stall after that is behind from
+ * the moment it stops, not only once it has used up that lead (CI, 2026-11-27: a run 4.4 s ahead stood
+ * still for 6 s and read "lag 0" for the first 5).
+ */
+export class Lag {
+  private best: { at: number; outMs: number } | undefined;
+
+  /** Milliseconds behind, given the wall clock and the run's output time now (0 before `settle`). */
+  update(now: number, outMs: number): number {
+    if (!this.best) return 0;
+    const lag = now - this.best.at - (outMs - this.best.outMs);
+    if (lag > 0) return lag;
+    this.best = { at: now, outMs };
+    return 0;
+  }
+
+  /** The run has settled: its pace is measured from here. */
+  settle(now: number, outMs: number): void {
+    this.best = { at: now, outMs };
+  }
+
+  get settled(): boolean {
+    return this.best !== undefined;
+  }
+}

@@ -8,7 +8,7 @@ import { recordingScenario, RECORDING_DEFAULTS } from './recording/scenario.ts';
 import { transcriptionScenario } from './transcription/scenario.ts';
 import { facesScenario } from './faces/scenario.ts';
 import { livestreamScenario, LIVESTREAM_DEFAULTS } from './livestream/scenario.ts';
-import { hearingScenario } from './hearing/scenario.ts';
+import { DEFAULT_STOP_RULE, hearingScenario } from './hearing/scenario.ts';
 import { lossScenario, LOSS_DEFAULTS } from './loss/scenario.ts';
 import { reachScenario, REACH_DEFAULTS, REACH_PATHS, type ReachPath } from './reach/scenario.ts';
 import { peerScenario, PEER_DEFAULTS } from './peer/scenario.ts';
@@ -79,6 +79,14 @@ const optionsSchema = z.object({
   browsers: positiveInt.max(16).default(2),
   /** Of each hearing's `--participants`, how many are bots (benchmarks/bots/) instead of browser pages. */
   bots: z.coerce.number().int().min(0).max(200).default(0),
+  /** How many hearings have browser pages (the rest are bots only); all unless given. */
+  pages: z.coerce.number().int().min(0).max(200).optional(),
+  /** The hearing scenario ramps one hearing at a time up to `--hearings`, until the stop rule. */
+  ramp: z.boolean().default(false),
+  maxLossPct: z.coerce.number().min(0).max(100).default(DEFAULT_STOP_RULE.maxLossPct),
+  maxRttMs: z.coerce.number().positive().max(60_000).default(DEFAULT_STOP_RULE.maxRttMsP95),
+  /** The hearing scenario's local server transcribes (off unless given). */
+  transcription: z.boolean().default(false),
   reachRounds: positiveInt.max(50).default(REACH_DEFAULTS.rounds),
   reachPaths: z
     .string()
@@ -124,6 +132,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'hold-seconds': { type: 'string' },
       browsers: { type: 'string' },
       bots: { type: 'string' },
+      ramp: { type: 'boolean' },
+      pages: { type: 'string' },
+      'max-loss-pct': { type: 'string' },
+      'max-rtt-ms': { type: 'string' },
+      transcription: { type: 'boolean' },
       'reach-rounds': { type: 'string' },
       'reach-paths': { type: 'string' },
       'peer-seconds': { type: 'string' },
@@ -162,6 +175,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     holdSeconds: values['hold-seconds'],
     browsers: values.browsers,
     bots: values.bots,
+    ramp: values.ramp,
+    pages: values.pages,
+    maxLossPct: values['max-loss-pct'],
+    maxRttMs: values['max-rtt-ms'],
+    transcription: values.transcription,
     reachRounds: values['reach-rounds'],
     reachPaths: values['reach-paths'],
     peerSeconds: values['peer-seconds'],
@@ -176,6 +194,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     throw new Error(
       `--bots: ${parsed.data.bots} of ${parsed.data.participants} participants — each hearing keeps at least one browser page (the judge)`,
     );
+  if (parsed.data.transcription && parsed.data.target)
+    throw new Error('--transcription: only for the local server this tool starts (a --target transcribes as it is configured)');
   return parsed.data;
 }
 
@@ -200,6 +220,10 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
           seconds: o.holdSeconds,
           browsers: o.browsers,
           bots: o.bots,
+          ramp: o.ramp,
+          pages: o.pages,
+          stop: { maxLossPct: o.maxLossPct, maxRttMsP95: o.maxRttMs },
+          transcription: o.transcription,
         },
         progress,
       );

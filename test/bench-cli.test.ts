@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,8 +11,9 @@ import { cpuSecondsOf, machineInfo, trackCpu } from '../benchmarks/lib/proc.ts';
 import { spawn } from 'node:child_process';
 import { lossScenario, type LossRow } from '../benchmarks/loss/scenario.ts';
 import { reachScenario } from '../benchmarks/reach/scenario.ts';
-import { hearingScenario } from '../benchmarks/hearing/scenario.ts';
+import { brokenLimits, DEFAULT_STOP_RULE, hearingScenario, type StepFigures } from '../benchmarks/hearing/scenario.ts';
 import { peerScenario, type PeerRow } from '../benchmarks/peer/scenario.ts';
+import { withServer } from './helpers/server.ts';
 
 describe('benchmark CLI', () => {
   it('parses scenarios and options, and rejects bad ones with every problem named', () => {
@@ -243,16 +245,98 @@ describe('benchmark CLI', () => {
     expect(outcome.targets.every((t) => t.ok)).toBe(true);
   }, 120_000);
 
-  it('smoke: a hearing of a browser and 4 bots (in their own process): every stream reaches every bot, their CPU apart', async () => {
-    const outcome = await hearingScenario({ hearings: 1, participants: 5, bots: 4, browsers: 1, seconds: 4 }, () => undefined);
-    const summary = outcome.summary as { joined: number; failures: number; bots: Record<string, unknown> };
+  it('smoke: a ramp of 2 hearings, a browser and 11 bots (in their own processes): every stream reaches every bot at each step, their CPU apart', async () => {
+    // Hearing 1: a judge in Chromium and 5 bots; hearing 2: 6 bots. A loose rule: this checks that each step
+    // is measured, not the machine's capacity.
+    const outcome = await hearingScenario(
+      { hearings: 2, participants: 6, bots: 5, pages: 1, browsers: 1, seconds: 4, ramp: true, stop: { maxLossPct: 5, maxRttMsP95: 2000 } },
+      () => undefined,
+    );
+    const summary = outcome.summary as {
+      joined: number;
+      failures: number;
+      bots: Record<string, unknown> & { videoFrames: number; cpuPctPerBot: number };
+      steps: StepFigures[];
+      ramp: { held: unknown; stoppedAt: unknown };
+    };
     expect(summary).toMatchObject({ joined: 1, failures: 0 });
-    // 4 bots, each receiving the 4 others' sound and picture.
-    expect(summary.bots).toMatchObject({ joined: 4, refused: 0, streamsExpected: 32, streamsReceived: 32, processes: 1, notConnected: [] });
-    expect(summary.bots.videoFrames).toBeGreaterThan(4 * 4 * 10);
+    expect(summary.steps.map((s) => [s.hearings, s.participants, s.failedJoins, s.streamsMissing, s.rttFailed])).toEqual([
+      [1, 6, 0, 0, 0],
+      [2, 12, 0, 0, 0],
+    ]);
+    for (const step of summary.steps) {
+      expect(step.rttMsP95).toBeGreaterThan(0);
+      expect(step.serverCpuPct).toBeGreaterThan(0);
+      expect(step.botCpuPct).toBeGreaterThan(0);
+    }
+    expect(summary.ramp).toMatchObject({ held: { hearings: 2, participants: 12 }, stoppedAt: null });
+    // 11 bots, each receiving the 5 others' sound and picture in its hearing, in the last step's hold.
+    expect(summary.bots).toMatchObject({
+      joined: 11,
+      refused: 0,
+      streamsExpected: 110,
+      streamsReceived: 110,
+      processes: 2,
+      notConnected: [],
+    });
+    expect(summary.bots.videoFrames).toBeGreaterThan(11 * 5 * 20);
     expect(summary.bots.cpuPctPerBot).toBeGreaterThan(0);
     expect(outcome.targets.every((t) => t.ok)).toBe(true);
+  }, 180_000);
+
+  it('a ramp stops at the first step that breaks its rule, and adds no hearing after it', async () => {
+    // Bots only (no browser); a round-trip limit no signaling meets.
+    const outcome = await hearingScenario(
+      {
+        hearings: 3,
+        participants: 3,
+        bots: 2,
+        pages: 0,
+        browsers: 1,
+        seconds: 2,
+        ramp: true,
+        stop: { maxLossPct: 100, maxRttMsP95: 0.001 },
+      },
+      () => undefined,
+    );
+    const summary = outcome.summary as {
+      steps: (StepFigures & { broken: string[] })[];
+      ramp: Record<string, unknown>;
+      bots: { joined: number };
+    };
+    expect(summary.steps).toHaveLength(1);
+    expect(summary.steps[0]!.broken).toEqual([expect.stringMatching(/^round trip p95 [\d.]+ ms > 0.001 ms$/)]);
+    expect(summary.ramp).toMatchObject({ held: null, stoppedAt: { hearings: 1 } });
+    expect(summary.bots.joined).toBe(3);
   }, 120_000);
+
+  it('the stop rule: a failed join, loss over the limit, an unanswered ping, a round trip over the limit, a missing stream', () => {
+    const held: StepFigures = {
+      hearings: 2,
+      participants: 12,
+      failedJoins: 0,
+      lossPct: 0,
+      rttMsP50: 10,
+      rttMsP95: 200,
+      rttFailed: 0,
+      serverCpuPct: 30,
+      botCpuPct: 60,
+      streamsMissing: 0,
+      freezes: 0,
+      udpReceiveBufferDrops: 0,
+    };
+    expect(brokenLimits(held, DEFAULT_STOP_RULE)).toEqual([]);
+    expect(brokenLimits({ ...held, lossPct: null }, DEFAULT_STOP_RULE)).toEqual([]);
+    expect(brokenLimits({ ...held, failedJoins: 1 }, DEFAULT_STOP_RULE)).toEqual(['1 failed join']);
+    expect(brokenLimits({ ...held, lossPct: 0.01 }, DEFAULT_STOP_RULE)).toEqual(['loss 0.01 % > 0 %']);
+    expect(brokenLimits({ ...held, lossPct: 0.5 }, { maxLossPct: 1, maxRttMsP95: 200 })).toEqual([]);
+    expect(brokenLimits({ ...held, rttMsP95: 200.1 }, DEFAULT_STOP_RULE)).toEqual(['round trip p95 200.1 ms > 200 ms']);
+    expect(brokenLimits({ ...held, rttFailed: 2 }, DEFAULT_STOP_RULE)).toEqual(['2 unanswered pings']);
+    expect(brokenLimits({ ...held, streamsMissing: 3, failedJoins: 2 }, DEFAULT_STOP_RULE)).toEqual([
+      '2 failed joins',
+      '3 streams not received',
+    ]);
+  });
 
   it("smoke: the same hearing on our server and on Janus, the same clients: every page reads the others' barcodes on both", async () => {
     const outcome = await peerScenario({ participants: 2, seconds: 4, lossLevels: [0], systems: ['ours', 'janus'] }, () => undefined);
@@ -268,4 +352,26 @@ describe('benchmark CLI', () => {
     }
     expect((outcome.summary as { cpuPerParticipantRatioVsJanus: number }).cpuPerParticipantRatioVsJanus).toBeGreaterThan(0);
   }, 180_000);
+});
+
+describe('the load-test tool against a deployment', () => {
+  const ctx = withServer();
+
+  it('says so before any load when the target does not answer or refuses the key, and creates nothing', async () => {
+    const o = { hearings: 1, participants: 3, bots: 2, browsers: 1, seconds: 1 };
+    // A port nobody listens on: taken, then let go.
+    const closed = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    await expect(hearingScenario({ ...o, target: `http://127.0.0.1:${closed}`, apiKey: 'k'.repeat(24) }, () => undefined)).rejects.toThrow(
+      new RegExp(`^--target http://127.0.0.1:${closed} does not answer: .*ECONNREFUSED`),
+    );
+    await expect(hearingScenario({ ...o, target: ctx.server.url, apiKey: 'wrong-key-0123456789abcdef' }, () => undefined)).rejects.toThrow(
+      /^--api-key is refused by http:\/\/127.0.0.1:\d+ \(401 /,
+    );
+    expect(ctx.server.hearings.list(10, 0)).toEqual([]);
+  });
 });

@@ -45,8 +45,16 @@ export interface ReceivedStats {
   frames: number;
   /** Video: gaps of more than FREEZE_MS between complete frames. */
   freezes: number;
+  /** Video: NACK messages this bot sent for the stream, and the packets they asked for again. */
+  nacks: number;
+  nackedPackets: number;
   /** One-way latency from the sending bot to this one (ms), when both are in this process; the last samples. */
   latencyMs: number[];
+}
+
+/** werift's RTCRtpReceiver, for its NACK requests (msc-node types it as the DOM's receiver). */
+interface NackSource {
+  onPacketLost: { subscribe(f: (nack: { lost: number[] }) => void): unknown };
 }
 
 export class BotError extends Error {
@@ -146,6 +154,13 @@ export class Bot {
     await Promise.all([...reply.producers, ...this.pending.splice(0)].map((p) => this.consume(p)));
   }
 
+  /** One signaling round trip (a `ping` answered by the server), ms. */
+  async ping(): Promise<number> {
+    const t = performance.now();
+    await this.request('ping', {});
+    return performance.now() - t;
+  }
+
   /** The state of the bot's send and receive transports ('new', 'connecting', 'connected', 'failed'…). */
   transports(): { send: string | null; recv: string | null } {
     return { send: this.sendTransport?.connectionState ?? null, recv: this.recvTransport?.connectionState ?? null };
@@ -163,6 +178,8 @@ export class Bot {
       jitterMs: Number(((c.jitter / c.clockRate) * 1000).toFixed(2)),
       frames: c.frames,
       freezes: c.freezes,
+      nacks: c.nacks,
+      nackedPackets: c.nackedPackets,
       latencyMs: [...c.latencyMs],
     }));
   }
@@ -277,6 +294,8 @@ export class Bot {
       jitterMs: 0,
       frames: 0,
       freezes: 0,
+      nacks: 0,
+      nackedPackets: 0,
       latencyMs: [],
       firstSeq: null,
       highest: 0,
@@ -288,6 +307,11 @@ export class Bot {
     };
     this.counters.set(p.producerId, c);
     (consumer.track as unknown as MediaStreamTrack).onReceiveRtp.subscribe((rtp: RtpPacket) => this.count(c, rtp));
+    // werift's receiver asks for lost video packets again (NACK): each request it sends, counted.
+    (consumer.rtpReceiver as unknown as NackSource | undefined)?.onPacketLost.subscribe((nack) => {
+      c.nacks++;
+      c.nackedPackets += nack.lost.length;
+    });
     await this.request('resumeConsumer', { consumerId: consumer.id });
   }
 

@@ -14,10 +14,15 @@ export interface BotReport {
   transports: { send: string | null; recv: string | null };
 }
 
-type ToRunner = { type: 'join'; id: number; url: string; token: string } | { type: 'report'; id: number } | { type: 'close'; id: number };
+type ToRunner =
+  | { type: 'join'; id: number; url: string; token: string }
+  | { type: 'report'; id: number }
+  | { type: 'ping'; id: number; times: number }
+  | { type: 'close'; id: number };
 type FromRunner =
   | { type: 'joined'; id: number; report: BotReport }
   | { type: 'report'; id: number; reports: BotReport[]; cpuSeconds: number }
+  | { type: 'pinged'; id: number; rttMs: number[]; failed: number }
   | { type: 'closed'; id: number };
 
 /** The parent's handle on a runner process. */
@@ -56,6 +61,12 @@ export class BotRunner {
   async report(): Promise<{ reports: BotReport[]; cpuSeconds: number }> {
     const m = (await this.ask({ type: 'report', id: 0 })) as Extract<FromRunner, { type: 'report' }>;
     return { reports: m.reports, cpuSeconds: m.cpuSeconds };
+  }
+
+  /** Signaling round trips of every joined bot, `times` each in a row (all bots at once), and the pings that failed. */
+  async ping(times: number): Promise<{ rttMs: number[]; failed: number }> {
+    const m = (await this.ask({ type: 'ping', id: 0, times })) as Extract<FromRunner, { type: 'pinged' }>;
+    return { rttMs: m.rttMs, failed: m.failed };
   }
 
   async close(): Promise<void> {
@@ -105,6 +116,20 @@ if (process.send && process.argv[1] === fileURLToPath(import.meta.url)) {
     } else if (m.type === 'report') {
       const u = process.cpuUsage();
       reply({ type: 'report', id: m.id, reports: bots.map(reportOf), cpuSeconds: (u.user + u.system) / 1e6 });
+    } else if (m.type === 'ping') {
+      const rttMs: number[] = [];
+      let failed = 0;
+      void Promise.all(
+        bots
+          .filter((b) => !b.error && b.joinMs !== null)
+          .map(async (b) => {
+            for (let i = 0; i < m.times; i++)
+              await b.bot.ping().then(
+                (ms) => rttMs.push(ms),
+                () => failed++,
+              );
+          }),
+      ).then(() => reply({ type: 'pinged', id: m.id, rttMs, failed }));
     } else {
       void Promise.all(bots.map((b) => b.bot.close())).then(() => {
         reply({ type: 'closed', id: m.id });

@@ -29,8 +29,18 @@ export interface HearingLoadOptions {
   seconds: number;
   /** Chromium processes the pages are spread over. */
   browsers: number;
-  /** Of each hearing's participants, how many are bots (the judge is always a browser page). */
+  /** Of each hearing's participants, how many are bots (the judge is a browser page). */
   bots?: number;
+  /**
+   * How many hearings have browser pages (the first ones; all unless given): the others are bots only,
+   * so that a capacity run measures the server, not a browser per hearing on the load machine.
+   */
+  pages?: number;
+  /** Ramp: one hearing more each step (holding `seconds` at each) up to `hearings`, until the stop rule. */
+  ramp?: boolean;
+  stop?: StopRule;
+  /** The local server transcribes (its configured engine); off otherwise. Not for a `--target`. */
+  transcription?: boolean;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -77,6 +87,55 @@ const serverPids = (server: HearingServer): number[] => {
   return [process.pid, ...server.plane.pool.workers.map((w) => w.worker.pid), ...(recorder ? [recorder, ...childPids(recorder)] : [])];
 };
 
+/**
+ * When a ramp stops: a step with a failed join, more loss than `maxLossPct` (bots' packets, by sequence
+ * numbers), or signaling round trips whose p95 (pages and bots, pinged at the end of the step's hold) is
+ * over `maxRttMsP95`.
+ */
+export interface StopRule {
+  maxLossPct: number;
+  maxRttMsP95: number;
+}
+
+/** The issue's rule: any loss, a p95 round trip over 200 ms, or a failed join. */
+export const DEFAULT_STOP_RULE: StopRule = { maxLossPct: 0, maxRttMsP95: 200 };
+
+/** What one step measured while its load was held. */
+export interface StepFigures {
+  hearings: number;
+  /** Participants present (pages and bots joined) at this step. */
+  participants: number;
+  /** Joins that failed in this step. */
+  failedJoins: number;
+  /** Bots' packets lost while held (% of those there were); null without bots. */
+  lossPct: number | null;
+  rttMsP50: number | null;
+  rttMsP95: number | null;
+  /** Pings that got no answer. */
+  rttFailed: number;
+  /** Of a core: the server's processes (null against a `--target`), and the bots' processes. */
+  serverCpuPct: number | null;
+  botCpuPct: number | null;
+  streamsMissing: number;
+  freezes: number;
+  udpReceiveBufferDrops: number;
+}
+
+/** The limits a step broke (none: it held). */
+export function brokenLimits(step: StepFigures, rule: StopRule): string[] {
+  const broken: string[] = [];
+  if (step.failedJoins > 0) broken.push(`${step.failedJoins} failed join${step.failedJoins > 1 ? 's' : ''}`);
+  if (step.lossPct !== null && step.lossPct > rule.maxLossPct) broken.push(`loss ${step.lossPct} % > ${rule.maxLossPct} %`);
+  if (step.rttFailed > 0) broken.push(`${step.rttFailed} unanswered ping${step.rttFailed > 1 ? 's' : ''}`);
+  else if (step.rttMsP95 !== null && step.rttMsP95 > rule.maxRttMsP95)
+    broken.push(`round trip p95 ${step.rttMsP95} ms > ${rule.maxRttMsP95} ms`);
+  if (step.streamsMissing > 0) broken.push(`${step.streamsMissing} stream${step.streamsMissing > 1 ? 's' : ''} not received`);
+  return broken;
+}
+
+/** Round trips pinged per page and per bot at the end of each step's hold. */
+const PINGS = 3;
+
 export async function hearingScenario(o: HearingLoadOptions, progress: Progress): Promise<ScenarioOutcome> {
   let server: HearingServer | undefined;
   let dataDir: string | undefined;
@@ -94,78 +153,142 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
       rtcMaxPort: 39999,
       apiKey: 'bench-api-key-0123456789',
       demo: false,
-      asrEngine: 'off',
+      asrEngine: o.transcription ? configFromEnv({}).asrEngine : 'off',
     });
     base = server.url;
     apiKey = server.secrets.apiKey;
   }
   if (!apiKey) throw new Error('--api-key (or HEARING_API_KEY) is needed with --target');
-  const browsers = await Promise.all(Array.from({ length: o.browsers }, () => launchChromium()));
-  const bots = o.bots ?? 0;
+  try {
+    // Before any load: the deployment answers and takes the key (a wrong one is a clear error, not a
+    // hundred failed joins).
+    await preflight(base, apiKey);
+  } catch (error) {
+    await server?.close();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  const rule = o.stop ?? DEFAULT_STOP_RULE;
+  const pages = Math.min(o.pages ?? o.hearings, o.hearings);
+  /** Bots of hearing `h`: all its participants once the hearings with pages are made. */
+  const botsIn = (h: number): number => (h < pages ? (o.bots ?? 0) : o.participants);
+  const bots = Array.from({ length: o.hearings }, (_, h) => botsIn(h)).reduce((a, b) => a + b, 0);
+  const browsers = await Promise.all(Array.from({ length: pages > 0 ? o.browsers : 0 }, () => launchChromium()));
   // Bots in processes of their own, a few to each (a werift bot is single-threaded JavaScript: one process
   // holding them all falls behind reading its sockets, and the kernel drops what it has no room for).
-  const runners = Array.from(
-    { length: bots ? Math.min(os.availableParallelism(), Math.ceil((bots * o.hearings) / BOTS_PER_PROCESS)) : 0 },
-    () => BotRunner.start(),
+  const runners = Array.from({ length: bots ? Math.min(os.availableParallelism(), Math.ceil(bots / BOTS_PER_PROCESS)) : 0 }, () =>
+    BotRunner.start(),
   );
   const botJoins: BotReport[] = [];
   const joined: Joined[] = [];
   const failures: string[] = [];
+  const steps: (StepFigures & { broken: string[] })[] = [];
+  let lastBots: ReturnType<typeof botStats> | null = null;
+  let lastReports: BotReport[] = [];
   try {
     const total = o.hearings * o.participants;
     let n = 0;
-    for (let h = 0; h < o.hearings; h++) {
+    let nextRunner = 0;
+    /** Creates hearing `h`, opens it and joins its participants together, as at the start of a session. */
+    const addHearing = async (h: number): Promise<number> => {
       const hearing = await rest(base, apiKey, 'POST', '/hearings', { caseNumber: `LOAD-${Date.now()}-${h}`, title: 'Load test hearing' });
       const links: string[] = [];
       const tokens: string[] = [];
+      const botsHere = botsIn(h);
       for (let p = 0; p < o.participants; p++) {
         const role = p === 0 ? 'judge' : p % 2 ? 'party' : 'lawyer';
         const created = await rest(base, apiKey, 'POST', `/hearings/${hearing.id}/participants`, {
-          name: `${p >= o.participants - bots ? 'bot ' : ''}${role} ${p}`,
+          name: `${p >= o.participants - botsHere ? 'bot ' : ''}${role} ${p}`,
           role,
         });
-        // The last `bots` participants are bots.
-        if (p >= o.participants - bots) tokens.push(created.token);
+        // The last `botsHere` participants are bots.
+        if (p >= o.participants - botsHere) tokens.push(created.token);
         else links.push(created.joinUrl);
       }
       await rest(base, apiKey, 'POST', `/hearings/${hearing.id}/transitions`, { to: 'waiting_room' });
       await rest(base, apiKey, 'POST', `/hearings/${hearing.id}/transitions`, { to: 'open' });
-      // Participants of a hearing join together, as they do at the start of a session.
       const [results, botResults] = await Promise.all([
         Promise.allSettled(
-          links.map((url) => join(browsers[n++ % browsers.length]!, url.replace(/^https?:\/\/[^/]+/, base!), o.participants > 1)),
+          links.map((url) => join(browsers[n++ % browsers.length]!, url.replace(/^https?:\/\/[^/]+/, base), o.participants > 1)),
         ),
-        Promise.all(tokens.map((token, i) => runners[(h * bots + i) % runners.length]!.join(base!, token))),
+        Promise.all(tokens.map(() => runners[nextRunner++ % runners.length]!).map((runner, i) => runner.join(base, tokens[i]!))),
       ]);
+      let failed = 0;
       for (const r of results) {
         if (r.status === 'fulfilled') joined.push(r.value);
-        else failures.push(String(r.reason).slice(0, 200));
+        else {
+          failed++;
+          failures.push(String(r.reason).slice(0, 200));
+        }
       }
       for (const b of botResults) {
         botJoins.push(b);
-        if (b.error) failures.push(`bot: ${b.error.code}: ${b.error.message}`.slice(0, 200));
+        if (b.error) {
+          failed++;
+          failures.push(`bot: ${b.error.code}: ${b.error.message}`.slice(0, 200));
+        }
       }
-      progress((h + 1) / (o.hearings + 1), `${joined.length}/${total} joined`);
+      return failed;
+    };
+    // A ramp adds one hearing a step; without one, every hearing joins in the one step.
+    const sizes = o.ramp ? Array.from({ length: o.hearings }, (_, i) => i + 1) : [o.hearings];
+    let hearings = 0;
+    for (const size of sizes) {
+      let failedJoins = 0;
+      for (; hearings < size; hearings++) failedJoins += await addHearing(hearings);
+      progress(hearings / (o.hearings + 1), `${joined.length + botJoins.filter((b) => !b.error).length}/${total} joined`);
+      const pids = server ? serverPids(server) : [];
+      const cpu0 = cpuSecondsOf(pids);
+      const botsBefore = runners.length ? await reportAll(runners) : undefined;
+      const udp0 = udpReceiveDrops();
+      const heldFrom = Date.now();
+      await sleep(o.seconds * 1000);
+      const heldSeconds = (Date.now() - heldFrom) / 1000;
+      const present = joined.length + botJoins.filter((b) => !b.error).length;
+      const serverCpuPct = server ? ((cpuSecondsOf(serverPids(server)) - cpu0) / heldSeconds) * 100 : null;
+      const botsNow = runners.length ? await reportAll(runners) : undefined;
+      const udpDrops = udpReceiveDrops() - udp0;
+      // Signaling under the held load: every page and every bot, a few round trips each.
+      const [pagePings, botPings] = await Promise.all([
+        Promise.all(joined.map((j) => pingPage(j.page))),
+        Promise.all(runners.map((r) => r.ping(PINGS))),
+      ]);
+      const rtts = [...pagePings.flatMap((p) => p.rttMs), ...botPings.flatMap((p) => p.rttMs)];
+      const bot =
+        botsNow && botsBefore
+          ? botStats(botsBefore.reports, botsNow.reports, o.participants, (botsNow.cpuSeconds - botsBefore.cpuSeconds) / heldSeconds)
+          : null;
+      lastBots = bot;
+      lastReports = botsNow?.reports ?? [];
+      const step: StepFigures = {
+        hearings,
+        participants: present,
+        failedJoins,
+        lossPct: bot ? bot.lossPct : null,
+        rttMsP50: rtts.length ? pct(rtts, 0.5) : null,
+        rttMsP95: rtts.length ? pct(rtts, 0.95) : null,
+        rttFailed: [...pagePings, ...botPings].reduce((k, p) => k + p.failed, 0),
+        serverCpuPct: serverCpuPct === null ? null : round(serverCpuPct),
+        botCpuPct: bot && botsNow && botsBefore ? round(((botsNow.cpuSeconds - botsBefore.cpuSeconds) / heldSeconds) * 100) : null,
+        streamsMissing: bot ? bot.streamsExpected - bot.streamsReceived : 0,
+        freezes: bot ? bot.freezes : 0,
+        udpReceiveBufferDrops: udpDrops,
+      };
+      const broken = brokenLimits(step, rule);
+      steps.push({ ...step, broken });
+      if (o.ramp && broken.length) break;
     }
-    const pids = server ? serverPids(server) : [];
-    const cpu0 = cpuSecondsOf(pids);
-    const botsBefore = runners.length ? await reportAll(runners) : undefined;
-    const udp0 = udpReceiveDrops();
-    const heldFrom = Date.now();
-    await sleep(o.seconds * 1000);
-    const heldSeconds = (Date.now() - heldFrom) / 1000;
-    const present = joined.length + botJoins.filter((b) => !b.error).length;
-    const cpuPerParticipant = server ? ((cpuSecondsOf(serverPids(server)) - cpu0) / heldSeconds / Math.max(1, present)) * 100 : null;
-    const botsNow = runners.length ? await reportAll(runners) : undefined;
-    const udpDrops = udpReceiveDrops() - udp0;
-    const botFigures =
-      botsNow && botsBefore
-        ? botStats(botsBefore.reports, botsNow.reports, o.participants, (botsNow.cpuSeconds - botsBefore.cpuSeconds) / heldSeconds)
-        : null;
     progress(1, 'done');
+    const last = steps.at(-1)!;
+    const held = o.ramp ? [...steps].reverse().find((s) => s.broken.length === 0) : undefined;
+    const cores = os.availableParallelism();
+    // What one server holds by its own CPU (the bots' left out): its cores over its share per hearing at
+    // the largest step that held (an estimate: the load that is measured is the step itself).
+    const perHearing = held?.serverCpuPct ? held.serverCpuPct / held.hearings : null;
     const summary = {
       target: o.target ?? 'local server started for this run',
-      hearings: o.hearings,
+      transcription: server ? !!o.transcription : null,
+      hearings: last.hearings,
       participantsPerHearing: o.participants,
       joined: joined.length,
       failures: failures.length,
@@ -193,29 +316,52 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
         joined.flatMap((j) => j.rttMs),
         0.95,
       ),
-      serverCpuPctPerParticipant: cpuPerParticipant === null ? null : round(cpuPerParticipant, 2),
-      bots: botFigures ? { ...botFigures, processes: runners.length, machineUdpReceiveBufferDrops: udpDrops } : null,
+      serverCpuPctPerParticipant: last.serverCpuPct === null ? null : round(last.serverCpuPct / Math.max(1, last.participants), 2),
+      bots: lastBots ? { ...lastBots, processes: runners.length, machineUdpReceiveBufferDrops: last.udpReceiveBufferDrops } : null,
+      stopRule: rule,
+      steps,
+      ramp: o.ramp
+        ? {
+            held: held ? { hearings: held.hearings, participants: held.participants } : null,
+            stoppedAt: last.broken.length ? { hearings: last.hearings, by: last.broken } : null,
+            serverCpuPctPerHearing: perHearing === null ? null : round(perHearing),
+            hearingsPerServerByCpu: perHearing ? round((cores * 100) / perHearing) : null,
+          }
+        : null,
     };
-    const missing = botFigures ? botFigures.streamsExpected - botFigures.streamsReceived : 0;
+    const missing = last.streamsMissing;
     return {
       summary,
       targets: [
         { name: 'failures', value: failures.length, target: '= 0', ok: failures.length === 0 },
-        ...(botFigures ? [{ name: 'botStreamsMissing', value: missing, target: '= 0', ok: missing === 0 }] : []),
+        ...(lastBots ? [{ name: 'botStreamsMissing', value: missing, target: '= 0', ok: missing === 0 }] : []),
       ],
       samples: {
         joins: joined.map((j) => ({ joinMs: j.joinMs, firstFrameMs: j.firstFrameMs, rttMs: j.rttMs })),
         failures,
-        bots: botsNow?.reports ?? [],
+        bots: lastReports,
       },
-      table: {
-        columns: ['figure', 'p50', 'p95'],
-        rows: [
-          ['join (ms)', summary.joinMsP50, summary.joinMsP95],
-          ['first remote frame (ms)', summary.firstFrameMsP50, summary.firstFrameMsP95],
-          ['signaling round trip (ms)', summary.signalingRttMsP50, summary.signalingRttMsP95],
-        ],
-      },
+      table: o.ramp
+        ? {
+            columns: ['hearings', 'present', 'loss %', 'RTT p95 (ms)', 'server CPU %', 'bots CPU %', 'broke'],
+            rows: steps.map((s) => [
+              s.hearings,
+              s.participants,
+              s.lossPct ?? '',
+              s.rttMsP95 ?? '',
+              s.serverCpuPct ?? '',
+              s.botCpuPct ?? '',
+              s.broken.join('; ') || 'held',
+            ]),
+          }
+        : {
+            columns: ['figure', 'p50', 'p95'],
+            rows: [
+              ['join (ms)', summary.joinMsP50, summary.joinMsP95],
+              ['first remote frame (ms)', summary.firstFrameMsP50, summary.firstFrameMsP95],
+              ['signaling round trip (ms)', summary.signalingRttMsP50, summary.signalingRttMsP95],
+            ],
+          },
       chart: {
         title: 'ms, p50',
         bars: [
@@ -231,6 +377,41 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
     await server?.close();
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The deployment answers its REST API and takes the key: else a clear error, before any load is sent. */
+async function preflight(base: string, apiKey: string): Promise<void> {
+  let r: Response;
+  try {
+    r = await fetch(`${base}/api/v1/hearings`, { headers: { authorization: `Bearer ${apiKey}` }, signal: AbortSignal.timeout(10_000) });
+  } catch (error) {
+    throw new Error(`--target ${base} does not answer: ${(error as Error).cause ?? (error as Error).message}`);
+  }
+  if (r.status === 401 || r.status === 403)
+    throw new Error(`--api-key is refused by ${base} (${r.status} ${(await r.text()).slice(0, 200)})`);
+  if (!r.ok) throw new Error(`--target ${base} is not a hearing server: GET /api/v1/hearings answered ${r.status}`);
+}
+
+/** A page's signaling round trips (its own `ping`), and the ones that got no answer in 5 s. */
+async function pingPage(page: Page): Promise<{ rttMs: number[]; failed: number }> {
+  return (await page
+    .evaluate(
+      `(async () => {
+      const rttMs = [];
+      let failed = 0;
+      for (let i = 0; i < ${PINGS}; i++) {
+        const t = performance.now();
+        try {
+          await Promise.race([window.hearingClient.request('ping', {}), new Promise((_, no) => setTimeout(() => no(new Error('timeout')), 5000))]);
+          rttMs.push(performance.now() - t);
+        } catch {
+          failed++;
+        }
+      }
+      return { rttMs, failed };
+    })()`,
+    )
+    .catch(() => ({ rttMs: [], failed: PINGS }))) as { rttMs: number[]; failed: number };
 }
 
 /** Bots per bot process (see runners above). */
@@ -265,7 +446,15 @@ function botStats(before: BotReport[], after: BotReport[], participants: number,
     r.received.map((s) => {
       const b = earlier.get(`${r.participantId}/${s.producerId}`);
       return b
-        ? { ...s, packets: s.packets - b.packets, lost: s.lost - b.lost, frames: s.frames - b.frames, freezes: s.freezes - b.freezes }
+        ? {
+            ...s,
+            packets: s.packets - b.packets,
+            lost: s.lost - b.lost,
+            frames: s.frames - b.frames,
+            freezes: s.freezes - b.freezes,
+            nacks: s.nacks - b.nacks,
+            nackedPackets: s.nackedPackets - b.nackedPackets,
+          }
         : s;
     }),
   );
@@ -285,6 +474,8 @@ function botStats(before: BotReport[], after: BotReport[], participants: number,
     lossPct: packets + lost ? round((100 * lost) / (packets + lost), 3) : 0,
     videoFrames: streams.filter((s) => s.kind === 'video').reduce((n, s) => n + s.frames, 0),
     freezes: streams.reduce((n, s) => n + s.freezes, 0),
+    nacksSent: streams.reduce((n, s) => n + s.nacks, 0),
+    packetsNacked: streams.reduce((n, s) => n + s.nackedPackets, 0),
     jitterMsP95: pct(
       streams.map((s) => s.jitterMs),
       0.95,

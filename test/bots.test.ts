@@ -82,6 +82,50 @@ describe('a load-test bot', () => {
     }
   });
 
+  it('counts what it lost and the NACKs it sent as the server sees them (its receive path dropping 10 %)', async () => {
+    const { server } = ctx;
+    const h = await createHearing(server, [
+      { name: 'Bot Judge', role: 'judge' },
+      { name: 'Bot Party', role: 'party' },
+    ]);
+    const [judge, party] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0]];
+    const sender = new Bot(server.url, judge.token);
+    const lossy = new Bot(server.url, party.token, { receiveLossPct: 10 });
+    try {
+      await sender.join();
+      await lossy.join();
+      const got = await until(
+        'the lossy bot receiving the judge for a while',
+        () => {
+          const r = lossy.received().filter((s) => s.participantId === judge.id);
+          const v = r.find((s) => s.kind === 'video');
+          const a = r.find((s) => s.kind === 'audio');
+          return v && a && a.packets >= 300 && v.nacks >= 5 ? { v, a } : undefined;
+        },
+        30_000,
+      );
+      // Sound is not asked for again (no NACK): about a tenth of it is lost.
+      const audioLoss = got.a.lost / (got.a.lost + got.a.packets);
+      expect(audioLoss, `audio lost ${got.a.lost} of ${got.a.lost + got.a.packets}`).toBeGreaterThan(0.04);
+      expect(audioLoss).toBeLessThan(0.2);
+      expect(got.a.nacks).toBe(0);
+      // Video: each loss asked for again; what the server was asked for is what the bot counted sending.
+      const consumer = server.plane.get(h.id)!.consumersOf(party.id).find((c) => c.kind === 'video')!;
+      const before = lossy.received().find((s) => s.producerId === consumer.producerId)!;
+      const serverNacks = (await consumer.getStats()).find((s) => s.type === 'outbound-rtp')!.nackCount;
+      const after = lossy.received().find((s) => s.producerId === consumer.producerId)!;
+      expect(before.nackedPackets).toBeGreaterThanOrEqual(before.nacks);
+      // NACKs in flight while the stats are read: the server's count lies between the bot's before and after.
+      expect(serverNacks, `server ${serverNacks}, bot ${before.nacks}…${after.nacks}`).toBeGreaterThanOrEqual(before.nacks - 2);
+      expect(serverNacks).toBeLessThanOrEqual(after.nacks);
+      // Repaired: less of the video is lost for good than of the sound.
+      expect(after.lost / (after.lost + after.packets)).toBeLessThan(audioLoss);
+    } finally {
+      await sender.close();
+      await lossy.close();
+    }
+  });
+
   it('whose token is refused reports the refusal’s code', async () => {
     const bot = new Bot(ctx.server.url, 'not-a-token');
     const error = await bot.join().catch((e: unknown) => e);

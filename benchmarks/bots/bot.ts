@@ -91,9 +91,14 @@ export class Bot {
   /** Packets this bot has sent, per kind. */
   readonly sent = { audio: 0, video: 0 };
 
+  /**
+   * `receiveLossPct`: the bot drops this share of the datagrams that reach its receive transport, before
+   * SRTP (werift's debug knob), so that its loss and NACK counts can be checked against the server's.
+   */
   constructor(
     private readonly url: string,
     private readonly token: string,
+    private readonly o: { receiveLossPct?: number } = {},
   ) {}
 
   /** Connects, joins, publishes the clips (unless `publish: false`) and consumes what is there and what comes. */
@@ -135,9 +140,11 @@ export class Bot {
       headerExtensions: { audio: [useSdesMid()], video: [useSdesMid(), useAbsSendTime()] },
     });
     await this.device.load({ routerRtpCapabilities: reply.routerRtpCapabilities });
-    this.recvTransport = this.device.createRecvTransport(
-      await this.request<types.TransportOptions>('createTransport', { direction: 'recv' }),
-    );
+    this.recvTransport = this.device.createRecvTransport({
+      ...(await this.request<types.TransportOptions>('createTransport', { direction: 'recv' })),
+      // werift 0.18 drops a datagram when `inboundPacketLoss / 100 < Math.random()`: the share it keeps.
+      ...(this.o.receiveLossPct ? { additionalSettings: { debug: { inboundPacketLoss: 100 - this.o.receiveLossPct } } } : {}),
+    });
     this.wire(this.recvTransport);
     if (o.publish !== false) {
       await this.publish();

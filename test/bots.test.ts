@@ -110,7 +110,10 @@ describe('a load-test bot', () => {
       expect(audioLoss).toBeLessThan(0.2);
       expect(got.a.nacks).toBe(0);
       // Video: each loss asked for again; what the server was asked for is what the bot counted sending.
-      const consumer = server.plane.get(h.id)!.consumersOf(party.id).find((c) => c.kind === 'video')!;
+      const consumer = server.plane
+        .get(h.id)!
+        .consumersOf(party.id)
+        .find((c) => c.kind === 'video')!;
       const before = lossy.received().find((s) => s.producerId === consumer.producerId)!;
       const serverNacks = (await consumer.getStats()).find((s) => s.type === 'outbound-rtp')!.nackCount;
       const after = lossy.received().find((s) => s.producerId === consumer.producerId)!;

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startServer, type HearingServer } from '../../server/app/server.ts';
 import { configFromEnv } from '../../server/app/config.ts';
-import { childPids, cpuSecondsOf, percentile } from '../lib/proc.ts';
+import { cpuSecondsOf, percentile, processTree } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import { rest } from '../lib/rest.ts';
 import { joinLink, launchChromium } from '../lib/chromium.ts';
@@ -81,10 +81,22 @@ async function join(browser: Browser, joinUrl: string, expectRemote: boolean): P
   return { page, joinMs, firstFrameMs, rttMs };
 }
 
-/** The server's own processes (this process, which hosts it, its media workers, the recorder and its ffmpegs), not the browsers. */
-const serverPids = (server: HearingServer): number[] => {
-  const recorder = server.recorder.processPid;
-  return [process.pid, ...server.plane.pool.workers.map((w) => w.worker.pid), ...(recorder ? [recorder, ...childPids(recorder)] : [])];
+/**
+ * The server's own processes: this process, which hosts it, and every process it started (media workers,
+ * the recorder and its ffmpegs, speech recognizers, the stream's encoder) — not the bots' processes nor
+ * the browsers, which this process started too.
+ */
+const serverPids = (runners: BotRunner[]): number[] => {
+  const load = new Set(runners.flatMap((r) => (r.pid ? processTree(r.pid) : [])));
+  return processTree(process.pid).filter((pid) => !load.has(pid) && !isBrowser(pid));
+};
+
+const isBrowser = (pid: number): boolean => {
+  try {
+    return /chrom|headless/i.test(fs.readFileSync(`/proc/${pid}/comm`, 'utf8'));
+  } catch {
+    return false; // gone meanwhile
+  }
 };
 
 /**
@@ -237,7 +249,7 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
       let failedJoins = 0;
       for (; hearings < size; hearings++) failedJoins += await addHearing(hearings);
       progress(hearings / (o.hearings + 1), `${joined.length + botJoins.filter((b) => !b.error).length}/${total} joined`);
-      const pids = server ? serverPids(server) : [];
+      const pids = server ? serverPids(runners) : [];
       const cpu0 = cpuSecondsOf(pids);
       const botsBefore = runners.length ? await reportAll(runners) : undefined;
       const udp0 = udpReceiveDrops();
@@ -245,7 +257,7 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
       await sleep(o.seconds * 1000);
       const heldSeconds = (Date.now() - heldFrom) / 1000;
       const present = joined.length + botJoins.filter((b) => !b.error).length;
-      const serverCpuPct = server ? ((cpuSecondsOf(serverPids(server)) - cpu0) / heldSeconds) * 100 : null;
+      const serverCpuPct = server ? ((cpuSecondsOf(serverPids(runners)) - cpu0) / heldSeconds) * 100 : null;
       const botsNow = runners.length ? await reportAll(runners) : undefined;
       const udpDrops = udpReceiveDrops() - udp0;
       // Signaling under the held load: every page and every bot, a few round trips each.
@@ -449,7 +461,8 @@ function botStats(before: BotReport[], after: BotReport[], participants: number,
         ? {
             ...s,
             packets: s.packets - b.packets,
-            lost: s.lost - b.lost,
+            // A late packet can fill a gap counted before the hold: that loss was not this hold's.
+            lost: Math.max(0, s.lost - b.lost),
             frames: s.frames - b.frames,
             freezes: s.freezes - b.freezes,
             nacks: s.nacks - b.nacks,

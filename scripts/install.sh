@@ -20,6 +20,8 @@ apt_pkgs=(
   nginx
   # the peer SFU of `npm run bench -- peer` (VideoRoom), with its own JavaScript client and the adapter it needs
   janus libjs-janus-gateway libjs-webrtc-adapter
+  # the SIP terminal the SIP gateway's tests dial from (test/sip-baresip.test.ts), with its H.264 camera
+  baresip-core baresip-ffmpeg
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do

@@ -85,6 +85,10 @@ const envSchema = z.object({
   // Behind a reverse proxy: Express's `trust proxy` (e.g. `loopback`, `1`, or addresses/CIDRs).
   HEARING_TRUST_PROXY: z.string().trim().min(1).max(500).optional(),
   // TURN: coturn run by the server, or an external one sharing its `static-auth-secret`.
+  // SIP terminals (server/sip/): off unless a port is given.
+  HEARING_SIP_PORT: port.optional(),
+  HEARING_SIP_HOST: z.string().trim().min(1).optional(),
+  HEARING_SIP_RTP_TIMEOUT_S: z.coerce.number().positive().max(600).default(30),
   HEARING_TURN: z.enum(['embedded']).optional(),
   HEARING_TURN_URLS: z.string().trim().min(1).optional(),
   HEARING_TURN_SECRET: z.string().optional(),
@@ -187,6 +191,12 @@ export interface Config {
   /** Express `trust proxy` (the client address and scheme come from the proxy's X-Forwarded-* headers). */
   trustProxy?: string;
   turn?: TurnConfig;
+  /**
+   * The SIP gateway (UDP and TCP on `port`, on `listenIp`): terminals dial `sip:<hearing code>@host:port`.
+   * `host`: the name or address terminals reach it at (default: the announced or listen IP). A call whose
+   * terminal sends no RTP for `rtpTimeoutMs` has vanished (no BYE) and is ended.
+   */
+  sip?: { port: number; host?: string; rtpTimeoutMs: number };
   demo: boolean;
   /** `HEARING_LANG`: the language of what the server renders for people (program labels, slates, captions). */
   lang: Language;
@@ -280,6 +290,9 @@ function base(e: Env): Omit<Config, 'tls' | 'turn'> {
     recordPortMax: e.HEARING_RECORD_PORT_MAX,
     authFailuresPerMinute: e.HEARING_AUTH_FAILURES_PER_MIN,
     reconnectGraceMs: e.HEARING_RECONNECT_GRACE_S * 1000,
+    ...(e.HEARING_SIP_PORT !== undefined
+      ? { sip: { port: e.HEARING_SIP_PORT, host: e.HEARING_SIP_HOST, rtpTimeoutMs: e.HEARING_SIP_RTP_TIMEOUT_S * 1000 } }
+      : {}),
     frameAncestors: e.HEARING_FRAME_ANCESTORS ?? (e.HEARING_DEMO === '1' ? "'self'" : ''),
     recordCheckpoint: { seconds: e.HEARING_RECORD_CHECKPOINT_S, lines: e.HEARING_RECORD_CHECKPOINT_LINES },
     facePortMin: e.HEARING_FACE_PORT_MIN,

@@ -12,6 +12,8 @@ import { Store } from '../store/store.ts';
 import { TokenIssuer } from '../http/auth.ts';
 import { HearingService, IdNumbers } from '../hearing/hearings.ts';
 import { apiRouter, errorHandler } from '../http/api.ts';
+import { SipAccounts } from '../sip/accounts.ts';
+import { SipGateway } from '../sip/gateway.ts';
 import { createMetrics } from '../http/metrics.ts';
 import { AuthFailureLimiter } from '../http/auth-limit.ts';
 import { securityHeaders } from '../http/headers.ts';
@@ -67,6 +69,8 @@ export interface HearingServer {
   tls?: TlsMaterial;
   /** The TURN server the server runs itself (HEARING_TURN=embedded). */
   coturn?: Coturn;
+  /** The SIP gateway (HEARING_SIP_PORT). */
+  sip?: SipGateway;
   lifecycle: HearingLifecycle;
   close(): Promise<void>;
 }
@@ -272,7 +276,12 @@ export async function startServer(config: Config): Promise<HearingServer> {
     '/api/v1',
     reviewRouter(hearings, (id) => recorder.dirOf(id), config.dataDir, secrets.apiKey),
   );
-  app.use('/api/v1', apiRouter(hearings, transcripts, evidence, signing, secrets.apiKey, config.lang));
+  // SIP terminals (HEARING_SIP_PORT): their accounts are issued over REST; the gateway starts with signaling.
+  let sipGateway: SipGateway | undefined;
+  const sipAccounts = config.sip
+    ? new SipAccounts(store, () => ({ host: sipGateway?.host ?? config.listenIp, port: sipGateway?.port ?? config.sip!.port }))
+    : undefined;
+  app.use('/api/v1', apiRouter(hearings, transcripts, evidence, signing, secrets.apiKey, config.lang, sipAccounts));
   app.get('/join', (_req, res) => {
     res.sendFile(path.join(clientDir, 'index.html'));
   });
@@ -313,6 +322,19 @@ export async function startServer(config: Config): Promise<HearingServer> {
     ice,
     reconnectGraceMs: config.reconnectGraceMs,
   });
+  if (config.sip)
+    sipGateway = await SipGateway.start({
+      port: config.sip.port,
+      listenIp: config.listenIp,
+      announcedIp: config.announcedIp,
+      host: config.sip.host,
+      rtpTimeoutMs: config.sip.rtpTimeoutMs,
+      store,
+      hearings,
+      plane,
+      signaling,
+      authLimiter,
+    });
   hearings.on('event', (e) => {
     // Listed for the judge as it arrives.
     if (e.action === 'evidence.added' && e.hearingId)
@@ -362,12 +384,14 @@ export async function startServer(config: Config): Promise<HearingServer> {
     http: server,
     ...(tlsMaterial ? { tls: tlsMaterial } : {}),
     ...(coturn ? { coturn } : {}),
+    ...(sipGateway ? { sip: sipGateway } : {}),
     lifecycle,
     async close() {
       if (closed) return;
       closed = true;
       // Every step runs even if one before it fails: a half-closed server must not leave processes behind.
       const steps: [string, () => unknown][] = [
+        ['sip', () => sipGateway?.close()],
         [
           'signaling',
           () => {

@@ -18,6 +18,7 @@ import type { EvidenceService } from '../evidence/evidence.ts';
 import { toHtml, toVtt } from '../transcript/export.ts';
 import type { TranscriptSigning } from '../transcript/signing.ts';
 import { openApiDocument } from './openapi.ts';
+import type { SipAccounts } from '../sip/accounts.ts';
 import { translator, type Language } from '../i18n/i18n.ts';
 
 const ACTOR = 'api';
@@ -30,6 +31,8 @@ export function apiRouter(
   signing: TranscriptSigning,
   apiKey: string,
   lang: Language,
+  /** SIP terminals' accounts (HEARING_SIP_PORT); without them `endpoint: "sip"` is refused. */
+  sip?: SipAccounts,
 ): express.Router {
   const router = express.Router();
   router.get('/openapi.json', (_req, res) => {
@@ -53,8 +56,11 @@ export function apiRouter(
   });
   router.post('/hearings/:id/participants', async (req, res) => {
     const hearingId = id(req);
-    const body = validate(addParticipantBody, req.body, 'body');
-    res.status(201).json(await hearings.addParticipant(hearingId, body, ACTOR));
+    const { endpoint, ...body } = validate(addParticipantBody, req.body, 'body');
+    if (endpoint === 'sip' && !sip) throw new AppError(409, 'sip_off', 'this server takes no SIP terminals (HEARING_SIP_PORT is not set)');
+    const added = await hearings.addParticipant(hearingId, body, ACTOR);
+    // A terminal's account: the number to dial, its digest user and PIN (given out this once).
+    res.status(201).json(endpoint === 'sip' ? { ...added, sip: sip!.issue(hearingId, added.id) } : added);
   });
   router.put('/hearings/:id/participants/:pid/represents', (req, res) => {
     const { represents } = validate(representsBody, req.body, 'body');

@@ -25,6 +25,8 @@ export const addParticipantBody = z.strictObject({
     .optional(),
   /** For a lawyer: the parties (participant ids of this hearing) they represent, the only ones they may consult. */
   represents: z.array(z.uuid()).max(20).optional(),
+  /** `sip`: the participant joins from a SIP terminal; the answer carries `sip: {uri, user, pin}`. */
+  endpoint: z.enum(['browser', 'sip']).optional(),
 });
 
 export const representsBody = z.strictObject({
@@ -92,6 +94,14 @@ export const participantCreatedResponse = participantResponse.extend({
   token: z.string().describe('JWT for signaling: hearing id, participant id, role, expiry'),
   expiresAt: z.iso.datetime(),
   joinUrl: z.url().describe('Opens the browser client for this participant'),
+  sip: z
+    .object({
+      uri: z.string().describe('What the terminal dials: sip:<hearing code>@<gateway>:<port>'),
+      user: z.string().describe('Digest user name'),
+      pin: z.string().describe('Digest password: given out once, not kept by the server'),
+    })
+    .optional()
+    .describe('With endpoint "sip": the terminal’s account'),
 });
 
 export const transcriptQuery = z.object({

@@ -150,6 +150,8 @@ function errorAck(error: unknown): { error: { code: string; message: string } } 
 export class Signaling {
   /** Live socket per participant: a second connection replaces the first. */
   private readonly sockets = new Map<string, HearingSocket>();
+  /** Participants in a hearing without a socket (SIP terminals): how to end their call. */
+  private readonly terminals = new Map<string, { hearingId: string; hangUp: (reason: string) => void }>();
   /** Record-line allowance per participant (see RECORDED). */
   private readonly budgets = new Allowances(LIMITS.recordBurst, LIMITS.recordPerSecond);
 
@@ -435,7 +437,7 @@ export class Signaling {
           participantId: p.id,
           name: p.name,
           role: p.role,
-          online: this.sockets.has(p.id),
+          online: this.sockets.has(p.id) || this.terminals.has(p.id),
           ...(waitsToBeCalled(p.role) ? { waiting: !this.calledIn.has(p.id) } : {}),
           ...(p.represents ? { represents: p.represents } : {}),
         })),
@@ -684,6 +686,38 @@ export class Signaling {
       timer.unref();
       this.away.set(participantId, { hearingId, since, timer });
     });
+  }
+
+  /**
+   * A terminal (a SIP call, server/sip/) is in the hearing: logged as a join and announced like a page's.
+   * `hangUp` ends its call (the hearing closes, the server stops).
+   */
+  terminalJoined(hearingId: string, participantId: string, detail: Record<string, unknown>, hangUp: (reason: string) => void): void {
+    const p = this.hearings.participant(hearingId, participantId);
+    this.terminals.set(participantId, { hearingId, hangUp });
+    this.hearings.log(hearingId, participantId, 'participant.joined', {
+      role: p.role,
+      rejoin: this.hearings.joinedBefore(hearingId, participantId),
+      ...detail,
+    });
+    this.io.to(channel(hearingId)).emit('participantJoined', { participantId, name: p.name, role: p.role, waiting: false });
+  }
+
+  /** A terminal's camera or microphone: announced to the hearing as a page's are. */
+  terminalProduced(hearingId: string, announcement: { producerId: string; participantId: string; kind: string; source: string }): void {
+    this.io.to(channel(hearingId)).emit('newProducer', announcement);
+  }
+
+  /** A terminal's call ended (hung up, timed out, refused later): it leaves the hearing. */
+  terminalLeft(hearingId: string, participantId: string, detail: Record<string, unknown>): void {
+    if (this.terminals.get(participantId)?.hearingId !== hearingId) return;
+    this.terminals.delete(participantId);
+    this.leave(hearingId, participantId, detail);
+  }
+
+  /** Whether a terminal is in a call for this participant. */
+  hasTerminal(participantId: string): boolean {
+    return this.terminals.has(participantId);
   }
 
   /** A participant leaves the hearing: their media go, the record and the others are told. */

@@ -141,4 +141,16 @@ export const MIGRATIONS: string[] = [
      party_id TEXT NOT NULL REFERENCES participants(id),
      PRIMARY KEY (lawyer_id, party_id)
    );`,
+  // SIP terminals: the number a hearing is dialled at, and each terminal participant's digest account
+  // (the PIN itself is given out once; only HA1 = MD5(user:realm:pin) is kept, which digest needs).
+  `CREATE TABLE hearing_sip (
+     hearing_id TEXT PRIMARY KEY REFERENCES hearings(id),
+     code TEXT NOT NULL UNIQUE
+   );
+   CREATE TABLE sip_accounts (
+     participant_id TEXT PRIMARY KEY REFERENCES participants(id),
+     hearing_id TEXT NOT NULL REFERENCES hearings(id),
+     user TEXT NOT NULL UNIQUE,
+     ha1 TEXT NOT NULL
+   );`,
 ];

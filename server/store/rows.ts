@@ -133,3 +133,11 @@ export interface AuditRow {
   action: string;
   detail: Record<string, unknown>;
 }
+
+/** A SIP terminal's digest account: HA1 = MD5(user:realm:pin), never the PIN. */
+export interface SipAccountRow {
+  participantId: string;
+  hearingId: string;
+  user: string;
+  ha1: string;
+}

@@ -13,6 +13,7 @@ import type {
   ParticipantRow,
   Protection,
   SignatureRow,
+  SipAccountRow,
   StreamSettings,
   TranscriptRow,
   TranscriptVersionRow,
@@ -356,5 +357,40 @@ export class Store {
 
   close(): void {
     this.db.close();
+  }
+
+  /** The number a hearing is dialled at, made (unique) by `make` the first time it is asked for. */
+  hearingSipCode(hearingId: string, make: () => string): string {
+    const row = this.db.prepare('SELECT code FROM hearing_sip WHERE hearing_id = ?').get(hearingId) as { code: string } | undefined;
+    if (row) return row.code;
+    for (;;) {
+      const code = make();
+      const taken = this.db.prepare('SELECT 1 FROM hearing_sip WHERE code = ?').get(code);
+      if (taken) continue;
+      this.db.prepare('INSERT INTO hearing_sip (hearing_id, code) VALUES (?, ?)').run(hearingId, code);
+      return code;
+    }
+  }
+
+  hearingBySipCode(code: string): string | undefined {
+    return (
+      this.db.prepare('SELECT hearing_id AS hearingId FROM hearing_sip WHERE code = ?').get(code) as { hearingId: string } | undefined
+    )?.hearingId;
+  }
+
+  insertSipAccount(a: SipAccountRow): void {
+    this.db
+      .prepare('INSERT INTO sip_accounts (participant_id, hearing_id, user, ha1) VALUES (@participantId, @hearingId, @user, @ha1)')
+      .run(a);
+  }
+
+  sipAccountByUser(user: string): SipAccountRow | undefined {
+    return this.db
+      .prepare('SELECT participant_id AS participantId, hearing_id AS hearingId, user, ha1 FROM sip_accounts WHERE user = ?')
+      .get(user) as SipAccountRow | undefined;
+  }
+
+  sipUserTaken(user: string): boolean {
+    return this.db.prepare('SELECT 1 FROM sip_accounts WHERE user = ?').get(user) !== undefined;
   }
 }

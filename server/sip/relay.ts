@@ -1,0 +1,94 @@
+// One medium of a SIP call, between the terminal and the hearing's mediasoup PlainTransport. mediasoup
+// 3.12 takes RTP on a plain transport only for an SSRC (or MID/RID) it was given, and terminals seldom
+// say theirs in SDP: the relay learns it from the first packet (and a new one if the terminal changes
+// it, e.g. after a hold), so that the producer can be made for it. It also latches onto the address the
+// terminal really sends from (a terminal behind NAT) and carries mediasoup's RTCP (key frame requests,
+// NACK) back to it. Packets are passed on unchanged.
+import dgram from 'node:dgram';
+import net from 'node:net';
+
+interface Endpoint {
+  address: string;
+  rtp: number;
+  rtcp: number;
+}
+
+/** RTCP packet types are 192–223 in the second byte (RFC 5761: how a muxed port tells them apart). */
+const isRtcp = (b: Buffer): boolean => b.length >= 2 && b[1]! >= 192 && b[1]! <= 223;
+
+export class MediaRelay {
+  /** Packets from the terminal (RTP and RTCP). */
+  packets = 0;
+  private ssrc: number | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly rtpSock: dgram.Socket,
+    private readonly rtcpSock: dgram.Socket | undefined,
+    private terminal: Endpoint,
+    private readonly sfu: Endpoint,
+    private readonly onSsrc: (ssrc: number) => void,
+  ) {
+    rtpSock.on('message', (m, from) => this.onMessage(m, from, 'rtp'));
+    rtcpSock?.on('message', (m, from) => this.onMessage(m, from, 'rtcp'));
+    // A send to a terminal that has gone (ICMP unreachable) must not take the server down.
+    for (const s of [rtpSock, rtcpSock]) s?.on('error', () => undefined);
+  }
+
+  /**
+   * Sockets on `ip` for the terminal (`mux`: RTP and RTCP on one port), passing packets to and from
+   * mediasoup's transport at `sfu`. `onSsrc` is called with the terminal's SSRC when it first sends, and
+   * again when it changes.
+   */
+  static async open(ip: string, terminal: Endpoint, sfu: Endpoint, mux: boolean, onSsrc: (ssrc: number) => void): Promise<MediaRelay> {
+    const bind = (): Promise<dgram.Socket> =>
+      new Promise((resolve, reject) => {
+        const s = dgram.createSocket(net.isIPv6(ip) ? 'udp6' : 'udp4');
+        s.once('error', reject);
+        s.bind(0, ip, () => resolve(s));
+      });
+    const rtp = await bind();
+    const rtcp = mux ? undefined : await bind();
+    return new MediaRelay(rtp, rtcp, terminal, sfu, onSsrc);
+  }
+
+  get rtpPort(): number {
+    return this.rtpSock.address().port;
+  }
+
+  get rtcpPort(): number | undefined {
+    return this.rtcpSock?.address().port;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.rtpSock.close();
+    this.rtcpSock?.close();
+  }
+
+  private onMessage(m: Buffer, from: dgram.RemoteInfo, socket: 'rtp' | 'rtcp'): void {
+    if (this.closed || m.length < 8) return;
+    const fromSfu = from.address === this.sfu.address && (from.port === this.sfu.rtp || from.port === this.sfu.rtcp);
+    const out = socket === 'rtp' ? this.rtpSock : this.rtcpSock!;
+    if (fromSfu) {
+      // mediasoup's RTCP for the terminal: to where the terminal sends from.
+      out.send(m, socket === 'rtp' ? this.terminal.rtp : this.terminal.rtcp, this.terminal.address);
+      return;
+    }
+    // From the terminal: only from the address its SDP named (a stranger's packets are not the terminal's).
+    if (from.address !== this.terminal.address) return;
+    this.packets++;
+    // Latching: its real port (NAT) is where mediasoup's RTCP goes back to.
+    if (socket === 'rtp') this.terminal = { ...this.terminal, rtp: from.port, ...(this.rtcpSock ? {} : { rtcp: from.port }) };
+    else this.terminal = { ...this.terminal, rtcp: from.port };
+    if (socket === 'rtp' && !isRtcp(m) && m.length >= 12) {
+      const ssrc = m.readUInt32BE(8);
+      if (ssrc !== this.ssrc) {
+        this.ssrc = ssrc;
+        this.onSsrc(ssrc);
+      }
+    }
+    out.send(m, socket === 'rtp' ? this.sfu.rtp : this.sfu.rtcp, this.sfu.address);
+  }
+}

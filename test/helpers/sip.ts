@@ -1,0 +1,190 @@
+// A SIP user agent for the tests (npm `sip`, the gateway's own stack, on a port of its own): it dials,
+// answers a challenge, acknowledges, hangs up, and answers the gateway's BYE.
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import sip, { type SipMessage, type Stack } from 'sip';
+import digest from 'sip/digest.js';
+
+const tag = (): string => randomBytes(6).toString('hex');
+
+export interface Dialled {
+  /** The final answer (after the challenge, when credentials were given). */
+  final: SipMessage;
+  /** Whether the first answer was a 401 challenge. */
+  challenged: boolean;
+  /** The first answer. */
+  first: SipMessage;
+}
+
+export class SipPhone {
+  private constructor(
+    private readonly stack: Stack,
+    readonly port: number,
+    /** BYEs the gateway sent this phone. */
+    readonly byes: SipMessage[],
+  ) {}
+
+  static async start(protocol: 'UDP' | 'TCP' = 'UDP'): Promise<SipPhone> {
+    const port = await freeUdpPort();
+    const byes: SipMessage[] = [];
+    // Another name than the gateway's: npm sip takes a request to its own host for one of its own flows.
+    const stack = sip.create(
+      { port, address: '127.0.0.1', publicAddress: 'localhost', udp: protocol === 'UDP', tcp: protocol === 'TCP' },
+      (rq) => {
+        if (rq.method === 'BYE') {
+          byes.push(rq);
+          stack.send(sip.makeResponse(rq, 200, 'OK'));
+        } else if (rq.method !== 'ACK') stack.send(sip.makeResponse(rq, 405, 'Method Not Allowed'));
+      },
+    );
+    return new SipPhone(stack, port, byes);
+  }
+
+  /** INVITE `uri` with `sdp`; a 401 is answered with `user`/`pin` when given. */
+  invite(
+    uri: string,
+    o: { user?: string; pin?: string; sdp: string; transport?: 'tcp'; headers?: Record<string, unknown> },
+  ): Promise<Dialled> {
+    const callId = tag();
+    const fromTag = tag();
+    const target = o.transport ? `${uri};transport=${o.transport}` : uri;
+    const request = (seq: number): SipMessage => ({
+      method: 'INVITE',
+      uri: target,
+      headers: {
+        via: [],
+        to: { uri, params: {} },
+        from: { uri: `sip:terminal@127.0.0.1:${this.port}`, params: { tag: fromTag } },
+        'call-id': callId,
+        cseq: { method: 'INVITE', seq },
+        contact: [{ uri: `sip:terminal@127.0.0.1:${this.port}`, params: {} }],
+        'content-type': 'application/sdp',
+        'max-forwards': 70,
+        ...o.headers,
+      },
+      content: o.sdp,
+    });
+    return new Promise((resolve) => {
+      let first: SipMessage | undefined;
+      const rq = request(1);
+      this.stack.send(rq, (rs) => {
+        if (rs.status! < 200) return;
+        first = rs;
+        if (rs.status === 401 && o.user !== undefined && o.pin !== undefined) {
+          const again = request(2);
+          digest.signRequest({}, again, rs, { user: o.user, password: o.pin });
+          this.stack.send(again, (rs2) => {
+            if (rs2.status! >= 200) resolve({ final: rs2, challenged: true, first: first! });
+          });
+        } else resolve({ final: rs, challenged: rs.status === 401, first: rs });
+      });
+    });
+  }
+
+  /** Acknowledges a 200 OK. */
+  ack(ok: SipMessage): void {
+    this.stack.send({
+      method: 'ACK',
+      uri: ok.headers.contact?.[0]?.uri ?? ok.headers.to.uri,
+      headers: {
+        via: [],
+        to: ok.headers.to,
+        from: ok.headers.from,
+        'call-id': ok.headers['call-id'],
+        cseq: { method: 'ACK', seq: ok.headers.cseq.seq },
+      },
+      content: '',
+    });
+  }
+
+  /** An in-dialog request after a 200 OK (BYE, a re-INVITE…), resolving with the final answer. */
+  request(ok: SipMessage, method: string, seq: number, content = ''): Promise<SipMessage> {
+    return new Promise((resolve) => {
+      this.stack.send(
+        {
+          method,
+          uri: ok.headers.contact?.[0]?.uri ?? ok.headers.to.uri,
+          headers: {
+            via: [],
+            to: ok.headers.to,
+            from: ok.headers.from,
+            'call-id': ok.headers['call-id'],
+            cseq: { method, seq },
+            ...(content ? { 'content-type': 'application/sdp' } : {}),
+          },
+          content,
+        },
+        (rs) => {
+          if (rs.status! >= 200) resolve(rs);
+        },
+      );
+    });
+  }
+
+  /** An out-of-dialog request (OPTIONS…). */
+  send(uri: string, method: string): Promise<SipMessage> {
+    return new Promise((resolve) => {
+      this.stack.send(
+        {
+          method,
+          uri,
+          headers: {
+            via: [],
+            to: { uri, params: {} },
+            from: { uri: `sip:terminal@127.0.0.1:${this.port}`, params: { tag: tag() } },
+            'call-id': tag(),
+            cseq: { method, seq: 1 },
+            'max-forwards': 70,
+          },
+          content: '',
+        },
+        (rs) => {
+          if (rs.status! >= 200) resolve(rs);
+        },
+      );
+    });
+  }
+
+  close(): void {
+    this.stack.destroy();
+  }
+}
+
+/** An SDP offer from 127.0.0.1: sound on `audioPort` with `audio` codecs, optionally H.264 video. */
+export function offer(o: { audioPort: number; audio: ('opus' | 'pcmu' | 'g722')[]; rtcpMux?: boolean; videoPort?: number }): string {
+  const pts = { opus: 111, pcmu: 0, g722: 9 } as const;
+  const maps = { opus: 'opus/48000/2', pcmu: 'PCMU/8000', g722: 'G722/8000' } as const;
+  const lines = [
+    'v=0',
+    `o=terminal ${Date.now()} 1 IN IP4 127.0.0.1`,
+    's=terminal',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    `m=audio ${o.audioPort} RTP/AVP ${o.audio.map((c) => pts[c]).join(' ')}`,
+    ...o.audio.map((c) => `a=rtpmap:${pts[c]} ${maps[c]}`),
+    ...(o.rtcpMux ? ['a=rtcp-mux'] : []),
+    'a=sendrecv',
+    ...(o.videoPort
+      ? [
+          `m=video ${o.videoPort} RTP/AVP 96 97`,
+          'a=rtpmap:96 H264/90000',
+          'a=fmtp:96 packetization-mode=0;profile-level-id=42e01f',
+          'a=rtpmap:97 H264/90000',
+          'a=fmtp:97 packetization-mode=1;profile-level-id=42e01f',
+          'a=sendrecv',
+        ]
+      : []),
+  ];
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+/** A free UDP port (let go before it is used). */
+export function freeUdpPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,276 @@
+// The SIP gateway (issue 17): a terminal dials a hearing with the account the court platform got over
+// REST. The far end here is npm `sip` in the test (a second stack on its own port) and ffmpeg sending the
+// terminal's sound; baresip in a network namespace is test/sip-baresip.test.ts.
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import sip from 'sip';
+import { api, openHearing, withServer } from './helpers/server.ts';
+import { freeUdpPort, offer, SipPhone } from './helpers/sip.ts';
+import { until } from './helpers/wait.ts';
+
+interface SipParticipant {
+  id: string;
+  sip: { uri: string; user: string; pin: string };
+}
+
+/** Opus sound (a tone) as RTP from `from` (the port the offer named) to `to`. */
+function toneFrom(from: number, to: number): ChildProcess {
+  return spawn(
+    'ffmpeg',
+    [
+      ...['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
+      ...['-c:a', 'libopus', '-b:a', '32k', '-payload_type', '111', '-ssrc', '4242', '-f', 'rtp'],
+      `rtp://127.0.0.1:${to}?localrtpport=${from}&localrtcpport=${from + 1}`,
+    ],
+    { stdio: 'ignore' },
+  );
+}
+
+const answeredPort = (sdp: string, kind: string): number => Number(new RegExp(`^m=${kind} (\\d+) `, 'm').exec(sdp)?.[1] ?? 0);
+
+describe('the SIP gateway', () => {
+  const ctx = withServer({ sip: { port: 0, rtpTimeoutMs: 4000 } });
+
+  async function hearingWithTerminal(): Promise<{ hearingId: string; judge: { id: string }; terminal: SipParticipant }> {
+    const h = await openHearing(ctx.server, [
+      { name: '王法官', role: 'judge' },
+      { name: '看守所终端', role: 'party', endpoint: 'sip' } as { name: string; role: string },
+    ]);
+    const [judge, terminal] = h.participants as unknown as [{ id: string }, SipParticipant];
+    return { hearingId: h.id, judge, terminal };
+  }
+
+  it('issues a terminal account over REST: the number to dial, a user and a PIN', async () => {
+    const { terminal } = await hearingWithTerminal();
+    expect(terminal.sip.uri).toMatch(new RegExp(`^sip:\\d{8}@127\\.0\\.0\\.1:${ctx.server.sip!.port}$`));
+    expect(terminal.sip.user).toMatch(/^\d{10}$/);
+    expect(terminal.sip.pin).toMatch(/^\d{6}$/);
+    // The PIN is not kept: only the digest hash.
+    const row = ctx.server.store.sipAccountByUser(terminal.sip.user)!;
+    expect(row.participantId).toBe(terminal.id);
+    expect(JSON.stringify(row)).not.toContain(terminal.sip.pin);
+  });
+
+  it('a terminal dials with its PIN: challenged, admitted, its sound in the hearing and the record; hanging up is leaving', async () => {
+    const { server } = ctx;
+    const { hearingId, terminal } = await hearingWithTerminal();
+    const phone = await SipPhone.start();
+    const rtpPort = await freeUdpPort();
+    let tone: ChildProcess | undefined;
+    try {
+      const call = await phone.invite(terminal.sip.uri, {
+        user: terminal.sip.user,
+        pin: terminal.sip.pin,
+        sdp: offer({ audioPort: rtpPort, audio: ['pcmu', 'opus'], rtcpMux: true }),
+      });
+      expect(call.challenged).toBe(true);
+      expect(call.first.headers['www-authenticate']?.[0]).toMatchObject({ scheme: 'Digest', realm: '"hearing"', qop: '"auth"' });
+      expect(call.final.status).toBe(200);
+      expect(call.final.headers.to.params.tag).toBeTruthy();
+      // The answer takes Opus (not the PCMU offered first), receive-only, on the gateway's port.
+      const answer = call.final.content;
+      expect(answer).toMatch(/^m=audio \d+ RTP\/AVP 111\r?$/m);
+      expect(answer).toMatch(/a=rtpmap:111 opus\/48000\/2/);
+      expect(answer).toMatch(/a=recvonly/);
+      phone.ack(call.final);
+      tone = toneFrom(rtpPort, answeredPort(answer, 'audio'));
+      // In the hearing: joined as a terminal, online, its microphone carrying sound.
+      await until(
+        'the terminal joined',
+        () => server.store.auditLog(hearingId).some((e) => e.action === 'participant.joined' && e.actor === terminal.id),
+        10_000,
+      );
+      const joined = server.store.auditLog(hearingId).find((e) => e.action === 'participant.joined' && e.actor === terminal.id)!;
+      expect(joined.detail).toMatchObject({ endpoint: 'sip', role: 'party', address: '127.0.0.1', media: ['audio/opus'] });
+      // Its microphone, made when the first packet showed the terminal's SSRC, carrying sound.
+      const mic = await until(
+        'its microphone',
+        () =>
+          server.plane
+            .get(hearingId)!
+            .producers()
+            .find((p) => p.participantId === terminal.id),
+        10_000,
+      );
+      expect(mic).toMatchObject({ kind: 'audio', source: 'mic' });
+      await until(
+        'its sound arriving',
+        async () => ((await server.sip!.callOf(terminal.id)?.producers[0]?.getStats())?.[0]?.packetCount ?? 0) > 100,
+        15_000,
+      );
+      // The recorder takes it like any microphone.
+      await until(
+        'the record has its track',
+        async () =>
+          ((await api(server)('GET', `/api/v1/hearings/${hearingId}/record`)).body.tracks ?? []).some(
+            (t: { participantId: string; kind: string }) => t.participantId === terminal.id && t.kind === 'audio',
+          ),
+        15_000,
+      );
+      // Hanging up is leaving.
+      const bye = await phone.request(call.final, 'BYE', 2);
+      expect(bye.status).toBe(200);
+      await until(
+        'the terminal left',
+        () => server.store.auditLog(hearingId).some((e) => e.action === 'participant.left' && e.actor === terminal.id),
+        10_000,
+      );
+      expect(
+        server.store.auditLog(hearingId).find((e) => e.action === 'participant.left' && e.actor === terminal.id)!.detail,
+      ).toMatchObject({ reason: 'hung up', endpoint: 'sip' });
+      expect(
+        server.plane
+          .get(hearingId)!
+          .producers()
+          .some((p) => p.participantId === terminal.id),
+      ).toBe(false);
+      // A BYE for a call that is over.
+      expect((await phone.request(call.final, 'BYE', 3)).status).toBe(481);
+    } finally {
+      tone?.kill('SIGKILL');
+      phone.close();
+    }
+  });
+
+  it('refuses a wrong PIN (403), an unknown hearing (404), an offer without a codec it takes (488); challenges without credentials', async () => {
+    const { terminal } = await hearingWithTerminal();
+    const phone = await SipPhone.start();
+    const rtpPort = await freeUdpPort();
+    try {
+      const sdp = offer({ audioPort: rtpPort, audio: ['opus'] });
+      const unchallenged = await phone.invite(terminal.sip.uri, { sdp });
+      expect(unchallenged.final.status).toBe(401);
+      const wrongPin = await phone.invite(terminal.sip.uri, {
+        user: terminal.sip.user,
+        pin: terminal.sip.pin === '000000' ? '111111' : '000000',
+        sdp,
+      });
+      expect([wrongPin.challenged, wrongPin.final.status]).toEqual([true, 403]);
+      // Another hearing's terminal cannot enter this one with its own PIN.
+      const other = await hearingWithTerminal();
+      const crossed = await phone.invite(terminal.sip.uri, { user: other.terminal.sip.user, pin: other.terminal.sip.pin, sdp });
+      expect(crossed.final.status).toBe(403);
+      const nowhere = terminal.sip.uri.replace(/sip:\d+@/, 'sip:99999999@');
+      expect((await phone.invite(nowhere, { user: terminal.sip.user, pin: terminal.sip.pin, sdp })).final.status).toBe(404);
+      const g711 = await phone.invite(terminal.sip.uri, {
+        user: terminal.sip.user,
+        pin: terminal.sip.pin,
+        sdp: offer({ audioPort: rtpPort, audio: ['pcmu', 'g722'] }),
+      });
+      expect(g711.final.status).toBe(488);
+      expect(ctx.server.sip!.callOf(terminal.id)).toBeUndefined();
+    } finally {
+      phone.close();
+    }
+  });
+
+  it('ends the call of a terminal that vanishes without BYE (no media): BYE sent, it leaves; the server stays up under 500 malformed messages', async () => {
+    const { server } = ctx;
+    const { hearingId, terminal } = await hearingWithTerminal();
+    const phone = await SipPhone.start();
+    try {
+      const call = await phone.invite(terminal.sip.uri, {
+        user: terminal.sip.user,
+        pin: terminal.sip.pin,
+        sdp: offer({ audioPort: await freeUdpPort(), audio: ['opus'] }),
+      });
+      expect(call.final.status).toBe(200);
+      phone.ack(call.final);
+      // No RTP ever comes: after the timeout (4 s here) the gateway hangs up.
+      await until('the gateway hanging up', () => phone.byes.length > 0, 15_000);
+      expect(phone.byes[0]!.headers['call-id']).toBe(call.final.headers['call-id']);
+      const left = server.store.auditLog(hearingId).find((e) => e.action === 'participant.left' && e.actor === terminal.id);
+      expect(left?.detail).toMatchObject({ reason: 'no media' });
+
+      // Malformed messages, over UDP and TCP: requests from the library's encoder with random fields, and
+      // raw garbage. Every parseable request gets an answer; nothing brings the gateway down.
+      const port = server.sip!.port;
+      const udp = dgram.createSocket('udp4');
+      await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+      const answers: string[] = [];
+      udp.on('message', (m) => answers.push(m.toString('latin1').split('\r\n')[0]!));
+      const tcp = net.connect(port, '127.0.0.1');
+      tcp.on('error', () => undefined);
+      await new Promise<void>((r) => tcp.once('connect', () => r()));
+      const methods = ['INVITE', 'BYE', 'ACK', 'CANCEL', 'OPTIONS', 'REGISTER', 'INFO', 'X'.repeat(20)];
+      const pick = <T>(list: T[]): T => list[Math.floor(Math.random() * list.length)]!;
+      const junk = (n: number): string =>
+        Array.from({ length: n }, () => String.fromCharCode(32 + Math.floor(Math.random() * 95))).join('');
+      let wellFormed = 0;
+      for (let i = 0; i < 500; i++) {
+        let text: string;
+        if (i % 5 === 4) text = junk(1 + Math.floor(Math.random() * 400));
+        else {
+          const method = pick(methods);
+          const m = {
+            method,
+            uri: pick([terminal.sip.uri, 'sip:99999999@127.0.0.1', `sip:${junk(5)}@127.0.0.1`]),
+            headers: {
+              via: [
+                {
+                  version: '2.0',
+                  protocol: 'UDP',
+                  host: '127.0.0.1',
+                  port: (udp.address() as net.AddressInfo).port,
+                  params: { branch: `z9hG4bK${i}` },
+                },
+              ],
+              to: { uri: terminal.sip.uri, params: Math.random() < 0.3 ? { tag: junk(4).replace(/\W/g, 'a') } : {} },
+              from: { uri: 'sip:fuzz@127.0.0.1', params: { tag: `f${i}` } },
+              'call-id': `fuzz-${i}-${junk(3).replace(/\W/g, 'b')}`,
+              cseq: { method, seq: Math.floor(Math.random() * 1e6) },
+              'content-type': pick(['application/sdp', 'text/plain', junk(8)]),
+              ...(Math.random() < 0.3
+                ? {
+                    authorization: [
+                      { scheme: 'Digest', realm: '"hearing"', username: `"${junk(6).replace(/"/g, '')}"`, nonce: '"x"', response: '"y"' },
+                    ],
+                  }
+                : {}),
+            },
+            content: pick(['', junk(200), offer({ audioPort: 40000, audio: ['opus'] }).slice(0, Math.floor(Math.random() * 200))]),
+          };
+          text = sip.stringify(m as never);
+          if (method !== 'ACK') wellFormed++;
+        }
+        if (i % 2) udp.send(Buffer.from(text, 'latin1'), port, '127.0.0.1');
+        else tcp.write(text);
+      }
+      await until('answers to the UDP requests', () => answers.length >= wellFormed / 2 - 20, 20_000);
+      expect(
+        answers.every((a) => /^SIP\/2\.0 [1-6]\d\d /.test(a)),
+        answers.filter((a) => !/^SIP\/2\.0 /.test(a)).join(' | '),
+      ).toBe(true);
+      udp.close();
+      tcp.destroy();
+      // Still up: an OPTIONS is answered, and a terminal still gets in.
+      expect((await phone.send(terminal.sip.uri, 'OPTIONS')).status).toBe(200);
+      const again = await phone.invite(terminal.sip.uri, {
+        user: terminal.sip.user,
+        pin: terminal.sip.pin,
+        sdp: offer({ audioPort: await freeUdpPort(), audio: ['opus'] }),
+      });
+      expect(again.final.status).toBe(200);
+      phone.ack(again.final);
+      expect((await phone.request(again.final, 'BYE', 2)).status).toBe(200);
+    } finally {
+      phone.close();
+    }
+  }, 90_000);
+});
+
+describe('a server without HEARING_SIP_PORT', () => {
+  const ctx = withServer();
+
+  it('refuses a terminal participant with a clear reason, and creates none', async () => {
+    const call = api(ctx.server);
+    const h = await call('POST', '/api/v1/hearings', { caseNumber: `SIP-${Date.now()}`, title: 'no SIP here' });
+    const refused = await call('POST', `/api/v1/hearings/${h.body.id}/participants`, { name: '终端', role: 'party', endpoint: 'sip' });
+    expect(refused).toMatchObject({ status: 409, body: { error: { code: 'sip_off' } } });
+    expect((await call('GET', `/api/v1/hearings/${h.body.id}`)).body.participants).toEqual([]);
+    const unknown = await call('POST', `/api/v1/hearings/${h.body.id}/participants`, { name: '终端', role: 'party', endpoint: 'h323' });
+    expect(unknown.status).toBe(400);
+  });
+});

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import sip from 'sip';
 import { api, openHearing, withServer } from './helpers/server.ts';
-import { freeUdpPort, offer, SipPhone } from './helpers/sip.ts';
+import { freeUdpPort, offer, SipPhone, type Dialled } from './helpers/sip.ts';
 import { until } from './helpers/wait.ts';
 
 interface SipParticipant {
@@ -29,6 +29,35 @@ function toneFrom(from: number, to: number): ChildProcess {
 }
 
 const answeredPort = (sdp: string, kind: string): number => Number(new RegExp(`^m=${kind} (\\d+) `, 'm').exec(sdp)?.[1] ?? 0);
+
+/** A phone that dials `terminal`'s hearing with its PIN and, once answered, acknowledges and sends its tone from the offered port. */
+async function dialWithTone(
+  terminal: SipParticipant,
+  o: Omit<Parameters<typeof offer>[0], 'audioPort'>,
+): Promise<{ phone: SipPhone; call: Dialled; stop: () => void }> {
+  const phone = await SipPhone.start();
+  let tone: ChildProcess | undefined;
+  const stop = (): void => {
+    tone?.kill('SIGKILL');
+    phone.close();
+  };
+  try {
+    const rtpPort = await freeUdpPort();
+    const call = await phone.invite(terminal.sip.uri, {
+      user: terminal.sip.user,
+      pin: terminal.sip.pin,
+      sdp: offer({ ...o, audioPort: rtpPort }),
+    });
+    if (call.final.status === 200) {
+      phone.ack(call.final);
+      tone = toneFrom(rtpPort, answeredPort(call.final.content, 'audio'));
+    }
+    return { phone, call, stop };
+  } catch (error) {
+    stop();
+    throw error;
+  }
+}
 
 describe('the SIP gateway', () => {
   const ctx = withServer({ sip: { port: 0, rtpTimeoutMs: 4000 } });
@@ -56,15 +85,8 @@ describe('the SIP gateway', () => {
   it('a terminal dials with its PIN: challenged, admitted, its sound in the hearing and the record; hanging up is leaving', async () => {
     const { server } = ctx;
     const { hearingId, terminal } = await hearingWithTerminal();
-    const phone = await SipPhone.start();
-    const rtpPort = await freeUdpPort();
-    let tone: ChildProcess | undefined;
+    const { phone, call, stop } = await dialWithTone(terminal, { audio: ['pcmu', 'opus'], rtcpMux: true });
     try {
-      const call = await phone.invite(terminal.sip.uri, {
-        user: terminal.sip.user,
-        pin: terminal.sip.pin,
-        sdp: offer({ audioPort: rtpPort, audio: ['pcmu', 'opus'], rtcpMux: true }),
-      });
       expect(call.challenged).toBe(true);
       expect(call.first.headers['www-authenticate']?.[0]).toMatchObject({ scheme: 'Digest', realm: '"hearing"', qop: '"auth"' });
       expect(call.final.status).toBe(200);
@@ -74,8 +96,6 @@ describe('the SIP gateway', () => {
       expect(answer).toMatch(/^m=audio \d+ RTP\/AVP 111\r?$/m);
       expect(answer).toMatch(/a=rtpmap:111 opus\/48000\/2/);
       expect(answer).toMatch(/a=recvonly/);
-      phone.ack(call.final);
-      tone = toneFrom(rtpPort, answeredPort(answer, 'audio'));
       // In the hearing: joined as a terminal, online, its microphone carrying sound.
       await until(
         'the terminal joined',
@@ -129,8 +149,30 @@ describe('the SIP gateway', () => {
       // A BYE for a call that is over.
       expect((await phone.request(call.final, 'BYE', 3)).status).toBe(481);
     } finally {
-      tone?.kill('SIGKILL');
-      phone.close();
+      stop();
+    }
+  });
+
+  it('takes the sound of a terminal behind NAT: its offer names a private address, its packets come from where its call came from', async () => {
+    const { server } = ctx;
+    const { hearingId, terminal } = await hearingWithTerminal();
+    const { phone, call, stop } = await dialWithTone(terminal, { audio: ['opus'], rtcpMux: true, address: '192.168.1.20' });
+    try {
+      expect(call.final.status).toBe(200);
+      await until(
+        'its sound arriving from the address its call came from',
+        async () => ((await server.sip!.callOf(terminal.id)?.producers[0]?.getStats())?.[0]?.packetCount ?? 0) > 50,
+        15_000,
+      );
+      expect(
+        server.plane
+          .get(hearingId)!
+          .producers()
+          .find((p) => p.participantId === terminal.id),
+      ).toMatchObject({ kind: 'audio' });
+      expect((await phone.request(call.final, 'BYE', 2)).status).toBe(200);
+    } finally {
+      stop();
     }
   });
 

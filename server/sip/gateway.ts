@@ -244,7 +244,7 @@ export class SipGateway {
         let chain = Promise.resolve();
         const relay = await MediaRelay.open(
           this.o.listenIp,
-          { address: t.address, rtp: t.port, rtcp: t.rtcpMux ? t.port : t.rtcpPort },
+          { address: t.address, rtp: t.port, rtcp: t.rtcpMux ? t.port : t.rtcpPort, signalledFrom: remote.address },
           {
             address: transport.tuple.localIp,
             rtp: transport.tuple.localPort,

@@ -26,6 +26,7 @@ export class MediaRelay {
     private readonly rtpSock: dgram.Socket,
     private readonly rtcpSock: dgram.Socket | undefined,
     private terminal: Endpoint,
+    private readonly allowed: ReadonlySet<string>,
     private readonly sfu: Endpoint,
     private readonly onSsrc: (ssrc: number) => void,
   ) {
@@ -36,11 +37,18 @@ export class MediaRelay {
   }
 
   /**
-   * Sockets on `ip` for the terminal (`mux`: RTP and RTCP on one port), passing packets to and from
+   * Sockets on `ip` for the terminal (`mux`: RTP and RTCP on one port; `signalledFrom`: the address its
+   * SIP came from), passing packets to and from
    * mediasoup's transport at `sfu`. `onSsrc` is called with the terminal's SSRC when it first sends, and
    * again when it changes.
    */
-  static async open(ip: string, terminal: Endpoint, sfu: Endpoint, mux: boolean, onSsrc: (ssrc: number) => void): Promise<MediaRelay> {
+  static async open(
+    ip: string,
+    terminal: Endpoint & { signalledFrom: string },
+    sfu: Endpoint,
+    mux: boolean,
+    onSsrc: (ssrc: number) => void,
+  ): Promise<MediaRelay> {
     const bind = (): Promise<dgram.Socket> =>
       new Promise((resolve, reject) => {
         const s = dgram.createSocket(net.isIPv6(ip) ? 'udp6' : 'udp4');
@@ -49,7 +57,8 @@ export class MediaRelay {
       });
     const rtp = await bind();
     const rtcp = mux ? undefined : await bind();
-    return new MediaRelay(rtp, rtcp, terminal, sfu, onSsrc);
+    const { signalledFrom, ...endpoint } = terminal;
+    return new MediaRelay(rtp, rtcp, endpoint, new Set([endpoint.address, signalledFrom]), sfu, onSsrc);
   }
 
   get rtpPort(): number {
@@ -76,12 +85,13 @@ export class MediaRelay {
       out.send(m, socket === 'rtp' ? this.terminal.rtp : this.terminal.rtcp, this.terminal.address);
       return;
     }
-    // From the terminal: only from the address its SDP named (a stranger's packets are not the terminal's).
-    if (from.address !== this.terminal.address) return;
+    // From the terminal: only from the address its SDP named, or the one its call came from (behind NAT,
+    // the SDP names a private address). A stranger's packets are not the terminal's.
+    if (!this.allowed.has(from.address)) return;
     this.packets++;
-    // Latching: its real port (NAT) is where mediasoup's RTCP goes back to.
-    if (socket === 'rtp') this.terminal = { ...this.terminal, rtp: from.port, ...(this.rtcpSock ? {} : { rtcp: from.port }) };
-    else this.terminal = { ...this.terminal, rtcp: from.port };
+    // Latching: where it really sends from (NAT) is where mediasoup's RTCP goes back to.
+    if (socket === 'rtp') this.terminal = { address: from.address, rtp: from.port, rtcp: this.rtcpSock ? this.terminal.rtcp : from.port };
+    else this.terminal = { ...this.terminal, address: from.address, rtcp: from.port };
     if (socket === 'rtp' && !isRtcp(m) && m.length >= 12) {
       const ssrc = m.readUInt32BE(8);
       if (ssrc !== this.ssrc) {

@@ -83,41 +83,15 @@ export class SipPhone {
 
   /** Acknowledges a 200 OK. */
   ack(ok: SipMessage): void {
-    this.stack.send({
-      method: 'ACK',
-      uri: ok.headers.contact?.[0]?.uri ?? ok.headers.to.uri,
-      headers: {
-        via: [],
-        to: ok.headers.to,
-        from: ok.headers.from,
-        'call-id': ok.headers['call-id'],
-        cseq: { method: 'ACK', seq: ok.headers.cseq.seq },
-      },
-      content: '',
-    });
+    this.stack.send(inDialog(ok, 'ACK', ok.headers.cseq.seq));
   }
 
   /** An in-dialog request after a 200 OK (BYE, a re-INVITE…), resolving with the final answer. */
   request(ok: SipMessage, method: string, seq: number, content = ''): Promise<SipMessage> {
     return new Promise((resolve) => {
-      this.stack.send(
-        {
-          method,
-          uri: ok.headers.contact?.[0]?.uri ?? ok.headers.to.uri,
-          headers: {
-            via: [],
-            to: ok.headers.to,
-            from: ok.headers.from,
-            'call-id': ok.headers['call-id'],
-            cseq: { method, seq },
-            ...(content ? { 'content-type': 'application/sdp' } : {}),
-          },
-          content,
-        },
-        (rs) => {
-          if (rs.status! >= 200) resolve(rs);
-        },
-      );
+      this.stack.send(inDialog(ok, method, seq, content), (rs) => {
+        if (rs.status! >= 200) resolve(rs);
+      });
     });
   }
 
@@ -150,15 +124,40 @@ export class SipPhone {
   }
 }
 
-/** An SDP offer from 127.0.0.1: sound on `audioPort` with `audio` codecs, optionally H.264 video. */
-export function offer(o: { audioPort: number; audio: ('opus' | 'pcmu' | 'g722')[]; rtcpMux?: boolean; videoPort?: number }): string {
+/** A request in the dialog a 200 OK made. */
+function inDialog(ok: SipMessage, method: string, seq: number, content = ''): SipMessage {
+  return {
+    method,
+    uri: ok.headers.contact?.[0]?.uri ?? ok.headers.to.uri,
+    headers: {
+      via: [],
+      to: ok.headers.to,
+      from: ok.headers.from,
+      'call-id': ok.headers['call-id'],
+      cseq: { method, seq },
+      ...(content ? { 'content-type': 'application/sdp' } : {}),
+    },
+    content,
+  };
+}
+
+/** An SDP offer (from 127.0.0.1 unless `address`): sound on `audioPort` with `audio` codecs, optionally H.264 video. */
+export function offer(o: {
+  audioPort: number;
+  audio: ('opus' | 'pcmu' | 'g722')[];
+  rtcpMux?: boolean;
+  videoPort?: number;
+  /** The address the offer names (a terminal behind NAT names its private one). */
+  address?: string;
+}): string {
+  const address = o.address ?? '127.0.0.1';
   const pts = { opus: 111, pcmu: 0, g722: 9 } as const;
   const maps = { opus: 'opus/48000/2', pcmu: 'PCMU/8000', g722: 'G722/8000' } as const;
   const lines = [
     'v=0',
-    `o=terminal ${Date.now()} 1 IN IP4 127.0.0.1`,
+    `o=terminal ${Date.now()} 1 IN IP4 ${address}`,
     's=terminal',
-    'c=IN IP4 127.0.0.1',
+    `c=IN IP4 ${address}`,
     't=0 0',
     `m=audio ${o.audioPort} RTP/AVP ${o.audio.map((c) => pts[c]).join(' ')}`,
     ...o.audio.map((c) => `a=rtpmap:${pts[c]} ${maps[c]}`),

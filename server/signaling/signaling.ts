@@ -150,8 +150,8 @@ function errorAck(error: unknown): { error: { code: string; message: string } } 
 export class Signaling {
   /** Live socket per participant: a second connection replaces the first. */
   private readonly sockets = new Map<string, HearingSocket>();
-  /** Participants in a hearing without a socket (SIP terminals): how to end their call. */
-  private readonly terminals = new Map<string, { hearingId: string; hangUp: (reason: string) => void }>();
+  /** Participants in a hearing without a socket (SIP terminals), with their hearing. */
+  private readonly terminals = new Map<string, string>();
   /** Record-line allowance per participant (see RECORDED). */
   private readonly budgets = new Allowances(LIMITS.recordBurst, LIMITS.recordPerSecond);
 
@@ -688,13 +688,10 @@ export class Signaling {
     });
   }
 
-  /**
-   * A terminal (a SIP call, server/sip/) is in the hearing: logged as a join and announced like a page's.
-   * `hangUp` ends its call (the hearing closes, the server stops).
-   */
-  terminalJoined(hearingId: string, participantId: string, detail: Record<string, unknown>, hangUp: (reason: string) => void): void {
+  /** A terminal (a SIP call, server/sip/) is in the hearing: logged as a join and announced like a page's. */
+  terminalJoined(hearingId: string, participantId: string, detail: Record<string, unknown>): void {
     const p = this.hearings.participant(hearingId, participantId);
-    this.terminals.set(participantId, { hearingId, hangUp });
+    this.terminals.set(participantId, hearingId);
     this.hearings.log(hearingId, participantId, 'participant.joined', {
       role: p.role,
       rejoin: this.hearings.joinedBefore(hearingId, participantId),
@@ -710,14 +707,9 @@ export class Signaling {
 
   /** A terminal's call ended (hung up, timed out, refused later): it leaves the hearing. */
   terminalLeft(hearingId: string, participantId: string, detail: Record<string, unknown>): void {
-    if (this.terminals.get(participantId)?.hearingId !== hearingId) return;
+    if (this.terminals.get(participantId) !== hearingId) return;
     this.terminals.delete(participantId);
     this.leave(hearingId, participantId, detail);
-  }
-
-  /** Whether a terminal is in a call for this participant. */
-  hasTerminal(participantId: string): boolean {
-    return this.terminals.has(participantId);
   }
 
   /** A participant leaves the hearing: their media go, the record and the others are told. */

@@ -265,12 +265,12 @@ export class SipGateway {
       // Ended while its media were being set up (the terminal called again meanwhile).
       if (call.ended) return this.reply(rq, 487, 'Request Terminated');
       call.answer = answerFor(offer, { address: this.o.announcedIp ?? this.o.listenIp, ports, sessionId: String(Date.now()), version: 1 });
-      this.o.signaling.terminalJoined(
-        hearingId,
-        participantId,
-        { endpoint: 'sip', address: remote.address, protocol: remote.protocol, media: offer.taken.map((t) => t.mimeType) },
-        (reason) => this.end(call, reason, true),
-      );
+      this.o.signaling.terminalJoined(hearingId, participantId, {
+        endpoint: 'sip',
+        address: remote.address,
+        protocol: remote.protocol,
+        media: offer.taken.map((t) => t.mimeType),
+      });
       this.sendOk(rq, call);
       this.watch(call);
     } catch (error) {

@@ -1,9 +1,15 @@
 // Load-test bots (benchmarks/bots/): a participant without a browser, over real WebRTC transports.
 import { describe, expect, it } from 'vitest';
-import { Bot, BotError } from '../benchmarks/bots/bot.ts';
+import { Bot, BotError, type ReceivedStats } from '../benchmarks/bots/bot.ts';
 import { createHearing } from './helpers/server.ts';
 import { openJoin, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
 import { until } from './helpers/wait.ts';
+
+/** What `bot` receives from one participant: their camera (`v`) and microphone (`a`), once each arrives. */
+function streamsFrom(bot: Bot, participantId: string): { v?: ReceivedStats; a?: ReceivedStats } {
+  const r = bot.received().filter((s) => s.participantId === participantId);
+  return { v: r.find((s) => s.kind === 'video'), a: r.find((s) => s.kind === 'audio') };
+}
 
 describe('a load-test bot', () => {
   const ctx = withServerAndBrowser();
@@ -27,9 +33,7 @@ describe('a load-test bot', () => {
       const fromJudge = await until(
         'the bot receiving the judge',
         () => {
-          const r = bot.received().filter((s) => s.participantId === judge.id);
-          const v = r.find((s) => s.kind === 'video');
-          const a = r.find((s) => s.kind === 'audio');
+          const { v, a } = streamsFrom(bot, judge.id);
           return v && a && v.frames >= 30 && a.packets >= 100 ? { v, a } : undefined;
         },
         30_000,
@@ -97,9 +101,7 @@ describe('a load-test bot', () => {
       const got = await until(
         'the lossy bot receiving the judge for a while',
         () => {
-          const r = lossy.received().filter((s) => s.participantId === judge.id);
-          const v = r.find((s) => s.kind === 'video');
-          const a = r.find((s) => s.kind === 'audio');
+          const { v, a } = streamsFrom(lossy, judge.id);
           return v && a && a.packets >= 300 && v.nacks >= 5 ? { v, a } : undefined;
         },
         30_000,

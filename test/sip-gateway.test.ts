@@ -43,11 +43,7 @@ async function dialWithTone(
   };
   try {
     const rtpPort = await freeUdpPort();
-    const call = await phone.invite(terminal.sip.uri, {
-      user: terminal.sip.user,
-      pin: terminal.sip.pin,
-      sdp: offer({ ...o, audioPort: rtpPort }),
-    });
+    const call = await phone.dial(terminal.sip, offer({ ...o, audioPort: rtpPort }));
     if (call.final.status === 200) {
       phone.ack(call.final);
       tone = toneFrom(rtpPort, answeredPort(call.final.content, 'audio'));
@@ -184,23 +180,15 @@ describe('the SIP gateway', () => {
       const sdp = offer({ audioPort: rtpPort, audio: ['opus'] });
       const unchallenged = await phone.invite(terminal.sip.uri, { sdp });
       expect(unchallenged.final.status).toBe(401);
-      const wrongPin = await phone.invite(terminal.sip.uri, {
-        user: terminal.sip.user,
-        pin: terminal.sip.pin === '000000' ? '111111' : '000000',
-        sdp,
-      });
+      const wrongPin = await phone.dial({ ...terminal.sip, pin: terminal.sip.pin === '000000' ? '111111' : '000000' }, sdp);
       expect([wrongPin.challenged, wrongPin.final.status]).toEqual([true, 403]);
       // Another hearing's terminal cannot enter this one with its own PIN.
       const other = await hearingWithTerminal();
-      const crossed = await phone.invite(terminal.sip.uri, { user: other.terminal.sip.user, pin: other.terminal.sip.pin, sdp });
+      const crossed = await phone.dial({ ...other.terminal.sip, uri: terminal.sip.uri }, sdp);
       expect(crossed.final.status).toBe(403);
       const nowhere = terminal.sip.uri.replace(/sip:\d+@/, 'sip:99999999@');
-      expect((await phone.invite(nowhere, { user: terminal.sip.user, pin: terminal.sip.pin, sdp })).final.status).toBe(404);
-      const g711 = await phone.invite(terminal.sip.uri, {
-        user: terminal.sip.user,
-        pin: terminal.sip.pin,
-        sdp: offer({ audioPort: rtpPort, audio: ['pcmu', 'g722'] }),
-      });
+      expect((await phone.dial({ ...terminal.sip, uri: nowhere }, sdp)).final.status).toBe(404);
+      const g711 = await phone.dial(terminal.sip, offer({ audioPort: rtpPort, audio: ['pcmu', 'g722'] }));
       expect(g711.final.status).toBe(488);
       expect(ctx.server.sip!.callOf(terminal.id)).toBeUndefined();
     } finally {
@@ -213,11 +201,7 @@ describe('the SIP gateway', () => {
     const { hearingId, terminal } = await hearingWithTerminal();
     const phone = await SipPhone.start();
     try {
-      const call = await phone.invite(terminal.sip.uri, {
-        user: terminal.sip.user,
-        pin: terminal.sip.pin,
-        sdp: offer({ audioPort: await freeUdpPort(), audio: ['opus'] }),
-      });
+      const call = await phone.dial(terminal.sip, offer({ audioPort: await freeUdpPort(), audio: ['opus'] }));
       expect(call.final.status).toBe(200);
       phone.ack(call.final);
       // No RTP ever comes: after the timeout (4 s here) the gateway hangs up.
@@ -289,11 +273,7 @@ describe('the SIP gateway', () => {
       tcp.destroy();
       // Still up: an OPTIONS is answered, and a terminal still gets in.
       expect((await phone.send(terminal.sip.uri, 'OPTIONS')).status).toBe(200);
-      const again = await phone.invite(terminal.sip.uri, {
-        user: terminal.sip.user,
-        pin: terminal.sip.pin,
-        sdp: offer({ audioPort: await freeUdpPort(), audio: ['opus'] }),
-      });
+      const again = await phone.dial(terminal.sip, offer({ audioPort: await freeUdpPort(), audio: ['opus'] }));
       expect(again.final.status).toBe(200);
       phone.ack(again.final);
       expect((await phone.request(again.final, 'BYE', 2)).status).toBe(200);

@@ -81,6 +81,11 @@ export class SipPhone {
     });
   }
 
+  /** Dials a terminal account's hearing with its user and PIN. */
+  dial(account: { uri: string; user: string; pin: string }, sdp: string): Promise<Dialled> {
+    return this.invite(account.uri, { user: account.user, pin: account.pin, sdp });
+  }
+
   /** Acknowledges a 200 OK. */
   ack(ok: SipMessage): void {
     this.stack.send(inDialog(ok, 'ACK', ok.headers.cseq.seq));

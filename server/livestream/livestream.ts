@@ -38,6 +38,8 @@ interface HearingStream {
   state: StreamState;
   publisher: LivePublisher;
   run: ProgramRun | null;
+  /** Runs replaced by `run` that still publish until it has its first segment (make-before-break). */
+  retiring: Set<ProgramRun>;
   runId: number;
   /** Paused by the hearing's adjournment (resumes with it), not by a person. */
   autoPaused: boolean;
@@ -93,6 +95,10 @@ const SETTLE_MS = 4000;
  * half idle, the stream steps back up. */
 const RESTORE_MS = 60_000;
 const RESTORE_MAX_MS = 600_000;
+/** A replaced run publishes at most this long while the new one starts (make-before-break). */
+const HANDOVER_MAX_MS = 30_000;
+/** The numbers a replaced run may still use (1 s segments: far more than HANDOVER_MAX_MS gives it). */
+const HANDOVER_NUMBERS = 100;
 
 export class LivestreamService {
   private readonly streams = new Map<string, HearingStream>();
@@ -190,7 +196,8 @@ export class LivestreamService {
       if (!isInSession(hearing.state))
         throw new AppError(409, 'not_in_session', `the hearing is ${hearing.state}: streams start while it is in session`);
       if (stream?.state === 'live') return this.status(hearingId);
-      if (stream?.state === 'paused') await this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
+      // The slate goes on until the program has its first segment.
+      if (stream?.state === 'paused') await this.serial(stream, () => this.switchTo(hearingId, stream, 'program', 'handover'));
       else await this.begin(hearingId);
     } else if (!stream || stream.state === 'ended' || stream.state === 'cut') {
       throw new AppError(409, 'not_streaming', 'the hearing is not being streamed');
@@ -280,6 +287,7 @@ export class LivestreamService {
       state: 'live',
       publisher,
       run: null,
+      retiring: new Set(),
       runId: 0,
       autoPaused: false,
       ops: Promise.resolve(),
@@ -297,12 +305,28 @@ export class LivestreamService {
     await this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
   }
 
-  /** Ends the current run and starts the next one (program or slate), numbering segments on. */
-  private async switchTo(hearingId: string, stream: HearingStream, what: 'program' | 'slate'): Promise<void> {
+  /**
+   * Starts the next run (program or slate), numbering segments on, and ends the current one: first
+   * (`break`: a pause, a protection, a stuck or dead run — nothing of the old picture may go out after
+   * the change), or once the new run has its first segment (`handover`: a step down or up, someone joining
+   * or leaving — the old run keeps the public served while the new one starts, which takes seconds on a
+   * machine short of CPU).
+   */
+  private async switchTo(
+    hearingId: string,
+    stream: HearingStream,
+    what: 'program' | 'slate',
+    how: 'break' | 'handover' = 'break',
+  ): Promise<void> {
     if (stream.state === 'ended' || stream.state === 'cut') return;
-    await stream.run?.stop();
+    const old = stream.run;
+    const handover = how === 'handover' && old !== null && !old.ending && old.producing;
+    // A change that must take effect at once ends every run still writing, the ones handing over too.
+    if (!handover) await Promise.all([old?.stop(), ...[...stream.retiring].map((r) => r.stop())]);
     const workDir = path.join(this.o.dataDir, 'live-work', hearingId);
-    const startNumber = nextSegmentNumber(workDir, this.publicDir(hearingId));
+    // The old run writes on meanwhile: the new one numbers its segments after a gap it cannot reach (it
+    // is stopped within HANDOVER_MAX_MS), so the two never clash and the publisher keeps their order.
+    const startNumber = nextSegmentNumber(workDir, this.publicDir(hearingId)) + (handover ? HANDOVER_NUMBERS : 0);
     const o = { workDir, runId: ++stream.runId, startNumber, size: this.ladder()[stream.level]! };
     const room = this.o.plane.get(hearingId);
     const sources = what === 'program' && room ? this.sources(hearingId, room, stream.silent) : [];
@@ -325,12 +349,16 @@ export class LivestreamService {
         });
       else
         this.o.hearings.log(hearingId, 'system', 'stream.rebuild_failed', { run: o.runId, error: (error as Error).message.slice(0, 300) });
-      setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, what)), 2000).unref();
+      setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, what, how)), 2000).unref();
       return;
     }
     // Stopped or cut while this run was starting: it never goes out.
     if ((stream.state as StreamState) === 'ended' || (stream.state as StreamState) === 'cut') return run.kill();
+    // The publisher holds this run's segments back while an older run may still write some.
+    stream.publisher.runStarted(run.runId);
+    void run.exited().then(() => stream.publisher.runEnded(run.runId));
     stream.run = run;
+    if (handover && old) this.retire(hearingId, stream, old, run);
     stream.state = what === 'program' ? 'live' : 'paused';
     // The encoder must not end on its own (e.g. a camera whose first key frame came too late for it):
     // that is logged, and the run is rebuilt after a moment.
@@ -353,6 +381,24 @@ export class LivestreamService {
     });
     stream.publisher.setState(stream.state);
     this.watch(hearingId, stream, run, sources);
+  }
+
+  /**
+   * Ends `old` once `next` has finished its first segment (or has died, or after HANDOVER_MAX_MS): until
+   * then both write segments, the old one for the public. A stop or cut of the stream ends it too.
+   */
+  private retire(hearingId: string, stream: HearingStream, old: ProgramRun, next: ProgramRun): void {
+    stream.retiring.add(old);
+    const since = Date.now();
+    const timer = setInterval(() => {
+      const over = next.producing || next.ending || Date.now() - since >= HANDOVER_MAX_MS;
+      if (!over || !stream.retiring.has(old)) return;
+      clearInterval(timer);
+      if (!next.producing && !next.ending)
+        this.o.hearings.log(hearingId, 'system', 'stream.handover_late', { run: next.runId, waitedMs: Date.now() - since });
+      void old.stop().finally(() => stream.retiring.delete(old));
+    }, 250);
+    timer.unref();
   }
 
   /** Each stream's health, for /metrics. */
@@ -396,23 +442,28 @@ export class LivestreamService {
     stream.condition = 'starting';
     stream.rate = null;
     stream.lagMs = 0;
-    const rebuild = (): Promise<void> =>
-      this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program'));
+    const rebuild = (how: 'break' | 'handover'): Promise<void> =>
+      this.serial(stream, () => this.switchTo(hearingId, stream, stream.state === 'paused' ? 'slate' : 'program', how));
     const levels = this.ladder().length;
+    const fps = this.ladder()[stream.level]!.fps;
     /** The run's inputs (to find the silent ones when it stops advancing). */
     const taken = sources.flatMap((s) => [s.videoProducerId, s.audioProducerId]).filter((id): id is string => !!id);
     const check = async (): Promise<void> => {
       const room = this.o.plane.get(hearingId);
       const now = Date.now();
       const p = run.progress;
+      // How far the picture got: frames over the run's frame rate. The encoder's output time runs on with
+      // the sound while the picture falls behind (seen: 3.7 s behind by output time, 13 s by segments),
+      // and a segment is finished only by a picture's key frame.
+      const videoMs = Math.round((p.frame * 1000) / fps);
       // The baseline is taken once the run has settled (its start works off what arrived while it probed).
       if (p.frame > 0) firstFrameAt ??= p.advancedAt;
-      if (firstFrameAt !== undefined && !lag.settled && now - firstFrameAt >= SETTLE_MS) lag.settle(now, p.outTimeMs);
-      samples.push({ at: now, outMs: p.outTimeMs, ...run.schedule() });
+      if (firstFrameAt !== undefined && !lag.settled && now - firstFrameAt >= SETTLE_MS) lag.settle(now, videoMs);
+      samples.push({ at: now, outMs: videoMs, ...run.schedule() });
       while (samples.length > 6) samples.shift();
       const oldest = samples[0]!;
-      stream.rate = lag.settled && now - oldest.at >= 3000 ? Number(((p.outTimeMs - oldest.outMs) / (now - oldest.at)).toFixed(2)) : null;
-      stream.lagMs = lag.update(now, p.outTimeMs);
+      stream.rate = lag.settled && now - oldest.at >= 3000 ? Number(((videoMs - oldest.outMs) / (now - oldest.at)).toFixed(2)) : null;
+      stream.lagMs = lag.update(now, videoMs);
       const stuckFor = now - p.advancedAt;
       const started = firstFrameAt !== undefined;
       const notAdvancing = standsStill({ stillMs: stuckFor, started });
@@ -440,7 +491,7 @@ export class LivestreamService {
           leftOut,
           error: run.errorOutput.slice(-300),
         });
-        if (stream.run === run) await rebuild();
+        if (stream.run === run) await rebuild('break');
         return;
       }
       if (judged === 'slow') {
@@ -468,7 +519,7 @@ export class LivestreamService {
             stillMs: stuckFor,
             ...this.ladder()[stream.level],
           });
-          if (stream.run === run) await rebuild();
+          if (stream.run === run) await rebuild('handover');
         } else if (!slowLogged) {
           slowLogged = true;
           this.o.hearings.log(hearingId, 'system', 'stream.slow', {
@@ -498,7 +549,7 @@ export class LivestreamService {
             to: stream.level,
             idle: Number(idle.toFixed(2)),
           });
-          if (stream.run === run) await rebuild();
+          if (stream.run === run) await rebuild('handover');
           return;
         }
       }
@@ -525,12 +576,13 @@ export class LivestreamService {
     if (cut) {
       stream.state = 'cut';
       stream.run?.kill();
+      for (const r of stream.retiring) r.kill();
       stream.publisher.cut();
       return;
     }
     stream.state = 'ended';
     await this.serial(stream, async () => {
-      await stream.run?.stop();
+      await Promise.all([stream.run?.stop(), ...[...stream.retiring].map((r) => r.stop())]);
       stream.run = null;
     });
     // The held-back segments go out in the background (up to the legal delay): nobody waits for them.
@@ -564,7 +616,7 @@ export class LivestreamService {
     const stream = this.streams.get(hearingId);
     if (stream?.state !== 'live') return;
     clearTimeout(stream.restartTimer);
-    stream.restartTimer = setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, 'program')), 1500);
+    stream.restartTimer = setTimeout(() => void this.serial(stream, () => this.switchTo(hearingId, stream, 'program', 'handover')), 1500);
   }
 
   /**
@@ -583,7 +635,7 @@ export class LivestreamService {
       this.o.hearings.log(hearingId, 'system', 'stream.paused', { reason: 'hearing adjourned' });
     } else if (isInSession(to as never) && stream.state === 'paused' && stream.autoPaused) {
       stream.autoPaused = false;
-      await this.serial(stream, () => this.switchTo(hearingId, stream, 'program'));
+      await this.serial(stream, () => this.switchTo(hearingId, stream, 'program', 'handover'));
       this.o.hearings.log(hearingId, 'system', 'stream.started', { reason: `hearing ${to}` });
     }
   }

@@ -196,6 +196,8 @@ function hlsOutput(workDir: string, runId: number, startNumber: number, size: Pr
     '48000',
     '-ac',
     '2',
+    '-max_interleave_delta',
+    '1000000',
     '-f',
     'hls',
     '-hls_time',

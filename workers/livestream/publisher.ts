@@ -47,6 +47,8 @@ export class LivePublisher {
   private readonly pending = new Map<string, Segment>();
   private readonly published: Segment[] = [];
   private readonly runsSeen = new Set<number>();
+  /** Runs whose encoder may still write segments (see `runStarted`). */
+  private readonly openRuns = new Set<number>();
   private lastRunId = -1;
   private timer?: NodeJS.Timeout;
   private busy = false;
@@ -79,6 +81,25 @@ export class LivePublisher {
   setState(state: PublishedState): void {
     this.state = state;
     this.writeStatus();
+  }
+
+  /**
+   * A run starts writing segments. While it overlaps an older run (make-before-break), its segments wait
+   * until every older run has ended, so the older one's last segments still go out first, in order.
+   */
+  runStarted(runId: number): void {
+    this.openRuns.add(runId);
+  }
+
+  /** A run's encoder has exited: it writes nothing more. */
+  runEnded(runId: number): void {
+    this.openRuns.delete(runId);
+  }
+
+  /** Whether an older run may still write segments that go before this run's. */
+  private waitsForOlderRun(runId: number): boolean {
+    for (const r of this.openRuns) if (r < runId) return true;
+    return false;
   }
 
   /** Cut: nothing held back is ever published; the public playlist ends now. */
@@ -114,14 +135,14 @@ export class LivePublisher {
     try {
       await this.scan();
       const now = Date.now();
-      const due = [...this.pending.values()]
+      // In number order, and none before an earlier one: an older run's last segments (finished while the
+      // next run was starting, or flushed when it stopped) go out before the next run's first.
+      for (const s of [...this.pending.values()].sort((a, b) => a.number - b.number)) {
         // The delay counts from the later of the segment's end by the encoder's clock and the moment it
         // was seen finished: the encoder's clock starts when it starts, seconds before its first frames on
         // a busy machine, so by that clock alone a segment would go out early by as much.
-        .filter((s) => Math.max(s.startMs + s.duration * 1000, s.finishedAt) + this.o.delaySeconds * 1000 <= now)
-        .sort((a, b) => a.number - b.number);
-      for (const s of due) {
-        if (this.ended) break;
+        const due = Math.max(s.startMs + s.duration * 1000, s.finishedAt) + this.o.delaySeconds * 1000 <= now;
+        if (this.ended || !due || this.waitsForOlderRun(s.runId)) break;
         await this.publish(s);
       }
     } catch (error) {

@@ -3,6 +3,8 @@
 // mode 1 passes through when its profile is one the hearing's router carries. Other codecs are for a
 // transcoding step that is not built yet: an offer with none of these gets 488.
 import sdpTransform from 'sdp-transform';
+import { isSameProfile } from 'h264-profile-level-id';
+import { mediaCodecs } from '../../workers/media/config.ts';
 
 export interface OfferedMedia {
   kind: 'audio' | 'video';
@@ -27,8 +29,13 @@ export interface ParsedOffer {
   lines: { kind: string; protocol: string; payloads: string }[];
 }
 
-/** H.264 profiles the hearing's router carries (workers/media/config.ts): constrained baseline and main. */
-const H264_PROFILES = new Set(['42e0', '4d00', '42c0', '4200']);
+/**
+ * Whether the hearing's router carries this H.264 (workers/media/config.ts): mode 1, and a profile the
+ * router has, matched by profile as mediasoup matches it (constrained baseline is not baseline).
+ */
+const routerTakesH264 = (p: Record<string, string | number>): boolean =>
+  Number(p['packetization-mode'] ?? 0) === 1 &&
+  mediaCodecs.some((c) => c.mimeType === 'video/H264' && isSameProfile(c.parameters ?? {}, p));
 
 /** Parses an offer; throws when it is not SDP at all. */
 export function parseOffer(text: string): ParsedOffer {
@@ -67,18 +74,7 @@ export function parseOffer(text: string): ParsedOffer {
           parameters: fmtp(opus.payload),
         });
     } else if (m.type === 'video') {
-      const h264 = (m.rtp ?? []).find((r) => {
-        if (r.codec.toUpperCase() !== 'H264') return false;
-        const p = fmtp(r.payload);
-        return (
-          Number(p['packetization-mode'] ?? 0) === 1 &&
-          H264_PROFILES.has(
-            String(p['profile-level-id'] ?? '42e01f')
-              .slice(0, 4)
-              .toLowerCase(),
-          )
-        );
-      });
+      const h264 = (m.rtp ?? []).find((r) => r.codec.toUpperCase() === 'H264' && routerTakesH264(fmtp(r.payload)));
       if (h264)
         taken.push({
           ...common,
@@ -94,8 +90,8 @@ export function parseOffer(text: string): ParsedOffer {
 }
 
 /**
- * The answer: each taken medium on the gateway's port, receive-only (the terminal sends into the hearing;
- * what it receives back is a later step), every other m-line rejected (port 0).
+ * The answer: each taken medium on the gateway's port, both ways (the terminal sends into the hearing and
+ * receives the hearing's feed), every other m-line rejected (port 0).
  */
 export function answerFor(
   offer: ParsedOffer,
@@ -121,7 +117,7 @@ export function answerFor(
       rtp: [{ payload: t.payloadType, codec, rate: t.clockRate, ...(t.channels ? { encoding: t.channels } : {}) }],
       fmtp: params ? [{ payload: t.payloadType, config: params }] : [],
       ...(t.rtcpMux ? { rtcpMux: 'rtcp-mux' } : {}),
-      direction: 'recvonly' as const,
+      direction: 'sendrecv' as const,
     };
   });
   return sdpTransform.write({

@@ -1,7 +1,8 @@
 // A real SIP terminal (issue 17): baresip from Debian, in a network namespace of the test's own (a veth
 // to the gateway only), dials the hearing with the account the platform got over REST, and sends a
 // known tone and a test picture (H.264). The judge's browser hears and sees it; the record has its
-// tracks; hanging up (baresip's call timer) is leaving.
+// tracks; the terminal hears the judge's tone and not its own, and sees the hearing's composed picture;
+// hanging up (baresip's call timer) is leaving.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,6 +13,13 @@ import { api, openHearing, startTestServer } from './helpers/server.ts';
 import { launchBrowser, openJoin, stats, waitForMediaFrom } from './helpers/browser.ts';
 import { createNetns, type TestNetns } from './helpers/netns.ts';
 import { until } from './helpers/wait.ts';
+import { beepsWav, samples, toneLevels } from './helpers/tones.ts';
+import { freeUdpPort, offer, SipPhone } from './helpers/sip.ts';
+import { connect, request } from './helpers/socket.ts';
+
+/** The terminal's tone, and the one the judge's browser sends (Hz). */
+const TERMINAL_HZ = 600;
+const JUDGE_HZ = 1000;
 import type { HearingServer } from '../server/app/server.ts';
 
 /** baresip's configuration: a tone file as its microphone, an H.264 clip as its camera, no sound card. */
@@ -26,7 +34,7 @@ function baresipConfig(dir: string, o: { listen: string; account: string }): voi
     '-f',
     'lavfi',
     '-i',
-    'sine=frequency=600:sample_rate=48000:duration=60',
+    `sine=frequency=${TERMINAL_HZ}:sample_rate=48000:duration=60`,
     '-ac',
     '2',
     tone,
@@ -42,7 +50,10 @@ function baresipConfig(dir: string, o: { listen: string; account: string }): voi
       `sip_listen ${o.listen}`,
       `audio_source aufile,${tone}`,
       'audio_player aubridge,sink',
+      // What it receives: the sound decoded into a WAV (sndfile), the picture to a PNG on `snapshot_recv`.
+      `snd_path ${dir}`,
       `video_source avformat,${clip}`,
+      'video_display fakevideo,nil',
       'video_size 352x288',
       'video_fps 25',
       'rtcp_mux no',
@@ -53,6 +64,9 @@ function baresipConfig(dir: string, o: { listen: string; account: string }): voi
       'module aubridge.so',
       'module avformat.so',
       'module avcodec.so',
+      'module sndfile.so',
+      'module fakevideo.so',
+      'module snapshot.so',
       'module_tmp account.so',
       'module_app menu.so',
       '',
@@ -73,7 +87,10 @@ describe('a SIP terminal (baresip) in a network of its own', () => {
       announcedIp: undefined,
       sip: { port: 0, rtpTimeoutMs: 10_000 },
     });
-    ctx.court = await launchBrowser([`--unsafely-treat-insecure-origin-as-secure=${ctx.server.url}`]);
+    ctx.court = await launchBrowser([
+      `--unsafely-treat-insecure-origin-as-secure=${ctx.server.url}`,
+      `--use-file-for-fake-audio-capture=${beepsWav(path.join(ctx.dir, 'judge.wav'), JUDGE_HZ, 30)}`,
+    ]);
   });
   afterAll(async () => {
     await ctx.court?.close();
@@ -82,7 +99,7 @@ describe('a SIP terminal (baresip) in a network of its own', () => {
     if (ctx.dir) fs.rmSync(ctx.dir, { recursive: true, force: true });
   });
 
-  it('dials the hearing with its PIN: the judge hears and sees it, the record has its tracks, hanging up is leaving', async () => {
+  it('dials the hearing with its PIN: the judge hears and sees it, the record has its tracks, it hears the judge (not itself) and sees the hearing, hanging up is leaving', async () => {
     const { server, net } = ctx;
     const h = await openHearing(server, [
       { name: '王法官', role: 'judge' },
@@ -102,9 +119,13 @@ describe('a SIP terminal (baresip) in a network of its own', () => {
     let output = '';
     try {
       // -t 25: baresip hangs up (BYE) after 25 s.
-      baresip = spawn('ip', ['netns', 'exec', net.name, 'baresip', '-f', ctx.dir, '-t', '25', '-e', `/dial sip:${target}`], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      // The first picture it decodes is saved (the command waits for it).
+      const snapshot = path.join(ctx.dir, 'received.png');
+      baresip = spawn(
+        'ip',
+        ['netns', 'exec', net.name, 'baresip', '-f', ctx.dir, '-t', '25', '-e', `/snapshot_recv ${snapshot}`, '-e', `/dial sip:${target}`],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       baresip.stdout!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-4000)));
       baresip.stderr!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-4000)));
       const seen = await waitForMediaFrom(judgePage, terminal.id, 30_000).catch((e: Error) => {
@@ -145,9 +166,72 @@ describe('a SIP terminal (baresip) in a network of its own', () => {
       expect(server.store.auditLog(h.id).find((e) => e.action === 'participant.left' && e.actor === terminal.id)!.detail).toMatchObject({
         reason: 'hung up',
       });
+      // What it received: the judge's beeps, loud, and nothing of its own tone (the mix leaves it out).
+      const dump = fs.readdirSync(ctx.dir).find((f) => f.startsWith('dump-') && f.endsWith('-dec.wav'));
+      expect(dump, `no decoded sound was written: ${fs.readdirSync(ctx.dir).join(' ')}\nbaresip: ${output}`).toBeDefined();
+      const heard = toneLevels(samples(path.join(ctx.dir, dump!)), [JUDGE_HZ, TERMINAL_HZ]);
+      const report = `rms ${heard.rms.toFixed(4)}, ${JUDGE_HZ} Hz ${heard.levels.get(JUDGE_HZ)!.toFixed(4)}, ${TERMINAL_HZ} Hz ${heard.levels.get(TERMINAL_HZ)!.toFixed(4)}`;
+      expect(heard.rms, report).toBeGreaterThan(0.01);
+      expect(heard.levels.get(JUDGE_HZ)!, report).toBeGreaterThan(heard.levels.get(TERMINAL_HZ)! * 10);
+      // The picture it decoded is the hearing's composition (640x360), not its own camera (352x288).
+      expect(fs.existsSync(snapshot), `no picture was decoded: ${fs.readdirSync(ctx.dir).join(' ')}\nbaresip: ${output}`).toBe(true);
+      const size = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', snapshot])
+        .toString()
+        .trim();
+      expect(size).toBe('640,360');
     } finally {
       baresip?.kill('SIGKILL');
       await judgePage.context().close();
     }
   }, 120_000);
+
+  it('the judge hangs up on a terminal by clicking: BYE to the terminal, it leaves the hearing with who did it; nobody else may', async () => {
+    const { server } = ctx;
+    const h = await openHearing(server, [
+      { name: '王法官', role: 'judge' },
+      { name: '张律师', role: 'lawyer' },
+      { name: '看守所终端', role: 'party', endpoint: 'sip' } as { name: string; role: string },
+    ]);
+    const [judge, lawyer, terminal] = h.participants as unknown as [
+      { id: string; joinUrl: string; token: string },
+      { id: string; token: string },
+      { id: string; sip: { uri: string; user: string; pin: string } },
+    ];
+    // On the gateway's side of the link (the address it listens on), so that its BYE comes back here.
+    const phone = await SipPhone.start('UDP', ctx.net.hostIp);
+    const lawyerSocket = await connect(server.url, lawyer.token);
+    let judgePage: Awaited<ReturnType<typeof openJoin>> | undefined;
+    try {
+      const call = await phone.dial(terminal.sip, offer({ audio: ['opus'], audioPort: await freeUdpPort(), rtcpMux: true }));
+      expect(call.final.status).toBe(200);
+      phone.ack(call.final);
+      // Not the lawyer's to do; and a page is not a call.
+      await request(lawyerSocket, 'join', {});
+      expect((await request(lawyerSocket, 'hangUpTerminal', { participantId: terminal.id })).error).toMatchObject({ code: 'forbidden' });
+      const judgeSocket = await connect(server.url, judge.token);
+      try {
+        await request(judgeSocket, 'join', {});
+        expect((await request(judgeSocket, 'hangUpTerminal', { participantId: lawyer.id })).error).toMatchObject({ code: 'not_in_a_call' });
+      } finally {
+        judgeSocket.close();
+      }
+      // The judge's page (after the socket above: a participant has one connection).
+      judgePage = await openJoin(ctx.court, judge.joinUrl);
+      // The judge sees the terminal in the list, marked as one, and hangs up on it.
+      const button = judgePage.getByRole('button', { name: '挂断看守所终端' });
+      await button.click({ timeout: 20_000 });
+      await until('the terminal got a BYE', () => phone.byes.length === 1, 10_000);
+      const left = await until(
+        'the terminal left',
+        () => server.store.auditLog(h.id).find((e) => e.action === 'participant.left' && e.actor === terminal.id),
+        10_000,
+      );
+      expect(left.detail).toMatchObject({ reason: 'hung up by the court', by: judge.id, endpoint: 'sip' });
+      await until('the button is gone', async () => (await button.count()) === 0, 10_000);
+    } finally {
+      lawyerSocket.close();
+      phone.close();
+      await judgePage?.context().close();
+    }
+  }, 60_000);
 });

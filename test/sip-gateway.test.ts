@@ -87,11 +87,11 @@ describe('the SIP gateway', () => {
       expect(call.first.headers['www-authenticate']?.[0]).toMatchObject({ scheme: 'Digest', realm: '"hearing"', qop: '"auth"' });
       expect(call.final.status).toBe(200);
       expect(call.final.headers.to.params.tag).toBeTruthy();
-      // The answer takes Opus (not the PCMU offered first), receive-only, on the gateway's port.
+      // The answer takes Opus (not the PCMU offered first), both ways (the terminal hears the hearing), on the gateway's port.
       const answer = call.final.content;
       expect(answer).toMatch(/^m=audio \d+ RTP\/AVP 111\r?$/m);
       expect(answer).toMatch(/a=rtpmap:111 opus\/48000\/2/);
-      expect(answer).toMatch(/a=recvonly/);
+      expect(answer).toMatch(/a=sendrecv/);
       // In the hearing: joined as a terminal, online, its microphone carrying sound.
       await until(
         'the terminal joined',

@@ -27,7 +27,7 @@ interface JoinReply {
   /** The server kept this page's transports through a dropped connection: media carry on. */
   resumed?: boolean;
   hearing: { id: string; caseNumber: string; title: string; state: string; allowedTransitions: string[] };
-  participants: { participantId: string; name: string; role: string; represents?: string[]; waiting?: boolean }[];
+  participants: { participantId: string; name: string; role: string; represents?: string[]; waiting?: boolean; terminal?: boolean }[];
   routerRtpCapabilities: types.RtpCapabilities;
   producers: RemoteProducer[];
   transcript?: transcript.Line[];
@@ -331,9 +331,15 @@ export class Session {
     ui.removeTrack(entry.participantId, entry.consumer.track);
   }
 
-  participantJoined(p: { participantId: string; name: string; role: string; waiting?: boolean }): void {
+  participantJoined(p: { participantId: string; name: string; role: string; waiting?: boolean; terminal?: boolean }): void {
     this.names.set(p.participantId, { ...this.names.get(p.participantId), name: p.name, role: p.role });
-    ui.setOnline(p.participantId, true, { participantId: p.participantId, name: p.name, role: p.role, waiting: p.waiting || undefined });
+    ui.setOnline(p.participantId, true, {
+      participantId: p.participantId,
+      name: p.name,
+      role: p.role,
+      waiting: p.waiting || undefined,
+      terminal: p.terminal || undefined,
+    });
     this.consultControls();
   }
 

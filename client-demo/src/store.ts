@@ -14,6 +14,8 @@ export interface Person {
   represents?: string[];
   /** A witness not (yet) called in by the judge. */
   waiting?: boolean;
+  /** In the hearing by a SIP call (a courtroom or detention-centre terminal), not a page. */
+  terminal?: boolean;
 }
 export interface Tile {
   participantId: string;

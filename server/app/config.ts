@@ -89,6 +89,9 @@ const envSchema = z.object({
   HEARING_SIP_PORT: port.optional(),
   HEARING_SIP_HOST: z.string().trim().min(1).optional(),
   HEARING_SIP_RTP_TIMEOUT_S: z.coerce.number().positive().max(600).default(30),
+  // Loopback ports the terminals' feeds (the hearing's picture and sound for each call) are encoded to.
+  HEARING_SIP_FEED_PORT_MIN: port.default(30000),
+  HEARING_SIP_FEED_PORT_MAX: port.default(30999),
   HEARING_TURN: z.enum(['embedded']).optional(),
   HEARING_TURN_URLS: z.string().trim().min(1).optional(),
   HEARING_TURN_SECRET: z.string().optional(),
@@ -196,7 +199,7 @@ export interface Config {
    * `host`: the name or address terminals reach it at (default: the announced or listen IP). A call whose
    * terminal sends no RTP for `rtpTimeoutMs` has vanished (no BYE) and is ended.
    */
-  sip?: { port: number; host?: string; rtpTimeoutMs: number };
+  sip?: { port: number; host?: string; rtpTimeoutMs: number; feedPortMin?: number; feedPortMax?: number };
   demo: boolean;
   /** `HEARING_LANG`: the language of what the server renders for people (program labels, slates, captions). */
   lang: Language;
@@ -291,7 +294,15 @@ function base(e: Env): Omit<Config, 'tls' | 'turn'> {
     authFailuresPerMinute: e.HEARING_AUTH_FAILURES_PER_MIN,
     reconnectGraceMs: e.HEARING_RECONNECT_GRACE_S * 1000,
     ...(e.HEARING_SIP_PORT !== undefined
-      ? { sip: { port: e.HEARING_SIP_PORT, host: e.HEARING_SIP_HOST, rtpTimeoutMs: e.HEARING_SIP_RTP_TIMEOUT_S * 1000 } }
+      ? {
+          sip: {
+            port: e.HEARING_SIP_PORT,
+            host: e.HEARING_SIP_HOST,
+            rtpTimeoutMs: e.HEARING_SIP_RTP_TIMEOUT_S * 1000,
+            feedPortMin: e.HEARING_SIP_FEED_PORT_MIN,
+            feedPortMax: e.HEARING_SIP_FEED_PORT_MAX,
+          },
+        }
       : {}),
     frameAncestors: e.HEARING_FRAME_ANCESTORS ?? (e.HEARING_DEMO === '1' ? "'self'" : ''),
     recordCheckpoint: { seconds: e.HEARING_RECORD_CHECKPOINT_S, lines: e.HEARING_RECORD_CHECKPOINT_LINES },

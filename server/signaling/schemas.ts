@@ -122,6 +122,7 @@ export const signalingSchemas = {
   annotateTranscript: z.strictObject({ segmentId: z.uuid(), text: z.string().trim().min(1).max(2000) }),
   muteParticipant: z.strictObject({ participantId: z.uuid(), muted: z.boolean() }),
   callWitness: z.strictObject({ participantId: z.uuid(), called: z.boolean() }),
+  hangUpTerminal: z.strictObject({ participantId: z.uuid() }),
   pauseRecording: z.strictObject({ reason: z.string().trim().min(1).max(500) }),
   resumeRecording: z.strictObject({ reason: z.string().trim().min(1).max(500) }),
 } as const;

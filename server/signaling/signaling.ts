@@ -48,6 +48,7 @@ const REQUIRES: Partial<Record<SignalingEvent, Action>> = {
   setProtection: 'controlStream',
   muteParticipant: 'moderate',
   callWitness: 'moderate',
+  hangUpTerminal: 'moderate',
   openConsultation: 'consult',
   answerConsultation: 'consult',
   joinConsultation: 'consult',
@@ -84,6 +85,7 @@ const RECORDED: ReadonlySet<SignalingEvent> = new Set<SignalingEvent>([
   'identityDecision',
   'muteParticipant',
   'callWitness',
+  'hangUpTerminal',
   'openConsultation',
   'answerConsultation',
   'closeConsultation',
@@ -438,6 +440,7 @@ export class Signaling {
           name: p.name,
           role: p.role,
           online: this.sockets.has(p.id) || this.terminals.has(p.id),
+          ...(this.terminals.has(p.id) ? { terminal: true } : {}),
           ...(waitsToBeCalled(p.role) ? { waiting: !this.calledIn.has(p.id) } : {}),
           ...(p.represents ? { represents: p.represents } : {}),
         })),
@@ -590,6 +593,14 @@ export class Signaling {
       this.broadcast(claims.hearingId, 'witness', { participantId, waiting: !called, by: claims.participantId });
       return { participantId, called };
     });
+    on('hangUpTerminal', ({ participantId }) => {
+      this.hearings.participant(claims.hearingId, participantId); // 404 outside this hearing
+      // Only a terminal in a call in this hearing: a page is not hung up on.
+      if (this.terminals.get(participantId) !== claims.hearingId || !this.hangUp)
+        throw new AppError(409, 'not_in_a_call', 'this participant is not a terminal in a call');
+      this.hangUp(participantId, claims.participantId);
+      return { participantId };
+    });
     on('closeProducer', async ({ producerId, consultationId }) => {
       (await roomOf(consultationId)).producerOf(claims.participantId, producerId).close();
     });
@@ -697,8 +708,11 @@ export class Signaling {
       rejoin: this.hearings.joinedBefore(hearingId, participantId),
       ...detail,
     });
-    this.io.to(channel(hearingId)).emit('participantJoined', { participantId, name: p.name, role: p.role, waiting: false });
+    this.io.to(channel(hearingId)).emit('participantJoined', { participantId, name: p.name, role: p.role, waiting: false, terminal: true });
   }
+
+  /** Ends a terminal's call for the court (set by the SIP gateway): `by` is who did it. */
+  hangUp?: (participantId: string, by: string) => void;
 
   /** A terminal's camera or microphone: announced to the hearing as a page's are. */
   terminalProduced(hearingId: string, announcement: { producerId: string; participantId: string; kind: string; source: string }): void {

@@ -4,8 +4,8 @@
 // call's media through mediasoup PlainTransports, and the call's life (ACK, BYE, re-INVITE, CANCEL,
 // OPTIONS, a terminal that vanishes without BYE).
 //
-// What a terminal gets back (the hearing's mixed sound and composed picture) is not built yet: the
-// answer is receive-only.
+// What a terminal gets back is the hearing's mixed sound (minus its own) and composed picture
+// (server/sip/feed.ts), through the same relays.
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -14,12 +14,18 @@ import digest from 'sip/digest.js';
 import type { types } from 'mediasoup';
 import type { HearingService } from '../hearing/hearings.ts';
 import type { MediaPlane } from '../../workers/media/plane.ts';
+import type { MediaRoom } from '../../workers/media/room.ts';
 import type { Signaling } from '../signaling/signaling.ts';
 import type { Store } from '../store/store.ts';
 import type { AuthFailureLimiter } from '../http/auth-limit.ts';
 import { SIP_REALM } from './accounts.ts';
 import { answerFor, parseOffer, type OfferedMedia, type ParsedOffer } from './sdp.ts';
 import { MediaRelay } from './relay.ts';
+import { feedDir, TerminalFeed } from './feed.ts';
+import { PortPairs } from '../../workers/taps/udp-ports.ts';
+import { translator, type Language } from '../i18n/i18n.ts';
+import type { TFunction } from 'i18next';
+import type { RtpOutput } from '../../workers/livestream/program.ts';
 
 /** A challenge's nonce is good this long. */
 const NONCE_MS = 5 * 60_000;
@@ -49,6 +55,12 @@ export interface SipGatewayOptions {
   plane: MediaPlane;
   signaling: Signaling;
   authLimiter: AuthFailureLimiter;
+  /** Where a call's feed keeps its files, and its language (the roles under the tiles). */
+  dataDir: string;
+  lang: Language;
+  /** Loopback ports the feeds' encoders send to (default 30000-30999). */
+  feedPortMin?: number;
+  feedPortMax?: number;
 }
 
 interface Call {
@@ -74,6 +86,8 @@ interface Call {
   relays: MediaRelay[];
   /** The terminal's producers, one a medium, made when its first packet shows its SSRC. */
   producers: types.Producer[];
+  /** What the terminal receives: the hearing without itself. */
+  feed?: TerminalFeed;
   watchdog?: NodeJS.Timeout;
   ended: boolean;
 }
@@ -83,15 +97,27 @@ export class SipGateway {
   private readonly calls = new Map<string, Call>();
   private readonly nonces = new Map<string, number>();
   private readonly unsubscribe: () => void;
+  private readonly feedPorts: PortPairs;
+  private readonly t: TFunction;
   port = 0;
 
   private constructor(private readonly o: SipGatewayOptions) {
+    this.feedPorts = new PortPairs(o.feedPortMin ?? 30000, o.feedPortMax ?? 30999);
+    this.t = translator(o.lang);
     const onEvent = (e: { action: string; hearingId: string | null; detail: Record<string, unknown> }): void => {
       if (e.action === 'hearing.state_changed' && e.detail.to === 'closed' && e.hearingId)
         for (const call of this.calls.values()) if (call.hearingId === e.hearingId) this.end(call, 'hearing closed', true);
     };
     o.hearings.on('event', onEvent);
-    this.unsubscribe = () => o.hearings.off('event', onEvent);
+    // The judge hangs up on a terminal: BYE, and it leaves the hearing with who did it.
+    o.signaling.hangUp = (participantId, by) => {
+      const call = [...this.calls.values()].find((c) => c.participantId === participantId && !c.ended);
+      if (call) this.end(call, 'hung up by the court', true, { by });
+    };
+    this.unsubscribe = () => {
+      o.hearings.off('event', onEvent);
+      o.signaling.hangUp = undefined;
+    };
   }
 
   /** Listens on UDP and TCP (`port` 0: a free port for both). */
@@ -237,6 +263,7 @@ export class SipGateway {
     try {
       const room = await this.o.plane.room(hearingId);
       const ports = new Map<number, { rtp: number; rtcp?: number }>();
+      const feedTo: Partial<RtpOutput> = {};
       for (const t of offer.taken) {
         // mediasoup learns where the relay sends from (comedia); the relay learns the terminal's SSRC.
         const transport = await room.createPlainTransport(participantId, 'send', { comedia: true, rtcpMux: t.rtcpMux });
@@ -261,6 +288,12 @@ export class SipGateway {
         );
         call.relays.push(relay);
         ports.set(t.index, { rtp: relay.rtpPort, rtcp: relay.rtcpPort });
+        // The hearing's sound or picture for the terminal comes in here, and goes out from the port above.
+        const feedPort = await relay.openFeed(() => this.feedPorts.take());
+        // ffmpeg takes the SSRC as a signed 32-bit option: below 2^31.
+        const out = { port: feedPort, payloadType: t.payloadType, ssrc: randomBytes(4).readUInt32BE(0) >>> 1 };
+        if (t.kind === 'audio') feedTo.audio = out;
+        else feedTo.video = out;
       }
       // Ended while its media were being set up (the terminal called again meanwhile).
       if (call.ended) return this.reply(rq, 487, 'Request Terminated');
@@ -273,12 +306,34 @@ export class SipGateway {
       });
       this.sendOk(rq, call);
       this.watch(call);
+      if (feedTo.audio) call.feed = this.feed(call, room, { audio: feedTo.audio, video: feedTo.video });
     } catch (error) {
       this.calls.delete(call.callId);
       for (const t of call.transports) t.close();
       for (const r of call.relays) r.close();
       throw error;
     }
+  }
+
+  /** The hearing as the terminal receives it: everyone else's cameras composed, their microphones mixed. */
+  private feed(call: Call, room: MediaRoom, rtp: RtpOutput): TerminalFeed {
+    return new TerminalFeed({
+      room,
+      participantId: call.participantId,
+      rtp,
+      ports: this.feedPorts,
+      workDir: feedDir(this.o.dataDir, call.participantId),
+      words: {
+        waiting: this.t('program.waiting'),
+        protected: this.t('program.protected'),
+        soundOnly: (label) => this.t('program.soundOnly', { label }),
+      },
+      label: (participantId) => {
+        const p = this.o.store.participant(participantId);
+        return p ? this.t(`role.${p.role}`) : null;
+      },
+      onTrouble: (what) => this.o.hearings.log(call.hearingId, 'system', 'sip.feed_trouble', { participantId: call.participantId, what }),
+    });
   }
 
   /**
@@ -366,15 +421,16 @@ export class SipGateway {
   }
 
   /** Ends the call on the terminal's side too (`bye`) unless it hung up; it leaves the hearing. */
-  private end(call: Call, reason: string, bye: boolean): void {
+  private end(call: Call, reason: string, bye: boolean, detail: Record<string, unknown> = {}): void {
     if (call.ended) return;
     call.ended = true;
     clearTimeout(call.retransmit);
     clearInterval(call.watchdog);
     this.calls.delete(call.callId);
+    call.feed?.close();
     for (const r of call.relays) r.close();
     for (const t of call.transports) t.close();
-    if (call.ok) this.o.signaling.terminalLeft(call.hearingId, call.participantId, { reason, endpoint: 'sip' });
+    if (call.ok) this.o.signaling.terminalLeft(call.hearingId, call.participantId, { reason, endpoint: 'sip', ...detail });
     if (bye && call.ok) this.sendBye(call);
   }
 

@@ -4,6 +4,11 @@
 // it, e.g. after a hold), so that the producer can be made for it. It also latches onto the address the
 // terminal really sends from (a terminal behind NAT) and carries mediasoup's RTCP (key frame requests,
 // NACK) back to it. Packets are passed on unchanged.
+//
+// The other way, what the terminal receives (the hearing's sound and picture, made by server/sip/feed.ts)
+// arrives on a loopback port pair of the relay's (`feedPort`, RTCP on the next) and goes out from the
+// same socket the terminal sends to (symmetric RTP: a terminal behind NAT gets it through the hole its own
+// packets opened).
 import dgram from 'node:dgram';
 import net from 'node:net';
 
@@ -19,8 +24,11 @@ const isRtcp = (b: Buffer): boolean => b.length >= 2 && b[1]! >= 192 && b[1]! <=
 export class MediaRelay {
   /** Packets from the terminal (RTP and RTCP). */
   packets = 0;
+  /** Packets of the hearing's feed sent to the terminal. */
+  sent = 0;
   private ssrc: number | undefined;
   private closed = false;
+  private feed: dgram.Socket[] = [];
 
   private constructor(
     private readonly rtpSock: dgram.Socket,
@@ -69,11 +77,47 @@ export class MediaRelay {
     return this.rtcpSock?.address().port;
   }
 
+  /**
+   * Opens the loopback port pair the feed's encoder sends this medium to (RTP on the even port, RTCP on the
+   * next), taken from `take` (a port pair that may meanwhile have been bound elsewhere is skipped).
+   */
+  async openFeed(take: () => number): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      const port = take();
+      const bound: dgram.Socket[] = [];
+      try {
+        for (const p of [port, port + 1]) {
+          const s = dgram.createSocket('udp4');
+          s.on('error', () => undefined);
+          await new Promise<void>((resolve, reject) => {
+            s.once('error', reject);
+            s.bind(p, '127.0.0.1', () => resolve());
+          });
+          bound.push(s);
+        }
+      } catch (error) {
+        for (const s of bound) s.close();
+        if (attempt >= 5) throw error;
+        continue;
+      }
+      const [rtp, rtcp] = bound as [dgram.Socket, dgram.Socket];
+      rtp.on('message', (m) => {
+        if (this.closed) return;
+        this.sent++;
+        this.rtpSock.send(m, this.terminal.rtp, this.terminal.address);
+      });
+      rtcp.on('message', (m) => !this.closed && (this.rtcpSock ?? this.rtpSock).send(m, this.terminal.rtcp, this.terminal.address));
+      this.feed = bound;
+      return port;
+    }
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.rtpSock.close();
     this.rtcpSock?.close();
+    for (const s of this.feed) s.close();
   }
 
   private onMessage(m: Buffer, from: dgram.RemoteInfo, socket: 'rtp' | 'rtcp'): void {

@@ -22,22 +22,20 @@ export class SipPhone {
     readonly port: number,
     /** BYEs the gateway sent this phone. */
     readonly byes: SipMessage[],
+    readonly address: string,
   ) {}
 
-  static async start(protocol: 'UDP' | 'TCP' = 'UDP'): Promise<SipPhone> {
-    const port = await freeUdpPort();
+  static async start(protocol: 'UDP' | 'TCP' = 'UDP', address = '127.0.0.1'): Promise<SipPhone> {
+    const port = await freeUdpPort(address);
     const byes: SipMessage[] = [];
     // Another name than the gateway's: npm sip takes a request to its own host for one of its own flows.
-    const stack = sip.create(
-      { port, address: '127.0.0.1', publicAddress: 'localhost', udp: protocol === 'UDP', tcp: protocol === 'TCP' },
-      (rq) => {
-        if (rq.method === 'BYE') {
-          byes.push(rq);
-          stack.send(sip.makeResponse(rq, 200, 'OK'));
-        } else if (rq.method !== 'ACK') stack.send(sip.makeResponse(rq, 405, 'Method Not Allowed'));
-      },
-    );
-    return new SipPhone(stack, port, byes);
+    const stack = sip.create({ port, address, publicAddress: 'localhost', udp: protocol === 'UDP', tcp: protocol === 'TCP' }, (rq) => {
+      if (rq.method === 'BYE') {
+        byes.push(rq);
+        stack.send(sip.makeResponse(rq, 200, 'OK'));
+      } else if (rq.method !== 'ACK') stack.send(sip.makeResponse(rq, 405, 'Method Not Allowed'));
+    });
+    return new SipPhone(stack, port, byes, address);
   }
 
   /** INVITE `uri` with `sdp`; a 401 is answered with `user`/`pin` when given. */
@@ -54,10 +52,10 @@ export class SipPhone {
       headers: {
         via: [],
         to: { uri, params: {} },
-        from: { uri: `sip:terminal@127.0.0.1:${this.port}`, params: { tag: fromTag } },
+        from: { uri: `sip:terminal@${this.address}:${this.port}`, params: { tag: fromTag } },
         'call-id': callId,
         cseq: { method: 'INVITE', seq },
-        contact: [{ uri: `sip:terminal@127.0.0.1:${this.port}`, params: {} }],
+        contact: [{ uri: `sip:terminal@${this.address}:${this.port}`, params: {} }],
         'content-type': 'application/sdp',
         'max-forwards': 70,
         ...o.headers,
@@ -110,7 +108,7 @@ export class SipPhone {
           headers: {
             via: [],
             to: { uri, params: {} },
-            from: { uri: `sip:terminal@127.0.0.1:${this.port}`, params: { tag: tag() } },
+            from: { uri: `sip:terminal@${this.address}:${this.port}`, params: { tag: tag() } },
             'call-id': tag(),
             cseq: { method, seq: 1 },
             'max-forwards': 70,
@@ -183,10 +181,10 @@ export function offer(o: {
 }
 
 /** A free UDP port (let go before it is used). */
-export function freeUdpPort(): Promise<number> {
+export function freeUdpPort(address = '127.0.0.1'): Promise<number> {
   return new Promise((resolve) => {
     const s = dgram.createSocket('udp4');
-    s.bind(0, '127.0.0.1', () => {
+    s.bind(0, address, () => {
       const { port } = s.address();
       s.close(() => resolve(port));
     });

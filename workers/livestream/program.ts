@@ -216,6 +216,54 @@ function hlsOutput(workDir: string, runId: number, startNumber: number, size: Pr
 
 const runPlaylist = (workDir: string, runId: number): string => path.join(workDir, `run-${runId}.m3u8`);
 
+/**
+ * Where a run's program goes: HLS segments in `workDir` (the public stream), or `rtp` — the picture and
+ * the sound as RTP to local ports (a SIP terminal's view of the hearing, server/sip/feed.ts), with the
+ * payload types and SSRCs the terminal was told.
+ */
+export interface RunOptions {
+  workDir: string;
+  runId: number;
+  startNumber: number;
+  size: ProgramSize;
+  rtp?: RtpOutput;
+}
+
+export interface RtpOutput {
+  video?: { port: number; payloadType: number; ssrc: number };
+  audio: { port: number; payloadType: number; ssrc: number };
+}
+
+function output(o: RunOptions, video: string, audio: string): string[] {
+  return o.rtp
+    ? rtpOutput(o.rtp, o.size, video, audio)
+    : ['-map', video, '-map', audio, ...hlsOutput(o.workDir, o.runId, o.startNumber, o.size)];
+}
+
+/**
+ * The program as RTP (RTCP on the next port): constrained-baseline H.264 level 3.1 (packetization mode
+ * 1) with a key frame each 2 s, and Opus. A terminal without video gets the sound only (the picture is
+ * made and dropped: the graph has it).
+ */
+function rtpOutput(rtp: RtpOutput, size: ProgramSize, video: string, audio: string): string[] {
+  const progress = ['-progress', 'pipe:1', '-stats_period', '1'];
+  const sound = [
+    ...['-map', audio, '-c:a', 'libopus', '-b:a', '48k', '-ar', '48000', '-ac', '2', '-application', 'voip'],
+    ...['-payload_type', String(rtp.audio.payloadType), '-ssrc', String(rtp.audio.ssrc)],
+    ...['-f', 'rtp', `rtp://127.0.0.1:${rtp.audio.port}?rtcpport=${rtp.audio.port + 1}`],
+  ];
+  if (!rtp.video) return [...progress, ...sound, '-map', video, '-f', 'null', '-'];
+  return [
+    ...progress,
+    ...['-map', video, '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline'],
+    ...['-level:v', '3.1', '-pix_fmt', 'yuv420p', '-r', String(size.fps)],
+    ...['-g', String(size.fps * 2), '-b:v', `${size.videoKbps}k`, '-maxrate', `${size.videoKbps}k`, '-bufsize', `${size.videoKbps}k`],
+    ...['-payload_type', String(rtp.video.payloadType), '-ssrc', String(rtp.video.ssrc)],
+    ...['-f', 'rtp', `rtp://127.0.0.1:${rtp.video.port}?rtcpport=${rtp.video.port + 1}&pkt_size=1200`],
+    ...sound,
+  ];
+}
+
 /** The program's encoder ended before it was ready to take the cameras. */
 export class EncoderExited extends Error {
   constructor(
@@ -346,7 +394,7 @@ export class ProgramRun {
   static async program(
     room: MediaRoom,
     sources: ProgramSource[],
-    o: { workDir: string; runId: number; startNumber: number; ports: PortPairs; size: ProgramSize; words?: ProgramWords },
+    o: RunOptions & { ports: PortPairs; words?: ProgramWords; peerId?: string },
   ): Promise<ProgramRun> {
     const words = o.words ?? ENGLISH;
     if (sources.length === 0) return ProgramRun.slate(words.waiting, o);
@@ -357,7 +405,7 @@ export class ProgramRun {
     const audio: { stream: number; disguised: boolean }[] = [];
     const tileOf = new Map<string, number>();
     const tap = async (producerId: string, kind: 'audio' | 'video'): Promise<number> => {
-      streams.push({ kind, port: o.ports.take(), tap: await openTap(room, LIVE_PEER, producerId, { rtcpMux: false }) });
+      streams.push({ kind, port: o.ports.take(), tap: await openTap(room, o.peerId ?? LIVE_PEER, producerId, { rtcpMux: false }) });
       return streams.length - 1;
     };
     try {
@@ -403,11 +451,7 @@ export class ProgramRun {
       sdpFile,
       '-filter_complex',
       programGraph(tiles, audio, o.size, words),
-      '-map',
-      '[vout]',
-      '-map',
-      '[aout]',
-      ...hlsOutput(o.workDir, o.runId, o.startNumber, o.size),
+      ...output(o, '[vout]', '[aout]'),
     ];
     // stdin stays open: it carries the live `streamselect` commands.
     const ffmpeg = spawnTied('nice', ['-n', String(PROGRAM_NICENESS), 'ffmpeg', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -450,7 +494,7 @@ export class ProgramRun {
   }
 
   /** The slate shown while the stream is paused. */
-  static slate(message: string, o: { workDir: string; runId: number; startNumber: number; size: ProgramSize }): ProgramRun {
+  static slate(message: string, o: RunOptions): ProgramRun {
     const font = `fontfile=${FONT}:fontcolor=white:fontsize=${Math.round(o.size.height / 14)}`;
     const args = [
       '-hide_banner',
@@ -466,11 +510,7 @@ export class ProgramRun {
       'lavfi',
       '-i',
       'anullsrc=r=48000:cl=stereo',
-      '-map',
-      '0:v',
-      '-map',
-      '1:a',
-      ...hlsOutput(o.workDir, o.runId, o.startNumber, o.size),
+      ...output(o, '0:v', '1:a'),
     ];
     return new ProgramRun(
       spawnTied('nice', ['-n', String(PROGRAM_NICENESS), 'ffmpeg', ...args], { stdio: ['pipe', 'pipe', 'pipe'] }),

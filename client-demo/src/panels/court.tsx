@@ -55,6 +55,7 @@ export function Participants() {
             ) : (
               <span class="presence">{t(p.online ? 'court.online' : 'court.offline')}</span>
             )}
+            {p.terminal && <span class="presence">{t('court.terminal')}</span>}
             {p.role === 'witness' && p.waiting && <span class="presence">{t('court.waitingWitness')}</span>}
             {s.quality[p.participantId] && p.online && p.participantId !== s.self?.participantId && (
               <span class="presence" data-quality={s.quality[p.participantId]}>
@@ -68,6 +69,7 @@ export function Participants() {
             {s.self?.role === 'judge' && p.role === 'witness' && (
               <CallButton participantId={p.participantId} name={p.name} waiting={p.waiting !== false} />
             )}
+            {s.self?.role === 'judge' && p.terminal && p.online && <HangUpButton participantId={p.participantId} name={p.name} />}
           </li>
         ))}
       </ul>
@@ -93,6 +95,15 @@ function CallButton({ participantId, name, waiting }: { participantId: string; n
   return (
     <button type="button" class="small" onClick={() => run((a) => a.signaling.request('callWitness', { participantId, called: waiting }))}>
       {t(waiting ? 'court.callIn' : 'court.sendBack', { name })}
+    </button>
+  );
+}
+
+/** The judge ends a terminal's call (a disruptive party in a detention centre, a terminal left connected). */
+function HangUpButton({ participantId, name }: { participantId: string; name: string }) {
+  return (
+    <button type="button" class="small" onClick={() => run((a) => a.signaling.request('hangUpTerminal', { participantId }))}>
+      {t('court.hangUp', { name })}
     </button>
   );
 }

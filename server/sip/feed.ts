@@ -1,0 +1,129 @@
+// What a SIP terminal receives: the hearing as one picture and one sound, made for it alone. One ffmpeg a
+// call (the public stream's compositor, workers/livestream/program.ts): everyone else's cameras laid out
+// with the active speaker large and their roles under the tiles, and everyone else's microphones mixed —
+// never the terminal's own (it would hear itself back). Sent as RTP to the call's relays, which send it
+// on to the terminal. Rebuilt when someone's camera or microphone comes or goes.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { MediaRoom } from '../../workers/media/room.ts';
+import { ProgramRun, type ProgramSize, type ProgramSource, type ProgramWords, type RtpOutput } from '../../workers/livestream/program.ts';
+import type { PortPairs } from '../../workers/taps/udp-ports.ts';
+
+/** The terminal's picture: 640x360 at 25 fps, 800 kbit/s (what a courtroom terminal shows well on a 720p screen). */
+export const FEED_SIZE: ProgramSize = { width: 640, height: 360, videoKbps: 800, fps: 25, preset: 'veryfast' };
+/** A change of cameras or microphones is waited on this long, so that several at once rebuild once. */
+const REBUILD_AFTER_MS = 1000;
+
+export interface FeedOptions {
+  room: MediaRoom;
+  /** The terminal: its own producers are left out. */
+  participantId: string;
+  rtp: RtpOutput;
+  ports: PortPairs;
+  workDir: string;
+  words: ProgramWords;
+  /** A participant's label under their tile (their role in the server's language), or null for an internal peer. */
+  label: (participantId: string) => string | null;
+  /** A run that could not be built or ended on its own (logged by the caller; the feed tries again). */
+  onTrouble: (what: string) => void;
+}
+
+export class TerminalFeed {
+  private run: ProgramRun | null = null;
+  private runId = 0;
+  private timer?: NodeJS.Timeout;
+  private ops: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly o: FeedOptions) {
+    fs.mkdirSync(o.workDir, { recursive: true });
+    const changed = (info: { participantId: string }): void => {
+      if (info.participantId !== o.participantId && o.label(info.participantId) !== null) this.schedule();
+    };
+    const speaker = ({ participantId }: { participantId: string | null }): void => {
+      if (participantId) this.run?.setSpeaker(participantId);
+    };
+    const closed = (): void => this.close();
+    o.room.on('producerAdded', changed);
+    o.room.on('producerClosed', changed);
+    o.room.on('producerPaused', changed);
+    o.room.on('activeSpeaker', speaker);
+    o.room.on('close', closed);
+    this.unsubscribe = () => {
+      o.room.off('producerAdded', changed);
+      o.room.off('producerClosed', changed);
+      o.room.off('producerPaused', changed);
+      o.room.off('activeSpeaker', speaker);
+      o.room.off('close', closed);
+    };
+    this.schedule(0);
+  }
+
+  /** The encoder's process (for the tests and /metrics). */
+  get pid(): number | undefined {
+    return this.run?.pid;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.unsubscribe();
+    this.run?.kill();
+    this.run = null;
+    fs.rmSync(this.o.workDir, { recursive: true, force: true });
+  }
+
+  private schedule(after = REBUILD_AFTER_MS): void {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.ops = this.ops.then(() => this.rebuild()).catch((error: Error) => this.o.onTrouble(error.message.slice(0, 300)));
+    }, after);
+    this.timer.unref();
+  }
+
+  /** Everyone else in the main room with a camera or microphone, in join order. */
+  private sources(): ProgramSource[] {
+    const by = new Map<string, ProgramSource>();
+    for (const p of this.o.room.producers()) {
+      if (p.participantId === this.o.participantId || p.paused || p.source === 'screen' || p.source === 'interpretation') continue;
+      const label = this.o.label(p.participantId);
+      if (label === null) continue; // the recorder, the transcriber, the stream's own taps
+      const s = by.get(p.participantId) ?? { participantId: p.participantId, label, hidden: false, disguised: false };
+      if (p.kind === 'video') s.videoProducerId = p.producerId;
+      else s.audioProducerId = p.producerId;
+      by.set(p.participantId, s);
+    }
+    return [...by.values()];
+  }
+
+  private async rebuild(): Promise<void> {
+    if (this.closed) return;
+    this.run?.kill();
+    this.run = null;
+    const o = { workDir: this.o.workDir, runId: ++this.runId, startNumber: 0, size: FEED_SIZE, rtp: this.o.rtp };
+    const run = await ProgramRun.program(this.o.room, this.sources(), {
+      ...o,
+      ports: this.o.ports,
+      words: this.o.words,
+      peerId: `sip-feed:${this.o.participantId}`,
+    }).catch((error: Error) => {
+      this.o.onTrouble(`the terminal's feed could not be built: ${error.message.slice(0, 200)}`);
+      this.schedule(2000);
+      return null;
+    });
+    if (!run) return;
+    if (this.closed) return run.kill();
+    this.run = run;
+    void run.exited().then((code) => {
+      if (run.exitedOnPurpose || this.closed || this.run !== run) return;
+      this.o.onTrouble(`the terminal's feed encoder exited (${run.exitSignal ?? `code ${code}`}): ${run.errorOutput.slice(-200)}`);
+      this.schedule(2000);
+    });
+  }
+}
+
+/** A work directory for a call's feed (its SDP files). */
+export const feedDir = (dataDir: string, participantId: string): string => path.join(dataDir, 'sip-feed', participantId);

@@ -15,40 +15,86 @@ interface SipParticipant {
   sip: { uri: string; user: string; pin: string };
 }
 
-/** Opus sound (a tone) as RTP from `from` (the port the offer named) to `to`. */
-function toneFrom(from: number, to: number): ChildProcess {
-  return spawn(
-    'ffmpeg',
-    [
-      ...['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
-      ...['-c:a', 'libopus', '-b:a', '32k', '-payload_type', '111', '-ssrc', '4242', '-f', 'rtp'],
-      `rtp://127.0.0.1:${to}?localrtpport=${from}&localrtcpport=${from + 1}`,
-    ],
-    { stdio: 'ignore' },
-  );
+/**
+ * The terminal's RTP socket. Its sound (a tone, encoded by ffmpeg as `encoder` says) goes out from it
+ * (symmetric RTP, as terminals do), and what the gateway sends back to it is counted.
+ */
+class TerminalSound {
+  readonly back = { payloadTypes: [] as number[], payloadBytes: 0, times: [] as number[] };
+  private encoder?: ChildProcess;
+
+  private constructor(
+    private readonly rtp: dgram.Socket,
+    private readonly inlet: dgram.Socket,
+  ) {
+    rtp.on('message', (m) => {
+      if (m.length < 12 || (m[1]! & 0x7f) >= 72) return; // RTCP
+      this.back.payloadTypes.push(m[1]! & 0x7f);
+      this.back.payloadBytes += m.length - 12;
+      this.back.times.push(Date.now());
+    });
+  }
+
+  static async open(): Promise<TerminalSound> {
+    const bind = (): Promise<dgram.Socket> =>
+      new Promise((resolve) => {
+        const s = dgram.createSocket('udp4');
+        s.bind(0, '127.0.0.1', () => resolve(s));
+      });
+    return new TerminalSound(await bind(), await bind());
+  }
+
+  get port(): number {
+    return this.rtp.address().port;
+  }
+
+  /** Sends a 440 Hz tone to the gateway's `port`: the encoder's RTP comes in at the inlet and goes out from the terminal's socket. */
+  send(port: number, encoder: string[]): void {
+    this.inlet.on('message', (m) => this.rtp.send(m, port, '127.0.0.1'));
+    this.encoder = spawn(
+      'ffmpeg',
+      [
+        ...['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
+        ...encoder,
+        ...['-f', 'rtp', `rtp://127.0.0.1:${this.inlet.address().port}`],
+      ],
+      { stdio: 'ignore' },
+    );
+  }
+
+  close(): void {
+    this.encoder?.kill('SIGKILL');
+    this.rtp.close();
+    this.inlet.close();
+  }
 }
+
+const OPUS = ['-c:a', 'libopus', '-b:a', '32k', '-payload_type', '111', '-ssrc', '4242'];
 
 const answeredPort = (sdp: string, kind: string): number => Number(new RegExp(`^m=${kind} (\\d+) `, 'm').exec(sdp)?.[1] ?? 0);
 
-/** A phone that dials `terminal`'s hearing with its PIN and, once answered, acknowledges and sends its tone from the offered port. */
+/**
+ * A phone that dials `terminal`'s hearing with its PIN and, once answered, acknowledges and sends its tone
+ * (Opus unless `encoder`) from the offered port.
+ */
 async function dialWithTone(
   terminal: SipParticipant,
   o: Omit<Parameters<typeof offer>[0], 'audioPort'>,
-): Promise<{ phone: SipPhone; call: Dialled; stop: () => void }> {
+  encoder = OPUS,
+): Promise<{ phone: SipPhone; call: Dialled; sound: TerminalSound; stop: () => void }> {
   const phone = await SipPhone.start();
-  let tone: ChildProcess | undefined;
+  const sound = await TerminalSound.open();
   const stop = (): void => {
-    tone?.kill('SIGKILL');
+    sound.close();
     phone.close();
   };
   try {
-    const rtpPort = await freeUdpPort();
-    const call = await phone.dial(terminal.sip, offer({ ...o, audioPort: rtpPort }));
+    const call = await phone.dial(terminal.sip, offer({ ...o, audioPort: sound.port }));
     if (call.final.status === 200) {
       phone.ack(call.final);
-      tone = toneFrom(rtpPort, answeredPort(call.final.content, 'audio'));
+      sound.send(answeredPort(call.final.content, 'audio'), encoder);
     }
-    return { phone, call, stop };
+    return { phone, call, sound, stop };
   } catch (error) {
     stop();
     throw error;
@@ -149,6 +195,61 @@ describe('the SIP gateway', () => {
     }
   });
 
+  it.each([
+    { codec: 'pcmu' as const, pt: 0, encoder: ['-c:a', 'pcm_mulaw', '-ar', '8000'] },
+    { codec: 'g722' as const, pt: 9, encoder: ['-c:a', 'g722', '-ar', '16000'] },
+  ])(
+    'a terminal with $codec only: its sound reaches the hearing as Opus (transcoded), and it hears the hearing in $codec',
+    async ({ codec, pt, encoder }) => {
+      const { server } = ctx;
+      const { hearingId, terminal } = await hearingWithTerminal();
+      const { phone, call, sound, stop } = await dialWithTone(terminal, { audio: [codec], rtcpMux: true }, [
+        '-ac',
+        '1',
+        ...encoder,
+        '-payload_type',
+        String(pt),
+      ]);
+      try {
+        expect(call.final.status).toBe(200);
+        expect(call.final.content).toMatch(new RegExp(`^m=audio \\d+ RTP/AVP ${pt}\r?$`, 'm'));
+        // In the hearing: a microphone in Opus, carrying sound; in the record like any other.
+        const producer = await until(
+          'its microphone',
+          () => server.sip!.callOf(terminal.id)?.producers.find((p) => p.kind === 'audio'),
+          10_000,
+        );
+        expect(
+          server.plane
+            .get(hearingId)!
+            .producers()
+            .find((p) => p.producerId === producer.id),
+        ).toMatchObject({ kind: 'audio', source: 'mic' });
+        expect(producer.rtpParameters.codecs[0]!.mimeType).toBe('audio/opus');
+        await until('its sound arriving, transcoded', async () => ((await producer.getStats())[0]?.packetCount ?? 0) > 100, 15_000);
+        await until(
+          'the record has its track',
+          async () =>
+            ((await api(server)('GET', `/api/v1/hearings/${hearingId}/record`)).body.tracks ?? []).some(
+              (t: { participantId: string; kind: string }) => t.participantId === terminal.id && t.kind === 'audio',
+            ),
+          15_000,
+        );
+        // What it receives is in its own codec.
+        const { back } = sound;
+        await until('the hearing’s sound coming back', () => back.payloadTypes.length > 100, 15_000);
+        expect(new Set(back.payloadTypes)).toEqual(new Set([pt]));
+        // Both are 64 kbit/s whatever is said (Opus under that payload type would be a few bytes a packet of silence).
+        const bytesPerSecond = (back.payloadBytes / (back.times.at(-1)! - back.times[0]!)) * 1000;
+        expect(bytesPerSecond).toBeGreaterThan(7000);
+        expect(bytesPerSecond).toBeLessThan(9000);
+        expect((await phone.request(call.final, 'BYE', 2)).status).toBe(200);
+      } finally {
+        stop();
+      }
+    },
+  );
+
   it('takes the sound of a terminal behind NAT: its offer names a private address, its packets come from where its call came from', async () => {
     const { server } = ctx;
     const { hearingId, terminal } = await hearingWithTerminal();
@@ -172,7 +273,7 @@ describe('the SIP gateway', () => {
     }
   });
 
-  it('refuses a wrong PIN (403), an unknown hearing (404), an offer without a codec it takes (488); challenges without credentials', async () => {
+  it('refuses a wrong PIN (403), an unknown hearing (404), an offer without a sound codec it takes (GSM only: 488); challenges without credentials', async () => {
     const { terminal } = await hearingWithTerminal();
     const phone = await SipPhone.start();
     const rtpPort = await freeUdpPort();
@@ -188,8 +289,8 @@ describe('the SIP gateway', () => {
       expect(crossed.final.status).toBe(403);
       const nowhere = terminal.sip.uri.replace(/sip:\d+@/, 'sip:99999999@');
       expect((await phone.dial({ ...terminal.sip, uri: nowhere }, sdp)).final.status).toBe(404);
-      const g711 = await phone.dial(terminal.sip, offer({ audioPort: rtpPort, audio: ['pcmu', 'g722'] }));
-      expect(g711.final.status).toBe(488);
+      const gsm = await phone.dial(terminal.sip, offer({ audioPort: rtpPort, audio: ['gsm'] }));
+      expect(gsm.final.status).toBe(488);
       expect(ctx.server.sip!.callOf(terminal.id)).toBeUndefined();
     } finally {
       phone.close();

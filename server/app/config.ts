@@ -90,8 +90,8 @@ const envSchema = z.object({
   HEARING_SIP_HOST: z.string().trim().min(1).optional(),
   HEARING_SIP_RTP_TIMEOUT_S: z.coerce.number().positive().max(600).default(30),
   // Loopback ports the terminals' feeds (the hearing's picture and sound for each call) are encoded to.
-  HEARING_SIP_FEED_PORT_MIN: port.default(30000),
-  HEARING_SIP_FEED_PORT_MAX: port.default(30999),
+  HEARING_SIP_FEED_PORT_MIN: port.default(19000),
+  HEARING_SIP_FEED_PORT_MAX: port.default(19999),
   HEARING_TURN: z.enum(['embedded']).optional(),
   HEARING_TURN_URLS: z.string().trim().min(1).optional(),
   HEARING_TURN_SECRET: z.string().optional(),

@@ -19,7 +19,9 @@ import type { Signaling } from '../signaling/signaling.ts';
 import type { Store } from '../store/store.ts';
 import type { AuthFailureLimiter } from '../http/auth-limit.ts';
 import { SIP_REALM } from './accounts.ts';
-import { answerFor, parseOffer, type OfferedMedia, type ParsedOffer } from './sdp.ts';
+import { answerFor, parseOffer, type OfferedMedia, type ParsedOffer, type SoundCodec } from './sdp.ts';
+import { SoundTranscoder, TRANSCODED } from './transcoder.ts';
+import path from 'node:path';
 import { MediaRelay } from './relay.ts';
 import { feedDir, TerminalFeed } from './feed.ts';
 import { PortPairs } from '../../workers/taps/udp-ports.ts';
@@ -58,7 +60,7 @@ export interface SipGatewayOptions {
   /** Where a call's feed keeps its files, and its language (the roles under the tiles). */
   dataDir: string;
   lang: Language;
-  /** Loopback ports the feeds' encoders send to (default 30000-30999). */
+  /** Loopback ports the feeds' encoders send to (default 19000-19999). */
   feedPortMin?: number;
   feedPortMax?: number;
 }
@@ -88,6 +90,8 @@ interface Call {
   producers: types.Producer[];
   /** What the terminal receives: the hearing without itself. */
   feed?: TerminalFeed;
+  /** G.722/G.711 sound turned into Opus on its way in. */
+  transcoders: SoundTranscoder[];
   watchdog?: NodeJS.Timeout;
   ended: boolean;
 }
@@ -102,7 +106,7 @@ export class SipGateway {
   port = 0;
 
   private constructor(private readonly o: SipGatewayOptions) {
-    this.feedPorts = new PortPairs(o.feedPortMin ?? 30000, o.feedPortMax ?? 30999);
+    this.feedPorts = new PortPairs(o.feedPortMin ?? 19000, o.feedPortMax ?? 19999);
     this.t = translator(o.lang);
     const onEvent = (e: { action: string; hearingId: string | null; detail: Record<string, unknown> }): void => {
       if (e.action === 'hearing.state_changed' && e.detail.to === 'closed' && e.hearingId)
@@ -236,7 +240,9 @@ export class SipGateway {
       return this.reply(rq, 400, `Bad Request (${(error as Error).message})`);
     }
     if (!offer.taken.some((t) => t.kind === 'audio'))
-      return this.reply(rq, 488, 'Not Acceptable Here', { warning: '304 hearing "no common audio codec: Opus is needed"' });
+      return this.reply(rq, 488, 'Not Acceptable Here', {
+        warning: '304 hearing "no common audio codec: Opus, G.722, PCMA or PCMU is needed"',
+      });
     if (this.calls.size >= MAX_CALLS) return this.reply(rq, 503, 'Service Unavailable (too many calls)');
     // A terminal dialling again (it lost the old call): the old call ends first.
     for (const old of this.calls.values()) if (old.participantId === participantId) this.end(old, 'called again', true);
@@ -256,6 +262,7 @@ export class SipGateway {
       acked: false,
       transports: [],
       relays: [],
+      transcoders: [],
       producers: [],
       ended: false,
     };
@@ -264,35 +271,60 @@ export class SipGateway {
       const room = await this.o.plane.room(hearingId);
       const ports = new Map<number, { rtp: number; rtcp?: number }>();
       const feedTo: Partial<RtpOutput> = {};
+      /** Producers made as soon as the terminal is in the hearing (transcoded sound: its SSRC is ours). */
+      const atJoin: (() => Promise<void>)[] = [];
+      const ssrcBelow2p31 = (): number => randomBytes(4).readUInt32BE(0) >>> 1; // ffmpeg takes it as a signed 32-bit option
       for (const t of offer.taken) {
-        // mediasoup learns where the relay sends from (comedia); the relay learns the terminal's SSRC.
-        const transport = await room.createPlainTransport(participantId, 'send', { comedia: true, rtcpMux: t.rtcpMux });
+        const transcoded = t.kind === 'audio' && t.mimeType !== 'audio/opus';
+        // mediasoup learns where the relay (or the transcoder) sends from (comedia); the relay learns the terminal's SSRC.
+        // ffmpeg (the transcoder) sends RTCP from a socket of its own, even to the same port: RTCP apart, or
+        // comedia would latch onto the RTCP socket and drop the RTP ("from unknown IP:port").
+        const transport = await room.createPlainTransport(participantId, 'send', { comedia: true, rtcpMux: !transcoded && t.rtcpMux });
         call.transports.push(transport);
+        let sfu = {
+          address: transport.tuple.localIp,
+          rtp: transport.tuple.localPort,
+          rtcp: transport.rtcpTuple?.localPort ?? transport.tuple.localPort,
+        };
+        let onSsrc = (ssrc: number): void => {
+          chain = chain
+            .then(() => this.produce(call, t, transport, ssrc))
+            .catch((error: unknown) => {
+              console.warn(`[sip] ${call.participantId}: cannot take its ${t.kind} (SSRC ${ssrc}): ${(error as Error).message}`);
+            });
+        };
         let chain = Promise.resolve();
+        if (transcoded) {
+          // G.722 or G.711: the relay hands it to a transcoder, which sends Opus with an SSRC of ours.
+          const ssrc = ssrcBelow2p31();
+          const transcoder = new SoundTranscoder({
+            codec: t.mimeType as Exclude<SoundCodec, 'audio/opus'>,
+            payloadType: t.payloadType,
+            inPort: this.feedPorts.take(),
+            to: { ip: transport.tuple.localIp, port: transport.tuple.localPort, rtcpPort: transport.rtcpTuple!.localPort },
+            ssrc,
+            workDir: path.join(feedDir(this.o.dataDir, participantId), 'sound'),
+            onExit: (what) => this.o.hearings.log(hearingId, 'system', 'sip.feed_trouble', { participantId, what }),
+          });
+          call.transcoders.push(transcoder);
+          await transcoder.start();
+          sfu = { address: '127.0.0.1', rtp: transcoder.inPort, rtcp: transcoder.inPort + 1 };
+          onSsrc = () => undefined;
+          atJoin.push(() => this.produce(call, { ...t, ...TRANSCODED, parameters: {} }, transport, ssrc));
+        }
         const relay = await MediaRelay.open(
           this.o.listenIp,
           { address: t.address, rtp: t.port, rtcp: t.rtcpMux ? t.port : t.rtcpPort, signalledFrom: remote.address },
-          {
-            address: transport.tuple.localIp,
-            rtp: transport.tuple.localPort,
-            rtcp: transport.rtcpTuple?.localPort ?? transport.tuple.localPort,
-          },
+          sfu,
           t.rtcpMux,
-          (ssrc) => {
-            chain = chain
-              .then(() => this.produce(call, t, transport, ssrc))
-              .catch((error: unknown) => {
-                console.warn(`[sip] ${call.participantId}: cannot take its ${t.kind} (SSRC ${ssrc}): ${(error as Error).message}`);
-              });
-          },
+          (ssrc) => onSsrc(ssrc),
         );
         call.relays.push(relay);
         ports.set(t.index, { rtp: relay.rtpPort, rtcp: relay.rtcpPort });
         // The hearing's sound or picture for the terminal comes in here, and goes out from the port above.
         const feedPort = await relay.openFeed(() => this.feedPorts.take());
-        // ffmpeg takes the SSRC as a signed 32-bit option: below 2^31.
-        const out = { port: feedPort, payloadType: t.payloadType, ssrc: randomBytes(4).readUInt32BE(0) >>> 1 };
-        if (t.kind === 'audio') feedTo.audio = out;
+        const out = { port: feedPort, payloadType: t.payloadType, ssrc: ssrcBelow2p31() };
+        if (t.kind === 'audio') feedTo.audio = { ...out, codec: t.mimeType as SoundCodec };
         else feedTo.video = out;
       }
       // Ended while its media were being set up (the terminal called again meanwhile).
@@ -306,11 +338,14 @@ export class SipGateway {
       });
       this.sendOk(rq, call);
       this.watch(call);
+      for (const make of atJoin)
+        void make().catch((error: Error) => console.warn(`[sip] ${participantId}: cannot take its transcoded sound: ${error.message}`));
       if (feedTo.audio) call.feed = this.feed(call, room, { audio: feedTo.audio, video: feedTo.video });
     } catch (error) {
       this.calls.delete(call.callId);
       for (const t of call.transports) t.close();
       for (const r of call.relays) r.close();
+      for (const x of call.transcoders) x.stop();
       throw error;
     }
   }
@@ -428,6 +463,7 @@ export class SipGateway {
     clearInterval(call.watchdog);
     this.calls.delete(call.callId);
     call.feed?.close();
+    for (const x of call.transcoders) x.stop();
     for (const r of call.relays) r.close();
     for (const t of call.transports) t.close();
     if (call.ok) this.o.signaling.terminalLeft(call.hearingId, call.participantId, { reason, endpoint: 'sip', ...detail });

@@ -1,7 +1,8 @@
 // What the gateway takes from a terminal's SDP offer, and the answer it gives (sdp-transform parses
-// and writes). Sound: Opus passes through to the hearing as it is. Video: H.264 with packetization
-// mode 1 passes through when its profile is one the hearing's router carries. Other codecs are for a
-// transcoding step that is not built yet: an offer with none of these gets 488.
+// and writes). Sound: Opus passes through to the hearing as it is; G.722, G.711 A-law and µ-law are
+// transcoded to Opus (and the hearing back to them). Video: H.264 with packetization mode 1 passes
+// through when its profile is one the hearing's router carries. An offer with no sound the gateway
+// takes gets 488.
 import sdpTransform from 'sdp-transform';
 import { isSameProfile } from 'h264-profile-level-id';
 import { mediaCodecs } from '../../workers/media/config.ts';
@@ -14,13 +15,23 @@ export interface OfferedMedia {
   rtcpPort: number;
   rtcpMux: boolean;
   payloadType: number;
-  mimeType: 'audio/opus' | 'video/H264';
+  mimeType: SoundCodec | 'video/H264';
   clockRate: number;
   channels?: number;
   parameters: Record<string, string | number>;
   /** The m-line's index in the offer (the answer keeps the order). */
   index: number;
 }
+
+/** Sound the gateway takes, best first: Opus as it is; the others through a transcoder. */
+export const SOUND_CODECS = ['audio/opus', 'audio/G722', 'audio/PCMA', 'audio/PCMU'] as const;
+export type SoundCodec = (typeof SOUND_CODECS)[number];
+/** RFC 3551's static payload types (an offer may list them without an rtpmap). */
+const STATIC: Record<number, { codec: string; rate: number }> = {
+  0: { codec: 'PCMU', rate: 8000 },
+  8: { codec: 'PCMA', rate: 8000 },
+  9: { codec: 'G722', rate: 8000 },
+};
 
 export interface ParsedOffer {
   /** The media the gateway takes, at most one sound and one video. */
@@ -62,17 +73,32 @@ export function parseOffer(text: string): ParsedOffer {
       index,
     };
     if (m.type === 'audio') {
-      const opus = (m.rtp ?? []).find((r) => r.codec.toLowerCase() === 'opus' && r.rate === 48000);
-      if (opus)
+      // Every payload type offered, with its rtpmap or, for a static one without, RFC 3551's meaning.
+      const offered = String(m.payloads ?? '')
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number)
+        .map((pt) => {
+          const map = (m.rtp ?? []).find((r) => r.payload === pt);
+          return map ? { pt, codec: map.codec.toUpperCase(), rate: map.rate ?? 0 } : { pt, ...(STATIC[pt] ?? { codec: '', rate: 0 }) };
+        });
+      const match = (mime: SoundCodec) =>
+        offered.find((o) =>
+          mime === 'audio/opus' ? o.codec === 'OPUS' && o.rate === 48000 : o.codec === mime.slice(6).toUpperCase() && o.rate === 8000,
+        );
+      const mimeType = SOUND_CODECS.find((c) => match(c));
+      if (mimeType) {
+        const chosen = match(mimeType)!;
         taken.push({
           ...common,
           kind: 'audio',
-          payloadType: opus.payload,
-          mimeType: 'audio/opus',
-          clockRate: 48000,
-          channels: 2,
-          parameters: fmtp(opus.payload),
+          payloadType: chosen.pt,
+          mimeType,
+          clockRate: chosen.rate,
+          ...(mimeType === 'audio/opus' ? { channels: 2 } : {}),
+          parameters: fmtp(chosen.pt),
         });
+      }
     } else if (m.type === 'video') {
       const h264 = (m.rtp ?? []).find((r) => r.codec.toUpperCase() === 'H264' && routerTakesH264(fmtp(r.payload)));
       if (h264)

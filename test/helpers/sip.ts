@@ -147,15 +147,15 @@ function inDialog(ok: SipMessage, method: string, seq: number, content = ''): Si
 /** An SDP offer (from 127.0.0.1 unless `address`): sound on `audioPort` with `audio` codecs, optionally H.264 video. */
 export function offer(o: {
   audioPort: number;
-  audio: ('opus' | 'pcmu' | 'g722')[];
+  audio: ('opus' | 'pcmu' | 'pcma' | 'g722' | 'gsm')[];
   rtcpMux?: boolean;
   videoPort?: number;
   /** The address the offer names (a terminal behind NAT names its private one). */
   address?: string;
 }): string {
   const address = o.address ?? '127.0.0.1';
-  const pts = { opus: 111, pcmu: 0, g722: 9 } as const;
-  const maps = { opus: 'opus/48000/2', pcmu: 'PCMU/8000', g722: 'G722/8000' } as const;
+  const pts = { opus: 111, pcmu: 0, pcma: 8, g722: 9, gsm: 3 } as const;
+  const maps = { opus: 'opus/48000/2', pcmu: 'PCMU/8000', pcma: 'PCMA/8000', g722: 'G722/8000', gsm: 'GSM/8000' } as const;
   const lines = [
     'v=0',
     `o=terminal ${Date.now()} 1 IN IP4 ${address}`,

@@ -231,8 +231,17 @@ export interface RunOptions {
 
 export interface RtpOutput {
   video?: { port: number; payloadType: number; ssrc: number };
-  audio: { port: number; payloadType: number; ssrc: number };
+  /** `codec`: the terminal's sound (Opus unless it takes only G.722 or G.711). */
+  audio: { port: number; payloadType: number; ssrc: number; codec?: 'audio/opus' | 'audio/G722' | 'audio/PCMA' | 'audio/PCMU' };
 }
+
+/** ffmpeg's encoder settings for each sound a terminal takes. */
+const SOUND_ENCODERS: Record<string, string[]> = {
+  'audio/opus': ['-c:a', 'libopus', '-b:a', '48k', '-ar', '48000', '-ac', '2', '-application', 'voip'],
+  'audio/G722': ['-c:a', 'g722', '-ar', '16000', '-ac', '1'],
+  'audio/PCMA': ['-c:a', 'pcm_alaw', '-ar', '8000', '-ac', '1'],
+  'audio/PCMU': ['-c:a', 'pcm_mulaw', '-ar', '8000', '-ac', '1'],
+};
 
 function output(o: RunOptions, video: string, audio: string): string[] {
   return o.rtp
@@ -248,7 +257,7 @@ function output(o: RunOptions, video: string, audio: string): string[] {
 function rtpOutput(rtp: RtpOutput, size: ProgramSize, video: string, audio: string): string[] {
   const progress = ['-progress', 'pipe:1', '-stats_period', '1'];
   const sound = [
-    ...['-map', audio, '-c:a', 'libopus', '-b:a', '48k', '-ar', '48000', '-ac', '2', '-application', 'voip'],
+    ...['-map', audio, ...SOUND_ENCODERS[rtp.audio.codec ?? 'audio/opus']!],
     ...['-payload_type', String(rtp.audio.payloadType), '-ssrc', String(rtp.audio.ssrc)],
     ...['-f', 'rtp', `rtp://127.0.0.1:${rtp.audio.port}?rtcpport=${rtp.audio.port + 1}`],
   ];

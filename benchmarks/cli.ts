@@ -12,11 +12,24 @@ import { DEFAULT_STOP_RULE, hearingScenario } from './hearing/scenario.ts';
 import { lossScenario, LOSS_DEFAULTS } from './loss/scenario.ts';
 import { reachScenario, REACH_DEFAULTS, REACH_PATHS, type ReachPath } from './reach/scenario.ts';
 import { peerScenario, PEER_DEFAULTS } from './peer/scenario.ts';
+import { sipScenario, SIP_DEFAULTS } from './sip/scenario.ts';
 import { machineInfo } from './lib/proc.ts';
 import { progressBar, writeReport } from './lib/report.ts';
 import type { ScenarioOutcome } from './lib/scenario.ts';
 
-const SCENARIOS = ['forwarding', 'recording', 'transcription', 'faces', 'livestream', 'hearing', 'loss', 'reach', 'peer', 'all'] as const;
+const SCENARIOS = [
+  'forwarding',
+  'recording',
+  'transcription',
+  'faces',
+  'livestream',
+  'hearing',
+  'loss',
+  'reach',
+  'peer',
+  'sip',
+  'all',
+] as const;
 const positiveInt = z.coerce.number().int().positive();
 /** A comma-separated list of loss percentages (each at most 50 %), `defaults` when not given. */
 const lossPercents = (defaults: number[]) =>
@@ -95,6 +108,8 @@ const optionsSchema = z.object({
     .pipe(z.array(z.enum(REACH_PATHS)).min(1)),
   peerSeconds: z.coerce.number().positive().max(600).default(PEER_DEFAULTS.seconds),
   peerLoss: lossPercents(PEER_DEFAULTS.lossLevels),
+  sipTerminals: positiveInt.max(50).default(SIP_DEFAULTS.terminals),
+  sipSeconds: z.coerce.number().positive().max(300).default(SIP_DEFAULTS.seconds),
   out: z.string().default(path.join(path.dirname(fileURLToPath(import.meta.url)), 'results')),
   noTargets: z.boolean().default(false),
 });
@@ -141,6 +156,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'reach-paths': { type: 'string' },
       'peer-seconds': { type: 'string' },
       'peer-loss': { type: 'string' },
+      'sip-terminals': { type: 'string' },
+      'sip-seconds': { type: 'string' },
       out: { type: 'string' },
       'no-targets': { type: 'boolean' },
     },
@@ -184,6 +201,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     reachPaths: values['reach-paths'],
     peerSeconds: values['peer-seconds'],
     peerLoss: values['peer-loss'],
+    sipTerminals: values['sip-terminals'],
+    sipSeconds: values['sip-seconds'],
     out: values.out,
     noTargets: values['no-targets'],
   });
@@ -238,6 +257,8 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
       return reachScenario({ paths: o.reachPaths as ReachPath[], rounds: o.reachRounds, holdSeconds: o.holdSeconds }, progress);
     case 'peer':
       return peerScenario({ participants: o.participants, seconds: o.peerSeconds, lossLevels: o.peerLoss }, progress);
+    case 'sip':
+      return sipScenario({ terminals: o.sipTerminals, seconds: o.sipSeconds }, progress);
   }
 }
 

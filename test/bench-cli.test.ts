@@ -13,6 +13,7 @@ import { lossScenario, type LossRow } from '../benchmarks/loss/scenario.ts';
 import { reachScenario } from '../benchmarks/reach/scenario.ts';
 import { brokenLimits, DEFAULT_STOP_RULE, hearingScenario, type StepFigures } from '../benchmarks/hearing/scenario.ts';
 import { peerScenario, type PeerRow } from '../benchmarks/peer/scenario.ts';
+import { sipScenario } from '../benchmarks/sip/scenario.ts';
 import { withServer } from './helpers/server.ts';
 
 describe('benchmark CLI', () => {
@@ -69,6 +70,8 @@ describe('benchmark CLI', () => {
     expect(parseBenchArgs(['peer'])).toMatchObject({ participants: 3, peerSeconds: 20, peerLoss: [0, 5] });
     expect(parseBenchArgs(['peer', '--peer-loss', '0', '--peer-seconds', '5'])).toMatchObject({ peerLoss: [0], peerSeconds: 5 });
     expect(() => parseBenchArgs(['peer', '--peer-loss', '60'])).toThrow(/--peer-loss: at most 50 %/);
+    expect(parseBenchArgs(['sip'])).toMatchObject({ sipTerminals: 4, sipSeconds: 15 });
+    expect(() => parseBenchArgs(['sip', '--sip-terminals', '0'])).toThrow(/--sip-terminals/);
   });
 
   it('counts the CPU of processes that start and exit while it measures (a replaced encoder), never less than nothing', async () => {
@@ -352,6 +355,20 @@ describe('benchmark CLI', () => {
     }
     expect((outcome.summary as { cpuPerParticipantRatioVsJanus: number }).cpuPerParticipantRatioVsJanus).toBeGreaterThan(0);
   }, 180_000);
+
+  it('smoke: SIP terminals through the gateway: calls set up, beeps from one terminal heard at another, CPU per terminal with and without transcoding', async () => {
+    const outcome = await sipScenario({ terminals: 2, seconds: 4 }, () => undefined);
+    const s = outcome.summary as Record<string, number>;
+    expect(s.calls).toBe(2 + 2 * 2);
+    expect(s.callSetupMsP50).toBeGreaterThan(0);
+    // Every beep terminal A sent was heard at B, through the gateway (G.711 in, Opus in the hearing, mixed, G.711 out).
+    expect(s.beepsSent).toBe(4);
+    expect(s.beepsHeard).toBe(s.beepsSent);
+    expect(s.mouthToEarMsP50).toBeGreaterThan(0);
+    expect(s.mouthToEarMsP95).toBeLessThan(1000);
+    expect(s.cpuPctPerTerminalOpus).toBeGreaterThan(0);
+    expect(s.cpuPctPerTerminalTranscoded).toBeGreaterThan(0);
+  }, 120_000);
 });
 
 describe('the load-test tool against a deployment', () => {

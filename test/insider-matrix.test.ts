@@ -72,6 +72,7 @@ const SIGNALING: [label: string, event: string, payload: () => unknown, allowed:
   ['annotateTranscript', 'annotateTranscript', () => ({ segmentId: fake(), text: 'a note' }), SPEAKERS],
   ['muteParticipant', 'muteParticipant', () => ({ participantId: fake(), muted: true }), JUDGE],
   ['callWitness', 'callWitness', () => ({ participantId: fake(), called: true }), JUDGE],
+  ['hangUpTerminal', 'hangUpTerminal', () => ({ participantId: fake() }), JUDGE],
   ['pauseRecording', 'pauseRecording', () => ({ reason: 'recess' }), COURT],
   ['resumeRecording', 'resumeRecording', () => ({ reason: 'back' }), COURT],
 ];

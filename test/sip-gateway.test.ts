@@ -1,72 +1,18 @@
 // The SIP gateway (issue 17): a terminal dials a hearing with the account the court platform got over
 // REST. The far end here is npm `sip` in the test (a second stack on its own port) and ffmpeg sending the
 // terminal's sound; baresip in a network namespace is test/sip-baresip.test.ts.
-import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import sip from 'sip';
 import { api, openHearing, withServer } from './helpers/server.ts';
-import { freeUdpPort, offer, SipPhone, type Dialled } from './helpers/sip.ts';
+import { freeUdpPort, offer, SipPhone, TerminalSound, type Dialled } from './helpers/sip.ts';
 import { until } from './helpers/wait.ts';
+import { camera } from './helpers/rtp-camera.ts';
 
 interface SipParticipant {
   id: string;
   sip: { uri: string; user: string; pin: string };
-}
-
-/**
- * The terminal's RTP socket. Its sound (a tone, encoded by ffmpeg as `encoder` says) goes out from it
- * (symmetric RTP, as terminals do), and what the gateway sends back to it is counted.
- */
-class TerminalSound {
-  readonly back = { payloadTypes: [] as number[], payloadBytes: 0, times: [] as number[] };
-  private encoder?: ChildProcess;
-
-  private constructor(
-    private readonly rtp: dgram.Socket,
-    private readonly inlet: dgram.Socket,
-  ) {
-    rtp.on('message', (m) => {
-      if (m.length < 12 || (m[1]! & 0x7f) >= 72) return; // RTCP
-      this.back.payloadTypes.push(m[1]! & 0x7f);
-      this.back.payloadBytes += m.length - 12;
-      this.back.times.push(Date.now());
-    });
-  }
-
-  static async open(): Promise<TerminalSound> {
-    const bind = (): Promise<dgram.Socket> =>
-      new Promise((resolve) => {
-        const s = dgram.createSocket('udp4');
-        s.bind(0, '127.0.0.1', () => resolve(s));
-      });
-    return new TerminalSound(await bind(), await bind());
-  }
-
-  get port(): number {
-    return this.rtp.address().port;
-  }
-
-  /** Sends a 440 Hz tone to the gateway's `port`: the encoder's RTP comes in at the inlet and goes out from the terminal's socket. */
-  send(port: number, encoder: string[]): void {
-    this.inlet.on('message', (m) => this.rtp.send(m, port, '127.0.0.1'));
-    this.encoder = spawn(
-      'ffmpeg',
-      [
-        ...['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
-        ...encoder,
-        ...['-f', 'rtp', `rtp://127.0.0.1:${this.inlet.address().port}`],
-      ],
-      { stdio: 'ignore' },
-    );
-  }
-
-  close(): void {
-    this.encoder?.kill('SIGKILL');
-    this.rtp.close();
-    this.inlet.close();
-  }
 }
 
 const OPUS = ['-c:a', 'libopus', '-b:a', '32k', '-payload_type', '111', '-ssrc', '4242'];
@@ -249,6 +195,28 @@ describe('the SIP gateway', () => {
       }
     },
   );
+
+  it("a camera that dies without its producer closing does not freeze what a terminal receives: left out of the terminal's feed", async () => {
+    const { server } = ctx;
+    const { hearingId, judge, terminal } = await hearingWithTerminal();
+    // The judge's camera and microphone: a clip sent as RTP (a phone, or a courtroom camera).
+    const judgeCamera = await camera(server, hearingId, judge.id, 7);
+    // The terminal takes sound and picture: its feed composes the judge's camera and mixes the judge's microphone.
+    const { sound, stop } = await dialWithTone(terminal, { audio: ['opus'], rtcpMux: true, videoPort: await freeUdpPort() });
+    try {
+      const heard = (): number => sound.back.payloadTypes.length;
+      await until('the terminal hears the hearing', () => heard() > 100, 20_000);
+      // The camera's sender dies; its producers stay: one silent input holds a composition up.
+      judgeCamera.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 1000));
+      const at = heard();
+      // The terminal keeps receiving its feed (50 sound packets a second): the dead inputs were left out.
+      await until('the terminal still hears the hearing', () => heard() > at + 200, 20_000);
+    } finally {
+      judgeCamera.kill('SIGKILL');
+      stop();
+    }
+  });
 
   it('takes the sound of a terminal behind NAT: its offer names a private address, its packets come from where its call came from', async () => {
     const { server } = ctx;

@@ -2,17 +2,27 @@
 // call (the public stream's compositor, workers/livestream/program.ts): everyone else's cameras laid out
 // with the active speaker large and their roles under the tiles, and everyone else's microphones mixed —
 // never the terminal's own (it would hear itself back). Sent as RTP to the call's relays, which send it
-// on to the terminal. Rebuilt when someone's camera or microphone comes or goes.
+// on to the terminal. Rebuilt when someone's camera or microphone comes or goes, and when one of its
+// inputs stops delivering (one silent RTP input holds the whole ffmpeg mix up: everyone would fall silent
+// for the terminal) — left out until it delivers again.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { MediaRoom } from '../../workers/media/room.ts';
 import { ProgramRun, type ProgramSize, type ProgramSource, type ProgramWords, type RtpOutput } from '../../workers/livestream/program.ts';
 import type { PortPairs } from '../../workers/taps/udp-ports.ts';
+import { SilentInputs } from '../../workers/livestream/inputs.ts';
 
 /** The terminal's picture: 640x360 at 25 fps, 800 kbit/s (what a courtroom terminal shows well on a 720p screen). */
 export const FEED_SIZE: ProgramSize = { width: 640, height: 360, videoKbps: 800, fps: 25, preset: 'veryfast' };
+/**
+ * A terminal without video gets the sound only: no camera is tapped or decoded (the graph's picture is
+ * a 1 fps card of placeholders, made and dropped).
+ */
+const SOUND_ONLY: ProgramSize = { width: 320, height: 180, videoKbps: 50, fps: 1, preset: 'ultrafast', audioOnly: true };
 /** A change of cameras or microphones is waited on this long, so that several at once rebuild once. */
 const REBUILD_AFTER_MS = 1000;
+/** How often the inputs are checked for silence (each check watches them for a second). */
+const CHECK_MS = 2000;
 
 export interface FeedOptions {
   room: MediaRoom;
@@ -35,6 +45,12 @@ export class TerminalFeed {
   private ops: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly unsubscribe: () => void;
+  /** Inputs that delivered nothing, left out until they do again. */
+  private readonly silent = new SilentInputs();
+  /** The producers the current run takes. */
+  private taken: string[] = [];
+  private readonly watchdog: NodeJS.Timeout;
+  private checking = false;
 
   constructor(private readonly o: FeedOptions) {
     fs.mkdirSync(o.workDir, { recursive: true });
@@ -58,6 +74,23 @@ export class TerminalFeed {
       o.room.off('close', closed);
     };
     this.schedule(0);
+    this.watchdog = setInterval(() => void this.check(), CHECK_MS);
+    this.watchdog.unref();
+  }
+
+  /** Inputs gone silent are left out, inputs back are taken again: either way the run is rebuilt. */
+  private async check(): Promise<void> {
+    if (this.closed || this.checking || !this.run) return;
+    this.checking = true;
+    try {
+      const gone = await this.silent.findSilent(this.o.room, this.taken);
+      const back = this.silent.size ? await this.silent.returned(this.o.room) : [];
+      if (gone.length || back.length) this.schedule(0);
+    } catch (error) {
+      this.o.onTrouble(`the terminal's feed could not check its inputs: ${(error as Error).message.slice(0, 200)}`);
+    } finally {
+      this.checking = false;
+    }
   }
 
   /** The encoder's process (for the tests and /metrics). */
@@ -69,6 +102,7 @@ export class TerminalFeed {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
+    clearInterval(this.watchdog);
     this.unsubscribe();
     this.run?.kill();
     this.run = null;
@@ -89,6 +123,7 @@ export class TerminalFeed {
     const by = new Map<string, ProgramSource>();
     for (const p of this.o.room.producers()) {
       if (p.participantId === this.o.participantId || p.paused || p.source === 'screen' || p.source === 'interpretation') continue;
+      if (this.silent.has(p.producerId)) continue;
       const label = this.o.label(p.participantId);
       if (label === null) continue; // the recorder, the transcriber, the stream's own taps
       const s = by.get(p.participantId) ?? { participantId: p.participantId, label, hidden: false, disguised: false };
@@ -103,8 +138,14 @@ export class TerminalFeed {
     if (this.closed) return;
     this.run?.kill();
     this.run = null;
-    const o = { workDir: this.o.workDir, runId: ++this.runId, startNumber: 0, size: FEED_SIZE, rtp: this.o.rtp };
-    const run = await ProgramRun.program(this.o.room, this.sources(), {
+    const size = this.o.rtp.video ? FEED_SIZE : SOUND_ONLY;
+    const o = { workDir: this.o.workDir, runId: ++this.runId, startNumber: 0, size, rtp: this.o.rtp };
+    const sources = this.sources();
+    // What the run will take: every microphone, and the cameras unless the terminal has no picture.
+    this.taken = sources
+      .flatMap((x) => [x.audioProducerId, ...(this.o.rtp.video ? [x.videoProducerId] : [])])
+      .filter((id): id is string => !!id);
+    const run = await ProgramRun.program(this.o.room, sources, {
       ...o,
       ports: this.o.ports,
       words: this.o.words,

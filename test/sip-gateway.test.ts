@@ -59,6 +59,17 @@ describe('the SIP gateway', () => {
     return { hearingId: h.id, judge, terminal };
   }
 
+  /** Waits until the hearing's record has the terminal's sound track (the recorder takes it like any microphone). */
+  const recorded = (hearingId: string, participantId: string): Promise<unknown> =>
+    until(
+      'the record has its track',
+      async () =>
+        ((await api(ctx.server)('GET', `/api/v1/hearings/${hearingId}/record`)).body.tracks ?? []).some(
+          (t: { participantId: string; kind: string }) => t.participantId === participantId && t.kind === 'audio',
+        ),
+      15_000,
+    );
+
   it('issues a terminal account over REST: the number to dial, a user and a PIN', async () => {
     const { terminal } = await hearingWithTerminal();
     expect(terminal.sip.uri).toMatch(new RegExp(`^sip:\\d{8}@127\\.0\\.0\\.1:${ctx.server.sip!.port}$`));
@@ -109,14 +120,7 @@ describe('the SIP gateway', () => {
         15_000,
       );
       // The recorder takes it like any microphone.
-      await until(
-        'the record has its track',
-        async () =>
-          ((await api(server)('GET', `/api/v1/hearings/${hearingId}/record`)).body.tracks ?? []).some(
-            (t: { participantId: string; kind: string }) => t.participantId === terminal.id && t.kind === 'audio',
-          ),
-        15_000,
-      );
+      await recorded(hearingId, terminal.id);
       // Hanging up is leaving.
       const bye = await phone.request(call.final, 'BYE', 2);
       expect(bye.status).toBe(200);
@@ -173,14 +177,7 @@ describe('the SIP gateway', () => {
         ).toMatchObject({ kind: 'audio', source: 'mic' });
         expect(producer.rtpParameters.codecs[0]!.mimeType).toBe('audio/opus');
         await until('its sound arriving, transcoded', async () => ((await producer.getStats())[0]?.packetCount ?? 0) > 100, 15_000);
-        await until(
-          'the record has its track',
-          async () =>
-            ((await api(server)('GET', `/api/v1/hearings/${hearingId}/record`)).body.tracks ?? []).some(
-              (t: { participantId: string; kind: string }) => t.participantId === terminal.id && t.kind === 'audio',
-            ),
-          15_000,
-        );
+        await recorded(hearingId, terminal.id);
         // What it receives is in its own codec.
         const { back } = sound;
         await until('the hearing’s sound coming back', () => back.payloadTypes.length > 100, 15_000);

@@ -8,9 +8,9 @@
 // browser pages, for what a person sees.
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { startServer, type HearingServer } from '../../server/app/server.ts';
+import type { HearingServer } from '../../server/app/server.ts';
+import { localServer } from '../lib/local-server.ts';
 import { configFromEnv } from '../../server/app/config.ts';
 import { cpuSecondsOf, percentile, processTree } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
@@ -150,23 +150,12 @@ const PINGS = 3;
 
 export async function hearingScenario(o: HearingLoadOptions, progress: Progress): Promise<ScenarioOutcome> {
   let server: HearingServer | undefined;
-  let dataDir: string | undefined;
+  let local: Awaited<ReturnType<typeof localServer>> | undefined;
   let base = o.target?.replace(/\/$/, '');
   let apiKey = o.apiKey ?? process.env.HEARING_API_KEY;
   if (!base) {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-hearing-'));
-    server = await startServer({
-      ...configFromEnv({}),
-      port: 0,
-      host: '127.0.0.1',
-      dataDir,
-      workers: 2,
-      rtcMinPort: 30000,
-      rtcMaxPort: 39999,
-      apiKey: 'bench-api-key-0123456789',
-      demo: false,
-      asrEngine: o.transcription ? configFromEnv({}).asrEngine : 'off',
-    });
+    local = await localServer('hearing', { asrEngine: o.transcription ? configFromEnv({}).asrEngine : 'off' });
+    server = local.server;
     base = server.url;
     apiKey = server.secrets.apiKey;
   }
@@ -176,8 +165,7 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
     // hundred failed joins).
     await preflight(base, apiKey);
   } catch (error) {
-    await server?.close();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await local?.close();
     throw error;
   }
   const rule = o.stop ?? DEFAULT_STOP_RULE;
@@ -386,8 +374,7 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
   } finally {
     await Promise.all(runners.map((r) => r.close()));
     for (const b of browsers) await b.close().catch(() => undefined);
-    await server?.close();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await local?.close();
   }
 }
 

@@ -2,12 +2,12 @@
 // the frames a real Chromium viewer presents through hls.js), CPU per stream at 720p and 480p beside a
 // bare baseline (one ffmpeg re-encoding the same camera straight to HLS, no composition) in the same
 // run, and how many hearings stream at once on this machine while staying real time.
+import { localServer } from '../lib/local-server.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, type HearingServer } from '../../server/app/server.ts';
-import { configFromEnv } from '../../server/app/config.ts';
+import type { HearingServer } from '../../server/app/server.ts';
 import { cpuSecondsOf, percentile, trackCpu } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import { launchChromium } from '../lib/chromium.ts';
@@ -261,18 +261,7 @@ async function runStep(
   seconds: number,
   withLatency: boolean,
 ): Promise<{ cpuPerStream: number; published: number[]; latency: number[]; elapsed: number }> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-live-'));
-  const server = await startServer({
-    ...configFromEnv({}),
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    workers: 2,
-    rtcMinPort: 30000,
-    rtcMaxPort: 39999,
-    apiKey: 'bench-api-key-0123456789',
-    demo: false,
-  });
+  const { server, close } = await localServer('live');
   server.config.live.delaySeconds = 0;
   const streams: { id: string; source: ChildProcess }[] = [];
   try {
@@ -294,8 +283,7 @@ async function runStep(
     };
   } finally {
     for (const s of streams) s.source.kill('SIGKILL');
-    await server.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await close();
   }
 }
 

@@ -2,13 +2,10 @@
 // digest challenge included), how long a sound takes from one terminal's mouth to another's ear through
 // the gateway (transcoded in, mixed, encoded out), and the server's CPU per terminal with its sound
 // passed through (Opus) beside the same with it transcoded (G.711), in the same run.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { localServer } from '../lib/local-server.ts';
 import dgram from 'node:dgram';
 import * as g711 from 'alawmulaw';
-import { startServer, type HearingServer } from '../../server/app/server.ts';
-import { configFromEnv } from '../../server/app/config.ts';
+import type { HearingServer } from '../../server/app/server.ts';
 import { cpuSecondsOf, percentile, processTree } from '../lib/proc.ts';
 import type { SipMessage } from 'sip';
 import { offer, SipPhone, TerminalSound } from '../lib/sip-phone.ts';
@@ -193,19 +190,7 @@ async function cpuStep(
 }
 
 export async function sipScenario(o: SipOptions, progress: Progress): Promise<ScenarioOutcome> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sip-'));
-  const server = await startServer({
-    ...configFromEnv({}),
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    workers: 2,
-    rtcMinPort: 40000,
-    rtcMaxPort: 49999,
-    apiKey: 'bench-api-key-0123456789',
-    demo: false,
-    sip: { port: 0, rtpTimeoutMs: 30_000 },
-  });
+  const { server, close } = await localServer('sip', { rtcMinPort: 40000, rtcMaxPort: 49999, sip: { port: 0, rtpTimeoutMs: 30_000 } });
   try {
     progress(0.05, 'mouth to ear (G.711 in, mixed, G.711 out)');
     const latency = await mouthToEar(server, o.seconds);
@@ -258,7 +243,6 @@ export async function sipScenario(o: SipOptions, progress: Progress): Promise<Sc
       },
     };
   } finally {
-    await server.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await close();
   }
 }

@@ -1,9 +1,8 @@
+import { localServer } from '../lib/local-server.ts';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer } from '../../server/app/server.ts';
-import { configFromEnv } from '../../server/app/config.ts';
 import { WhisperEngine } from '../../workers/transcript/whisper.ts';
 import { LIBRIVOX, librivoxReference, wordErrorRate } from '../lib/speech.ts';
 import { childPids, machineCpu, processName, processRssMiB } from '../lib/proc.ts';
@@ -132,21 +131,11 @@ interface LiveRow {
 
 /** N speakers at once through the real server: Opus RTP in, final text out; latency from the end of speech. */
 async function live(engine: 'pocketsphinx' | 'whisper', speakers: number, model: string | undefined): Promise<LiveRow> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-asr-'));
-  const server = await startServer({
-    ...configFromEnv({}),
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    workers: 2,
-    rtcMinPort: 30000,
-    rtcMaxPort: 39999,
+  const { server, close } = await localServer('asr', {
     recordPortMin: 20000,
     recordPortMax: 26999,
     asrPortMin: 28000,
     asrPortMax: 29999,
-    apiKey: 'bench-api-key-0123456789',
-    demo: false,
     asrModel: model,
   });
   try {
@@ -235,8 +224,7 @@ async function live(engine: 'pocketsphinx' | 'whisper', speakers: number, model:
       missing: speakers - latencies.length,
     };
   } finally {
-    await server.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await close();
   }
 }
 

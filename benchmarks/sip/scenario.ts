@@ -109,6 +109,7 @@ async function mouthToEar(server: HearingServer, seconds: number): Promise<{ sam
   });
   // B hears A once A's transcoded microphone is in B's feed: the beeps start after a settling time.
   const gateway = answeredPort(callA.ok.content);
+  const gatewayB = answeredPort(callB.ok.content);
   const silence = mulaw.encode(new Int16Array(FRAME));
   const beep = (frame: number): Uint8Array =>
     mulaw.encode(
@@ -133,6 +134,9 @@ async function mouthToEar(server: HearingServer, seconds: number): Promise<{ sam
     header.writeUInt32BE((n * FRAME) >>> 0, 4);
     header.writeUInt32BE(ssrc, 8);
     sockA.send(Buffer.concat([header, inBeep ? beep(n) : silence]), gateway, '127.0.0.1');
+    // B sends silence, as a terminal does (the gateway sends nothing to a terminal it has not heard from).
+    header.writeUInt32BE(ssrc + 1, 8);
+    sockB.send(Buffer.concat([header, silence]), gatewayB, '127.0.0.1');
   }
   await sleep(1000);
   // Hung up: the calls end now, not when the gateway finds their media gone.

@@ -93,11 +93,6 @@ export class TerminalFeed {
     }
   }
 
-  /** The encoder's process (for the tests and /metrics). */
-  get pid(): number | undefined {
-    return this.run?.pid;
-  }
-
   close(): void {
     if (this.closed) return;
     this.closed = true;

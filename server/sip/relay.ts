@@ -28,6 +28,8 @@ export class MediaRelay {
   sent = 0;
   private ssrc: number | undefined;
   private closed = false;
+  /** The terminal has sent from where it really is: only then does the feed go to it (see openFeed). */
+  private latched = false;
   private feed: dgram.Socket[] = [];
 
   private constructor(
@@ -101,12 +103,17 @@ export class MediaRelay {
         continue;
       }
       const [rtp, rtcp] = bound as [dgram.Socket, dgram.Socket];
+      // Nothing of the hearing goes out before the terminal has sent a packet: the address in its SDP may be
+      // a private one behind its NAT, which on the server's network could be some other machine.
       rtp.on('message', (m) => {
-        if (this.closed) return;
+        if (this.closed || !this.latched) return;
         this.sent++;
         this.rtpSock.send(m, this.terminal.rtp, this.terminal.address);
       });
-      rtcp.on('message', (m) => !this.closed && (this.rtcpSock ?? this.rtpSock).send(m, this.terminal.rtcp, this.terminal.address));
+      rtcp.on(
+        'message',
+        (m) => !this.closed && this.latched && (this.rtcpSock ?? this.rtpSock).send(m, this.terminal.rtcp, this.terminal.address),
+      );
       this.feed = bound;
       return port;
     }
@@ -133,6 +140,7 @@ export class MediaRelay {
     // the SDP names a private address). A stranger's packets are not the terminal's.
     if (!this.allowed.has(from.address)) return;
     this.packets++;
+    this.latched = true;
     // Latching: where it really sends from (NAT) is where mediasoup's RTCP goes back to.
     if (socket === 'rtp') this.terminal = { address: from.address, rtp: from.port, rtcp: this.rtcpSock ? this.terminal.rtcp : from.port };
     else this.terminal = { ...this.terminal, address: from.address, rtcp: from.port };

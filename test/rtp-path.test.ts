@@ -26,8 +26,9 @@ describe('RTP path through the media plane', () => {
     const N = 20;
     const receivers = [];
     for (let i = 0; i < N; i++) {
-      const receiver = await rtpReceiver();
       const transport = await room.createPlainTransport(`listener-${i}`, 'recv');
+      // Only what comes from this listener's transport counts (not another test's stray packets).
+      const receiver = await rtpReceiver(() => transport.tuple.localPort);
       await room.connectPlainTransport(`listener-${i}`, transport.id, { ip: '127.0.0.1', port: receiver.port });
       const consumer = await room.consume(`listener-${i}`, transport.id, producer.id, room.rtpCapabilities);
       expect(consumer.paused).toBe(false);

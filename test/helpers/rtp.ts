@@ -37,10 +37,16 @@ export function parseRtp(packet: Buffer): ReceivedRtp | undefined {
 }
 
 /** A UDP receiver on 127.0.0.1 collecting RTP packets. */
-export async function rtpReceiver(): Promise<{ port: number; packets: ReceivedRtp[]; close: () => void }> {
+/**
+ * A socket counting the RTP it gets. `from`: only packets from this port count (tests run in parallel, and
+ * another test's stray RTP may reach a port that was its own a moment ago).
+ */
+export async function rtpReceiver(from?: () => number): Promise<{ port: number; packets: ReceivedRtp[]; close: () => void }> {
   const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
   const packets: ReceivedRtp[] = [];
-  socket.on('message', (msg) => {
+  socket.on('message', (msg, rinfo) => {
+    const expected = from?.();
+    if (expected !== undefined && rinfo.port !== expected) return;
     const rtp = parseRtp(msg);
     if (rtp) packets.push(rtp);
   });

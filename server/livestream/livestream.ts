@@ -10,7 +10,15 @@ import type { HearingService } from '../hearing/hearings.ts';
 import type { Protection, Store } from '../store/store.ts';
 import { isInSession } from '../hearing/state.ts';
 import { LivePublisher, type Caption } from '../../workers/livestream/publisher.ts';
-import { EncoderExited, ladder, LIVE_PEER, ProgramRun, type ProgramSource, type ProgramWords } from '../../workers/livestream/program.ts';
+import {
+  EncoderExited,
+  ladder,
+  LIVE_PEER,
+  ProgramRun,
+  programWords,
+  type ProgramSource,
+  type ProgramWords,
+} from '../../workers/livestream/program.ts';
 import type { TFunction } from 'i18next';
 import { translator, type Language } from '../i18n/i18n.ts';
 import type { MediaPlane } from '../../workers/media/plane.ts';
@@ -127,11 +135,7 @@ export class LivestreamService {
 
   /** What the program shows in the server's language. */
   private words(): ProgramWords {
-    return {
-      waiting: this.t('program.waiting'),
-      protected: this.t('program.protected'),
-      soundOnly: (label) => this.t('program.soundOnly', { label }),
-    };
+    return programWords(this.t);
   }
 
   /** The steps this server's streams may take (see `ladder`). */

@@ -27,7 +27,7 @@ import { feedDir, TerminalFeed } from './feed.ts';
 import { PortPairs } from '../../workers/taps/udp-ports.ts';
 import { translator, type Language } from '../i18n/i18n.ts';
 import type { TFunction } from 'i18next';
-import type { RtpOutput } from '../../workers/livestream/program.ts';
+import { programWords, type RtpOutput } from '../../workers/livestream/program.ts';
 
 /** A challenge's nonce is good this long. */
 const NONCE_MS = 5 * 60_000;
@@ -358,11 +358,7 @@ export class SipGateway {
       rtp,
       ports: this.feedPorts,
       workDir: feedDir(this.o.dataDir, call.participantId),
-      words: {
-        waiting: this.t('program.waiting'),
-        protected: this.t('program.protected'),
-        soundOnly: (label) => this.t('program.soundOnly', { label }),
-      },
+      words: programWords(this.t),
       label: (participantId) => {
         const p = this.o.store.participant(participantId);
         return p ? this.t(`role.${p.role}`) : null;

@@ -24,8 +24,6 @@ const isRtcp = (b: Buffer): boolean => b.length >= 2 && b[1]! >= 192 && b[1]! <=
 export class MediaRelay {
   /** Packets from the terminal (RTP and RTCP). */
   packets = 0;
-  /** Packets of the hearing's feed sent to the terminal. */
-  sent = 0;
   private ssrc: number | undefined;
   private closed = false;
   /** The terminal has sent from where it really is: only then does the feed go to it (see openFeed). */
@@ -107,7 +105,6 @@ export class MediaRelay {
       // a private one behind its NAT, which on the server's network could be some other machine.
       rtp.on('message', (m) => {
         if (this.closed || !this.latched) return;
-        this.sent++;
         this.rtpSock.send(m, this.terminal.rtp, this.terminal.address);
       });
       rtcp.on(

@@ -19,14 +19,13 @@ export class SoundTranscoder {
   private stopped = false;
   private stderr = '';
   private restart?: NodeJS.Timeout;
-  readonly inPort: number;
 
   constructor(
     private readonly o: {
       codec: Exclude<SoundCodec, 'audio/opus'>;
       payloadType: number;
       /** The loopback port the terminal's RTP arrives on (RTCP on the next). */
-      readonly inPort: number;
+      inPort: number;
       /** mediasoup's PlainTransport for this sound (comedia, RTCP on its own port). */
       to: { ip: string; port: number; rtcpPort: number };
       ssrc: number;
@@ -34,8 +33,11 @@ export class SoundTranscoder {
       /** The encoder ended on its own (logged by the caller; it is started again after 2 s). */
       onExit: (what: string) => void;
     },
-  ) {
-    this.inPort = o.inPort;
+  ) {}
+
+  /** The loopback port the terminal's RTP arrives on. */
+  get inPort(): number {
+    return this.o.inPort;
   }
 
   /** Starts ffmpeg and resolves once it listens for the terminal's sound. */

@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { TFunction } from 'i18next';
 import type { MediaRoom } from '../media/room.ts';
 import { sdpSession } from '../taps/sdp.ts';
 import { waitUntilBound, type PortPairs } from '../taps/udp-ports.ts';
@@ -26,6 +27,15 @@ export interface ProgramWords {
   waiting: string;
   protected: string;
   soundOnly: (label: string) => string;
+}
+
+/** The program's words from a message catalogue (`program.*` keys), in the server's language. */
+export function programWords(t: TFunction): ProgramWords {
+  return {
+    waiting: t('program.waiting'),
+    protected: t('program.protected'),
+    soundOnly: (label) => t('program.soundOnly', { label }),
+  };
 }
 
 const ENGLISH: ProgramWords = {

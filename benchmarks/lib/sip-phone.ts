@@ -197,7 +197,13 @@ export function freeUdpPort(address = '127.0.0.1'): Promise<number> {
  * (symmetric RTP, as terminals do), and what the gateway sends back to it is counted.
  */
 export class TerminalSound {
-  readonly back = { payloadTypes: [] as number[], payloadBytes: 0, times: [] as number[] };
+  readonly back = {
+    payloadTypes: [] as number[],
+    payloadBytes: 0,
+    times: [] as number[],
+    /** Each packet's SSRC, RTP timestamp and payload size. */
+    packets: [] as Array<{ ssrc: number; timestamp: number; bytes: number }>,
+  };
   private encoder?: ChildProcess;
   private closed = false;
 
@@ -210,6 +216,7 @@ export class TerminalSound {
       this.back.payloadTypes.push(m[1]! & 0x7f);
       this.back.payloadBytes += m.length - 12;
       this.back.times.push(Date.now());
+      this.back.packets.push({ ssrc: m.readUInt32BE(8), timestamp: m.readUInt32BE(4), bytes: m.length - 12 });
     });
   }
 

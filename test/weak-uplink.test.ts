@@ -131,6 +131,7 @@ describe('a party on a 300 kbit/s network', () => {
     const received = async () => ({
       partySound: await sound(judgePage, party.id),
       judgeSound: await sound(viewerPage, judge.id),
+      judgeSoundAtParty: await sound(partyPage, judge.id),
       frames: (await stats(partyPage)).find((x) => x.participantId === judge.id && x.kind === 'video')!.framesDecoded,
     });
     const before = await received();
@@ -152,9 +153,12 @@ describe('a party on a 300 kbit/s network', () => {
     const mean = (k: 'partySent' | 'judgeSent', rid: string) => samples.reduce((a, x) => a + (x[k][rid] ?? 0), 0) / samples.length;
     const [partyR0, partyR1, judgeR1] = [mean('partySent', 'r0'), mean('partySent', 'r1'), mean('judgeSent', 'r1')];
     const frames = after.frames - before.frames;
+    const concealedAtParty =
+      (after.judgeSoundAtParty.concealed - before.judgeSoundAtParty.concealed) /
+      Math.max(1, after.judgeSoundAtParty.samples - before.judgeSoundAtParty.samples);
     console.log(
       `${CAP_KBPS} kbit/s: the party sends 320x240 at ${partyR0.toFixed(0)} and 640x480 at ${partyR1.toFixed(0)} kbit/s ` +
-        `(the judge 640x480 at ${judgeR1.toFixed(0)}); the party's sound: ${packets} packets in 10 s (the judge's to the viewer: ` +
+        `(the judge 640x480 at ${judgeR1.toFixed(0)}); the judge's sound at the party ${(concealedAtParty * 100).toFixed(1)} % concealed; the party's sound: ${packets} packets in 10 s (the judge's to the viewer: ` +
         `${baselinePackets}), ${after.partySound.lost - before.partySound.lost} lost, ${(concealed * 100).toFixed(1)} % concealed; ` +
         `the judge's camera reaches the party at layers ${JSON.stringify(samples.map((x) => x.party ?? null))} (${frames} frames), ` +
         `the viewer at ${JSON.stringify(samples.map((x) => x.viewer ?? null))}; ` +
@@ -177,18 +181,19 @@ describe('a party on a 300 kbit/s network', () => {
     expect(partyR1).toBeLessThan(30);
     expect(judgeR1).toBeGreaterThan(150);
     expect(partyR0 + partyR1).toBeLessThan(CAP_KBPS);
-    // Downlink: the party gets the judge's small picture (frames keep coming): mediasoup's own estimate does
-    // not see a cap that drops, so the party's page asks for the small one once it loses much of the full
-    // one (`downlinkReduced`), the full one only for a moment; the viewer mostly has it.
-    expect(frames).toBeGreaterThan(10);
+    // Downlink, judged by what the party gets, not by which layer: the judge's sound through (it shares the
+    // capped path with the picture) and pictures coming. mediasoup's own estimate does not see a cap that
+    // drops, so the party's page asks for the small layer once it loses much of the full one
+    // (`downlinkReduced`); when the judge's full layer is thin enough to fit (a still scene), the party may
+    // keep it without losing anything (4 of 10 seconds in clean-clone run 50, the page asking nothing),
+    // which a check of the layer alone called a failure.
+    expect(concealedAtParty).toBeLessThan(0.05);
+    expect(frames).toBeGreaterThan(50);
+    // Whenever the party had the full layer, it fitted: the judge sent it under the cap with room for sound.
+    for (const x of samples.filter((x) => x.party === 1)) expect(x.judgeSent.r1 ?? 0).toBeLessThan(CAP_KBPS - 40);
     // The viewer's own estimate moves it between the layers on a busy machine (4 of 10 seconds at the full
-    // one in CI run 27, 10 of 10 here): it has the full picture for a good part of the time, and more often
-    // than the party.
-    const partyFull = samples.filter((x) => x.party === 1).length;
-    const viewerFull = samples.filter((x) => x.viewer === 1).length;
-    expect(partyFull).toBeLessThanOrEqual(2);
-    expect(viewerFull).toBeGreaterThanOrEqual(3);
-    expect(viewerFull).toBeGreaterThan(partyFull);
+    // one in CI run 27, 10 of 10 here): it has the full picture for a good part of the time.
+    expect(samples.filter((x) => x.viewer === 1).length).toBeGreaterThanOrEqual(3);
     for (const page of [judgePage, viewerPage, partyPage]) await page.context().close();
   }, 150_000);
 });

@@ -225,12 +225,29 @@ describe('the SIP gateway', () => {
     }
   });
 
-  it('takes the sound of a terminal behind NAT: its offer names a private address, its packets come from where its call came from', async () => {
+  it('a terminal behind NAT: nothing of the hearing goes to the private address its offer names; its sound is taken, and the hearing sent, where its packets come from', async () => {
     const { server } = ctx;
-    const { hearingId, terminal } = await hearingWithTerminal();
-    const { phone, call, stop } = await dialWithTone(terminal, { audio: ['opus'], rtcpMux: true, address: '192.168.1.20' });
+    const { hearingId, judge, terminal } = await hearingWithTerminal();
+    // The judge's microphone, so that the terminal's feed has something to carry from the start.
+    const judgeCamera = await camera(server, hearingId, judge.id, 9);
+    const phone = await SipPhone.start();
+    const sound = await TerminalSound.open();
+    // The offer names 127.0.0.2 ("its private address": here another address of this machine, listened on);
+    // the terminal really sends from 127.0.0.1, as a NAT would rewrite it.
+    const privateAddress = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => privateAddress.bind(sound.port, '127.0.0.2', resolve));
+    let toPrivate = 0;
+    privateAddress.on('message', () => toPrivate++);
     try {
+      const call = await phone.dial(terminal.sip, offer({ audio: ['opus'], rtcpMux: true, audioPort: sound.port, address: '127.0.0.2' }));
       expect(call.final.status).toBe(200);
+      phone.ack(call.final);
+      // The feed runs before the terminal has sent anything (it is held back at the relay)...
+      await until('the feed made before the terminal sends', () => (server.sip!.callOf(terminal.id)?.fed ?? 0) > 10, 3_500);
+      expect(toPrivate).toBe(0);
+      expect(sound.back.payloadTypes.length).toBe(0);
+      // ...and once it sends, goes to where its packets come from.
+      sound.send(answeredPort(call.final.content, 'audio'), OPUS);
       await until(
         'its sound arriving from the address its call came from',
         async () => ((await server.sip!.callOf(terminal.id)?.producers[0]?.getStats())?.[0]?.packetCount ?? 0) > 50,
@@ -242,9 +259,15 @@ describe('the SIP gateway', () => {
           .producers()
           .find((p) => p.participantId === terminal.id),
       ).toMatchObject({ kind: 'audio' });
+      await until('the hearing’s sound at the terminal', () => sound.back.payloadTypes.length > 50, 10_000);
+      expect(toPrivate).toBe(0);
+      sound.quiet();
       expect((await phone.request(call.final, 'BYE', 2)).status).toBe(200);
     } finally {
-      stop();
+      judgeCamera.kill('SIGKILL');
+      privateAddress.close();
+      sound.close();
+      phone.close();
     }
   });
 

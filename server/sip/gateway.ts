@@ -158,9 +158,9 @@ export class SipGateway {
   }
 
   /** Calls in progress, for the hearing's participants list and the tests. */
-  callOf(participantId: string): { hearingId: string; producers: types.Producer[] } | undefined {
+  callOf(participantId: string): { hearingId: string; producers: types.Producer[]; fed: number } | undefined {
     const call = [...this.calls.values()].find((c) => c.participantId === participantId && !c.ended);
-    return call ? { hearingId: call.hearingId, producers: call.producers } : undefined;
+    return call ? { hearingId: call.hearingId, producers: call.producers, fed: call.relays.reduce((n, r) => n + r.fed, 0) } : undefined;
   }
 
   async close(): Promise<void> {

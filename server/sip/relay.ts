@@ -24,6 +24,8 @@ const isRtcp = (b: Buffer): boolean => b.length >= 2 && b[1]! >= 192 && b[1]! <=
 export class MediaRelay {
   /** Packets from the terminal (RTP and RTCP). */
   packets = 0;
+  /** RTP packets of the feed (what the terminal receives), sent on or, before the terminal has sent, held back. */
+  fed = 0;
   private ssrc: number | undefined;
   private closed = false;
   /** The terminal has sent from where it really is: only then does the feed go to it (see openFeed). */
@@ -104,6 +106,7 @@ export class MediaRelay {
       // Nothing of the hearing goes out before the terminal has sent a packet: the address in its SDP may be
       // a private one behind its NAT, which on the server's network could be some other machine.
       rtp.on('message', (m) => {
+        this.fed++;
         if (this.closed || !this.latched) return;
         this.rtpSock.send(m, this.terminal.rtp, this.terminal.address);
       });
@@ -129,7 +132,9 @@ export class MediaRelay {
     const fromSfu = from.address === this.sfu.address && (from.port === this.sfu.rtp || from.port === this.sfu.rtcp);
     const out = socket === 'rtp' ? this.rtpSock : this.rtcpSock!;
     if (fromSfu) {
-      // mediasoup's RTCP for the terminal: to where the terminal sends from.
+      // mediasoup's RTCP for the terminal: to where the terminal sends from, and so not before it has sent
+      // (as the feed, see openFeed).
+      if (!this.latched) return;
       out.send(m, socket === 'rtp' ? this.terminal.rtp : this.terminal.rtcp, this.terminal.address);
       return;
     }

@@ -22,6 +22,8 @@ apt_pkgs=(
   janus libjs-janus-gateway libjs-webrtc-adapter
   # the SIP terminal the SIP gateway's tests dial from (test/sip-baresip.test.ts), with its H.264 camera
   baresip-core baresip-ffmpeg
+  # the SIP proxy in front of the gateway (docs/kamailio.cfg, run by test/sip-kamailio.test.ts)
+  kamailio
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do

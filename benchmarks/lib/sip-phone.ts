@@ -128,13 +128,15 @@ export class SipPhone {
   }
 }
 
-/** A request in the dialog a 200 OK made. */
+/** A request in the dialog a 200 OK made (through the proxies that recorded their route, RFC 3261 12.1.2). */
 function inDialog(ok: SipMessage, method: string, seq: number, content = ''): SipMessage {
+  const recorded = ok.headers['record-route'] as unknown[] | undefined;
   return {
     method,
     uri: ok.headers.contact?.[0]?.uri ?? ok.headers.to.uri,
     headers: {
       via: [],
+      ...(recorded?.length ? { route: [...recorded].reverse() } : {}),
       to: ok.headers.to,
       from: ok.headers.from,
       'call-id': ok.headers['call-id'],

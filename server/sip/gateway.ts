@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import sip, { type Remote, type SipMessage, type Stack } from 'sip';
+import sip, { type Remote, type SipMessage, type SipUri, type Stack } from 'sip';
 import digest from 'sip/digest.js';
 import type { types } from 'mediasoup';
 import type { HearingService } from '../hearing/hearings.ts';
@@ -522,9 +522,19 @@ export class SipGateway {
 
 const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE';
 
-/** A Record-Route header as the stack parsed it, as a route list. */
-const routeList = (rr: unknown): { uri: string; params: Record<string, unknown> }[] =>
-  Array.isArray(rr) ? rr.filter((r): r is { uri: string; params: Record<string, unknown> } => typeof r?.uri === 'string') : [];
+/**
+ * A Record-Route header as the stack parsed it (each URI parsed into an object), as a route list. Taking
+ * only string URIs here dropped every proxy's route: the gateway's BYE then went past the proxy, which
+ * refused it (found with Kamailio in front, test/sip-kamailio.test.ts).
+ */
+export const routeList = (rr: unknown): { uri: string; params: Record<string, unknown> }[] =>
+  Array.isArray(rr)
+    ? rr.flatMap((r: { uri?: unknown; params?: Record<string, unknown> } | null) => {
+        const uri =
+          typeof r?.uri === 'string' ? r.uri : r?.uri && typeof r.uri === 'object' ? sip.stringifyUri(r.uri as SipUri) : undefined;
+        return uri ? [{ uri, params: r?.params ?? {} }] : [];
+      })
+    : [];
 
 /** Session timers (RFC 4028): the terminal's interval is taken, and it refreshes. */
 function timerHeaders(rq: SipMessage): Record<string, unknown> {

@@ -207,6 +207,8 @@ describe('REST API', () => {
       '/api/v1/hearings/{id}/transcript',
       '/api/v1/hearings/{id}/evidence',
       '/api/v1/hearings/{id}/record',
+      '/api/v1/hearings/{id}/sources',
+      '/api/v1/hearings/{id}/sources/{sid}',
       '/api/v1/hearings/{id}/record/verify',
       '/api/v1/hearings/{id}/record/export',
       '/api/v1/hearings/{id}/record/review',

@@ -2,7 +2,7 @@ import { LANGUAGES, type Language } from '../i18n/i18n.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { ROLES } from '../hearing/roles.ts';
+import { PERSON_ROLES } from '../hearing/roles.ts';
 import { DEFAULT_THRESHOLDS } from '../identity/rule.ts';
 import type { IdentityConfig } from '../identity/identity.ts';
 import type { LiveConfig } from '../livestream/livestream.ts';
@@ -59,7 +59,7 @@ const envSchema = z.object({
         .map((r) => r.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.enum(ROLES))),
+    .pipe(z.array(z.enum(PERSON_ROLES))),
   HEARING_IDENTITY_ACCEPT: z.coerce.number().positive().max(2).default(DEFAULT_THRESHOLDS.accept),
   HEARING_IDENTITY_REJECT: z.coerce.number().positive().max(2).default(DEFAULT_THRESHOLDS.reject),
   HEARING_IDENTITY_FRAMES: z.coerce.number().int().min(1).max(30).default(DEFAULT_THRESHOLDS.frames),

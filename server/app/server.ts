@@ -14,6 +14,8 @@ import { HearingService, IdNumbers } from '../hearing/hearings.ts';
 import { apiRouter, errorHandler } from '../http/api.ts';
 import { SipAccounts } from '../sip/accounts.ts';
 import { SipGateway } from '../sip/gateway.ts';
+import { CourtroomSources } from '../sources/courtroom.ts';
+import { sourcesRouter } from '../sources/api.ts';
 import { createMetrics } from '../http/metrics.ts';
 import { AuthFailureLimiter } from '../http/auth-limit.ts';
 import { securityHeaders } from '../http/headers.ts';
@@ -71,6 +73,8 @@ export interface HearingServer {
   coturn?: Coturn;
   /** The SIP gateway (HEARING_SIP_PORT). */
   sip?: SipGateway;
+  /** Courtroom cameras (RTSP sources). */
+  sources: CourtroomSources;
   lifecycle: HearingLifecycle;
   close(): Promise<void>;
 }
@@ -210,6 +214,8 @@ export async function startServer(config: Config): Promise<HearingServer> {
   });
   transcriber.on('notice', ({ hearingId, action, detail }) => hearings.log(hearingId, 'system', action, detail));
   hearings.on('event', (e) => {
+    if (e.action === 'hearing.state_changed' && e.hearingId && (e.detail as { to?: string }).to === 'closed')
+      sources.closeHearing(e.hearingId);
     // Every hearing-log entry is mirrored into the record as it happens (what a transition then does
     // to the record is a step of the lifecycle below).
     if (!e.hearingId) return;
@@ -281,6 +287,17 @@ export async function startServer(config: Config): Promise<HearingServer> {
   const sipAccounts = config.sip
     ? new SipAccounts(store, () => ({ host: sipGateway?.host ?? config.listenIp, port: sipGateway?.port ?? config.sip!.port }))
     : undefined;
+  // Courtroom cameras (RTSP): in the hearing through signaling as terminals are (set up below).
+  const sources = new CourtroomSources({
+    plane,
+    hearings,
+    presence: () => ({
+      joined: (hearingId, participantId, detail) => signaling.terminalJoined(hearingId, participantId, detail),
+      produced: (hearingId, announcement) => signaling.terminalProduced(hearingId, announcement),
+      left: (hearingId, participantId, detail) => signaling.terminalLeft(hearingId, participantId, detail),
+    }),
+  });
+  app.use('/api/v1', sourcesRouter(sources, secrets.apiKey));
   app.use('/api/v1', apiRouter(hearings, transcripts, evidence, signing, secrets.apiKey, config.lang, sipAccounts));
   app.get('/join', (_req, res) => {
     res.sendFile(path.join(clientDir, 'index.html'));
@@ -389,6 +406,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     ...(tlsMaterial ? { tls: tlsMaterial } : {}),
     ...(coturn ? { coturn } : {}),
     ...(sipGateway ? { sip: sipGateway } : {}),
+    sources,
     lifecycle,
     async close() {
       if (closed) return;
@@ -396,6 +414,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
       // Every step runs even if one before it fails: a half-closed server must not leave processes behind.
       const steps: [string, () => unknown][] = [
         ['sip', () => sipGateway?.close()],
+        ['courtroom cameras', () => sources.close()],
         [
           'signaling',
           () => {

@@ -153,6 +153,24 @@ export class HearingService extends EventEmitter<HearingEvents> {
     return { ...participantView(row, undefined, input.represents), ...(await this.issueToken(row)) };
   }
 
+  /** A courtroom camera (server/sources/): a participant of role `courtroom`, without a token. */
+  addSource(hearingId: string, name: string, detail: Record<string, unknown>, actor: string): ParticipantView {
+    const hearing = this.row(hearingId);
+    if (hearing.state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed');
+    const row: ParticipantRow = {
+      id: randomUUID(),
+      hearingId,
+      name,
+      role: 'courtroom',
+      idMasked: null,
+      idHash: null,
+      createdAt: new Date().toISOString(),
+    };
+    this.store.insertParticipant(row);
+    this.log(hearingId, actor, 'participant.added', { participantId: row.id, role: row.role, name, ...detail });
+    return participantView(row, undefined, undefined);
+  }
+
   /** Sets the parties a lawyer represents (replacing the list). */
   setRepresents(hearingId: string, lawyerId: string, represents: string[], actor: string): ParticipantView {
     this.assertOpen(hearingId);
@@ -184,6 +202,7 @@ export class HearingService extends EventEmitter<HearingEvents> {
 
   async issueToken(p: ParticipantRow): Promise<{ token: string; expiresAt: string; joinUrl: string }> {
     this.assertOpen(p.hearingId);
+    if (p.role === 'courtroom') throw new AppError(409, 'not_a_person', 'a courtroom camera joins as its source, not with a link');
     const { token, expiresAt } = await this.tokens.issue({ hearingId: p.hearingId, participantId: p.id, role: p.role });
     return { token, expiresAt, joinUrl: `${this.joinBaseUrl()}/join?token=${encodeURIComponent(token)}` };
   }

@@ -1,6 +1,14 @@
 /** Participant roles and what each may do (shared/DESIGN.md, "Roles and what each may do"). */
-export const ROLES = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness', 'viewer'] as const;
+/** The people in a hearing: each joins with a link (a token) or from a SIP terminal. */
+export const PERSON_ROLES = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness', 'viewer'] as const;
+/**
+ * With `courtroom`: a fixed courtroom camera (an RTSP source the server pulls, server/sources/), which
+ * appears, is recorded and is streamed like a participant's camera, but is nobody: no token, no link, no
+ * signaling, no signature.
+ */
+export const ROLES = [...PERSON_ROLES, 'courtroom'] as const;
 export type Role = (typeof ROLES)[number];
+export type PersonRole = (typeof PERSON_ROLES)[number];
 
 export type Action =
   | 'publish'

@@ -1,6 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-import { ROLES, type Role } from '../hearing/roles.ts';
+import { PERSON_ROLES, type Role } from '../hearing/roles.ts';
 
 export interface TokenClaims {
   hearingId: string;
@@ -38,7 +38,7 @@ export class TokenIssuer {
     try {
       const { payload } = await jwtVerify(token, this.secret, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'] });
       const role = payload.role as Role;
-      if (typeof payload.sub !== 'string' || typeof payload.hid !== 'string' || !ROLES.includes(role)) {
+      if (typeof payload.sub !== 'string' || typeof payload.hid !== 'string' || !(PERSON_ROLES as readonly string[]).includes(role)) {
         throw new AuthError('token_invalid', 'token claims are incomplete');
       }
       return {

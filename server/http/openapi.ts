@@ -13,6 +13,7 @@ import {
 } from './schemas.ts';
 import { protectionBody, streamableBody, streamActionBody } from '../livestream/schemas.ts';
 import { identityDecisionBody } from '../identity/api.ts';
+import { addSourceBody } from '../sources/schemas.ts';
 
 const schema = (s: z.ZodType): Record<string, unknown> =>
   z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
@@ -174,6 +175,29 @@ const laterPaths = {
       parameters: hpp,
       requestBody: body(protectionBody),
       responses: { ...ok('The protection'), ...errors },
+    },
+  },
+  '/api/v1/hearings/{id}/sources': {
+    post: {
+      summary:
+        'Add a courtroom camera by its RTSP URL: pulled by the server, in the hearing as a participant of role courtroom (shown, recorded, streamed); retried while it cannot be reached',
+      parameters: hp,
+      requestBody: body(addSourceBody),
+      responses: {
+        '201': { description: '{ id, name, role, kind, url (password hidden), state, attempts, input?, lastError? }' },
+        ...errors,
+        ...conflict('The hearing is closed'),
+        '429': json(errorResponse, 'Too many cameras (8 a hearing, 32 a server)'),
+      },
+    },
+    get: { summary: "The hearing's courtroom cameras and their state", parameters: hp, responses: { ...ok('{ sources }'), ...errors } },
+  },
+  '/api/v1/hearings/{id}/sources/{sid}': {
+    get: { summary: 'One courtroom camera', parameters: [idParam('id'), idParam('sid')], responses: { ...ok('The camera'), ...errors } },
+    delete: {
+      summary: 'Remove a courtroom camera: it leaves the hearing',
+      parameters: [idParam('id'), idParam('sid')],
+      responses: { '204': { description: 'Removed' }, ...errors },
     },
   },
   '/live/{id}/{file}': {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HEARING_STATES } from '../hearing/state.ts';
-import { ROLES } from '../hearing/roles.ts';
+import { PERSON_ROLES } from '../hearing/roles.ts';
 import { LANGUAGES } from '../i18n/i18n.ts';
 
 /** REST request bodies. Strict: unknown fields are an error, so typos do not pass silently. */
@@ -17,7 +17,7 @@ export const createHearingBody = z.strictObject({
 
 export const addParticipantBody = z.strictObject({
   name: z.string().trim().min(1).max(100),
-  role: z.enum(ROLES),
+  role: z.enum(PERSON_ROLES),
   idNumber: z
     .string()
     .trim()
@@ -60,7 +60,7 @@ export const errorResponse = z.object({
 export const participantResponse = z.object({
   id: z.uuid(),
   name: z.string(),
-  role: z.enum(ROLES),
+  role: z.enum(PERSON_ROLES),
   idNumberMasked: z.string().nullable().describe('the ID number masked to its last four characters (the number itself is not kept)'),
   idNumberHash: z
     .string()

@@ -440,7 +440,7 @@ export class Signaling {
           name: p.name,
           role: p.role,
           online: this.sockets.has(p.id) || this.terminals.has(p.id),
-          ...(this.terminals.has(p.id) ? { terminal: true } : {}),
+          ...(this.terminals.has(p.id) && p.role !== 'courtroom' ? { terminal: true } : {}),
           ...(waitsToBeCalled(p.role) ? { waiting: !this.calledIn.has(p.id) } : {}),
           ...(p.represents ? { represents: p.represents } : {}),
         })),
@@ -594,9 +594,9 @@ export class Signaling {
       return { participantId, called };
     });
     on('hangUpTerminal', ({ participantId }) => {
-      this.hearings.participant(claims.hearingId, participantId); // 404 outside this hearing
-      // Only a terminal in a call in this hearing: a page is not hung up on.
-      if (this.terminals.get(participantId) !== claims.hearingId || !this.hangUp)
+      // 404 outside this hearing (below). Only a terminal in a call in this hearing: a page is not hung up on.
+      const target = this.hearings.participant(claims.hearingId, participantId);
+      if (this.terminals.get(participantId) !== claims.hearingId || !this.hangUp || target.role === 'courtroom')
         throw new AppError(409, 'not_in_a_call', 'this participant is not a terminal in a call');
       this.hangUp(participantId, claims.participantId);
       return { participantId };
@@ -708,14 +708,29 @@ export class Signaling {
       rejoin: this.hearings.joinedBefore(hearingId, participantId),
       ...detail,
     });
-    this.io.to(channel(hearingId)).emit('participantJoined', { participantId, name: p.name, role: p.role, waiting: false, terminal: true });
+    // A courtroom camera is in the hearing the same way, but is not a terminal to hang up on.
+    const terminal = p.role !== 'courtroom';
+    this.io.to(channel(hearingId)).emit('participantJoined', { participantId, name: p.name, role: p.role, waiting: false, terminal });
   }
 
   /** Ends a terminal's call for the court (set by the SIP gateway): `by` is who did it. */
   hangUp?: (participantId: string, by: string) => void;
 
-  /** A terminal's camera or microphone: announced to the hearing as a page's are. */
-  terminalProduced(hearingId: string, announcement: { producerId: string; participantId: string; kind: string; source: string }): void {
+  /**
+   * A terminal's (or a courtroom camera's) camera or microphone: announced to the hearing as a page's are.
+   * A microphone the judge has muted stays muted when it comes again (a terminal that dials again, a
+   * camera back after a loss), paused before anyone is told of it, as a page's is in `produce`.
+   */
+  async terminalProduced(
+    hearingId: string,
+    announcement: { producerId: string; participantId: string; kind: string; source: string },
+  ): Promise<void> {
+    if (announcement.kind === 'audio' && this.mutedByCourt.has(announcement.participantId))
+      await this.plane
+        .get(hearingId)
+        ?.producerOf(announcement.participantId, announcement.producerId)
+        .pause()
+        .catch(() => undefined);
     this.io.to(channel(hearingId)).emit('newProducer', announcement);
   }
 

@@ -399,7 +399,12 @@ export class SipGateway {
     );
     if (call.ended) return producer.close();
     call.producers.push(producer);
-    this.o.signaling.terminalProduced(call.hearingId, { producerId: producer.id, participantId: call.participantId, kind: t.kind, source });
+    await this.o.signaling.terminalProduced(call.hearingId, {
+      producerId: producer.id,
+      participantId: call.participantId,
+      kind: t.kind,
+      source,
+    });
   }
 
   /** A re-INVITE (a session refresh, hold): the same answer again. */

@@ -2,7 +2,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import { t } from '../i18n.ts';
 import { update, useApp, type Tile } from '../store.ts';
 
-const ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness', 'viewer']);
+const ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness', 'viewer', 'courtroom']);
 
 /** How loud the floor stays under the interpretation (the listener still hears who speaks). */
 const FLOOR_UNDER_INTERPRETATION = 0.2;

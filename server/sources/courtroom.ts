@@ -1,0 +1,400 @@
+// Courtroom cameras (issue 17): a fixed camera in the courtroom, added over REST as an RTSP URL the
+// server pulls. It is a participant of role `courtroom` (no token, no page): its picture and sound are
+// producers like anyone's, so the judge's and everyone's pages show it, the record keeps it, the
+// transcriber hears its microphone and the public stream composes it.
+//
+// One ffmpeg per camera: it pulls the stream over RTSP (interleaved in TCP: a camera on the court's
+// network behind a firewall is reached on one port) and sends VP8 and Opus as RTP, each with an SSRC of
+// ours, into two mediasoup PlainTransports (comedia, RTCP on its own port: ffmpeg sends RTCP from a socket
+// of its own). A camera's H.264 is re-encoded: IP cameras send High or Main profile, which the browsers'
+// H.264 (constrained baseline) does not take, and the other participants' cameras are VP8 as well.
+// ffprobe first learns what the camera sends (a camera without a microphone gets no sound).
+//
+// A camera that cannot be reached, or goes silent (nothing for STALL_MS), or whose ffmpeg ends, is retried
+// with a growing pause (RETRY_MS); the record has every loss (`participant.left`, reason `camera lost`),
+// each outage once (`source.unreachable`), each return (`participant.joined`, `rejoin`).
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import type { types } from 'mediasoup';
+import { spawnTied } from '../../workers/taps/children.ts';
+import type { MediaPlane } from '../../workers/media/plane.ts';
+import type { MediaRoom } from '../../workers/media/room.ts';
+import { AppError } from '../http/errors.ts';
+import type { HearingService } from '../hearing/hearings.ts';
+
+/** Cameras per hearing, and on the whole server (each is an ffmpeg decoding and encoding video). */
+export const MAX_SOURCES_PER_HEARING = 8;
+export const MAX_SOURCES = 32;
+/** No packet from a running camera for this long: its ffmpeg is ended and the camera tried again. */
+const STALL_MS = 10_000;
+/** Pauses between attempts (the last one repeats). */
+const RETRY_MS = [1000, 2000, 5000, 10_000, 30_000];
+/** ffprobe's and ffmpeg's socket timeout for the camera (µs, as ffmpeg takes it). */
+const SOCKET_TIMEOUT_US = 5_000_000;
+
+const VIDEO = { mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 } as const;
+const SOUND = { mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 } as const;
+
+/** What the court platform sees of a camera. The URL's password is never shown or logged. */
+export interface SourceView {
+  id: string;
+  name: string;
+  role: 'courtroom';
+  kind: 'rtsp';
+  url: string;
+  state: 'connecting' | 'live' | 'unreachable';
+  /** What the camera sends, once probed (e.g. `h264 1920x1080`, `aac`). */
+  input?: { video?: string; audio?: string };
+  lastError?: string;
+  /** Attempts to reach it since it was last in the hearing. */
+  attempts: number;
+}
+
+/** The signaling side of a camera's presence: as a SIP terminal's (server/signaling/signaling.ts). */
+export interface Presence {
+  joined(hearingId: string, participantId: string, detail: Record<string, unknown>): void;
+  produced(hearingId: string, announcement: { producerId: string; participantId: string; kind: string; source: string }): Promise<void>;
+  left(hearingId: string, participantId: string, detail: Record<string, unknown>): void;
+}
+
+/** `rtsp://user:secret@host/path` as `rtsp://user:***@host/path`. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+interface Probed {
+  video?: { codec: string; width: number; height: number };
+  audio?: { codec: string };
+}
+
+/** What the camera sends (ffprobe over RTSP/TCP). */
+function probe(url: string): Promise<Probed> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'ffprobe',
+      [
+        ...['-v', 'error', '-rtsp_transport', 'tcp', '-timeout', String(SOCKET_TIMEOUT_US)],
+        ...['-show_entries', 'stream=codec_type,codec_name,width,height', '-of', 'json', url],
+      ],
+      { timeout: 15_000, maxBuffer: 1 << 20 },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(stderr.trim().split('\n').at(-1) || error.message));
+        const streams = (JSON.parse(stdout) as { streams?: { codec_type: string; codec_name: string; width?: number; height?: number }[] })
+          .streams;
+        const video = streams?.find((s) => s.codec_type === 'video');
+        const audio = streams?.find((s) => s.codec_type === 'audio');
+        if (!video && !audio) return reject(new Error('the camera sends neither picture nor sound'));
+        resolve({
+          ...(video ? { video: { codec: video.codec_name, width: video.width ?? 0, height: video.height ?? 0 } } : {}),
+          ...(audio ? { audio: { codec: audio.codec_name } } : {}),
+        });
+      },
+    );
+  });
+}
+
+const ssrcBelow2p31 = (): number => randomBytes(4).readUInt32BE(0) >>> 1; // ffmpeg takes -ssrc as a signed 32-bit option
+
+class CourtroomCamera {
+  state: SourceView['state'] = 'connecting';
+  input?: SourceView['input'];
+  lastError?: string;
+  private ffmpeg: ChildProcess | null = null;
+  private transports: types.PlainTransport[] = [];
+  private producers: types.Producer[] = [];
+  private live = false;
+  private attempt = 0;
+  private timer?: NodeJS.Timeout;
+  private stall?: NodeJS.Timeout;
+  private removed = false;
+  private stderr = '';
+
+  constructor(
+    readonly hearingId: string,
+    readonly participantId: string,
+    readonly name: string,
+    private readonly url: string,
+    private readonly o: { plane: MediaPlane; hearings: HearingService; presence: () => Presence },
+  ) {}
+
+  view(): SourceView {
+    return {
+      id: this.participantId,
+      name: this.name,
+      role: 'courtroom',
+      kind: 'rtsp',
+      url: redact(this.url),
+      state: this.state,
+      attempts: this.attempt,
+      ...(this.input ? { input: this.input } : {}),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  start(): void {
+    void this.connect();
+  }
+
+  remove(by: string): void {
+    if (this.removed) return;
+    this.removed = true;
+    clearTimeout(this.timer);
+    this.stop('removed', { by });
+  }
+
+  private async connect(): Promise<void> {
+    if (this.removed) return;
+    let probed: Probed;
+    try {
+      probed = await probe(this.url);
+    } catch (error) {
+      return this.failed((error as Error).message);
+    }
+    if (this.removed) return;
+    this.input = {
+      ...(probed.video ? { video: `${probed.video.codec} ${probed.video.width}x${probed.video.height}` } : {}),
+      ...(probed.audio ? { audio: probed.audio.codec } : {}),
+    };
+    let room: MediaRoom;
+    try {
+      room = await this.o.plane.room(this.hearingId);
+    } catch (error) {
+      return this.failed((error as Error).message);
+    }
+    const outputs: string[] = [];
+    const wanted: { kind: 'video' | 'audio'; transport: types.PlainTransport; ssrc: number }[] = [];
+    try {
+      for (const kind of ['video', 'audio'] as const) {
+        if (!probed[kind]) continue;
+        const transport = await room.createPlainTransport(this.participantId, 'send', { comedia: true, rtcpMux: false });
+        this.transports.push(transport);
+        const ssrc = ssrcBelow2p31();
+        wanted.push({ kind, transport, ssrc });
+        const to = `rtp://${transport.tuple.localIp}:${transport.tuple.localPort}?rtcpport=${transport.rtcpTuple!.localPort}&pkt_size=1200`;
+        outputs.push(
+          ...(kind === 'video'
+            ? [
+                ...['-map', '0:v:0', '-an', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '2'],
+                // At most 1280x720, 25 fps; a key frame every 2 s (a page joining later waits at most that:
+                // ffmpeg does not answer mediasoup's key frame requests).
+                ...['-vf', "scale='min(1280,iw)':-2,fps=25", '-pix_fmt', 'yuv420p'],
+                ...['-b:v', '1200k', '-maxrate', '1500k', '-bufsize', '1500k', '-g', '50', '-keyint_min', '50', '-error-resilient', '1'],
+                ...['-payload_type', String(VIDEO.payloadType)],
+              ]
+            : [
+                ...['-map', '0:a:0', '-vn', '-c:a', 'libopus', '-b:a', '48k', '-ar', '48000', '-ac', '2', '-application', 'audio'],
+                ...['-payload_type', String(SOUND.payloadType)],
+              ]),
+          ...['-ssrc', String(ssrc), '-f', 'rtp', to],
+        );
+      }
+    } catch (error) {
+      this.closeMedia();
+      return this.failed((error as Error).message);
+    }
+    this.stderr = '';
+    const ffmpeg = spawnTied(
+      'ffmpeg',
+      [
+        ...['-hide_banner', '-loglevel', 'error', '-nostdin'],
+        ...['-rtsp_transport', 'tcp', '-timeout', String(SOCKET_TIMEOUT_US), '-fflags', 'nobuffer', '-i', this.url],
+        ...outputs,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    this.ffmpeg = ffmpeg;
+    ffmpeg.stderr!.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-2000)));
+    ffmpeg.once('exit', (code, signal) => {
+      if (this.ffmpeg !== ffmpeg) return;
+      this.ffmpeg = null;
+      const tail = this.stderr.trim().split('\n').at(-1) ?? '';
+      this.lost(`ffmpeg ended (${signal ?? `code ${code}`})${tail ? `: ${tail.replaceAll(this.url, redact(this.url))}` : ''}`);
+    });
+    // The first packet (comedia learns where ffmpeg sends from): the camera is in the hearing.
+    const first = wanted[0]!.transport;
+    first.once('tuple', () => void this.goLive(room, wanted, ffmpeg));
+  }
+
+  private async goLive(
+    room: MediaRoom,
+    wanted: { kind: 'video' | 'audio'; transport: types.PlainTransport; ssrc: number }[],
+    ffmpeg: ChildProcess,
+  ): Promise<void> {
+    if (this.removed || this.ffmpeg !== ffmpeg) return;
+    try {
+      for (const { kind, transport, ssrc } of wanted) {
+        const codec = kind === 'video' ? VIDEO : SOUND;
+        const producer = await room.produce(
+          this.participantId,
+          transport.id,
+          kind,
+          {
+            codecs: [
+              {
+                ...codec,
+                parameters: {},
+                rtcpFeedback:
+                  kind === 'video' ? [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }] : [],
+              },
+            ],
+            encodings: [{ ssrc }],
+          },
+          kind === 'video' ? 'camera' : 'mic',
+        );
+        this.producers.push(producer);
+      }
+    } catch (error) {
+      console.warn(`[sources] ${this.participantId}: cannot take the camera's media: ${(error as Error).message}`);
+      ffmpeg.kill('SIGKILL'); // its exit is the loss, and the next attempt
+      return;
+    }
+    if (this.removed || this.ffmpeg !== ffmpeg) return;
+    if (this.state === 'unreachable')
+      this.o.hearings.log(this.hearingId, 'system', 'source.reachable', { participantId: this.participantId });
+    this.live = true;
+    this.state = 'live';
+    this.lastError = undefined;
+    this.attempt = 0;
+    this.o.presence().joined(this.hearingId, this.participantId, {
+      endpoint: 'rtsp',
+      url: redact(this.url),
+      input: this.input,
+      media: wanted.map((w) => (w.kind === 'video' ? VIDEO.mimeType : SOUND.mimeType)),
+    });
+    for (const p of this.producers)
+      await this.o.presence().produced(this.hearingId, {
+        producerId: p.id,
+        participantId: this.participantId,
+        kind: p.kind,
+        source: p.appData.source as string,
+      });
+    this.watch(ffmpeg);
+  }
+
+  /** A camera whose packets stop (a network gone quiet, a stuck camera) without ffmpeg ending is ended. */
+  private watch(ffmpeg: ChildProcess): void {
+    let last = -1;
+    let since = Date.now();
+    const check = async (): Promise<void> => {
+      if (this.ffmpeg !== ffmpeg) return;
+      let packets = 0;
+      for (const p of this.producers) for (const s of await p.getStats().catch(() => [])) packets += s.packetCount;
+      if (packets !== last) {
+        last = packets;
+        since = Date.now();
+      } else if (Date.now() - since >= STALL_MS) {
+        this.stderr += `\nnothing from the camera for ${STALL_MS / 1000} s`;
+        ffmpeg.kill('SIGKILL');
+        return;
+      }
+      this.stall = setTimeout(() => void check(), 1000);
+      this.stall.unref();
+    };
+    void check();
+  }
+
+  private failed(error: string): void {
+    if (this.removed) return;
+    const firstOfOutage = this.state !== 'unreachable';
+    this.state = 'unreachable';
+    this.lastError = error;
+    if (firstOfOutage)
+      this.o.hearings.log(this.hearingId, 'system', 'source.unreachable', {
+        participantId: this.participantId,
+        error,
+        url: redact(this.url),
+      });
+    this.retry();
+  }
+
+  private lost(error: string): void {
+    const wasLive = this.live;
+    this.stop('camera lost', { error });
+    if (this.removed) return;
+    if (wasLive) {
+      this.state = 'connecting';
+      this.lastError = error;
+      this.retry();
+    } else this.failed(error);
+  }
+
+  private retry(): void {
+    const delay = RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)]!;
+    this.attempt++;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.connect(), delay);
+    this.timer.unref();
+  }
+
+  /** Ends the current run: ffmpeg, transports and producers; the hearing is told if the camera was in it. */
+  private stop(reason: string, detail: Record<string, unknown>): void {
+    clearTimeout(this.stall);
+    const ffmpeg = this.ffmpeg;
+    this.ffmpeg = null;
+    ffmpeg?.kill('SIGKILL');
+    this.closeMedia();
+    if (this.live) this.o.presence().left(this.hearingId, this.participantId, { reason, endpoint: 'rtsp', ...detail });
+    this.live = false;
+  }
+
+  private closeMedia(): void {
+    for (const t of this.transports) t.close();
+    this.transports = [];
+    this.producers = [];
+  }
+}
+
+/** The hearings' courtroom cameras. */
+export class CourtroomSources {
+  private readonly cameras = new Map<string, CourtroomCamera>();
+
+  constructor(private readonly o: { plane: MediaPlane; hearings: HearingService; presence: () => Presence }) {}
+
+  add(hearingId: string, body: { name: string; url: string }, actor: string): SourceView {
+    this.o.hearings.row(hearingId); // 404
+    if (this.list(hearingId).length >= MAX_SOURCES_PER_HEARING)
+      throw new AppError(429, 'limit_reached', `at most ${MAX_SOURCES_PER_HEARING} courtroom cameras in a hearing`);
+    if (this.cameras.size >= MAX_SOURCES)
+      throw new AppError(429, 'limit_reached', `at most ${MAX_SOURCES} courtroom cameras on this server`);
+    const p = this.o.hearings.addSource(hearingId, body.name, { source: { kind: 'rtsp', url: redact(body.url) } }, actor);
+    const camera = new CourtroomCamera(hearingId, p.id, body.name, body.url, this.o);
+    this.cameras.set(p.id, camera);
+    camera.start();
+    return camera.view();
+  }
+
+  list(hearingId: string): SourceView[] {
+    return [...this.cameras.values()].filter((c) => c.hearingId === hearingId).map((c) => c.view());
+  }
+
+  get(hearingId: string, sourceId: string): SourceView {
+    const camera = this.cameras.get(sourceId);
+    if (!camera || camera.hearingId !== hearingId) throw new AppError(404, 'not_found', 'no such courtroom camera in this hearing');
+    return camera.view();
+  }
+
+  remove(hearingId: string, sourceId: string, actor: string): void {
+    this.get(hearingId, sourceId);
+    const camera = this.cameras.get(sourceId)!;
+    this.cameras.delete(sourceId);
+    camera.remove(actor);
+    this.o.hearings.log(hearingId, actor, 'source.removed', { participantId: sourceId });
+  }
+
+  /** A hearing that closes takes its cameras with it. */
+  closeHearing(hearingId: string): void {
+    for (const [id, c] of this.cameras) if (c.hearingId === hearingId) this.remove(hearingId, id, 'system');
+  }
+
+  close(): void {
+    for (const c of this.cameras.values()) c.remove('system');
+    this.cameras.clear();
+  }
+}

@@ -1,0 +1,219 @@
+// Courtroom cameras (issue 17): a fixed camera on the court's network, added over REST by its RTSP URL,
+// is pulled by the server and is in the hearing like a participant's camera: the judge's page shows its
+// picture and plays its sound, the record keeps both. The camera is GStreamer's RTSP server
+// (test/helpers/rtsp-camera.py) serving H.264 1280x720 and Opus on loopback.
+import net from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { api, openHearing, startTestServer } from './helpers/server.ts';
+import { accountOnFailure, launchBrowser, openJoin, waitForMediaFrom } from './helpers/browser.ts';
+import { rtspCamera, type RtspCamera } from './helpers/rtsp-camera.ts';
+import { until } from './helpers/wait.ts';
+import type { HearingServer } from '../server/app/server.ts';
+
+/** A TCP port nothing listens on (let go before it is used). */
+function freeTcpPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** ffmpeg processes pulling from `port` (the server's ingest of that camera). */
+const pullers = (port: number): number => {
+  try {
+    return execFileSync('pgrep', ['-f', `ffmpeg.*rtsp://.*127.0.0.1:${port}/cam`])
+      .toString()
+      .trim()
+      .split('\n').length;
+  } catch {
+    return 0; // pgrep exits 1 when nothing matches
+  }
+};
+
+describe('courtroom cameras (RTSP)', () => {
+  const ctx = {} as { server: HearingServer; browser: Browser; cameras: RtspCamera[] };
+  accountOnFailure(() => ctx.server);
+  beforeAll(async () => {
+    ctx.cameras = [];
+    ctx.server = await startTestServer();
+    ctx.browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    for (const c of ctx.cameras) await c.stop();
+    await ctx.browser?.close();
+    await ctx.server?.close();
+  });
+  const start = async (port = 0): Promise<RtspCamera> => {
+    const c = await rtspCamera(port);
+    ctx.cameras.push(c);
+    return c;
+  };
+
+  it("a camera added by its RTSP URL is in the hearing: the judge's page shows its picture and plays its sound, the record keeps both; lost, it is retried and comes back; removed, it leaves", async () => {
+    const { server } = ctx;
+    const call = api(server);
+    const camera = await start();
+    const h = await openHearing(server, [{ name: '王法官', role: 'judge' }]);
+    const judge = h.participants[0]!;
+    // The camera's password is in its URL, and nowhere after that.
+    const url = camera.url.replace('rtsp://', 'rtsp://admin:s3cret-pw@');
+    const added = await call('POST', `/api/v1/hearings/${h.id}/sources`, { name: '第一法庭全景', kind: 'rtsp', url });
+    expect(added.status).toBe(201);
+    expect(added.body).toMatchObject({
+      name: '第一法庭全景',
+      role: 'courtroom',
+      kind: 'rtsp',
+      url: camera.url.replace('rtsp://', 'rtsp://admin:***@'),
+    });
+    expect(added.body.token).toBeUndefined();
+    const id = added.body.id as string;
+    const status = async () => (await call('GET', `/api/v1/hearings/${h.id}/sources/${id}`)).body;
+    await until('the camera live', async () => (await status()).state === 'live', 20_000);
+    expect((await status()).input).toEqual({ video: 'h264 1280x720', audio: 'opus' });
+
+    // The judge sees and hears it, named with its role, at the camera's size.
+    const judgePage = await openJoin(ctx.browser, judge.joinUrl);
+    await waitForMediaFrom(judgePage, id, 30_000);
+    const tile = judgePage.getByRole('figure', { name: '第一法庭全景 · 法庭摄像' });
+    await expect.poll(() => tile.locator('video').evaluate((v: HTMLVideoElement) => v.videoWidth), { timeout: 10_000 }).toBe(1280);
+    // In the participants list with its role, not as a terminal to hang up on; the judge can mute its
+    // microphone (the courtroom's sound) like anyone's.
+    const entry = judgePage.locator('section.people li').filter({ hasText: '第一法庭全景' });
+    await expect.poll(() => entry.textContent(), { timeout: 10_000 }).toContain('法庭摄像');
+    expect(await entry.getByRole('button', { name: /挂断/ }).count()).toBe(0);
+    await entry.getByRole('button', { name: '静音第一法庭全景' }).click();
+    const room = server.plane.get(h.id)!;
+    await until(
+      'its microphone paused at the server',
+      () => room.producers().find((p) => p.participantId === id && p.kind === 'audio')?.paused === true,
+      5_000,
+    );
+    // The record has its picture and its sound.
+    await until(
+      'the record has both tracks',
+      async () => {
+        const tracks = ((await call('GET', `/api/v1/hearings/${h.id}/record`)).body.tracks ?? []) as {
+          participantId: string;
+          kind: string;
+        }[];
+        return ['audio', 'video'].every((kind) => tracks.some((t) => t.participantId === id && t.kind === kind));
+      },
+      20_000,
+    );
+    const events = () => server.hearings.events(h.id);
+    expect(events().find((e) => e.action === 'participant.joined' && e.actor === id)?.detail).toMatchObject({
+      endpoint: 'rtsp',
+      media: ['video/VP8', 'audio/opus'],
+    });
+
+    // The camera goes: it leaves the hearing (in the record), and is tried again until it is back.
+    await camera.stop();
+    await until(
+      'the camera leaving the hearing',
+      () =>
+        events().some(
+          (e) => e.action === 'participant.left' && e.actor === id && (e.detail as { reason?: string }).reason === 'camera lost',
+        ),
+      30_000,
+    );
+    expect((await status()).state).not.toBe('live');
+    await start(camera.port);
+    await until(
+      'the camera back in the hearing',
+      () => events().filter((e) => e.action === 'participant.joined' && e.actor === id).length === 2,
+      30_000,
+    );
+    expect(events().filter((e) => e.action === 'participant.joined' && e.actor === id)[1]!.detail).toMatchObject({ rejoin: true });
+    // Muted it stays: its new microphone is paused at the server as it comes, until the judge unmutes it.
+    const microphone = () => room.producers().find((p) => p.participantId === id && p.kind === 'audio');
+    expect(microphone()?.paused).toBe(true);
+    await entry.getByRole('button', { name: '取消静音第一法庭全景' }).click();
+    await until('its microphone resumed', () => microphone()?.paused === false, 5_000);
+    await waitForMediaFrom(judgePage, id, 30_000);
+    expect(JSON.stringify(events())).not.toContain('s3cret-pw');
+
+    // Removed by the court platform: it leaves, and nothing pulls from the camera any more.
+    expect(pullers(camera.port)).toBe(1);
+    expect((await call('DELETE', `/api/v1/hearings/${h.id}/sources/${id}`)).status).toBe(204);
+    expect(
+      events()
+        .filter((e) => e.action === 'participant.left' && e.actor === id)
+        .at(-1)!.detail,
+    ).toMatchObject({ reason: 'removed', by: 'api' });
+    expect(events().some((e) => e.action === 'source.removed')).toBe(true);
+    await until('its ingest ended', () => pullers(camera.port) === 0, 5_000);
+    expect((await call('GET', `/api/v1/hearings/${h.id}/sources`)).body.sources).toEqual([]);
+    expect(
+      server.plane
+        .get(h.id)!
+        .producers()
+        .some((p) => p.participantId === id),
+    ).toBe(false);
+    await judgePage.context().close();
+  }, 150_000);
+
+  it('a camera that cannot be reached: unreachable in its status, once in the record however many attempts, and in the hearing once it can be', async () => {
+    const { server } = ctx;
+    const call = api(server);
+    const port = await freeTcpPort();
+    const h = await openHearing(server, [{ name: '王法官', role: 'judge' }]);
+    const added = await call('POST', `/api/v1/hearings/${h.id}/sources`, {
+      name: '被告席',
+      kind: 'rtsp',
+      url: `rtsp://127.0.0.1:${port}/cam`,
+    });
+    expect(added.status).toBe(201);
+    const id = added.body.id as string;
+    const status = async () => (await call('GET', `/api/v1/hearings/${h.id}/sources/${id}`)).body;
+    await until('three attempts', async () => (await status()).attempts >= 3, 30_000);
+    const s = await status();
+    expect(s.state).toBe('unreachable');
+    expect(s.lastError).toMatch(/refused/i);
+    const events = () => server.hearings.events(h.id);
+    expect(
+      events().filter((e) => e.action === 'source.unreachable' && (e.detail as { participantId: string }).participantId === id),
+    ).toHaveLength(1);
+    expect(events().some((e) => e.action === 'participant.joined' && e.actor === id)).toBe(false);
+    await start(port);
+    await until('the camera live', async () => (await status()).state === 'live', 40_000);
+    expect(events().some((e) => e.action === 'source.reachable')).toBe(true);
+    expect(events().some((e) => e.action === 'participant.joined' && e.actor === id)).toBe(true);
+  }, 90_000);
+
+  it('refuses what is not a camera URL and an unknown hearing; a camera gets no link to join with', async () => {
+    const call = api(ctx.server);
+    const h = await openHearing(ctx.server, [{ name: '王法官', role: 'judge' }]);
+    for (const body of [
+      { name: '全景', kind: 'rtsp', url: 'http://127.0.0.1/cam' },
+      { name: '全景', kind: 'rtsp', url: 'file:///etc/passwd' },
+      { name: '', kind: 'rtsp', url: 'rtsp://127.0.0.1/cam' },
+      { name: '全景', kind: 'rtmp', url: 'rtsp://127.0.0.1/cam' },
+      { name: '全景', kind: 'rtsp', url: 'rtsp://127.0.0.1/cam', extra: 1 },
+    ]) {
+      const r = await call('POST', `/api/v1/hearings/${h.id}/sources`, body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error.code).toBe('invalid_body');
+    }
+    expect(
+      (await call('POST', `/api/v1/hearings/${crypto.randomUUID()}/sources`, { name: '全景', kind: 'rtsp', url: 'rtsp://127.0.0.1/cam' }))
+        .status,
+    ).toBe(404);
+    // Not as a participant either: that role is a camera's.
+    expect((await call('POST', `/api/v1/hearings/${h.id}/participants`, { name: '全景', role: 'courtroom' })).status).toBe(400);
+    const port = await freeTcpPort();
+    const added = await call('POST', `/api/v1/hearings/${h.id}/sources`, {
+      name: '全景',
+      kind: 'rtsp',
+      url: `rtsp://127.0.0.1:${port}/cam`,
+    });
+    const token = await call('POST', `/api/v1/hearings/${h.id}/participants/${added.body.id}/token`);
+    expect(token.status).toBe(409);
+    expect(token.body.error.code).toBe('not_a_person');
+    expect((await call('DELETE', `/api/v1/hearings/${h.id}/sources/${added.body.id}`)).status).toBe(204);
+    expect((await call('DELETE', `/api/v1/hearings/${h.id}/sources/${added.body.id}`)).status).toBe(404);
+  });
+});

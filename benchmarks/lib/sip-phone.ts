@@ -235,18 +235,28 @@ export class TerminalSound {
     return this.rtp.address().port;
   }
 
-  /** Sends a 440 Hz tone to the gateway's `port`: the encoder's RTP comes in at the inlet and goes out from the terminal's socket. */
-  send(port: number, encoder: string[]): void {
+  /**
+   * Sends a 440 Hz tone (or `input`, ffmpeg's input options) to the gateway's `port`, in real time: the
+   * encoder's RTP comes in at the inlet and goes out from the terminal's socket.
+   */
+  send(port: number, encoder: string[], input = ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000']): void {
     this.inlet.on('message', (m) => this.rtp.send(m, port, '127.0.0.1'));
     this.encoder = spawn(
       'ffmpeg',
       [
-        ...['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
+        ...['-hide_banner', '-loglevel', 'error', '-re', ...input],
         ...encoder,
         ...['-f', 'rtp', `rtp://127.0.0.1:${this.inlet.address().port}`],
       ],
       { stdio: 'ignore' },
     );
+  }
+
+  /** Resolves when the encoder has sent all of its input (a file) and exited. */
+  finished(): Promise<void> {
+    const encoder = this.encoder;
+    if (!encoder || encoder.exitCode !== null || encoder.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => encoder.once('exit', () => resolve()));
   }
 
   /** The encoder's process (a benchmark leaves it out of the server's CPU). */

@@ -323,6 +323,11 @@ export class Signaling {
     if (hearing.state === 'closed') throw new AppError(409, 'hearing_closed', 'hearing is closed');
     if (this.identity.isRefused(claims.hearingId, claims.participantId))
       throw new AppError(403, 'identity_refused', 'the court refused this participant after the identity check');
+    // One way in at a time: a page joining would take the media of the participant's SIP call away.
+    if (this.terminals.get(claims.participantId) === claims.hearingId) {
+      this.hearings.log(claims.hearingId, claims.participantId, 'participant.refused', { reason: 'in a SIP call', endpoint: 'browser' });
+      throw new AppError(409, 'in_a_call', 'this participant is in the hearing from a SIP terminal: hang up there first');
+    }
     socket.data = { claims, name: participant.name };
   }
 
@@ -578,7 +583,10 @@ export class Signaling {
       if (called) this.calledIn.add(participantId);
       else this.calledIn.delete(participantId);
       const witness = this.sockets.get(participantId);
-      if (!called) {
+      // A witness on a SIP terminal: the gateway takes or drops its media and changes what it receives.
+      const terminal = this.terminals.get(participantId) === claims.hearingId;
+      if (terminal) await this.witnessCalled?.(participantId, called);
+      if (!called && !terminal) {
         // Back to waiting: their camera and microphone leave the courtroom, and nothing more reaches them.
         (await room()).removePeer(participantId);
         for (const c of this.consultations.of(participantId)) this.endConsultation(c.id, 'system', 'witness sent back to wait');
@@ -708,9 +716,24 @@ export class Signaling {
       rejoin: this.hearings.joinedBefore(hearingId, participantId),
       ...detail,
     });
-    // A courtroom camera is in the hearing the same way, but is not a terminal to hang up on.
+    // A courtroom camera is in the hearing the same way, but is not a terminal to hang up on. A witness's
+    // terminal waits to be called in, as a page does (the court sees it waiting).
     const terminal = p.role !== 'courtroom';
-    this.io.to(channel(hearingId)).emit('participantJoined', { participantId, name: p.name, role: p.role, waiting: false, terminal });
+    const waiting = this.waiting({ role: p.role, participantId });
+    this.io.to(channel(hearingId)).emit('participantJoined', { participantId, name: p.name, role: p.role, waiting, terminal });
+  }
+
+  /** Whether a witness waits to be called in (their terminal's media are then held back by the gateway). */
+  waitsToBeCalled(participantId: string, role: Role): boolean {
+    return this.waiting({ role, participantId });
+  }
+
+  /** A witness on a SIP terminal called in or sent back to wait (set by the SIP gateway). */
+  witnessCalled?: (participantId: string, called: boolean) => Promise<void>;
+
+  /** Whether the participant is connected from a page (a SIP call from the same account is then refused). */
+  hasPage(participantId: string): boolean {
+    return this.sockets.has(participantId);
   }
 
   /** Ends a terminal's call for the court (set by the SIP gateway): `by` is who did it. */

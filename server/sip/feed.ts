@@ -36,6 +36,11 @@ export interface FeedOptions {
   label: (participantId: string) => string | null;
   /** A run that could not be built or ended on its own (logged by the caller; the feed tries again). */
   onTrouble: (what: string) => void;
+  /**
+   * A witness's terminal waiting to be called in: nothing of the courtroom, a card with `card` on it and
+   * silence (asked at each rebuild; `refresh` when it changes).
+   */
+  waiting?: { now: () => boolean; card: string };
 }
 
 export class TerminalFeed {
@@ -55,6 +60,8 @@ export class TerminalFeed {
   constructor(private readonly o: FeedOptions) {
     fs.mkdirSync(o.workDir, { recursive: true });
     const changed = (info: { participantId: string }): void => {
+      // A waiting witness's card does not change with the courtroom.
+      if (o.waiting?.now()) return;
       if (info.participantId !== o.participantId && o.label(info.participantId) !== null) this.schedule();
     };
     const speaker = ({ participantId }: { participantId: string | null }): void => {
@@ -91,6 +98,11 @@ export class TerminalFeed {
     } finally {
       this.checking = false;
     }
+  }
+
+  /** Rebuilt at once (a witness called in or sent back). */
+  refresh(): void {
+    this.schedule(0);
   }
 
   close(): void {
@@ -135,7 +147,8 @@ export class TerminalFeed {
     this.run = null;
     const size = this.o.rtp.video ? FEED_SIZE : SOUND_ONLY;
     const o = { workDir: this.o.workDir, runId: ++this.runId, startNumber: 0, size, rtp: this.o.rtp };
-    const sources = this.sources();
+    const waiting = this.o.waiting?.now() ?? false;
+    const sources = waiting ? [] : this.sources();
     // What the run will take: every microphone, and the cameras unless the terminal has no picture.
     this.taken = sources
       .flatMap((x) => [x.audioProducerId, ...(this.o.rtp.video ? [x.videoProducerId] : [])])
@@ -143,7 +156,7 @@ export class TerminalFeed {
     const run = await ProgramRun.program(this.o.room, sources, {
       ...o,
       ports: this.o.ports,
-      words: this.o.words,
+      words: waiting ? { ...this.o.words, waiting: this.o.waiting!.card } : this.o.words,
       peerId: `sip-feed:${this.o.participantId}`,
     }).catch((error: Error) => {
       this.o.onTrouble(`the terminal's feed could not be built: ${error.message.slice(0, 200)}`);

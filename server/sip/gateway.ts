@@ -88,6 +88,10 @@ interface Call {
   relays: MediaRelay[];
   /** The terminal's producers, one a medium, made when its first packet shows its SSRC. */
   producers: types.Producer[];
+  /** Each medium's transport and SSRC as last seen (a witness's are produced only once called in). */
+  media: Map<string, { t: OfferedMedia; transport: types.PlainTransport; ssrc: number }>;
+  /** A witness waiting to be called in: its sound and picture are held back, and it receives a card. */
+  waiting: boolean;
   /** What the terminal receives: the hearing without itself. */
   feed?: TerminalFeed;
   /** G.722/G.711 sound turned into Opus on its way in. */
@@ -118,9 +122,23 @@ export class SipGateway {
       const call = [...this.calls.values()].find((c) => c.participantId === participantId && !c.ended);
       if (call) this.end(call, 'hung up by the court', true, { by });
     };
+    // A witness's terminal called in (its sound and picture go into the courtroom, it receives the hearing)
+    // or sent back to wait (they leave it, it receives the card again).
+    o.signaling.witnessCalled = async (participantId, called) => {
+      const call = [...this.calls.values()].find((c) => c.participantId === participantId && !c.ended);
+      if (!call || call.waiting === !called) return;
+      call.waiting = !called;
+      if (called) for (const m of call.media.values()) await this.produce(call, m.t, m.transport, m.ssrc);
+      else {
+        for (const p of call.producers) p.close();
+        call.producers = [];
+      }
+      call.feed?.refresh();
+    };
     this.unsubscribe = () => {
       o.hearings.off('event', onEvent);
       o.signaling.hangUp = undefined;
+      o.signaling.witnessCalled = undefined;
     };
   }
 
@@ -232,6 +250,11 @@ export class SipGateway {
       return this.reply(rq, 403, 'Forbidden (wrong user or PIN for this hearing)');
     }
     const participantId = account.participantId;
+    // One way in at a time: the participant is in the hearing from a page (its media would be taken away).
+    if (this.o.signaling.hasPage(participantId)) {
+      this.o.hearings.log(hearingId, participantId, 'participant.refused', { reason: 'in the hearing from a page', endpoint: 'sip' });
+      return this.reply(rq, 486, 'Busy Here', { warning: '399 hearing "already in the hearing from a browser"' });
+    }
     let offer: ParsedOffer;
     try {
       if (!/^application\/sdp/i.test(String(rq.headers['content-type'] ?? '')) || !rq.content) throw new Error('no SDP offer');
@@ -264,6 +287,8 @@ export class SipGateway {
       relays: [],
       transcoders: [],
       producers: [],
+      media: new Map(),
+      waiting: this.o.signaling.waitsToBeCalled(participantId, this.o.store.participant(participantId)!.role),
       ended: false,
     };
     this.calls.set(call.callId, call);
@@ -364,6 +389,7 @@ export class SipGateway {
         return p ? this.t(`role.${p.role}`) : null;
       },
       onTrouble: (what) => this.o.hearings.log(call.hearingId, 'system', 'sip.feed_trouble', { participantId: call.participantId, what }),
+      waiting: { now: () => call.waiting, card: this.t('program.witnessWaiting') },
     });
   }
 
@@ -373,6 +399,8 @@ export class SipGateway {
    */
   private async produce(call: Call, t: OfferedMedia, transport: types.PlainTransport, ssrc: number): Promise<void> {
     if (call.ended || transport.closed) return;
+    call.media.set(t.kind, { t, transport, ssrc });
+    if (call.waiting) return; // a witness not called in: nothing of it reaches the courtroom
     const room = await this.o.plane.room(call.hearingId);
     const source = t.kind === 'audio' ? 'mic' : 'camera';
     for (const old of call.producers.filter((p) => p.kind === t.kind)) old.close();

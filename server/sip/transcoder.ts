@@ -62,7 +62,9 @@ export class SoundTranscoder {
       [
         ...['-hide_banner', '-loglevel', 'error', '-protocol_whitelist', 'file,udp,rtp'],
         ...['-analyzeduration', '200000', '-probesize', '4096', '-f', 'sdp', '-i', sdp],
-        ...['-c:a', 'libopus', '-b:a', '32k', '-ar', '48000', '-ac', '2', '-application', 'voip'],
+        // Mono: a terminal's voice is one channel. As stereo (each channel at half the bitrate) the live
+        // transcript of a G.722 terminal's speech went from WER 0.50 to 0.82–0.96 (test/sip-gateway.test.ts).
+        ...['-c:a', 'libopus', '-b:a', '32k', '-ar', '48000', '-ac', '1', '-application', 'voip'],
         ...['-payload_type', String(TRANSCODED.payloadType), '-ssrc', String(this.o.ssrc)],
         ...['-f', 'rtp', `rtp://${this.o.to.ip}:${this.o.to.port}?rtcpport=${this.o.to.rtcpPort}`],
       ],

@@ -3,13 +3,15 @@
 // picture and plays its sound, the record keeps both. The camera is GStreamer's RTSP server
 // (test/helpers/rtsp-camera.py) serving H.264 1280x720 and Opus on loopback.
 import net from 'node:net';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { api, openHearing, startTestServer } from './helpers/server.ts';
 import { accountOnFailure, launchBrowser, openJoin, waitForMediaFrom } from './helpers/browser.ts';
 import { rtspCamera, type RtspCamera } from './helpers/rtsp-camera.ts';
 import { until } from './helpers/wait.ts';
+import { newestSegment, withStreamLog } from './helpers/live.ts';
+import { magentaPixels } from './helpers/frames.ts';
 import type { HearingServer } from '../server/app/server.ts';
 
 /** A TCP port nothing listens on (let go before it is used). */
@@ -39,7 +41,10 @@ describe('courtroom cameras (RTSP)', () => {
   accountOnFailure(() => ctx.server);
   beforeAll(async () => {
     ctx.cameras = [];
-    ctx.server = await startTestServer();
+    ctx.server = await startTestServer({ rtmp: { port: 0 } });
+    // The public stream without its legal delay, and keeping its picture on a busy machine.
+    ctx.server.config.live.delaySeconds = 0;
+    ctx.server.config.live.soundOnly = 'never';
     ctx.browser = await launchBrowser();
   });
   afterAll(async () => {
@@ -57,7 +62,7 @@ describe('courtroom cameras (RTSP)', () => {
     const { server } = ctx;
     const call = api(server);
     const camera = await start();
-    const h = await openHearing(server, [{ name: '王法官', role: 'judge' }]);
+    const h = await openHearing(server, [{ name: '王法官', role: 'judge' }], { streamable: true });
     const judge = h.participants[0]!;
     // The camera's password is in its URL, and nowhere after that.
     const url = camera.url.replace('rtsp://', 'rtsp://admin:s3cret-pw@');
@@ -104,6 +109,16 @@ describe('courtroom cameras (RTSP)', () => {
       },
       20_000,
     );
+    // The public stream composes it: the camera's colour bars (their magenta bar) in a published segment.
+    for (const action of ['approve', 'start']) expect((await call('POST', `/api/v1/hearings/${h.id}/stream`, { action })).status).toBe(200);
+    await until(
+      'the camera in the public stream',
+      async () => {
+        const segment = await newestSegment(server, h.id);
+        return !!segment && magentaPixels(segment.file) > 1000;
+      },
+      40_000,
+    ).catch(withStreamLog(server, h.id));
     const events = () => server.hearings.events(h.id);
     expect(events().find((e) => e.action === 'participant.joined' && e.actor === id)?.detail).toMatchObject({
       endpoint: 'rtsp',
@@ -182,6 +197,69 @@ describe('courtroom cameras (RTSP)', () => {
     await until('the camera live', async () => (await status()).state === 'live', 40_000);
     expect(events().some((e) => e.action === 'source.reachable')).toBe(true);
     expect(events().some((e) => e.action === 'participant.joined' && e.actor === id)).toBe(true);
+  }, 90_000);
+
+  it('a camera that pushes RTMP: its push URL given once; a push to another key refused, nobody else may play it; pushing, it is in the hearing and the record; stopped, it leaves and waits', async () => {
+    const { server } = ctx;
+    const call = api(server);
+    const h = await openHearing(server, [{ name: '王法官', role: 'judge' }]);
+    const added = await call('POST', `/api/v1/hearings/${h.id}/sources`, { name: '审判区', kind: 'rtmp' });
+    expect(added.status).toBe(201);
+    const pushUrl = added.body.pushUrl as string;
+    const [, port, key] = /^rtmp:\/\/127\.0\.0\.1:(\d+)\/live\/([0-9a-f]{32})$/.exec(pushUrl) ?? [];
+    expect(key).toBeDefined();
+    expect(added.body).toMatchObject({ role: 'courtroom', kind: 'rtmp', state: 'waiting', url: `rtmp://127.0.0.1:${port}/live/***` });
+    const id = added.body.id as string;
+    const status = async () => (await call('GET', `/api/v1/hearings/${h.id}/sources/${id}`)).body;
+    expect((await status()).pushUrl).toBeUndefined();
+    // What an encoder box sends: H.264 and AAC in FLV, in real time.
+    const push = (url: string, seconds: number): ChildProcess =>
+      spawn('ffmpeg', [
+        ...['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `testsrc2=s=640x360:r=25:d=${seconds}`],
+        ...['-f', 'lavfi', '-i', `sine=frequency=1000:sample_rate=48000:duration=${seconds}`],
+        ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '50', '-pix_fmt', 'yuv420p'],
+        ...['-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url],
+      ]);
+    const exit = (p: ChildProcess): Promise<number | null> => new Promise((resolve) => p.once('exit', (code) => resolve(code)));
+    // Another key: the push is refused at once (ffmpeg fails), nothing joins.
+    const wrong = push(pushUrl.replace(key!, 'f'.repeat(32)), 10);
+    expect(await exit(wrong)).not.toBe(0);
+    const events = () => server.hearings.events(h.id);
+    expect(events().some((e) => e.action === 'participant.joined' && e.actor === id)).toBe(false);
+
+    const pusher = push(pushUrl, 60);
+    try {
+      await until('the camera live', async () => (await status()).state === 'live', 20_000);
+      expect((await status()).input).toEqual({ video: 'h264 640x360', audio: 'aac' });
+      await until(
+        'the record has both tracks',
+        async () => {
+          const tracks = ((await call('GET', `/api/v1/hearings/${h.id}/record`)).body.tracks ?? []) as {
+            participantId: string;
+            kind: string;
+          }[];
+          return ['audio', 'video'].every((kind) => tracks.some((t) => t.participantId === id && t.kind === kind));
+        },
+        20_000,
+      );
+      expect(events().find((e) => e.action === 'participant.joined' && e.actor === id)?.detail).toMatchObject({ endpoint: 'rtmp' });
+      // Nobody may play the camera's stream from the server but the server itself.
+      expect(await exit(spawn('ffprobe', ['-v', 'error', '-rw_timeout', '5000000', `rtmp://127.0.0.1:${port}/live/${key}`]))).not.toBe(0);
+    } finally {
+      pusher.kill('SIGKILL');
+    }
+    // The push ends: it leaves, and waits for the next one.
+    await until(
+      'the camera leaving',
+      () =>
+        events().some(
+          (e) => e.action === 'participant.left' && e.actor === id && (e.detail as { reason?: string }).reason === 'camera lost',
+        ),
+      20_000,
+    );
+    await until('waiting for a push', async () => (await status()).state === 'waiting', 20_000);
+    expect(JSON.stringify(events())).not.toContain(key);
+    expect((await call('DELETE', `/api/v1/hearings/${h.id}/sources/${id}`)).status).toBe(204);
   }, 90_000);
 
   it('refuses what is not a camera URL and an unknown hearing; a camera gets no link to join with', async () => {

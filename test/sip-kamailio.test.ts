@@ -29,6 +29,18 @@ async function kamailio(port: number, gateway: string): Promise<{ stop: () => Pr
   let log = '';
   child.stderr!.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-20_000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Up when it answers its keepalive.
+  const probe = await SipPhone.start();
+  try {
+    await until(
+      'the proxy answering',
+      async () =>
+        (await Promise.race([probe.send(`sip:127.0.0.1:${port}`, 'OPTIONS'), new Promise((r) => setTimeout(r, 500))])) !== undefined,
+      15_000,
+    );
+  } finally {
+    probe.close();
+  }
   return {
     log: () => log,
     stop: async () => {
@@ -65,14 +77,6 @@ describe('Kamailio in front of the SIP gateway (docs/kamailio.cfg)', () => {
     const phone = await SipPhone.start();
     const sound = await TerminalSound.open();
     try {
-      // The proxy is up when it answers its keepalive.
-      await until(
-        'the proxy answering',
-        async () =>
-          (await Promise.race([phone.send(`sip:127.0.0.1:${proxy.port}`, 'OPTIONS'), new Promise((r) => setTimeout(r, 500))])) !==
-          undefined,
-        15_000,
-      );
       const call = await phone.dial(atProxy, offer({ audio: ['opus'], rtcpMux: true, audioPort: sound.port }));
       expect([call.challenged, call.final.status]).toEqual([true, 200]);
       // The dialog's route goes through the proxy (its Record-Route), so the ACK and BYE do too.
@@ -119,13 +123,6 @@ describe('Kamailio in front of the SIP gateway (docs/kamailio.cfg)', () => {
   it('answers what is not a call to a hearing itself: REGISTER 405, a URI that is no hearing code 404; a well-formed code no hearing has is the gateway’s 404', async () => {
     const phone = await SipPhone.start();
     try {
-      await until(
-        'the proxy answering',
-        async () =>
-          (await Promise.race([phone.send(`sip:127.0.0.1:${proxy.port}`, 'OPTIONS'), new Promise((r) => setTimeout(r, 500))])) !==
-          undefined,
-        15_000,
-      );
       const register = await phone.send(`sip:127.0.0.1:${proxy.port}`, 'REGISTER');
       expect(register.status).toBe(405);
       expect(String(register.headers.allow)).toContain('INVITE');

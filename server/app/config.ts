@@ -92,6 +92,9 @@ const envSchema = z.object({
   // Loopback ports the terminals' feeds (the hearing's picture and sound for each call) are encoded to.
   HEARING_SIP_FEED_PORT_MIN: port.default(19000),
   HEARING_SIP_FEED_PORT_MAX: port.default(19999),
+  // Courtroom cameras pushing RTMP (server/sources/rtmp.ts): off unless a port is given.
+  HEARING_RTMP_PORT: port.optional(),
+  HEARING_RTMP_HOST: z.string().trim().min(1).optional(),
   HEARING_TURN: z.enum(['embedded']).optional(),
   HEARING_TURN_URLS: z.string().trim().min(1).optional(),
   HEARING_TURN_SECRET: z.string().optional(),
@@ -200,6 +203,11 @@ export interface Config {
    * terminal sends no RTP for `rtpTimeoutMs` has vanished (no BYE) and is ended.
    */
   sip?: { port: number; host?: string; rtpTimeoutMs: number; feedPortMin?: number; feedPortMax?: number };
+  /**
+   * The RTMP listener for courtroom cameras that push (on all addresses, `port`); `host` is the name or
+   * address in the push URLs handed out (default: the announced or listen IP).
+   */
+  rtmp?: { port: number; host?: string };
   demo: boolean;
   /** `HEARING_LANG`: the language of what the server renders for people (program labels, slates, captions). */
   lang: Language;
@@ -304,6 +312,7 @@ function base(e: Env): Omit<Config, 'tls' | 'turn'> {
           },
         }
       : {}),
+    ...(e.HEARING_RTMP_PORT !== undefined ? { rtmp: { port: e.HEARING_RTMP_PORT, host: e.HEARING_RTMP_HOST } } : {}),
     frameAncestors: e.HEARING_FRAME_ANCESTORS ?? (e.HEARING_DEMO === '1' ? "'self'" : ''),
     recordCheckpoint: { seconds: e.HEARING_RECORD_CHECKPOINT_S, lines: e.HEARING_RECORD_CHECKPOINT_LINES },
     facePortMin: e.HEARING_FACE_PORT_MIN,

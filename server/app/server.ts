@@ -16,6 +16,7 @@ import { SipAccounts } from '../sip/accounts.ts';
 import { SipGateway } from '../sip/gateway.ts';
 import { CourtroomSources } from '../sources/courtroom.ts';
 import { sourcesRouter } from '../sources/api.ts';
+import { RtmpListener } from '../sources/rtmp.ts';
 import { createMetrics } from '../http/metrics.ts';
 import { AuthFailureLimiter } from '../http/auth-limit.ts';
 import { securityHeaders } from '../http/headers.ts';
@@ -287,10 +288,17 @@ export async function startServer(config: Config): Promise<HearingServer> {
   const sipAccounts = config.sip
     ? new SipAccounts(store, () => ({ host: sipGateway?.host ?? config.listenIp, port: sipGateway?.port ?? config.sip!.port }))
     : undefined;
-  // Courtroom cameras (RTSP): in the hearing through signaling as terminals are (set up below).
+  // Courtroom cameras (RTSP, and RTMP pushes with HEARING_RTMP_PORT): in the hearing through signaling as
+  // terminals are (set up below).
+  const rtmp = config.rtmp
+    ? await RtmpListener.start(config.rtmp.port, config.rtmp.host ?? config.announcedIp ?? config.listenIp, (path, address) =>
+        console.warn(`[rtmp] refused a push to ${path} from ${address} (no camera has that key)`),
+      )
+    : undefined;
   const sources = new CourtroomSources({
     plane,
     hearings,
+    ...(rtmp ? { rtmp } : {}),
     presence: () => ({
       joined: (hearingId, participantId, detail) => signaling.terminalJoined(hearingId, participantId, detail),
       produced: (hearingId, announcement) => signaling.terminalProduced(hearingId, announcement),

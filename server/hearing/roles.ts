@@ -2,7 +2,7 @@
 /** The people in a hearing: each joins with a link (a token) or from a SIP terminal. */
 export const PERSON_ROLES = ['judge', 'clerk', 'party', 'lawyer', 'interpreter', 'witness', 'viewer'] as const;
 /**
- * With `courtroom`: a fixed courtroom camera (an RTSP source the server pulls, server/sources/), which
+ * With `courtroom`: a fixed courtroom camera (RTSP pulled or RTMP pushed, server/sources/), which
  * appears, is recorded and is streamed like a participant's camera, but is nobody: no token, no link, no
  * signaling, no signature.
  */

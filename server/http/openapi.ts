@@ -180,13 +180,16 @@ const laterPaths = {
   '/api/v1/hearings/{id}/sources': {
     post: {
       summary:
-        'Add a courtroom camera by its RTSP URL: pulled by the server, in the hearing as a participant of role courtroom (shown, recorded, streamed); retried while it cannot be reached',
+        'Add a courtroom camera: an RTSP URL the server pulls (retried while it cannot be reached), or an RTMP push (the answer has its push URL, once); in the hearing as a participant of role courtroom (shown, recorded, streamed)',
       parameters: hp,
       requestBody: body(addSourceBody),
       responses: {
-        '201': { description: '{ id, name, role, kind, url (password hidden), state, attempts, input?, lastError? }' },
+        '201': {
+          description:
+            '{ id, name, role, kind, url (password or key hidden), state, attempts, input?, lastError?, pushUrl? (RTMP, this once) }',
+        },
         ...errors,
-        ...conflict('The hearing is closed'),
+        ...conflict('The hearing is closed, or RTMP is off (rtmp_off)'),
         '429': json(errorResponse, 'Too many cameras (8 a hearing, 32 a server)'),
       },
     },

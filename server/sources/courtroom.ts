@@ -1,5 +1,6 @@
 // Courtroom cameras (issue 17): a fixed camera in the courtroom, added over REST as an RTSP URL the
-// server pulls. It is a participant of role `courtroom` (no token, no page): its picture and sound are
+// server pulls, or as an RTMP push to the server's listener (server/sources/rtmp.ts), which is then pulled
+// from that listener the same way. It is a participant of role `courtroom` (no token, no page): its picture and sound are
 // producers like anyone's, so the judge's and everyone's pages show it, the record keeps it, the
 // transcriber hears its microphone and the public stream composes it.
 //
@@ -22,6 +23,7 @@ import type { MediaPlane } from '../../workers/media/plane.ts';
 import type { MediaRoom } from '../../workers/media/room.ts';
 import { AppError } from '../http/errors.ts';
 import type { HearingService } from '../hearing/hearings.ts';
+import type { RtmpListener } from './rtmp.ts';
 
 /** Cameras per hearing, and on the whole server (each is an ffmpeg decoding and encoding video). */
 export const MAX_SOURCES_PER_HEARING = 8;
@@ -41,9 +43,11 @@ export interface SourceView {
   id: string;
   name: string;
   role: 'courtroom';
-  kind: 'rtsp';
+  kind: 'rtsp' | 'rtmp';
+  /** RTSP: the camera's URL, password hidden. RTMP: the push URL, key hidden (given whole once, when added). */
   url: string;
-  state: 'connecting' | 'live' | 'unreachable';
+  /** RTMP: `waiting` for a push. */
+  state: 'connecting' | 'live' | 'unreachable' | 'waiting';
   /** What the camera sends, once probed (e.g. `h264 1920x1080`, `aac`). */
   input?: { video?: string; audio?: string };
   lastError?: string;
@@ -74,15 +78,12 @@ interface Probed {
   audio?: { codec: string };
 }
 
-/** What the camera sends (ffprobe over RTSP/TCP). */
-function probe(url: string): Promise<Probed> {
+/** What the camera sends (ffprobe with the ingest's input options). */
+function probe(input: string[]): Promise<Probed> {
   return new Promise((resolve, reject) => {
     execFile(
       'ffprobe',
-      [
-        ...['-v', 'error', '-rtsp_transport', 'tcp', '-timeout', String(SOCKET_TIMEOUT_US)],
-        ...['-show_entries', 'stream=codec_type,codec_name,width,height', '-of', 'json', url],
-      ],
+      ['-v', 'error', ...input.slice(0, -2), '-show_entries', 'stream=codec_type,codec_name,width,height', '-of', 'json', input.at(-1)!],
       { timeout: 15_000, maxBuffer: 1 << 20 },
       (error, stdout, stderr) => {
         if (error) return reject(new Error(stderr.trim().split('\n').at(-1) || error.message));
@@ -100,6 +101,28 @@ function probe(url: string): Promise<Probed> {
   });
 }
 
+/** Where a camera's media come from: an RTSP URL the server pulls, or RTMP pushes to the server's listener. */
+export type CameraSource = { kind: 'rtsp'; url: string } | { kind: 'rtmp'; key: string; pushUrl: string; pullUrl: string };
+
+/** ffmpeg's (and ffprobe's) input options for a camera, ending with `-i <url>`. */
+function inputOf(source: CameraSource): string[] {
+  return source.kind === 'rtsp'
+    ? ['-rtsp_transport', 'tcp', '-timeout', String(SOCKET_TIMEOUT_US), '-fflags', 'nobuffer', '-i', source.url]
+    : ['-rw_timeout', String(SOCKET_TIMEOUT_US), '-fflags', 'nobuffer', '-i', source.pullUrl];
+}
+
+/** The camera's address as it may be shown: without the RTSP password or the RTMP key. */
+function shown(source: CameraSource): string {
+  return source.kind === 'rtsp' ? redact(source.url) : source.pushUrl.replace(source.key, '***');
+}
+
+/** ffmpeg's words with the camera's secrets taken out. */
+function scrub(text: string, source: CameraSource): string {
+  return source.kind === 'rtsp'
+    ? text.replaceAll(source.url, redact(source.url))
+    : text.replaceAll(source.pullUrl, shown(source)).replaceAll(source.key, '***');
+}
+
 const ssrcBelow2p31 = (): number => randomBytes(4).readUInt32BE(0) >>> 1; // ffmpeg takes -ssrc as a signed 32-bit option
 
 class CourtroomCamera {
@@ -110,6 +133,8 @@ class CourtroomCamera {
   private transports: types.PlainTransport[] = [];
   private producers: types.Producer[] = [];
   private live = false;
+  /** RTMP: a push is going on (only then is the local stream pulled, and pulled again after a failure). */
+  private pushing = false;
   private attempt = 0;
   private timer?: NodeJS.Timeout;
   private stall?: NodeJS.Timeout;
@@ -120,7 +145,7 @@ class CourtroomCamera {
     readonly hearingId: string,
     readonly participantId: string,
     readonly name: string,
-    private readonly url: string,
+    private readonly source: CameraSource,
     private readonly o: { plane: MediaPlane; hearings: HearingService; presence: () => Presence },
   ) {}
 
@@ -129,8 +154,8 @@ class CourtroomCamera {
       id: this.participantId,
       name: this.name,
       role: 'courtroom',
-      kind: 'rtsp',
-      url: redact(this.url),
+      kind: this.source.kind,
+      url: shown(this.source),
       state: this.state,
       attempts: this.attempt,
       ...(this.input ? { input: this.input } : {}),
@@ -138,8 +163,24 @@ class CourtroomCamera {
     };
   }
 
+  /** An RTSP camera is pulled at once; an RTMP camera waits for its push (`pushStarted`). */
   start(): void {
+    if (this.source.kind === 'rtsp') void this.connect();
+    else this.state = 'waiting';
+  }
+
+  /** RTMP: a push began (the listener checked its key). */
+  pushStarted(): void {
+    if (this.removed) return;
+    this.pushing = true;
+    clearTimeout(this.timer);
+    this.state = 'connecting';
     void this.connect();
+  }
+
+  /** RTMP: the push ended (the ingest's ffmpeg ends with it: that is the loss). */
+  pushEnded(): void {
+    this.pushing = false;
   }
 
   remove(by: string): void {
@@ -153,7 +194,7 @@ class CourtroomCamera {
     if (this.removed) return;
     let probed: Probed;
     try {
-      probed = await probe(this.url);
+      probed = await probe(inputOf(this.source));
     } catch (error) {
       return this.failed((error as Error).message);
     }
@@ -200,22 +241,16 @@ class CourtroomCamera {
       return this.failed((error as Error).message);
     }
     this.stderr = '';
-    const ffmpeg = spawnTied(
-      'ffmpeg',
-      [
-        ...['-hide_banner', '-loglevel', 'error', '-nostdin'],
-        ...['-rtsp_transport', 'tcp', '-timeout', String(SOCKET_TIMEOUT_US), '-fflags', 'nobuffer', '-i', this.url],
-        ...outputs,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const ffmpeg = spawnTied('ffmpeg', [...['-hide_banner', '-loglevel', 'error', '-nostdin'], ...inputOf(this.source), ...outputs], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     this.ffmpeg = ffmpeg;
     ffmpeg.stderr!.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-2000)));
     ffmpeg.once('exit', (code, signal) => {
       if (this.ffmpeg !== ffmpeg) return;
       this.ffmpeg = null;
       const tail = this.stderr.trim().split('\n').at(-1) ?? '';
-      this.lost(`ffmpeg ended (${signal ?? `code ${code}`})${tail ? `: ${tail.replaceAll(this.url, redact(this.url))}` : ''}`);
+      this.lost(`ffmpeg ended (${signal ?? `code ${code}`})${tail ? `: ${scrub(tail, this.source)}` : ''}`);
     });
     // The first packet (comedia learns where ffmpeg sends from): the camera is in the hearing.
     const first = wanted[0]!.transport;
@@ -263,8 +298,8 @@ class CourtroomCamera {
     this.lastError = undefined;
     this.attempt = 0;
     this.o.presence().joined(this.hearingId, this.participantId, {
-      endpoint: 'rtsp',
-      url: redact(this.url),
+      endpoint: this.source.kind,
+      url: shown(this.source),
       input: this.input,
       media: wanted.map((w) => (w.kind === 'video' ? VIDEO.mimeType : SOUND.mimeType)),
     });
@@ -302,6 +337,12 @@ class CourtroomCamera {
 
   private failed(error: string): void {
     if (this.removed) return;
+    // An RTMP camera whose push has ended: nothing to pull until it pushes again.
+    if (this.source.kind === 'rtmp' && !this.pushing) {
+      this.state = 'waiting';
+      this.lastError = error;
+      return;
+    }
     const firstOfOutage = this.state !== 'unreachable';
     this.state = 'unreachable';
     this.lastError = error;
@@ -309,7 +350,7 @@ class CourtroomCamera {
       this.o.hearings.log(this.hearingId, 'system', 'source.unreachable', {
         participantId: this.participantId,
         error,
-        url: redact(this.url),
+        url: shown(this.source),
       });
     this.retry();
   }
@@ -318,7 +359,10 @@ class CourtroomCamera {
     const wasLive = this.live;
     this.stop('camera lost', { error });
     if (this.removed) return;
-    if (wasLive) {
+    if (this.source.kind === 'rtmp' && !this.pushing) {
+      this.state = 'waiting';
+      this.lastError = error;
+    } else if (wasLive) {
       this.state = 'connecting';
       this.lastError = error;
       this.retry();
@@ -340,7 +384,7 @@ class CourtroomCamera {
     this.ffmpeg = null;
     ffmpeg?.kill('SIGKILL');
     this.closeMedia();
-    if (this.live) this.o.presence().left(this.hearingId, this.participantId, { reason, endpoint: 'rtsp', ...detail });
+    if (this.live) this.o.presence().left(this.hearingId, this.participantId, { reason, endpoint: this.source.kind, ...detail });
     this.live = false;
   }
 
@@ -353,48 +397,73 @@ class CourtroomCamera {
 
 /** The hearings' courtroom cameras. */
 export class CourtroomSources {
-  private readonly cameras = new Map<string, CourtroomCamera>();
+  private readonly cameras = new Map<string, { camera: CourtroomCamera; key?: string }>();
 
-  constructor(private readonly o: { plane: MediaPlane; hearings: HearingService; presence: () => Presence }) {}
+  constructor(
+    private readonly o: {
+      plane: MediaPlane;
+      hearings: HearingService;
+      presence: () => Presence;
+      /** The RTMP listener (HEARING_RTMP_PORT); without it `kind: "rtmp"` is refused. */
+      rtmp?: RtmpListener;
+    },
+  ) {}
 
-  add(hearingId: string, body: { name: string; url: string }, actor: string): SourceView {
+  /** A new camera; an RTMP camera's answer carries its whole push URL (`pushUrl`), this once. */
+  add(
+    hearingId: string,
+    body: { name: string; kind: 'rtsp'; url: string } | { name: string; kind: 'rtmp' },
+    actor: string,
+  ): SourceView & { pushUrl?: string } {
     this.o.hearings.row(hearingId); // 404
+    if (body.kind === 'rtmp' && !this.o.rtmp)
+      throw new AppError(409, 'rtmp_off', 'this server takes no RTMP pushes (HEARING_RTMP_PORT is not set)');
     if (this.list(hearingId).length >= MAX_SOURCES_PER_HEARING)
       throw new AppError(429, 'limit_reached', `at most ${MAX_SOURCES_PER_HEARING} courtroom cameras in a hearing`);
     if (this.cameras.size >= MAX_SOURCES)
       throw new AppError(429, 'limit_reached', `at most ${MAX_SOURCES} courtroom cameras on this server`);
-    const p = this.o.hearings.addSource(hearingId, body.name, { source: { kind: 'rtsp', url: redact(body.url) } }, actor);
-    const camera = new CourtroomCamera(hearingId, p.id, body.name, body.url, this.o);
-    this.cameras.set(p.id, camera);
+    // The listener's key comes first (it is part of the source); its pushes reach the camera made below.
+    const made: { camera?: CourtroomCamera } = {};
+    const rtmp =
+      body.kind === 'rtmp'
+        ? this.o.rtmp!.add({ started: () => made.camera?.pushStarted(), ended: () => made.camera?.pushEnded() })
+        : undefined;
+    const source: CameraSource = rtmp ? { kind: 'rtmp', ...rtmp } : { kind: 'rtsp', url: (body as { url: string }).url };
+    const p = this.o.hearings.addSource(hearingId, body.name, { source: { kind: source.kind, url: shown(source) } }, actor);
+    const camera = new CourtroomCamera(hearingId, p.id, body.name, source, this.o);
+    made.camera = camera;
+    this.cameras.set(p.id, { camera, ...(rtmp ? { key: rtmp.key } : {}) });
     camera.start();
-    return camera.view();
+    return { ...camera.view(), ...(rtmp ? { pushUrl: rtmp.pushUrl } : {}) };
   }
 
   list(hearingId: string): SourceView[] {
-    return [...this.cameras.values()].filter((c) => c.hearingId === hearingId).map((c) => c.view());
+    return [...this.cameras.values()].filter(({ camera }) => camera.hearingId === hearingId).map(({ camera }) => camera.view());
   }
 
   get(hearingId: string, sourceId: string): SourceView {
-    const camera = this.cameras.get(sourceId);
+    const camera = this.cameras.get(sourceId)?.camera;
     if (!camera || camera.hearingId !== hearingId) throw new AppError(404, 'not_found', 'no such courtroom camera in this hearing');
     return camera.view();
   }
 
   remove(hearingId: string, sourceId: string, actor: string): void {
     this.get(hearingId, sourceId);
-    const camera = this.cameras.get(sourceId)!;
+    const { camera, key } = this.cameras.get(sourceId)!;
     this.cameras.delete(sourceId);
+    if (key) this.o.rtmp?.remove(key);
     camera.remove(actor);
     this.o.hearings.log(hearingId, actor, 'source.removed', { participantId: sourceId });
   }
 
   /** A hearing that closes takes its cameras with it. */
   closeHearing(hearingId: string): void {
-    for (const [id, c] of this.cameras) if (c.hearingId === hearingId) this.remove(hearingId, id, 'system');
+    for (const [id, { camera }] of this.cameras) if (camera.hearingId === hearingId) this.remove(hearingId, id, 'system');
   }
 
   close(): void {
-    for (const c of this.cameras.values()) c.remove('system');
+    for (const { camera } of this.cameras.values()) camera.remove('system');
     this.cameras.clear();
+    this.o.rtmp?.close();
   }
 }

@@ -24,17 +24,16 @@ function freeTcpPort(): Promise<number> {
   });
 }
 
-/** ffmpeg processes pulling from `port` (the server's ingest of that camera). */
-const pullers = (port: number): number => {
+/** Processes whose command line matches `pattern`. */
+const processes = (pattern: string): number => {
   try {
-    return execFileSync('pgrep', ['-f', `ffmpeg.*rtsp://.*127.0.0.1:${port}/cam`])
-      .toString()
-      .trim()
-      .split('\n').length;
+    return execFileSync('pgrep', ['-f', pattern]).toString().trim().split('\n').length;
   } catch {
     return 0; // pgrep exits 1 when nothing matches
   }
 };
+/** ffmpeg processes pulling from `port` (the server's ingest of that camera). */
+const pullers = (port: number): number => processes(`ffmpeg.*rtsp://.*127.0.0.1:${port}/cam`);
 
 describe('courtroom cameras (RTSP)', () => {
   const ctx = {} as { server: HearingServer; browser: Browser; cameras: RtspCamera[] };
@@ -247,6 +246,18 @@ describe('courtroom cameras (RTSP)', () => {
       expect(await exit(spawn('ffprobe', ['-v', 'error', '-rw_timeout', '5000000', `rtmp://127.0.0.1:${port}/live/${key}`]))).not.toBe(0);
     } finally {
       pusher.kill('SIGKILL');
+    }
+    // Pushed again at once (the encoder restarted): in the hearing again, with one ingest, not two.
+    const again = push(pushUrl, 60);
+    try {
+      await until(
+        'the camera in the hearing again',
+        () => events().filter((e) => e.action === 'participant.joined' && e.actor === id).length === 2,
+        30_000,
+      );
+      expect(processes(`ffmpeg .*live/${key}\\?play=`)).toBe(1);
+    } finally {
+      again.kill('SIGKILL');
     }
     // The push ends: it leaves, and waits for the next one.
     await until(

@@ -192,6 +192,9 @@ class CourtroomCamera {
 
   private async connect(): Promise<void> {
     if (this.removed) return;
+    // A new RTMP push while the last one's ingest still runs (its ffmpeg has not noticed the end yet): that
+    // run ends first, or it would go on beside the new one, unwatched.
+    if (this.ffmpeg || this.live) this.stop('camera lost', { error: 'a new push' });
     let probed: Probed;
     try {
       probed = await probe(inputOf(this.source));

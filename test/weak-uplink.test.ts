@@ -119,7 +119,8 @@ describe('a party on a 300 kbit/s network', () => {
     const sentBy = (pid: string) => layers(room.producerOf(pid, camera(pid)));
     // The judge's camera as sent to each: mediasoup's current simulcast layer (1: 640x480, 0: 320x240,
     // none: nothing forwarded for now).
-    const layerOf = (pid: string) => room.consumersOf(pid).find((c) => c.producerId === camera(judge.id))?.currentLayers?.spatialLayer;
+    const layersOf = (pid: string) => room.consumersOf(pid).find((c) => c.producerId === camera(judge.id))?.currentLayers;
+    const layerOf = (pid: string) => layersOf(pid)?.spatialLayer;
     // The bandwidth estimates settle: the party is moved down while the viewer keeps the full picture.
     await until(
       'the party below the top layer while the viewer has it',
@@ -132,13 +133,29 @@ describe('a party on a 300 kbit/s network', () => {
       partySound: await sound(judgePage, party.id),
       judgeSound: await sound(viewerPage, judge.id),
       judgeSoundAtParty: await sound(partyPage, judge.id),
-      frames: (await stats(partyPage)).find((x) => x.participantId === judge.id && x.kind === 'video')!.framesDecoded,
+      frames: (await stats(partyPage)).find((x) => x.participantId === judge.id && x.kind === 'video')!,
+      // What the judge's camera sent on each layer: the baseline for the pictures the party gets (a busy
+      // machine's Chromium lowers its camera's frame rate for the CPU: 36 pictures in 10 s at the party in
+      // CI run 28, 95–197 here).
+      judgeSent: Object.fromEntries(
+        ((await judgePage.evaluate(() => (window as any).hearingClient.sent())) as { rid: string; framesSent: number }[]).map((l) => [
+          l.rid,
+          l.framesSent,
+        ]),
+      ) as Record<string, number>,
     });
     const before = await received();
-    const samples: { party?: number; viewer?: number; partySent: Record<string, number>; judgeSent: Record<string, number> }[] = [];
+    const samples: {
+      party?: number;
+      partyTemporal?: number;
+      viewer?: number;
+      partySent: Record<string, number>;
+      judgeSent: Record<string, number>;
+    }[] = [];
     for (let i = 0; i < 10; i++) {
       samples.push({
         party: layerOf(party.id),
+        partyTemporal: layersOf(party.id)?.temporalLayer,
         viewer: layerOf(viewer.id),
         partySent: await sentBy(party.id),
         judgeSent: await sentBy(judge.id),
@@ -152,7 +169,9 @@ describe('a party on a 300 kbit/s network', () => {
       (after.partySound.concealed - before.partySound.concealed) / Math.max(1, after.partySound.samples - before.partySound.samples);
     const mean = (k: 'partySent' | 'judgeSent', rid: string) => samples.reduce((a, x) => a + (x[k][rid] ?? 0), 0) / samples.length;
     const [partyR0, partyR1, judgeR1] = [mean('partySent', 'r0'), mean('partySent', 'r1'), mean('judgeSent', 'r1')];
-    const frames = after.frames - before.frames;
+    const frames = after.frames.framesDecoded - before.frames.framesDecoded;
+    const freezes = after.frames.freezeCount - before.frames.freezeCount;
+    const judgeFrames = (rid: string) => (after.judgeSent[rid] ?? 0) - (before.judgeSent[rid] ?? 0);
     const concealedAtParty =
       (after.judgeSoundAtParty.concealed - before.judgeSoundAtParty.concealed) /
       Math.max(1, after.judgeSoundAtParty.samples - before.judgeSoundAtParty.samples);
@@ -160,7 +179,8 @@ describe('a party on a 300 kbit/s network', () => {
       `${CAP_KBPS} kbit/s: the party sends 320x240 at ${partyR0.toFixed(0)} and 640x480 at ${partyR1.toFixed(0)} kbit/s ` +
         `(the judge 640x480 at ${judgeR1.toFixed(0)}); the judge's sound at the party ${(concealedAtParty * 100).toFixed(1)} % concealed; the party's sound: ${packets} packets in 10 s (the judge's to the viewer: ` +
         `${baselinePackets}), ${after.partySound.lost - before.partySound.lost} lost, ${(concealed * 100).toFixed(1)} % concealed; ` +
-        `the judge's camera reaches the party at layers ${JSON.stringify(samples.map((x) => x.party ?? null))} (${frames} frames), ` +
+        `the judge's camera reaches the party at layers ${JSON.stringify(samples.map((x) => (x.party === undefined ? null : `${x.party}.${x.partyTemporal}`)))} ` +
+        `(${frames} pictures, ${freezes} freezes; the judge sent ${judgeFrames('r0')} small and ${judgeFrames('r1')} full ones), ` +
         `the viewer at ${JSON.stringify(samples.map((x) => x.viewer ?? null))}; ` +
         `cameras the party asked for small: ${await partyPage.evaluate(() => (window as any).hearingClient.state().downlinkReduced)}; ` +
         JSON.stringify(
@@ -188,7 +208,16 @@ describe('a party on a 300 kbit/s network', () => {
     // keep it without losing anything (4 of 10 seconds in clean-clone run 50, the page asking nothing),
     // which a check of the layer alone called a failure.
     expect(concealedAtParty).toBeLessThan(0.05);
-    expect(frames).toBeGreaterThan(50);
+    // Pictures: most of what the judge's camera sent on the layers mediasoup forwarded to the party in those
+    // seconds (spatial and temporal: each of the three temporal layers halves the frame rate below it).
+    const offered = samples.reduce(
+      (a, x) => (x.party === undefined ? a : a + judgeFrames(`r${x.party}`) / 10 / 2 ** (2 - (x.partyTemporal ?? 2))),
+      0,
+    );
+    // mediasoup never stopped the picture for the party (a layer every second), and it got most of it.
+    expect(samples.map((x) => x.party !== undefined)).toEqual(samples.map(() => true));
+    expect(judgeFrames('r0')).toBeGreaterThan(20);
+    expect(frames).toBeGreaterThan(offered * 0.7);
     // Whenever the party had the full layer, it fitted: the judge sent it under the cap with room for sound.
     for (const x of samples.filter((x) => x.party === 1)) expect(x.judgeSent.r1 ?? 0).toBeLessThan(CAP_KBPS - 40);
     // The viewer's own estimate moves it between the layers on a busy machine (4 of 10 seconds at the full

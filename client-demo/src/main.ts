@@ -207,6 +207,8 @@ socket.on('uplink', ({ level }: { level: 0 | 1 | 2 }) => void session.setUplink(
 /** Hooks for automated tests and embedding platforms. */
 const hearingClient = {
   stats: () => session.stats(),
+  /** What the camera sends, per simulcast layer: frames, size, and why the browser holds it back. */
+  sent: () => session.sent(),
   /** How each transport reaches the server (direct or relayed through TURN, and over what). */
   paths: () => session.paths(),
   state: () => ({

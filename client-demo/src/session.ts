@@ -2,7 +2,7 @@ import { Device, type types } from 'mediasoup-client';
 import { reachServer, type SignalingClient } from './signaling.ts';
 import * as ui from './ui.ts';
 import { Consultation, type TransportReply } from './consultation.ts';
-import { inboundStats, selectedPair, shouldAskServer, videoReceived, type InboundStats } from './stats.ts';
+import { inboundStats, selectedPair, sentLayers, type LayerSent, shouldAskServer, videoReceived, type InboundStats } from './stats.ts';
 import { LossPolicy, RECEIVED_CAMERA, type LossLevel } from '../../server/signaling/loss-policy.ts';
 import { encodingsAt } from './uplink.ts';
 import * as transcript from './transcript.ts';
@@ -456,6 +456,11 @@ export class Session {
       out.push({ participantId, kind: consumer.kind as 'audio' | 'video', ...(await inboundStats(consumer)) });
     }
     return out;
+  }
+
+  /** What the camera sends now, per simulcast layer (nothing when it does not send). */
+  async sent(): Promise<LayerSent[]> {
+    return this.videoProducer && !this.videoProducer.closed ? sentLayers(this.videoProducer) : [];
   }
 
   /**

@@ -36,6 +36,31 @@ export async function inboundStats(consumer: types.Consumer): Promise<InboundSta
   return sum;
 }
 
+/** What this page's camera sends on one simulcast layer (its outbound-rtp statistics). */
+export interface LayerSent {
+  rid: string;
+  framesSent: number;
+  frameWidth: number;
+  frameHeight: number;
+  /** Why the browser holds the layer back, if it does: `cpu`, `bandwidth`, `none`. */
+  qualityLimitationReason: string;
+}
+
+export async function sentLayers(producer: types.Producer): Promise<LayerSent[]> {
+  const out: LayerSent[] = [];
+  (await producer.getStats()).forEach((s: Record<string, unknown>) => {
+    if (s.type !== 'outbound-rtp') return;
+    out.push({
+      rid: typeof s.rid === 'string' ? s.rid : '',
+      framesSent: typeof s.framesSent === 'number' ? s.framesSent : 0,
+      frameWidth: typeof s.frameWidth === 'number' ? s.frameWidth : 0,
+      frameHeight: typeof s.frameHeight === 'number' ? s.frameHeight : 0,
+      qualityLimitationReason: typeof s.qualityLimitationReason === 'string' ? s.qualityLimitationReason : '',
+    });
+  });
+  return out.sort((a, b) => a.rid.localeCompare(b.rid));
+}
+
 /** A transport's selected candidate pair (the path its media take now), with its local candidate. */
 export interface SelectedPair {
   timestamp: number;

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { RemoteTrackStats } from '../../client-demo/src/session.ts';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -35,16 +36,8 @@ export async function launchBrowser(extraArgs: string[] = [], executablePath = C
   });
 }
 
-export interface RemoteTrackStats {
-  participantId: string;
-  kind: 'audio' | 'video';
-  packetsReceived: number;
-  framesDecoded: number;
-  packetsLost: number;
-  /** Audio: samples the decoder had to invent (loss concealment), of all samples played. */
-  concealedSamples: number;
-  totalSamplesReceived: number;
-}
+/** What a page received of one remote track (the page's own type: `hearingClient.stats()`). */
+export type { RemoteTrackStats };
 
 const violations = new WeakMap<Page, string[]>();
 

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { api, openHearing, startTestServer } from './helpers/server.ts';
+import { api, openHearing, recordedTracks, startTestServer, type Api } from './helpers/server.ts';
 import { accountOnFailure, launchBrowser, openJoin, waitForMediaFrom } from './helpers/browser.ts';
 import { rtspCamera, type RtspCamera } from './helpers/rtsp-camera.ts';
 import { until } from './helpers/wait.ts';
@@ -34,6 +34,11 @@ const processes = (pattern: string): number => {
 };
 /** ffmpeg processes pulling from `port` (the server's ingest of that camera). */
 const pullers = (port: number): number => processes(`ffmpeg.*rtsp://.*127.0.0.1:${port}/cam`);
+
+/** A camera's state as the REST API shows it. */
+async function sourceStatus(call: Api, hearingId: string, sourceId: string) {
+  return (await call('GET', `/api/v1/hearings/${hearingId}/sources/${sourceId}`)).body;
+}
 
 describe('courtroom cameras (RTSP)', () => {
   const ctx = {} as { server: HearingServer; browser: Browser; cameras: RtspCamera[] };
@@ -75,7 +80,7 @@ describe('courtroom cameras (RTSP)', () => {
     });
     expect(added.body.token).toBeUndefined();
     const id = added.body.id as string;
-    const status = async () => (await call('GET', `/api/v1/hearings/${h.id}/sources/${id}`)).body;
+    const status = () => sourceStatus(call, h.id, id);
     await until('the camera live', async () => (await status()).state === 'live', 20_000);
     expect((await status()).input).toEqual({ video: 'h264 1280x720', audio: 'opus' });
 
@@ -97,17 +102,7 @@ describe('courtroom cameras (RTSP)', () => {
       5_000,
     );
     // The record has its picture and its sound.
-    await until(
-      'the record has both tracks',
-      async () => {
-        const tracks = ((await call('GET', `/api/v1/hearings/${h.id}/record`)).body.tracks ?? []) as {
-          participantId: string;
-          kind: string;
-        }[];
-        return ['audio', 'video'].every((kind) => tracks.some((t) => t.participantId === id && t.kind === kind));
-      },
-      20_000,
-    );
+    await recordedTracks(server, h.id, id, ['audio', 'video']);
     // The public stream composes it: the camera's colour bars (their magenta bar) in a published segment.
     for (const action of ['approve', 'start']) expect((await call('POST', `/api/v1/hearings/${h.id}/stream`, { action })).status).toBe(200);
     await until(
@@ -182,7 +177,7 @@ describe('courtroom cameras (RTSP)', () => {
     });
     expect(added.status).toBe(201);
     const id = added.body.id as string;
-    const status = async () => (await call('GET', `/api/v1/hearings/${h.id}/sources/${id}`)).body;
+    const status = () => sourceStatus(call, h.id, id);
     await until('three attempts', async () => (await status()).attempts >= 3, 30_000);
     const s = await status();
     expect(s.state).toBe('unreachable');
@@ -209,7 +204,7 @@ describe('courtroom cameras (RTSP)', () => {
     expect(key).toBeDefined();
     expect(added.body).toMatchObject({ role: 'courtroom', kind: 'rtmp', state: 'waiting', url: `rtmp://127.0.0.1:${port}/live/***` });
     const id = added.body.id as string;
-    const status = async () => (await call('GET', `/api/v1/hearings/${h.id}/sources/${id}`)).body;
+    const status = () => sourceStatus(call, h.id, id);
     expect((await status()).pushUrl).toBeUndefined();
     // What an encoder box sends: H.264 and AAC in FLV, in real time.
     const push = (url: string, seconds: number): ChildProcess =>
@@ -230,17 +225,7 @@ describe('courtroom cameras (RTSP)', () => {
     try {
       await until('the camera live', async () => (await status()).state === 'live', 20_000);
       expect((await status()).input).toEqual({ video: 'h264 640x360', audio: 'aac' });
-      await until(
-        'the record has both tracks',
-        async () => {
-          const tracks = ((await call('GET', `/api/v1/hearings/${h.id}/record`)).body.tracks ?? []) as {
-            participantId: string;
-            kind: string;
-          }[];
-          return ['audio', 'video'].every((kind) => tracks.some((t) => t.participantId === id && t.kind === kind));
-        },
-        20_000,
-      );
+      await recordedTracks(server, h.id, id, ['audio', 'video']);
       expect(events().find((e) => e.action === 'participant.joined' && e.actor === id)?.detail).toMatchObject({ endpoint: 'rtmp' });
       // Nobody may play the camera's stream from the server but the server itself.
       expect(await exit(spawn('ffprobe', ['-v', 'error', '-rw_timeout', '5000000', `rtmp://127.0.0.1:${port}/live/${key}`]))).not.toBe(0);

@@ -5,7 +5,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import sip from 'sip';
-import { api, openHearing, withServer } from './helpers/server.ts';
+import { api, openHearing, recordedTracks, withServer } from './helpers/server.ts';
 import { freeUdpPort, offer, SipPhone, TerminalSound, type Dialled } from './helpers/sip.ts';
 import { until } from './helpers/wait.ts';
 import { camera } from './helpers/rtp-camera.ts';
@@ -65,17 +65,6 @@ describe('the SIP gateway', () => {
     return { hearingId: h.id, judge, terminal };
   }
 
-  /** Waits until the hearing's record has the terminal's sound track (the recorder takes it like any microphone). */
-  const recorded = (hearingId: string, participantId: string): Promise<unknown> =>
-    until(
-      'the record has its track',
-      async () =>
-        ((await api(ctx.server)('GET', `/api/v1/hearings/${hearingId}/record`)).body.tracks ?? []).some(
-          (t: { participantId: string; kind: string }) => t.participantId === participantId && t.kind === 'audio',
-        ),
-      15_000,
-    );
-
   it('issues a terminal account over REST: the number to dial, a user and a PIN', async () => {
     const { terminal } = await hearingWithTerminal();
     expect(terminal.sip.uri).toMatch(new RegExp(`^sip:\\d{8}@127\\.0\\.0\\.1:${ctx.server.sip!.port}$`));
@@ -126,7 +115,7 @@ describe('the SIP gateway', () => {
         15_000,
       );
       // The recorder takes it like any microphone.
-      await recorded(hearingId, terminal.id);
+      await recordedTracks(ctx.server, hearingId, terminal.id, ['audio'], 15_000);
       // Hanging up is leaving.
       const bye = await phone.request(call.final, 'BYE', 2);
       expect(bye.status).toBe(200);
@@ -192,7 +181,7 @@ describe('the SIP gateway', () => {
         ).toMatchObject({ kind: 'audio', source: 'mic' });
         expect(producer.rtpParameters.codecs[0]!.mimeType).toBe('audio/opus');
         await until('its sound arriving, transcoded', async () => ((await producer.getStats())[0]?.packetCount ?? 0) > 100, 15_000);
-        await recorded(hearingId, terminal.id);
+        await recordedTracks(ctx.server, hearingId, terminal.id, ['audio'], 15_000);
         // What it receives is in its own codec.
         const { back } = sound;
         await until('the hearing’s sound coming back', () => back.payloadTypes.length > 100, 15_000);

@@ -560,7 +560,7 @@ const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE';
  * only string URIs here dropped every proxy's route: the gateway's BYE then went past the proxy, which
  * refused it (found with Kamailio in front, test/sip-kamailio.test.ts).
  */
-export const routeList = (rr: unknown): { uri: string; params: Record<string, unknown> }[] =>
+const routeList = (rr: unknown): { uri: string; params: Record<string, unknown> }[] =>
   Array.isArray(rr)
     ? rr.flatMap((r: { uri?: unknown; params?: Record<string, unknown> } | null) => {
         const uri =

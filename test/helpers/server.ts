@@ -5,6 +5,7 @@ import path from 'node:path';
 import { startServer, type HearingServer } from '../../server/app/server.ts';
 import { configFromEnv, type Config } from '../../server/app/config.ts';
 import { httpsRequest } from '../../benchmarks/lib/rest.ts';
+import { until } from './wait.ts';
 
 /** mediasoup ports for test servers: 30000-32767, apart from the recorder's and transcriber's ranges. */
 let portBase = 30000 + (process.pid % 25) * 100;
@@ -114,4 +115,25 @@ export async function uploadEvidence(
     body: form,
   });
   return { status: response.status, body: (await response.json()) as any };
+}
+
+/** Waits until the hearing's record has a track of each of `kinds` from the participant (the recorder took it). */
+export function recordedTracks(
+  server: HearingServer,
+  hearingId: string,
+  participantId: string,
+  kinds: ('audio' | 'video')[],
+  timeoutMs = 20_000,
+): Promise<unknown> {
+  return until(
+    `the record has its ${kinds.join(' and ')}`,
+    async () => {
+      const tracks = ((await api(server)('GET', `/api/v1/hearings/${hearingId}/record`)).body.tracks ?? []) as {
+        participantId: string;
+        kind: string;
+      }[];
+      return kinds.every((kind) => tracks.some((t) => t.participantId === participantId && t.kind === kind));
+    },
+    timeoutMs,
+  );
 }

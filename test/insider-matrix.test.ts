@@ -171,6 +171,9 @@ describe('insiders: every role × every message and route', () => {
       ['GET', '/join', undefined, EVERYONE],
       ['GET', `/watch/${id}`, undefined, EVERYONE],
       ['GET', `/live/${id}/index.m3u8`, undefined, EVERYONE],
+      // The operator's: the cluster's nodes (409 on a server alone), and draining (last: it drains this server).
+      ['GET', '/api/v1/cluster', undefined, PLATFORM],
+      ['POST', '/api/v1/admin/drain', undefined, PLATFORM],
     ];
     const callers: Caller[] = ['api', ...ROLES, 'nobody'];
     const table: Record<string, Record<string, string>> = {};

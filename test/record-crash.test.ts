@@ -1,7 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,48 +7,19 @@ import type { Browser } from 'playwright-core';
 import { launchBrowser, openJoin } from './helpers/browser.ts';
 import { verifyRecord } from '../recordings/verify.ts';
 import { sleep, until } from './helpers/wait.ts';
+import { freePort, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
 
 const API_KEY = 'crash-test-api-key-0123456789';
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** The real server as its own process (`server/app/main.ts`), so the test can kill -9 it. */
-async function startServerProcess(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn('node', ['--import', 'tsx', 'server/app/main.ts'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${output}`)), 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)));
-  });
-  return child;
-}
-
 describe('server crash mid-hearing', () => {
   let browser: Browser;
-  let server: ChildProcess | undefined;
+  let server: ServerProcess | undefined;
   beforeAll(async () => {
     browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();
-    server?.kill('SIGKILL');
+    server?.child.kill('SIGKILL');
   });
 
   it('the record up to the last closed segment verifies after kill -9, and the crash is an interruption event', async () => {
@@ -95,8 +64,8 @@ describe('server crash mid-hearing', () => {
         : 0;
     await until('four closed segments', () => segmentLines() >= 4, 10_000);
 
-    server.kill('SIGKILL');
-    await new Promise((resolve) => server!.once('exit', resolve));
+    server.child.kill('SIGKILL');
+    await server.exited;
     const linesAtCrash = fs.readFileSync(manifest, 'utf8').split('\n').filter(Boolean).length;
     // What was written before the crash verifies on its own (not signed yet).
     expect(verifyRecord(dir, { allowUnsigned: true }).problems.filter((p) => p.kind !== 'segment_unlisted')).toEqual([]);
@@ -161,8 +130,8 @@ describe('server crash mid-hearing', () => {
     expect(final).toMatchObject({ ok: true, signed: true, finalized: true });
     const verified = await call('GET', `/api/v1/hearings/${hearing.id}/record/verify`);
     expect(verified.ok).toBe(true);
-    server.kill('SIGTERM');
-    await new Promise((resolve) => server!.once('exit', resolve));
+    server.child.kill('SIGTERM');
+    await server.exited;
     server = undefined;
   });
 });

@@ -107,6 +107,24 @@ const envSchema = z.object({
   HEARING_TURN_RELAY_MIN: port.default(50000),
   HEARING_TURN_RELAY_MAX: port.default(50999),
   HEARING_TURN_MAX_KBPS: z.coerce.number().int().min(32).max(1_000_000).optional(),
+  // Cluster mode (server/cluster/): the nodes' shared Redis, this node's id and the address the other
+  // nodes reach it at (default: its own URL), how long a drained node waits for its hearings in session.
+  HEARING_REDIS_URL: z
+    .string()
+    .trim()
+    .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
+    .optional(),
+  HEARING_NODE_ID: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)')
+    .optional(),
+  HEARING_NODE_URL: z.string().trim().url().optional(),
+  HEARING_DRAIN_DEADLINE_S: z.coerce
+    .number()
+    .positive()
+    .max(86_400)
+    .default(4 * 3600),
   HEARING_DEMO: z.enum(['0', '1']).default('1'),
   HEARING_LANG: z.enum(LANGUAGES).default('zh-CN'),
   HEARING_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -208,6 +226,13 @@ export interface Config {
    * address in the push URLs handed out (default: the announced or listen IP).
    */
   rtmp?: { port: number; host?: string };
+  /**
+   * Cluster mode: nodes share `redisUrl`; `nodeId` names this node (default: host name and port),
+   * `nodeUrl` is where the other nodes pass requests on to (default: the server's own URL);
+   * `drainDeadlineSeconds`: a node told to drain (SIGTERM, POST /api/v1/admin/drain) exits when no
+   * hearing is in session there, or after this long.
+   */
+  cluster?: { redisUrl: string; nodeId?: string; nodeUrl?: string; drainDeadlineSeconds: number };
   demo: boolean;
   /** `HEARING_LANG`: the language of what the server renders for people (program labels, slates, captions). */
   lang: Language;
@@ -309,6 +334,16 @@ function base(e: Env): Omit<Config, 'tls' | 'turn'> {
             rtpTimeoutMs: e.HEARING_SIP_RTP_TIMEOUT_S * 1000,
             feedPortMin: e.HEARING_SIP_FEED_PORT_MIN,
             feedPortMax: e.HEARING_SIP_FEED_PORT_MAX,
+          },
+        }
+      : {}),
+    ...(e.HEARING_REDIS_URL
+      ? {
+          cluster: {
+            redisUrl: e.HEARING_REDIS_URL,
+            ...(e.HEARING_NODE_ID ? { nodeId: e.HEARING_NODE_ID } : {}),
+            ...(e.HEARING_NODE_URL ? { nodeUrl: e.HEARING_NODE_URL } : {}),
+            drainDeadlineSeconds: e.HEARING_DRAIN_DEADLINE_S,
           },
         }
       : {}),

@@ -6,8 +6,17 @@ import { turnUrls } from './turn.ts';
 
 installProcessGuard();
 
-const config = configFromEnv();
-const server = await startServer(config);
+// A server that cannot start (its configuration, its cluster's Redis, a port taken) says why and exits
+// non-zero: the guard above would otherwise keep a process without a server alive.
+const server = await (async () => {
+  try {
+    return await startServer(configFromEnv());
+  } catch (error) {
+    console.error(`[server] cannot start: ${(error as Error).message}`);
+    process.exit(1);
+  }
+})();
+const config = server.config;
 console.log(`[server] listening on ${server.url} (data: ${config.dataDir}, media workers: ${server.plane.pool.workers.length})`);
 if (server.tls) console.log(`[server] HTTPS certificate ${server.tls.certFile}, SHA-256 ${server.tls.fingerprint}`);
 if (config.turn)
@@ -25,11 +34,24 @@ if (config.demo) {
 }
 
 let stopping = false;
+let draining = false;
+const stop = (why: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`[server] ${why}: shutting down`);
+  void server.close().then(() => process.exit(0));
+};
+// In a cluster, SIGTERM drains first (no new hearings here; those in session finish), as does
+// POST /api/v1/admin/drain; a second signal, or SIGINT, stops at once.
+void server.drained.then(() => stop('drained'));
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`[server] ${signal}: shutting down`);
-    void server.close().then(() => process.exit(0));
+    if (signal === 'SIGTERM' && server.cluster && !draining) {
+      draining = true;
+      console.log('[server] SIGTERM: draining (send it again to stop at once)');
+      void server.drain();
+      return;
+    }
+    stop(signal);
   });
 }

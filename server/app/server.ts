@@ -3,6 +3,7 @@ import https from 'node:https';
 import proxyaddr from 'proxy-addr';
 import path from 'node:path';
 import fs from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { Server as SocketServer } from 'socket.io';
@@ -49,6 +50,9 @@ import { evidenceRouter } from '../evidence/api.ts';
 import { TranscriptSigning } from '../transcript/signing.ts';
 import { loadTls, type TlsMaterial } from './tls.ts';
 import { Coturn, TurnService } from './turn.ts';
+import { Cluster } from '../cluster/cluster.ts';
+import { loadSampler } from '../cluster/load.ts';
+import { installClusterRoutes } from '../cluster/routes.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const clientDir = path.join(root, 'client-demo');
@@ -77,8 +81,21 @@ export interface HearingServer {
   /** Courtroom cameras (RTSP sources). */
   sources: CourtroomSources;
   lifecycle: HearingLifecycle;
+  /** Cluster mode (HEARING_REDIS_URL): this node's membership. */
+  cluster?: Cluster;
+  /**
+   * Stops taking new hearings (the cluster places them elsewhere) and resolves once no hearing here is
+   * in session (scheduled and adjourned ones do not hold it), or after the drain deadline. Idempotent:
+   * SIGTERM in cluster mode and POST /api/v1/admin/drain both start it.
+   */
+  drain(): Promise<void>;
+  /** Resolves when a drain, however started, is done. */
+  drained: Promise<void>;
   close(): Promise<void>;
 }
+
+/** States that keep a draining node up: the hearing goes on there until it adjourns or closes. */
+const HOLDS_A_DRAIN: readonly HearingState[] = ['waiting_room', 'open', 'investigation', 'debate', 'final_statement'];
 
 /** Wires store → hearings → signaling → media plane and starts listening. */
 export async function startServer(config: Config): Promise<HearingServer> {
@@ -271,6 +288,34 @@ export async function startServer(config: Config): Promise<HearingServer> {
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.metrics());
   });
+  // Cluster mode: new hearings placed by load, others' hearings passed on (server/cluster/routes.ts).
+  let cluster: Cluster | undefined;
+  const holdingADrain = () => store.openHearings().filter((h) => HOLDS_A_DRAIN.includes(h.state));
+  let draining = false;
+  let drainDone: () => void = () => undefined;
+  const drained = new Promise<void>((resolve) => (drainDone = resolve));
+  let drainRun: Promise<void> | undefined;
+  const drain = (): Promise<void> =>
+    (drainRun ??= (async () => {
+      draining = true;
+      await cluster?.drain().catch((error: Error) => console.error(`[cluster] drain: ${error.message}`));
+      const deadline = Date.now() + (config.cluster?.drainDeadlineSeconds ?? 4 * 3600) * 1000;
+      console.log(`[server] draining: no new hearings here; waiting for ${holdingADrain().length} hearing(s) in session`);
+      while (!closed && holdingADrain().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000).unref());
+      const left = holdingADrain();
+      console.log(left.length ? `[server] drain deadline passed with ${left.length} hearing(s) in session` : '[server] drained');
+      drainDone();
+    })());
+  installClusterRoutes(app, {
+    clustered: Boolean(config.cluster),
+    cluster: () => cluster,
+    apiKey: secrets.apiKey,
+    tokens,
+    isLocal: (hearingId) => store.hearing(hearingId) !== undefined,
+    inSession: () => holdingADrain().map((h) => h.id),
+    drain,
+    draining: () => draining,
+  });
   app.use(
     '/api/v1',
     evidenceRouter(hearings, evidence, tokens, secrets.apiKey, (h, p) => identity.isRefused(h, p)),
@@ -391,6 +436,31 @@ export async function startServer(config: Config): Promise<HearingServer> {
   const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `${tlsMaterial ? 'https' : 'http'}://${localHost}:${port}`;
   baseUrl = config.publicUrl ?? url;
+  if (config.cluster) {
+    try {
+      cluster = await Cluster.start({
+        redisUrl: config.cluster.redisUrl,
+        nodeId: config.cluster.nodeId ?? `${os.hostname()}-${port}`,
+        url: config.cluster.nodeUrl ?? url,
+        publicUrl: baseUrl,
+        load: loadSampler(plane, () => store.openHearings().length),
+        hosted: () => store.openHearings().map((h) => h.id),
+        log: (line) => console.log(line),
+      });
+    } catch (error) {
+      // Nothing half-started stays behind a server that cannot join its cluster.
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.allSettled([plane.close(), recorder.close(), transcriber.close(), faceChecker.close(), images.close()]);
+      store.close();
+      throw error;
+    }
+    hearings.on('event', (e) => {
+      if (!e.hearingId) return;
+      if (e.action === 'hearing.created') void cluster?.hosting(e.hearingId).catch(() => undefined);
+      if (e.action === 'hearing.state_changed' && (e.detail as { to?: string }).to === 'closed')
+        void cluster?.released(e.hearingId).catch(() => undefined);
+    });
+  }
   if (!fs.existsSync(path.join(clientDir, 'dist', 'client.js'))) {
     console.warn('[server] client-demo/dist/client.js is missing: run `npm run build:client`');
   }
@@ -416,11 +486,15 @@ export async function startServer(config: Config): Promise<HearingServer> {
     ...(sipGateway ? { sip: sipGateway } : {}),
     sources,
     lifecycle,
+    ...(cluster ? { cluster } : {}),
+    drain,
+    drained,
     async close() {
       if (closed) return;
       closed = true;
       // Every step runs even if one before it fails: a half-closed server must not leave processes behind.
       const steps: [string, () => unknown][] = [
+        ['cluster', () => cluster?.close()],
         ['sip', () => sipGateway?.close()],
         ['courtroom cameras', () => sources.close()],
         [

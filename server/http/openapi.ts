@@ -299,6 +299,46 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': json(z.object({ events: z.array(auditEntry) }), 'Events in order'), ...errors },
         },
       },
+      '/api/v1/cluster': {
+        get: {
+          summary: 'Cluster mode (HEARING_REDIS_URL): the live nodes, their load and the hearings each hosts',
+          responses: {
+            '200': json(
+              z.object({
+                node: z.string(),
+                nodes: z.array(
+                  z.object({
+                    id: z.string(),
+                    url: z.string(),
+                    publicUrl: z.string(),
+                    draining: z.boolean(),
+                    load: z.object({
+                      hearings: z.number(),
+                      routers: z.number(),
+                      transports: z.number(),
+                      workers: z.number(),
+                      cpu: z.number(),
+                    }),
+                    hearings: z.array(z.string()),
+                  }),
+                ),
+              }),
+              'The nodes',
+            ),
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/admin/drain': {
+        post: {
+          summary:
+            'Stops taking new hearings here (in a cluster they are placed on other nodes); the process exits once no hearing here is in session, or after HEARING_DRAIN_DEADLINE_S',
+          responses: {
+            '202': json(z.object({ draining: z.literal(true), hearingsInSession: z.array(z.string()) }), 'Draining'),
+            ...errors,
+          },
+        },
+      },
       '/healthz': {
         get: {
           summary: 'Liveness and media worker health',

@@ -83,6 +83,14 @@ export class Store {
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
+  /** Every hearing that is not closed, with its state. */
+  openHearings(): { id: string; state: HearingState }[] {
+    return this.db.prepare("SELECT id, state FROM hearings WHERE state != 'closed' ORDER BY created_at").all() as {
+      id: string;
+      state: HearingState;
+    }[];
+  }
+
   /** Sets the state only if it is still `from` (no lost update between two concurrent transitions). */
   updateState(id: string, from: HearingState, to: HearingState, at: string): boolean {
     return this.db.prepare('UPDATE hearings SET state = ?, updated_at = ? WHERE id = ? AND state = ?').run(to, at, id, from).changes === 1;

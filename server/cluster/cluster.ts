@@ -1,0 +1,254 @@
+// Cluster mode (HEARING_REDIS_URL): every node runs the same server; Redis holds which nodes are alive,
+// their load, and which node hosts which hearing. A hearing lives on one node (its router, record,
+// transcript and store rows); any node takes REST calls and join links for it and sends them there
+// (server/cluster/routes.ts).
+//
+// Keys (prefix `hmc:`):
+//   nodes                  set of node ids that registered (pruned when their hash expired)
+//   node:<id>              hash: url, publicUrl, hearings (placed and not closed), draining, load (JSON);
+//                          expires unless the node refreshes it (every HEARTBEAT_MS, TTL_MS)
+//   node:<id>:hearings     set of the hearing ids the node hosts (same expiry)
+//   hearing:<hearingId>    the id of the node hosting it (removed when the hearing closes)
+// The `hearings` count is Redis's own: a placement adds one atomically (a Lua script picks the node
+// and counts the hearing in one step, so two nodes placing at once do not both pick the same idle
+// node), a failed creation and a closed hearing take it back; a node that registers (first start, or
+// after Redis lost its keys) writes its real count and re-asserts every hearing it hosts.
+import { Redis } from 'ioredis';
+
+export const HEARTBEAT_MS = 2000;
+export const TTL_MS = 6000;
+const P = 'hmc:';
+
+export interface NodeLoad {
+  /** Hearings on the node that are not closed. */
+  hearings: number;
+  /** Hearings with media (a router) now. */
+  routers: number;
+  transports: number;
+  workers: number;
+  /** Share of the node's cores its server and media workers used over the last heartbeat (0–1). */
+  cpu: number;
+}
+
+export interface ClusterNode {
+  id: string;
+  /** Where the other nodes reach it (REST calls they pass on). */
+  url: string;
+  /** Where participants reach it (join links). */
+  publicUrl: string;
+  draining: boolean;
+  load: NodeLoad;
+  hearings: string[];
+}
+
+export interface ClusterOptions {
+  redisUrl: string;
+  nodeId: string;
+  url: string;
+  publicUrl: string;
+  /** This node's load now (sampled at each heartbeat). */
+  load: () => Promise<NodeLoad>;
+  /** The hearings this node hosts (not closed), from its store. */
+  hosted: () => string[];
+  log?: (line: string) => void;
+}
+
+const PLACE = `
+local best, bestN, bestCpu
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local f = redis.call('HMGET', ARGV[1] .. id, 'url', 'draining', 'hearings', 'cpu')
+  if not f[1] then
+    redis.call('SREM', KEYS[1], id)
+  elseif f[2] ~= '1' then
+    local n, cpu = tonumber(f[3] or '0'), tonumber(f[4] or '0')
+    if best == nil or n < bestN or (n == bestN and (cpu < bestCpu or (cpu == bestCpu and id < best))) then
+      best, bestN, bestCpu = id, n, cpu
+    end
+  end
+end
+if best then redis.call('HINCRBY', ARGV[1] .. best, 'hearings', 1) end
+return best
+`;
+
+const RECOUNT = `
+local n = tonumber(redis.call('HGET', KEYS[1], 'hearings') or '0')
+local s = redis.call('SCARD', KEYS[2])
+if s > n then redis.call('HSET', KEYS[1], 'hearings', s) end
+return 0
+`;
+
+export class Cluster {
+  readonly nodeId: string;
+  private readonly redis: Redis;
+  private timer?: NodeJS.Timeout;
+  private draining = false;
+  private registered = false;
+  private closed = false;
+  private beating?: Promise<void>;
+  private lastError?: string;
+
+  private constructor(private readonly o: ClusterOptions) {
+    this.nodeId = o.nodeId;
+    // Commands wait while Redis is away (it restarts, the nodes re-register); a call that cannot be
+    // answered within a few seconds fails rather than hang a REST request.
+    this.redis = new Redis(o.redisUrl, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 2,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+      connectTimeout: 5000,
+    });
+    this.redis.defineCommand('place', { numberOfKeys: 1, lua: PLACE });
+    // Logged once per kind of trouble, not at every retry while Redis is away.
+    this.redis.on('error', (error: Error) => {
+      if (error.message !== this.lastError) this.o.log?.(`[cluster] redis: ${error.message}`);
+      this.lastError = error.message;
+    });
+    this.redis.on('ready', () => (this.lastError = undefined));
+  }
+
+  /** Connects and registers this node; a Redis that cannot be reached at start stops the server with a clear error. */
+  static async start(o: ClusterOptions): Promise<Cluster> {
+    const c = new Cluster(o);
+    try {
+      await c.redis.connect();
+    } catch (error) {
+      c.redis.disconnect();
+      throw new Error(`cluster: cannot reach Redis at ${redacted(o.redisUrl)}: ${c.lastError ?? (error as Error).message}`, {
+        cause: error,
+      });
+    }
+    await c.heartbeat();
+    c.timer = setInterval(() => void c.heartbeat(), HEARTBEAT_MS);
+    c.timer.unref();
+    return c;
+  }
+
+  /** Refreshes this node's entry; writes everything again when Redis had lost it (a restart, an expiry). */
+  heartbeat(): Promise<void> {
+    this.beating ??= this.beat().finally(() => (this.beating = undefined));
+    return this.beating;
+  }
+
+  private async beat(): Promise<void> {
+    if (this.closed) return;
+    const key = `${P}node:${this.nodeId}`;
+    try {
+      const load = await this.o.load();
+      const known = (await this.redis.hexists(key, 'url')) === 1;
+      const m = this.redis.multi();
+      m.hset(key, {
+        url: this.o.url,
+        publicUrl: this.o.publicUrl,
+        draining: this.draining ? '1' : '0',
+        cpu: load.cpu.toFixed(3),
+        load: JSON.stringify(load),
+      });
+      if (!known) {
+        const hosted = this.o.hosted();
+        m.hset(key, { hearings: String(hosted.length) });
+        m.del(`${key}:hearings`);
+        if (hosted.length) m.sadd(`${key}:hearings`, ...hosted);
+        for (const id of hosted) m.set(`${P}hearing:${id}`, this.nodeId);
+      }
+      // Hearings created here without a placement (the demo hearing) count too.
+      else m.eval(RECOUNT, 2, key, `${key}:hearings`);
+      m.sadd(`${P}nodes`, this.nodeId);
+      m.pexpire(key, TTL_MS);
+      m.pexpire(`${key}:hearings`, TTL_MS);
+      await m.exec();
+      if (!known) this.o.log?.(`[cluster] node ${this.nodeId} ${this.registered ? 're-registered' : 'registered'} (${this.o.url})`);
+      this.registered = true;
+    } catch (error) {
+      this.o.log?.(`[cluster] heartbeat failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** Picks the live, not draining node with the fewest hearings (then the least busy) and counts the new hearing there. */
+  async place(): Promise<string | undefined> {
+    const id = (await (this.redis as unknown as { place: (k: string, p: string) => Promise<string | null> }).place(
+      `${P}nodes`,
+      `${P}node:`,
+    )) as string | null;
+    return id ?? undefined;
+  }
+
+  /** Takes back a placement whose creation failed on the chosen node. */
+  async unplace(nodeId: string): Promise<void> {
+    await this.redis.hincrby(`${P}node:${nodeId}`, 'hearings', -1);
+  }
+
+  /** This node now hosts the hearing (created here). */
+  async hosting(hearingId: string): Promise<void> {
+    const key = `${P}node:${this.nodeId}`;
+    await this.redis.multi().set(`${P}hearing:${hearingId}`, this.nodeId).sadd(`${key}:hearings`, hearingId).exec();
+  }
+
+  /** The hearing closed here: no longer counted nor routed. */
+  async released(hearingId: string): Promise<void> {
+    const key = `${P}node:${this.nodeId}`;
+    await this.redis.multi().del(`${P}hearing:${hearingId}`).srem(`${key}:hearings`, hearingId).hincrby(key, 'hearings', -1).exec();
+  }
+
+  /** The node hosting a hearing, if Redis knows it (alive or not: `alive` tells). */
+  async ownerOf(hearingId: string): Promise<{ id: string; url?: string; publicUrl?: string; alive: boolean } | undefined> {
+    const id = await this.redis.get(`${P}hearing:${hearingId}`);
+    if (!id) return undefined;
+    const [url, publicUrl] = await this.redis.hmget(`${P}node:${id}`, 'url', 'publicUrl');
+    return { id, alive: Boolean(url), ...(url ? { url } : {}), ...(publicUrl ? { publicUrl } : {}) };
+  }
+
+  /** Every live node with its load and hearings. */
+  async nodes(): Promise<ClusterNode[]> {
+    const ids = (await this.redis.smembers(`${P}nodes`)).sort();
+    const out: ClusterNode[] = [];
+    for (const id of ids) {
+      const h = await this.redis.hgetall(`${P}node:${id}`);
+      if (!h.url) continue;
+      const hearings = (await this.redis.smembers(`${P}node:${id}:hearings`)).sort();
+      out.push({
+        id,
+        url: h.url,
+        publicUrl: h.publicUrl ?? h.url,
+        draining: h.draining === '1',
+        load: { ...(JSON.parse(h.load ?? '{}') as NodeLoad), hearings: Number(h.hearings ?? 0) },
+        hearings,
+      });
+    }
+    return out;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** No new hearing is placed here from now on (the node's entry says so at once). */
+  async drain(): Promise<void> {
+    this.draining = true;
+    await this.redis.hset(`${P}node:${this.nodeId}`, 'draining', '1');
+  }
+
+  /** Leaves the cluster: the node's entry goes at once (its hearings stay routed to it until they close). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.beating;
+    try {
+      await this.redis.multi().del(`${P}node:${this.nodeId}`).del(`${P}node:${this.nodeId}:hearings`).srem(`${P}nodes`, this.nodeId).exec();
+    } catch {
+      // Redis away: the entry expires by itself.
+    }
+    this.redis.disconnect();
+  }
+}
+
+/** A Redis URL without its password (for messages). */
+export function redacted(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(not a URL)';
+  }
+}

@@ -1,0 +1,32 @@
+import os from 'node:os';
+import type { MediaPlane } from '../../workers/media/plane.ts';
+import type { NodeLoad } from './cluster.ts';
+
+/**
+ * This node's load for the cluster: its hearings, routers, transports, live media workers, and the
+ * share of its cores that the server process and its mediasoup workers used since the last sample.
+ */
+export function loadSampler(plane: MediaPlane, hearings: () => number): () => Promise<NodeLoad> {
+  let last: { at: number; cpuMs: number } | undefined;
+  return async () => {
+    const live = plane.pool.workers.filter((s) => !s.worker.died);
+    let cpuMs = 0;
+    for (const slot of live) {
+      const usage = await slot.worker.getResourceUsage().catch(() => undefined);
+      if (usage) cpuMs += usage.ru_utime + usage.ru_stime;
+    }
+    const own = process.cpuUsage();
+    cpuMs += (own.user + own.system) / 1000;
+    const at = performance.now();
+    const cpu = last && at > last.at ? Math.max(0, cpuMs - last.cpuMs) / (at - last.at) / os.availableParallelism() : 0;
+    last = { at, cpuMs };
+    const rooms = plane.all();
+    return {
+      hearings: hearings(),
+      routers: rooms.length,
+      transports: rooms.reduce((sum, room) => sum + room.counts().transports, 0),
+      workers: live.length,
+      cpu: Math.min(1, cpu),
+    };
+  };
+}

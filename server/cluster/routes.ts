@@ -1,0 +1,125 @@
+// What a node does with requests for hearings it does not host (cluster mode), and the cluster's own
+// endpoints.
+//
+// REST calls are passed on to the hosting node (a proxy, not a redirect: a platform's HTTP client
+// drops the Authorization header on a redirect to another origin, and the caller should not have to
+// know the cluster's layout). Participants are redirected instead: their media go to the hosting node
+// anyway (its router, its ICE candidates), so once the page is loaded from there, signaling and media
+// take the direct path and no node carries another node's sockets. The socket.io Redis adapter is
+// therefore not needed: no hearing's sockets are spread over nodes.
+import type http from 'node:http';
+import express, { type Express, type Request, type Response } from 'express';
+import httpProxy from 'http-proxy';
+import { AppError } from '../http/errors.ts';
+import { requireApiKey } from '../http/api.ts';
+import type { TokenIssuer } from '../http/auth.ts';
+import type { Cluster } from './cluster.ts';
+
+/** Set on a creation passed to the node chosen for it: that node creates it and does not place it again. */
+export const PLACED_HEADER = 'x-hearing-placed-on';
+/** Set on every request a node passes on: a node never passes one on again (no loops on a stale entry). */
+export const FORWARDED_HEADER = 'x-hearing-forwarded-by';
+
+export interface ClusterRoutesOptions {
+  /** Whether the server runs in a cluster (its Cluster starts once the server listens: `cluster()`). */
+  clustered: boolean;
+  cluster: () => Cluster | undefined;
+  apiKey: string;
+  tokens: TokenIssuer;
+  /** Whether this node's store has the hearing. */
+  isLocal: (hearingId: string) => boolean;
+  /** Hearings in session here (what a drain waits for). */
+  inSession: () => string[];
+  /** Draining state of a node without a cluster (it refuses new hearings). */
+  /** Starts draining (idempotent); resolves when the node may stop. */
+  drain: () => Promise<void>;
+  draining: () => boolean;
+}
+
+/** Installs, before the REST routers, the placement of new hearings and the passing on of others' hearings. */
+export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): void {
+  const proxy = httpProxy.createProxyServer({ xfwd: true, changeOrigin: true, proxyTimeout: 60_000 });
+  proxy.on('error', (error, _req, res) => {
+    const out = res as http.ServerResponse;
+    if (!('headersSent' in out) || out.headersSent) return;
+    out.writeHead(502, { 'content-type': 'application/json' });
+    out.end(JSON.stringify({ error: { code: 'node_unreachable', message: `the hosting node did not answer: ${error.message}` } }));
+  });
+  const passOn = (req: Request, res: Response, target: string, headers: Record<string, string> = {}) => {
+    req.url = req.originalUrl;
+    proxy.web(req, res, { target, headers: { [FORWARDED_HEADER]: o.cluster()?.nodeId ?? '', ...headers } });
+  };
+
+  const admin = express.Router();
+  admin.get('/cluster', requireApiKey(o.apiKey), async (_req, res) => {
+    const cluster = o.cluster();
+    if (!cluster) throw new AppError(409, 'not_clustered', 'this server runs alone (HEARING_REDIS_URL is not set)');
+    res.json({ node: cluster.nodeId, nodes: await cluster.nodes() });
+  });
+  admin.post('/admin/drain', requireApiKey(o.apiKey), async (_req, res) => {
+    void o.drain();
+    await o.cluster()?.drain();
+    res.status(202).json({ draining: true, hearingsInSession: o.inSession() });
+  });
+  app.use('/api/v1', admin);
+
+  // A new hearing: placed on the least-loaded live node (this one included) and created there.
+  app.post('/api/v1/hearings', requireApiKey(o.apiKey), async (req, res, next) => {
+    const cluster = o.cluster();
+    if (!cluster) {
+      if (o.draining()) throw new AppError(503, 'draining', 'this server is shutting down and takes no new hearings');
+      return next();
+    }
+    if (req.get(PLACED_HEADER) === cluster.nodeId) return next();
+    const nodeId = await cluster.place();
+    if (!nodeId) throw new AppError(503, 'no_node', 'no node in the cluster takes new hearings now (all draining or away)');
+    const failed = (status: number) => {
+      if (status >= 300) void cluster.unplace(nodeId).catch(() => undefined);
+    };
+    if (nodeId === cluster.nodeId) {
+      res.on('finish', () => failed(res.statusCode));
+      return next();
+    }
+    const owner = (await cluster.nodes()).find((n) => n.id === nodeId);
+    if (!owner) {
+      failed(503);
+      throw new AppError(503, 'no_node', `node ${nodeId} left the cluster while the hearing was placed on it`);
+    }
+    res.on('finish', () => failed(res.statusCode));
+    passOn(req, res, owner.url, { [PLACED_HEADER]: nodeId });
+  });
+
+  if (!o.clustered) return;
+  /** The node to send a request for `hearingId` to, or undefined to answer here. */
+  const elsewhere = async (req: Request, hearingId: string): Promise<{ url: string; publicUrl: string } | undefined> => {
+    const cluster = o.cluster();
+    if (!cluster || o.isLocal(hearingId) || req.get(FORWARDED_HEADER)) return undefined;
+    const owner = await cluster.ownerOf(hearingId);
+    if (!owner || owner.id === cluster.nodeId) return undefined;
+    if (!owner.url) throw new AppError(503, 'node_unavailable', `the node hosting this hearing (${owner.id}) is not answering`);
+    return { url: owner.url, publicUrl: owner.publicUrl ?? owner.url };
+  };
+  app.use('/api/v1/hearings/:id', async (req, res, next) => {
+    const target = await elsewhere(req, String(req.params.id));
+    if (!target) return next();
+    passOn(req, res, target.url);
+  });
+  // Participants and the public: to the hosting node's own address.
+  const redirect = (hearingOf: (req: Request) => Promise<string | undefined>) => async (req: Request, res: Response, next: () => void) => {
+    const hearingId = await hearingOf(req);
+    const target = hearingId ? await elsewhere(req, hearingId) : undefined;
+    if (!target) return next();
+    res.redirect(302, new URL(req.originalUrl, target.publicUrl).toString());
+  };
+  app.get(
+    '/join',
+    redirect(async (req) => {
+      const token = typeof req.query.token === 'string' ? req.query.token : undefined;
+      return token ? (await o.tokens.verify(token).catch(() => undefined))?.hearingId : undefined;
+    }),
+  );
+  app.get(
+    ['/watch/:id', '/live/:id/:file'],
+    redirect(async (req) => String(req.params.id)),
+  );
+}

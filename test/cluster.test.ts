@@ -1,0 +1,288 @@
+// Three server processes on one Redis (started here on a loopback port): hearings created through one
+// node are placed across all three, any node answers REST calls and join links for any hearing, a
+// drained node takes no new hearing and stops once its hearing in session ends, the nodes register again
+// after Redis restarts, and a node that cannot reach Redis at start says so and exits.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { launchBrowser, openJoin, waitForMediaFrom } from './helpers/browser.ts';
+import { freePort, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
+import { startRedis, type TestRedis } from './helpers/redis.ts';
+import { until } from './helpers/wait.ts';
+
+const API_KEY = 'cluster-test-api-key-0123456789';
+const NAMES = ['node-a', 'node-b', 'node-c'] as const;
+
+interface Node {
+  id: string;
+  url: string;
+  process: ServerProcess;
+}
+
+/** Each node's own data folder and port ranges; the secrets every node of a cluster shares. */
+async function nodeEnv(i: number, redisUrl: string): Promise<Record<string, string>> {
+  const range = (base: number, size: number) => [String(base + i * size), String(base + i * size + size - 1)];
+  const [rtcMin, rtcMax] = range(33000, 300);
+  const [recMin, recMax] = range(20000, 2000);
+  const [faceMin, faceMax] = range(27000, 300);
+  const [asrMin, asrMax] = range(28000, 300);
+  const [liveMin, liveMax] = range(29000, 300);
+  return {
+    PORT: String(await freePort()),
+    HEARING_HOST: '127.0.0.1',
+    HEARING_LISTEN_IP: '127.0.0.1',
+    HEARING_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), `hearing-${NAMES[i]}-`)),
+    HEARING_API_KEY: API_KEY,
+    HEARING_JWT_SECRET: 'cluster-test-jwt-secret-0123456789abcdef',
+    HEARING_ID_KEY: 'cluster-test-id-key-0123456789abcdef0123',
+    HEARING_DEMO: '0',
+    HEARING_WORKERS: '1',
+    HEARING_RTC_MIN_PORT: rtcMin!,
+    HEARING_RTC_MAX_PORT: rtcMax!,
+    HEARING_RECORD_PORT_MIN: recMin!,
+    HEARING_RECORD_PORT_MAX: recMax!,
+    HEARING_FACE_PORT_MIN: faceMin!,
+    HEARING_FACE_PORT_MAX: faceMax!,
+    HEARING_ASR_PORT_MIN: asrMin!,
+    HEARING_ASR_PORT_MAX: asrMax!,
+    HEARING_LIVE_PORT_MIN: liveMin!,
+    HEARING_LIVE_PORT_MAX: liveMax!,
+    HEARING_REDIS_URL: redisUrl,
+    HEARING_NODE_ID: NAMES[i]!,
+  };
+}
+
+async function call(base: string, method: string, route: string, body?: unknown, key: string | null = API_KEY) {
+  const r = await fetch(`${base}${route}`, {
+    method,
+    redirect: 'manual',
+    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await r.text();
+  let parsed: any = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // keep the text
+  }
+  return { status: r.status, body: parsed, location: r.headers.get('location') };
+}
+
+interface ClusterView {
+  node: string;
+  nodes: {
+    id: string;
+    url: string;
+    publicUrl: string;
+    draining: boolean;
+    load: { hearings: number; workers: number };
+    hearings: string[];
+  }[];
+}
+const view = async (base: string): Promise<ClusterView> => {
+  const r = await call(base, 'GET', '/api/v1/cluster');
+  expect(r.status).toBe(200);
+  return r.body as ClusterView;
+};
+const hostOf = (v: ClusterView, hearingId: string) => v.nodes.find((n) => n.hearings.includes(hearingId))?.id;
+const counts = (v: ClusterView) => Object.fromEntries(v.nodes.map((n) => [n.id, n.load.hearings]));
+
+describe('three nodes on one Redis', () => {
+  let redis: TestRedis;
+  const nodes: Node[] = [];
+  let browser: Browser;
+  const created: { id: string }[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const started = await Promise.all(
+      NAMES.map(async (id, i) => {
+        const env = await nodeEnv(i, redis.url);
+        const process = await startServerProcess(env);
+        await process.waitFor(`[cluster] node ${id} registered`);
+        return { id, url: `http://127.0.0.1:${env.PORT}`, process };
+      }),
+    );
+    nodes.push(...started);
+    browser = await launchBrowser();
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    for (const n of nodes) n.process.child.kill('SIGKILL');
+    await Promise.all(nodes.map((n) => n.process.exited));
+    await redis?.stop();
+  });
+
+  it('places 30 hearings created through one node across all three; any node answers for any of them', async () => {
+    const [a, b, c] = nodes as [Node, Node, Node];
+    // Refused before any placement: no key, a body that is no hearing (the node chosen refuses it, the count is taken back).
+    expect((await call(a.url, 'POST', '/api/v1/hearings', { caseNumber: 'x' }, null)).status).toBe(401);
+    const bad = await call(a.url, 'POST', '/api/v1/hearings', { title: 42 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBeTruthy();
+    expect(counts(await view(a.url))).toEqual({ 'node-a': 0, 'node-b': 0, 'node-c': 0 });
+
+    for (let i = 0; i < 30; i++) {
+      const r = await call(a.url, 'POST', '/api/v1/hearings', {
+        caseNumber: `(2026)京0105民初${1000 + i}号`,
+        title: `合同纠纷 ${i}`,
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      created.push(r.body);
+    }
+    const v = await view(b.url);
+    expect(v.nodes.map((n) => n.id)).toEqual(['node-a', 'node-b', 'node-c']);
+    expect(counts(v)).toEqual({ 'node-a': 10, 'node-b': 10, 'node-c': 10 });
+    expect(v.nodes.flatMap((n) => n.hearings).sort()).toEqual(created.map((h) => h.id).sort());
+    for (const n of v.nodes) expect(n.load.workers).toBe(1);
+
+    // A hearing on node C: A and B answer for it (their calls passed on to C).
+    const onC = created.find((h) => hostOf(v, h.id) === 'node-c')!;
+    const viaA = await call(a.url, 'GET', `/api/v1/hearings/${onC.id}`);
+    expect(viaA.status).toBe(200);
+    expect(viaA.body.id).toBe(onC.id);
+    expect((await call(b.url, 'POST', `/api/v1/hearings/${onC.id}/transitions`, { to: 'waiting_room' })).status).toBe(200);
+    expect((await call(c.url, 'GET', `/api/v1/hearings/${onC.id}`)).body.state).toBe('waiting_room');
+    expect((await call(a.url, 'GET', `/api/v1/hearings/${onC.id}/events`)).body.events?.length ?? 0).toBeGreaterThan(0);
+    // A hearing nobody hosts is not found on any node.
+    const missing = await call(a.url, 'GET', '/api/v1/hearings/00000000-0000-4000-8000-000000000000');
+    expect(missing.status).toBe(404);
+  });
+
+  it('participants join through a node that does not host their hearing and see and hear each other', async () => {
+    const [a, , c] = nodes as [Node, Node, Node];
+    const v = await view(a.url);
+    const h = created.find((x) => hostOf(v, x.id) === 'node-c')!;
+    // Participants added through A: C gives them their links (C's address).
+    const add = async (name: string, role: string) => {
+      const r = await call(a.url, 'POST', `/api/v1/hearings/${h.id}/participants`, { name, role });
+      expect(r.status).toBe(201);
+      expect(r.body.joinUrl.startsWith(`${c.url}/join?token=`)).toBe(true);
+      return r.body as { id: string; joinUrl: string };
+    };
+    const judge = await add('王法官', 'judge');
+    const party = await add('张三', 'party');
+    expect((await call(a.url, 'POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'open' })).status).toBe(200);
+    // The link as node A would give it: A sends the browser to C, where the hearing's media are.
+    const throughA = (joinUrl: string) => `${a.url}/join?token=${new URL(joinUrl).searchParams.get('token')}`;
+    const redirected = await call(a.url, 'GET', new URL(throughA(judge.joinUrl)).pathname + new URL(throughA(judge.joinUrl)).search);
+    expect(redirected.status).toBe(302);
+    expect(redirected.location?.startsWith(`${c.url}/join?token=`)).toBe(true);
+    const judgePage = await openJoin(browser, throughA(judge.joinUrl));
+    const partyPage = await openJoin(browser, throughA(party.joinUrl));
+    expect(judgePage.url().startsWith(c.url)).toBe(true);
+    await waitForMediaFrom(judgePage, party.id, 30_000);
+    await waitForMediaFrom(partyPage, judge.id, 30_000);
+    for (const page of [judgePage, partyPage]) await page.context().close();
+  });
+
+  it('a drained node takes no new hearing, and stops once its hearing in session has ended', async () => {
+    const [a, b] = nodes as [Node, Node, Node];
+    const before = await view(a.url);
+    const onB = created.find((x) => hostOf(before, x.id) === 'node-b')!;
+    for (const to of ['waiting_room', 'open'])
+      expect((await call(a.url, 'POST', `/api/v1/hearings/${onB.id}/transitions`, { to })).status).toBe(200);
+    const drained = await call(b.url, 'POST', '/api/v1/admin/drain');
+    expect(drained.status).toBe(202);
+    expect(drained.body).toEqual({ draining: true, hearingsInSession: [onB.id] });
+    expect((await view(a.url)).nodes.find((n) => n.id === 'node-b')?.draining).toBe(true);
+
+    const fresh: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await call(b.url, 'POST', '/api/v1/hearings', { caseNumber: `(2026)京0105民初${2000 + i}号`, title: '排空后' });
+      expect(r.status).toBe(201);
+      fresh.push(r.body.id);
+    }
+    const during = await view(a.url);
+    for (const id of fresh) expect(['node-a', 'node-c']).toContain(hostOf(during, id));
+    expect(counts(during)['node-b']).toBe(counts(before)['node-b']);
+    // Its hearing goes on there: B is up and answers for it.
+    expect(b.process.child.exitCode).toBeNull();
+    expect((await call(b.url, 'GET', `/api/v1/hearings/${onB.id}`)).body.state).toBe('open');
+
+    // The judge closes it (the call through A reaches B): B has nothing in session and stops by itself.
+    const mark = b.process.output().length;
+    expect((await call(a.url, 'POST', `/api/v1/hearings/${onB.id}/transitions`, { to: 'closed' })).status).toBe(200);
+    await b.process.waitFor('[server] drained', 15_000, mark);
+    expect(await b.process.exited).toBe(0);
+    await until('node B gone from the cluster', async () => !(await view(a.url)).nodes.some((n) => n.id === 'node-b'), 5_000);
+  });
+
+  it('the nodes register again after Redis restarts, with their hearings, and placement goes on', async () => {
+    const [a, , c] = nodes as [Node, Node, Node];
+    const before = await view(a.url);
+    const marks = [a, c].map((n) => n.process.output().length);
+    await redis.stop();
+    await redis.start();
+    await Promise.all([a, c].map((n, i) => n.process.waitFor(`[cluster] node ${n.id} re-registered`, 15_000, marks[i])));
+    const after = await view(c.url);
+    expect(after.nodes.map((n) => n.id)).toEqual(['node-a', 'node-c']);
+    for (const id of ['node-a', 'node-c']) {
+      expect(after.nodes.find((n) => n.id === id)!.hearings).toEqual(before.nodes.find((n) => n.id === id)!.hearings);
+    }
+    // A hearing on A is still reached through C (its placement written again by A).
+    const onA = after.nodes.find((n) => n.id === 'node-a')!.hearings[0]!;
+    expect((await call(c.url, 'GET', `/api/v1/hearings/${onA}`)).status).toBe(200);
+    const r = await call(c.url, 'POST', '/api/v1/hearings', { caseNumber: '(2026)京0105民初3000号', title: '重启后' });
+    expect(r.status).toBe(201);
+    expect(['node-a', 'node-c']).toContain(hostOf(await view(a.url), r.body.id));
+  });
+
+  it('SIGTERM drains a node: it says so to the cluster and stops once its hearing in session has ended', async () => {
+    const [a, , c] = nodes as [Node, Node, Node];
+    const v = await view(a.url);
+    const open = [];
+    for (const id of v.nodes.find((n) => n.id === 'node-c')!.hearings) {
+      const state = (await call(a.url, 'GET', `/api/v1/hearings/${id}`)).body.state as string;
+      if (!['scheduled', 'adjourned', 'closed'].includes(state)) open.push(id);
+    }
+    expect(open).toHaveLength(1); // the hearing the two pages met in
+    const mark = c.process.output().length;
+    c.process.child.kill('SIGTERM');
+    await c.process.waitFor('[server] SIGTERM: draining', 10_000, mark);
+    await until(
+      'node C draining in the cluster',
+      async () => (await view(a.url)).nodes.find((n) => n.id === 'node-c')?.draining === true,
+      5_000,
+    );
+    expect(c.process.child.exitCode).toBeNull();
+    expect((await call(a.url, 'POST', `/api/v1/hearings/${open[0]}/transitions`, { to: 'closed' })).status).toBe(200);
+    await c.process.waitFor('[server] drained', 15_000, mark);
+    expect(await c.process.exited).toBe(0);
+  });
+
+  it('a server alone, drained, refuses new hearings with a reason and stops', async () => {
+    const { HEARING_REDIS_URL: _cluster, HEARING_NODE_ID: _id, ...env } = await nodeEnv(1, '');
+    const alone = await startServerProcess(env);
+    const base = `http://127.0.0.1:${env.PORT}`;
+    try {
+      expect((await call(base, 'GET', '/api/v1/cluster')).body.error.code).toBe('not_clustered');
+      const h = (await call(base, 'POST', '/api/v1/hearings', { caseNumber: '(2026)京0105民初4000号', title: '单机' })).body;
+      for (const to of ['waiting_room', 'open'])
+        expect((await call(base, 'POST', `/api/v1/hearings/${h.id}/transitions`, { to })).status).toBe(200);
+      expect((await call(base, 'POST', '/api/v1/admin/drain')).body).toEqual({ draining: true, hearingsInSession: [h.id] });
+      const refused = await call(base, 'POST', '/api/v1/hearings', { caseNumber: '(2026)京0105民初4001号', title: '排空后' });
+      expect(refused.status).toBe(503);
+      expect(refused.body.error.code).toBe('draining');
+      expect(alone.child.exitCode).toBeNull();
+      expect((await call(base, 'POST', `/api/v1/hearings/${h.id}/transitions`, { to: 'closed' })).status).toBe(200);
+      await alone.waitFor('[server] drained', 10_000);
+      expect(await alone.exited).toBe(0);
+    } finally {
+      alone.child.kill('SIGKILL');
+    }
+  });
+
+  it('a node that cannot reach Redis at start says so and exits', async () => {
+    const env = await nodeEnv(1, `redis://127.0.0.1:${await freePort()}`);
+    const failed = await startServerProcess(env).then(
+      () => 'started',
+      (error: Error) => error.message,
+    );
+    expect(failed).toMatch(/cannot start: cluster: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+\/?: connect ECONNREFUSED/);
+    expect(failed).toMatch(/the server exited \(1\)/);
+  });
+});

@@ -255,7 +255,9 @@ describe('three nodes on one Redis', () => {
   });
 
   it('a server alone, drained, refuses new hearings with a reason and stops', async () => {
-    const { HEARING_REDIS_URL: _cluster, HEARING_NODE_ID: _id, ...env } = await nodeEnv(1, '');
+    const env = await nodeEnv(1, '');
+    delete env.HEARING_REDIS_URL;
+    delete env.HEARING_NODE_ID;
     const alone = await startServerProcess(env);
     const base = `http://127.0.0.1:${env.PORT}`;
     try {

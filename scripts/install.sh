@@ -24,8 +24,9 @@ apt_pkgs=(
   baresip-core baresip-ffmpeg
   # the SIP proxy in front of the gateway (docs/kamailio.cfg, run by test/sip-kamailio.test.ts)
   kamailio
-  # the cluster's shared state (HEARING_REDIS_URL; test/cluster.test.ts starts its own on a loopback port)
-  redis-server
+  # the cluster's shared state and store (HEARING_REDIS_URL, HEARING_DATABASE_URL; the tests start their
+  # own on loopback ports, PostgreSQL as the postgres user in a temp dir)
+  redis-server postgresql
   # the IP camera the courtroom-camera test pulls from (GStreamer's RTSP server, run from Python)
   gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
 )

@@ -10,7 +10,9 @@ import type { Browser } from 'playwright-core';
 import { launchBrowser, openJoin, waitForMediaFrom } from './helpers/browser.ts';
 import { freePort, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
+import { startPostgres, type TestPostgres } from './helpers/postgres.ts';
 import { until } from './helpers/wait.ts';
+import { refusal } from './helpers/socket.ts';
 
 const API_KEY = 'cluster-test-api-key-0123456789';
 const NAMES = ['node-a', 'node-b', 'node-c'] as const;
@@ -22,7 +24,7 @@ interface Node {
 }
 
 /** Each node's own data folder and port ranges; the secrets every node of a cluster shares. */
-async function nodeEnv(i: number, redisUrl: string): Promise<Record<string, string>> {
+async function nodeEnv(i: number, redisUrl: string, databaseUrl?: string): Promise<Record<string, string>> {
   const range = (base: number, size: number) => [String(base + i * size), String(base + i * size + size - 1)];
   const [rtcMin, rtcMax] = range(33000, 300);
   const [recMin, recMax] = range(20000, 2000);
@@ -51,6 +53,7 @@ async function nodeEnv(i: number, redisUrl: string): Promise<Record<string, stri
     HEARING_LIVE_PORT_MAX: liveMax!,
     HEARING_REDIS_URL: redisUrl,
     HEARING_NODE_ID: NAMES[i]!,
+    ...(databaseUrl ? { HEARING_DATABASE_URL: databaseUrl } : {}),
   };
 }
 
@@ -90,17 +93,22 @@ const view = async (base: string): Promise<ClusterView> => {
 const hostOf = (v: ClusterView, hearingId: string) => v.nodes.find((n) => n.hearings.includes(hearingId))?.id;
 const counts = (v: ClusterView) => Object.fromEntries(v.nodes.map((n) => [n.id, n.load.hearings]));
 
-describe('three nodes on one Redis', () => {
+describe.each([
+  ['each with its own SQLite', false],
+  ['sharing one PostgreSQL', true],
+])('three nodes on one Redis, %s', (_title, shared) => {
   let redis: TestRedis;
+  let pg: TestPostgres | undefined;
   const nodes: Node[] = [];
   let browser: Browser;
   const created: { id: string }[] = [];
 
   beforeAll(async () => {
     redis = await startRedis();
+    if (shared) pg = await startPostgres();
     const started = await Promise.all(
       NAMES.map(async (id, i) => {
-        const env = await nodeEnv(i, redis.url);
+        const env = await nodeEnv(i, redis.url, pg?.url);
         const process = await startServerProcess(env);
         await process.waitFor(`[cluster] node ${id} registered`);
         return { id, url: `http://127.0.0.1:${env.PORT}`, process };
@@ -114,6 +122,7 @@ describe('three nodes on one Redis', () => {
     for (const n of nodes) n.process.child.kill('SIGKILL');
     await Promise.all(nodes.map((n) => n.process.exited));
     await redis?.stop();
+    await pg?.stop();
   });
 
   it('places 30 hearings created through one node across all three; any node answers for any of them', async () => {
@@ -152,6 +161,13 @@ describe('three nodes on one Redis', () => {
     expect(missing.status).toBe(404);
   });
 
+  it.runIf(shared)('the shared store lists every hearing of the cluster on any node', async () => {
+    for (const n of nodes) {
+      const listed = (await call(n.url, 'GET', '/api/v1/hearings?limit=100')).body.hearings.map((h: { id: string }) => h.id);
+      expect(listed.sort(), n.id).toEqual(created.map((h) => h.id).sort());
+    }
+  });
+
   it('participants join through a node that does not host their hearing and see and hear each other', async () => {
     const [a, , c] = nodes as [Node, Node, Node];
     const v = await view(a.url);
@@ -171,6 +187,9 @@ describe('three nodes on one Redis', () => {
     const redirected = await call(a.url, 'GET', new URL(throughA(judge.joinUrl)).pathname + new URL(throughA(judge.joinUrl)).search);
     expect(redirected.status).toBe(302);
     expect(redirected.location?.startsWith(`${c.url}/join?token=`)).toBe(true);
+    // A page that connected to A itself (not through the link) is refused: only C holds the hearing's media.
+    const refused = await refusal(a.url, new URL(judge.joinUrl).searchParams.get('token')!);
+    expect(refused.code).toBe('elsewhere');
     const judgePage = await openJoin(browser, throughA(judge.joinUrl));
     const partyPage = await openJoin(browser, throughA(party.joinUrl));
     expect(judgePage.url().startsWith(c.url)).toBe(true);
@@ -276,6 +295,18 @@ describe('three nodes on one Redis', () => {
     } finally {
       alone.child.kill('SIGKILL');
     }
+  });
+
+  it.runIf(shared)('a node that cannot reach PostgreSQL at start says so and exits', async () => {
+    const env = await nodeEnv(1, redis.url, `postgres://postgres@127.0.0.1:${await freePort()}/postgres`);
+    const failed = await startServerProcess(env).then(
+      () => 'started',
+      (error: Error) => error.message,
+    );
+    expect(failed).toMatch(
+      /cannot start: cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres: connect ECONNREFUSED/,
+    );
+    expect(failed).toMatch(/the server exited \(1\)/);
   });
 
   it('a node that cannot reach Redis at start says so and exits', async () => {

@@ -120,6 +120,12 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)')
     .optional(),
   HEARING_NODE_URL: z.string().trim().url().optional(),
+  // The store the nodes share (PostgreSQL); without it each node keeps its own SQLite file.
+  HEARING_DATABASE_URL: z
+    .string()
+    .trim()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')
+    .optional(),
   HEARING_DRAIN_DEADLINE_S: z.coerce
     .number()
     .positive()
@@ -232,7 +238,7 @@ export interface Config {
    * `drainDeadlineSeconds`: a node told to drain (SIGTERM, POST /api/v1/admin/drain) exits when no
    * hearing is in session there, or after this long.
    */
-  cluster?: { redisUrl: string; nodeId?: string; nodeUrl?: string; drainDeadlineSeconds: number };
+  cluster?: { redisUrl: string; nodeId?: string; nodeUrl?: string; databaseUrl?: string; drainDeadlineSeconds: number };
   demo: boolean;
   /** `HEARING_LANG`: the language of what the server renders for people (program labels, slates, captions). */
   lang: Language;
@@ -247,6 +253,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  if (e.HEARING_DATABASE_URL && !e.HEARING_REDIS_URL)
+    throw new Error('HEARING_DATABASE_URL is the store of a cluster: set HEARING_REDIS_URL too (a server alone keeps SQLite)');
   if (e.HEARING_RTC_MIN_PORT >= e.HEARING_RTC_MAX_PORT) throw new Error('HEARING_RTC_MIN_PORT must be below HEARING_RTC_MAX_PORT');
   if (e.HEARING_IDENTITY_ACCEPT >= e.HEARING_IDENTITY_REJECT)
     throw new Error('HEARING_IDENTITY_ACCEPT must be below HEARING_IDENTITY_REJECT');
@@ -343,6 +351,7 @@ function base(e: Env): Omit<Config, 'tls' | 'turn'> {
             redisUrl: e.HEARING_REDIS_URL,
             ...(e.HEARING_NODE_ID ? { nodeId: e.HEARING_NODE_ID } : {}),
             ...(e.HEARING_NODE_URL ? { nodeUrl: e.HEARING_NODE_URL } : {}),
+            ...(e.HEARING_DATABASE_URL ? { databaseUrl: e.HEARING_DATABASE_URL } : {}),
             drainDeadlineSeconds: e.HEARING_DRAIN_DEADLINE_S,
           },
         }

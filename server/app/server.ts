@@ -136,7 +136,19 @@ export async function startServer(config: Config): Promise<HearingServer> {
       });
     }
   }
-  const store = new Store(config.dataDir);
+  // Cluster mode: the node's id is known now (its URL's port only once it listens, so the default id
+  // is the host name and the configured port).
+  const nodeId = config.cluster ? (config.cluster.nodeId ?? `${os.hostname()}-${config.port}`) : undefined;
+  const store = new Store(config.dataDir, {
+    ...(config.cluster?.databaseUrl ? { databaseUrl: config.cluster.databaseUrl } : {}),
+    // Which hearings are this node's matters only when the nodes share one store.
+    ...(config.cluster?.databaseUrl && nodeId ? { nodeId } : {}),
+  });
+  /** Whether this node holds the hearing (on a shared store, the other nodes' hearings are there too). */
+  const hostedHere = (hearingId: string): boolean => {
+    const host = store.hostOf(hearingId);
+    return host !== undefined && (store.nodeId === null || host === store.nodeId);
+  };
   const tokens = new TokenIssuer(secrets.jwtSecret, config.tokenTtlSeconds);
   let baseUrl = config.publicUrl ?? '';
   const idNumbers = new IdNumbers(secrets.idKey);
@@ -311,7 +323,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     cluster: () => cluster,
     apiKey: secrets.apiKey,
     tokens,
-    isLocal: (hearingId) => store.hearing(hearingId) !== undefined,
+    isLocal: hostedHere,
     inSession: () => holdingADrain().map((h) => h.id),
     drain,
     draining: () => draining,
@@ -391,6 +403,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     clientAddress,
     ice,
     reconnectGraceMs: config.reconnectGraceMs,
+    ...(config.cluster ? { hostedHere } : {}),
   });
   if (config.sip)
     sipGateway = await SipGateway.start({
@@ -440,7 +453,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     try {
       cluster = await Cluster.start({
         redisUrl: config.cluster.redisUrl,
-        nodeId: config.cluster.nodeId ?? `${os.hostname()}-${port}`,
+        nodeId: nodeId!,
         url: config.cluster.nodeUrl ?? url,
         publicUrl: baseUrl,
         load: loadSampler(plane, () => store.openHearings().length),

@@ -181,6 +181,7 @@ export class Signaling {
   private readonly ice?: TurnService;
   /** How long a dropped participant's media wait for them (`HEARING_RECONNECT_GRACE_S`). */
   private readonly reconnectGraceMs: number;
+  private readonly hostedHere: (hearingId: string) => boolean;
   /** Participants whose connection dropped and whose media wait for them to come back. */
   private readonly away = new Map<string, { hearingId: string; since: number; timer: NodeJS.Timeout }>();
 
@@ -200,6 +201,8 @@ export class Signaling {
     clientAddress?: (req: IncomingMessage) => string;
     ice?: TurnService | undefined;
     reconnectGraceMs?: number;
+    /** Cluster mode on a shared store: whether this node hosts the hearing (only its node takes its participants). */
+    hostedHere?: (hearingId: string) => boolean;
   }) {
     this.io = o.io;
     this.hearings = o.hearings;
@@ -216,6 +219,7 @@ export class Signaling {
     this.clientAddress = o.clientAddress ?? ((req) => req.socket.remoteAddress ?? 'unknown');
     this.ice = o.ice;
     this.reconnectGraceMs = o.reconnectGraceMs ?? 30_000;
+    this.hostedHere = o.hostedHere ?? (() => true);
     const { io, plane } = o;
     io.use((socket, next) => {
       const address = this.clientAddress(socket.request);
@@ -317,6 +321,9 @@ export class Signaling {
       throw new AuthError('token_missing', 'a participant token is required');
     }
     const claims = await this.tokens.verify(token);
+    // Another node's hearing (the store is shared, its media are not): the join link leads there.
+    if (!this.hostedHere(claims.hearingId))
+      throw new AppError(409, 'elsewhere', 'this hearing is held on another node of the cluster: open the join link again');
     const participant = this.hearings.participant(claims.hearingId, claims.participantId);
     if (participant.role !== claims.role) throw new AuthError('token_invalid', 'token role does not match the participant');
     const hearing = this.hearings.row(claims.hearingId);

@@ -1,8 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import type { HearingState } from '../hearing/state.ts';
-import { MIGRATIONS } from './migrations.ts';
+import { PgDb, SqliteDb, type Db } from './db.ts';
 import type {
   AnnotationRow,
   AuditRow,
@@ -21,71 +18,66 @@ import type {
 
 export type * from './rows.ts';
 
-const HEARING_COLUMNS = `id, case_number AS caseNumber, title, scheduled_at AS scheduledAt, state,
-  asr_engine AS asrEngine, asr_language AS asrLanguage, created_at AS createdAt, updated_at AS updatedAt`;
-const TRANSCRIPT_COLUMNS = `id, hearing_id AS hearingId, participant_id AS participantId, speaker_name AS speakerName, role,
-  start, end, text, engine, language, confidence, status, version, created_at AS createdAt`;
-const IDENTITY_COLUMNS = `hearing_id AS hearingId, participant_id AS participantId, descriptor, photo_sha256 AS photoSha256, model,
-  enrolled_at AS enrolledAt, status, distance, checked_at AS checkedAt, decided_by AS decidedBy, reason`;
-const PARTICIPANT_COLUMNS = `id, hearing_id AS hearingId, name, role, id_masked AS idMasked, id_hash AS idHash, created_at AS createdAt`;
+const HEARING_COLUMNS = `id, case_number AS "caseNumber", title, scheduled_at AS "scheduledAt", state,
+  asr_engine AS "asrEngine", asr_language AS "asrLanguage", created_at AS "createdAt", updated_at AS "updatedAt"`;
+const TRANSCRIPT_COLUMNS = `id, hearing_id AS "hearingId", participant_id AS "participantId", speaker_name AS "speakerName", role,
+  start, "end", text, engine, language, confidence, status, version, created_at AS "createdAt"`;
+const IDENTITY_COLUMNS = `hearing_id AS "hearingId", participant_id AS "participantId", descriptor, photo_sha256 AS "photoSha256", model,
+  enrolled_at AS "enrolledAt", status, distance, checked_at AS "checkedAt", decided_by AS "decidedBy", reason`;
+const PARTICIPANT_COLUMNS = `id, hearing_id AS "hearingId", name, role, id_masked AS "idMasked", id_hash AS "idHash", created_at AS "createdAt"`;
 
-/** The embedded store: one SQLite file in the data directory (WAL mode). */
+/**
+ * The hearings' store: SQLite in the data folder (WAL mode), or PostgreSQL shared by a cluster's nodes
+ * (HEARING_DATABASE_URL). `nodeId` (cluster mode) marks the hearings this node creates as its own.
+ */
 export class Store {
-  private readonly db: Database.Database;
+  private readonly db: Db;
+  readonly kind: 'sqlite' | 'postgres';
 
-  constructor(dataDir: string) {
-    fs.mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(path.join(dataDir, 'hearings.sqlite'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('foreign_keys = ON');
-    // Deleted content is overwritten, not left in free pages (ID numbers of an older store, see scrubIdNumbers).
-    this.db.pragma('secure_delete = ON');
-    this.migrate();
+  constructor(dataDir: string, o: { databaseUrl?: string; nodeId?: string } = {}) {
+    this.db = o.databaseUrl ? new PgDb(o.databaseUrl) : new SqliteDb(dataDir);
+    this.kind = this.db.kind;
+    this.nodeId = o.nodeId ?? null;
   }
 
-  private migrate(): void {
-    const applied = this.db.pragma('user_version', { simple: true }) as number;
-    for (let i = applied; i < MIGRATIONS.length; i++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[i] as string);
-        this.db.pragma(`user_version = ${i + 1}`);
-      })();
-    }
-  }
+  /** The node this store's server is (cluster mode), or null. */
+  readonly nodeId: string | null;
 
   insertHearing(h: HearingRow): void {
-    this.db
-      .prepare(
-        `INSERT INTO hearings (id, case_number, title, scheduled_at, state, asr_engine, asr_language, created_at, updated_at)
-                VALUES (@id, @caseNumber, @title, @scheduledAt, @state, @asrEngine, @asrLanguage, @createdAt, @updatedAt)`,
-      )
-      .run(h);
+    this.db.run(
+      `INSERT INTO hearings (id, case_number, title, scheduled_at, state, asr_engine, asr_language, created_at, updated_at, node_id)
+                VALUES (@id, @caseNumber, @title, @scheduledAt, @state, @asrEngine, @asrLanguage, @createdAt, @updatedAt, @nodeId)`,
+      { ...h, nodeId: this.nodeId },
+    );
   }
 
   hearing(id: string): HearingRow | undefined {
-    return this.db.prepare(`SELECT ${HEARING_COLUMNS} FROM hearings WHERE id = ?`).get(id) as HearingRow | undefined;
+    return this.db.get(`SELECT ${HEARING_COLUMNS} FROM hearings WHERE id = ?`, [id]) as HearingRow | undefined;
   }
 
   hearingByCase(caseNumber: string): HearingRow | undefined {
-    return this.db
-      .prepare(`SELECT ${HEARING_COLUMNS} FROM hearings WHERE case_number = ? ORDER BY created_at DESC LIMIT 1`)
-      .get(caseNumber) as HearingRow | undefined;
+    return this.db.get(`SELECT ${HEARING_COLUMNS} FROM hearings WHERE case_number = ? ORDER BY created_at DESC LIMIT 1`, [caseNumber]) as
+      HearingRow | undefined;
   }
 
   hearings(limit: number, offset: number): HearingRow[] {
-    return this.db
-      .prepare(`SELECT ${HEARING_COLUMNS} FROM hearings ORDER BY created_at DESC, id LIMIT ? OFFSET ?`)
-      .all(limit, offset) as HearingRow[];
+    return this.db.all(`SELECT ${HEARING_COLUMNS} FROM hearings ORDER BY created_at DESC, id LIMIT ? OFFSET ?`, [
+      limit,
+      offset,
+    ]) as HearingRow[];
   }
 
   countByState(): Record<string, number> {
-    const rows = this.db.prepare('SELECT state, COUNT(*) AS n FROM hearings GROUP BY state').all() as { state: string; n: number }[];
+    const rows = this.db.all('SELECT state, COUNT(*) AS n FROM hearings GROUP BY state') as { state: string; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
-  /** Every hearing that is not closed, with its state. */
+  /** Every hearing of this node (all of them on a server alone) that is not closed, with its state. */
   openHearings(): { id: string; state: HearingState }[] {
-    return this.db.prepare("SELECT id, state FROM hearings WHERE state != 'closed' ORDER BY created_at").all() as {
+    return this.db.all(
+      "SELECT id, state FROM hearings WHERE state != 'closed' AND (node_id = ? OR CAST(? AS TEXT) IS NULL) ORDER BY created_at",
+      [this.nodeId, this.nodeId],
+    ) as {
       id: string;
       state: HearingState;
     }[];
@@ -93,271 +85,271 @@ export class Store {
 
   /** Sets the state only if it is still `from` (no lost update between two concurrent transitions). */
   updateState(id: string, from: HearingState, to: HearingState, at: string): boolean {
-    return this.db.prepare('UPDATE hearings SET state = ?, updated_at = ? WHERE id = ? AND state = ?').run(to, at, id, from).changes === 1;
+    return this.db.run('UPDATE hearings SET state = ?, updated_at = ? WHERE id = ? AND state = ?', [to, at, id, from]).changes === 1;
   }
 
   insertParticipant(p: ParticipantRow): void {
-    this.db
-      .prepare(
-        `INSERT INTO participants (id, hearing_id, name, role, id_masked, id_hash, created_at)
+    this.db.run(
+      `INSERT INTO participants (id, hearing_id, name, role, id_masked, id_hash, created_at)
                 VALUES (@id, @hearingId, @name, @role, @idMasked, @idHash, @createdAt)`,
-      )
-      .run(p);
+      p,
+    );
   }
 
   /** Replaces full ID numbers kept by a store from before with what is kept now; returns how many. */
   scrubIdNumbers(keep: (idNumber: string) => { idMasked: string; idHash: string }): number {
-    const rows = this.db.prepare('SELECT id, id_number AS idNumber FROM participants WHERE id_number IS NOT NULL').all() as {
+    const rows = this.db.all('SELECT id, id_number AS "idNumber" FROM participants WHERE id_number IS NOT NULL') as {
       id: string;
       idNumber: string;
     }[];
-    const update = this.db.prepare('UPDATE participants SET id_number = NULL, id_masked = @idMasked, id_hash = @idHash WHERE id = @id');
     this.db.transaction(() => {
-      for (const r of rows) update.run({ id: r.id, ...keep(r.idNumber) });
-    })();
-    if (rows.length) this.db.pragma('wal_checkpoint(TRUNCATE)');
+      for (const r of rows)
+        this.db.run('UPDATE participants SET id_number = NULL, id_masked = @idMasked, id_hash = @idHash WHERE id = @id', {
+          id: r.id,
+          ...keep(r.idNumber),
+        });
+    });
+    // SQLite: the old numbers out of the write-ahead log too.
+    if (rows.length && this.db instanceof SqliteDb) this.db.raw.pragma('wal_checkpoint(TRUNCATE)');
     return rows.length;
   }
 
   /** Replaces the parties a lawyer represents. */
   setRepresents(lawyerId: string, partyIds: string[]): void {
     this.db.transaction(() => {
-      this.db.prepare('DELETE FROM representations WHERE lawyer_id = ?').run(lawyerId);
-      const insert = this.db.prepare('INSERT INTO representations (lawyer_id, party_id) VALUES (?, ?)');
-      for (const p of new Set(partyIds)) insert.run(lawyerId, p);
-    })();
+      this.db.run('DELETE FROM representations WHERE lawyer_id = ?', [lawyerId]);
+      for (const p of new Set(partyIds)) this.db.run('INSERT INTO representations (lawyer_id, party_id) VALUES (?, ?)', [lawyerId, p]);
+    });
   }
 
   /** Every lawyer → party link of a hearing's participants. */
   representations(hearingId: string): { lawyerId: string; partyId: string }[] {
-    return this.db
-      .prepare(
-        `SELECT r.lawyer_id AS lawyerId, r.party_id AS partyId FROM representations r
+    return this.db.all(
+      `SELECT r.lawyer_id AS "lawyerId", r.party_id AS "partyId" FROM representations r
            JOIN participants p ON p.id = r.lawyer_id WHERE p.hearing_id = ? ORDER BY r.lawyer_id, r.party_id`,
-      )
-      .all(hearingId) as { lawyerId: string; partyId: string }[];
+      [hearingId],
+    ) as { lawyerId: string; partyId: string }[];
   }
 
   represents(lawyerId: string, partyId: string): boolean {
-    return this.db.prepare('SELECT 1 FROM representations WHERE lawyer_id = ? AND party_id = ?').get(lawyerId, partyId) !== undefined;
+    return this.db.get('SELECT 1 FROM representations WHERE lawyer_id = ? AND party_id = ?', [lawyerId, partyId]) !== undefined;
   }
 
   participant(id: string): ParticipantRow | undefined {
-    return this.db.prepare(`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE id = ?`).get(id) as ParticipantRow | undefined;
+    return this.db.get(`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE id = ?`, [id]) as ParticipantRow | undefined;
   }
 
   participants(hearingId: string): ParticipantRow[] {
-    return this.db
-      .prepare(`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE hearing_id = ? ORDER BY created_at, id`)
-      .all(hearingId) as ParticipantRow[];
+    return this.db.all(`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE hearing_id = ? ORDER BY created_at, id`, [
+      hearingId,
+    ]) as ParticipantRow[];
   }
 
   insertTranscript(t: TranscriptRow): void {
-    this.db
-      .prepare(
-        `INSERT INTO transcript_segments (id, hearing_id, participant_id, speaker_name, role, start, end, text, engine, language, confidence, status, version, created_at)
+    this.db.run(
+      `INSERT INTO transcript_segments (id, hearing_id, participant_id, speaker_name, role, start, "end", text, engine, language, confidence, status, version, created_at)
                 VALUES (@id, @hearingId, @participantId, @speakerName, @role, @start, @end, @text, @engine, @language, @confidence, @status, @version, @createdAt)`,
-      )
-      .run(t);
-    this.db
-      .prepare('INSERT INTO transcript_versions (segment_id, version, text, author, at) VALUES (?, 1, ?, ?, ?)')
-      .run(t.id, t.text, t.engine, t.createdAt);
+      t,
+    );
+    this.db.run('INSERT INTO transcript_versions (segment_id, version, text, author, at) VALUES (?, 1, ?, ?, ?)', [
+      t.id,
+      t.text,
+      t.engine,
+      t.createdAt,
+    ]);
   }
 
   transcriptSegment(id: string): TranscriptRow | undefined {
-    return this.db.prepare(`SELECT ${TRANSCRIPT_COLUMNS} FROM transcript_segments WHERE id = ?`).get(id) as TranscriptRow | undefined;
+    return this.db.get(`SELECT ${TRANSCRIPT_COLUMNS} FROM transcript_segments WHERE id = ?`, [id]) as TranscriptRow | undefined;
   }
 
   /** A new version of a segment's text, in one transaction (the earlier versions stay). */
   editTranscript(id: string, text: string, author: string, at: string): TranscriptRow {
     this.db.transaction(() => {
-      const { version } = this.db.prepare('SELECT version FROM transcript_segments WHERE id = ?').get(id) as { version: number };
-      this.db
-        .prepare('INSERT INTO transcript_versions (segment_id, version, text, author, at) VALUES (?, ?, ?, ?, ?)')
-        .run(id, version + 1, text, author, at);
-      this.db.prepare("UPDATE transcript_segments SET text = ?, version = ?, status = 'edited' WHERE id = ?").run(text, version + 1, id);
-    })();
+      const { version } = this.db.get('SELECT version FROM transcript_segments WHERE id = ?', [id]) as { version: number };
+      this.db.run('INSERT INTO transcript_versions (segment_id, version, text, author, at) VALUES (?, ?, ?, ?, ?)', [
+        id,
+        version + 1,
+        text,
+        author,
+        at,
+      ]);
+      this.db.run("UPDATE transcript_segments SET text = ?, version = ?, status = 'edited' WHERE id = ?", [text, version + 1, id]);
+    });
     return this.transcriptSegment(id)!;
   }
 
   transcriptVersions(id: string): TranscriptVersionRow[] {
-    return this.db
-      .prepare('SELECT segment_id AS segmentId, version, text, author, at FROM transcript_versions WHERE segment_id = ? ORDER BY version')
-      .all(id) as TranscriptVersionRow[];
+    return this.db.all(
+      'SELECT segment_id AS "segmentId", version, text, author, at FROM transcript_versions WHERE segment_id = ? ORDER BY version',
+      [id],
+    ) as TranscriptVersionRow[];
   }
 
   insertAnnotation(a: AnnotationRow): void {
-    this.db
-      .prepare('INSERT INTO transcript_annotations (id, segment_id, author, text, at) VALUES (@id, @segmentId, @author, @text, @at)')
-      .run(a);
+    this.db.run('INSERT INTO transcript_annotations (id, segment_id, author, text, at) VALUES (@id, @segmentId, @author, @text, @at)', a);
   }
 
   annotations(hearingId: string): AnnotationRow[] {
-    return this.db
-      .prepare(
-        `SELECT a.id, a.segment_id AS segmentId, a.author, a.text, a.at FROM transcript_annotations a
+    return this.db.all(
+      `SELECT a.id, a.segment_id AS "segmentId", a.author, a.text, a.at FROM transcript_annotations a
                 JOIN transcript_segments s ON s.id = a.segment_id WHERE s.hearing_id = ? ORDER BY a.at, a.id`,
-      )
-      .all(hearingId) as AnnotationRow[];
+      [hearingId],
+    ) as AnnotationRow[];
   }
 
   transcript(hearingId: string): TranscriptRow[] {
-    return this.db
-      .prepare(`SELECT ${TRANSCRIPT_COLUMNS} FROM transcript_segments WHERE hearing_id = ? ORDER BY start, id`)
-      .all(hearingId) as TranscriptRow[];
+    return this.db.all(`SELECT ${TRANSCRIPT_COLUMNS} FROM transcript_segments WHERE hearing_id = ? ORDER BY start, id`, [
+      hearingId,
+    ]) as TranscriptRow[];
   }
 
   insertEvidence(e: EvidenceRow): void {
-    this.db
-      .prepare(
-        `INSERT INTO evidence (id, hearing_id, uploaded_by, original_name, sha256, bytes, width, height, after_segment_id, created_at)
+    this.db.run(
+      `INSERT INTO evidence (id, hearing_id, uploaded_by, original_name, sha256, bytes, width, height, after_segment_id, created_at)
                 VALUES (@id, @hearingId, @uploadedBy, @originalName, @sha256, @bytes, @width, @height, @afterSegmentId, @createdAt)`,
-      )
-      .run(e);
+      e,
+    );
   }
 
   evidence(hearingId: string): EvidenceRow[] {
-    return this.db
-      .prepare(
-        `SELECT id, hearing_id AS hearingId, uploaded_by AS uploadedBy, original_name AS originalName, sha256, bytes, width, height,
-                after_segment_id AS afterSegmentId, created_at AS createdAt FROM evidence WHERE hearing_id = ? ORDER BY created_at, id`,
-      )
-      .all(hearingId) as EvidenceRow[];
+    return this.db.all(
+      `SELECT id, hearing_id AS "hearingId", uploaded_by AS "uploadedBy", original_name AS "originalName", sha256, bytes, width, height,
+                after_segment_id AS "afterSegmentId", created_at AS "createdAt" FROM evidence WHERE hearing_id = ? ORDER BY created_at, id`,
+      [hearingId],
+    ) as EvidenceRow[];
   }
 
   placeEvidence(id: string, afterSegmentId: string): void {
-    this.db.prepare('UPDATE evidence SET after_segment_id = ? WHERE id = ?').run(afterSegmentId, id);
+    this.db.run('UPDATE evidence SET after_segment_id = ? WHERE id = ?', [afterSegmentId, id]);
   }
 
   insertKey(keyId: string, participantId: string, jwk: string, at: string): void {
-    this.db
-      .prepare('INSERT OR IGNORE INTO participant_keys (key_id, participant_id, jwk, created_at) VALUES (?, ?, ?, ?)')
-      .run(keyId, participantId, jwk, at);
+    this.db.run('INSERT INTO participant_keys (key_id, participant_id, jwk, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING', [
+      keyId,
+      participantId,
+      jwk,
+      at,
+    ]);
   }
 
   keyCount(participantId: string): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM participant_keys WHERE participant_id = ?').get(participantId) as { n: number }).n;
+    return (this.db.get('SELECT COUNT(*) AS n FROM participant_keys WHERE participant_id = ?', [participantId]) as { n: number }).n;
   }
 
   key(keyId: string): { participantId: string; jwk: string } | undefined {
-    return this.db.prepare('SELECT participant_id AS participantId, jwk FROM participant_keys WHERE key_id = ?').get(keyId) as
+    return this.db.get('SELECT participant_id AS "participantId", jwk FROM participant_keys WHERE key_id = ?', [keyId]) as
       { participantId: string; jwk: string } | undefined;
   }
 
   insertFreeze(f: FreezeRow): void {
-    this.db
-      .prepare(
-        'INSERT INTO transcript_freezes (hearing_id, version, digest, manifest_head, frozen_by, at) VALUES (@hearingId, @version, @digest, @manifestHead, @frozenBy, @at)',
-      )
-      .run(f);
+    this.db.run(
+      'INSERT INTO transcript_freezes (hearing_id, version, digest, manifest_head, frozen_by, at) VALUES (@hearingId, @version, @digest, @manifestHead, @frozenBy, @at)',
+      f,
+    );
   }
 
   freezes(hearingId: string): FreezeRow[] {
-    return this.db
-      .prepare(
-        'SELECT hearing_id AS hearingId, version, digest, manifest_head AS manifestHead, frozen_by AS frozenBy, at FROM transcript_freezes WHERE hearing_id = ? ORDER BY version',
-      )
-      .all(hearingId) as FreezeRow[];
+    return this.db.all(
+      'SELECT hearing_id AS "hearingId", version, digest, manifest_head AS "manifestHead", frozen_by AS "frozenBy", at FROM transcript_freezes WHERE hearing_id = ? ORDER BY version',
+      [hearingId],
+    ) as FreezeRow[];
   }
 
   insertSignature(sig: SignatureRow): void {
-    this.db
-      .prepare(
-        'INSERT INTO transcript_signatures (id, hearing_id, version, participant_id, key_id, signature, signed_at, image_sha256) VALUES (@id, @hearingId, @version, @participantId, @keyId, @signature, @signedAt, @imageSha256)',
-      )
-      .run(sig);
+    this.db.run(
+      'INSERT INTO transcript_signatures (id, hearing_id, version, participant_id, key_id, signature, signed_at, image_sha256) VALUES (@id, @hearingId, @version, @participantId, @keyId, @signature, @signedAt, @imageSha256)',
+      sig,
+    );
   }
 
   signatures(hearingId: string): SignatureRow[] {
-    return this.db
-      .prepare(
-        'SELECT id, hearing_id AS hearingId, version, participant_id AS participantId, key_id AS keyId, signature, signed_at AS signedAt, image_sha256 AS imageSha256 FROM transcript_signatures WHERE hearing_id = ? ORDER BY signed_at, id',
-      )
-      .all(hearingId) as SignatureRow[];
+    return this.db.all(
+      'SELECT id, hearing_id AS "hearingId", version, participant_id AS "participantId", key_id AS "keyId", signature, signed_at AS "signedAt", image_sha256 AS "imageSha256" FROM transcript_signatures WHERE hearing_id = ? ORDER BY signed_at, id',
+      [hearingId],
+    ) as SignatureRow[];
   }
 
   saveIdentity(r: IdentityRow): void {
-    this.db
-      .prepare(
-        `INSERT INTO participant_identity (hearing_id, participant_id, descriptor, photo_sha256, model, enrolled_at, status, distance, checked_at, decided_by, reason)
+    this.db.run(
+      `INSERT INTO participant_identity (hearing_id, participant_id, descriptor, photo_sha256, model, enrolled_at, status, distance, checked_at, decided_by, reason)
                 VALUES (@hearingId, @participantId, @descriptor, @photoSha256, @model, @enrolledAt, @status, @distance, @checkedAt, @decidedBy, @reason)
                 ON CONFLICT (hearing_id, participant_id) DO UPDATE SET descriptor = excluded.descriptor, photo_sha256 = excluded.photo_sha256,
                   model = excluded.model, enrolled_at = excluded.enrolled_at, status = excluded.status, distance = excluded.distance,
                   checked_at = excluded.checked_at, decided_by = excluded.decided_by, reason = excluded.reason`,
-      )
-      .run(r);
+      r,
+    );
   }
 
   identities(hearingId: string): IdentityRow[] {
-    return this.db.prepare(`SELECT ${IDENTITY_COLUMNS} FROM participant_identity WHERE hearing_id = ?`).all(hearingId) as IdentityRow[];
+    return this.db.all(`SELECT ${IDENTITY_COLUMNS} FROM participant_identity WHERE hearing_id = ?`, [hearingId]) as IdentityRow[];
   }
 
   identity(hearingId: string, participantId: string): IdentityRow | undefined {
-    return this.db
-      .prepare(`SELECT ${IDENTITY_COLUMNS} FROM participant_identity WHERE hearing_id = ? AND participant_id = ?`)
-      .get(hearingId, participantId) as IdentityRow | undefined;
+    return this.db.get(`SELECT ${IDENTITY_COLUMNS} FROM participant_identity WHERE hearing_id = ? AND participant_id = ?`, [
+      hearingId,
+      participantId,
+    ]) as IdentityRow | undefined;
   }
 
   /** Reference descriptors are only needed while the hearing can still check faces. */
   forgetDescriptors(hearingId: string): number {
-    return this.db
-      .prepare('UPDATE participant_identity SET descriptor = NULL WHERE hearing_id = ? AND descriptor IS NOT NULL')
-      .run(hearingId).changes;
+    return this.db.run('UPDATE participant_identity SET descriptor = NULL WHERE hearing_id = ? AND descriptor IS NOT NULL', [hearingId])
+      .changes;
   }
 
   streamSettings(hearingId: string): StreamSettings {
-    const row = this.db
-      .prepare('SELECT streamable, approved_by AS approvedBy, approved_at AS approvedAt FROM hearing_streams WHERE hearing_id = ?')
-      .get(hearingId) as { streamable: number; approvedBy: string | null; approvedAt: string | null } | undefined;
+    const row = this.db.get(
+      'SELECT streamable, approved_by AS "approvedBy", approved_at AS "approvedAt" FROM hearing_streams WHERE hearing_id = ?',
+      [hearingId],
+    ) as { streamable: number; approvedBy: string | null; approvedAt: string | null } | undefined;
     return { streamable: row?.streamable === 1, approvedBy: row?.approvedBy ?? null, approvedAt: row?.approvedAt ?? null };
   }
 
   saveStreamSettings(hearingId: string, s: StreamSettings): void {
-    this.db
-      .prepare(
-        `INSERT INTO hearing_streams (hearing_id, streamable, approved_by, approved_at) VALUES (?, ?, ?, ?)
+    this.db.run(
+      `INSERT INTO hearing_streams (hearing_id, streamable, approved_by, approved_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT (hearing_id) DO UPDATE SET streamable = excluded.streamable, approved_by = excluded.approved_by, approved_at = excluded.approved_at`,
-      )
-      .run(hearingId, s.streamable ? 1 : 0, s.approvedBy, s.approvedAt);
+      [hearingId, s.streamable ? 1 : 0, s.approvedBy, s.approvedAt],
+    );
   }
 
   protections(hearingId: string): Map<string, Protection> {
-    const rows = this.db
-      .prepare('SELECT participant_id AS participantId, hidden, voice FROM stream_protection WHERE hearing_id = ?')
-      .all(hearingId) as { participantId: string; hidden: number; voice: string }[];
+    const rows = this.db.all('SELECT participant_id AS "participantId", hidden, voice FROM stream_protection WHERE hearing_id = ?', [
+      hearingId,
+    ]) as { participantId: string; hidden: number; voice: string }[];
     return new Map(
       rows.map((r) => [r.participantId, { hidden: r.hidden === 1, voice: r.voice === 'disguised' ? 'disguised' : 'natural' }]),
     );
   }
 
   saveProtection(hearingId: string, participantId: string, p: Protection): void {
-    this.db
-      .prepare(
-        `INSERT INTO stream_protection (hearing_id, participant_id, hidden, voice) VALUES (?, ?, ?, ?)
+    this.db.run(
+      `INSERT INTO stream_protection (hearing_id, participant_id, hidden, voice) VALUES (?, ?, ?, ?)
                 ON CONFLICT (hearing_id, participant_id) DO UPDATE SET hidden = excluded.hidden, voice = excluded.voice`,
-      )
-      .run(hearingId, participantId, p.hidden ? 1 : 0, p.voice);
+      [hearingId, participantId, p.hidden ? 1 : 0, p.voice],
+    );
   }
 
   audit(entry: Omit<AuditRow, 'seq'>): AuditRow {
-    const info = this.db
-      .prepare('INSERT INTO audit_log (hearing_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)')
-      .run(entry.hearingId, entry.at, entry.actor, entry.action, JSON.stringify(entry.detail));
-    return { seq: Number(info.lastInsertRowid), ...entry };
+    const row = this.db.get<{ seq: number }>(
+      'INSERT INTO audit_log (hearing_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?) RETURNING seq',
+      [entry.hearingId, entry.at, entry.actor, entry.action, JSON.stringify(entry.detail)],
+    );
+    return { seq: Number(row!.seq), ...entry };
   }
 
   auditLog(hearingId: string, afterSeq = 0): AuditRow[] {
-    const rows = this.db
-      .prepare(
-        'SELECT seq, hearing_id AS hearingId, at, actor, action, detail FROM audit_log WHERE hearing_id = ? AND seq > ? ORDER BY seq',
-      )
-      .all(hearingId, afterSeq) as (Omit<AuditRow, 'detail'> & { detail: string })[];
+    const rows = this.db.all(
+      'SELECT seq, hearing_id AS "hearingId", at, actor, action, detail FROM audit_log WHERE hearing_id = ? AND seq > ? ORDER BY seq',
+      [hearingId, afterSeq],
+    ) as (Omit<AuditRow, 'detail'> & { detail: string })[];
     return rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }));
   }
 
   /** Whoever logged `action` in the hearing at least once (e.g. who has joined before). */
   actorsOf(hearingId: string, action: string): string[] {
-    const rows = this.db.prepare('SELECT DISTINCT actor FROM audit_log WHERE hearing_id = ? AND action = ?').all(hearingId, action) as {
+    const rows = this.db.all('SELECT DISTINCT actor FROM audit_log WHERE hearing_id = ? AND action = ?', [hearingId, action]) as {
       actor: string;
     }[];
     return rows.map((r) => r.actor);
@@ -367,38 +359,41 @@ export class Store {
     this.db.close();
   }
 
+  /** The node hosting a hearing (cluster mode; null on a server alone), undefined for no such hearing. */
+  hostOf(hearingId: string): string | null | undefined {
+    return this.db.get<{ nodeId: string | null }>('SELECT node_id AS "nodeId" FROM hearings WHERE id = ?', [hearingId])?.nodeId;
+  }
+
   /** The number a hearing is dialled at, made (unique) by `make` the first time it is asked for. */
   hearingSipCode(hearingId: string, make: () => string): string {
-    const row = this.db.prepare('SELECT code FROM hearing_sip WHERE hearing_id = ?').get(hearingId) as { code: string } | undefined;
+    const row = this.db.get('SELECT code FROM hearing_sip WHERE hearing_id = ?', [hearingId]) as { code: string } | undefined;
     if (row) return row.code;
     for (;;) {
       const code = make();
-      const taken = this.db.prepare('SELECT 1 FROM hearing_sip WHERE code = ?').get(code);
+      const taken = this.db.get('SELECT 1 FROM hearing_sip WHERE code = ?', [code]);
       if (taken) continue;
-      this.db.prepare('INSERT INTO hearing_sip (hearing_id, code) VALUES (?, ?)').run(hearingId, code);
+      this.db.run('INSERT INTO hearing_sip (hearing_id, code) VALUES (?, ?)', [hearingId, code]);
       return code;
     }
   }
 
   hearingBySipCode(code: string): string | undefined {
-    return (
-      this.db.prepare('SELECT hearing_id AS hearingId FROM hearing_sip WHERE code = ?').get(code) as { hearingId: string } | undefined
-    )?.hearingId;
+    return (this.db.get('SELECT hearing_id AS "hearingId" FROM hearing_sip WHERE code = ?', [code]) as { hearingId: string } | undefined)
+      ?.hearingId;
   }
 
   insertSipAccount(a: SipAccountRow): void {
-    this.db
-      .prepare('INSERT INTO sip_accounts (participant_id, hearing_id, user, ha1) VALUES (@participantId, @hearingId, @user, @ha1)')
-      .run(a);
+    this.db.run('INSERT INTO sip_accounts (participant_id, hearing_id, "user", ha1) VALUES (@participantId, @hearingId, @user, @ha1)', a);
   }
 
   sipAccountByUser(user: string): SipAccountRow | undefined {
-    return this.db
-      .prepare('SELECT participant_id AS participantId, hearing_id AS hearingId, user, ha1 FROM sip_accounts WHERE user = ?')
-      .get(user) as SipAccountRow | undefined;
+    return this.db.get(
+      'SELECT participant_id AS "participantId", hearing_id AS "hearingId", "user", ha1 FROM sip_accounts WHERE "user" = ?',
+      [user],
+    ) as SipAccountRow | undefined;
   }
 
   sipUserTaken(user: string): boolean {
-    return this.db.prepare('SELECT 1 FROM sip_accounts WHERE user = ?').get(user) !== undefined;
+    return this.db.get('SELECT 1 FROM sip_accounts WHERE "user" = ?', [user]) !== undefined;
   }
 }

@@ -23,7 +23,7 @@ export const keyFingerprint = (key: KeyObject): string =>
     .update(key.export({ type: 'spki', format: 'der' }))
     .digest('hex');
 
-/** The server's Ed25519 record key: `<data>/record-key.pem` (0600), generated on first start. */
+/** The server's Ed25519 record key: `<data>/record-key.pem` (0600; a cluster's shared folder), generated on first start. */
 export class RecordKey {
   private constructor(
     private readonly privateKey: KeyObject,
@@ -33,9 +33,19 @@ export class RecordKey {
   static loadOrCreate(dataDir: string): RecordKey {
     const file = path.join(dataDir, 'record-key.pem');
     if (!fs.existsSync(file)) {
+      // Written whole under a temporary name, then linked into place: nodes of a cluster starting together
+      // on a shared folder end up with one key (the first link wins, the others read it).
       const { privateKey } = generateKeyPairSync('ed25519');
       fs.mkdirSync(dataDir, { recursive: true });
-      fs.writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      const tmp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      try {
+        fs.linkSync(tmp, file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      } finally {
+        fs.rmSync(tmp, { force: true });
+      }
     }
     const privateKey = createPrivateKey(fs.readFileSync(file));
     return new RecordKey(privateKey, createPublicKey(privateKey));

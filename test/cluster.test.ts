@@ -13,6 +13,7 @@ import { startRedis, type TestRedis } from './helpers/redis.ts';
 import { startPostgres, type TestPostgres } from './helpers/postgres.ts';
 import { until } from './helpers/wait.ts';
 import { refusal } from './helpers/socket.ts';
+import { verifyRecord } from '../recordings/verify.ts';
 
 const API_KEY = 'cluster-test-api-key-0123456789';
 const NAMES = ['node-a', 'node-b', 'node-c'] as const;
@@ -24,7 +25,7 @@ interface Node {
 }
 
 /** Each node's own data folder and port ranges; the secrets every node of a cluster shares. */
-async function nodeEnv(i: number, redisUrl: string, databaseUrl?: string): Promise<Record<string, string>> {
+async function nodeEnv(i: number, redisUrl: string, databaseUrl?: string, sharedDir?: string): Promise<Record<string, string>> {
   const range = (base: number, size: number) => [String(base + i * size), String(base + i * size + size - 1)];
   const [rtcMin, rtcMax] = range(33000, 300);
   const [recMin, recMax] = range(20000, 2000);
@@ -54,6 +55,7 @@ async function nodeEnv(i: number, redisUrl: string, databaseUrl?: string): Promi
     HEARING_REDIS_URL: redisUrl,
     HEARING_NODE_ID: NAMES[i]!,
     ...(databaseUrl ? { HEARING_DATABASE_URL: databaseUrl } : {}),
+    ...(sharedDir ? { HEARING_SHARED_DIR: sharedDir } : {}),
   };
 }
 
@@ -99,6 +101,9 @@ describe.each([
 ])('three nodes on one Redis, %s', (_title, shared) => {
   let redis: TestRedis;
   let pg: TestPostgres | undefined;
+  // Records on a folder all three nodes use (a mount every machine has, in production).
+  const sharedDir = shared ? fs.mkdtempSync(path.join(os.tmpdir(), 'hearing-shared-')) : undefined;
+  let inSession: { id: string; judge: { id: string; joinUrl: string }; party: { id: string; joinUrl: string } } | undefined;
   const nodes: Node[] = [];
   let browser: Browser;
   const created: { id: string }[] = [];
@@ -108,7 +113,7 @@ describe.each([
     if (shared) pg = await startPostgres();
     const started = await Promise.all(
       NAMES.map(async (id, i) => {
-        const env = await nodeEnv(i, redis.url, pg?.url);
+        const env = await nodeEnv(i, redis.url, pg?.url, sharedDir);
         const process = await startServerProcess(env);
         await process.waitFor(`[cluster] node ${id} registered`);
         return { id, url: `http://127.0.0.1:${env.PORT}`, process };
@@ -196,7 +201,71 @@ describe.each([
     await waitForMediaFrom(judgePage, party.id, 30_000);
     await waitForMediaFrom(partyPage, judge.id, 30_000);
     for (const page of [judgePage, partyPage]) await page.context().close();
+    inSession = { id: h.id, judge, party };
   });
+
+  it.runIf(shared)(
+    'a node killed with SIGKILL: its hearings are placed on the live nodes within 10 s, the hearing goes on there, its record verifies with the interruption',
+    async () => {
+      const [a, , c] = nodes as [Node, Node, Node];
+      const { id, judge, party } = inSession!;
+      const throughA = (joinUrl: string) => `${a.url}/join?token=${new URL(joinUrl).searchParams.get('token')}`;
+      const dir = path.join(sharedDir!, 'hearings', id);
+      const lines = (): any[] =>
+        fs
+          .readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l));
+      const segmentsOf = (after: number) => lines().filter((l) => l.type === 'segment' && l.seq > after);
+      const both = (after: number) => ['audio', 'video'].every((k) => segmentsOf(after).some((l) => l.kind === k));
+      // The two are in session on C, recorded onto the shared folder.
+      const pages = [await openJoin(browser, throughA(judge.joinUrl)), await openJoin(browser, throughA(party.joinUrl))];
+      await waitForMediaFrom(pages[0]!, party.id, 30_000);
+      await until('C recording both tracks', () => fs.existsSync(dir) && both(0), 20_000);
+      const onC = (await view(a.url)).nodes.find((n) => n.id === 'node-c')!.hearings;
+      expect(onC).toContain(id);
+
+      c.process.child.kill('SIGKILL');
+      const killedAt = Date.now();
+      await c.process.exited;
+      await until(
+        'every hearing of C on a live node',
+        async () => {
+          const v = await view(a.url);
+          return onC.every((h) => ['node-a', 'node-b'].includes(hostOf(v, h) ?? ''));
+        },
+        12_000,
+      );
+      const replacedMs = Date.now() - killedAt;
+      const v = await view(a.url);
+      expect(v.nodes.map((n) => n.id)).toEqual(['node-a', 'node-b']);
+      const host = nodes.find((n) => n.id === hostOf(v, id))!;
+      // The pages lost C; by themselves they ask the other nodes where the hearing went, go there and join
+      // again without the device check, and see and hear each other.
+      for (const page of pages) await until('the page on the new host', () => page.url().startsWith(`${host.url}/join`), 20_000);
+      await waitForMediaFrom(pages[0]!, party.id, 30_000);
+      await waitForMediaFrom(pages[1]!, judge.id, 30_000);
+      const mediaBackMs = Date.now() - killedAt;
+      console.log(
+        `node C killed: its ${onC.length} hearings placed again after ${replacedMs} ms; media back (the pages moved by themselves) after ${mediaBackMs} ms`,
+      );
+      expect(replacedMs).toBeLessThan(10_000);
+      const moved = (await call(a.url, 'GET', `/api/v1/hearings/${id}/events`)).body.events.find((e: any) => e.action === 'hearing.moved');
+      expect(moved?.detail).toEqual({ from: 'node-c', to: host.id });
+
+      // The record: C's crash as an interruption naming the node, then the new host's own segments.
+      const interruption = lines().find((l) => l.event === 'interruption');
+      expect(interruption).toMatchObject({ cause: 'server crash', node: 'node-c', movedTo: host.id });
+      await until('the new host recording both tracks', () => both(interruption.seq), 20_000);
+      for (const page of pages) await page.context().close();
+      expect((await call(a.url, 'POST', `/api/v1/hearings/${id}/transitions`, { to: 'closed' })).status).toBe(200);
+      const verified = await call(a.url, 'GET', `/api/v1/hearings/${id}/record/verify`);
+      expect(verified.body).toMatchObject({ ok: true, signed: true, finalized: true });
+      expect(verifyRecord(dir).problems).toEqual([]);
+    },
+    90_000,
+  );
 
   it('a drained node takes no new hearing, and stops once its hearing in session has ended', async () => {
     const [a, b] = nodes as [Node, Node, Node];
@@ -228,29 +297,44 @@ describe.each([
     await b.process.waitFor('[server] drained', 15_000, mark);
     expect(await b.process.exited).toBe(0);
     await until('node B gone from the cluster', async () => !(await view(a.url)).nodes.some((n) => n.id === 'node-b'), 5_000);
+    // On one store, what B still hosted (its scheduled hearings) is taken over by the live nodes.
+    if (shared) {
+      const left = before.nodes.find((n) => n.id === 'node-b')!.hearings.filter((id) => id !== onB.id);
+      expect(left.length).toBeGreaterThan(0);
+      await until(
+        "B's hearings on node A",
+        async () => {
+          const v = await view(a.url);
+          return left.every((id) => hostOf(v, id) === 'node-a');
+        },
+        10_000,
+      );
+    }
   });
 
   it('the nodes register again after Redis restarts, with their hearings, and placement goes on', async () => {
-    const [a, , c] = nodes as [Node, Node, Node];
-    const before = await view(a.url);
-    const marks = [a, c].map((n) => n.process.output().length);
+    // The nodes still up: A and C (each on its own SQLite), A alone (on one store, C was killed above).
+    const live = nodes.filter((n) => n.process.child.exitCode === null && n.process.child.signalCode === null);
+    expect(live.map((n) => n.id)).toEqual(shared ? ['node-a'] : ['node-a', 'node-c']);
+    const last = live.at(-1)!;
+    const before = await view(last.url);
+    const marks = live.map((n) => n.process.output().length);
     await redis.stop();
     await redis.start();
-    await Promise.all([a, c].map((n, i) => n.process.waitFor(`[cluster] node ${n.id} re-registered`, 15_000, marks[i])));
-    const after = await view(c.url);
-    expect(after.nodes.map((n) => n.id)).toEqual(['node-a', 'node-c']);
-    for (const id of ['node-a', 'node-c']) {
-      expect(after.nodes.find((n) => n.id === id)!.hearings).toEqual(before.nodes.find((n) => n.id === id)!.hearings);
-    }
-    // A hearing on A is still reached through C (its placement written again by A).
+    await Promise.all(live.map((n, i) => n.process.waitFor(`[cluster] node ${n.id} re-registered`, 15_000, marks[i])));
+    const after = await view(last.url);
+    expect(after.nodes.map((n) => n.id)).toEqual(live.map((n) => n.id));
+    for (const n of live)
+      expect(after.nodes.find((x) => x.id === n.id)!.hearings).toEqual(before.nodes.find((x) => x.id === n.id)!.hearings);
+    // A hearing on A is still reached through the last node (its placement written again by A).
     const onA = after.nodes.find((n) => n.id === 'node-a')!.hearings[0]!;
-    expect((await call(c.url, 'GET', `/api/v1/hearings/${onA}`)).status).toBe(200);
-    const r = await call(c.url, 'POST', '/api/v1/hearings', { caseNumber: '(2026)京0105民初3000号', title: '重启后' });
+    expect((await call(last.url, 'GET', `/api/v1/hearings/${onA}`)).status).toBe(200);
+    const r = await call(last.url, 'POST', '/api/v1/hearings', { caseNumber: '(2026)京0105民初3000号', title: '重启后' });
     expect(r.status).toBe(201);
-    expect(['node-a', 'node-c']).toContain(hostOf(await view(a.url), r.body.id));
+    expect(live.map((n) => n.id)).toContain(hostOf(await view(last.url), r.body.id));
   });
 
-  it('SIGTERM drains a node: it says so to the cluster and stops once its hearing in session has ended', async () => {
+  it.runIf(!shared)('SIGTERM drains a node: it says so to the cluster and stops once its hearing in session has ended', async () => {
     const [a, , c] = nodes as [Node, Node, Node];
     const v = await view(a.url);
     const open = [];

@@ -173,6 +173,7 @@ describe('insiders: every role × every message and route', () => {
       ['GET', `/live/${id}/index.m3u8`, undefined, EVERYONE],
       // The operator's: the cluster's nodes (409 on a server alone), and draining (last: it drains this server).
       ['GET', '/api/v1/cluster', undefined, PLATFORM],
+      ['POST', '/api/v1/admin/adopt', { nonsense: true }, PLATFORM],
       ['POST', '/api/v1/admin/drain', undefined, PLATFORM],
     ];
     const callers: Caller[] = ['api', ...ROLES, 'nobody'];

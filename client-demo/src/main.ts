@@ -4,15 +4,18 @@ import * as ui from './ui.ts';
 
 import { h, render } from 'preact';
 import { App } from './app.tsx';
-import { setActions } from './actions.ts';
+import { actions, setActions } from './actions.ts';
 import { getState, update, type Alert, type CourtMedia, type Evidence, type Frozen, type Signed } from './store.ts';
 import * as transcript from './transcript.ts';
 import './i18n.ts';
 import { embedded, tellHost, tokenFromHost } from './embed.ts';
+import { findMovedHearing } from './moved.ts';
 
 // The token leaves the address bar (and so the history and any Referer) as soon as the page has it; a
 // reload of this tab finds it in the tab's session storage.
 const fromLink = new URLSearchParams(location.search).get('token');
+// Sent here by a node that took the hearing over from a lost one (cluster mode): join without the device check.
+const movedHere = new URLSearchParams(location.search).get('moved') === '1';
 // A court platform that knows the device encodes H.264 in hardware (phones, courtroom terminals) adds
 // `codec=h264` to the link: the camera is sent as H.264 when the server offers it.
 const codecAsked = new URLSearchParams(location.search).get('codec');
@@ -87,6 +90,11 @@ setActions({
 if (role === 'viewer') update({ phase: 'hearing' });
 render(h(App, null), document.getElementById('app')!);
 if (role === 'viewer') socket.connect();
+
+// A page sent on by its hearing's new node (cluster mode: the node it was on was lost) joins at once: the
+// person already checked their devices and was in the hearing.
+if (movedHere && role !== 'viewer') actions().join(null);
+findMovedHearing({ socket, token, doors: () => session.doors });
 
 // Every (re)connect — first join, network drop, server restart — runs the whole join again.
 socket.on('connect', () => {

@@ -26,6 +26,8 @@ interface JoinReply {
   waiting?: boolean;
   /** The server kept this page's transports through a dropped connection: media carry on. */
   resumed?: boolean;
+  /** Cluster mode: every node's address (asked where the hearing went if this node is gone). */
+  doors?: string[];
   hearing: { id: string; caseNumber: string; title: string; state: string; allowedTransitions: string[] };
   participants: { participantId: string; name: string; role: string; represents?: string[]; waiting?: boolean; terminal?: boolean }[];
   routerRtpCapabilities: types.RtpCapabilities;
@@ -104,6 +106,8 @@ export class Session {
   private localStream?: MediaStream;
   private generation = 0;
   private pending: RemoteProducer[] = [];
+  /** Cluster mode: the nodes' addresses as of the last join. */
+  doors: string[] = [];
   /** This device's transcript-signing key: the private half never leaves the browser. */
   private signingKey?: CryptoKeyPair;
   signingKeyId?: string;
@@ -130,6 +134,7 @@ export class Session {
     // Not resumed (it waited too long, or the server restarted): the server joined the page afresh.
     if (kept && !reply.resumed) this.teardown();
     this.self = reply.self;
+    this.doors = reply.doors ?? [];
     for (const p of reply.participants) this.names.set(p.participantId, { name: p.name, role: p.role, represents: p.represents });
     ui.setPeople(reply.participants, reply.self);
     ui.setHearing(reply.hearing);

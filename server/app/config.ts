@@ -126,6 +126,8 @@ const envSchema = z.object({
     .trim()
     .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')
     .optional(),
+  // A folder every node mounts (records and the record key): a lost node's hearing goes on elsewhere with its record.
+  HEARING_SHARED_DIR: z.string().trim().min(1).optional(),
   HEARING_DRAIN_DEADLINE_S: z.coerce
     .number()
     .positive()
@@ -238,7 +240,15 @@ export interface Config {
    * `drainDeadlineSeconds`: a node told to drain (SIGTERM, POST /api/v1/admin/drain) exits when no
    * hearing is in session there, or after this long.
    */
-  cluster?: { redisUrl: string; nodeId?: string; nodeUrl?: string; databaseUrl?: string; drainDeadlineSeconds: number };
+  cluster?: {
+    redisUrl: string;
+    nodeId?: string;
+    nodeUrl?: string;
+    databaseUrl?: string;
+    /** Records and the record key on a folder every node mounts (a lost node's hearings are then moved). */
+    sharedDir?: string;
+    drainDeadlineSeconds: number;
+  };
   demo: boolean;
   /** `HEARING_LANG`: the language of what the server renders for people (program labels, slates, captions). */
   lang: Language;
@@ -352,6 +362,7 @@ function base(e: Env): Omit<Config, 'tls' | 'turn'> {
             ...(e.HEARING_NODE_ID ? { nodeId: e.HEARING_NODE_ID } : {}),
             ...(e.HEARING_NODE_URL ? { nodeUrl: e.HEARING_NODE_URL } : {}),
             ...(e.HEARING_DATABASE_URL ? { databaseUrl: e.HEARING_DATABASE_URL } : {}),
+            ...(e.HEARING_SHARED_DIR ? { sharedDir: e.HEARING_SHARED_DIR } : {}),
             drainDeadlineSeconds: e.HEARING_DRAIN_DEADLINE_S,
           },
         }

@@ -168,9 +168,14 @@ export async function startServer(config: Config): Promise<HearingServer> {
     const state = store.hearing(hearingId)?.state;
     return state !== undefined && isInSession(state);
   };
-  const recordKey = RecordKey.loadOrCreate(config.dataDir);
+  // Records (and the key that signs them) in the data folder, or on a folder every node of a cluster
+  // mounts: a hearing moved from a lost node goes on with its record there.
+  const recordRoot = config.cluster?.sharedDir ?? config.dataDir;
+  if (recordRoot !== config.dataDir) fs.mkdirSync(recordRoot, { recursive: true, mode: 0o700 });
+  const recordKey = RecordKey.loadOrCreate(recordRoot);
   const recorder = new Recorder({
-    dataDir: config.dataDir,
+    dataDir: recordRoot,
+    ...(store.nodeId ? { owns: hostedHere } : {}),
     key: recordKey,
     plane,
     roleOf: (_hearingId, participantId) => store.participant(participantId)?.role ?? 'system',
@@ -288,7 +293,11 @@ export async function startServer(config: Config): Promise<HearingServer> {
     trust === undefined ? undefined : typeof trust === 'number' ? (_a: string, hop: number) => hop < trust : proxyaddr.compile(trust);
   const clientAddress = (req: http.IncomingMessage): string =>
     trusted ? proxyaddr(req, trusted) : (req.socket.remoteAddress ?? 'unknown');
-  app.use(securityHeaders(config.frameAncestors));
+  app.use(
+    securityHeaders(config.frameAncestors, () =>
+      (cluster?.doors ?? []).map((u) => new URL(u).origin).filter((origin) => !baseUrl || origin !== new URL(baseUrl).origin),
+    ),
+  );
   const authLimiter = new AuthFailureLimiter(config.authFailuresPerMinute);
   app.use('/api/v1', authLimiter.middleware());
   app.get('/healthz', (_req, res) => {
@@ -318,7 +327,22 @@ export async function startServer(config: Config): Promise<HearingServer> {
       console.log(left.length ? `[server] drain deadline passed with ${left.length} hearing(s) in session` : '[server] drained');
       drainDone();
     })());
+  /**
+   * A lost (or drained and gone) node's hearing taken over here: this node hosts it from now on (the store
+   * says so, the one node to change it wins), it is logged, and its record, if it has one, gets its
+   * interruption line; participants who open their link again land here, and the room, the record and
+   * the transcript start again with the first of them as after a restart.
+   */
+  const adopt = async (hearingId: string, from: string): Promise<boolean> => {
+    if (!store.moveHearing(hearingId, from, nodeId!)) return false;
+    await cluster?.hosting(hearingId);
+    hearings.log(hearingId, 'system', 'hearing.moved', { from, to: nodeId });
+    await recorder.recover(hearingId, { node: from, movedTo: nodeId });
+    return true;
+  };
   installClusterRoutes(app, {
+    adopt,
+    publicUrl: () => baseUrl,
     clustered: Boolean(config.cluster),
     cluster: () => cluster,
     apiKey: secrets.apiKey,
@@ -403,7 +427,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     clientAddress,
     ice,
     reconnectGraceMs: config.reconnectGraceMs,
-    ...(config.cluster ? { hostedHere } : {}),
+    ...(config.cluster ? { hostedHere, doors: () => cluster?.doors ?? [] } : {}),
   });
   if (config.sip)
     sipGateway = await SipGateway.start({
@@ -459,6 +483,21 @@ export async function startServer(config: Config): Promise<HearingServer> {
         load: loadSampler(plane, () => store.openHearings().length),
         hosted: () => store.openHearings().map((h) => h.id),
         log: (line) => console.log(line),
+        // A lost node's hearings move only when this node can take them whole: one store and shared records.
+        ...(store.nodeId && config.cluster.sharedDir
+          ? {
+              moveTo: async (target: { id: string; url: string }, hearingId: string, from: string) => {
+                if (target.id === nodeId) return adopt(hearingId, from);
+                const r = await fetch(`${target.url}/api/v1/admin/adopt`, {
+                  method: 'POST',
+                  headers: { authorization: `Bearer ${secrets.apiKey}`, 'content-type': 'application/json' },
+                  body: JSON.stringify({ hearingId, from }),
+                  signal: AbortSignal.timeout(10_000),
+                });
+                return r.status === 200;
+              },
+            }
+          : {}),
       });
     } catch (error) {
       // Nothing half-started stays behind a server that cannot join its cluster.

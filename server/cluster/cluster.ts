@@ -7,7 +7,9 @@
 //   nodes                  set of node ids that registered (pruned when their hash expired)
 //   node:<id>              hash: url, publicUrl, hearings (placed and not closed), draining, load (JSON);
 //                          expires unless the node refreshes it (every HEARTBEAT_MS, TTL_MS)
-//   node:<id>:hearings     set of the hearing ids the node hosts (same expiry)
+//   node:<id>:hearings     set of the hearing ids the node hosts (kept after the node's entry expired: a
+//                          live node re-places what a lost node hosted, see `reap`)
+//   reaping:<id>           which live node is re-placing a lost node's hearings (a short lock)
 //   hearing:<hearingId>    the id of the node hosting it (removed when the hearing closes)
 // The `hearings` count is Redis's own: a placement adds one atomically (a Lua script picks the node
 // and counts the hearing in one step, so two nodes placing at once do not both pick the same idle
@@ -50,6 +52,11 @@ export interface ClusterOptions {
   load: () => Promise<NodeLoad>;
   /** The hearings this node hosts (not closed), from its store. */
   hosted: () => string[];
+  /**
+   * Shared store only: moves a lost node's hearing to `target` (this node or another); resolves whether
+   * it moved. Without it, a lost node's hearings stay routed to it until it comes back.
+   */
+  moveTo?: (target: { id: string; url: string }, hearingId: string, from: string) => Promise<boolean>;
   log?: (line: string) => void;
 }
 
@@ -57,9 +64,7 @@ const PLACE = `
 local best, bestN, bestCpu
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local f = redis.call('HMGET', ARGV[1] .. id, 'url', 'draining', 'hearings', 'cpu')
-  if not f[1] then
-    redis.call('SREM', KEYS[1], id)
-  elseif f[2] ~= '1' then
+  if f[1] and f[2] ~= '1' then
     local n, cpu = tonumber(f[3] or '0'), tonumber(f[4] or '0')
     if best == nil or n < bestN or (n == bestN and (cpu < bestCpu or (cpu == bestCpu and id < best))) then
       best, bestN, bestCpu = id, n, cpu
@@ -86,6 +91,8 @@ export class Cluster {
   private closed = false;
   private beating?: Promise<void>;
   private lastError?: string;
+  /** The live nodes' public addresses as of the last heartbeat (where a page looks for its hearing when its node is gone). */
+  private publicUrls: string[] = [];
 
   private constructor(private readonly o: ClusterOptions) {
     this.nodeId = o.nodeId;
@@ -154,12 +161,57 @@ export class Cluster {
       else m.eval(RECOUNT, 2, key, `${key}:hearings`);
       m.sadd(`${P}nodes`, this.nodeId);
       m.pexpire(key, TTL_MS);
-      m.pexpire(`${key}:hearings`, TTL_MS);
       await m.exec();
       if (!known) this.o.log?.(`[cluster] node ${this.nodeId} ${this.registered ? 're-registered' : 'registered'} (${this.o.url})`);
       this.registered = true;
     } catch (error) {
       this.o.log?.(`[cluster] heartbeat failed: ${(error as Error).message}`);
+    }
+    this.publicUrls = await this.nodes().then(
+      (all) => all.map((n) => n.publicUrl),
+      () => this.publicUrls,
+    );
+    if (this.o.moveTo && !this.draining) await this.reap().catch((error: Error) => this.o.log?.(`[cluster] re-placing: ${error.message}`));
+  }
+
+  /**
+   * A node whose entry expired (killed, cut off) while it still hosted hearings: one live node (the first
+   * to take the lock) places each of them again and moves it there. A node that left cleanly with
+   * hearings not in session (it drained) has them moved the same way.
+   */
+  private async reap(): Promise<void> {
+    for (const id of await this.redis.smembers(`${P}nodes`)) {
+      if (id === this.nodeId || (await this.redis.exists(`${P}node:${id}`))) continue;
+      const left = await this.redis.smembers(`${P}node:${id}:hearings`);
+      if (left.length === 0) {
+        await this.redis.multi().srem(`${P}nodes`, id).del(`${P}node:${id}:hearings`).exec();
+        continue;
+      }
+      if ((await this.redis.set(`${P}reaping:${id}`, this.nodeId, 'PX', 20_000, 'NX')) !== 'OK') continue;
+      try {
+        this.o.log?.(`[cluster] node ${id} is gone with ${left.length} hearing(s): placing them again`);
+        for (const hearingId of left) {
+          const target = await this.place();
+          const node = target ? (await this.nodes()).find((n) => n.id === target) : undefined;
+          if (!target || !node) {
+            if (target) await this.unplace(target);
+            this.o.log?.(`[cluster] no node takes hearing ${hearingId} of ${id} now`);
+            break;
+          }
+          const moved = await this.o.moveTo!({ id: node.id, url: node.url }, hearingId, id).catch((error: Error) => {
+            this.o.log?.(`[cluster] moving hearing ${hearingId} to ${node.id}: ${error.message}`);
+            return false;
+          });
+          if (!moved) {
+            await this.unplace(node.id);
+            continue;
+          }
+          await this.redis.srem(`${P}node:${id}:hearings`, hearingId);
+          this.o.log?.(`[cluster] hearing ${hearingId} moved from ${id} to ${node.id}`);
+        }
+      } finally {
+        await this.redis.del(`${P}reaping:${id}`);
+      }
     }
   }
 
@@ -217,6 +269,11 @@ export class Cluster {
     return out;
   }
 
+  /** The live nodes' public addresses (as of the last heartbeat). */
+  get doors(): string[] {
+    return this.publicUrls;
+  }
+
   get isDraining(): boolean {
     return this.draining;
   }
@@ -234,7 +291,12 @@ export class Cluster {
     if (this.timer) clearInterval(this.timer);
     await this.beating;
     try {
-      await this.redis.multi().del(`${P}node:${this.nodeId}`).del(`${P}node:${this.nodeId}:hearings`).srem(`${P}nodes`, this.nodeId).exec();
+      // Hearings it still hosts (scheduled or adjourned ones after a drain) stay listed for a live node to
+      // take over; with none, the node leaves no trace.
+      const key = `${P}node:${this.nodeId}`;
+      const m = this.redis.multi().del(key);
+      if (this.o.hosted().length === 0) m.del(`${key}:hearings`).srem(`${P}nodes`, this.nodeId);
+      await m.exec();
     } catch {
       // Redis away: the entry expires by itself.
     }

@@ -9,11 +9,21 @@
 // therefore not needed: no hearing's sockets are spread over nodes.
 import type http from 'node:http';
 import express, { type Express, type Request, type Response } from 'express';
+import { z } from 'zod';
 import httpProxy from 'http-proxy';
 import { AppError } from '../http/errors.ts';
 import { requireApiKey } from '../http/api.ts';
 import type { TokenIssuer } from '../http/auth.ts';
 import type { Cluster } from './cluster.ts';
+import { validate } from '../http/validate.ts';
+
+const adoptBody = z.strictObject({
+  hearingId: z.string().min(1).max(64),
+  from: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .max(64),
+});
 
 /** Set on a creation passed to the node chosen for it: that node creates it and does not place it again. */
 export const PLACED_HEADER = 'x-hearing-placed-on';
@@ -26,11 +36,15 @@ export interface ClusterRoutesOptions {
   cluster: () => Cluster | undefined;
   apiKey: string;
   tokens: TokenIssuer;
+  /** This node's address for participants. */
+  publicUrl: () => string;
   /** Whether this node's store has the hearing. */
   isLocal: (hearingId: string) => boolean;
   /** Hearings in session here (what a drain waits for). */
   inSession: () => string[];
   /** Draining state of a node without a cluster (it refuses new hearings). */
+  /** Takes over a lost node's hearing (asked by the node that re-places it); whether it did. */
+  adopt: (hearingId: string, from: string) => Promise<boolean>;
   /** Starts draining (idempotent); resolves when the node may stop. */
   drain: () => Promise<void>;
   draining: () => boolean;
@@ -60,6 +74,12 @@ export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): voi
     void o.drain();
     await o.cluster()?.drain();
     res.status(202).json({ draining: true, hearingsInSession: o.inSession() });
+  });
+  admin.post('/admin/adopt', requireApiKey(o.apiKey), express.json({ limit: '4kb' }), async (req, res) => {
+    const { hearingId, from } = validate(adoptBody, req.body, 'body');
+    if (!o.cluster()) throw new AppError(409, 'not_clustered', 'this server runs alone (HEARING_REDIS_URL is not set)');
+    if (!(await o.adopt(hearingId, from))) throw new AppError(409, 'not_moved', `hearing ${hearingId} is not ${from}'s to move`);
+    res.json({ moved: true, hearingId, from });
   });
   app.use('/api/v1', admin);
 
@@ -99,6 +119,19 @@ export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): voi
     if (!owner.url) throw new AppError(503, 'node_unavailable', `the node hosting this hearing (${owner.id}) is not answering`);
     return { url: owner.url, publicUrl: owner.publicUrl ?? owner.url };
   };
+  // Where a participant's hearing is held now (public: a page whose node is gone asks the others, from its
+  // own origin, so any origin may read the answer; it names an address, nothing else).
+  app.get('/api/v1/where', async (req, res) => {
+    res.set('access-control-allow-origin', '*');
+    const token = typeof req.query.token === 'string' ? req.query.token : '';
+    const claims = await o.tokens.verify(token).catch(() => undefined);
+    if (!claims) throw new AppError(401, 'token_invalid', 'a valid participant token is required');
+    const cluster = o.cluster();
+    if (o.isLocal(claims.hearingId) && cluster) return void res.json({ url: o.publicUrl() });
+    const owner = await cluster?.ownerOf(claims.hearingId);
+    if (!owner?.publicUrl) throw new AppError(503, 'moving', 'the hearing is being placed on another node: ask again shortly');
+    res.json({ url: owner.publicUrl });
+  });
   app.use('/api/v1/hearings/:id', async (req, res, next) => {
     const target = await elsewhere(req, String(req.params.id));
     if (!target) return next();

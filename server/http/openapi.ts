@@ -329,6 +329,17 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/api/v1/admin/adopt': {
+        post: {
+          summary:
+            "Cluster mode, between nodes: take over a lost node's hearing (sent by the node that places it again; HEARING_DATABASE_URL and HEARING_SHARED_DIR)",
+          requestBody: body(z.object({ hearingId: z.string(), from: z.string() })),
+          responses: {
+            '200': json(z.object({ moved: z.literal(true), hearingId: z.string(), from: z.string() }), 'Moved here'),
+            ...errors,
+          },
+        },
+      },
       '/api/v1/admin/drain': {
         post: {
           summary:

@@ -182,6 +182,7 @@ export class Signaling {
   /** How long a dropped participant's media wait for them (`HEARING_RECONNECT_GRACE_S`). */
   private readonly reconnectGraceMs: number;
   private readonly hostedHere: (hearingId: string) => boolean;
+  private readonly doors: () => string[];
   /** Participants whose connection dropped and whose media wait for them to come back. */
   private readonly away = new Map<string, { hearingId: string; since: number; timer: NodeJS.Timeout }>();
 
@@ -203,6 +204,8 @@ export class Signaling {
     reconnectGraceMs?: number;
     /** Cluster mode on a shared store: whether this node hosts the hearing (only its node takes its participants). */
     hostedHere?: (hearingId: string) => boolean;
+    /** Cluster mode: the nodes' public addresses, told to pages so they can find their hearing if its node goes. */
+    doors?: () => string[];
   }) {
     this.io = o.io;
     this.hearings = o.hearings;
@@ -220,6 +223,7 @@ export class Signaling {
     this.ice = o.ice;
     this.reconnectGraceMs = o.reconnectGraceMs ?? 30_000;
     this.hostedHere = o.hostedHere ?? (() => true);
+    this.doors = o.doors ?? (() => []);
     const { io, plane } = o;
     io.use((socket, next) => {
       const address = this.clientAddress(socket.request);
@@ -430,6 +434,7 @@ export class Signaling {
         return {
           self: this.describe(socket),
           waiting: true,
+          doors: this.doors(),
           hearing: about,
           participants: [],
           routerRtpCapabilities: r.rtpCapabilities,
@@ -446,6 +451,7 @@ export class Signaling {
         self: this.describe(socket),
         waiting: false,
         resumed,
+        doors: this.doors(),
         hearing: about,
         participants: hearing.participants.map((p) => ({
           participantId: p.id,

@@ -359,6 +359,11 @@ export class Store {
     this.db.close();
   }
 
+  /** Cluster mode: the hearing now hosted by node `to` if it was `from`'s (one node wins a race); whether it moved. */
+  moveHearing(hearingId: string, from: string, to: string): boolean {
+    return this.db.run('UPDATE hearings SET node_id = ? WHERE id = ? AND node_id = ?', [to, hearingId, from]).changes === 1;
+  }
+
   /** The node hosting a hearing (cluster mode; null on a server alone), undefined for no such hearing. */
   hostOf(hearingId: string): string | null | undefined {
     return this.db.get<{ nodeId: string | null }>('SELECT node_id AS "nodeId" FROM hearings WHERE id = ?', [hearingId])?.nodeId;

@@ -9,7 +9,10 @@ import { followMainRooms } from '../taps/tap.ts';
 import { RecorderProcessClient } from './process-client.ts';
 
 export interface RecorderOptions {
+  /** Where records are kept (`<dataDir>/hearings/<id>`): the data folder, or a cluster's shared folder. */
   dataDir: string;
+  /** Storage shared by a cluster's nodes: whether a hearing is this node's (only its records are recovered here). */
+  owns?: (hearingId: string) => boolean;
   key: RecordKey;
   plane: MediaPlane;
   roleOf: (hearingId: string, participantId: string) => string;
@@ -204,18 +207,30 @@ export class Recorder {
     const root = path.join(this.o.dataDir, 'hearings');
     if (!fs.existsSync(root)) return;
     for (const hearingId of fs.readdirSync(root)) {
-      const dir = path.join(root, hearingId);
-      if (!fs.existsSync(path.join(dir, MANIFEST)) || fs.existsSync(path.join(dir, SIGNATURE))) continue;
-      const rec = this.recording(hearingId);
-      const { lines } = readManifest(dir);
-      const last = lines.at(-1);
-      const clean = last?.type === 'event' && last.event === 'record.suspended';
-      void rec.event('interruption', {
-        cause: clean ? 'server restart' : 'server crash',
-        lastLineAt: last?.at ?? null,
-        truncatedTailBytes: rec.manifest.truncatedTail?.length ?? 0,
-        unlistedFiles: unlistedFiles(dir, listedFiles(dir)),
-      });
+      // Records on storage shared by a cluster's nodes: only this node's hearings are its to recover.
+      if (this.o.owns && !this.o.owns(hearingId)) continue;
+      void this.recover(hearingId);
     }
+  }
+
+  /**
+   * An unfinished record taken up here: its interruption line (a crash if its last writer did not write
+   * its clean-shutdown line, `detail` saying more, e.g. the cluster node it was on) with the segment files
+   * closed after the last line. Nothing for a record that does not exist or is finalized.
+   */
+  recover(hearingId: string, detail: Record<string, unknown> = {}): Promise<void> {
+    const dir = this.dirOf(hearingId);
+    if (!fs.existsSync(path.join(dir, MANIFEST)) || fs.existsSync(path.join(dir, SIGNATURE))) return Promise.resolve();
+    const rec = this.recording(hearingId);
+    const { lines } = readManifest(dir);
+    const last = lines.at(-1);
+    const clean = last?.type === 'event' && last.event === 'record.suspended';
+    return rec.event('interruption', {
+      cause: clean ? 'server restart' : 'server crash',
+      lastLineAt: last?.at ?? null,
+      truncatedTailBytes: rec.manifest.truncatedTail?.length ?? 0,
+      unlistedFiles: unlistedFiles(dir, listedFiles(dir)),
+      ...detail,
+    });
   }
 }

@@ -1,0 +1,46 @@
+// Cluster mode: a hearing's node may be lost (killed, cut off); the cluster places its hearing on a live
+// node within seconds. A page whose connection stays down asks the other nodes (the addresses the server
+// gave at join) where its hearing is held now and, if that is another node, goes there and joins again.
+import type { Socket } from 'socket.io-client';
+
+/** How long the connection must stay down before the page looks elsewhere (a network blip reconnects sooner). */
+const DOWN_MS = 4000;
+
+export function findMovedHearing(o: { socket: Socket; token: string; doors: () => string[] }): void {
+  let downSince: number | undefined;
+  let asking = false;
+  o.socket.on('disconnect', (reason) => {
+    // The server or this page ended the connection on purpose: nothing was lost.
+    if (reason !== 'io client disconnect' && reason !== 'io server disconnect') downSince = Date.now();
+  });
+  o.socket.on('connect', () => (downSince = undefined));
+  setInterval(() => {
+    if (asking || downSince === undefined || Date.now() - downSince < DOWN_MS) return;
+    asking = true;
+    void where(o.doors(), o.token).then(
+      (url) => {
+        asking = false;
+        if (!url || downSince === undefined) return;
+        console.info(`[hearing] moved: the hearing is now held at ${url}`);
+        location.replace(`${url}/join?token=${encodeURIComponent(o.token)}&moved=1`);
+      },
+      () => (asking = false),
+    );
+  }, 1000);
+}
+
+/** The first answer of another node about where the hearing is, if it is no longer here. */
+async function where(doors: string[], token: string): Promise<string | undefined> {
+  for (const door of doors) {
+    if (new URL(door).origin === location.origin) continue;
+    try {
+      const r = await fetch(`${door}/api/v1/where?token=${encodeURIComponent(token)}`, { signal: AbortSignal.timeout(2000) });
+      if (!r.ok) continue;
+      const { url } = (await r.json()) as { url?: string };
+      if (url && new URL(url).origin !== location.origin) return url;
+    } catch {
+      // that node is away too: ask the next one
+    }
+  }
+  return undefined;
+}

@@ -8,91 +8,28 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, openJoin, waitForMediaFrom } from './helpers/browser.ts';
-import { freePort, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
+import { freePort, startServerProcess } from './helpers/server-process.ts';
+import {
+  clusterCall,
+  clusterNodeEnv,
+  clusterView,
+  hostOf,
+  startClusterNode,
+  type ClusterNode,
+  type ClusterView,
+} from '../benchmarks/lib/cluster-nodes.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
 import { startPostgres, type TestPostgres } from './helpers/postgres.ts';
 import { until } from './helpers/wait.ts';
 import { refusal } from './helpers/socket.ts';
 import { verifyRecord } from '../recordings/verify.ts';
 
-const API_KEY = 'cluster-test-api-key-0123456789';
 const NAMES = ['node-a', 'node-b', 'node-c'] as const;
 
-interface Node {
-  id: string;
-  url: string;
-  process: ServerProcess;
-}
+type Node = ClusterNode;
 
-/** Each node's own data folder and port ranges; the secrets every node of a cluster shares. */
-async function nodeEnv(i: number, redisUrl: string, databaseUrl?: string, sharedDir?: string): Promise<Record<string, string>> {
-  const range = (base: number, size: number) => [String(base + i * size), String(base + i * size + size - 1)];
-  const [rtcMin, rtcMax] = range(33000, 300);
-  const [recMin, recMax] = range(20000, 2000);
-  const [faceMin, faceMax] = range(27000, 300);
-  const [asrMin, asrMax] = range(28000, 300);
-  const [liveMin, liveMax] = range(29000, 300);
-  return {
-    PORT: String(await freePort()),
-    HEARING_HOST: '127.0.0.1',
-    HEARING_LISTEN_IP: '127.0.0.1',
-    HEARING_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), `hearing-${NAMES[i]}-`)),
-    HEARING_API_KEY: API_KEY,
-    HEARING_JWT_SECRET: 'cluster-test-jwt-secret-0123456789abcdef',
-    HEARING_ID_KEY: 'cluster-test-id-key-0123456789abcdef0123',
-    HEARING_DEMO: '0',
-    HEARING_WORKERS: '1',
-    HEARING_RTC_MIN_PORT: rtcMin!,
-    HEARING_RTC_MAX_PORT: rtcMax!,
-    HEARING_RECORD_PORT_MIN: recMin!,
-    HEARING_RECORD_PORT_MAX: recMax!,
-    HEARING_FACE_PORT_MIN: faceMin!,
-    HEARING_FACE_PORT_MAX: faceMax!,
-    HEARING_ASR_PORT_MIN: asrMin!,
-    HEARING_ASR_PORT_MAX: asrMax!,
-    HEARING_LIVE_PORT_MIN: liveMin!,
-    HEARING_LIVE_PORT_MAX: liveMax!,
-    HEARING_REDIS_URL: redisUrl,
-    HEARING_NODE_ID: NAMES[i]!,
-    ...(databaseUrl ? { HEARING_DATABASE_URL: databaseUrl } : {}),
-    ...(sharedDir ? { HEARING_SHARED_DIR: sharedDir } : {}),
-  };
-}
-
-async function call(base: string, method: string, route: string, body?: unknown, key: string | null = API_KEY) {
-  const r = await fetch(`${base}${route}`, {
-    method,
-    redirect: 'manual',
-    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await r.text();
-  let parsed: any = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // keep the text
-  }
-  return { status: r.status, body: parsed, location: r.headers.get('location') };
-}
-
-interface ClusterView {
-  node: string;
-  nodes: {
-    id: string;
-    url: string;
-    publicUrl: string;
-    draining: boolean;
-    load: { hearings: number; workers: number };
-    hearings: string[];
-  }[];
-}
-const view = async (base: string): Promise<ClusterView> => {
-  const r = await call(base, 'GET', '/api/v1/cluster');
-  expect(r.status).toBe(200);
-  return r.body as ClusterView;
-};
-const hostOf = (v: ClusterView, hearingId: string) => v.nodes.find((n) => n.hearings.includes(hearingId))?.id;
+const call = clusterCall;
+const view = clusterView;
 const counts = (v: ClusterView) => Object.fromEntries(v.nodes.map((n) => [n.id, n.load.hearings]));
 
 describe.each([
@@ -112,12 +49,9 @@ describe.each([
     redis = await startRedis();
     if (shared) pg = await startPostgres();
     const started = await Promise.all(
-      NAMES.map(async (id, i) => {
-        const env = await nodeEnv(i, redis.url, pg?.url, sharedDir);
-        const process = await startServerProcess(env);
-        await process.waitFor(`[cluster] node ${id} registered`);
-        return { id, url: `http://127.0.0.1:${env.PORT}`, process };
-      }),
+      NAMES.map((id, i) =>
+        startClusterNode(i, id, { redisUrl: redis.url, ...(pg ? { databaseUrl: pg.url } : {}), ...(sharedDir ? { sharedDir } : {}) }),
+      ),
     );
     nodes.push(...started);
     browser = await launchBrowser();
@@ -260,8 +194,10 @@ describe.each([
       await until('the new host recording both tracks', () => both(interruption.seq), 20_000);
       for (const page of pages) await page.context().close();
       expect((await call(a.url, 'POST', `/api/v1/hearings/${id}/transitions`, { to: 'closed' })).status).toBe(200);
+      // Sealed by the lifecycle after the transition's answer.
+      await until('the signature', () => fs.existsSync(path.join(dir, 'signature.json')), 15_000);
       const verified = await call(a.url, 'GET', `/api/v1/hearings/${id}/record/verify`);
-      expect(verified.body).toMatchObject({ ok: true, signed: true, finalized: true });
+      expect(verified.body, JSON.stringify(verified.body.problems)).toMatchObject({ ok: true, signed: true, finalized: true });
       expect(verifyRecord(dir).problems).toEqual([]);
     },
     90_000,
@@ -358,9 +294,7 @@ describe.each([
   });
 
   it('a server alone, drained, refuses new hearings with a reason and stops', async () => {
-    const env = await nodeEnv(1, '');
-    delete env.HEARING_REDIS_URL;
-    delete env.HEARING_NODE_ID;
+    const env = await clusterNodeEnv(1, 'alone', {});
     const alone = await startServerProcess(env);
     const base = `http://127.0.0.1:${env.PORT}`;
     try {
@@ -382,7 +316,10 @@ describe.each([
   });
 
   it.runIf(shared)('a node that cannot reach PostgreSQL at start says so and exits', async () => {
-    const env = await nodeEnv(1, redis.url, `postgres://postgres@127.0.0.1:${await freePort()}/postgres`);
+    const env = await clusterNodeEnv(1, 'node-b', {
+      redisUrl: redis.url,
+      databaseUrl: `postgres://postgres@127.0.0.1:${await freePort()}/postgres`,
+    });
     const failed = await startServerProcess(env).then(
       () => 'started',
       (error: Error) => error.message,
@@ -394,7 +331,7 @@ describe.each([
   });
 
   it('a node that cannot reach Redis at start says so and exits', async () => {
-    const env = await nodeEnv(1, `redis://127.0.0.1:${await freePort()}`);
+    const env = await clusterNodeEnv(1, 'node-b', { redisUrl: `redis://127.0.0.1:${await freePort()}` });
     const failed = await startServerProcess(env).then(
       () => 'started',
       (error: Error) => error.message,

@@ -117,10 +117,11 @@ export class PgDb implements Db {
   }
 
   private migrate(): void {
-    this.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
-    // Nodes starting together: one migrates, the others wait for its lock and find the work done.
+    // Nodes starting together: one migrates, the others wait for its lock and find the work done (the lock
+    // comes first: two CREATE TABLE IF NOT EXISTS at once can both try to create the table).
     this.transaction(() => {
       this.query('SELECT pg_advisory_xact_lock(7231604)');
+      this.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
       const done = new Set(this.query('SELECT version FROM schema_migrations').rows.map((r) => Number(r.version)));
       PG_MIGRATIONS.forEach((sql, i) => {
         if (done.has(i + 1)) return;

@@ -13,6 +13,7 @@ import { lossScenario, LOSS_DEFAULTS } from './loss/scenario.ts';
 import { reachScenario, REACH_DEFAULTS, REACH_PATHS, type ReachPath } from './reach/scenario.ts';
 import { peerScenario, PEER_DEFAULTS } from './peer/scenario.ts';
 import { sipScenario, SIP_DEFAULTS } from './sip/scenario.ts';
+import { clusterScenario, CLUSTER_DEFAULTS } from './cluster/scenario.ts';
 import { machineInfo } from './lib/proc.ts';
 import { progressBar, writeReport } from './lib/report.ts';
 import type { ScenarioOutcome } from './lib/scenario.ts';
@@ -28,6 +29,7 @@ const SCENARIOS = [
   'reach',
   'peer',
   'sip',
+  'cluster',
   'all',
 ] as const;
 const positiveInt = z.coerce.number().int().positive();
@@ -110,6 +112,8 @@ const optionsSchema = z.object({
   peerLoss: lossPercents(PEER_DEFAULTS.lossLevels),
   sipTerminals: positiveInt.max(50).default(SIP_DEFAULTS.terminals),
   sipSeconds: z.coerce.number().positive().max(300).default(SIP_DEFAULTS.seconds),
+  clusterHearings: positiveInt.max(300).default(CLUSTER_DEFAULTS.hearings),
+  clusterRounds: positiveInt.max(20).default(CLUSTER_DEFAULTS.rounds),
   out: z.string().default(path.join(path.dirname(fileURLToPath(import.meta.url)), 'results')),
   noTargets: z.boolean().default(false),
 });
@@ -158,6 +162,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'peer-loss': { type: 'string' },
       'sip-terminals': { type: 'string' },
       'sip-seconds': { type: 'string' },
+      'cluster-hearings': { type: 'string' },
+      'cluster-rounds': { type: 'string' },
       out: { type: 'string' },
       'no-targets': { type: 'boolean' },
     },
@@ -203,6 +209,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     peerLoss: values['peer-loss'],
     sipTerminals: values['sip-terminals'],
     sipSeconds: values['sip-seconds'],
+    clusterHearings: values['cluster-hearings'],
+    clusterRounds: values['cluster-rounds'],
     out: values.out,
     noTargets: values['no-targets'],
   });
@@ -259,6 +267,8 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
       return peerScenario({ participants: o.participants, seconds: o.peerSeconds, lossLevels: o.peerLoss }, progress);
     case 'sip':
       return sipScenario({ terminals: o.sipTerminals, seconds: o.sipSeconds }, progress);
+    case 'cluster':
+      return clusterScenario({ hearings: o.clusterHearings, rounds: o.clusterRounds }, progress);
   }
 }
 

@@ -14,6 +14,7 @@ import { reachScenario } from '../benchmarks/reach/scenario.ts';
 import { brokenLimits, DEFAULT_STOP_RULE, hearingScenario, type StepFigures } from '../benchmarks/hearing/scenario.ts';
 import { peerScenario, type PeerRow } from '../benchmarks/peer/scenario.ts';
 import { sipScenario } from '../benchmarks/sip/scenario.ts';
+import { clusterScenario } from '../benchmarks/cluster/scenario.ts';
 import { withServer } from './helpers/server.ts';
 
 describe('benchmark CLI', () => {
@@ -369,6 +370,28 @@ describe('benchmark CLI', () => {
     expect(s.cpuPctPerTerminalOpus).toBeGreaterThan(0);
     expect(s.cpuPctPerTerminalTranscoded).toBeGreaterThan(0);
   }, 120_000);
+
+  it('smoke: three nodes: placement across all, creation beside a server alone, one failover measured to both pages seeing each other again', async () => {
+    expect(parseBenchArgs(['cluster'])).toMatchObject({ clusterHearings: 30, clusterRounds: 3 });
+    expect(() => parseBenchArgs(['cluster', '--cluster-rounds', '0'])).toThrow(/--cluster-rounds/);
+    const outcome = await clusterScenario({ hearings: 6, rounds: 1 }, () => undefined);
+    const s = outcome.summary as {
+      nodes: number;
+      hearingsPerNode: Record<string, number>;
+      createMs: { cluster: { p50: number }; alone: { p50: number } };
+      failoverRounds: { from: string; to: string; placedMs: number; mediaBackMs: number }[];
+      failoverMsP95: number;
+    };
+    expect(s.nodes).toBe(3);
+    expect(s.hearingsPerNode).toEqual({ 'node-a': 2, 'node-b': 2, 'node-c': 2 });
+    expect(s.createMs.cluster.p50).toBeGreaterThan(0);
+    expect(s.createMs.alone.p50).toBeGreaterThan(0);
+    expect(s.failoverRounds).toHaveLength(1);
+    const [r] = s.failoverRounds;
+    expect(r!.to).not.toBe(r!.from);
+    expect(r!.mediaBackMs).toBeGreaterThan(r!.placedMs);
+    expect(s.failoverMsP95).toBe(r!.mediaBackMs);
+  }, 180_000);
 });
 
 describe('the load-test tool against a deployment', () => {

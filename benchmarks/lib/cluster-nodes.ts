@@ -55,11 +55,14 @@ export interface ClusterNode {
   process: ServerProcess;
 }
 
-/** Starts node `i` and waits until it has registered in the cluster (or listens, for a server alone). */
+/**
+ * Starts node `i` (or again, with the environment it had) and waits until it has registered in the
+ * cluster (or listens, for a server alone).
+ */
 export async function startClusterNode(i: number, id: string, o: ClusterNodeOptions, env?: Record<string, string>): Promise<ClusterNode> {
   const e = env ?? (await clusterNodeEnv(i, id, o));
   const process = await startServerProcess(e);
-  if (o.redisUrl) await process.waitFor(`[cluster] node ${id} registered`);
+  if (e.HEARING_REDIS_URL) await process.waitFor(`[cluster] node ${id} registered`);
   return { id, url: `http://127.0.0.1:${e.PORT}`, env: e, process };
 }
 

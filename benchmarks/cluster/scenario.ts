@@ -1,0 +1,232 @@
+// Three nodes on one Redis and one PostgreSQL, records on a shared folder (issue 18), all on loopback:
+// how evenly hearings created through one node are placed, what the cluster adds to creating a hearing
+// (beside a server alone measured in the same run) and keeps in Redis per hearing, and failover — a
+// hearing's node killed with SIGKILL while two Chromium pages are in it: until its hearings are placed
+// again, and until the pages, moving by themselves, decode the other's picture on the new node.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import type { Browser, Page } from 'playwright-core';
+import { clusterCall, clusterView, hostOf, startClusterNode, type ClusterNode } from '../lib/cluster-nodes.ts';
+import { joinLink, launchChromium } from '../lib/chromium.ts';
+import { percentile } from '../lib/proc.ts';
+import { startPostgres } from '../lib/postgres.ts';
+import { startRedis } from '../lib/redis.ts';
+import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
+
+export interface ClusterOptions {
+  /** Hearings created through one node for the placement figures. */
+  hearings: number;
+  /** Failover rounds (a node killed each time, then started again). */
+  rounds: number;
+}
+
+export const CLUSTER_DEFAULTS: ClusterOptions = { hearings: 30, rounds: 3 };
+
+const NAMES = ['node-a', 'node-b', 'node-c'];
+const round = (v: number, d = 1): number => Number(v.toFixed(d));
+
+/** Creates `n` hearings through `base`; the milliseconds each creation took (the answer included). */
+async function createMany(base: string, n: number, label: string): Promise<{ ids: string[]; ms: number[] }> {
+  const ids: string[] = [];
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const r = await clusterCall(base, 'POST', '/api/v1/hearings', {
+      caseNumber: `(2026)京0105民初${label}${i}号`,
+      title: `集群 ${label} ${i}`,
+    });
+    ms.push(performance.now() - t);
+    if (r.status !== 201) throw new Error(`creating a hearing through ${base}: ${r.status} ${JSON.stringify(r.body)}`);
+    ids.push(r.body.id as string);
+  }
+  return { ids, ms };
+}
+
+/** Whether the page, on `origin`, decodes a picture from someone. */
+async function seesSomeone(page: Page, origin: string): Promise<boolean> {
+  if (!page.url().startsWith(origin)) return false;
+  return page
+    .evaluate(() =>
+      (window as unknown as { hearingClient?: { stats(): Promise<{ kind: string; framesDecoded: number }[]> } }).hearingClient
+        ?.stats()
+        .then((s) => s.some((x) => x.kind === 'video' && x.framesDecoded > 0)),
+    )
+    .then(
+      (v) => v === true,
+      () => false,
+    );
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`cluster benchmark: ${what} not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** One failover: a hearing with two pages on its node, the node killed; placed-again and media-back times. */
+async function failover(
+  nodes: ClusterNode[],
+  browser: Browser,
+  r: number,
+): Promise<{ placedMs: number; mediaBackMs: number; from: string; to: string }> {
+  const entry = nodes[0]!;
+  const h = await clusterCall(entry.url, 'POST', '/api/v1/hearings', { caseNumber: `(2026)京0105民初F${r}号`, title: `切换 ${r}` });
+  const add = async (name: string, role: string) =>
+    (await clusterCall(entry.url, 'POST', `/api/v1/hearings/${h.body.id}/participants`, { name, role })).body as {
+      id: string;
+      joinUrl: string;
+    };
+  const people = [await add('王法官', 'judge'), await add('张三', 'party')];
+  for (const to of ['waiting_room', 'open']) await clusterCall(entry.url, 'POST', `/api/v1/hearings/${h.body.id}/transitions`, { to });
+  const pages: Page[] = [];
+  for (const p of people) {
+    const page = await (await browser.newContext({ permissions: ['camera', 'microphone'] })).newPage();
+    await joinLink(page, `${entry.url}/join?token=${new URL(p.joinUrl).searchParams.get('token')}`);
+    pages.push(page);
+  }
+  const v = await clusterView(entry.url);
+  const from = nodes.find((n) => n.id === hostOf(v, h.body.id))!;
+  for (const page of pages) await until('the page seeing the other', () => seesSomeone(page, from.url), 30_000);
+  // Asked through a node that stays up.
+  const witness = nodes.find((n) => n !== from)!;
+  from.process.child.kill('SIGKILL');
+  const killed = performance.now();
+  await from.process.exited;
+  let placedMs = 0;
+  let to: ClusterNode | undefined;
+  await until(
+    'the hearing placed again',
+    async () => {
+      const id = hostOf(await clusterView(witness.url), h.body.id);
+      to = nodes.find((n) => n.id === id && n !== from);
+      if (to) placedMs = performance.now() - killed;
+      return to !== undefined;
+    },
+    30_000,
+  );
+  await until(
+    'both pages seeing each other on the new node',
+    async () => (await Promise.all(pages.map((p) => seesSomeone(p, to!.url)))).every(Boolean),
+    30_000,
+  );
+  const mediaBackMs = performance.now() - killed;
+  for (const page of pages) await page.context().close();
+  await clusterCall(witness.url, 'POST', `/api/v1/hearings/${h.body.id}/transitions`, { to: 'closed' });
+  // The killed node comes back (same name, same folders) for the next round.
+  const again = await startClusterNode(nodes.indexOf(from), from.id, {}, from.env);
+  nodes[nodes.indexOf(from)] = again;
+  return { placedMs, mediaBackMs, from: from.id, to: to!.id };
+}
+
+export async function clusterScenario(o: ClusterOptions, progress: Progress = () => undefined): Promise<ScenarioOutcome> {
+  const redis = await startRedis();
+  const pg = await startPostgres();
+  const sharedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-cluster-shared-'));
+  const nodes: ClusterNode[] = [];
+  let alone: ClusterNode | undefined;
+  let browser: Browser | undefined;
+  const redisClient = new Redis(redis.url, { lazyConnect: true });
+  try {
+    progress(0.02, 'starting three nodes and a server alone');
+    nodes.push(
+      ...(await Promise.all(NAMES.map((id, i) => startClusterNode(i, id, { redisUrl: redis.url, databaseUrl: pg.url, sharedDir })))),
+    );
+    // The baseline: the same server, alone (its own SQLite), started the same way.
+    alone = await startClusterNode(3, 'alone', {});
+    await redisClient.connect();
+    const memory = async () => Number(/used_memory:(\d+)/.exec(await redisClient.info('memory'))?.[1] ?? 0);
+
+    progress(0.1, `creating ${o.hearings} hearings through node-a`);
+    const before = await memory();
+    const clustered = await createMany(nodes[0]!.url, o.hearings, 'C');
+    const redisBytesPerHearing = (await memory()) - before;
+    const single = await createMany(alone.url, o.hearings, 'S');
+    const v = await clusterView(nodes[1]!.url);
+    const hearingsPerNode = Object.fromEntries(v.nodes.map((n) => [n.id, clustered.ids.filter((id) => n.hearings.includes(id)).length]));
+    const perNode = Object.values(hearingsPerNode);
+    const imbalance = Math.max(...perNode) - Math.min(...perNode);
+
+    browser = await launchChromium();
+    const rounds: Awaited<ReturnType<typeof failover>>[] = [];
+    for (let r = 0; r < o.rounds; r++) {
+      progress(0.3 + (0.65 * r) / o.rounds, `failover round ${r + 1} of ${o.rounds}`);
+      rounds.push(await failover(nodes, browser, r));
+    }
+    const media = rounds.map((x) => x.mediaBackMs);
+    const placed = rounds.map((x) => x.placedMs);
+    const createP50 = percentile(clustered.ms, 0.5);
+    const aloneP50 = percentile(single.ms, 0.5);
+    const summary = {
+      nodes: NAMES.length,
+      hearings: o.hearings,
+      hearingsPerNode,
+      imbalance,
+      createMs: {
+        cluster: { p50: round(createP50), p95: round(percentile(clustered.ms, 0.95)) },
+        alone: { p50: round(aloneP50), p95: round(percentile(single.ms, 0.95)) },
+      },
+      controlPlaneMsPerHearing: round(createP50 - aloneP50),
+      redisBytesPerHearing: Math.round(redisBytesPerHearing / o.hearings),
+      failoverRounds: rounds.map((x) => ({
+        from: x.from,
+        to: x.to,
+        placedMs: Math.round(x.placedMs),
+        mediaBackMs: Math.round(x.mediaBackMs),
+      })),
+      placedMsP50: Math.round(percentile(placed, 0.5)),
+      placedMsP95: Math.round(percentile(placed, 0.95)),
+      failoverMsP50: Math.round(percentile(media, 0.5)),
+      failoverMsP95: Math.round(percentile(media, 0.95)),
+    };
+    progress(1, 'done');
+    return {
+      summary,
+      targets: [
+        { name: 'placement imbalance (hearings, most − fewest)', value: imbalance, target: '≤ 1', ok: imbalance <= 1 },
+        {
+          name: 'failover: hearing placed again, p95 (ms)',
+          value: summary.placedMsP95,
+          target: '≤ 10000',
+          ok: summary.placedMsP95 <= 10_000,
+        },
+        {
+          name: 'failover: kill → both pages see each other again, p95 (ms)',
+          value: summary.failoverMsP95,
+          target: '≤ 10000',
+          ok: summary.failoverMsP95 <= 10_000,
+        },
+      ],
+      samples: { createMsCluster: clustered.ms.map((x) => round(x)), createMsAlone: single.ms.map((x) => round(x)), rounds },
+      table: {
+        columns: ['measure', 'cluster (3 nodes)', 'server alone'],
+        rows: [
+          ['hearings per node', JSON.stringify(hearingsPerNode), o.hearings],
+          [
+            'create a hearing p50 / p95 (ms)',
+            `${summary.createMs.cluster.p50} / ${summary.createMs.cluster.p95}`,
+            `${summary.createMs.alone.p50} / ${summary.createMs.alone.p95}`,
+          ],
+          ['Redis bytes per hearing', summary.redisBytesPerHearing, '—'],
+          ['failover: placed again p50 / p95 (ms)', `${summary.placedMsP50} / ${summary.placedMsP95}`, '—'],
+          ['failover: media back p50 / p95 (ms)', `${summary.failoverMsP50} / ${summary.failoverMsP95}`, '—'],
+        ],
+      },
+      chart: {
+        title: 'Failover, kill -9 → both pages see each other on the new node (ms)',
+        bars: rounds.map((x, i) => ({ label: `round ${i + 1} (${x.from} → ${x.to})`, value: Math.round(x.mediaBackMs) })),
+      },
+    };
+  } finally {
+    await browser?.close();
+    redisClient.disconnect();
+    for (const n of [...nodes, ...(alone ? [alone] : [])]) n.process.child.kill('SIGKILL');
+    await Promise.all([...nodes, ...(alone ? [alone] : [])].map((n) => n.process.exited));
+    await redis.stop();
+    await pg.stop();
+    fs.rmSync(sharedDir, { recursive: true, force: true });
+  }
+}

@@ -95,6 +95,9 @@ describe.each([
     expect((await call(b.url, 'POST', `/api/v1/hearings/${onC.id}/transitions`, { to: 'waiting_room' })).status).toBe(200);
     expect((await call(c.url, 'GET', `/api/v1/hearings/${onC.id}`)).body.state).toBe('waiting_room');
     expect((await call(a.url, 'GET', `/api/v1/hearings/${onC.id}/events`)).body.events?.length ?? 0).toBeGreaterThan(0);
+    // Nobody moves a live node's hearing (the node itself holds its room and its participants).
+    const taken = await call(a.url, 'POST', '/api/v1/admin/adopt', { hearingId: onC.id, from: 'node-c' });
+    expect([taken.status, taken.body.error?.code]).toEqual([409, 'node_alive']);
     // A hearing nobody hosts is not found on any node.
     const missing = await call(a.url, 'GET', '/api/v1/hearings/00000000-0000-4000-8000-000000000000');
     expect(missing.status).toBe(404);

@@ -16,6 +16,7 @@
 // node), a failed creation and a closed hearing take it back; a node that registers (first start, or
 // after Redis lost its keys) writes its real count and re-asserts every hearing it hosts.
 import { Redis } from 'ioredis';
+import { redact } from '../app/redact.ts';
 
 export const HEARTBEAT_MS = 2000;
 export const TTL_MS = 6000;
@@ -120,7 +121,7 @@ export class Cluster {
       await c.redis.connect();
     } catch (error) {
       c.redis.disconnect();
-      throw new Error(`cluster: cannot reach Redis at ${redacted(o.redisUrl)}: ${c.lastError ?? (error as Error).message}`, {
+      throw new Error(`cluster: cannot reach Redis at ${redact(o.redisUrl)}: ${c.lastError ?? (error as Error).message}`, {
         cause: error,
       });
     }
@@ -269,6 +270,11 @@ export class Cluster {
     return out;
   }
 
+  /** Whether a node's entry is in Redis (it has sent a heartbeat within the expiry). */
+  async alive(nodeId: string): Promise<boolean> {
+    return (await this.redis.exists(`${P}node:${nodeId}`)) === 1;
+  }
+
   /** The live nodes' public addresses (as of the last heartbeat). */
   get doors(): string[] {
     return this.publicUrls;
@@ -301,16 +307,5 @@ export class Cluster {
       // Redis away: the entry expires by itself.
     }
     this.redis.disconnect();
-  }
-}
-
-/** A Redis URL without its password (for messages). */
-export function redacted(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(not a URL)';
   }
 }

@@ -77,7 +77,10 @@ export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): voi
   });
   admin.post('/admin/adopt', requireApiKey(o.apiKey), express.json({ limit: '4kb' }), async (req, res) => {
     const { hearingId, from } = validate(adoptBody, req.body, 'body');
-    if (!o.cluster()) throw new AppError(409, 'not_clustered', 'this server runs alone (HEARING_REDIS_URL is not set)');
+    const cluster = o.cluster();
+    if (!cluster) throw new AppError(409, 'not_clustered', 'this server runs alone (HEARING_REDIS_URL is not set)');
+    // Only a lost node's hearings move: a live node still holds their rooms and participants.
+    if (await cluster.alive(from)) throw new AppError(409, 'node_alive', `node ${from} is alive: its hearings stay there`);
     if (!(await o.adopt(hearingId, from))) throw new AppError(409, 'not_moved', `hearing ${hearingId} is not ${from}'s to move`);
     res.json({ moved: true, hearingId, from });
   });

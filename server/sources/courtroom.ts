@@ -24,6 +24,7 @@ import type { MediaRoom } from '../../workers/media/room.ts';
 import { AppError } from '../http/errors.ts';
 import type { HearingService } from '../hearing/hearings.ts';
 import type { RtmpListener } from './rtmp.ts';
+import { redact } from '../app/redact.ts';
 
 /** Cameras per hearing, and on the whole server (each is an ffmpeg decoding and encoding video). */
 export const MAX_SOURCES_PER_HEARING = 8;
@@ -60,17 +61,6 @@ export interface Presence {
   joined(hearingId: string, participantId: string, detail: Record<string, unknown>): void;
   produced(hearingId: string, announcement: { producerId: string; participantId: string; kind: string; source: string }): Promise<void>;
   left(hearingId: string, participantId: string, detail: Record<string, unknown>): void;
-}
-
-/** `rtsp://user:secret@host/path` as `rtsp://user:***@host/path`. */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(not a URL)';
-  }
 }
 
 interface Probed {

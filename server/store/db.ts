@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { createSyncFn } from 'synckit';
+import { redact } from '../app/redact.ts';
 import { MIGRATIONS, PG_MIGRATIONS } from './migrations.ts';
 
 /** What the worker (server/store/pg-worker.mjs) is asked, and what it answers. */
@@ -111,7 +112,7 @@ export class PgDb implements Db {
     try {
       this.call({ op: 'connect', url });
     } catch (error) {
-      throw new Error(`cannot reach PostgreSQL at ${redactedDbUrl(url)}: ${(error as Error).message}`, { cause: error });
+      throw new Error(`cannot reach PostgreSQL at ${redact(url)}: ${(error as Error).message}`, { cause: error });
     }
     this.migrate();
   }
@@ -182,16 +183,5 @@ export class PgDb implements Db {
     } catch {
       // already gone
     }
-  }
-}
-
-/** A database URL without its password (for messages). */
-export function redactedDbUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(not a URL)';
   }
 }

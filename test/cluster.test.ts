@@ -86,6 +86,9 @@ describe.each([
     expect(counts(v)).toEqual({ 'node-a': 10, 'node-b': 10, 'node-c': 10 });
     expect(v.nodes.flatMap((n) => n.hearings).sort()).toEqual(created.map((h) => h.id).sort());
     for (const n of v.nodes) expect(n.load.workers).toBe(1);
+    // Any node's metrics show the whole cluster.
+    const metrics = await (await fetch(`${c.url}/metrics`)).text();
+    for (const id of NAMES) expect(metrics).toContain(`hearing_cluster_node_hearings{node="${id}",draining="0"} 10`);
 
     // A hearing on node C: A and B answer for it (their calls passed on to C).
     const onC = created.find((h) => hostOf(v, h.id) === 'node-c')!;
@@ -230,16 +233,20 @@ describe.each([
     expect(b.process.child.exitCode).toBeNull();
     expect((await call(b.url, 'GET', `/api/v1/hearings/${onB.id}`)).body.state).toBe('open');
 
-    // The judge closes it (the call through A reaches B): B has nothing in session and stops by itself.
+    // The judge closes it (the call through A reaches B) — on one store, adjourns it: B has nothing in
+    // session and stops by itself.
     const mark = b.process.output().length;
-    expect((await call(a.url, 'POST', `/api/v1/hearings/${onB.id}/transitions`, { to: 'closed' })).status).toBe(200);
+    const end = shared ? 'adjourned' : 'closed';
+    expect((await call(a.url, 'POST', `/api/v1/hearings/${onB.id}/transitions`, { to: end })).status).toBe(200);
     await b.process.waitFor('[server] drained', 15_000, mark);
     expect(await b.process.exited).toBe(0);
     await until('node B gone from the cluster', async () => !(await view(a.url)).nodes.some((n) => n.id === 'node-b'), 5_000);
-    // On one store, what B still hosted (its scheduled hearings) is taken over by the live nodes.
+    // On one store, what B still hosted (its scheduled hearings, the adjourned one) is taken over by the
+    // live node, and the adjourned hearing goes on there: opened again and closed, its record (begun on B,
+    // left cleanly) verifies, signed, with B's leaving as its interruption.
     if (shared) {
-      const left = before.nodes.find((n) => n.id === 'node-b')!.hearings.filter((id) => id !== onB.id);
-      expect(left.length).toBeGreaterThan(0);
+      const left = before.nodes.find((n) => n.id === 'node-b')!.hearings;
+      expect(left).toContain(onB.id);
       await until(
         "B's hearings on node A",
         async () => {
@@ -248,6 +255,17 @@ describe.each([
         },
         10_000,
       );
+      for (const to of ['open', 'closed'])
+        expect((await call(a.url, 'POST', `/api/v1/hearings/${onB.id}/transitions`, { to })).status).toBe(200);
+      const dir = path.join(sharedDir!, 'hearings', onB.id);
+      await until('the signature', () => fs.existsSync(path.join(dir, 'signature.json')), 15_000);
+      expect(verifyRecord(dir).problems).toEqual([]);
+      const lines = fs
+        .readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { event?: string });
+      expect(lines.find((l) => l.event === 'interruption')).toMatchObject({ cause: 'server restart', node: 'node-b', movedTo: 'node-a' });
     }
   });
 

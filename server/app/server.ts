@@ -283,7 +283,14 @@ export async function startServer(config: Config): Promise<HearingServer> {
     );
   }
 
-  const metrics = createMetrics({ plane, store, processFaults, streams: () => live.health(), images });
+  const metrics = createMetrics({
+    plane,
+    store,
+    processFaults,
+    streams: () => live.health(),
+    images,
+    ...(config.cluster ? { cluster: () => cluster } : {}),
+  });
   const app = express();
   app.disable('x-powered-by');
   // Behind a reverse proxy: the client's address (per-address limits, logs) and scheme from its headers.

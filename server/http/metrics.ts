@@ -4,6 +4,7 @@ import type { Store } from '../store/store.ts';
 import { HEARING_STATES } from '../hearing/state.ts';
 import type { StreamHealth } from '../livestream/livestream.ts';
 import type { ImageDecoder } from '../evidence/images.ts';
+import type { Cluster } from '../cluster/cluster.ts';
 
 /** Prometheus metrics, read from the live media plane and the store at scrape time. */
 export function createMetrics(o: {
@@ -12,6 +13,8 @@ export function createMetrics(o: {
   processFaults: () => number;
   streams: () => StreamHealth[];
   images: ImageDecoder;
+  /** Cluster mode: the nodes as Redis has them (read at scrape time). */
+  cluster?: () => Cluster | undefined;
 }): client.Registry {
   const { plane, store, processFaults } = o;
   const registry = new client.Registry();
@@ -26,6 +29,23 @@ export function createMetrics(o: {
       this.inc(processFaults());
     },
   });
+  // Cluster mode: every node's view of the cluster, so one scrape of any node shows a lost or draining one.
+  if (o.cluster) {
+    const cluster = o.cluster;
+    new client.Gauge({
+      name: 'hearing_cluster_node_hearings',
+      help: 'Hearings placed on each live node of the cluster (not closed), as Redis counts them; draining="1" for a draining node',
+      labelNames: ['node', 'draining'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const n of (await cluster()
+          ?.nodes()
+          .catch(() => [])) ?? [])
+          this.set({ node: n.id, draining: n.draining ? '1' : '0' }, n.load.hearings);
+      },
+    });
+  }
   new client.Gauge({
     name: 'hearing_media_workers',
     help: 'Live mediasoup workers',

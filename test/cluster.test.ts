@@ -277,6 +277,9 @@ describe.each([
     const before = await view(last.url);
     const marks = live.map((n) => n.process.output().length);
     await redis.stop();
+    // Redis away: a new hearing is refused with a reason (nothing half-made), not a server error.
+    const away = await call(last.url, 'POST', '/api/v1/hearings', { caseNumber: '(2026)京0105民初2999号', title: 'Redis 不在' });
+    expect([away.status, away.body.error?.code]).toEqual([503, 'cluster_unavailable']);
     await redis.start();
     await Promise.all(live.map((n, i) => n.process.waitFor(`[cluster] node ${n.id} re-registered`, 15_000, marks[i])));
     const after = await view(last.url);

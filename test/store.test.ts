@@ -150,6 +150,18 @@ function exercise(store: Store, prefix: string) {
   };
 }
 
+const row = (id: string): HearingRow => ({
+  id,
+  caseNumber: id,
+  title: id,
+  scheduledAt: null,
+  state: 'scheduled',
+  asrEngine: null,
+  asrLanguage: null,
+  createdAt: at(0),
+  updatedAt: at(0),
+});
+
 /** Ids and sequence numbers differ by prefix and database: the rest must be equal. */
 const normalized = (x: unknown, prefix: string): unknown =>
   JSON.parse(
@@ -198,17 +210,6 @@ describe('the store on SQLite and on PostgreSQL', () => {
     // (Nodes migrating at the same moment: test/cluster.test.ts starts three on a fresh database.)
     const nodeA = new Store('', { databaseUrl: pg.url, nodeId: 'node-a' });
     const nodeB = new Store('', { databaseUrl: pg.url, nodeId: 'node-b' });
-    const row = (id: string): HearingRow => ({
-      id,
-      caseNumber: id,
-      title: id,
-      scheduledAt: null,
-      state: 'scheduled',
-      asrEngine: null,
-      asrLanguage: null,
-      createdAt: at(0),
-      updatedAt: at(0),
-    });
     nodeA.insertHearing(row('shared-1'));
     nodeB.insertHearing(row('shared-2'));
     expect(nodeB.hearing('shared-1')?.id).toBe('shared-1');
@@ -217,6 +218,26 @@ describe('the store on SQLite and on PostgreSQL', () => {
     expect(nodeB.openHearings().map((h) => h.id)).toEqual(['shared-2']);
     nodeA.close();
     nodeB.close();
+  });
+
+  it('keeps working across a PostgreSQL restart: at most the call that finds its connection gone fails', async () => {
+    const store = new Store('', { databaseUrl: pg.url, nodeId: 'node-r' });
+    store.insertHearing(row('restart-1'));
+    await pg.restart();
+    let failed = 0;
+    let found: HearingRow | undefined;
+    for (let i = 0; i < 2 && !found; i++) {
+      try {
+        found = store.hearing('restart-1');
+      } catch {
+        failed++;
+      }
+    }
+    expect(found?.id).toBe('restart-1');
+    expect(failed).toBeLessThanOrEqual(1);
+    store.insertHearing(row('restart-2'));
+    expect(store.openHearings().map((h) => h.id).sort()).toEqual(['restart-1', 'restart-2']);
+    store.close();
   });
 
   it('a PostgreSQL that cannot be reached stops the store with the reason', async () => {

@@ -9,6 +9,8 @@ const BIN = '/usr/lib/postgresql/15/bin';
 /** A PostgreSQL of the test's own (a fresh cluster in a temp dir, run as the postgres user, on a loopback port). */
 export interface TestPostgres {
   url: string;
+  /** Stops the server (a fast shutdown: its connections are cut) and starts it again, same port, same data. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -42,36 +44,51 @@ export async function startPostgres(): Promise<TestPostgres> {
     { stdio: 'pipe' },
   );
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    `${BIN}/postgres`,
-    ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'],
-    { ...owner, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`postgres did not start: ${output}`)), 20_000);
-    const on = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('database system is ready to accept connections')) {
+  let child: ChildProcess | undefined;
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      const c = spawn(
+        `${BIN}/postgres`,
+        ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'],
+        {
+          ...owner,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      child = c;
+      let output = '';
+      const timer = setTimeout(() => reject(new Error(`postgres did not start: ${output}`)), 20_000);
+      const on = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('database system is ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      c.stdout!.on('data', on);
+      c.stderr!.on('data', on);
+      c.once('exit', (code) => {
         clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`postgres exited (${code}): ${output}`));
+        reject(new Error(`postgres exited (${code}): ${output}`));
+      });
     });
-  });
+  const halt = async () => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null) return;
+    const gone = new Promise((resolve) => c.once('exit', resolve));
+    c.kill('SIGINT'); // fast shutdown
+    await gone;
+  };
+  await start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async restart() {
+      await halt();
+      await start();
+    },
     async stop() {
-      if (child.exitCode === null) {
-        const gone = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGINT'); // fast shutdown
-        await gone;
-      }
+      await halt();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -50,6 +50,19 @@ export interface ClusterRoutesOptions {
   draining: () => boolean;
 }
 
+/** A cluster call that cannot be answered (Redis away) as a refusal with a reason, not a server error. */
+async function shared<T>(what: string, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    throw new AppError(
+      503,
+      'cluster_unavailable',
+      `the cluster's shared state (Redis) does not answer: ${what} (${(error as Error).message})`,
+    );
+  }
+}
+
 /** Installs, before the REST routers, the placement of new hearings and the passing on of others' hearings. */
 export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): void {
   const proxy = httpProxy.createProxyServer({ xfwd: true, changeOrigin: true, proxyTimeout: 60_000 });
@@ -68,7 +81,7 @@ export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): voi
   admin.get('/cluster', requireApiKey(o.apiKey), async (_req, res) => {
     const cluster = o.cluster();
     if (!cluster) throw new AppError(409, 'not_clustered', 'this server runs alone (HEARING_REDIS_URL is not set)');
-    res.json({ node: cluster.nodeId, nodes: await cluster.nodes() });
+    res.json({ node: cluster.nodeId, nodes: await shared('listing the nodes', cluster.nodes()) });
   });
   admin.post('/admin/drain', requireApiKey(o.apiKey), async (_req, res) => {
     void o.drain();
@@ -80,7 +93,8 @@ export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): voi
     const cluster = o.cluster();
     if (!cluster) throw new AppError(409, 'not_clustered', 'this server runs alone (HEARING_REDIS_URL is not set)');
     // Only a lost node's hearings move: a live node still holds their rooms and participants.
-    if (await cluster.alive(from)) throw new AppError(409, 'node_alive', `node ${from} is alive: its hearings stay there`);
+    if (await shared('checking the node', cluster.alive(from)))
+      throw new AppError(409, 'node_alive', `node ${from} is alive: its hearings stay there`);
     if (!(await o.adopt(hearingId, from))) throw new AppError(409, 'not_moved', `hearing ${hearingId} is not ${from}'s to move`);
     res.json({ moved: true, hearingId, from });
   });
@@ -94,7 +108,7 @@ export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): voi
       return next();
     }
     if (req.get(PLACED_HEADER) === cluster.nodeId) return next();
-    const nodeId = await cluster.place();
+    const nodeId = await shared('placing the hearing', cluster.place());
     if (!nodeId) throw new AppError(503, 'no_node', 'no node in the cluster takes new hearings now (all draining or away)');
     const failed = (status: number) => {
       if (status >= 300) void cluster.unplace(nodeId).catch(() => undefined);
@@ -103,7 +117,7 @@ export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): voi
       res.on('finish', () => failed(res.statusCode));
       return next();
     }
-    const owner = (await cluster.nodes()).find((n) => n.id === nodeId);
+    const owner = (await shared('finding the node', cluster.nodes())).find((n) => n.id === nodeId);
     if (!owner) {
       failed(503);
       throw new AppError(503, 'no_node', `node ${nodeId} left the cluster while the hearing was placed on it`);
@@ -117,7 +131,7 @@ export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): voi
   const elsewhere = async (req: Request, hearingId: string): Promise<{ url: string; publicUrl: string } | undefined> => {
     const cluster = o.cluster();
     if (!cluster || o.isLocal(hearingId) || req.get(FORWARDED_HEADER)) return undefined;
-    const owner = await cluster.ownerOf(hearingId);
+    const owner = await shared('finding the hearing', cluster.ownerOf(hearingId));
     if (!owner || owner.id === cluster.nodeId) return undefined;
     if (!owner.url) throw new AppError(503, 'node_unavailable', `the node hosting this hearing (${owner.id}) is not answering`);
     return { url: owner.url, publicUrl: owner.publicUrl ?? owner.url };

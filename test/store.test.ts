@@ -236,7 +236,12 @@ describe('the store on SQLite and on PostgreSQL', () => {
     expect(found?.id).toBe('restart-1');
     expect(failed).toBeLessThanOrEqual(1);
     store.insertHearing(row('restart-2'));
-    expect(store.openHearings().map((h) => h.id).sort()).toEqual(['restart-1', 'restart-2']);
+    expect(
+      store
+        .openHearings()
+        .map((h) => h.id)
+        .sort(),
+    ).toEqual(['restart-1', 'restart-2']);
     store.close();
   });
 

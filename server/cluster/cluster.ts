@@ -253,11 +253,18 @@ export class Cluster {
   /** Every live node with its load and hearings. */
   async nodes(): Promise<ClusterNode[]> {
     const ids = (await this.redis.smembers(`${P}nodes`)).sort();
+    // Two round trips whatever the number of nodes: the members, then every node's entry and hearings at once.
+    const m = this.redis.pipeline();
+    for (const id of ids) m.hgetall(`${P}node:${id}`).smembers(`${P}node:${id}:hearings`);
+    const replies = (await m.exec()) ?? [];
     const out: ClusterNode[] = [];
-    for (const id of ids) {
-      const h = await this.redis.hgetall(`${P}node:${id}`);
+    for (const [i, id] of ids.entries()) {
+      const [hashError, hash] = replies[2 * i] ?? [];
+      const [setError, set] = replies[2 * i + 1] ?? [];
+      if (hashError || setError) throw hashError ?? setError;
+      const h = hash as Record<string, string>;
       if (!h.url) continue;
-      const hearings = (await this.redis.smembers(`${P}node:${id}:hearings`)).sort();
+      const hearings = (set as string[]).sort();
       out.push({
         id,
         url: h.url,

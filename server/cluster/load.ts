@@ -10,11 +10,7 @@ export function loadSampler(plane: MediaPlane, hearings: () => number): () => Pr
   let last: { at: number; cpuMs: number } | undefined;
   return async () => {
     const live = plane.pool.workers.filter((s) => !s.worker.died);
-    let cpuMs = 0;
-    for (const slot of live) {
-      const usage = await slot.worker.getResourceUsage().catch(() => undefined);
-      if (usage) cpuMs += usage.ru_utime + usage.ru_stime;
-    }
+    let cpuMs = (await plane.pool.cpuMs()).reduce((sum, w) => sum + w.ms, 0);
     const own = process.cpuUsage();
     cpuMs += (own.user + own.system) / 1000;
     const at = performance.now();

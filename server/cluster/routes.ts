@@ -145,7 +145,7 @@ export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): voi
     if (!claims) throw new AppError(401, 'token_invalid', 'a valid participant token is required');
     const cluster = o.cluster();
     if (o.isLocal(claims.hearingId) && cluster) return void res.json({ url: o.publicUrl() });
-    const owner = await cluster?.ownerOf(claims.hearingId);
+    const owner = cluster ? await shared('finding the hearing', cluster.ownerOf(claims.hearingId)) : undefined;
     if (!owner?.publicUrl) throw new AppError(503, 'moving', 'the hearing is being placed on another node: ask again shortly');
     res.json({ url: owner.publicUrl });
   });

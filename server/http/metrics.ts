@@ -80,11 +80,8 @@ export function createMetrics(o: {
     registers: [registry],
     async collect() {
       this.reset();
-      for (const slot of plane.pool.workers) {
-        if (slot.worker.died) continue;
-        const usage = await slot.worker.getResourceUsage().catch(() => undefined);
-        if (usage) this.set({ worker: String(slot.index), pid: String(slot.worker.pid) }, (usage.ru_utime + usage.ru_stime) / 1000);
-      }
+      for (const { slot, ms } of await plane.pool.cpuMs())
+        this.set({ worker: String(slot.index), pid: String(slot.worker.pid) }, ms / 1000);
     },
   });
   new client.Gauge({

@@ -52,6 +52,17 @@ export class MediaPool extends EventEmitter<PoolEvents> {
     return this.slots;
   }
 
+  /** CPU time (user + system, ms) each live worker has used so far (a worker that cannot answer is left out). */
+  async cpuMs(): Promise<{ slot: PoolSlot; ms: number }[]> {
+    const out: { slot: PoolSlot; ms: number }[] = [];
+    for (const slot of this.slots) {
+      if (slot.worker.died) continue;
+      const usage = await slot.worker.getResourceUsage().catch(() => undefined);
+      if (usage) out.push({ slot, ms: usage.ru_utime + usage.ru_stime });
+    }
+    return out;
+  }
+
   /** The slot with the fewest routers (ties: lowest index). */
   leastLoaded(): PoolSlot {
     let best: PoolSlot | undefined;

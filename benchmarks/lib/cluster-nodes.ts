@@ -92,9 +92,19 @@ export interface ClusterView {
     url: string;
     publicUrl: string;
     draining: boolean;
-    load: { hearings: number; workers: number; routers: number; transports: number; cpu: number };
+    load: {
+      hearings: number;
+      workers: number;
+      routers: number;
+      transports: number;
+      galleries: number;
+      galleryViewers: number;
+      cpu: number;
+    };
     hearings: string[];
   }[];
+  /** The node's hearings whose gallery another node serves. */
+  galleries: { hearingId: string; node: string; viewers: number; piped: number }[];
 }
 
 export async function clusterView(base: string): Promise<ClusterView> {

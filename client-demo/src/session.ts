@@ -53,6 +53,8 @@ export interface TransportPath {
   local: string;
   protocol: string;
   relayProtocol: string | null;
+  /** The server's address and port this transport reaches (`ip:port`). */
+  remote: string | null;
   /** What went over the selected candidate pair so far. */
   bytesSent: number;
   bytesReceived: number;
@@ -487,6 +489,7 @@ export class Session {
         local: String(local.candidateType),
         protocol: String(local.protocol),
         relayProtocol: typeof local.relayProtocol === 'string' ? local.relayProtocol : null,
+        remote: pair.remote?.address && pair.remote.port ? `${pair.remote.address}:${pair.remote.port}` : null,
         bytesSent: Number(pair.bytesSent ?? 0),
         bytesReceived: Number(pair.bytesReceived ?? 0),
       });

@@ -68,6 +68,8 @@ export interface SelectedPair {
   bytesSent?: number;
   bytesReceived?: number;
   local?: { address?: string; candidateType?: string; protocol?: string; relayProtocol?: string };
+  /** The server's end (a hearing's gallery may be served by another node than its signaling). */
+  remote?: { address?: string; port?: number };
 }
 
 export function selectedPair(report: RTCStatsReport): SelectedPair | undefined {
@@ -75,9 +77,15 @@ export function selectedPair(report: RTCStatsReport): SelectedPair | undefined {
   report.forEach((s: { type: string; selectedCandidatePairId?: string }) => {
     if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
   });
-  const pair = pairId ? (report.get(pairId) as (SelectedPair & { localCandidateId?: string }) | undefined) : undefined;
+  const pair = pairId
+    ? (report.get(pairId) as (SelectedPair & { localCandidateId?: string; remoteCandidateId?: string }) | undefined)
+    : undefined;
   if (!pair) return undefined;
-  return { ...pair, local: pair.localCandidateId ? (report.get(pair.localCandidateId) as SelectedPair['local']) : undefined };
+  return {
+    ...pair,
+    local: pair.localCandidateId ? (report.get(pair.localCandidateId) as SelectedPair['local']) : undefined,
+    remote: pair.remoteCandidateId ? (report.get(pair.remoteCandidateId) as SelectedPair['remote']) : undefined,
+  };
 }
 
 /**

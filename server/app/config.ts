@@ -133,6 +133,8 @@ const envSchema = z.object({
     .positive()
     .max(86_400)
     .default(4 * 3600),
+  // Viewers of one hearing a node serves itself; the next are served by a second node (0: never).
+  HEARING_GALLERY_AFTER: z.coerce.number().int().min(0).max(100_000).default(200),
   HEARING_DEMO: z.enum(['0', '1']).default('1'),
   HEARING_LANG: z.enum(LANGUAGES).default('zh-CN'),
   HEARING_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -248,6 +250,11 @@ export interface Config {
     /** Records and the record key on a folder every node mounts (a lost node's hearings are then moved). */
     sharedDir?: string;
     drainDeadlineSeconds: number;
+    /**
+     * Viewers of one hearing its node serves itself: the next viewers' media are served by another node,
+     * which the hosting node pipes the hearing's media to once (0: a hearing's viewers all stay on its node).
+     */
+    galleryAfter: number;
   };
   demo: boolean;
   /** `HEARING_LANG`: the language of what the server renders for people (program labels, slates, captions). */
@@ -364,6 +371,7 @@ function base(e: Env): Omit<Config, 'tls' | 'turn'> {
             ...(e.HEARING_DATABASE_URL ? { databaseUrl: e.HEARING_DATABASE_URL } : {}),
             ...(e.HEARING_SHARED_DIR ? { sharedDir: e.HEARING_SHARED_DIR } : {}),
             drainDeadlineSeconds: e.HEARING_DRAIN_DEADLINE_S,
+            galleryAfter: e.HEARING_GALLERY_AFTER,
           },
         }
       : {}),

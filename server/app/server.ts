@@ -53,6 +53,7 @@ import { Coturn, TurnService } from './turn.ts';
 import { Cluster } from '../cluster/cluster.ts';
 import { loadSampler } from '../cluster/load.ts';
 import { installClusterRoutes } from '../cluster/routes.ts';
+import { GalleryEdge, GalleryHost, galleryCall } from '../cluster/gallery.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const clientDir = path.join(root, 'client-demo');
@@ -347,8 +348,49 @@ export async function startServer(config: Config): Promise<HearingServer> {
     await recorder.recover(hearingId, { node: from, movedTo: nodeId });
     return true;
   };
+  // A hearing larger than a node: its gallery's media served by another node (server/cluster/gallery.ts).
+  const call = galleryCall(secrets.apiKey);
+  const galleryEdge = config.cluster
+    ? new GalleryEdge({
+        plane,
+        nodeId: nodeId!,
+        stillHosts: async (host, hearingId) => {
+          const owner = await cluster?.ownerOf(hearingId);
+          return !cluster || (owner?.id === host && owner.alive);
+        },
+        tellLost: async (host, hearingId, reason) => {
+          const node = (await cluster?.nodes())?.find((n) => n.id === host);
+          if (node) await call(node.url, { op: 'lost', hearingId, node: nodeId!, reason });
+        },
+        log: (line) => console.log(line),
+      })
+    : undefined;
+  const galleryHost = config.cluster
+    ? new GalleryHost({
+        nodeId: nodeId!,
+        after: config.cluster.galleryAfter,
+        call,
+        pickNode: async () => {
+          const others = (await cluster?.nodes())?.filter((n) => n.id !== nodeId && !n.draining) ?? [];
+          others.sort((a, b) => a.load.cpu - b.load.cpu || a.load.transports - b.load.transports || a.id.localeCompare(b.id));
+          return others[0] ? { id: others[0].id, url: others[0].url } : undefined;
+        },
+        alive: async (id) => (cluster ? cluster.alive(id) : false),
+        visible: (hearingId, p) => !(p.kind === 'video' && live.isHidden(hearingId, p.participantId)),
+        record: (hearingId, action, detail) => hearings.log(hearingId, 'system', action, detail),
+        reset: (hearingId, viewers) => signaling.galleryLost(hearingId, viewers),
+        consumerClosed: (info) => signaling.galleryConsumerClosed(info),
+        log: (line) => console.log(line),
+      })
+    : undefined;
   installClusterRoutes(app, {
     adopt,
+    galleries: () => galleryHost?.status() ?? [],
+    gallery: async (m) => {
+      if (m.op === 'lost') return { lost: galleryHost?.lost(m.hearingId, m.node, m.reason) ?? false };
+      if (!galleryEdge) throw new AppError(409, 'not_clustered', 'this server runs alone');
+      return galleryEdge.handle(m);
+    },
     publicUrl: () => baseUrl,
     clustered: Boolean(config.cluster),
     cluster: () => cluster,
@@ -435,6 +477,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     ice,
     reconnectGraceMs: config.reconnectGraceMs,
     ...(config.cluster ? { hostedHere, doors: () => cluster?.doors ?? [] } : {}),
+    ...(galleryHost ? { gallery: galleryHost } : {}),
   });
   if (config.sip)
     sipGateway = await SipGateway.start({
@@ -487,7 +530,11 @@ export async function startServer(config: Config): Promise<HearingServer> {
         nodeId: nodeId!,
         url: config.cluster.nodeUrl ?? url,
         publicUrl: baseUrl,
-        load: loadSampler(plane, () => store.openHearings().length),
+        load: loadSampler(
+          plane,
+          () => store.openHearings().length,
+          () => galleryEdge!.counts(),
+        ),
         hosted: () => store.openHearings().map((h) => h.id),
         log: (line) => console.log(line),
         // A lost node's hearings move only when this node can take them whole: one store and shared records.
@@ -553,7 +600,6 @@ export async function startServer(config: Config): Promise<HearingServer> {
       closed = true;
       // Every step runs even if one before it fails: a half-closed server must not leave processes behind.
       const steps: [string, () => unknown][] = [
-        ['cluster', () => cluster?.close()],
         ['sip', () => sipGateway?.close()],
         ['courtroom cameras', () => sources.close()],
         [
@@ -561,6 +607,13 @@ export async function startServer(config: Config): Promise<HearingServer> {
           () => {
             signaling.close();
             return new Promise<void>((resolve) => io.close(() => resolve()));
+          },
+        ],
+        [
+          'galleries',
+          () => {
+            galleryHost?.closeAll();
+            galleryEdge?.closeAll();
           },
         ],
         ['turn', () => coturn?.close() ?? Promise.resolve()],
@@ -571,6 +624,9 @@ export async function startServer(config: Config): Promise<HearingServer> {
         ['transcriber', () => transcriber.close()],
         ['whisper', () => whisper?.release()],
         ['recorder', () => recorder.close()],
+        // Leaves the cluster only once its records are closed: a live node takes over what it still hosts
+        // as soon as its entry is gone, and must not write into a record this node still writes to.
+        ['cluster', () => cluster?.close()],
         ['webhooks', () => webhooks?.stop()],
         ['media plane', () => plane.close()],
         ['store', () => store.close()],

@@ -28,6 +28,9 @@ export interface NodeLoad {
   /** Hearings with media (a router) now. */
   routers: number;
   transports: number;
+  /** Galleries of other nodes' hearings served here, and their viewers (server/cluster/gallery.ts). */
+  galleries: number;
+  galleryViewers: number;
   workers: number;
   /** Share of the node's cores its server and media workers used over the last heartbeat (0–1). */
   cpu: number;

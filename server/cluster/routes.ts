@@ -16,6 +16,8 @@ import { requireApiKey } from '../http/api.ts';
 import type { TokenIssuer } from '../http/auth.ts';
 import type { Cluster } from './cluster.ts';
 import { validate } from '../http/validate.ts';
+import { MediaError } from '../../workers/media/error.ts';
+import { galleryMessage, type GalleryMessage } from './gallery.ts';
 
 const adoptBody = z.strictObject({
   hearingId: z.string().min(1).max(64),
@@ -48,7 +50,13 @@ export interface ClusterRoutesOptions {
   /** Starts draining (idempotent); resolves when the node may stop. */
   drain: () => Promise<void>;
   draining: () => boolean;
+  /** A message between the hosting node of a hearing and the node serving its gallery (server/cluster/gallery.ts). */
+  gallery?: (message: GalleryMessage) => Promise<Record<string, unknown>>;
+  /** This node's hearings whose gallery another node serves (hearing, node, viewers there, producers piped). */
+  galleries?: () => { hearingId: string; node: string; viewers: number; piped: number }[];
 }
+
+const MEDIA_STATUS = { not_found: 404, forbidden: 403, bad_request: 400, unavailable: 503 } as const;
 
 /** A cluster call that cannot be answered (Redis away) as a refusal with a reason, not a server error. */
 async function shared<T>(what: string, call: Promise<T>): Promise<T> {
@@ -81,7 +89,7 @@ export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): voi
   admin.get('/cluster', requireApiKey(o.apiKey), async (_req, res) => {
     const cluster = o.cluster();
     if (!cluster) throw new AppError(409, 'not_clustered', 'this server runs alone (HEARING_REDIS_URL is not set)');
-    res.json({ node: cluster.nodeId, nodes: await shared('listing the nodes', cluster.nodes()) });
+    res.json({ node: cluster.nodeId, nodes: await shared('listing the nodes', cluster.nodes()), galleries: o.galleries?.() ?? [] });
   });
   admin.post('/admin/drain', requireApiKey(o.apiKey), async (_req, res) => {
     void o.drain();
@@ -97,6 +105,19 @@ export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): voi
       throw new AppError(409, 'node_alive', `node ${from} is alive: its hearings stay there`);
     if (!(await o.adopt(hearingId, from))) throw new AppError(409, 'not_moved', `hearing ${hearingId} is not ${from}'s to move`);
     res.json({ moved: true, hearingId, from });
+  });
+  admin.post('/internal/gallery', requireApiKey(o.apiKey), express.json({ limit: '256kb' }), async (req, res) => {
+    if (!o.gallery) throw new AppError(409, 'not_clustered', 'this server runs alone (HEARING_REDIS_URL is not set)');
+    const message = validate(galleryMessage, req.body, 'body');
+    try {
+      res.json(await o.gallery(message));
+    } catch (error) {
+      if (error instanceof MediaError) throw new AppError(MEDIA_STATUS[error.code], error.code, error.message);
+      // mediasoup's refusal of parameters it cannot use.
+      if (error instanceof TypeError)
+        throw new AppError(400, 'bad_request', `the media server did not accept these parameters: ${error.message}`);
+      throw error;
+    }
   });
   app.use('/api/v1', admin);
 

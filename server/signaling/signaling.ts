@@ -25,6 +25,7 @@ import type { IncomingMessage } from 'node:http';
 import type { IceConfig, TurnService } from '../app/turn.ts';
 import type { types } from 'mediasoup';
 import { LossPolicy, SOUND_SENT } from './loss-policy.ts';
+import type { GalleryHost, ViewerMedia } from '../cluster/gallery.ts';
 
 type Ack = (response: unknown) => void;
 
@@ -183,6 +184,8 @@ export class Signaling {
   private readonly reconnectGraceMs: number;
   private readonly hostedHere: (hearingId: string) => boolean;
   private readonly doors: () => string[];
+  /** Cluster mode: viewers beyond this node's share of a hearing are served by another node. */
+  private readonly gallery?: GalleryHost;
   /** Participants whose connection dropped and whose media wait for them to come back. */
   private readonly away = new Map<string, { hearingId: string; since: number; timer: NodeJS.Timeout }>();
 
@@ -206,6 +209,8 @@ export class Signaling {
     hostedHere?: (hearingId: string) => boolean;
     /** Cluster mode: the nodes' public addresses, told to pages so they can find their hearing if its node goes. */
     doors?: () => string[];
+    /** Cluster mode: a hearing's gallery on another node (server/cluster/gallery.ts). */
+    gallery?: GalleryHost;
   }) {
     this.io = o.io;
     this.hearings = o.hearings;
@@ -224,6 +229,7 @@ export class Signaling {
     this.reconnectGraceMs = o.reconnectGraceMs ?? 30_000;
     this.hostedHere = o.hostedHere ?? (() => true);
     this.doors = o.doors ?? (() => []);
+    this.gallery = o.gallery;
     const { io, plane } = o;
     io.use((socket, next) => {
       const address = this.clientAddress(socket.request);
@@ -248,8 +254,11 @@ export class Signaling {
     );
     plane.on('roomLost', ({ hearingId, deadPid, error }) => this.workerDied(hearingId, { deadPid, error, recovered: false }));
     this.hearings.on('event', (entry) => {
+      if (entry.action !== 'stream.protection' || !entry.hearingId) return;
+      // A gallery on another node receives only what viewers may see (a protected picture is not piped).
+      this.gallery?.resync(entry.hearingId);
       // A participant protected from now on: viewers lose the picture they were already receiving.
-      if (entry.action !== 'stream.protection' || entry.detail.hidden !== true || !entry.hearingId) return;
+      if (entry.detail.hidden !== true) return;
       const room = this.plane.get(entry.hearingId);
       const isViewer = (pid: string): boolean => this.hearings.participantRole(pid) === 'viewer';
       for (const p of room?.producers() ?? []) {
@@ -315,7 +324,7 @@ export class Signaling {
       const refused = this.sockets.get(u.participantId);
       refused?.emit('removed', { reason: 'identity_refused', message: u.reason });
       refused?.disconnect(true);
-      this.plane.get(u.hearingId)?.removePeer(u.participantId);
+      this.dropMedia(u.hearingId, u.participantId);
     }
   }
 
@@ -360,6 +369,14 @@ export class Signaling {
     /** Transports and consumers of this connection being created right now (they count toward its limits). */
     const creating = { transports: 0, consumers: 0 };
     const room = (): Promise<MediaRoom> => this.plane.room(claims.hearingId);
+    /** Where this participant's courtroom media are: the room, or (a viewer) the hearing's gallery on another node. */
+    const media = async (): Promise<ViewerMedia> => this.gallery?.of(claims.hearingId, claims.participantId) ?? room();
+    /** The media of a transport to open: a viewer beyond this node's share of the gallery goes to another node. */
+    const place = async (): Promise<ViewerMedia> => {
+      const r = await room();
+      if (claims.role !== 'viewer' || !this.gallery) return r;
+      return this.gallery.place(claims.hearingId, claims.participantId, r, this.viewersHere(claims.hearingId, r));
+    };
 
     const on = <E extends SignalingEvent>(event: E, handler: Handler<E>): void => {
       socket.on(event as string, async (...args: unknown[]) => {
@@ -394,7 +411,8 @@ export class Signaling {
       const waiting = this.waiting(claims);
       // Back after a dropped connection, with the transports the server kept for them: their media
       // carry on (the page restarts ICE on them); the record has the reconnect, not a leave and a join.
-      const resumed = !!resume && !waiting && joined === undefined && r.holdsTransports(claims.participantId, resume.transports);
+      const resumed =
+        !!resume && !waiting && joined === undefined && (await media()).holdsTransports(claims.participantId, resume.transports);
       if (resumed) {
         this.hearings.log(claims.hearingId, claims.participantId, 'participant.reconnected', {
           // Unknown when the server had not yet noticed the old connection was dead (the new one replaced it).
@@ -406,7 +424,7 @@ export class Signaling {
       }
       const rejoin = this.hearings.joinedBefore(claims.hearingId, claims.participantId);
       // Joining starts the participant's media afresh (the client joins again after `mediaReset`).
-      if (!resumed) r.removePeer(claims.participantId);
+      if (!resumed) this.dropMedia(claims.hearingId, claims.participantId);
       // Announced and logged once per connection and room: joining again into the same room only resets media.
       if (joined !== r) {
         this.hearings.log(claims.hearingId, claims.participantId, 'participant.joined', {
@@ -488,10 +506,12 @@ export class Signaling {
     /** The courtroom, or the caller's consultation room when the message names one. */
     const roomOf = (consultationId?: string): Promise<MediaRoom> =>
       consultationId ? this.consultations.roomFor(claims.hearingId, claims.participantId, consultationId) : room();
+    /** The same, for what a viewer does too (their courtroom media may be on a gallery node). */
+    const mediaOf = (consultationId?: string): Promise<ViewerMedia> => (consultationId ? roomOf(consultationId) : media());
     on('ping', () => ({ at: Date.now() }));
     on('createTransport', async ({ direction, consultationId }) => {
       if (direction === 'send' && !may(claims.role, 'publish')) throw new AppError(403, 'forbidden', `role ${claims.role} may not publish`);
-      const target = await roomOf(consultationId);
+      const target = consultationId ? await roomOf(consultationId) : await place();
       const limit = claims.role === 'viewer' ? LIMITS.viewerTransports : LIMITS.transports;
       // Counted with those still being created: fifty requests at once must not all pass the check.
       if (target.peerCounts(claims.participantId).transports + creating.transports >= limit) {
@@ -508,10 +528,10 @@ export class Signaling {
       };
     });
     on('connectTransport', async ({ transportId, dtlsParameters, consultationId }) => {
-      await (await roomOf(consultationId)).connectWebRtcTransport(claims.participantId, transportId, dtlsParameters);
+      await (await mediaOf(consultationId)).connectWebRtcTransport(claims.participantId, transportId, dtlsParameters);
     });
     on('restartIce', async ({ transportId, consultationId }) => {
-      return { iceParameters: await (await roomOf(consultationId)).restartIce(claims.participantId, transportId) };
+      return { iceParameters: await (await mediaOf(consultationId)).restartIce(claims.participantId, transportId) };
     });
     on('produce', async ({ transportId, kind, rtpParameters, source, consultationId }) => {
       // The interpretation channel: an interpreter's voice, in the courtroom, sound only.
@@ -533,9 +553,9 @@ export class Signaling {
       return { id: producer.id };
     });
     on('consume', async ({ transportId, producerId, rtpCapabilities, consultationId }) => {
-      const target = await roomOf(consultationId);
+      const target = await mediaOf(consultationId);
       if (claims.role === 'viewer') {
-        const owner = target.producers().find((p) => p.producerId === producerId);
+        const owner = (await roomOf(consultationId)).producers().find((p) => p.producerId === producerId);
         if (owner?.kind === 'video' && this.live.isHidden(claims.hearingId, owner.participantId)) {
           throw new AppError(403, 'protected', 'this participant is protected: their picture is not shown to viewers');
         }
@@ -559,10 +579,14 @@ export class Signaling {
       };
     });
     on('resumeConsumer', async ({ consumerId, consultationId }) => {
-      await (await roomOf(consultationId)).consumerOf(claims.participantId, consumerId).resume();
+      await (await mediaOf(consultationId)).consumerOf(claims.participantId, consumerId).resume();
     });
     on('setPreferredLayers', async ({ consumerId, spatialLayer, temporalLayer, consultationId }) => {
-      await (await roomOf(consultationId)).consumerOf(claims.participantId, consumerId).setPreferredLayers({ spatialLayer, temporalLayer });
+      await (
+        await mediaOf(consultationId)
+      )
+        .consumerOf(claims.participantId, consumerId)
+        .setPreferredLayers({ spatialLayer, ...(temporalLayer === undefined ? {} : { temporalLayer }) });
     });
     on('pauseProducer', async ({ producerId, consultationId }) => {
       await (await roomOf(consultationId)).producerOf(claims.participantId, producerId).pause();
@@ -690,7 +714,7 @@ export class Signaling {
     });
     recordingHandlers(on, { hearings: this.hearings, recorder: this.recorder, changed: (h) => this.sendCourtMedia(h) });
     on('leave', () => {
-      this.plane.get(claims.hearingId)?.removePeer(claims.participantId);
+      this.dropMedia(claims.hearingId, claims.participantId);
       return {};
     });
 
@@ -703,7 +727,8 @@ export class Signaling {
       // keeps the participant's media for the grace period: a phone changing networks comes back to them.
       const goodbye =
         reason === 'client namespace disconnect' || reason === 'server namespace disconnect' || reason === 'server shutting down';
-      if (goodbye || !joined || this.reconnectGraceMs === 0 || !this.plane.get(hearingId)?.hasPeer(participantId)) {
+      const holds = this.plane.get(hearingId)?.hasPeer(participantId) || this.gallery?.of(hearingId, participantId) !== undefined;
+      if (goodbye || !joined || this.reconnectGraceMs === 0 || !holds) {
         this.leave(hearingId, participantId, { reason });
         return;
       }
@@ -779,9 +804,38 @@ export class Signaling {
 
   /** A participant leaves the hearing: their media go, the record and the others are told. */
   private leave(hearingId: string, participantId: string, detail: Record<string, unknown>): void {
-    this.plane.get(hearingId)?.removePeer(participantId);
+    this.dropMedia(hearingId, participantId);
     this.hearings.log(hearingId, participantId, 'participant.left', detail);
     this.io.to(channel(hearingId)).emit('participantLeft', { participantId });
+  }
+
+  /** A participant's courtroom media go, here and in the hearing's gallery on another node. */
+  private dropMedia(hearingId: string, participantId: string): void {
+    this.plane.get(hearingId)?.removePeer(participantId);
+    this.gallery?.drop(hearingId, participantId);
+  }
+
+  /** Viewers of a hearing whose media this node's room serves itself. */
+  private viewersHere(hearingId: string, room: MediaRoom): number {
+    let n = 0;
+    for (const socket of this.sockets.values()) {
+      const c = socket.data.claims;
+      if (c.hearingId === hearingId && c.role === 'viewer' && room.hasPeer(c.participantId)) n++;
+    }
+    return n;
+  }
+
+  /** The gallery serving these viewers is gone: their pages join again (their media then go where there is room). */
+  galleryLost(hearingId: string, viewers: readonly string[]): void {
+    for (const v of viewers) {
+      const socket = this.sockets.get(v);
+      if (socket?.data.claims.hearingId === hearingId) socket.emit('mediaReset', { reason: 'gallery_lost' });
+    }
+  }
+
+  /** A viewer's consumer in the gallery ended: their page drops it. */
+  galleryConsumerClosed(info: { consumerId: string; participantId: string; producerId: string }): void {
+    this.sockets.get(info.participantId)?.emit('consumerClosed', info);
   }
 
   /** The server stops: those still waited for are out of their hearings (logged before the store closes). */

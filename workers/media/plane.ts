@@ -55,6 +55,15 @@ export class MediaPlane extends EventEmitter<PlaneEvents> {
     return pending;
   }
 
+  /**
+   * A room on the least-loaded worker that the plane does not list nor announce (nothing records,
+   * transcribes or checks it, and it is not rebuilt when its worker dies): its owner closes it.
+   */
+  async detachedRoom(key: string): Promise<MediaRoom> {
+    const { router, slot } = await this.pool.createRouter(mediaCodecs);
+    return MediaRoom.open(key, router, slot, this.config);
+  }
+
   closeRoom(hearingId: string): void {
     this.rooms.get(hearingId)?.close();
     this.rooms.delete(hearingId);

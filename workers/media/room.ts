@@ -226,6 +226,42 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
       }
     }
     const producer = await entry.transport.produce({ kind, rtpParameters, appData: { participantId, source } });
+    return this.register(participantId, producer, source);
+  }
+
+  /**
+   * A pipe between this router and another node's (a hearing's gallery served from a second node): RTP
+   * with NACK both ways, on this room's address. Not any participant's; its owner closes it.
+   */
+  createPipeTransport(): Promise<types.PipeTransport> {
+    return this.router.createPipeTransport({
+      listenIp: { ip: this.config.listenIp, announcedIp: this.config.announcedIp },
+      enableRtx: true,
+    });
+  }
+
+  /**
+   * A producer of another node's room arriving over `pipe` (same id, as the other node's consumer of it
+   * describes it): here it is `participantId`'s, to be consumed like a producer of their own transports.
+   */
+  async pipeIn(
+    pipe: types.PipeTransport,
+    info: { producerId: string; participantId: string; kind: types.MediaKind; source: MediaSource; paused: boolean },
+    rtpParameters: types.RtpParameters,
+  ): Promise<types.Producer> {
+    const producer = await pipe.produce({
+      id: info.producerId,
+      kind: info.kind,
+      rtpParameters,
+      paused: info.paused,
+      appData: { participantId: info.participantId, source: info.source },
+    });
+    return this.register(info.participantId, producer, info.source);
+  }
+
+  private async register(participantId: string, producer: types.Producer, source: MediaSource): Promise<types.Producer> {
+    const { kind } = producer;
+    const peer = this.peerOf(participantId);
     peer.producers.set(producer.id, producer);
     producer.observer.once('close', () => {
       peer.producers.delete(producer.id);

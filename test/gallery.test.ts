@@ -1,0 +1,146 @@
+// A hearing larger than a node: two server processes on one Redis (started here on loopback), each
+// serving one viewer of a hearing itself (HEARING_GALLERY_AFTER=1). The next viewer's media come from the
+// other node, piped there once from the hosting node; the viewer's page talks to the hosting node only.
+// A protected participant's picture never reaches the gallery node, and when the gallery node is killed
+// its viewer's page joins again and is served by the hosting node, all of it in the hearing's record.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser, openJoin, stats, waitForMediaFrom } from './helpers/browser.ts';
+import { clusterCall, clusterNodeEnv, clusterView, hostOf, startClusterNode, type ClusterNode } from '../benchmarks/lib/cluster-nodes.ts';
+import { startRedis, type TestRedis } from './helpers/redis.ts';
+import { until } from './helpers/wait.ts';
+
+const call = clusterCall;
+
+interface Path {
+  direction: 'send' | 'recv';
+  remote: string | null;
+  bytesReceived: number;
+}
+/** The address and port the page's receive transport reaches (where its media come from). */
+const recvFrom = async (page: Page): Promise<{ port: number; bytesReceived: number }> => {
+  const paths = (await page.evaluate(() =>
+    (window as unknown as { hearingClient: { paths(): Promise<unknown> } }).hearingClient.paths(),
+  )) as Path[];
+  const recv = paths.find((p) => p.direction === 'recv');
+  if (!recv?.remote) throw new Error(`no receive path: ${JSON.stringify(paths)}`);
+  return { port: Number(recv.remote.split(':').at(-1)), bytesReceived: recv.bytesReceived };
+};
+
+describe('a hearing larger than a node: its gallery served by a second node', () => {
+  let redis: TestRedis;
+  const nodes: ClusterNode[] = [];
+  let browser: Browser;
+  const pages: Page[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    for (const [i, id] of ['node-a', 'node-b'].entries()) {
+      const env = { ...(await clusterNodeEnv(i, id, { redisUrl: redis.url })), HEARING_GALLERY_AFTER: '1' };
+      nodes.push(await startClusterNode(i, id, { redisUrl: redis.url }, env));
+    }
+    browser = await launchBrowser();
+  }, 120_000);
+  afterAll(async () => {
+    for (const p of pages)
+      await p
+        .context()
+        .close()
+        .catch(() => undefined);
+    await browser?.close();
+    for (const n of nodes) n.process.child.kill('SIGKILL');
+    await Promise.all(nodes.map((n) => n.process.exited));
+    await redis?.stop();
+  });
+
+  it('the second viewer receives from the other node, a protected picture does not go there, and its loss sends the viewer back to the host', async () => {
+    const [a] = nodes as [ClusterNode, ClusterNode];
+    const created = await call(a.url, 'POST', '/api/v1/hearings', { caseNumber: '(2026)京0105民初3001号', title: '旁听众多的案件' });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    const v = await clusterView(a.url);
+    const host = nodes.find((n) => n.id === hostOf(v, id))!;
+    const edge = nodes.find((n) => n !== host)!;
+    const add = async (name: string, role: string) => {
+      const r = await call(host.url, 'POST', `/api/v1/hearings/${id}/participants`, { name, role });
+      expect(r.status).toBe(201);
+      return r.body as { id: string; joinUrl: string };
+    };
+    const judge = await add('王法官', 'judge');
+    const party = await add('张三', 'party');
+    const first = await add('旁听甲', 'viewer');
+    const second = await add('旁听乙', 'viewer');
+    for (const to of ['waiting_room', 'open'])
+      expect((await call(host.url, 'POST', `/api/v1/hearings/${id}/transitions`, { to })).status).toBe(200);
+    const events = async (): Promise<{ action: string; detail: Record<string, unknown> }[]> =>
+      (await call(host.url, 'GET', `/api/v1/hearings/${id}/events`)).body.events;
+    const inRange = (n: ClusterNode, port: number) =>
+      port >= Number(n.env.HEARING_RTC_MIN_PORT) && port <= Number(n.env.HEARING_RTC_MAX_PORT);
+
+    pages.push(await openJoin(browser, judge.joinUrl), await openJoin(browser, party.joinUrl));
+    await waitForMediaFrom(pages[0]!, party.id, 30_000);
+    // The first viewer: served by the hosting node itself.
+    const firstPage = await openJoin(browser, first.joinUrl);
+    pages.push(firstPage);
+    await waitForMediaFrom(firstPage, judge.id, 30_000);
+    await waitForMediaFrom(firstPage, party.id, 30_000);
+    expect(inRange(host, (await recvFrom(firstPage)).port)).toBe(true);
+    expect((await events()).some((e) => e.action === 'gallery.opened')).toBe(false);
+
+    // The second: its page signals with the hosting node, its media come from the other node.
+    const secondPage = await openJoin(browser, second.joinUrl);
+    pages.push(secondPage);
+    expect(secondPage.url().startsWith(host.url)).toBe(true);
+    await waitForMediaFrom(secondPage, judge.id, 30_000);
+    await waitForMediaFrom(secondPage, party.id, 30_000);
+    const path = await recvFrom(secondPage);
+    expect(inRange(edge, path.port), `port ${path.port}`).toBe(true);
+    expect(path.bytesReceived).toBeGreaterThan(0);
+    const opened = (await events()).find((e) => e.action === 'gallery.opened');
+    expect(opened?.detail).toMatchObject({ node: edge.id, after: 1 });
+    const seen = await clusterView(host.url);
+    // The judge's and the party's cameras and microphones, piped once.
+    expect(seen.galleries).toEqual([{ hearingId: id, node: edge.id, viewers: 1, piped: 4 }]);
+    await until(
+      'the gallery in the other node’s load',
+      async () => {
+        const load = (await clusterView(host.url)).nodes.find((n) => n.id === edge.id)!.load;
+        return load.galleries === 1 && load.galleryViewers === 1;
+      },
+      6_000,
+    );
+
+    // The party protected from the public: both viewers lose the picture, and it no longer goes to the gallery node.
+    const protect = await call(host.url, 'POST', `/api/v1/hearings/${id}/participants/${party.id}/protection`, { hidden: true });
+    expect(protect.status).toBe(200);
+    const partyVideo = async (page: Page) => (await stats(page)).some((s) => s.participantId === party.id && s.kind === 'video');
+    await until(
+      'no picture of the party at either viewer',
+      async () => !(await partyVideo(firstPage)) && !(await partyVideo(secondPage)),
+      10_000,
+    );
+    expect((await clusterView(host.url)).galleries[0]?.piped).toBe(3);
+    expect(await partyVideo(pages[0]!)).toBe(true); // the judge still sees the party
+
+    // The gallery node killed: the host notices, its viewer's page joins again and is served by the host.
+    edge.process.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    await edge.process.exited;
+    await until('the gallery lost, in the record', async () => (await events()).some((e) => e.action === 'gallery.lost'), 15_000);
+    const lost = (await events()).find((e) => e.action === 'gallery.lost');
+    expect(lost?.detail).toMatchObject({ node: edge.id, viewers: 1 });
+    // Its page joined again (its old receive transport, to the dead node, is gone), now with media from the host.
+    await until(
+      'the viewer’s media from the hosting node',
+      async () => inRange(host, (await recvFrom(secondPage).catch(() => ({ port: 0 }))).port),
+      30_000,
+    );
+    await waitForMediaFrom(secondPage, judge.id, 30_000);
+    console.log(`gallery node killed: the viewer has the judge again from the hosting node after ${Date.now() - killedAt} ms`);
+    const after = await events();
+    expect(after.find((e) => e.action === 'gallery.unavailable')?.detail).toMatchObject({ servedBy: host.id });
+    expect((await clusterView(host.url)).galleries).toEqual([]);
+    // The first viewer never noticed: still receiving from the host.
+    await waitForMediaFrom(firstPage, judge.id, 10_000);
+  }, 150_000);
+});

@@ -114,6 +114,8 @@ const optionsSchema = z.object({
   sipSeconds: z.coerce.number().positive().max(300).default(SIP_DEFAULTS.seconds),
   clusterHearings: positiveInt.max(300).default(CLUSTER_DEFAULTS.hearings),
   clusterRounds: positiveInt.max(20).default(CLUSTER_DEFAULTS.rounds),
+  /** Viewers (bots) of the hearing whose gallery is measured on one node, then on a second. */
+  clusterViewers: positiveInt.max(150).default(CLUSTER_DEFAULTS.viewers),
   out: z.string().default(path.join(path.dirname(fileURLToPath(import.meta.url)), 'results')),
   noTargets: z.boolean().default(false),
 });
@@ -164,6 +166,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'sip-seconds': { type: 'string' },
       'cluster-hearings': { type: 'string' },
       'cluster-rounds': { type: 'string' },
+      'cluster-viewers': { type: 'string' },
       out: { type: 'string' },
       'no-targets': { type: 'boolean' },
     },
@@ -211,6 +214,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     sipSeconds: values['sip-seconds'],
     clusterHearings: values['cluster-hearings'],
     clusterRounds: values['cluster-rounds'],
+    clusterViewers: values['cluster-viewers'],
     out: values.out,
     noTargets: values['no-targets'],
   });
@@ -268,7 +272,7 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
     case 'sip':
       return sipScenario({ terminals: o.sipTerminals, seconds: o.sipSeconds }, progress);
     case 'cluster':
-      return clusterScenario({ hearings: o.clusterHearings, rounds: o.clusterRounds }, progress);
+      return clusterScenario({ hearings: o.clusterHearings, rounds: o.clusterRounds, viewers: o.clusterViewers }, progress);
   }
 }
 

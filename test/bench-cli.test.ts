@@ -375,13 +375,17 @@ describe('benchmark CLI', () => {
   it('smoke: three nodes: placement across all, creation beside a server alone, one failover measured to both pages seeing each other again', async () => {
     expect(parseBenchArgs(['cluster'])).toMatchObject({ clusterHearings: 30, clusterRounds: 3 });
     expect(() => parseBenchArgs(['cluster', '--cluster-rounds', '0'])).toThrow(/--cluster-rounds/);
-    const outcome = await clusterScenario({ hearings: 6, rounds: 1 }, () => undefined);
+    const outcome = await clusterScenario({ hearings: 6, rounds: 1, viewers: 3 }, () => undefined);
     const s = outcome.summary as {
       nodes: number;
       hearingsPerNode: Record<string, number>;
       createMs: { cluster: { p50: number }; alone: { p50: number } };
       failoverRounds: { from: string; to: string; placedMs: number; mediaBackMs: number }[];
       failoverMsP95: number;
+      gallery: Record<
+        'onHostAlone' | 'withGallery',
+        { onHost: number; onGallery: number; viewersComplete: number; galleryWorkerPct: number }
+      >;
     };
     expect(s.nodes).toBe(3);
     expect(s.hearingsPerNode).toEqual({ 'node-a': 2, 'node-b': 2, 'node-c': 2 });
@@ -392,6 +396,11 @@ describe('benchmark CLI', () => {
     expect(r!.to).not.toBe(r!.from);
     expect(r!.mediaBackMs).toBeGreaterThan(r!.placedMs);
     expect(s.failoverMsP95).toBe(r!.mediaBackMs);
+    // The gallery: all three viewers on the hosting node, then two of them served by the second node, every
+    // viewer receiving the judge's and the party's four streams in both runs.
+    expect(s.gallery.onHostAlone).toMatchObject({ onHost: 3, onGallery: 0, viewersComplete: 3 });
+    expect(s.gallery.withGallery).toMatchObject({ onHost: 1, onGallery: 2, viewersComplete: 3 });
+    expect(s.gallery.withGallery.galleryWorkerPct).toBeGreaterThan(0);
   }, 180_000);
 });
 

@@ -15,7 +15,7 @@ export interface BotReport {
 }
 
 type ToRunner =
-  | { type: 'join'; id: number; url: string; token: string }
+  | { type: 'join'; id: number; url: string; token: string; publish: boolean }
   | { type: 'report'; id: number }
   | { type: 'ping'; id: number; times: number }
   | { type: 'close'; id: number };
@@ -52,9 +52,9 @@ export class BotRunner {
     return this.child.pid;
   }
 
-  /** Joins one bot (it publishes and subscribes); resolves with its join time or its refusal. */
-  async join(url: string, token: string): Promise<BotReport> {
-    const m = await this.ask({ type: 'join', id: 0, url, token });
+  /** Joins one bot (it publishes, unless told not to, and subscribes); resolves with its join time or its refusal. */
+  async join(url: string, token: string, o: { publish?: boolean } = {}): Promise<BotReport> {
+    const m = await this.ask({ type: 'join', id: 0, url, token, publish: o.publish !== false });
     return (m as Extract<FromRunner, { type: 'joined' }>).report;
   }
 
@@ -103,7 +103,7 @@ if (process.send && process.argv[1] === fileURLToPath(import.meta.url)) {
       const started = Date.now();
       const entry: (typeof bots)[number] = { bot, joinMs: null, error: null };
       bots.push(entry);
-      bot.join().then(
+      bot.join({ publish: m.publish }).then(
         () => {
           entry.joinMs = Date.now() - started;
           reply({ type: 'joined', id: m.id, report: reportOf(entry) });

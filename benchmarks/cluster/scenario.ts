@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
-import { clusterCall, clusterView, hostOf, startClusterNode, type ClusterNode } from '../lib/cluster-nodes.ts';
+import { clusterCall, clusterNodeEnv, clusterView, hostOf, startClusterNode, type ClusterNode } from '../lib/cluster-nodes.ts';
+import { BotRunner } from '../bots/runner.ts';
 import { joinLink, launchChromium } from '../lib/chromium.ts';
 import { percentile } from '../lib/proc.ts';
 import { startPostgres } from '../lib/postgres.ts';
@@ -20,9 +21,13 @@ export interface ClusterOptions {
   hearings: number;
   /** Failover rounds (a node killed each time, then started again). */
   rounds: number;
+  /** Viewers (bots) of the hearing whose gallery is measured on its node alone, then mostly on a second node. */
+  viewers: number;
 }
 
-export const CLUSTER_DEFAULTS: ClusterOptions = { hearings: 30, rounds: 3 };
+export const CLUSTER_DEFAULTS: ClusterOptions = { hearings: 30, rounds: 3, viewers: 40 };
+/** How long each gallery run is measured (after every viewer receives every producer). */
+const GALLERY_WINDOW_MS = 15_000;
 
 const NAMES = ['node-a', 'node-b', 'node-c'];
 const round = (v: number, d = 1): number => Number(v.toFixed(d));
@@ -122,6 +127,116 @@ async function failover(
   return { placedMs, mediaBackMs, from: from.id, to: to!.id };
 }
 
+/** The CPU seconds a node's media workers have used so far (its /metrics). */
+async function workerCpuSeconds(node: ClusterNode): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  let sum = 0;
+  for (const m of text.matchAll(/^hearing_media_worker_cpu_seconds\{[^}]*\} ([0-9.e+-]+)$/gm)) sum += Number(m[1]);
+  return sum;
+}
+
+interface GalleryRun {
+  /** Viewers whose media the hosting node served, and the other node. */
+  onHost: number;
+  onGallery: number;
+  /** Share of one core the media worker used during the window, per node. */
+  hostWorkerPct: number;
+  galleryWorkerPct: number;
+  /** Over the window: packets every viewer received per second (all four streams), and the share lost. */
+  packetsPerViewerPerS: number;
+  lostPct: number;
+  /** Viewers that received every producer in the window. */
+  viewersComplete: number;
+}
+
+/**
+ * One hearing on two fresh nodes of the cluster: a judge and a party (bots publishing the clips) and
+ * `viewers` viewer bots; with `after`, the hosting node serves that many viewers itself and the next ones'
+ * media come from the other node. The media workers' CPU over the window, and what the viewers received.
+ */
+async function galleryRun(redisUrl: string, label: string, viewers: number, after: number): Promise<GalleryRun> {
+  const pair: ClusterNode[] = [];
+  const runner = BotRunner.start();
+  try {
+    for (const [i, side] of ['a', 'b'].entries()) {
+      const id = `${label}-${side}`;
+      const env = { ...(await clusterNodeEnv(4 + i, id, { redisUrl })), HEARING_GALLERY_AFTER: String(after) };
+      pair.push(await startClusterNode(4 + i, id, { redisUrl }, env));
+    }
+    const entry = pair[0]!;
+    const h = await clusterCall(entry.url, 'POST', '/api/v1/hearings', { caseNumber: `(2026)京0105民初G${label}号`, title: '旁听' });
+    if (h.status !== 201) throw new Error(`creating the gallery hearing: ${h.status} ${JSON.stringify(h.body)}`);
+    const hearingId = h.body.id as string;
+    const v = await clusterView(entry.url);
+    const host = pair.find((n) => n.id === hostOf(v, hearingId))!;
+    const other = pair.find((n) => n !== host)!;
+    const add = async (name: string, role: string) => {
+      const r = await clusterCall(host.url, 'POST', `/api/v1/hearings/${hearingId}/participants`, { name, role });
+      if (r.status !== 201) throw new Error(`adding ${role}: ${r.status} ${JSON.stringify(r.body)}`);
+      return new URL(r.body.joinUrl as string).searchParams.get('token')!;
+    };
+    for (const to of ['waiting_room', 'open']) await clusterCall(host.url, 'POST', `/api/v1/hearings/${hearingId}/transitions`, { to });
+    for (const [name, role] of [
+      ['王法官', 'judge'],
+      ['张三', 'party'],
+    ] as const) {
+      const joined = await runner.join(host.url, await add(name, role));
+      if (joined.error) throw new Error(`the ${role} bot: ${joined.error.message}`);
+    }
+    for (let v = 0; v < viewers; v++) {
+      const joined = await runner.join(host.url, await add(`旁听${v + 1}`, 'viewer'), { publish: false });
+      if (joined.error) throw new Error(`viewer bot ${v + 1}: ${joined.error.message}`);
+    }
+    const streams = (r: { received: { packets: number }[] }) => r.received.filter((x) => x.packets > 0).length;
+    await until(
+      'every viewer receiving the four streams',
+      async () => {
+        const { reports } = await runner.report();
+        return reports.slice(2).every((r) => streams(r) === 4);
+      },
+      60_000,
+      500,
+    );
+    const before = await runner.report();
+    const cpu0 = await Promise.all([workerCpuSeconds(host), workerCpuSeconds(other)]);
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, GALLERY_WINDOW_MS));
+    const after1 = await runner.report();
+    const cpu1 = await Promise.all([workerCpuSeconds(host), workerCpuSeconds(other)]);
+    const seconds = (performance.now() - t0) / 1000;
+    const galleries = (await clusterView(host.url)).galleries;
+    const onGallery = galleries.find((g) => g.hearingId === hearingId)?.viewers ?? 0;
+    let packets = 0;
+    let lost = 0;
+    let complete = 0;
+    for (const [i, r] of after1.reports.slice(2).entries()) {
+      const was = before.reports[i + 2]!;
+      let streamsUp = 0;
+      for (const s of r.received) {
+        const prev = was.received.find((x) => x.producerId === s.producerId);
+        const got = s.packets - (prev?.packets ?? 0);
+        packets += got;
+        lost += s.lost - (prev?.lost ?? 0);
+        if (got > 0) streamsUp++;
+      }
+      if (streamsUp === 4) complete++;
+    }
+    return {
+      onHost: viewers - onGallery,
+      onGallery,
+      hostWorkerPct: round(((cpu1[0]! - cpu0[0]!) / seconds) * 100),
+      galleryWorkerPct: round(((cpu1[1]! - cpu0[1]!) / seconds) * 100),
+      packetsPerViewerPerS: round(packets / viewers / seconds),
+      lostPct: round((100 * lost) / Math.max(1, packets + lost), 2),
+      viewersComplete: complete,
+    };
+  } finally {
+    await runner.close();
+    for (const n of pair) n.process.child.kill('SIGKILL');
+    await Promise.all(pair.map((n) => n.process.exited));
+  }
+}
+
 export async function clusterScenario(o: ClusterOptions, progress: Progress = () => undefined): Promise<ScenarioOutcome> {
   const redis = await startRedis();
   const pg = await startPostgres();
@@ -156,6 +271,10 @@ export async function clusterScenario(o: ClusterOptions, progress: Progress = ()
       progress(0.3 + (0.65 * r) / o.rounds, `failover round ${r + 1} of ${o.rounds}`);
       rounds.push(await failover(nodes, browser, r));
     }
+    // A hearing larger than a node: its viewers all on the hosting node, then all but one on a second node.
+    progress(0.9, `a hearing with ${o.viewers} viewers: on its node alone, then its gallery on a second node`);
+    const galleryOff = await galleryRun(redis.url, 'alone', o.viewers, o.viewers + 1);
+    const galleryOn = await galleryRun(redis.url, 'gallery', o.viewers, 1);
     const media = rounds.map((x) => x.mediaBackMs);
     const placed = rounds.map((x) => x.placedMs);
     const createP50 = percentile(clustered.ms, 0.5);
@@ -181,11 +300,18 @@ export async function clusterScenario(o: ClusterOptions, progress: Progress = ()
       placedMsP95: Math.round(percentile(placed, 0.95)),
       failoverMsP50: Math.round(percentile(media, 0.5)),
       failoverMsP95: Math.round(percentile(media, 0.95)),
+      gallery: { viewers: o.viewers, windowS: GALLERY_WINDOW_MS / 1000, onHostAlone: galleryOff, withGallery: galleryOn },
     };
     progress(1, 'done');
     return {
       summary,
       targets: [
+        {
+          name: 'gallery: hosting node’s media worker with its gallery elsewhere, vs all viewers on it (% of a core)',
+          value: galleryOn.hostWorkerPct,
+          target: `< ${galleryOff.hostWorkerPct} (all on the host, same run)`,
+          ok: galleryOn.hostWorkerPct < galleryOff.hostWorkerPct && galleryOn.viewersComplete === o.viewers,
+        },
         { name: 'placement imbalance (hearings, most − fewest)', value: imbalance, target: '≤ 1', ok: imbalance <= 1 },
         {
           name: 'failover: hearing placed again, p95 (ms)',
@@ -213,6 +339,21 @@ export async function clusterScenario(o: ClusterOptions, progress: Progress = ()
           ['Redis bytes per hearing', summary.redisBytesPerHearing, '—'],
           ['failover: placed again p50 / p95 (ms)', `${summary.placedMsP50} / ${summary.placedMsP95}`, '—'],
           ['failover: media back p50 / p95 (ms)', `${summary.failoverMsP50} / ${summary.failoverMsP95}`, '—'],
+          [
+            `${o.viewers} viewers of one hearing: where their media are served`,
+            `${galleryOn.onHost} on the hosting node, ${galleryOn.onGallery} on a second`,
+            `${galleryOff.onHost} on the hosting node`,
+          ],
+          [
+            'media worker CPU, hosting node / gallery node (% of a core)',
+            `${galleryOn.hostWorkerPct} / ${galleryOn.galleryWorkerPct}`,
+            `${galleryOff.hostWorkerPct} / —`,
+          ],
+          [
+            'each viewer: packets/s, lost %, viewers with all 4 streams',
+            `${galleryOn.packetsPerViewerPerS}, ${galleryOn.lostPct} %, ${galleryOn.viewersComplete}`,
+            `${galleryOff.packetsPerViewerPerS}, ${galleryOff.lostPct} %, ${galleryOff.viewersComplete}`,
+          ],
         ],
       },
       chart: {

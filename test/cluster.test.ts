@@ -3,6 +3,7 @@
 // drained node takes no new hearing and stops once its hearing in session ends, the nodes register again
 // after Redis restarts, and a node that cannot reach Redis at start says so and exits.
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import type { Browser } from 'playwright-core';
 import { launchBrowser, openJoin, waitForMediaFrom } from './helpers/browser.ts';
 import { freePort, startServerProcess } from './helpers/server-process.ts';
 import {
+  CLUSTER_API_KEY,
   clusterCall,
   clusterNodeEnv,
   clusterView,
@@ -25,6 +27,24 @@ import { refusal } from './helpers/socket.ts';
 import { verifyRecord } from '../recordings/verify.ts';
 
 const NAMES = ['node-a', 'node-b', 'node-c'] as const;
+
+/** A GET from a loopback address of the caller's choosing (a client apart from the nodes themselves). */
+function from(
+  localAddress: string,
+  base: string,
+  route: string,
+  key: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(new URL(route, base), { localAddress, headers: { authorization: `Bearer ${key}`, ...headers } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 type Node = ClusterNode;
 
@@ -104,6 +124,21 @@ describe.each([
     // A hearing nobody hosts is not found on any node.
     const missing = await call(a.url, 'GET', '/api/v1/hearings/00000000-0000-4000-8000-000000000000');
     expect(missing.status).toBe(404);
+
+    // Someone guessing keys through A (from 127.0.0.2) is refused at C as themselves: past 20 failures in a
+    // minute that address is blocked on both nodes, while another client's calls through A still reach C
+    // (C counted the failures against the client A named, not against A).
+    const onB = created.find((h) => hostOf(v, h.id) === 'node-b')!;
+    for (let i = 0; i < 21; i++) expect((await from('127.0.0.2', a.url, `/api/v1/hearings/${onC.id}`, 'wrong-key')).status).toBe(401);
+    expect((await from('127.0.0.2', a.url, `/api/v1/hearings/${onB.id}`, CLUSTER_API_KEY)).status).toBe(429);
+    expect((await from('127.0.0.3', a.url, `/api/v1/hearings/${onC.id}`, CLUSTER_API_KEY)).status).toBe(200);
+    // A forged claim of being passed on (no valid signature) counts against the sender's own address.
+    for (let i = 0; i < 21; i++)
+      await from('127.0.0.4', c.url, `/api/v1/hearings/${onC.id}`, 'wrong-key', {
+        'x-hearing-forwarded-by': 'node-a',
+        'x-hearing-client': `10.9.9.${i} ${Date.now()} AAAA`,
+      });
+    expect((await from('127.0.0.4', c.url, `/api/v1/hearings/${onC.id}`, CLUSTER_API_KEY)).status).toBe(429);
   });
 
   it.runIf(shared)('the shared store lists every hearing of the cluster on any node', async () => {

@@ -26,7 +26,7 @@ export function findMovedHearing(o: { socket: Socket; token: string; doors: () =
       },
       () => (asking = false),
     );
-  }, 1000);
+  }, 500);
 }
 
 /** The first answer of another node about where the hearing is, if it is no longer here. */

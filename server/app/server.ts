@@ -52,7 +52,7 @@ import { loadTls, type TlsMaterial } from './tls.ts';
 import { Coturn, TurnService } from './turn.ts';
 import { Cluster } from '../cluster/cluster.ts';
 import { loadSampler } from '../cluster/load.ts';
-import { installClusterRoutes } from '../cluster/routes.ts';
+import { forwardedClient, installClusterRoutes } from '../cluster/routes.ts';
 import { GalleryEdge, GalleryHost, galleryCall } from '../cluster/gallery.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -307,7 +307,10 @@ export async function startServer(config: Config): Promise<HearingServer> {
     ),
   );
   const authLimiter = new AuthFailureLimiter(config.authFailuresPerMinute);
-  app.use('/api/v1', authLimiter.middleware());
+  // A request another node passed on counts against the client it names (signed with the cluster's key).
+  const restClient = (req: express.Request): string =>
+    (config.cluster ? forwardedClient(secrets.apiKey, req.headers) : undefined) ?? req.ip ?? req.socket.remoteAddress ?? 'unknown';
+  app.use('/api/v1', authLimiter.middleware(restClient));
   app.get('/healthz', (_req, res) => {
     const live = plane.pool.workers.filter((s) => !s.worker.died).length;
     res
@@ -385,6 +388,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
     : undefined;
   installClusterRoutes(app, {
     adopt,
+    clientAddress: restClient,
     galleries: () => galleryHost?.status() ?? [],
     gallery: async (m) => {
       if (m.op === 'lost') return { lost: galleryHost?.lost(m.hearingId, m.node, m.reason) ?? false };

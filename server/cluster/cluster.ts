@@ -20,6 +20,8 @@ import { redact } from '../app/redact.ts';
 
 export const HEARTBEAT_MS = 2000;
 export const TTL_MS = 6000;
+/** How often a node looks for lost nodes' hearings to place again (apart from its heartbeat: a lost node is noticed within a second of its entry expiring). */
+export const REAP_MS = 1000;
 const P = 'hmc:';
 
 export interface NodeLoad {
@@ -90,6 +92,8 @@ export class Cluster {
   readonly nodeId: string;
   private readonly redis: Redis;
   private timer?: NodeJS.Timeout;
+  private reaper?: NodeJS.Timeout;
+  private reaping = false;
   private draining = false;
   private registered = false;
   private closed = false;
@@ -131,6 +135,10 @@ export class Cluster {
     await c.heartbeat();
     c.timer = setInterval(() => void c.heartbeat(), HEARTBEAT_MS);
     c.timer.unref();
+    if (o.moveTo) {
+      c.reaper = setInterval(() => void c.reapOnce(), REAP_MS);
+      c.reaper.unref();
+    }
     return c;
   }
 
@@ -175,7 +183,6 @@ export class Cluster {
       (all) => all.map((n) => n.publicUrl),
       () => this.publicUrls,
     );
-    if (this.o.moveTo && !this.draining) await this.reap().catch((error: Error) => this.o.log?.(`[cluster] re-placing: ${error.message}`));
   }
 
   /**
@@ -183,6 +190,14 @@ export class Cluster {
    * to take the lock) places each of them again and moves it there. A node that left cleanly with
    * hearings not in session (it drained) has them moved the same way.
    */
+  private async reapOnce(): Promise<void> {
+    if (this.reaping || this.closed || this.draining || !this.registered) return;
+    this.reaping = true;
+    await this.reap()
+      .catch((error: Error) => this.o.log?.(`[cluster] re-placing: ${error.message}`))
+      .finally(() => (this.reaping = false));
+  }
+
   private async reap(): Promise<void> {
     for (const id of await this.redis.smembers(`${P}nodes`)) {
       if (id === this.nodeId || (await this.redis.exists(`${P}node:${id}`))) continue;
@@ -305,6 +320,7 @@ export class Cluster {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.reaper) clearInterval(this.reaper);
     await this.beating;
     try {
       // Hearings it still hosts (scheduled or adjourned ones after a drain) stay listed for a live node to

@@ -8,6 +8,7 @@
 // take the direct path and no node carries another node's sockets. The socket.io Redis adapter is
 // therefore not needed: no hearing's sockets are spread over nodes.
 import type http from 'node:http';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
 import { z } from 'zod';
 import httpProxy from 'http-proxy';
@@ -31,6 +32,34 @@ const adoptBody = z.strictObject({
 export const PLACED_HEADER = 'x-hearing-placed-on';
 /** Set on every request a node passes on: a node never passes one on again (no loops on a stale entry). */
 export const FORWARDED_HEADER = 'x-hearing-forwarded-by';
+/**
+ * The address of the client a node passes a request on for, signed with the cluster's API key
+ * (`<address> <unix ms> <hmac>`): the hosting node counts a failed authentication against that client,
+ * not against the node that passed it on (which would then be refused everything for a minute).
+ */
+export const CLIENT_HEADER = 'x-hearing-client';
+const CLIENT_HEADER_MAX_AGE_MS = 60_000;
+
+const signClient = (apiKey: string, by: string, address: string, at: number): string =>
+  createHmac('sha256', apiKey).update(`${by}\n${address}\n${at}`).digest('base64url');
+
+/** The header a node adds to a request it passes on for `address`. */
+export function clientHeader(apiKey: string, by: string, address: string, at = Date.now()): string {
+  return `${address} ${at} ${signClient(apiKey, by, address, at)}`;
+}
+
+/** The client a request was passed on for, when another node of the cluster signed it; else undefined. */
+export function forwardedClient(apiKey: string, headers: http.IncomingHttpHeaders, now = Date.now()): string | undefined {
+  const by = headers[FORWARDED_HEADER];
+  const value = headers[CLIENT_HEADER];
+  if (typeof by !== 'string' || typeof value !== 'string' || value.length > 300) return undefined;
+  const [address, at, mac] = value.split(' ');
+  const sent = Number(at);
+  if (!address || !mac || !Number.isSafeInteger(sent) || Math.abs(now - sent) > CLIENT_HEADER_MAX_AGE_MS) return undefined;
+  const expected = Buffer.from(signClient(apiKey, by, address, sent));
+  const given = Buffer.from(mac);
+  return expected.length === given.length && timingSafeEqual(expected, given) ? address : undefined;
+}
 
 export interface ClusterRoutesOptions {
   /** Whether the server runs in a cluster (its Cluster starts once the server listens: `cluster()`). */
@@ -38,6 +67,8 @@ export interface ClusterRoutesOptions {
   cluster: () => Cluster | undefined;
   apiKey: string;
   tokens: TokenIssuer;
+  /** The client's address as this node sees it (told to the node a request is passed on to). */
+  clientAddress: (req: Request) => string;
   /** This node's address for participants. */
   publicUrl: () => string;
   /** Whether this node's store has the hearing. */
@@ -57,6 +88,16 @@ export interface ClusterRoutesOptions {
 }
 
 const MEDIA_STATUS = { not_found: 404, forbidden: 403, bad_request: 400, unavailable: 503 } as const;
+
+/**
+ * `pathAndQuery` (as this node received it) at another node's public address, keeping the path that
+ * address has (a node behind a reverse proxy at https://court.example/hearing).
+ */
+export function atAddress(publicUrl: string, pathAndQuery: string): string {
+  const base = new URL(publicUrl);
+  // Joined as text, never resolved: a path starting with `//` would name another host.
+  return new URL(`${base.origin}${base.pathname.replace(/\/+$/, '')}/${pathAndQuery.replace(/^\/+/, '')}`).toString();
+}
 
 /** A cluster call that cannot be answered (Redis away) as a refusal with a reason, not a server error. */
 async function shared<T>(what: string, call: Promise<T>): Promise<T> {
@@ -82,7 +123,11 @@ export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): voi
   });
   const passOn = (req: Request, res: Response, target: string, headers: Record<string, string> = {}) => {
     req.url = req.originalUrl;
-    proxy.web(req, res, { target, headers: { [FORWARDED_HEADER]: o.cluster()?.nodeId ?? '', ...headers } });
+    const by = o.cluster()?.nodeId ?? '';
+    proxy.web(req, res, {
+      target,
+      headers: { [FORWARDED_HEADER]: by, [CLIENT_HEADER]: clientHeader(o.apiKey, by, o.clientAddress(req)), ...headers },
+    });
   };
 
   const admin = express.Router();
@@ -180,7 +225,7 @@ export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): voi
     const hearingId = await hearingOf(req);
     const target = hearingId ? await elsewhere(req, hearingId) : undefined;
     if (!target) return next();
-    res.redirect(302, new URL(req.originalUrl, target.publicUrl).toString());
+    res.redirect(302, atAddress(target.publicUrl, req.originalUrl));
   };
   app.get(
     '/join',

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { AppError } from './errors.ts';
 
 /**
@@ -41,10 +41,11 @@ export class AuthFailureLimiter {
   }
 
   /** REST: a blocked address gets 429 before any route; every 401 answered counts as a failure. */
-  middleware(): RequestHandler {
+  middleware(addressOf: (req: Request) => string = (req) => req.ip ?? req.socket.remoteAddress ?? 'unknown'): RequestHandler {
     return (req, res, next) => {
-      // The socket's address, or the client's behind a trusted proxy (HEARING_TRUST_PROXY).
-      const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+      // The socket's address, or the client's behind a trusted proxy (HEARING_TRUST_PROXY), or the one
+      // another node of the cluster passed the request on for.
+      const address = addressOf(req);
       try {
         this.check(address);
       } catch (error) {

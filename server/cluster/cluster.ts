@@ -20,7 +20,10 @@ import { redact } from '../app/redact.ts';
 
 export const HEARTBEAT_MS = 2000;
 export const TTL_MS = 6000;
-/** How often a node looks for lost nodes' hearings to place again (apart from its heartbeat: a lost node is noticed within a second of its entry expiring). */
+/**
+ * How often a node looks for lost nodes' hearings to place again (apart from its heartbeat: a lost node
+ * is noticed within a second of its entry expiring).
+ */
 export const REAP_MS = 1000;
 const P = 'hmc:';
 

@@ -226,6 +226,10 @@ describe.each([
         `node C killed: its ${onC.length} hearings placed again after ${replacedMs} ms; media back (the pages moved by themselves) after ${mediaBackMs} ms`,
       );
       expect(replacedMs).toBeLessThan(10_000);
+      // Found by its refusing connections after a missed heartbeat, not only when its entry expired.
+      expect(
+        nodes.filter((n) => n !== c).some((n) => n.process.output().includes('node node-c missed its heartbeat and refuses connections')),
+      ).toBe(true);
       const moved = (await call(a.url, 'GET', `/api/v1/hearings/${id}/events`)).body.events.find((e: any) => e.action === 'hearing.moved');
       expect(moved?.detail).toEqual({ from: 'node-c', to: host.id });
 

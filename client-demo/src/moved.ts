@@ -3,8 +3,11 @@
 // gave at join) where its hearing is held now and, if that is another node, goes there and joins again.
 import type { Socket } from 'socket.io-client';
 
-/** How long the connection must stay down before the page looks elsewhere (a network blip reconnects sooner). */
-const DOWN_MS = 4000;
+/**
+ * How long the connection must stay down before the page asks elsewhere. Asking costs nothing when the
+ * node is only out of reach for a moment: the others then name this same node, and the page stays.
+ */
+const DOWN_MS = 1000;
 
 export function findMovedHearing(o: { socket: Socket; token: string; doors: () => string[] }): void {
   let downSince: number | undefined;

@@ -604,6 +604,8 @@ export async function startServer(config: Config): Promise<HearingServer> {
       closed = true;
       // Every step runs even if one before it fails: a half-closed server must not leave processes behind.
       const steps: [string, () => unknown][] = [
+        // Its address stops answering before its records are closed: the others must not take over yet.
+        ['cluster', () => cluster?.leaving()],
         ['sip', () => sipGateway?.close()],
         ['courtroom cameras', () => sources.close()],
         [
@@ -630,7 +632,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
         ['recorder', () => recorder.close()],
         // Leaves the cluster only once its records are closed: a live node takes over what it still hosts
         // as soon as its entry is gone, and must not write into a record this node still writes to.
-        ['cluster', () => cluster?.close()],
+        ['cluster leaving', () => cluster?.close()],
         ['webhooks', () => webhooks?.stop()],
         ['media plane', () => plane.close()],
         ['store', () => store.close()],

@@ -149,7 +149,8 @@ export async function waitForMediaFrom(
   const deadline = Date.now() + timeoutMs;
   let last: RemoteTrackStats[] = [];
   while (Date.now() < deadline) {
-    last = await stats(page);
+    // A page that is loading (it moved to another node, it reloads) has no hooks yet: not yet, not an error.
+    last = await page.evaluate(() => (window as any).hearingClient?.stats() ?? []).catch(() => []);
     const audio = last.find((s) => s.participantId === from && s.kind === 'audio');
     const video = last.find((s) => s.participantId === from && s.kind === 'video');
     if (audio && video && audio.packetsReceived > baseline.audio && video.framesDecoded > baseline.video) return last;

@@ -332,6 +332,26 @@ describe('the courtroom app', () => {
     }
   });
 
+  it('a refusal at connection is said in the page’s language, not in the server’s English', async () => {
+    const h = await createHearing(ctx.server, [{ name: '张三', role: 'party' }]);
+    for (const to of ['waiting_room', 'open', 'closed'])
+      expect((await api(ctx.server)('POST', `/api/v1/hearings/${h.id}/transitions`, { to })).status).toBe(200);
+    for (const [lang, said] of [
+      [undefined, '本庭审已经结束。'],
+      ['en', 'This hearing has ended.'],
+    ] as const) {
+      const page = await (await ctx.browser.newContext({ permissions: ['camera', 'microphone'] })).newPage();
+      try {
+        await page.goto(`${h.participants[0]!.joinUrl}${lang ? `&lang=${lang}` : ''}`);
+        await page.getByRole('button', { name: lang ? 'Join the hearing' : '进入庭审' }).click();
+        await page.getByText(said).waitFor({ timeout: 10_000 });
+        expect(await page.getByText('hearing is closed').count()).toBe(0);
+      } finally {
+        await page.context().close();
+      }
+    }
+  });
+
   it('a hearing by clicking: a party speaks, the clerk edits, the other party notes, submits a photo the clerk places, the judge calls the witness in (who saw and heard nothing before) and sends them back, signs by hand after the freeze; the judge closes and the 笔录 holds it all', async () => {
     const h = await createHearing(ctx.server, [
       { name: '王法官', role: 'judge' },

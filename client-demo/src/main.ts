@@ -112,10 +112,23 @@ socket.on('disconnect', (reason) => {
   // The server ended the connection (removed, replaced, hearing closed): that is said instead; no banner.
   if (reason !== 'io client disconnect' && reason !== 'io server disconnect') update({ reconnecting: true });
 });
+/** Refusals at connection that the page says in its own words (i18n `refused.*`). */
+const REFUSALS = new Set([
+  'in_a_call',
+  'hearing_closed',
+  'identity_refused',
+  'elsewhere',
+  'token_expired',
+  'token_invalid',
+  'too_many_failures',
+]);
 socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
   lastError = error.message;
   tellHost('error', { code: error.data?.code ?? 'cannot_connect', message: error.message });
-  ui.setStatus('status.cannotConnect', { error: error.message });
+  // A refusal the server names is said in the page's language; anything else with the server's words.
+  const code = error.data?.code;
+  if (code && REFUSALS.has(code)) ui.setStatus(`refused.${code}`);
+  else ui.setStatus('status.cannotConnect', { error: error.message });
   if (error.data?.code?.startsWith('token') || error.data?.code === 'hearing_closed' || error.data?.code === 'identity_refused')
     socket.disconnect();
 });

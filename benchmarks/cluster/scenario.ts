@@ -156,7 +156,11 @@ interface GalleryRun {
  * `viewers` viewer bots; with `after`, the hosting node serves that many viewers itself and the next ones'
  * media come from the other node. The media workers' CPU over the window, and what the viewers received.
  */
-async function galleryRun(redisUrl: string, label: string, viewers: number, after: number): Promise<GalleryRun> {
+async function galleryRun(label: string, viewers: number, after: number): Promise<GalleryRun> {
+  // A Redis of its own: the two nodes are the whole cluster (the placement benchmark's nodes are not
+  // candidates for the gallery).
+  const redis = await startRedis();
+  const redisUrl = redis.url;
   const pair: ClusterNode[] = [];
   // Two bot processes (the viewers alternate): one werift process receiving every stream of 40 viewers is
   // itself the bottleneck (it loses packets the server sent).
@@ -215,8 +219,9 @@ async function galleryRun(redisUrl: string, label: string, viewers: number, afte
     const after1 = await reportAll();
     const cpu1 = await Promise.all([workerCpuSeconds(host), workerCpuSeconds(other)]);
     const seconds = (performance.now() - t0) / 1000;
-    const galleries = (await clusterView(host.url)).galleries;
-    const onGallery = galleries.find((g) => g.hearingId === hearingId)?.viewers ?? 0;
+    const gallery = (await clusterView(host.url)).galleries.find((g) => g.hearingId === hearingId);
+    if (gallery && gallery.node !== other.id) throw new Error(`the gallery is on ${gallery.node}, not on ${other.id}`);
+    const onGallery = gallery?.viewers ?? 0;
     let packets = 0;
     let lost = 0;
     let complete = 0;
@@ -246,6 +251,7 @@ async function galleryRun(redisUrl: string, label: string, viewers: number, afte
     await Promise.all(runners.map((r) => r.close()));
     for (const n of pair) n.process.child.kill('SIGKILL');
     await Promise.all(pair.map((n) => n.process.exited));
+    await redis.stop();
   }
 }
 
@@ -285,8 +291,8 @@ export async function clusterScenario(o: ClusterOptions, progress: Progress = ()
     }
     // A hearing larger than a node: its viewers all on the hosting node, then all but one on a second node.
     progress(0.9, `a hearing with ${o.viewers} viewers: on its node alone, then its gallery on a second node`);
-    const galleryOff = await galleryRun(redis.url, 'alone', o.viewers, o.viewers + 1);
-    const galleryOn = await galleryRun(redis.url, 'gallery', o.viewers, 1);
+    const galleryOff = await galleryRun('alone', o.viewers, o.viewers + 1);
+    const galleryOn = await galleryRun('gallery', o.viewers, 1);
     const media = rounds.map((x) => x.mediaBackMs);
     const placed = rounds.map((x) => x.placedMs);
     const createP50 = percentile(clustered.ms, 0.5);

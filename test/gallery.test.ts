@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, openJoin, stats, waitForMediaFrom } from './helpers/browser.ts';
 import { clusterCall, clusterNodeEnv, clusterView, hostOf, startClusterNode, type ClusterNode } from '../benchmarks/lib/cluster-nodes.ts';
+import { GALLERY_RETRY_MS } from '../server/cluster/gallery.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
 import { until } from './helpers/wait.ts';
 
@@ -72,7 +73,7 @@ describe('a hearing larger than a node: its gallery served by a second node', ()
     const second = await add('旁听乙', 'viewer');
     for (const to of ['waiting_room', 'open'])
       expect((await call(host.url, 'POST', `/api/v1/hearings/${id}/transitions`, { to })).status).toBe(200);
-    const events = async (): Promise<{ action: string; detail: Record<string, unknown> }[]> =>
+    const events = async (): Promise<{ action: string; at: string; detail: Record<string, unknown> }[]> =>
       (await call(host.url, 'GET', `/api/v1/hearings/${id}/events`)).body.events;
     const inRange = (n: ClusterNode, port: number) =>
       port >= Number(n.env.HEARING_RTC_MIN_PORT) && port <= Number(n.env.HEARING_RTC_MAX_PORT);
@@ -122,25 +123,52 @@ describe('a hearing larger than a node: its gallery served by a second node', ()
     expect((await clusterView(host.url)).galleries[0]?.piped).toBe(3);
     expect(await partyVideo(pages[0]!)).toBe(true); // the judge still sees the party
 
-    // The gallery node killed: the host notices, its viewer's page joins again and is served by the host.
-    edge.process.child.kill('SIGKILL');
-    const killedAt = Date.now();
-    await edge.process.exited;
+    // The gallery node stopped (SIGTERM): it tells the host before it goes, its viewer's page joins again and
+    // is served by the host (no other node takes a gallery).
+    edge.process.child.kill('SIGTERM');
+    const stoppedAt = Date.now();
+    expect(await edge.process.exited).toBe(0);
     await until('the gallery lost, in the record', async () => (await events()).some((e) => e.action === 'gallery.lost'), 15_000);
     const lost = (await events()).find((e) => e.action === 'gallery.lost');
-    expect(lost?.detail).toMatchObject({ node: edge.id, viewers: 1 });
-    // Its page joined again (its old receive transport, to the dead node, is gone), now with media from the host.
-    await until(
-      'the viewer’s media from the hosting node',
-      async () => inRange(host, (await recvFrom(secondPage).catch(() => ({ port: 0 }))).port),
-      30_000,
-    );
+    expect(lost?.detail).toMatchObject({ node: edge.id, viewers: 1, reason: `node ${edge.id} is stopping` });
+    // Its page joined again (its old receive transport, to the node that left, is gone), now with media from the host.
+    const fromHost = (page: Page) => async () => inRange(host, (await recvFrom(page).catch(() => ({ port: 0 }))).port);
+    await until('the viewer’s media from the hosting node', fromHost(secondPage), 30_000);
     await waitForMediaFrom(secondPage, judge.id, 30_000);
-    console.log(`gallery node killed: the viewer has the judge again from the hosting node after ${Date.now() - killedAt} ms`);
-    const after = await events();
-    expect(after.find((e) => e.action === 'gallery.unavailable')?.detail).toMatchObject({ servedBy: host.id });
+    console.log(`gallery node stopped: the viewer has the judge again from the hosting node after ${Date.now() - stoppedAt} ms`);
+    const unavailable = (await events()).find((e) => e.action === 'gallery.unavailable');
+    expect(unavailable?.detail).toMatchObject({ servedBy: host.id });
     expect((await clusterView(host.url)).galleries).toEqual([]);
     // The first viewer never noticed: still receiving from the host.
     await waitForMediaFrom(firstPage, judge.id, 10_000);
-  }, 150_000);
+
+    // The node back: once the host may try again, a third viewer is served there; the node then killed
+    // (SIGKILL, nothing said): the host notices it gone, and the viewer is served by the host.
+    const back = await startClusterNode(nodes.indexOf(edge), edge.id, { redisUrl: redis.url }, edge.env);
+    nodes[nodes.indexOf(edge)] = back;
+    const third = await add('旁听丙', 'viewer');
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(unavailable!.at) + GALLERY_RETRY_MS - Date.now())));
+    const thirdPage = await openJoin(browser, third.joinUrl);
+    pages.push(thirdPage);
+    await waitForMediaFrom(thirdPage, judge.id, 30_000);
+    expect(inRange(back, (await recvFrom(thirdPage)).port)).toBe(true);
+    expect((await events()).filter((e) => e.action === 'gallery.opened').map((e) => e.detail.node)).toEqual([edge.id, edge.id]);
+    back.process.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    await back.process.exited;
+    await until(
+      'the killed gallery node noticed',
+      async () => (await events()).filter((e) => e.action === 'gallery.lost').length === 2,
+      15_000,
+    );
+    expect((await events()).filter((e) => e.action === 'gallery.lost')[1]?.detail).toMatchObject({
+      node: edge.id,
+      viewers: 1,
+      // Noticed by the host's watch of the node, or by its next message to the node failing, whichever is first.
+      reason: expect.stringMatching(new RegExp(`^node ${edge.id} (is gone|did not answer)`)),
+    });
+    await until('the third viewer’s media from the hosting node', fromHost(thirdPage), 30_000);
+    await waitForMediaFrom(thirdPage, judge.id, 30_000);
+    console.log(`gallery node killed: the viewer has the judge again from the hosting node after ${Date.now() - killedAt} ms`);
+  }, 240_000);
 });

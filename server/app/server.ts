@@ -606,6 +606,14 @@ export async function startServer(config: Config): Promise<HearingServer> {
       const steps: [string, () => unknown][] = [
         // Its address stops answering before its records are closed: the others must not take over yet.
         ['cluster', () => cluster?.leaving()],
+        // Hosts of the galleries served here are told first, so their viewers move while media still flow.
+        [
+          'galleries',
+          async () => {
+            galleryHost?.closeAll();
+            await galleryEdge?.closeAll();
+          },
+        ],
         ['sip', () => sipGateway?.close()],
         ['courtroom cameras', () => sources.close()],
         [
@@ -613,13 +621,6 @@ export async function startServer(config: Config): Promise<HearingServer> {
           () => {
             signaling.close();
             return new Promise<void>((resolve) => io.close(() => resolve()));
-          },
-        ],
-        [
-          'galleries',
-          () => {
-            galleryHost?.closeAll();
-            galleryEdge?.closeAll();
           },
         ],
         ['turn', () => coturn?.close() ?? Promise.resolve()],

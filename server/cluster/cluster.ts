@@ -353,7 +353,9 @@ export class Cluster {
    * records; nobody takes its hearings over before it has left (`close`).
    */
   async leaving(): Promise<void> {
-    await this.redis.hset(`${P}node:${this.nodeId}`, 'closing', '1').catch(() => undefined);
+    // Nor is anything new placed here (a hearing, a gallery).
+    this.draining = true;
+    await this.redis.hset(`${P}node:${this.nodeId}`, { closing: '1', draining: '1' }).catch(() => undefined);
   }
 
   /** Leaves the cluster: the node's entry goes at once (its hearings stay routed to it until they close). */

@@ -47,6 +47,9 @@ export interface ViewerMedia {
   hasPeer(participantId: string): boolean;
 }
 
+/** After a gallery could not be opened for a hearing, how long its viewers are served by its node before another try. */
+export const GALLERY_RETRY_MS = 10_000;
+
 const id = z.string().min(1).max(128);
 const nodeId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/);
 /** mediasoup's own parameters, checked by mediasoup on the gallery node (the caller is a node with the API key). */
@@ -219,9 +222,21 @@ export class GalleryEdge {
     }
   }
 
-  closeAll(): void {
+  /**
+   * The node stops: each host is told first (its viewers join again elsewhere while their media still
+   * flow here), then the galleries close.
+   */
+  async closeAll(): Promise<void> {
     clearInterval(this.timer);
-    for (const hearingId of [...this.galleries.keys()]) this.close(hearingId, 'node stopping');
+    const reason = `node ${this.o.nodeId} is stopping`;
+    await Promise.all(
+      [...this.galleries].map(async ([hearingId, g]) => {
+        await this.o
+          .tellLost(g.host, hearingId, reason)
+          .catch((error: Error) => this.o.log(`[gallery] telling ${g.host}: ${error.message}`));
+        if (this.galleries.get(hearingId) === g) this.close(hearingId, reason);
+      }),
+    );
   }
 
   private async open(hearingId: string, host: string, ip: string, port: number): Promise<Record<string, unknown>> {
@@ -378,7 +393,7 @@ class Link implements ViewerMedia {
 
   /** In order after what was asked before (a producer's pause after its piping). */
   private enqueue(step: () => Promise<unknown>): void {
-    this.queue = this.queue.then(step).catch((error: Error) => this.end(`piping to node ${this.node.id} failed: ${error.message}`, true));
+    this.queue = this.queue.then(step).catch((error: Error) => this.end(`node ${this.node.id} did not answer: ${error.message}`, true));
   }
 
   private send(message: GalleryMessage): void {
@@ -559,7 +574,7 @@ export class GalleryHost {
   private open(hearingId: string, room: MediaRoom): Promise<Link | undefined> {
     const existing = this.links.get(hearingId);
     if (existing) return Promise.resolve(existing);
-    if (Date.now() - (this.failedAt.get(hearingId) ?? 0) < 10_000) return Promise.resolve(undefined);
+    if (Date.now() - (this.failedAt.get(hearingId) ?? 0) < GALLERY_RETRY_MS) return Promise.resolve(undefined);
     let pending = this.opening.get(hearingId);
     if (!pending) {
       pending = this.connect(hearingId, room).finally(() => this.opening.delete(hearingId));

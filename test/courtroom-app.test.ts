@@ -344,7 +344,8 @@ describe('the courtroom app', () => {
       try {
         await page.goto(`${h.participants[0]!.joinUrl}${lang ? `&lang=${lang}` : ''}`);
         await page.getByRole('button', { name: lang ? 'Join the hearing' : '进入庭审' }).click();
-        await page.getByText(said).waitFor({ timeout: 10_000 });
+        // Said where it is seen (an alert over the page), not only in the header's status line.
+        await page.getByRole('alert').filter({ hasText: said }).waitFor({ timeout: 10_000 });
         expect(await page.getByText('hearing is closed').count()).toBe(0);
       } finally {
         await page.context().close();

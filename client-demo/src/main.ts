@@ -98,7 +98,7 @@ findMovedHearing({ socket, token, doors: () => session.doors });
 
 // Every (re)connect — first join, network drop, server restart — runs the whole join again.
 socket.on('connect', () => {
-  update({ reconnecting: false });
+  update({ reconnecting: false, refused: null });
   start('connect');
 });
 socket.on('disconnect', (reason) => {
@@ -127,8 +127,10 @@ socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
   tellHost('error', { code: error.data?.code ?? 'cannot_connect', message: error.message });
   // A refusal the server names is said in the page's language; anything else with the server's words.
   const code = error.data?.code;
-  if (code && REFUSALS.has(code)) ui.setStatus(`refused.${code}`);
-  else ui.setStatus('status.cannotConnect', { error: error.message });
+  if (code && REFUSALS.has(code)) {
+    ui.setStatus(`refused.${code}`);
+    update({ refused: `refused.${code}` });
+  } else ui.setStatus('status.cannotConnect', { error: error.message });
   if (error.data?.code?.startsWith('token') || error.data?.code === 'hearing_closed' || error.data?.code === 'identity_refused')
     socket.disconnect();
 });

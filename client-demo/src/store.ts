@@ -102,6 +102,8 @@ export interface AppState {
   reconnecting: boolean;
   /** A media transport lost its connection (the network dropped): shown until it is back. */
   mediaInterrupted: boolean;
+  /** The server refused this page (hearing closed, link expired, …): the i18n key of why, shown prominently. */
+  refused: string | null;
   /** This participant is a witness waiting apart (nothing of the courtroom reaches them); `sentBack` after testifying. */
   waitingApart: false | 'waiting' | 'sentBack';
   title: string;
@@ -143,6 +145,7 @@ let state: AppState = {
   status: { key: 'status.deviceCheck' },
   reconnecting: false,
   mediaInterrupted: false,
+  refused: null,
   waitingApart: false,
   title: '',
   caseNumber: '',

@@ -33,9 +33,18 @@ export function Header() {
   );
 }
 
-/** A visible banner while the connection is lost (media comes back without a reload). */
+/**
+ * A visible banner while the connection is lost (media comes back without a reload), or saying why the
+ * server refused this page.
+ */
 export function ReconnectBanner() {
   const s = useApp();
+  if (s.refused)
+    return (
+      <div class="banner" role="alert">
+        {t(s.refused)}
+      </div>
+    );
   if (!s.reconnecting && !s.mediaInterrupted) return null;
   return (
     <div class="banner" role="alert">

@@ -1,8 +1,9 @@
 // A hearing larger than a node: two server processes on one Redis (started here on loopback), each
-// serving one viewer of a hearing itself (HEARING_GALLERY_AFTER=1). The next viewer's media come from the
-// other node, piped there once from the hosting node; the viewer's page talks to the hosting node only.
-// A protected participant's picture never reaches the gallery node, and when the gallery node is killed
-// its viewer's page joins again and is served by the hosting node, all of it in the hearing's record.
+// serving one gallery participant (viewer or lawyer) of a hearing itself (HEARING_GALLERY_AFTER=1). The
+// next ones receive from the other node, piped there once from the hosting node; their pages talk to the
+// hosting node only, and a lawyer's camera and microphone go to it. A picture protected from the public
+// reaches the gallery node only when someone there may see it; when the gallery node stops or is killed,
+// its participants' pages join again and are served by the hosting node, all of it in the record.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, openJoin, stats, waitForMediaFrom } from './helpers/browser.ts';
@@ -54,7 +55,7 @@ describe('a hearing larger than a node: its gallery served by a second node', ()
     await redis?.stop();
   });
 
-  it('the second viewer receives from the other node, a protected picture does not go there, and its loss sends the viewer back to the host', async () => {
+  it('a viewer and a lawyer beyond the node’s share receive from the other node, a protected picture goes there only while someone there may see it, and its loss sends them back to the host', async () => {
     const [a] = nodes as [ClusterNode, ClusterNode];
     const created = await call(a.url, 'POST', '/api/v1/hearings', { caseNumber: '(2026)京0105民初3001号', title: '旁听众多的案件' });
     expect(created.status).toBe(201);
@@ -71,6 +72,7 @@ describe('a hearing larger than a node: its gallery served by a second node', ()
     const party = await add('张三', 'party');
     const first = await add('旁听甲', 'viewer');
     const second = await add('旁听乙', 'viewer');
+    const lawyer = await add('赵律师', 'lawyer');
     for (const to of ['waiting_room', 'open'])
       expect((await call(host.url, 'POST', `/api/v1/hearings/${id}/transitions`, { to })).status).toBe(200);
     const events = async (): Promise<{ action: string; at: string; detail: Record<string, unknown> }[]> =>
@@ -111,7 +113,18 @@ describe('a hearing larger than a node: its gallery served by a second node', ()
       6_000,
     );
 
-    // The party protected from the public: both viewers lose the picture, and it no longer goes to the gallery node.
+    // A lawyer beyond the node's share: what they receive comes from the gallery node, what they send goes
+    // to the hosting node.
+    const lawyerPage = await openJoin(browser, lawyer.joinUrl);
+    pages.push(lawyerPage);
+    await waitForMediaFrom(lawyerPage, party.id, 30_000);
+    await waitForMediaFrom(lawyerPage, judge.id, 30_000);
+    expect(inRange(edge, (await recvFrom(lawyerPage)).port)).toBe(true);
+    await waitForMediaFrom(pages[0]!, lawyer.id, 30_000);
+    expect((await clusterView(host.url)).galleries).toEqual([{ hearingId: id, node: edge.id, viewers: 2, piped: 6 }]);
+
+    // The party protected from the public: both viewers lose the picture (one on each node); the lawyer in the
+    // gallery keeps it, so it is still piped there.
     const protect = await call(host.url, 'POST', `/api/v1/hearings/${id}/participants/${party.id}/protection`, { hidden: true });
     expect(protect.status).toBe(200);
     const partyVideo = async (page: Page) => (await stats(page)).some((s) => s.participantId === party.id && s.kind === 'video');
@@ -120,8 +133,17 @@ describe('a hearing larger than a node: its gallery served by a second node', ()
       async () => !(await partyVideo(firstPage)) && !(await partyVideo(secondPage)),
       10_000,
     );
-    expect((await clusterView(host.url)).galleries[0]?.piped).toBe(3);
     expect(await partyVideo(pages[0]!)).toBe(true); // the judge still sees the party
+    await waitForMediaFrom(lawyerPage, party.id, 10_000, {
+      audio: 0,
+      video: (await stats(lawyerPage)).find((x) => x.participantId === party.id && x.kind === 'video')!.framesDecoded,
+    });
+    expect((await clusterView(host.url)).galleries[0]?.piped).toBe(6);
+    // The lawyer leaves: nobody in the gallery may see the party's picture any more, and it is no longer
+    // piped there (nor the lawyer's own camera and microphone, gone with them).
+    await lawyerPage.context().close();
+    pages.splice(pages.indexOf(lawyerPage), 1);
+    await until('only what the viewer may see piped', async () => (await clusterView(host.url)).galleries[0]?.piped === 3, 10_000);
 
     // The gallery node stopped (SIGTERM): it tells the host before it goes, its viewer's page joins again and
     // is served by the host (no other node takes a gallery).

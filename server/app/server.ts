@@ -379,7 +379,8 @@ export async function startServer(config: Config): Promise<HearingServer> {
           return others[0] ? { id: others[0].id, url: others[0].url } : undefined;
         },
         alive: async (id) => (cluster ? cluster.alive(id) : false),
-        visible: (hearingId, p) => !(p.kind === 'video' && live.isHidden(hearingId, p.participantId)),
+        mayReceive: (hearingId, receiver, p) =>
+          !(p.kind === 'video' && hearings.participantRole(receiver) === 'viewer' && live.isHidden(hearingId, p.participantId)),
         record: (hearingId, action, detail) => hearings.log(hearingId, 'system', action, detail),
         reset: (hearingId, viewers) => signaling.galleryLost(hearingId, viewers),
         consumerClosed: (info) => signaling.galleryConsumerClosed(info),

@@ -85,7 +85,7 @@ export const galleryMessage = z.discriminatedUnion('op', [
     hearingId: id,
     viewerId: id,
     consumerId: id,
-    action: z.enum(['resume', 'layers', 'priority']),
+    action: z.enum(['resume', 'layers', 'priority', 'close']),
     spatialLayer: z.number().int().min(0).max(3).optional(),
     temporalLayer: z.number().int().min(0).max(3).optional(),
     priority: z.number().int().min(1).max(255).optional(),
@@ -204,6 +204,7 @@ export class GalleryEdge {
       case 'consumer': {
         const c = g.room.consumerOf(m.viewerId, m.consumerId);
         if (m.action === 'resume') await c.resume();
+        else if (m.action === 'close') c.close();
         else if (m.action === 'priority') await c.setPriority(m.priority ?? 1);
         else
           await c.setPreferredLayers({
@@ -301,8 +302,11 @@ export interface GalleryHostOptions {
   /** The node to serve a gallery (live, not draining, not this one, least busy), if any. */
   pickNode: () => Promise<{ id: string; url: string } | undefined>;
   alive: (nodeId: string) => Promise<boolean>;
-  /** Whether a viewer may see this producer now (a protected participant's picture is not piped). */
-  visible: (hearingId: string, producer: ProducerInfo) => boolean;
+  /**
+   * Whether this participant may receive this producer now (a viewer does not get a participant's picture
+   * protected from the public; a lawyer does). A producer nobody in the gallery may receive is not piped.
+   */
+  mayReceive: (hearingId: string, participantId: string, producer: ProducerInfo) => boolean;
   /** A line in the hearing's record. */
   record: (hearingId: string, action: string, detail: Record<string, unknown>) => void;
   /** The gallery is gone: these viewers' pages join again. */
@@ -343,16 +347,28 @@ class Link implements ViewerMedia {
     this.watch.unref();
   }
 
-  /** Pipes every producer viewers may see now, and stops piping those they may no longer see. */
+  /**
+   * Pipes every producer someone in the gallery may receive now, stops piping those nobody may, and ends
+   * the consumers of those a participant may no longer receive.
+   */
   sync(only?: ProducerInfo): void {
     if (this.closed) return;
     const list = only ? [only] : this.room.producers();
+    const may = (participantId: string, p: ProducerInfo) => this.o.mayReceive(this.hearingId, participantId, p);
     for (const p of list) {
       const piped = this.pipes.has(p.producerId);
-      const visible = this.o.visible(this.hearingId, p);
-      if (visible && !piped) this.enqueue(() => this.pipeOut(p));
-      if (!visible && piped) this.unpipe(p.producerId);
+      const wanted = [...this.viewers.keys()].some((v) => may(v, p));
+      if (wanted && !piped) this.enqueue(() => this.pipeOut(p));
+      if (!wanted && piped) this.unpipe(p.producerId);
     }
+    for (const [participantId, v] of this.viewers)
+      for (const [consumerId, producerId] of [...v.consumers]) {
+        const p = list.find((x) => x.producerId === producerId);
+        if (!p || may(participantId, p)) continue;
+        v.consumers.delete(consumerId);
+        this.send({ op: 'consumer', hearingId: this.hearingId, viewerId: participantId, consumerId, action: 'close' });
+        this.o.consumerClosed({ consumerId, participantId, producerId });
+      }
   }
 
   private async pipeOut(p: ProducerInfo): Promise<void> {
@@ -407,7 +423,10 @@ class Link implements ViewerMedia {
   }
 
   add(participantId: string): void {
-    if (!this.viewers.has(participantId)) this.viewers.set(participantId, { transports: new Set(), consumers: new Map() });
+    if (this.viewers.has(participantId)) return;
+    this.viewers.set(participantId, { transports: new Set(), consumers: new Map() });
+    // What they may receive and nobody before them might (a lawyer: a protected picture).
+    this.sync();
   }
 
   // ViewerMedia: each asks the gallery node, after the pipings asked before it.
@@ -493,6 +512,7 @@ class Link implements ViewerMedia {
   removePeer(participantId: string): void {
     if (!this.viewers.delete(participantId)) return;
     this.send({ op: 'drop', hearingId: this.hearingId, viewerId: participantId });
+    this.sync();
   }
 
   holdsTransports(participantId: string, transportIds: readonly string[]): boolean {
@@ -524,20 +544,33 @@ export class GalleryHost {
 
   constructor(private readonly o: GalleryHostOptions) {}
 
-  /** The viewer's media, if they are in a gallery on another node. */
+  /** The participant's media in the hearing's gallery on another node, if they have any there. */
   of(hearingId: string, participantId: string): ViewerMedia | undefined {
     const link = this.links.get(hearingId);
     return link?.hasPeer(participantId) ? link : undefined;
   }
 
+  /** The gallery, if this transport of the participant is there (their other transports stay on the host). */
+  forTransport(hearingId: string, participantId: string, transportId: string): ViewerMedia | undefined {
+    const link = this.links.get(hearingId);
+    return link?.holdsTransports(participantId, [transportId]) ? link : undefined;
+  }
+
+  /** The gallery, if this consumer of the participant is there. */
+  forConsumer(hearingId: string, participantId: string, consumerId: string): ViewerMedia | undefined {
+    const link = this.links.get(hearingId);
+    return link?.viewers.get(participantId)?.consumers.has(consumerId) ? link : undefined;
+  }
+
   /**
-   * Where a viewer's new transport goes: the hearing's room here while it serves fewer than `after`
-   * viewers, else its gallery on another node (opened the first time). No node to take it: here.
+   * Where a gallery participant's new receive transport goes: the hearing's room here while it serves
+   * fewer than `after` of them, else its gallery on another node (opened the first time). No node to
+   * take it: here.
    */
-  async place(hearingId: string, participantId: string, room: MediaRoom, viewersHere: number): Promise<ViewerMedia> {
+  async place(hearingId: string, participantId: string, room: MediaRoom, servedHere: number): Promise<ViewerMedia> {
     const existing = this.of(hearingId, participantId);
     if (existing) return existing;
-    if (this.o.after <= 0 || viewersHere < this.o.after || room.hasPeer(participantId)) return room;
+    if (this.o.after <= 0 || servedHere < this.o.after || room.hasTransport(participantId, 'recv')) return room;
     const link = await this.open(hearingId, room);
     if (!link) return room;
     link.add(participantId);

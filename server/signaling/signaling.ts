@@ -146,6 +146,13 @@ function errorAck(error: unknown): { error: { code: string; message: string } } 
 }
 
 /**
+ * Who may receive from a hearing's gallery on another node once its node serves HEARING_GALLERY_AFTER of
+ * them (their receive transport there; what they send stays on the hosting node): the public gallery and
+ * the lawyers beyond the bench's own.
+ */
+const GALLERY_ROLES: ReadonlySet<Role> = new Set(['viewer', 'lawyer']);
+
+/**
  * socket.io signaling. A participant connects with its JWT (`auth: {token}`); every message is
  * validated, checked against the caller's role and hearing, and answered with an ack — either the
  * result or `{error: {code, message}}`.
@@ -369,13 +376,19 @@ export class Signaling {
     /** Transports and consumers of this connection being created right now (they count toward its limits). */
     const creating = { transports: 0, consumers: 0 };
     const room = (): Promise<MediaRoom> => this.plane.room(claims.hearingId);
-    /** Where this participant's courtroom media are: the room, or (a viewer) the hearing's gallery on another node. */
-    const media = async (): Promise<ViewerMedia> => this.gallery?.of(claims.hearingId, claims.participantId) ?? room();
-    /** The media of a transport to open: a viewer beyond this node's share of the gallery goes to another node. */
-    const place = async (): Promise<ViewerMedia> => {
+    /**
+     * Where a transport or a consumer of this participant is: the room, or (a viewer's or a lawyer's
+     * receive transport) the hearing's gallery on another node.
+     */
+    const transportAt = async (transportId: string): Promise<ViewerMedia> =>
+      this.gallery?.forTransport(claims.hearingId, claims.participantId, transportId) ?? room();
+    const consumerAt = async (consumerId: string): Promise<ViewerMedia> =>
+      this.gallery?.forConsumer(claims.hearingId, claims.participantId, consumerId) ?? room();
+    /** Where a new transport goes: a gallery participant's receive transport beyond this node's share goes to another node. */
+    const place = async (direction: 'send' | 'recv'): Promise<ViewerMedia> => {
       const r = await room();
-      if (claims.role !== 'viewer' || !this.gallery) return r;
-      return this.gallery.place(claims.hearingId, claims.participantId, r, this.viewersHere(claims.hearingId, r));
+      if (direction !== 'recv' || !GALLERY_ROLES.has(claims.role) || !this.gallery) return r;
+      return this.gallery.place(claims.hearingId, claims.participantId, r, this.galleryHere(claims.hearingId, r));
     };
 
     const on = <E extends SignalingEvent>(event: E, handler: Handler<E>): void => {
@@ -412,7 +425,12 @@ export class Signaling {
       // Back after a dropped connection, with the transports the server kept for them: their media
       // carry on (the page restarts ICE on them); the record has the reconnect, not a leave and a join.
       const resumed =
-        !!resume && !waiting && joined === undefined && (await media()).holdsTransports(claims.participantId, resume.transports);
+        !!resume &&
+        !waiting &&
+        joined === undefined &&
+        (await Promise.all(resume.transports.map(async (t) => (await transportAt(t)).holdsTransports(claims.participantId, [t])))).every(
+          Boolean,
+        );
       if (resumed) {
         this.hearings.log(claims.hearingId, claims.participantId, 'participant.reconnected', {
           // Unknown when the server had not yet noticed the old connection was dead (the new one replaced it).
@@ -506,12 +524,15 @@ export class Signaling {
     /** The courtroom, or the caller's consultation room when the message names one. */
     const roomOf = (consultationId?: string): Promise<MediaRoom> =>
       consultationId ? this.consultations.roomFor(claims.hearingId, claims.participantId, consultationId) : room();
-    /** The same, for what a viewer does too (their courtroom media may be on a gallery node). */
-    const mediaOf = (consultationId?: string): Promise<ViewerMedia> => (consultationId ? roomOf(consultationId) : media());
+    /** The same, by transport or consumer (a gallery participant's receive side may be on another node). */
+    const transportOf = (transportId: string, consultationId?: string): Promise<ViewerMedia> =>
+      consultationId ? roomOf(consultationId) : transportAt(transportId);
+    const consumerOf = (consumerId: string, consultationId?: string): Promise<ViewerMedia> =>
+      consultationId ? roomOf(consultationId) : consumerAt(consumerId);
     on('ping', () => ({ at: Date.now() }));
     on('createTransport', async ({ direction, consultationId }) => {
       if (direction === 'send' && !may(claims.role, 'publish')) throw new AppError(403, 'forbidden', `role ${claims.role} may not publish`);
-      const target = consultationId ? await roomOf(consultationId) : await place();
+      const target = consultationId ? await roomOf(consultationId) : await place(direction);
       const limit = claims.role === 'viewer' ? LIMITS.viewerTransports : LIMITS.transports;
       // Counted with those still being created: fifty requests at once must not all pass the check.
       if (target.peerCounts(claims.participantId).transports + creating.transports >= limit) {
@@ -528,10 +549,10 @@ export class Signaling {
       };
     });
     on('connectTransport', async ({ transportId, dtlsParameters, consultationId }) => {
-      await (await mediaOf(consultationId)).connectWebRtcTransport(claims.participantId, transportId, dtlsParameters);
+      await (await transportOf(transportId, consultationId)).connectWebRtcTransport(claims.participantId, transportId, dtlsParameters);
     });
     on('restartIce', async ({ transportId, consultationId }) => {
-      return { iceParameters: await (await mediaOf(consultationId)).restartIce(claims.participantId, transportId) };
+      return { iceParameters: await (await transportOf(transportId, consultationId)).restartIce(claims.participantId, transportId) };
     });
     on('produce', async ({ transportId, kind, rtpParameters, source, consultationId }) => {
       // The interpretation channel: an interpreter's voice, in the courtroom, sound only.
@@ -553,7 +574,7 @@ export class Signaling {
       return { id: producer.id };
     });
     on('consume', async ({ transportId, producerId, rtpCapabilities, consultationId }) => {
-      const target = await mediaOf(consultationId);
+      const target = await transportOf(transportId, consultationId);
       if (claims.role === 'viewer') {
         const owner = (await roomOf(consultationId)).producers().find((p) => p.producerId === producerId);
         if (owner?.kind === 'video' && this.live.isHidden(claims.hearingId, owner.participantId)) {
@@ -579,11 +600,11 @@ export class Signaling {
       };
     });
     on('resumeConsumer', async ({ consumerId, consultationId }) => {
-      await (await mediaOf(consultationId)).consumerOf(claims.participantId, consumerId).resume();
+      await (await consumerOf(consumerId, consultationId)).consumerOf(claims.participantId, consumerId).resume();
     });
     on('setPreferredLayers', async ({ consumerId, spatialLayer, temporalLayer, consultationId }) => {
       await (
-        await mediaOf(consultationId)
+        await consumerOf(consumerId, consultationId)
       )
         .consumerOf(claims.participantId, consumerId)
         .setPreferredLayers({ spatialLayer, ...(temporalLayer === undefined ? {} : { temporalLayer }) });
@@ -815,17 +836,17 @@ export class Signaling {
     this.gallery?.drop(hearingId, participantId);
   }
 
-  /** Viewers of a hearing whose media this node's room serves itself. */
-  private viewersHere(hearingId: string, room: MediaRoom): number {
+  /** Gallery participants (viewers, lawyers) of a hearing whose receive transport this node's room serves itself. */
+  private galleryHere(hearingId: string, room: MediaRoom): number {
     let n = 0;
     for (const socket of this.sockets.values()) {
       const c = socket.data.claims;
-      if (c.hearingId === hearingId && c.role === 'viewer' && room.hasPeer(c.participantId)) n++;
+      if (c.hearingId === hearingId && GALLERY_ROLES.has(c.role) && room.hasTransport(c.participantId, 'recv')) n++;
     }
     return n;
   }
 
-  /** The gallery serving these viewers is gone: their pages join again (their media then go where there is room). */
+  /** The gallery serving these participants is gone: their pages join again (their media then go where there is room). */
   galleryLost(hearingId: string, viewers: readonly string[]): void {
     for (const v of viewers) {
       const socket = this.sockets.get(v);
@@ -833,7 +854,7 @@ export class Signaling {
     }
   }
 
-  /** A viewer's consumer in the gallery ended: their page drops it. */
+  /** A consumer in the gallery ended: its participant's page drops it. */
   galleryConsumerClosed(info: { consumerId: string; participantId: string; producerId: string }): void {
     this.sockets.get(info.participantId)?.emit('consumerClosed', info);
   }

@@ -377,6 +377,11 @@ export class MediaRoom extends EventEmitter<RoomEvents> {
     return !!peer && transportIds.every((id) => peer.transports.get(id)?.transport.closed === false);
   }
 
+  /** Whether the participant has a transport of this direction here. */
+  hasTransport(participantId: string, direction: Direction): boolean {
+    return [...(this.peers.get(participantId)?.transports.values() ?? [])].some((e) => e.direction === direction && !e.transport.closed);
+  }
+
   hasPeer(participantId: string): boolean {
     return this.peers.has(participantId);
   }

@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, openJoin, stats, waitForMediaFrom } from './helpers/browser.ts';
 import { clusterCall, clusterNodeEnv, clusterView, hostOf, startClusterNode, type ClusterNode } from '../benchmarks/lib/cluster-nodes.ts';
 import { GALLERY_RETRY_MS } from '../server/cluster/gallery.ts';
+import { freePort } from './helpers/server-process.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
 import { until } from './helpers/wait.ts';
 
@@ -16,17 +17,18 @@ const call = clusterCall;
 
 interface Path {
   direction: 'send' | 'recv';
+  local: string;
   remote: string | null;
   bytesReceived: number;
 }
 /** The address and port the page's receive transport reaches (where its media come from). */
-const recvFrom = async (page: Page): Promise<{ port: number; bytesReceived: number }> => {
+const recvFrom = async (page: Page): Promise<{ port: number; bytesReceived: number; local: string }> => {
   const paths = (await page.evaluate(() =>
     (window as unknown as { hearingClient: { paths(): Promise<unknown> } }).hearingClient.paths(),
   )) as Path[];
   const recv = paths.find((p) => p.direction === 'recv');
   if (!recv?.remote) throw new Error(`no receive path: ${JSON.stringify(paths)}`);
-  return { port: Number(recv.remote.split(':').at(-1)), bytesReceived: recv.bytesReceived };
+  return { port: Number(recv.remote.split(':').at(-1)), bytesReceived: recv.bytesReceived, local: recv.local };
 };
 
 describe('a hearing larger than a node: its gallery served by a second node', () => {
@@ -37,11 +39,28 @@ describe('a hearing larger than a node: its gallery served by a second node', ()
 
   beforeAll(async () => {
     redis = await startRedis();
+    // Each node on an address of its own (127.0.0.1, 127.0.0.2), each with its own TURN server, which
+    // relays to its own node's media only; every page is told to relay (as behind a strict firewall).
     for (const [i, id] of ['node-a', 'node-b'].entries()) {
-      const env = { ...(await clusterNodeEnv(i, id, { redisUrl: redis.url })), HEARING_GALLERY_AFTER: '1' };
+      const ip = `127.0.0.${i + 1}`;
+      const env = {
+        ...(await clusterNodeEnv(i, id, { redisUrl: redis.url })),
+        HEARING_GALLERY_AFTER: '1',
+        HEARING_HOST: ip,
+        HEARING_LISTEN_IP: ip,
+        HEARING_TURN: 'embedded',
+        HEARING_TURN_POLICY: 'relay',
+        HEARING_TURN_HOST: ip,
+        HEARING_TURN_LISTEN_IP: ip,
+        HEARING_TURN_PORT: String(await freePort()),
+        HEARING_TURN_TLS_PORT: String(await freePort()),
+        HEARING_TURN_RELAY_MIN: String(51000 + i * 200),
+        HEARING_TURN_RELAY_MAX: String(51000 + i * 200 + 199),
+      };
       nodes.push(await startClusterNode(i, id, { redisUrl: redis.url }, env));
     }
-    browser = await launchBrowser();
+    // 127.0.0.2 is not "localhost" to Chromium: its pages may use the camera as on a secure origin.
+    browser = await launchBrowser([`--unsafely-treat-insecure-origin-as-secure=${nodes.map((n) => n.url).join(',')}`]);
   }, 120_000);
   afterAll(async () => {
     for (const p of pages)
@@ -99,6 +118,8 @@ describe('a hearing larger than a node: its gallery served by a second node', ()
     const path = await recvFrom(secondPage);
     expect(inRange(edge, path.port), `port ${path.port}`).toBe(true);
     expect(path.bytesReceived).toBeGreaterThan(0);
+    // Relayed by the gallery node's own TURN server (the hosting node's relays to its own address only).
+    expect(path.local).toBe('relay');
     const opened = (await events()).find((e) => e.action === 'gallery.opened');
     expect(opened?.detail).toMatchObject({ node: edge.id, after: 1 });
     const seen = await clusterView(host.url);

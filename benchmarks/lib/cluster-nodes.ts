@@ -63,7 +63,7 @@ export async function startClusterNode(i: number, id: string, o: ClusterNodeOpti
   const e = env ?? (await clusterNodeEnv(i, id, o));
   const process = await startServerProcess(e);
   if (e.HEARING_REDIS_URL) await process.waitFor(`[cluster] node ${id} registered`);
-  return { id, url: `http://127.0.0.1:${e.PORT}`, env: e, process };
+  return { id, url: `http://${e.HEARING_HOST ?? '127.0.0.1'}:${e.PORT}`, env: e, process };
 }
 
 /** A REST call with the cluster's key; the answer's status, JSON body and redirect target. */

@@ -365,6 +365,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
           const node = (await cluster?.nodes())?.find((n) => n.id === host);
           if (node) await call(node.url, { op: 'lost', hearingId, node: nodeId!, reason });
         },
+        iceFor: (participantId, expiresAt) => ice?.iceFor(participantId, expiresAt) ?? {},
         log: (line) => console.log(line),
       })
     : undefined;

@@ -23,7 +23,16 @@ export interface ViewerMedia {
   createWebRtcTransport(
     participantId: string,
     direction: 'send' | 'recv',
-  ): Promise<{ id: string; iceParameters: unknown; iceCandidates: unknown; dtlsParameters: unknown }>;
+    /** Until when the participant's TURN credentials for it are good (their token's expiry, unix seconds). */
+    expiresAt?: number,
+  ): Promise<{
+    id: string;
+    iceParameters: unknown;
+    iceCandidates: unknown;
+    dtlsParameters: unknown;
+    /** TURN servers and policy of the node the transport is on, when it is not this one. */
+    ice?: Record<string, unknown>;
+  }>;
   connectWebRtcTransport(participantId: string, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void>;
   restartIce(participantId: string, transportId: string): Promise<types.IceParameters>;
   consume(
@@ -76,7 +85,7 @@ export const galleryMessage = z.discriminatedUnion('op', [
     rtpParameters: parameters,
   }),
   z.strictObject({ op: z.literal('producer'), hearingId: id, producerId: id, action: z.enum(['pause', 'resume', 'close']) }),
-  z.strictObject({ op: z.literal('transport'), hearingId: id, viewerId: id }),
+  z.strictObject({ op: z.literal('transport'), hearingId: id, viewerId: id, expiresAt: z.number().int().positive().optional() }),
   z.strictObject({ op: z.literal('connectTransport'), hearingId: id, viewerId: id, transportId: id, dtlsParameters: parameters }),
   z.strictObject({ op: z.literal('restartIce'), hearingId: id, viewerId: id, transportId: id }),
   z.strictObject({ op: z.literal('consume'), hearingId: id, viewerId: id, transportId: id, producerId: id, rtpCapabilities: parameters }),
@@ -139,6 +148,8 @@ export interface GalleryEdgeOptions {
   stillHosts: (host: string, hearingId: string) => Promise<boolean>;
   /** Tells the hosting node its gallery is gone (its viewers then join again). */
   tellLost: (host: string, hearingId: string, reason: string) => Promise<void>;
+  /** This node's TURN servers and policy for a participant (its own TURN relays to its own media address only). */
+  iceFor: (participantId: string, expiresAt: number) => Record<string, unknown>;
   log: (line: string) => void;
 }
 
@@ -190,7 +201,13 @@ export class GalleryEdge {
       case 'transport': {
         g.viewers.add(m.viewerId);
         const t = await g.room.createWebRtcTransport(m.viewerId, 'recv');
-        return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters };
+        return {
+          id: t.id,
+          iceParameters: t.iceParameters,
+          iceCandidates: t.iceCandidates,
+          dtlsParameters: t.dtlsParameters,
+          ice: this.o.iceFor(m.viewerId, m.expiresAt ?? Math.floor(Date.now() / 1000) + 3600),
+        };
       }
       case 'connectTransport':
         await g.room.connectWebRtcTransport(m.viewerId, m.transportId, m.dtlsParameters as unknown as types.DtlsParameters);
@@ -441,13 +458,19 @@ class Link implements ViewerMedia {
     return { transports: v?.transports.size ?? 0, consumers: v?.consumers.size ?? 0 };
   }
 
-  async createWebRtcTransport(participantId: string) {
+  async createWebRtcTransport(participantId: string, _direction: 'send' | 'recv', expiresAt?: number) {
     this.add(participantId);
-    const t = (await this.ask({ op: 'transport', hearingId: this.hearingId, viewerId: participantId })) as {
+    const t = (await this.ask({
+      op: 'transport',
+      hearingId: this.hearingId,
+      viewerId: participantId,
+      ...(expiresAt ? { expiresAt: Math.floor(expiresAt) } : {}),
+    })) as {
       id: string;
       iceParameters: unknown;
       iceCandidates: unknown;
       dtlsParameters: unknown;
+      ice: Record<string, unknown>;
     };
     this.viewer(participantId).transports.add(t.id);
     return t;

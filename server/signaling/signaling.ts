@@ -539,13 +539,16 @@ export class Signaling {
         throw new AppError(429, 'limit_reached', `at most ${limit} transports per ${claims.role} in a room: close one first`);
       }
       creating.transports++;
-      const transport = await target.createWebRtcTransport(claims.participantId, direction).finally(() => creating.transports--);
+      const transport = await target
+        .createWebRtcTransport(claims.participantId, direction, claims.expiresAt)
+        .finally(() => creating.transports--);
       return {
         id: transport.id,
         iceParameters: transport.iceParameters,
         iceCandidates: transport.iceCandidates,
         dtlsParameters: transport.dtlsParameters,
-        ...this.iceFor(claims),
+        // A transport on a gallery node is reached through that node's TURN servers.
+        ...((transport as { ice?: Record<string, unknown> }).ice ?? this.iceFor(claims)),
       };
     });
     on('connectTransport', async ({ transportId, dtlsParameters, consultationId }) => {

@@ -191,7 +191,7 @@ export class Signaling {
   private readonly reconnectGraceMs: number;
   private readonly hostedHere: (hearingId: string) => boolean;
   private readonly doors: () => string[];
-  /** Cluster mode: viewers beyond this node's share of a hearing are served by another node. */
+  /** Cluster mode: what viewers and lawyers beyond this node's share of a hearing receive is served by another node. */
   private readonly gallery?: GalleryHost;
   /** Participants whose connection dropped and whose media wait for them to come back. */
   private readonly away = new Map<string, { hearingId: string; since: number; timer: NodeJS.Timeout }>();
@@ -262,7 +262,7 @@ export class Signaling {
     plane.on('roomLost', ({ hearingId, deadPid, error }) => this.workerDied(hearingId, { deadPid, error, recovered: false }));
     this.hearings.on('event', (entry) => {
       if (entry.action !== 'stream.protection' || !entry.hearingId) return;
-      // A gallery on another node receives only what viewers may see (a protected picture is not piped).
+      // A gallery on another node receives only what someone there may see (a protected picture: a lawyer).
       this.gallery?.resync(entry.hearingId);
       // A participant protected from now on: viewers lose the picture they were already receiving.
       if (entry.detail.hidden !== true) return;

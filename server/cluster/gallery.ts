@@ -374,7 +374,7 @@ class Link implements ViewerMedia {
     const may = (participantId: string, p: ProducerInfo) => this.o.mayReceive(this.hearingId, participantId, p);
     for (const p of list) {
       const piped = this.pipes.has(p.producerId);
-      const wanted = [...this.viewers.keys()].some((v) => may(v, p));
+      const wanted = this.wanted(p);
       if (wanted && !piped) this.enqueue(() => this.pipeOut(p));
       if (!wanted && piped) this.unpipe(p.producerId);
     }
@@ -388,8 +388,14 @@ class Link implements ViewerMedia {
       }
   }
 
+  /** Whether someone in the gallery (other than its owner) may receive the producer. */
+  private wanted(p: ProducerInfo): boolean {
+    return [...this.viewers.keys()].some((v) => v !== p.participantId && this.o.mayReceive(this.hearingId, v, p));
+  }
+
   private async pipeOut(p: ProducerInfo): Promise<void> {
-    if (this.closed || this.pipes.has(p.producerId) || !this.room.findProducer(p.producerId)) return;
+    // Asked again when its turn comes: who is in the gallery, and what they may see, may have changed.
+    if (this.closed || this.pipes.has(p.producerId) || !this.room.findProducer(p.producerId) || !this.wanted(p)) return;
     const consumer = await this.pipe.consume({ producerId: p.producerId });
     this.pipes.set(p.producerId, consumer);
     consumer.on('producerpause', () => this.send({ op: 'producer', hearingId: this.hearingId, producerId: p.producerId, action: 'pause' }));

@@ -253,7 +253,9 @@ describe('benchmark CLI', () => {
     // Hearing 1: a judge in Chromium and 5 bots; hearing 2: 6 bots. A loose rule: this checks that each step
     // is measured, not the machine's capacity.
     const outcome = await hearingScenario(
-      { hearings: 2, participants: 6, bots: 5, pages: 1, browsers: 1, seconds: 4, ramp: true, stop: { maxLossPct: 5, maxRttMsP95: 2000 } },
+      // Loose enough for a busy CI machine (CI stop 30: 13 % lost at the second step): the smoke checks that
+      // each step is measured and every stream arrives, not what the machine holds.
+      { hearings: 2, participants: 6, bots: 5, pages: 1, browsers: 1, seconds: 4, ramp: true, stop: { maxLossPct: 50, maxRttMsP95: 5000 } },
       () => undefined,
     );
     const summary = outcome.summary as {
@@ -375,7 +377,7 @@ describe('benchmark CLI', () => {
   it('smoke: three nodes: placement across all, creation beside a server alone, one failover measured to both pages seeing each other again', async () => {
     expect(parseBenchArgs(['cluster'])).toMatchObject({ clusterHearings: 30, clusterRounds: 3 });
     expect(() => parseBenchArgs(['cluster', '--cluster-rounds', '0'])).toThrow(/--cluster-rounds/);
-    const outcome = await clusterScenario({ hearings: 6, rounds: 1, viewers: 3 }, () => undefined);
+    const outcome = await clusterScenario({ hearings: 6, rounds: 1, viewers: 3, galleryWindowMs: 3000 }, () => undefined);
     const s = outcome.summary as {
       nodes: number;
       hearingsPerNode: Record<string, number>;

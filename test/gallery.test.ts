@@ -46,6 +46,8 @@ describe('a hearing larger than a node: its gallery served by a second node', ()
       const env = {
         ...(await clusterNodeEnv(i, id, { redisUrl: redis.url })),
         HEARING_GALLERY_AFTER: '1',
+        // A page closed without a goodbye keeps its media this long (the lawyer leaving, below).
+        HEARING_RECONNECT_GRACE_S: '3',
         HEARING_HOST: ip,
         HEARING_LISTEN_IP: ip,
         HEARING_TURN: 'embedded',
@@ -164,7 +166,8 @@ describe('a hearing larger than a node: its gallery served by a second node', ()
     // piped there (nor the lawyer's own camera and microphone, gone with them).
     await lawyerPage.context().close();
     pages.splice(pages.indexOf(lawyerPage), 1);
-    await until('only what the viewer may see piped', async () => (await clusterView(host.url)).galleries[0]?.piped === 3, 10_000);
+    // (At once when the page said goodbye; after the 3 s reconnect grace when it just went away.)
+    await until('only what the viewer may see piped', async () => (await clusterView(host.url)).galleries[0]?.piped === 3, 15_000);
 
     // The gallery node stopped (SIGTERM): it tells the host before it goes, its viewer's page joins again and
     // is served by the host (no other node takes a gallery).

@@ -23,6 +23,8 @@ export interface ClusterOptions {
   rounds: number;
   /** Viewers (bots) of the hearing whose gallery is measured on its node alone, then mostly on a second node. */
   viewers: number;
+  /** How long each gallery run is measured (ms). */
+  galleryWindowMs?: number;
 }
 
 export const CLUSTER_DEFAULTS: ClusterOptions = { hearings: 30, rounds: 3, viewers: 40 };
@@ -156,7 +158,7 @@ interface GalleryRun {
  * `viewers` viewer bots; with `after`, the hosting node serves that many viewers itself and the next ones'
  * media come from the other node. The media workers' CPU over the window, and what the viewers received.
  */
-async function galleryRun(label: string, viewers: number, after: number): Promise<GalleryRun> {
+async function galleryRun(label: string, viewers: number, after: number, windowMs: number): Promise<GalleryRun> {
   // A Redis of its own: the two nodes are the whole cluster (the placement benchmark's nodes are not
   // candidates for the gallery).
   const redis = await startRedis();
@@ -215,7 +217,7 @@ async function galleryRun(label: string, viewers: number, after: number): Promis
     const before = await reportAll();
     const cpu0 = await Promise.all([workerCpuSeconds(host), workerCpuSeconds(other)]);
     const t0 = performance.now();
-    await new Promise((r) => setTimeout(r, GALLERY_WINDOW_MS));
+    await new Promise((r) => setTimeout(r, windowMs));
     const after1 = await reportAll();
     const cpu1 = await Promise.all([workerCpuSeconds(host), workerCpuSeconds(other)]);
     const seconds = (performance.now() - t0) / 1000;
@@ -291,8 +293,9 @@ export async function clusterScenario(o: ClusterOptions, progress: Progress = ()
     }
     // A hearing larger than a node: its viewers all on the hosting node, then all but one on a second node.
     progress(0.9, `a hearing with ${o.viewers} viewers: on its node alone, then its gallery on a second node`);
-    const galleryOff = await galleryRun('alone', o.viewers, o.viewers + 1);
-    const galleryOn = await galleryRun('gallery', o.viewers, 1);
+    const windowMs = o.galleryWindowMs ?? GALLERY_WINDOW_MS;
+    const galleryOff = await galleryRun('alone', o.viewers, o.viewers + 1, windowMs);
+    const galleryOn = await galleryRun('gallery', o.viewers, 1, windowMs);
     const media = rounds.map((x) => x.mediaBackMs);
     const placed = rounds.map((x) => x.placedMs);
     const createP50 = percentile(clustered.ms, 0.5);
@@ -318,7 +321,7 @@ export async function clusterScenario(o: ClusterOptions, progress: Progress = ()
       placedMsP95: Math.round(percentile(placed, 0.95)),
       failoverMsP50: Math.round(percentile(media, 0.5)),
       failoverMsP95: Math.round(percentile(media, 0.95)),
-      gallery: { viewers: o.viewers, windowS: GALLERY_WINDOW_MS / 1000, onHostAlone: galleryOff, withGallery: galleryOn },
+      gallery: { viewers: o.viewers, windowS: windowMs / 1000, onHostAlone: galleryOff, withGallery: galleryOn },
     };
     progress(1, 'done');
     return {

@@ -17,7 +17,6 @@ import { requireApiKey } from '../http/api.ts';
 import type { TokenIssuer } from '../http/auth.ts';
 import type { Cluster } from './cluster.ts';
 import { validate } from '../http/validate.ts';
-import { MediaError } from '../../workers/media/error.ts';
 import { galleryMessage, type GalleryMessage } from './gallery.ts';
 
 const adoptBody = z.strictObject({
@@ -87,8 +86,6 @@ export interface ClusterRoutesOptions {
   galleries?: () => { hearingId: string; node: string; viewers: number; piped: number }[];
 }
 
-const MEDIA_STATUS = { not_found: 404, forbidden: 403, bad_request: 400, unavailable: 503 } as const;
-
 /**
  * `pathAndQuery` (as this node received it) at another node's public address, keeping the path that
  * address has (a node behind a reverse proxy at https://court.example/hearing).
@@ -157,7 +154,6 @@ export function installClusterRoutes(app: Express, o: ClusterRoutesOptions): voi
     try {
       res.json(await o.gallery(message));
     } catch (error) {
-      if (error instanceof MediaError) throw new AppError(MEDIA_STATUS[error.code], error.code, error.message);
       // mediasoup's refusal of parameters it cannot use.
       if (error instanceof TypeError)
         throw new AppError(400, 'bad_request', `the media server did not accept these parameters: ${error.message}`);

@@ -1,4 +1,5 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { MediaError } from '../../workers/media/error.ts';
 import { AppError } from './errors.ts';
 import { apiKeyMatches } from './auth.ts';
 import type { HearingService } from '../hearing/hearings.ts';
@@ -132,10 +133,17 @@ export function requireApiKey(apiKey: string): RequestHandler {
   };
 }
 
+const MEDIA_STATUS = { not_found: 404, forbidden: 403, bad_request: 400, unavailable: 503 } as const;
+
 /** Turns every error into a JSON body with a reason; never leaks a stack trace. */
 export function errorHandler(error: unknown, _req: Request, res: Response, _next: NextFunction): void {
   if (error instanceof AppError) {
     res.status(error.status).json({ error: { code: error.code, message: error.message, ...error.details } });
+    return;
+  }
+  // The media plane's expected refusals (no such transport, bad parameters) keep their code.
+  if (error instanceof MediaError) {
+    res.status(MEDIA_STATUS[error.code]).json({ error: { code: error.code, message: error.message } });
     return;
   }
   const e = error as { type?: string; status?: number; message?: string };

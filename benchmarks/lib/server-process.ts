@@ -22,7 +22,9 @@ export interface ServerProcess {
 
 /** The real server (`server/app/main.ts`) as its own process, so a test can kill -9 it; resolves once it listens. */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn('node', ['--import', 'tsx', 'server/app/main.ts'], {
+  // Tied to this process (setpriv execs node, so the pid is the server's): a test or benchmark that dies
+  // or is stopped mid-way leaves no server running on behind it.
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'node', '--import', 'tsx', 'server/app/main.ts'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -27,18 +27,21 @@ function marked(): { pid: number; command: string }[] {
  * At the end, any process a test started and left running (a server, a browser, an encoder) is named and
  * killed: left behind, it would take CPU from the rest of a run, or hold the output open after it.
  */
-export default function setup(): () => void {
+export default function setup(): () => Promise<void> {
   const missing = PEOPLE.flatMap((p) => [1, 2, 3, 4, 5].map((i) => `${p}${i}.png`)).filter((f) => !fs.existsSync(`${FACES_DIR}/${f}`));
   if (missing.length) {
     throw new Error(`test fixtures missing in ${FACES_DIR}: ${missing.join(', ')} (the suite runs with shared/ beside the project)`);
   }
   const [name, value] = MARK.split('=') as [string, string];
   process.env[name] = value;
-  return () => {
-    const left = marked().filter((p) => !/\bvitest\b|tinypool/.test(p.command));
-    if (!left.length) return;
-    console.error(`[suite] ${left.length} process(es) left running by the tests, killed now:`);
-    for (const p of left) {
+  return async () => {
+    // Processes on their way out (a media worker told to close a moment ago) are given 3 s.
+    const left = () => marked().filter((p) => !/\bvitest\b|tinypool/.test(p.command));
+    for (let i = 0; i < 15 && left().length; i++) await new Promise((r) => setTimeout(r, 200));
+    const stayed = left();
+    if (!stayed.length) return;
+    console.error(`[suite] ${stayed.length} process(es) left running by the tests, killed now:`);
+    for (const p of stayed) {
       console.error(`  ${p.pid} ${p.command}`);
       try {
         process.kill(p.pid, 'SIGKILL');

@@ -12,8 +12,8 @@ import { until } from './helpers/wait.ts';
 import { camera } from './helpers/rtp-camera.ts';
 
 /** How long the machine is starved, and the window at its end in which the public must keep getting segments. */
-const STARVED_MS = 75_000;
-const JUDGED_MS = 40_000;
+const STARVED_MS = 50_000;
+const JUDGED_MS = 30_000;
 
 /** The public playlist's segments, in order, with their durations (seconds). */
 async function publicSegments(server: HearingServer, hearingId: string): Promise<{ name: string; seconds: number }[]> {

@@ -216,7 +216,7 @@ describe('benchmark CLI', () => {
     expect(lossy!.serverAudioRepaired, 'lost sound resent on NACK').toBeGreaterThan(0);
     expect(fecOnly).toMatchObject({ lossPct: 10, audioRepair: 'fec', serverAudioRepaired: 0 });
     expect(fecOnly!.uplinkRtpDropped).toBeGreaterThan(0);
-    expect(lossy!.recordVideoFrames).toBeGreaterThan(0);
+    expect(lossy!.recordVideoFrames, `the record under loss: ${JSON.stringify(lossy)}`).toBeGreaterThan(0);
     expect(lossy!.subscriberFps).toBeGreaterThan(0);
     // The targets are computed from what was measured: the record's video gaps (plus, under loss, frames
     // the decoder could not build), met only at zero.

@@ -298,7 +298,16 @@ describe('the SIP gateway', () => {
         'its sound arriving from the address its call came from',
         async () => ((await server.sip!.callOf(terminal.id)?.producers[0]?.getStats())?.[0]?.packetCount ?? 0) > 50,
         15_000,
-      );
+      ).catch(async (error: Error) => {
+        // Where it stopped: no packet at the relay, no producer made for them, or a producer counting none.
+        const now = server.sip!.callOf(terminal.id);
+        const stats = await now?.producers[0]?.getStats();
+        const transports = await Promise.all(now?.transports.map((t) => t.getStats()) ?? []);
+        throw new Error(
+          `${error.message}: relay got ${now?.received}, producers ${now?.producers.map((p) => JSON.stringify(p.rtpParameters.encodings))}, ` +
+            `${JSON.stringify(stats)}, transports ${JSON.stringify(transports)}`,
+        );
+      });
       expect(
         server.plane
           .get(hearingId)!

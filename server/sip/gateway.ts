@@ -176,9 +176,20 @@ export class SipGateway {
   }
 
   /** Calls in progress, for the hearing's participants list and the tests. */
-  callOf(participantId: string): { hearingId: string; producers: types.Producer[]; fed: number } | undefined {
+  callOf(
+    participantId: string,
+  ): { hearingId: string; producers: types.Producer[]; transports: types.PlainTransport[]; fed: number; received: number } | undefined {
     const call = [...this.calls.values()].find((c) => c.participantId === participantId && !c.ended);
-    return call ? { hearingId: call.hearingId, producers: call.producers, fed: call.relays.reduce((n, r) => n + r.fed, 0) } : undefined;
+    if (!call) return undefined;
+    const { relays } = call;
+    const sum = (f: (r: (typeof relays)[number]) => number): number => relays.reduce((n, r) => n + f(r), 0);
+    return {
+      hearingId: call.hearingId,
+      producers: call.producers,
+      transports: call.transports,
+      fed: sum((r) => r.fed),
+      received: sum((r) => r.packets),
+    };
   }
 
   async close(): Promise<void> {

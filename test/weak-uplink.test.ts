@@ -175,9 +175,11 @@ describe('a party on a 300 kbit/s network', () => {
     const concealedAtParty =
       (after.judgeSoundAtParty.concealed - before.judgeSoundAtParty.concealed) /
       Math.max(1, after.judgeSoundAtParty.samples - before.judgeSoundAtParty.samples);
+    const lostAtParty = after.judgeSoundAtParty.lost - before.judgeSoundAtParty.lost;
+    const lossAtParty = lostAtParty / Math.max(1, lostAtParty + after.judgeSoundAtParty.packets - before.judgeSoundAtParty.packets);
     console.log(
       `${CAP_KBPS} kbit/s: the party sends 320x240 at ${partyR0.toFixed(0)} and 640x480 at ${partyR1.toFixed(0)} kbit/s ` +
-        `(the judge 640x480 at ${judgeR1.toFixed(0)}); the judge's sound at the party ${(concealedAtParty * 100).toFixed(1)} % concealed; the party's sound: ${packets} packets in 10 s (the judge's to the viewer: ` +
+        `(the judge 640x480 at ${judgeR1.toFixed(0)}); the judge's sound at the party ${(concealedAtParty * 100).toFixed(1)} % concealed (${after.judgeSoundAtParty.lost - before.judgeSoundAtParty.lost} of ${after.judgeSoundAtParty.packets - before.judgeSoundAtParty.packets} packets lost); the party's sound: ${packets} packets in 10 s (the judge's to the viewer: ` +
         `${baselinePackets}), ${after.partySound.lost - before.partySound.lost} lost, ${(concealed * 100).toFixed(1)} % concealed; ` +
         `the judge's camera reaches the party at layers ${JSON.stringify(samples.map((x) => (x.party === undefined ? null : `${x.party}.${x.partyTemporal}`)))} ` +
         `(${frames} pictures, ${freezes} freezes; the judge sent ${judgeFrames('r0')} small and ${judgeFrames('r1')} full ones), ` +
@@ -206,8 +208,10 @@ describe('a party on a 300 kbit/s network', () => {
     // drops, so the party's page asks for the small layer once it loses much of the full one
     // (`downlinkReduced`); when the judge's full layer is thin enough to fit (a still scene), the party may
     // keep it without losing anything (4 of 10 seconds in clean-clone run 50, the page asking nothing),
-    // which a check of the layer alone called a failure.
-    expect(concealedAtParty).toBeLessThan(0.05);
+    // which a check of the layer alone called a failure. Judged by the packets the downlink lost, not by
+    // what the party's player concealed: a busy machine's Chromium conceals for late playout too (5.7 %
+    // concealed with none of 393 packets lost, 2026-11-28).
+    expect(lossAtParty).toBeLessThan(0.03);
     // Pictures: most of what the judge's camera sent on the layers mediasoup forwarded to the party in those
     // seconds (spatial and temporal: each of the three temporal layers halves the frame rate below it).
     const offered = samples.reduce(

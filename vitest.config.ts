@@ -1,13 +1,46 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Tests that start no browser and spend little CPU (REST, signaling, the store, unit tests, the record's
+ * files): one at a time beside the media tests, which run one at a time too (real mediasoup workers,
+ * Chromium, encoders: on 2 cores, two of them at once would measure each other).
+ */
+const LIGHT = [
+  'test/unit/!(segment-muxer).test.ts',
+  'test/asr-parser.test.ts',
+  'test/cluster-address.test.ts',
+  'test/evidence.test.ts',
+  'test/insider-matrix.test.ts',
+  'test/livestream-publisher.test.ts',
+  'test/livestream-text.test.ts',
+  'test/proxy.test.ts',
+  'test/record-control.test.ts',
+  'test/record-integrity.test.ts',
+  'test/rest-api.test.ts',
+  'test/resume.test.ts',
+  'test/rtp-path.test.ts',
+  'test/rtp-reorder.test.ts',
+  'test/signaling.test.ts',
+  'test/sip-kamailio.test.ts',
+  'test/store.test.ts',
+  'test/transcript-edits.test.ts',
+  'test/transcript-signing.test.ts',
+  'test/trust.test.ts',
+  'test/witness.test.ts',
+];
+
+/** Each lane runs its files one after another, each in a fork of its own; `scripts/test.mjs` runs the two lanes at once. */
+const oneAtATime = { pool: 'forks' as const, fileParallelism: false, testTimeout: 60_000, hookTimeout: 60_000 };
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    ...oneAtATime,
+    // Checks the fixtures, marks the lane's processes and names any left running at its end.
     globalSetup: ['test/global-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-    // Tests start real mediasoup workers and Chromium: on 2 cores, run files one at a time.
-    fileParallelism: false,
-    pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'media', include: ['test/**/*.test.ts'], exclude: LIGHT } },
+      // Its servers take their ports from ranges of their own (test/helpers/server.ts).
+      { extends: true, test: { name: 'light', include: LIGHT, env: { HEARING_TEST_LANE: 'light' } } },
+    ],
   },
 });

@@ -7,8 +7,28 @@ import { configFromEnv, type Config } from '../../server/app/config.ts';
 import { httpsRequest } from '../../benchmarks/lib/rest.ts';
 import { until } from './wait.ts';
 
-/** mediasoup ports for test servers: 30000-32767, apart from the recorder's and transcriber's ranges. */
-let portBase = 30000 + (process.pid % 25) * 100;
+/**
+ * The suite runs two lanes at once (vitest.config.ts): a light lane's servers take their UDP ports from
+ * the upper half of each range, the media lane's from the lower, so that two servers starting together
+ * never reach for the same port (each range is handed out from its start).
+ */
+const light = process.env.HEARING_TEST_LANE === 'light';
+const lane = (name: string, min: number, max: number): Record<string, string> => {
+  const middle = Math.floor((min + max + 1) / 2);
+  return light
+    ? { [`${name}_MIN`]: String(middle), [`${name}_MAX`]: String(max) }
+    : { [`${name}_MIN`]: String(min), [`${name}_MAX`]: String(middle - 1) };
+};
+const LANE_PORTS = {
+  ...lane('HEARING_RECORD_PORT', 20000, 26999),
+  ...lane('HEARING_FACE_PORT', 27000, 27999),
+  ...lane('HEARING_ASR_PORT', 28000, 28999),
+  ...lane('HEARING_LIVE_PORT', 29000, 29999),
+  ...lane('HEARING_SIP_FEED_PORT', 19000, 19999),
+};
+
+/** mediasoup ports for test servers: 30000-32999 (the light lane 33000-35999), apart from the recorder's and transcriber's ranges. */
+let portBase = (light ? 33000 : 30000) + (process.pid % 25) * 100;
 
 /** A real server (real mediasoup workers, SQLite in a fresh temp dir) on 127.0.0.1 with a free port. */
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<HearingServer> {
@@ -16,7 +36,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
   const rtcMinPort = portBase;
   portBase += 100;
   const config: Config = {
-    ...configFromEnv({}),
+    ...configFromEnv(LANE_PORTS),
     port: 0,
     host: '127.0.0.1',
     dataDir,

@@ -1,7 +1,7 @@
 // Load-test bots (benchmarks/bots/): a participant without a browser, over real WebRTC transports.
 import { describe, expect, it } from 'vitest';
 import { Bot, BotError, type ReceivedStats } from '../benchmarks/bots/bot.ts';
-import { createHearing } from './helpers/server.ts';
+import { createHearing, NO_ASR } from './helpers/server.ts';
 import { openJoin, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
 import { until } from './helpers/wait.ts';
 
@@ -12,7 +12,7 @@ function streamsFrom(bot: Bot, participantId: string): { v?: ReceivedStats; a?: 
 }
 
 describe('a load-test bot', () => {
-  const ctx = withServerAndBrowser();
+  const ctx = withServerAndBrowser({ server: NO_ASR });
 
   it('and a real Chromium participant receive each other’s sound and picture; the bot’s counts match the server’s', async () => {
     const { server } = ctx;

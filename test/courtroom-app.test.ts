@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { api, createHearing } from './helpers/server.ts';
+import { api, createHearing, NO_ASR } from './helpers/server.ts';
 import { launchBrowser, openJoin, PHONE, stats, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
 import { JFK, speechIngest } from './helpers/speech.ts';
 import { until } from './helpers/wait.ts';
@@ -50,7 +50,8 @@ async function overlaps(page: Page): Promise<string[]> {
 }
 
 describe('the courtroom app', () => {
-  const ctx = withServerAndBrowser();
+  // Only the hearing by clicking is transcribed (its own hearing asks for it).
+  const ctx = withServerAndBrowser({ server: NO_ASR });
 
   it('Chinese by default and English on request: each role sees its panels by name, and axe finds nothing serious', async () => {
     const words = {
@@ -354,14 +355,18 @@ describe('the courtroom app', () => {
   });
 
   it('a hearing by clicking: a party speaks, the clerk edits, the other party notes, submits a photo the clerk places, the judge calls the witness in (who saw and heard nothing before) and sends them back, signs by hand after the freeze; the judge closes and the 笔录 holds it all', async () => {
-    const h = await createHearing(ctx.server, [
-      { name: '王法官', role: 'judge' },
-      { name: '李书记员', role: 'clerk' },
-      { name: '张三', role: 'party' },
-      { name: '李四', role: 'party' },
-      { name: '旁听者', role: 'viewer' },
-      { name: '王五', role: 'witness' },
-    ]);
+    const h = await createHearing(
+      ctx.server,
+      [
+        { name: '王法官', role: 'judge' },
+        { name: '李书记员', role: 'clerk' },
+        { name: '张三', role: 'party' },
+        { name: '李四', role: 'party' },
+        { name: '旁听者', role: 'viewer' },
+        { name: '王五', role: 'witness' },
+      ],
+      { asr: { engine: 'pocketsphinx', language: 'en' } },
+    );
     const [judge, clerk, party, speaker, viewer, witness] = h.participants as [(typeof h.participants)[0], ...(typeof h.participants)[0][]];
     // A viewer in the hearing hears of no evidence (it is for the parties and the court).
     const viewerSocket = await connect(ctx.server.url, viewer!.token);

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { api, openHearing, recordedTracks, startTestServer, type Api } from './helpers/server.ts';
+import { api, openHearing, recordedTracks, startTestServer, type Api, NO_ASR } from './helpers/server.ts';
 import { accountOnFailure, launchBrowser, openJoin, waitForMediaFrom } from './helpers/browser.ts';
 import { rtspCamera, type RtspCamera } from './helpers/rtsp-camera.ts';
 import { until } from './helpers/wait.ts';
@@ -45,7 +45,7 @@ describe('courtroom cameras (RTSP)', () => {
   accountOnFailure(() => ctx.server);
   beforeAll(async () => {
     ctx.cameras = [];
-    ctx.server = await startTestServer({ rtmp: { port: 0 } });
+    ctx.server = await startTestServer({ ...NO_ASR, rtmp: { port: 0 } });
     // The public stream without its legal delay, and keeping its picture on a busy machine.
     ctx.server.config.live.delaySeconds = 0;
     ctx.server.config.live.soundOnly = 'never';

@@ -4,7 +4,7 @@ import type { Browser } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HearingServer } from '../server/app/server.ts';
-import { api, createHearing, startTestServer } from './helpers/server.ts';
+import { api, createHearing, startTestServer, NO_ASR } from './helpers/server.ts';
 import { launchBrowser, openJoin } from './helpers/browser.ts';
 import { enroll, face, fakeCamera } from './helpers/faces.ts';
 import { until } from './helpers/wait.ts';
@@ -15,7 +15,7 @@ describe('face identity on the live video track', () => {
   let amyCamera: Browser;
   let howardCamera: Browser;
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer(NO_ASR);
     Object.assign(server.config.identity, { watchSampleMs: 1000, absentSeconds: 10 });
     amyCamera = await launchBrowser([`--use-file-for-fake-video-capture=${fakeCamera('amy2')}`]);
     howardCamera = await launchBrowser([`--use-file-for-fake-video-capture=${fakeCamera('howard2')}`]);

@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { api, openHearing } from './helpers/server.ts';
+import { api, openHearing, NO_ASR } from './helpers/server.ts';
 import { openJoin, withLiveCourt } from './helpers/browser.ts';
 import { magentaPixels } from './helpers/frames.ts';
 import { until } from './helpers/wait.ts';
 import { newestSegment, streamLog, withStreamLog } from './helpers/live.ts';
 
 describe('public livestream inputs', () => {
-  const ctx = withLiveCourt();
+  const ctx = withLiveCourt(NO_ASR);
 
   it('a camera that dies without its producer closing does not freeze the stream: left out, logged, taken back', async () => {
     const { server } = ctx;

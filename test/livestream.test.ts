@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -174,7 +174,27 @@ describe('public livestream', () => {
     // The public viewer plays, and shows a caption from the party's recognized speech.
     const viewer = await viewerBrowser.newPage();
     await viewer.goto(`${server.url}/watch/${h.id}`);
-    await viewer.waitForFunction(() => (window as any).watchClient?.state().currentTime > 1, undefined, { timeout: 30_000 });
+    /** Fails with where the player stood, what it was fed (ffprobe of the last public segments: a
+     * bufferAppendError is the browser refusing one of them) and what the stream did. */
+    const failWithPlayer = async (error: Error): Promise<never> => {
+      const player = await viewer.evaluate(() => {
+        const video = document.querySelector('video')!;
+        const ranges = Array.from({ length: video.buffered.length }, (_, i) => [video.buffered.start(i), video.buffered.end(i)]);
+        return { ...(window as any).watchClient?.state(), buffered: ranges, readyState: video.readyState };
+      });
+      const probes = (await segmentsOf(h.id)).slice(-4).map((name) => {
+        const probe = spawnSync(
+          'ffprobe',
+          ['-v', 'error', '-show_entries', 'stream=codec_name,start_time,duration:format=start_time,duration', '-of', 'compact', name],
+          { cwd: server.live.publicDir(h.id), encoding: 'utf8' },
+        );
+        return `${name}: ${probe.stdout.trim().replaceAll('\n', ' | ')} ${probe.stderr.trim()}`;
+      });
+      return withStreamLog(server, h.id)(new Error(`${error.message}: the player ${JSON.stringify(player)}\n${probes.join('\n')}`));
+    };
+    await viewer
+      .waitForFunction(() => (window as any).watchClient?.state().currentTime > 1, undefined, { timeout: 30_000 })
+      .catch(failWithPlayer);
     const t0 = (await viewer.evaluate(() => (window as any).watchClient.state())).currentTime;
     await viewer.evaluate(() => (window as any).watchClient.captions(true));
     // 2 s of program played within 30 s (a time-out says where the player stood and what the stream did).
@@ -182,14 +202,7 @@ describe('public livestream', () => {
       'playback advances',
       async () => (await viewer.evaluate(() => (window as any).watchClient.state())).currentTime > t0 + 2,
       30_000,
-    ).catch(async (error: Error) => {
-      const player = await viewer.evaluate(() => {
-        const video = document.querySelector('video')!;
-        const ranges = Array.from({ length: video.buffered.length }, (_, i) => [video.buffered.start(i), video.buffered.end(i)]);
-        return { ...(window as any).watchClient.state(), buffered: ranges, readyState: video.readyState };
-      });
-      withStreamLog(server, h.id)(new Error(`${error.message} from ${t0}: the player ${JSON.stringify(player)}`));
-    });
+    ).catch((error: Error) => failWithPlayer(new Error(`${error.message} from ${t0}`)));
     const cues = await until(
       'a caption cue',
       async () => {

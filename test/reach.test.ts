@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { createHearing, startTestServer } from './helpers/server.ts';
+import { createHearing, startTestServer, NO_ASR } from './helpers/server.ts';
 import { until } from './helpers/wait.ts';
 import { CHROMIUM, launchBrowser, openJoin, waitForMediaFrom } from './helpers/browser.ts';
 import { createNetns, type TestNetns } from './helpers/netns.ts';
@@ -36,6 +36,7 @@ describe('reaching the hearing through TURN and HTTPS', () => {
     // the server on the host side of the link, every participant relayed (policy relay). The media
     // ports stay on 127.0.0.1: from the namespace there is no route to them at all.
     ctx.server = await startTestServer({
+      ...NO_ASR,
       host: ctx.net.hostIp,
       listenIp: '127.0.0.1',
       tls: 'self-signed',
@@ -50,9 +51,9 @@ describe('reaching the hearing through TURN and HTTPS', () => {
         relayMax: 50199,
       },
     });
-    ctx.plain = await startTestServer({ host: ctx.net.hostIp });
+    ctx.plain = await startTestServer({ ...NO_ASR, host: ctx.net.hostIp });
     // No TURN, the media ports on the link's host side: what a firewall that lets only TCP through leaves is ICE-TCP.
-    ctx.tcp = await startTestServer({ host: ctx.net.hostIp, listenIp: ctx.net.hostIp, tls: 'self-signed' });
+    ctx.tcp = await startTestServer({ ...NO_ASR, host: ctx.net.hostIp, listenIp: ctx.net.hostIp, tls: 'self-signed' });
     // The browsers accept the self-signed certificate (the page's and TURN/TLS's); nothing makes plain HTTP secure.
     ctx.court = await launchBrowser(['--ignore-certificate-errors']);
     ctx.phone = await launchBrowser(['--ignore-certificate-errors'], ctx.net.wrap(CHROMIUM));

@@ -5,7 +5,7 @@
 // to mobile data): the page resumes the same transports from there, with an ICE restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { api, createHearing, startTestServer } from './helpers/server.ts';
+import { api, createHearing, startTestServer, NO_ASR } from './helpers/server.ts';
 import { accountOnFailure, CHROMIUM, launchBrowser, openJoin, stats, waitForMediaFrom } from './helpers/browser.ts';
 import { createNetns, type TestNetns } from './helpers/netns.ts';
 import { sleep, until } from './helpers/wait.ts';
@@ -25,7 +25,7 @@ describe('a party whose network drops', () => {
   beforeAll(async () => {
     ctx.net = createNetns();
     // The server on the host side of the link: the court's browser reaches it too (a local address).
-    ctx.server = await startTestServer({ host: ctx.net.hostIp, listenIp: ctx.net.hostIp, announcedIp: undefined });
+    ctx.server = await startTestServer({ ...NO_ASR, host: ctx.net.hostIp, listenIp: ctx.net.hostIp, announcedIp: undefined });
     // Not a loopback address, and plain HTTP here (TLS is issue 14's): the camera needs a secure context.
     const secure = `--unsafely-treat-insecure-origin-as-secure=${ctx.server.url}`;
     ctx.court = await launchBrowser([secure]);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { api, createHearing } from './helpers/server.ts';
+import { api, createHearing, NO_ASR } from './helpers/server.ts';
 import { openJoin, twoPartyHearing, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
 import { sleep } from './helpers/wait.ts';
 import { decodeErrors, ffprobe, ffprobeStreams } from './helpers/ffprobe.ts';
@@ -11,7 +11,7 @@ import { verifyRecord } from '../recordings/verify.ts';
 
 describe('the hearing record', () => {
   // Its browser keeps real time: the segments are held against the wall clock of the transitions.
-  const ctx = withServerAndBrowser({ realTime: true });
+  const ctx = withServerAndBrowser({ realTime: true, server: NO_ASR });
 
   it('records every track through open → adjourned → open → closed, signed and verifiable', async () => {
     const { server } = ctx;

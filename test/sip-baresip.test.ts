@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { api, openHearing, startTestServer } from './helpers/server.ts';
+import { api, openHearing, startTestServer, NO_ASR } from './helpers/server.ts';
 import { launchBrowser, openJoin, stats, waitForMediaFrom } from './helpers/browser.ts';
 import { createNetns, type TestNetns } from './helpers/netns.ts';
 import { until } from './helpers/wait.ts';
@@ -82,6 +82,7 @@ describe('a SIP terminal (baresip) in a network of its own', () => {
     ctx.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baresip-'));
     // The gateway on the host side of the link: the terminal reaches nothing else.
     ctx.server = await startTestServer({
+      ...NO_ASR,
       host: ctx.net.hostIp,
       listenIp: ctx.net.hostIp,
       announcedIp: undefined,

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { types } from 'mediasoup';
-import { api, createHearing, startTestServer } from './helpers/server.ts';
+import { api, createHearing, startTestServer, NO_ASR } from './helpers/server.ts';
 import { accountOnFailure, CHROMIUM, launchBrowser, openJoin, stats, waitForMediaFrom } from './helpers/browser.ts';
 import { createNetns, type TestNetns } from './helpers/netns.ts';
 import { sleep, until } from './helpers/wait.ts';
@@ -40,6 +40,7 @@ describe('a party on a 300 kbit/s network', () => {
   beforeAll(async () => {
     ctx.net = createNetns();
     ctx.server = await startTestServer({
+      ...NO_ASR,
       host: ctx.net.hostIp,
       listenIp: ctx.net.hostIp,
       announcedIp: undefined,

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { api, createHearing, openHearing } from './helpers/server.ts';
+import { api, createHearing, openHearing, NO_ASR } from './helpers/server.ts';
 import { consultationRoomKey } from '../workers/media/plane.ts';
 import { openJoin, stats, twoPartyHearing, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
 import { until } from './helpers/wait.ts';
 import { connect, request } from './helpers/socket.ts';
 
 describe('mediasoup worker death mid-hearing', () => {
-  const ctx = withServerAndBrowser();
+  const ctx = withServerAndBrowser({ server: NO_ASR });
 
   it('the hearing recovers on a new worker, clients reconnect by themselves, and the death is in the log', async () => {
     const { server } = ctx;

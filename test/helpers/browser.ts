@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { HearingServer } from '../../server/app/server.ts';
+import type { Config } from '../../server/app/config.ts';
 import { createHearing, startTestServer } from './server.ts';
 import { magentaCamera } from './frames.ts';
 import { CHROMIUM_PATH, joinLink, yieldingCpu } from '../../benchmarks/lib/chromium.ts';
@@ -163,10 +164,13 @@ export async function waitForMediaFrom(
  * A real server and a real Chromium for the tests of one describe block (started before, stopped
  * after). `ctx.server` may be replaced by a test (e.g. after a restart); the new one is stopped too.
  */
-export function withServerAndBrowser(o: { realTime?: boolean } = {}): { server: HearingServer; browser: Browser } {
+export function withServerAndBrowser(o: { realTime?: boolean; server?: Partial<Config> } = {}): {
+  server: HearingServer;
+  browser: Browser;
+} {
   const ctx = {} as { server: HearingServer; browser: Browser };
   beforeAll(async () => {
-    ctx.server = await startTestServer();
+    ctx.server = await startTestServer(o.server);
     ctx.browser = await launchBrowser([], CHROMIUM, o.realTime);
   });
   accountOnFailure(() => ctx.server);
@@ -195,10 +199,10 @@ export async function twoPartyHearing(server: HearingServer, browser: Browser) {
  * For livestream tests: a server with no legal delay, a browser for the court (default fake camera) and
  * one whose camera is pure magenta (the party, easy to find in a program frame).
  */
-export function withLiveCourt(): { server: HearingServer; court: Browser; party: Browser } {
+export function withLiveCourt(overrides: Partial<Config> = {}): { server: HearingServer; court: Browser; party: Browser } {
   const ctx = {} as { server: HearingServer; court: Browser; party: Browser };
   beforeAll(async () => {
-    ctx.server = await startTestServer();
+    ctx.server = await startTestServer(overrides);
     ctx.server.config.live.delaySeconds = 0;
     // These tests look at the program's picture: on a machine short of CPU it may get smaller, not go.
     ctx.server.config.live.soundOnly = 'never';

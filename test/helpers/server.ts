@@ -30,6 +30,14 @@ const LANE_PORTS = {
 /** mediasoup ports for test servers: 30000-32999 (the light lane 33000-35999), apart from the recorder's and transcriber's ranges. */
 let portBase = (light ? 33000 : 30000) + (process.pid % 25) * 100;
 
+/**
+ * For a test that looks at no transcript: no recognizer on every microphone (pocketsphinx takes about a
+ * core for a hearing of five talking pages: the phone test of the courtroom app took 42 s of wall time
+ * and 45 s of CPU with it, 15 s and 10 s without, 2026-11-28). Tests of what is transcribed, or of what
+ * must not be, keep the default.
+ */
+export const NO_ASR: Partial<Config> = { asrEngine: 'off' };
+
 /** A real server (real mediasoup workers, SQLite in a fresh temp dir) on 127.0.0.1 with a free port. */
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<HearingServer> {
   const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'hearing-test-'));
@@ -81,7 +89,7 @@ export function api(server: HearingServer, key = server.secrets.apiKey): Api {
 export async function createHearing(
   server: HearingServer,
   roles: { name: string; role: string }[],
-  options: { streamable?: boolean } = {},
+  options: { streamable?: boolean; asr?: { engine: string; language: string } } = {},
 ) {
   const call = api(server);
   const hearing = await call('POST', '/api/v1/hearings', { caseNumber: `T-${Date.now()}`, title: 'Test hearing', ...options });
@@ -96,7 +104,11 @@ export async function createHearing(
 }
 
 /** A hearing created with `roles` and taken to `open` (through the waiting room). */
-export async function openHearing(server: HearingServer, roles: { name: string; role: string }[], options: { streamable?: boolean } = {}) {
+export async function openHearing(
+  server: HearingServer,
+  roles: { name: string; role: string }[],
+  options: Parameters<typeof createHearing>[2] = {},
+) {
   const hearing = await createHearing(server, roles, options);
   const call = api(server);
   for (const to of ['waiting_room', 'open']) {

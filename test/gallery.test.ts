@@ -46,6 +46,8 @@ describe('a hearing larger than a node: its gallery served by a second node', ()
       const env = {
         ...(await clusterNodeEnv(i, id, { redisUrl: redis.url })),
         HEARING_GALLERY_AFTER: '1',
+        // No transcript is looked at here: no recognizer on every microphone (NO_ASR in helpers/server.ts).
+        HEARING_ASR_ENGINE: 'off',
         // A page closed without a goodbye keeps its media this long (the lawyer leaving, below).
         HEARING_RECONNECT_GRACE_S: '3',
         HEARING_HOST: ip,

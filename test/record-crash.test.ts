@@ -32,6 +32,8 @@ describe('server crash mid-hearing', () => {
       HEARING_API_KEY: API_KEY,
       HEARING_DEMO: '0',
       HEARING_WORKERS: '1',
+      // The record is what is looked at, not the transcript (NO_ASR in helpers/server.ts).
+      HEARING_ASR_ENGINE: 'off',
       HEARING_RTC_MIN_PORT: '46000',
       HEARING_RTC_MAX_PORT: '46999',
       HEARING_RECORD_PORT_MIN: '26000',

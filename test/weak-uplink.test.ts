@@ -145,25 +145,37 @@ describe('a party on a 300 kbit/s network', () => {
         ]),
       ) as Record<string, number>,
     });
-    const before = await received();
-    const samples: {
+    type Sample = {
       party?: number;
       partyTemporal?: number;
       viewer?: number;
       partySent: Record<string, number>;
       judgeSent: Record<string, number>;
-    }[] = [];
-    for (let i = 0; i < 10; i++) {
-      samples.push({
-        party: layerOf(party.id),
-        partyTemporal: layersOf(party.id)?.temporalLayer,
-        viewer: layerOf(viewer.id),
-        partySent: await sentBy(party.id),
-        judgeSent: await sentBy(judge.id),
-      });
-      await sleep(1000);
-    }
-    const after = await received();
+    };
+    const uplinkSteps = () =>
+      server.hearings.events(h.id).filter((e) => e.action === 'media.uplink_reduced' && e.actor === party.id).length;
+    /** 10 s, sampled each second; whether the party's camera stepped down meanwhile (the window then judges two levels). */
+    const window = async () => {
+      const stepsBefore = uplinkSteps();
+      const before = await received();
+      const samples: Sample[] = [];
+      for (let i = 0; i < 10; i++) {
+        samples.push({
+          party: layerOf(party.id),
+          partyTemporal: layersOf(party.id)?.temporalLayer,
+          viewer: layerOf(viewer.id),
+          partySent: await sentBy(party.id),
+          judgeSent: await sentBy(judge.id),
+        });
+        await sleep(1000);
+      }
+      return { before, samples, after: await received(), stepped: uplinkSteps() > stepsBefore };
+    };
+    // The window judged is one the camera did not step down in: a step during it (the level-1 losses
+    // still counted, CI run 68) is waited out, at most twice.
+    let measured = await window();
+    for (let i = 0; i < 2 && measured.stepped; i++) measured = await window();
+    const { before, samples, after } = measured;
     const packets = after.partySound.packets - before.partySound.packets;
     const baselinePackets = after.judgeSound.packets - before.judgeSound.packets;
     const concealed =

@@ -15,8 +15,24 @@ const seenCues: string[] = [];
 
 // Close to the live edge (1 s segments): 1 s behind it, catching up by playing slightly faster.
 const hls = new Hls({ liveSyncDuration: 1, liveMaxLatencyDuration: 5, maxLiveSyncPlaybackRate: 1.2, enableWebVTT: true });
+// A fatal error does not leave the viewer on a frozen picture: hls.js's own recovery (a media error is
+// recovered, and if it comes back within 5 s, recovered again with the other audio codec; a network
+// error loads again). `recoveries` counts them; `error` keeps the last.
+let recoveries = 0;
+let lastMediaRecovery = 0;
 hls.on(Hls.Events.ERROR, (_e, data) => {
-  if (data.fatal) error = `${data.type}: ${data.details}`;
+  if (!data.fatal) return;
+  error = `${data.type}: ${data.details}`;
+  recoveries++;
+  if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+    if (Date.now() - lastMediaRecovery < 5000) hls.swapAudioCodec();
+    lastMediaRecovery = Date.now();
+    hls.recoverMediaError();
+  } else if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+    setTimeout(() => hls.startLoad(), 1000);
+  } else {
+    setTimeout(() => location.reload(), 2000);
+  }
 });
 hls.loadSource(`${base}/index.m3u8`);
 hls.attachMedia(video);
@@ -63,6 +79,7 @@ void pollStatus();
     currentTime: video.currentTime,
     paused: video.paused,
     error,
+    recoveries,
     width: video.videoWidth,
     height: video.videoHeight,
   }),

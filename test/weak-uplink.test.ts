@@ -189,10 +189,11 @@ describe('a party on a 300 kbit/s network', () => {
       (after.judgeSoundAtParty.concealed - before.judgeSoundAtParty.concealed) /
       Math.max(1, after.judgeSoundAtParty.samples - before.judgeSoundAtParty.samples);
     const lostAtParty = after.judgeSoundAtParty.lost - before.judgeSoundAtParty.lost;
-    const lossAtParty = lostAtParty / Math.max(1, lostAtParty + after.judgeSoundAtParty.packets - before.judgeSoundAtParty.packets);
+    const packetsAtParty = after.judgeSoundAtParty.packets - before.judgeSoundAtParty.packets;
+    const lossAtParty = lostAtParty / Math.max(1, lostAtParty + packetsAtParty);
     console.log(
       `${CAP_KBPS} kbit/s: the party sends 320x240 at ${partyR0.toFixed(0)} and 640x480 at ${partyR1.toFixed(0)} kbit/s ` +
-        `(the judge 640x480 at ${judgeR1.toFixed(0)}); the judge's sound at the party ${(concealedAtParty * 100).toFixed(1)} % concealed (${after.judgeSoundAtParty.lost - before.judgeSoundAtParty.lost} of ${after.judgeSoundAtParty.packets - before.judgeSoundAtParty.packets} packets lost); the party's sound: ${packets} packets in 10 s (the judge's to the viewer: ` +
+        `(the judge 640x480 at ${judgeR1.toFixed(0)}); the judge's sound at the party ${(concealedAtParty * 100).toFixed(1)} % concealed (${lostAtParty} of ${packetsAtParty} packets lost); the party's sound: ${packets} packets in 10 s (the judge's to the viewer: ` +
         `${baselinePackets}), ${after.partySound.lost - before.partySound.lost} lost, ${(concealed * 100).toFixed(1)} % concealed; ` +
         `the judge's camera reaches the party at layers ${JSON.stringify(samples.map((x) => (x.party === undefined ? null : `${x.party}.${x.partyTemporal}`)))} ` +
         `(${frames} pictures, ${freezes} freezes; the judge sent ${judgeFrames('r0')} small and ${judgeFrames('r1')} full ones), ` +

@@ -57,9 +57,26 @@ function readTail(file: string): { seq: number; head: string; partial: string | 
 }
 
 /**
+ * A writer whose manifest another writer took over (a cluster node that was frozen or cut off while
+ * its hearing moved to another node): it must not write to the record any more.
+ */
+export class RecordTakenOver extends Error {
+  constructor(readonly file: string) {
+    super(`${file} was taken over by another writer: nothing more is written from here`);
+    this.name = 'RecordTakenOver';
+  }
+}
+
+/**
  * The hearing's `manifest.jsonl`: one JSON line per closed segment or event, each carrying `prev`, the
  * hash of the line before, so the file is a hash chain. Lines are appended and fsynced one at a time,
  * so a crash loses at most the line being written (which `open` then cuts off and reports).
+ *
+ * Taking over (`takeOver`, a cluster node carrying on the record of a node it lost) replaces the file
+ * with a copy of itself, by rename: a writer still holding the old file (the lost node, frozen or cut
+ * off, that comes back) writes from then on into a file that is no longer the record — its lines can
+ * never enter the chain, whatever the timing — and learns so at its next line (the old file has no
+ * name any more: `RecordTakenOver`).
  */
 export class ManifestWriter {
   private seq: number;
@@ -71,8 +88,17 @@ export class ManifestWriter {
   constructor(
     readonly file: string,
     readonly hearingId: string,
+    o: { takeOver?: boolean } = {},
   ) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
+    if (o.takeOver && fs.existsSync(file)) {
+      const copy = `${file}.takeover`;
+      fs.copyFileSync(file, copy);
+      const fd = fs.openSync(copy, 'r+');
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      fs.renameSync(copy, file);
+    }
     const tail = readTail(file);
     if (tail.partial !== null) fs.truncateSync(file, fs.statSync(file).size - Buffer.byteLength(tail.partial));
     this.truncatedTail = tail.partial;
@@ -81,11 +107,17 @@ export class ManifestWriter {
     this.fd = fs.openSync(file, 'a');
   }
 
+  /** Whether another writer took the record over (this writer's file is no longer the record). */
+  get takenOver(): boolean {
+    return fs.fstatSync(this.fd).nlink === 0;
+  }
+
   get head(): { seq: number; hash: string } {
     return { seq: this.seq, hash: this.headHash };
   }
 
   append(body: ManifestBody, at = new Date().toISOString()): ManifestLine {
+    if (this.takenOver) throw new RecordTakenOver(this.file);
     const line = { seq: this.seq + 1, at, hearingId: this.hearingId, ...body, prev: this.headHash } as ManifestLine;
     const text = JSON.stringify(line);
     fs.writeSync(this.fd, `${text}\n`);

@@ -235,7 +235,7 @@ describe.each([
 
       // The record: C's crash as an interruption naming the node, then the new host's own segments.
       const interruption = lines().find((l) => l.event === 'interruption');
-      expect(interruption).toMatchObject({ cause: 'server crash', node: 'node-c', movedTo: host.id });
+      expect(interruption).toMatchObject({ cause: 'node lost', node: 'node-c', movedTo: host.id });
       await until('the new host recording both tracks', () => both(interruption.seq), 20_000);
       for (const page of pages) await page.context().close();
       expect((await call(a.url, 'POST', `/api/v1/hearings/${id}/transitions`, { to: 'closed' })).status).toBe(200);

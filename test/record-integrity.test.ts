@@ -10,7 +10,9 @@ import { api, createHearing, startTestServer } from './helpers/server.ts';
 import { rtpPacket } from './helpers/rtp.ts';
 import { verifyRecord } from '../recordings/verify.ts';
 import { ffprobe } from './helpers/ffprobe.ts';
-import { sleep } from './helpers/wait.ts';
+import { sleep, until } from './helpers/wait.ts';
+import { ManifestWriter } from '../recordings/manifest.ts';
+import { listedFiles } from '../workers/record/hearing-recording.ts';
 
 const OPUS_SILENCE = Buffer.from([0xf8, 0xff, 0xfe]); // one 20 ms Opus (CELT) frame
 
@@ -228,6 +230,77 @@ describe('record integrity: loss accounting, tampering, bad input', () => {
     expect(verifyRecord(extra, server.recordKey.publicKey).problems).toEqual([
       expect.objectContaining({ kind: 'file_unlisted', file: 'evidence/planted.jpg' }),
     ]);
+  });
+
+  it('a record another writer took over (a cluster node carrying on a lost node’s record): nothing of this writer enters it after, not even a write under way; it stops and sets aside the files it closed after', async () => {
+    const { id, participants } = await createHearing(server, [{ name: 'Party Wu', role: 'party' }]);
+    const party = participants[0]!;
+    const room = await server.plane.room(id);
+    const ssrc = 0x7a4e;
+    const ingest = await room.createPlainTransport(party.id, 'send', { comedia: true });
+    await room.produce(
+      party.id,
+      ingest.id,
+      'audio',
+      { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc }] },
+      'mic',
+    );
+    const call = api(server);
+    for (const to of ['waiting_room', 'open']) await call('POST', `/api/v1/hearings/${id}/transitions`, { to });
+    const socket = dgram.createSocket('udp4');
+    let feeding = true;
+    const fed = (async () => {
+      for (let i = 0; feeding && i < 1500; i++) {
+        const header = rtpPacket({ payloadType: 100, seq: i, timestamp: i * 960, ssrc, index: i, size: 4 }).subarray(0, 12);
+        socket.send(Buffer.concat([header, OPUS_SILENCE]), ingest.tuple.localPort, '127.0.0.1');
+        await sleep(20);
+      }
+    })();
+    const dir = server.recorder.dirOf(id);
+    const file = path.join(dir, 'manifest.jsonl');
+    const read = () =>
+      fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+    try {
+      await until('a segment in the record', () => fs.existsSync(file) && read().some((l) => l.type === 'segment'), 10_000);
+      const rec = server.recorder.get(id)!;
+      const held = (rec.manifest as unknown as { fd: number }).fd;
+      // Another writer takes the record over and carries it on.
+      const other = new ManifestWriter(file, id, { takeOver: true });
+      const atTakeover = read().length;
+      other.append({ type: 'event', event: 'interruption', cause: 'node lost', node: 'node-x' });
+      // A line this server was writing at that very moment lands in the file it held: no longer the record.
+      fs.writeSync(held, '{"late":true}\n');
+      // Its next line (the next segment) is refused: it stops writing to the record (and says so once).
+      await until('the recording learns the record was taken over', () => rec.isTakenOver, 10_000);
+      const tracks = path.join(dir, 'tracks');
+      const files = () => fs.readdirSync(tracks).flatMap((t) => fs.readdirSync(path.join(tracks, t)).map((f) => `tracks/${t}/${f}`));
+      await until(
+        'a segment closed after the takeover',
+        () => files().some((f) => !f.endsWith('.part') && !listedFiles(dir).has(f)),
+        10_000,
+      );
+      const setAside = (await server.recorder.relinquish(id, 'test'))!;
+      expect(setAside.files.length).toBeGreaterThan(0);
+      for (const f of setAside.files) {
+        expect(fs.existsSync(path.join(setAside.dir, f)), f).toBe(true);
+        expect(fs.existsSync(path.join(dir, f)), f).toBe(false);
+      }
+      expect(server.recorder.hearingIds()).not.toContain(id);
+      other.append({ type: 'event', event: 'record.resumed', reason: 'carried on', actor: 'system' });
+      other.close();
+      const lines = read();
+      expect(lines.map((l) => l.seq)).toEqual(Array.from({ length: atTakeover + 2 }, (_, i) => i + 1));
+      expect(lines.slice(atTakeover).map((l) => l.event)).toEqual(['interruption', 'record.resumed']);
+      expect(verifyRecord(dir, { allowUnsigned: true }).problems).toEqual([]);
+    } finally {
+      feeding = false;
+      await fed;
+      socket.close();
+    }
   });
 
   it('verify refuses a missing or non-record directory with a clear error', () => {

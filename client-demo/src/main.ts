@@ -135,6 +135,8 @@ socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
     socket.disconnect();
 });
 socket.on('replaced', () => ui.setStatus('status.replaced'));
+// Cluster: this node gave the hearing up (another took it over); findMovedHearing takes the page there.
+socket.on('moved', () => ui.setStatus('status.moved'));
 // A witness called in joins the courtroom; sent back, they join the waiting area again.
 socket.on('calledIn', () => start('called in'));
 socket.on('sentToWait', () => start('sent to wait'));

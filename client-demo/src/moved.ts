@@ -12,7 +12,15 @@ const DOWN_MS = 1000;
 export function findMovedHearing(o: { socket: Socket; token: string; doors: () => string[] }): void {
   let downSince: number | undefined;
   let asking = false;
+  // The node says it gave the hearing up (another node took it over while this one was frozen or cut
+  // off): the others are asked at once, and again until one names where it is held.
+  let movedAway = false;
+  o.socket.on('moved', () => {
+    movedAway = true;
+    downSince = 0;
+  });
   o.socket.on('disconnect', (reason) => {
+    if (movedAway) return;
     // The server or this page ended the connection on purpose: nothing was lost.
     if (reason !== 'io client disconnect' && reason !== 'io server disconnect') downSince = Date.now();
   });

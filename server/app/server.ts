@@ -191,7 +191,11 @@ export async function startServer(config: Config): Promise<HearingServer> {
     onCheckpoint: ({ hearingId, ...c }) => hearings.log(hearingId, 'system', 'record.checkpoint', { ...c }),
     // The bench is alerted (提醒) to a track that loses media; the record has each gap as it happens.
     onLoss: ({ hearingId, ...l }) => hearings.log(hearingId, 'system', 'record.gap', { ...l }),
+    // Cluster: another node carries this record on now (the hearing moved while this node was away).
+    onTakenOver: (hearingId) => void relinquish(hearingId, 'its record was taken over by another node'),
   });
+  /** Set once signaling is up (below): gives up a hearing another node took over. */
+  let relinquish: (hearingId: string, why: string) => Promise<void> = () => Promise.resolve();
   const transcripts = new TranscriptService(store);
   const images = new ImageDecoder();
   const signing = new TranscriptSigning(
@@ -508,6 +512,62 @@ export async function startServer(config: Config): Promise<HearingServer> {
       signaling.broadcastTo(e.hearingId, 'viewEvidence', 'evidenceAdded', { ...e.detail, uploadedBy: e.actor });
   });
   const lifecycle = hearingLifecycle({ hearings, recorder, transcriber, transcripts, signing, live, consultations, identity, signaling });
+  /**
+   * Cluster mode on one store: a hearing this node still holds (a room, a record) that another node took
+   * over while this one was frozen or cut off from Redis (the store names the other node; or the record
+   * was taken over under it). Split brain is ended here: the pages are sent to the other node, transcription,
+   * face checks, consultations and the stream stop, the record is not written to any more (segment files
+   * closed after the takeover are set aside, out of the record), the room closes, and the hearing's log
+   * says so.
+   */
+  const relinquishing = new Set<string>();
+  relinquish = async (hearingId: string, why: string): Promise<void> => {
+    if (relinquishing.has(hearingId) || !store.nodeId) return;
+    relinquishing.add(hearingId);
+    try {
+      const heldBy = store.hostOf(hearingId) ?? null;
+      console.warn(`[cluster] hearing ${hearingId} is held by ${heldBy ?? 'no node'} now (${why}): giving it up here`);
+      const pages = signaling.relinquish(hearingId);
+      transcriber.relinquish(hearingId);
+      identity.relinquish(hearingId);
+      consultations.relinquish(hearingId);
+      const stream = await live.relinquish(hearingId);
+      const setAside = await recorder.relinquish(hearingId, nodeId!);
+      plane.closeRoom(hearingId);
+      if (setAside?.files.length)
+        console.warn(
+          `[cluster] hearing ${hearingId}: ${setAside.files.length} segment file(s) closed after the takeover set aside in ${setAside.dir}`,
+        );
+      hearings.log(hearingId, 'system', 'hearing.relinquished', {
+        node: nodeId,
+        heldBy,
+        why,
+        pages,
+        streamStopped: stream,
+        setAside: setAside ? { dir: path.relative(recordRoot, setAside.dir), files: setAside.files } : null,
+      });
+    } catch (error) {
+      console.error(`[cluster] giving up hearing ${hearingId}: ${(error as Error).message}`);
+    } finally {
+      relinquishing.delete(hearingId);
+    }
+  };
+  // Each second: is every hearing held here (a room, an open record) still this node's in the store?
+  const ownership = store.nodeId
+    ? setInterval(() => {
+        const held = new Set([...plane.all().map((r) => r.hearingId), ...recorder.hearingIds()]);
+        for (const hearingId of held) {
+          let host: string | null | undefined;
+          try {
+            host = store.hostOf(hearingId);
+          } catch {
+            return; // the store is out of reach: asked again next time
+          }
+          if (typeof host === 'string' && host !== store.nodeId) void relinquish(hearingId, `the store names ${host} as its host`);
+        }
+      }, 1000)
+    : undefined;
+  ownership?.unref();
   hearings.on('event', (e) => {
     if (e.action !== 'hearing.state_changed' || !e.hearingId) return;
     const { from, to } = e.detail as { from: HearingState; to: HearingState };
@@ -608,6 +668,7 @@ export async function startServer(config: Config): Promise<HearingServer> {
       const steps: [string, () => unknown][] = [
         // Its address stops answering before its records are closed: the others must not take over yet.
         ['cluster', () => cluster?.leaving()],
+        ['ownership', () => clearInterval(ownership)],
         // Hosts of the galleries served here are told first, so their viewers move while media still flow.
         [
           'galleries',

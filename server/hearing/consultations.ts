@@ -109,6 +109,11 @@ export class ConsultationService extends EventEmitter<ConsultationEvents> {
     for (const c of [...this.open.values()]) if (c.hearingId === hearingId) this.close(c.id, 'system', 'hearing closed');
   }
 
+  /** The hearing moved to another node (cluster): its consultations here end, each logged as ended for that reason. */
+  relinquish(hearingId: string): void {
+    for (const c of [...this.open.values()]) if (c.hearingId === hearingId) this.close(c.id, 'system', 'hearing moved to another node');
+  }
+
   close(consultationId: string, by: string, reason: string): Consultation | undefined {
     const c = this.open.get(consultationId);
     if (!c) return undefined;

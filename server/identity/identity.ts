@@ -449,7 +449,15 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
     });
   }
 
-  /** At close: checks stop, and the reference descriptors (personal data no longer needed) are deleted. */
+  /**
+   * The hearing moved to another node (cluster): checks stop here and captured frames go; its references
+   * stay (the other node checks with them).
+   */
+  relinquish(hearingId: string): void {
+    for (const m of [...this.monitors.values()]) if (m.hearingId === hearingId) this.stopMonitor(m);
+    for (const k of [...this.frames.keys()]) if (k.startsWith(`${hearingId}/`)) this.frames.delete(k);
+  }
+
   /** The hearing's identity step at close: checks stop, captured frames and face descriptors are deleted. */
   closeHearing(hearingId: string): void {
     for (const m of [...this.monitors.values()]) if (m.hearingId === hearingId) this.stopMonitor(m);

@@ -624,6 +624,18 @@ export class LivestreamService {
   }
 
   /**
+   * The hearing moved to another node (cluster): this node's encoder for it stops (its held-back
+   * segments still go out) and the stream is forgotten here.
+   */
+  async relinquish(hearingId: string): Promise<boolean> {
+    const stream = this.streams.get(hearingId);
+    if (!stream) return false;
+    this.streams.delete(hearingId);
+    if (stream.state !== 'ended' && stream.state !== 'cut') await this.end(hearingId, stream, false);
+    return true;
+  }
+
+  /**
    * The hearing's stream step of a transition: closed → the encoder stops (its held-back segments still
    * go out after the legal delay), adjourned → the slate, back in session → the program again.
    */

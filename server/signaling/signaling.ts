@@ -862,6 +862,34 @@ export class Signaling {
     this.sockets.get(info.participantId)?.emit('consumerClosed', info);
   }
 
+  /**
+   * The hearing moved to another node (cluster) while this one was frozen or cut off: its pages are told
+   * (`moved`: they ask the other nodes where it is held now and join there) and let go. Nobody is logged
+   * as leaving (they are joining it on the other node); the caller closes the room once the record here
+   * has stopped. Returns how many pages were told.
+   */
+  relinquish(hearingId: string): number {
+    let told = 0;
+    for (const [participantId, socket] of [...this.sockets]) {
+      if (socket.data.claims.hearingId !== hearingId) continue;
+      this.sockets.delete(participantId);
+      socket.emit('moved', {});
+      socket.disconnect(true);
+      told++;
+    }
+    for (const [participantId, away] of [...this.away]) {
+      if (away.hearingId !== hearingId) continue;
+      clearTimeout(away.timer);
+      this.away.delete(participantId);
+    }
+    for (const p of this.hearings.participants(hearingId)) {
+      this.budgets.delete(p.id);
+      this.calledIn.delete(p.id);
+      this.quality.delete(p.id);
+    }
+    return told;
+  }
+
   /** The server stops: those still waited for are out of their hearings (logged before the store closes). */
   close(): void {
     for (const [participantId, away] of this.away) {

@@ -1,6 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ManifestWriter, readManifest, sha256Hex, type EventLine } from '../../recordings/manifest.ts';
+import {
+  ManifestWriter,
+  RecordTakenOver,
+  readManifest,
+  sha256Hex,
+  type EventLine,
+  type ManifestBody,
+  type ManifestLine,
+} from '../../recordings/manifest.ts';
 import { MANIFEST, SIGNATURE, TRACKS } from '../../recordings/layout.ts';
 import type { RecordKey } from '../../recordings/signing.ts';
 import type { MediaRoom, ProducerInfo } from '../media/room.ts';
@@ -73,6 +81,10 @@ export interface RecordingContext {
   onCheckpoint: (c: Checkpoint) => void;
   /** What a track lost, summed (at most once per LOSS_REPORT_MS a track). */
   onLoss?: (l: RecordLoss) => void;
+  /** Carry on a record another node wrote (see ManifestWriter): that node can no longer add to it. */
+  takeOver?: boolean;
+  /** Another node took this record over (this node lost the hearing): nothing more is written here. */
+  onTakenOver?: () => void;
 }
 
 /**
@@ -88,6 +100,8 @@ export class HearingRecording {
   private started: boolean;
   private room?: MediaRoom;
   private lastCheckpoint = { lines: 0, at: Date.now() };
+  /** Another node carries this record on (it took the hearing over): this one writes nothing more to it. */
+  private takenOver = false;
   /** Losses by track not yet reported to the bench, and when they last were (see LOSS_REPORT_MS). */
   private losses = new Map<TrackState, number>();
   private lossReportedAt = 0;
@@ -98,7 +112,7 @@ export class HearingRecording {
     readonly dir: string,
     private readonly ctx: RecordingContext,
   ) {
-    this.manifest = new ManifestWriter(path.join(dir, MANIFEST), hearingId);
+    this.manifest = new ManifestWriter(path.join(dir, MANIFEST), hearingId, { takeOver: ctx.takeOver ?? false });
     this.finalized = fs.existsSync(path.join(dir, SIGNATURE));
     this.started = this.manifest.head.seq > 0 && fs.readFileSync(this.manifest.file, 'utf8').includes('"event":"record.started"');
     this.lastCheckpoint.lines = this.manifest.head.seq;
@@ -123,7 +137,7 @@ export class HearingRecording {
       if (this.finalized) return;
       const { seq: lines, hash: headHash } = this.manifest.head;
       const sig = this.ctx.key.sign(this.hearingId, lines, headHash);
-      const line = this.manifest.append({
+      const line = this.write({
         type: 'event',
         event: 'record.checkpoint',
         lines,
@@ -132,6 +146,7 @@ export class HearingRecording {
         keyFingerprint: sig.keyFingerprint,
         publicKeyPem: sig.publicKeyPem,
       });
+      if (!line) return;
       this.lastCheckpoint.lines = line.seq;
       this.ctx.onCheckpoint({
         hearingId: this.hearingId,
@@ -161,7 +176,7 @@ export class HearingRecording {
   /** Appends an event line (in order with everything else this recording writes). */
   event(event: string, detail: Record<string, unknown> = {}, at?: string): Promise<void> {
     return this.serial(async () => {
-      if (!this.finalized) this.manifest.append({ type: 'event', event, ...detail } as EventLine, at);
+      if (!this.finalized) this.write({ type: 'event', event, ...detail } as EventLine, at);
     });
   }
 
@@ -169,7 +184,7 @@ export class HearingRecording {
   start(room: MediaRoom | undefined, reason: string, actor: string): Promise<void> {
     return this.serial(async () => {
       if (this.finalized) return;
-      this.manifest.append({ type: 'event', event: this.started ? 'record.resumed' : 'record.started', reason, actor });
+      this.write({ type: 'event', event: this.started ? 'record.resumed' : 'record.started', reason, actor });
       this.started = true;
       this.recording = true;
       if (room) await this.attach(room);
@@ -192,7 +207,7 @@ export class HearingRecording {
       const requestedAt = new Date().toISOString();
       await Promise.all([...this.tracks.values()].filter((t) => t.running).map((t) => this.stopTrack(t)));
       // Written once every track's last segment is closed; `requestedAt` is when media stopped being kept.
-      this.manifest.append({ type: 'event', event: 'record.paused', reason, actor, requestedAt });
+      this.write({ type: 'event', event: 'record.paused', reason, actor, requestedAt });
     });
   }
 
@@ -202,7 +217,7 @@ export class HearingRecording {
       if (this.finalized) return;
       this.recording = false;
       await Promise.all([...this.tracks.values()].filter((t) => t.running).map((t) => this.stopTrack(t)));
-      this.manifest.append({ type: 'event', event: 'record.finalized', actor, tracks: this.tracks.size });
+      if (!this.write({ type: 'event', event: 'record.finalized', actor, tracks: this.tracks.size })) return;
       const { seq, hash } = this.manifest.head;
       const signature = this.ctx.key.sign(this.hearingId, seq, hash);
       const tmp = path.join(this.dir, `${SIGNATURE}.tmp`);
@@ -221,7 +236,7 @@ export class HearingRecording {
       const was = this.recording;
       this.recording = false;
       await Promise.all([...this.tracks.values()].filter((t) => t.running).map((t) => this.stopTrack(t)));
-      this.manifest.append({ type: 'event', event: 'record.suspended', reason: 'server shutdown', wasRecording: was });
+      this.write({ type: 'event', event: 'record.suspended', reason: 'server shutdown', wasRecording: was });
       clearInterval(this.checkpointTimer);
     });
   }
@@ -237,7 +252,7 @@ export class HearingRecording {
       const t = [...this.tracks.values()].find((x) => x.producerId === producerId && x.running);
       if (!t) return;
       await this.stopTrack(t);
-      if (!this.finalized) this.manifest.append({ type: 'event', event: 'track.ended', track: t.trackId, participantId: t.participantId });
+      if (!this.finalized) this.write({ type: 'event', event: 'track.ended', track: t.trackId, participantId: t.participantId });
     });
   }
 
@@ -249,7 +264,7 @@ export class HearingRecording {
     switch (m.type) {
       case 'segment':
         t.runAccounted = true;
-        this.manifest.append({
+        this.write({
           type: 'segment',
           track: t.trackId,
           participantId: t.participantId,
@@ -267,18 +282,18 @@ export class HearingRecording {
         });
         return;
       case 'gap':
-        this.manifest.append({ type: 'event', event: 'gap', ...base, missing: m.missing, afterSeq: m.afterSeq, nextSeq: m.nextSeq }, m.at);
+        this.write({ type: 'event', event: 'gap', ...base, missing: m.missing, afterSeq: m.afterSeq, nextSeq: m.nextSeq }, m.at);
         return this.lost(t, m.missing);
       case 'stall':
         t.runAccounted = true;
         // Not a loss for the bench: a silent microphone (Opus DTX) or a camera turned off stalls too.
-        this.manifest.append({ type: 'event', event: 'stall', ...base, silentMs: m.silentMs, since: m.at });
+        this.write({ type: 'event', event: 'stall', ...base, silentMs: m.silentMs, since: m.at });
         return;
       case 'dropped':
-        this.manifest.append({ type: 'event', event: 'recorder.backlog_dropped', ...base, packets: m.packets }, m.at);
+        this.write({ type: 'event', event: 'recorder.backlog_dropped', ...base, packets: m.packets }, m.at);
         return this.lost(t, m.packets);
       case 'flowing':
-        this.manifest.append({ type: 'event', event: 'stall.ended', ...base, afterMs: m.afterMs }, m.at);
+        this.write({ type: 'event', event: 'stall.ended', ...base, afterMs: m.afterMs }, m.at);
         return;
       case 'error':
         if (t.ready) {
@@ -287,7 +302,7 @@ export class HearingRecording {
         }
         // The track's writer failed: its ffmpeg exited (the next packet starts another), or the muxer gave
         // up a segment (the next starts at a key frame): a gap in the track, written down here.
-        this.manifest.append({ type: 'event', event: WRITER_ERROR[m.source], ...base, message: m.message });
+        this.write({ type: 'event', event: WRITER_ERROR[m.source], ...base, message: m.message });
         return;
       case 'stopped':
         t.nextNumber = m.nextNumber;
@@ -347,7 +362,7 @@ export class HearingRecording {
       const onDisk = unlistedFiles(this.dir, listedFiles(this.dir));
       for (const t of this.tracks.values())
         t.nextNumber = Math.max(t.nextNumber, lastFileNumber(path.join(this.dir, TRACKS, t.trackId)) + 1);
-      this.manifest.append({
+      this.write({
         type: 'event',
         event: 'recorder.crashed',
         code: info.code,
@@ -369,7 +384,7 @@ export class HearingRecording {
         .map((info) => this.startTrack(room, info)),
     );
     for (const r of results) {
-      if (r.status === 'rejected') this.manifest.append({ type: 'event', event: 'recorder.error', message: String(r.reason) });
+      if (r.status === 'rejected') this.write({ type: 'event', event: 'recorder.error', message: String(r.reason) });
     }
   }
 
@@ -415,7 +430,7 @@ export class HearingRecording {
     // The last guard against silence: a run that neither closed a segment nor reported a stall (e.g. it
     // was stopped before its ffmpeg ever got media) is still written down.
     if (!t.runAccounted && !this.finalized) {
-      this.manifest.append({
+      this.write({
         type: 'event',
         event: 'track.no_media',
         track: t.trackId,
@@ -431,7 +446,7 @@ export class HearingRecording {
       const timer = setTimeout(() => {
         // Segments closed after this would be outside the record (verify reports them as unlisted).
         if (!this.finalized)
-          this.manifest.append({
+          this.write({
             type: 'event',
             event: 'recorder.stop_timeout',
             track: t.trackId,
@@ -447,6 +462,62 @@ export class HearingRecording {
         resolve();
       };
       this.ctx.client.send({ type: 'stop', trackId: t.trackId });
+    });
+  }
+
+  /**
+   * Appends a line, unless another node took the record over: then nothing (the first refused line
+   * tells the recorder, which gives the hearing up here).
+   */
+  private write(body: ManifestBody, at?: string): ManifestLine | undefined {
+    if (this.takenOver) return undefined;
+    try {
+      return this.manifest.append(body, at);
+    } catch (error) {
+      if (!(error instanceof RecordTakenOver)) throw error;
+      this.stopWriting();
+      this.ctx.onTakenOver?.();
+      return undefined;
+    }
+  }
+
+  private stopWriting(): void {
+    this.takenOver = true;
+    this.recording = false;
+    clearInterval(this.checkpointTimer);
+  }
+
+  get isTakenOver(): boolean {
+    return this.takenOver;
+  }
+
+  /**
+   * The hearing went to another node while this one was frozen or cut off: nothing more is written to
+   * the record, every track stops, and the segment files this node wrote that the record does not list
+   * (closed after the other node took over) are moved out of the record's folder into `setAside`, so
+   * the record holds only what its chain lists. Resolves with the files moved.
+   */
+  relinquish(setAside: string): Promise<string[]> {
+    this.stopWriting();
+    return this.serial(async () => {
+      await Promise.all([...this.tracks.values()].filter((t) => t.running).map((t) => this.stopRun(t)));
+      const listed = listedFiles(this.dir);
+      const moved: string[] = [];
+      for (const t of this.tracks.values()) {
+        const trackDir = path.join(this.dir, TRACKS, t.trackId);
+        if (!fs.existsSync(trackDir)) continue;
+        for (const name of fs.readdirSync(trackDir)) {
+          const file = `${TRACKS}/${t.trackId}/${name}`;
+          if (listed.has(file)) continue;
+          const to = path.join(setAside, file);
+          fs.mkdirSync(path.dirname(to), { recursive: true, mode: 0o700 });
+          fs.renameSync(path.join(this.dir, file), to);
+          moved.push(file);
+        }
+        if (fs.readdirSync(trackDir).length === 0) fs.rmdirSync(trackDir);
+      }
+      this.manifest.close();
+      return moved;
     });
   }
 
@@ -468,10 +539,24 @@ export function unlistedFiles(dir: string, listed: Set<string>): { file: string;
   const tracksDir = path.join(dir, TRACKS);
   if (!fs.existsSync(tracksDir)) return out;
   for (const track of fs.readdirSync(tracksDir)) {
-    for (const name of fs.readdirSync(path.join(tracksDir, track))) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(path.join(tracksDir, track));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    for (const name of names) {
       const file = `${TRACKS}/${track}/${name}`;
       if (listed.has(file)) continue;
-      const data = fs.readFileSync(path.join(dir, file));
+      let data: Buffer;
+      try {
+        data = fs.readFileSync(path.join(dir, file));
+      } catch (error) {
+        // Moved away meanwhile (a node giving the hearing up sets its late files aside): not in the record.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw error;
+      }
       out.push({ file, bytes: data.length, sha256: sha256Hex(data) });
     }
   }

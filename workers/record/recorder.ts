@@ -28,6 +28,11 @@ export interface RecorderOptions {
   onCheckpoint: (c: Checkpoint) => void;
   /** What a recorded track lost, summed (see HearingRecording). */
   onLoss?: (l: RecordLoss) => void;
+  /**
+   * Another node took over a record this node was writing (the hearing moved while this node was frozen
+   * or cut off): the server gives the hearing up here (`relinquish`).
+   */
+  onTakenOver?: (hearingId: string) => void;
   /** The hearing's log so far, so what happened before the record began (waiting room) is in it too. */
   hearingLog?: (hearingId: string) => { seq: number; at: string; actor: string; action: string; detail: Record<string, unknown> }[];
 }
@@ -183,7 +188,30 @@ export class Recorder {
     await this.client.close();
   }
 
-  private recording(hearingId: string): HearingRecording {
+  /** Hearings with a record open here (not finalized, not taken over by another node). */
+  hearingIds(): string[] {
+    return [...this.recordings].filter(([, r]) => !r.isFinalized && !r.isTakenOver).map(([id]) => id);
+  }
+
+  /**
+   * The hearing is another node's now (it took it over while this node was frozen or cut off): this
+   * node writes nothing more to its record, stops its tracks, and moves the segment files it closed
+   * after the takeover (which the record does not list) to `<records>/set-aside/<hearing>/<label>-<time>/`.
+   * Resolves with where they went and which they were.
+   */
+  async relinquish(hearingId: string, label: string): Promise<{ dir: string; files: string[] } | undefined> {
+    const rec = this.recordings.get(hearingId);
+    if (!rec) return undefined;
+    this.pausedByCourt.delete(hearingId);
+    const dir = path.join(this.o.dataDir, 'set-aside', hearingId, `${label}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    try {
+      return { dir, files: await rec.relinquish(dir) };
+    } finally {
+      if (this.recordings.get(hearingId) === rec) this.recordings.delete(hearingId);
+    }
+  }
+
+  private recording(hearingId: string, takeOver = false): HearingRecording {
     let rec = this.recordings.get(hearingId);
     if (!rec) {
       rec = new HearingRecording(hearingId, this.dirOf(hearingId), {
@@ -193,6 +221,8 @@ export class Recorder {
         checkpoint: this.o.checkpoint,
         onCheckpoint: this.o.onCheckpoint,
         ...(this.o.onLoss ? { onLoss: this.o.onLoss } : {}),
+        takeOver,
+        onTakenOver: () => this.o.onTakenOver?.(hearingId),
       });
       this.recordings.set(hearingId, rec);
     }
@@ -217,16 +247,20 @@ export class Recorder {
    * An unfinished record taken up here: its interruption line (a crash if its last writer did not write
    * its clean-shutdown line, `detail` saying more, e.g. the cluster node it was on) with the segment files
    * closed after the last line. Nothing for a record that does not exist or is finalized.
+   * A record of another cluster node (`detail.node`) is taken over (see ManifestWriter): that node, if it
+   * was only frozen or cut off, cannot add to it any more; its cause is then `node lost` (this node cannot
+   * tell a crash from a freeze or a cut).
    */
   recover(hearingId: string, detail: Record<string, unknown> = {}): Promise<void> {
     const dir = this.dirOf(hearingId);
     if (!fs.existsSync(path.join(dir, MANIFEST)) || fs.existsSync(path.join(dir, SIGNATURE))) return Promise.resolve();
-    const rec = this.recording(hearingId);
+    const fromNode = typeof detail.node === 'string';
+    const rec = this.recording(hearingId, fromNode);
     const { lines } = readManifest(dir);
     const last = lines.at(-1);
     const clean = last?.type === 'event' && last.event === 'record.suspended';
     return rec.event('interruption', {
-      cause: clean ? 'server restart' : 'server crash',
+      cause: clean ? 'server restart' : fromNode ? 'node lost' : 'server crash',
       lastLineAt: last?.at ?? null,
       truncatedTailBytes: rec.manifest.truncatedTail?.length ?? 0,
       unlistedFiles: unlistedFiles(dir, listedFiles(dir)),

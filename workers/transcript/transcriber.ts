@@ -92,7 +92,11 @@ export class Transcriber extends EventEmitter<TranscriberEvents> {
     return Promise.resolve();
   }
 
-  /** Speakers of the hearing whose audio is flowing into a recognizer (tap connected). */
+  /** The hearing moved to another node (cluster): nothing of it is transcribed here any more. */
+  relinquish(hearingId: string): void {
+    this.stopHearing(hearingId);
+  }
+
   /** Whether this producer's speech reaches a decoder now. */
   isTapped(hearingId: string, producerId: string): boolean {
     return (this.taps.get(hearingId)?.get(producerId)?.originMs ?? 0) > 0;

@@ -92,6 +92,16 @@ describe('a node that comes back after its hearing was taken over', () => {
       env(0, 'node-a', proxy.url).then((e) => startClusterNode(0, 'node-a', {}, e)),
       env(1, 'node-b', redis.url).then((e) => startClusterNode(1, 'node-b', {}, e)),
     ]);
+    // A page knows the other nodes it may ask (and its content security policy lets it) as A knew them when
+    // it served the page: a node registered after A's last heartbeat is not among them yet.
+    await until(
+      'node A names node B to its pages',
+      async () => {
+        const csp = (await fetch(`${a.url}/join`)).headers.get('content-security-policy') ?? '';
+        return /connect-src[^;]*/.exec(csp)?.[0].includes(b.url) ?? false;
+      },
+      10_000,
+    );
     browser = await launchBrowser();
   }, 120_000);
   afterAll(async () => {

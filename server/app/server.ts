@@ -524,33 +524,39 @@ export async function startServer(config: Config): Promise<HearingServer> {
   relinquish = async (hearingId: string, why: string): Promise<void> => {
     if (relinquishing.has(hearingId) || !store.nodeId) return;
     relinquishing.add(hearingId);
-    try {
-      const heldBy = store.hostOf(hearingId) ?? null;
-      console.warn(`[cluster] hearing ${hearingId} is held by ${heldBy ?? 'no node'} now (${why}): giving it up here`);
-      const pages = signaling.relinquish(hearingId);
-      transcriber.relinquish(hearingId);
-      identity.relinquish(hearingId);
-      consultations.relinquish(hearingId);
-      const stream = await live.relinquish(hearingId);
-      const setAside = await recorder.relinquish(hearingId, nodeId!);
-      plane.closeRoom(hearingId);
-      if (setAside?.files.length)
-        console.warn(
-          `[cluster] hearing ${hearingId}: ${setAside.files.length} segment file(s) closed after the takeover set aside in ${setAside.dir}`,
-        );
+    // Every step runs even if one before it fails (the store may be out of reach too).
+    const step = async <T>(name: string, fn: () => T | Promise<T>): Promise<T | undefined> => {
+      try {
+        return await fn();
+      } catch (error) {
+        console.error(`[cluster] giving up hearing ${hearingId}: ${name}: ${(error as Error).message}`);
+        return undefined;
+      }
+    };
+    const heldBy = (await step('its host', () => store.hostOf(hearingId))) ?? null;
+    console.warn(`[cluster] hearing ${hearingId} is held by ${heldBy ?? 'another node'} now (${why}): giving it up here`);
+    const pages = await step('pages', () => signaling.relinquish(hearingId));
+    await step('transcription', () => transcriber.relinquish(hearingId));
+    await step('face checks', () => identity.relinquish(hearingId));
+    await step('consultations', () => consultations.relinquish(hearingId));
+    const stream = await step('stream', () => live.relinquish(hearingId));
+    const setAside = await step('record', () => recorder.relinquish(hearingId, nodeId!));
+    await step('room', () => plane.closeRoom(hearingId));
+    if (setAside?.files.length)
+      console.warn(
+        `[cluster] hearing ${hearingId}: ${setAside.files.length} segment file(s) closed after the takeover set aside in ${setAside.dir}`,
+      );
+    await step('log', () =>
       hearings.log(hearingId, 'system', 'hearing.relinquished', {
         node: nodeId,
         heldBy,
         why,
-        pages,
-        streamStopped: stream,
+        pages: pages ?? null,
+        streamStopped: stream ?? null,
         setAside: setAside ? { dir: path.relative(recordRoot, setAside.dir), files: setAside.files } : null,
-      });
-    } catch (error) {
-      console.error(`[cluster] giving up hearing ${hearingId}: ${(error as Error).message}`);
-    } finally {
-      relinquishing.delete(hearingId);
-    }
+      }),
+    );
+    relinquishing.delete(hearingId);
   };
   // Each second: is every hearing held here (a room, an open record) still this node's in the store?
   const ownership = store.nodeId

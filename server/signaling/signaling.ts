@@ -870,8 +870,11 @@ export class Signaling {
    */
   relinquish(hearingId: string): number {
     let told = 0;
+    // Who was here, from this node's own connections (the store may be out of reach too).
+    const participants = new Set<string>();
     for (const [participantId, socket] of [...this.sockets]) {
       if (socket.data.claims.hearingId !== hearingId) continue;
+      participants.add(participantId);
       this.sockets.delete(participantId);
       socket.emit('moved', {});
       socket.disconnect(true);
@@ -879,13 +882,14 @@ export class Signaling {
     }
     for (const [participantId, away] of [...this.away]) {
       if (away.hearingId !== hearingId) continue;
+      participants.add(participantId);
       clearTimeout(away.timer);
       this.away.delete(participantId);
     }
-    for (const p of this.hearings.participants(hearingId)) {
-      this.budgets.delete(p.id);
-      this.calledIn.delete(p.id);
-      this.quality.delete(p.id);
+    for (const participantId of participants) {
+      this.budgets.delete(participantId);
+      this.calledIn.delete(participantId);
+      this.quality.delete(participantId);
     }
     return told;
   }

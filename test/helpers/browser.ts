@@ -125,7 +125,12 @@ export async function openJoin(browser: Browser, joinUrl: string, o: { lang?: 'e
   opened.set(page, logged);
   page.on('console', (m) => {
     if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) violations.get(page)!.push(m.text());
-    logged.push(`${new Date().toISOString().slice(11, 23)} ${m.type()} ${m.text().replace(/token=[^&\s'"]+/g, 'token=…').slice(0, 400)}`);
+    logged.push(
+      `${new Date().toISOString().slice(11, 23)} ${m.type()} ${m
+        .text()
+        .replace(/token=[^&\s'"]+/g, 'token=…')
+        .slice(0, 400)}`,
+    );
     if (logged.length > 20) logged.shift();
   });
   await joinLink(page, joinUrl, { lang: o.lang, timeoutMs: 30_000 }).catch(async (error: Error) => {

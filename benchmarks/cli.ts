@@ -83,6 +83,8 @@ const optionsSchema = z.object({
   liveSeconds: z.coerce.number().positive().max(120).default(LIVESTREAM_DEFAULTS.seconds),
   lossLevels: lossPercents(LOSS_DEFAULTS.levels),
   lossSeconds: z.coerce.number().positive().max(300).default(LOSS_DEFAULTS.seconds),
+  /** `--nack-retries N` (loss): the lossy levels again with a worker built to ask N times for a lost packet. */
+  nackRetries: z.coerce.number().int().min(11).max(255).optional(),
   rttMs: z.coerce.number().int().min(0).max(1000).default(LOSS_DEFAULTS.rttMs),
   jitterMs: z.coerce.number().int().min(0).max(200).default(LOSS_DEFAULTS.jitterMs),
   target: z.url().optional(),
@@ -145,6 +147,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'live-seconds': { type: 'string' },
       'loss-levels': { type: 'string' },
       'loss-seconds': { type: 'string' },
+      'nack-retries': { type: 'string' },
       'rtt-ms': { type: 'string' },
       'jitter-ms': { type: 'string' },
       target: { type: 'string' },
@@ -192,6 +195,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     liveSeconds: values['live-seconds'],
     lossLevels: values['loss-levels'],
     lossSeconds: values['loss-seconds'],
+    nackRetries: values['nack-retries'],
     rttMs: values['rtt-ms'],
     jitterMs: values['jitter-ms'],
     target: values.target,
@@ -262,7 +266,14 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
       return livestreamScenario({ steps: o.liveSteps, seconds: o.liveSeconds }, progress);
     case 'loss':
       return lossScenario(
-        { levels: o.lossLevels, fecOnly: LOSS_DEFAULTS.fecOnly, seconds: o.lossSeconds, rttMs: o.rttMs, jitterMs: o.jitterMs },
+        {
+          levels: o.lossLevels,
+          fecOnly: LOSS_DEFAULTS.fecOnly,
+          seconds: o.lossSeconds,
+          rttMs: o.rttMs,
+          jitterMs: o.jitterMs,
+          ...(o.nackRetries ? { nackRetries: o.nackRetries } : {}),
+        },
         progress,
       );
     case 'reach':

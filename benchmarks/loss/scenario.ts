@@ -33,9 +33,19 @@ export interface LossOptions {
   seconds: number;
   rttMs: number;
   jitterMs: number;
+  /**
+   * Each lossy level also with a mediasoup worker that asks a sender this many times for a lost packet
+   * instead of 10 (built by scripts/build-worker.sh with HEARING_NACK_RETRIES, and run in a child process:
+   * mediasoup takes its worker binary once per process), the recorder holding a hole as long as the
+   * repairs may take. Off when undefined.
+   */
+  nackRetries?: number;
 }
 
 export const LOSS_DEFAULTS: LossOptions = { levels: [1, 5, 10, 20], fecOnly: true, seconds: 20, rttMs: 100, jitterMs: 10 };
+
+/** mediasoup's own number of NACK retries for a lost packet (MaxNackRetries in RTC/NackGenerator.cpp). */
+export const WORKER_NACK_RETRIES = 10;
 
 const IMPAIR_IP = '127.0.0.2';
 const RTC_PORTS = { min: 47000, max: 47039 };
@@ -50,6 +60,10 @@ export interface LossRow {
   lossPct: number;
   /** How lost microphone packets are repaired: asked for again (NACK) and FEC, or FEC alone. */
   audioRepair: 'nack+fec' | 'fec';
+  /** How many times the server's media worker asks for a lost packet (mediasoup's 10, or a patched build's). */
+  workerNackRetries: number;
+  /** How long the recorder holds a hole in a track for its repair before it is a gap (ms). */
+  recordHoldMs: number;
   rttMs: number;
   uplinkRtpPackets: number;
   uplinkRtpDropped: number;
@@ -276,6 +290,8 @@ async function runLevel(server: HearingServer, browser: Browser, lossPct: number
     return {
       lossPct,
       audioRepair: server.config.opusNack ? 'nack+fec' : 'fec',
+      workerNackRetries: Number(process.env.HEARING_BENCH_NACK_RETRIES ?? WORKER_NACK_RETRIES),
+      recordHoldMs: server.config.recordHoldMs,
       rttMs,
       uplinkRtpPackets: c1.up.rtp - c0.up.rtp,
       uplinkRtpDropped: c1.up.rtpDropped - c0.up.rtpDropped,
@@ -317,7 +333,7 @@ async function runLevel(server: HearingServer, browser: Browser, lossPct: number
 }
 
 /** One server at a time on the impairment relay's ports: ours, or one without Opus NACK. */
-async function lossServer(opusNack: boolean): Promise<HearingServer> {
+async function lossServer(opusNack: boolean, recordHoldMs?: number): Promise<HearingServer> {
   return startServer({
     ...configFromEnv({}),
     port: 0,
@@ -331,42 +347,90 @@ async function lossServer(opusNack: boolean): Promise<HearingServer> {
     apiKey: 'bench-api-key-0123456789',
     demo: false,
     opusNack,
+    ...(recordHoldMs ? { recordHoldMs } : {}),
   });
 }
 
-export async function lossScenario(o: LossOptions, progress: Progress): Promise<ScenarioOutcome> {
+/** The levels on one server (in this process, with the worker binary this process was started with). */
+export async function lossLevelsOnServer(
+  levels: number[],
+  o: LossOptions & { opusNack: boolean; recordHoldMs?: number },
+  progress: (done: number, what: string) => void,
+): Promise<LossRow[]> {
   const browser = await launchChromium();
   const rows: LossRow[] = [];
-  const levels = [0, ...o.levels.filter((l) => l > 0)];
-  const runs = [
-    ...levels.map((lossPct) => ({ lossPct, opusNack: true })),
-    ...(o.fecOnly ? levels.filter((l) => l > 0).map((lossPct) => ({ lossPct, opusNack: false })) : []),
-  ];
   try {
-    for (const opusNack of [true, false]) {
-      const mine = runs.filter((r) => r.opusNack === opusNack);
-      if (!mine.length) continue;
-      const server = await lossServer(opusNack);
-      try {
-        for (const { lossPct } of mine) {
-          progress(
-            rows.length / runs.length,
-            `${lossPct} % loss${lossPct ? `, ${o.rttMs} ms RTT` : ' (baseline)'}${opusNack ? '' : ', FEC only'}`,
-          );
-          rows.push(await runLevel(server, browser, lossPct, o));
-        }
-      } finally {
-        await server.close();
-        fs.rmSync(server.config.dataDir, { recursive: true, force: true });
+    const server = await lossServer(o.opusNack, o.recordHoldMs);
+    try {
+      for (const lossPct of levels) {
+        progress(rows.length, `${lossPct} % loss${lossPct ? `, ${o.rttMs} ms RTT` : ' (baseline)'}${o.opusNack ? '' : ', FEC only'}`);
+        rows.push(await runLevel(server, browser, lossPct, o));
       }
+    } finally {
+      await server.close();
+      fs.rmSync(server.config.dataDir, { recursive: true, force: true });
     }
   } finally {
     await browser.close();
   }
+  return rows;
+}
+
+/**
+ * The lossy levels with a worker that asks `retries` times for a lost packet: the worker is built (or
+ * taken from the build cache) by scripts/build-worker.sh, and the levels run in a child process started
+ * with MEDIASOUP_WORKER_BIN pointing at it. The recorder holds a hole as long as the repairs may take:
+ * `retries` round trips (mediasoup asks again each RTT) and a margin.
+ */
+async function lossLevelsWithRetries(
+  retries: number,
+  levels: number[],
+  o: LossOptions,
+  progress: (done: number, what: string) => void,
+): Promise<LossRow[]> {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const bin = path.join(os.tmpdir(), `mediasoup-worker-nack${retries}`);
+  progress(0, `mediasoup worker asking ${retries} times for a lost packet (built once, about 6 minutes)`);
+  execFileSync('bash', [path.join(root, 'scripts/build-worker.sh')], {
+    env: { ...process.env, HEARING_NACK_RETRIES: String(retries), HEARING_WORKER_OUT: bin },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const recordHoldMs = Math.max(2000, retries * (o.rttMs + o.jitterMs) + 1000);
+  const child = fork(fileURLToPath(new URL('./long-nack.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, MEDIASOUP_WORKER_BIN: bin, HEARING_BENCH_NACK_RETRIES: String(retries) },
+  });
+  return new Promise<LossRow[]>((resolve, reject) => {
+    child.on('message', (m: FromLongNack) => {
+      if (m.type === 'progress') progress(m.done, `${m.what}, worker asking ${retries} times`);
+      else if (m.type === 'rows') resolve(m.rows);
+      else reject(new Error(`the run with a worker asking ${retries} times failed: ${m.message}`));
+    });
+    child.once('exit', (code) => reject(new Error(`the run with a worker asking ${retries} times exited (${code})`)));
+    child.send({ levels, options: { ...o, opusNack: true, recordHoldMs } } satisfies ToLongNack);
+  });
+}
+
+export interface ToLongNack {
+  levels: number[];
+  options: LossOptions & { opusNack: boolean; recordHoldMs: number };
+}
+export type FromLongNack =
+  { type: 'progress'; done: number; what: string } | { type: 'rows'; rows: LossRow[] } | { type: 'error'; message: string };
+
+export async function lossScenario(o: LossOptions, progress: Progress): Promise<ScenarioOutcome> {
+  const rows: LossRow[] = [];
+  const levels = [0, ...o.levels.filter((l) => l > 0)];
+  const lossy = levels.filter((l) => l > 0);
+  const total = levels.length + (o.fecOnly ? lossy.length : 0) + (o.nackRetries ? lossy.length : 0);
+  const step = (done: number, what: string) => progress((rows.length + done) / total, what);
+  rows.push(...(await lossLevelsOnServer(levels, { ...o, opusNack: true }, step)));
+  if (o.fecOnly && lossy.length) rows.push(...(await lossLevelsOnServer(lossy, { ...o, opusNack: false }, step)));
+  if (o.nackRetries && lossy.length) rows.push(...(await lossLevelsWithRetries(o.nackRetries, lossy, o, step)));
   progress(1, 'done');
   const baseline = rows[0]!;
-  const row = (lossPct: number, audioRepair: LossRow['audioRepair']): LossRow | undefined =>
-    rows.find((r) => r.lossPct === lossPct && r.audioRepair === audioRepair);
+  const row = (lossPct: number, audioRepair: LossRow['audioRepair'], retries = WORKER_NACK_RETRIES): LossRow | undefined =>
+    rows.find((r) => r.lossPct === lossPct && r.audioRepair === audioRepair && r.workerNackRetries === retries);
   const at10 = row(10, 'nack+fec');
   const at20 = row(20, 'nack+fec');
   const fecAt10 = row(10, 'fec');
@@ -387,6 +451,16 @@ export async function lossScenario(o: LossOptions, progress: Progress): Promise<
     ...(at20 && { recordVideoGapPacketsAt20Pct: at20.recordVideoGapPackets, recordAudioGapPacketsAt20Pct: at20.recordAudioGapPackets }),
     ...(fecAt10 && { fecOnlyRecordAudioGapPacketsAt10Pct: fecAt10.recordAudioGapPackets }),
     ...(fecAt20 && { fecOnlyRecordAudioGapPacketsAt20Pct: fecAt20.recordAudioGapPackets }),
+    ...(o.nackRetries && {
+      longNack: {
+        workerNackRetries: o.nackRetries,
+        recordHoldMs: row(10, 'nack+fec', o.nackRetries)?.recordHoldMs ?? row(20, 'nack+fec', o.nackRetries)?.recordHoldMs ?? null,
+        recordVideoGapPacketsAt10Pct: row(10, 'nack+fec', o.nackRetries)?.recordVideoGapPackets ?? null,
+        recordVideoGapPacketsAt20Pct: row(20, 'nack+fec', o.nackRetries)?.recordVideoGapPackets ?? null,
+        serverVideoNeverReceivedAt10Pct: row(10, 'nack+fec', o.nackRetries)?.serverVideoNeverReceived ?? null,
+        serverVideoNeverReceivedAt20Pct: row(20, 'nack+fec', o.nackRetries)?.serverVideoNeverReceived ?? null,
+      },
+    }),
   };
   const targets = [
     {
@@ -415,6 +489,8 @@ export async function lossScenario(o: LossOptions, progress: Progress): Promise<
   const columns: (keyof LossRow)[] = [
     'lossPct',
     'audioRepair',
+    'workerNackRetries',
+    'recordHoldMs',
     'rttMs',
     'uplinkRtpPackets',
     'uplinkRtpDropped',
@@ -443,7 +519,10 @@ export async function lossScenario(o: LossOptions, progress: Progress): Promise<
     table: { columns, rows: rows.map((r) => columns.map((c) => r[c])) },
     chart: {
       title: 'Video packets missing from the record, by uplink loss %',
-      bars: rows.map((r) => ({ label: `${r.lossPct} %${r.audioRepair === 'fec' ? ' (FEC only)' : ''}`, value: r.recordVideoGapPackets })),
+      bars: rows.map((r) => ({
+        label: `${r.lossPct} %${r.audioRepair === 'fec' ? ' (FEC only)' : ''}${r.workerNackRetries !== WORKER_NACK_RETRIES ? ` (NACK ×${r.workerNackRetries})` : ''}`,
+        value: r.recordVideoGapPackets,
+      })),
     },
   };
 }

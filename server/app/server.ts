@@ -562,14 +562,17 @@ export async function startServer(config: Config): Promise<HearingServer> {
   const ownership = store.nodeId
     ? setInterval(() => {
         const held = new Set([...plane.all().map((r) => r.hearingId), ...recorder.hearingIds()]);
-        for (const hearingId of held) {
-          let host: string | null | undefined;
-          try {
-            host = store.hostOf(hearingId);
-          } catch {
-            return; // the store is out of reach: asked again next time
+        if (held.size === 0) return;
+        try {
+          // One query for the usual answer (all still ours); a hearing asked about alone only when it is not.
+          const ours = new Set(store.openHearings().map((h) => h.id));
+          for (const hearingId of held) {
+            if (ours.has(hearingId)) continue;
+            const host = store.hostOf(hearingId);
+            if (typeof host === 'string' && host !== store.nodeId) void relinquish(hearingId, `the store names ${host} as its host`);
           }
-          if (typeof host === 'string' && host !== store.nodeId) void relinquish(hearingId, `the store names ${host} as its host`);
+        } catch {
+          // the store is out of reach: asked again next time
         }
       }, 1000)
     : undefined;

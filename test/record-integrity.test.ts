@@ -27,6 +27,24 @@ function copyRecord(dir: string): string {
   return copy;
 }
 
+/** A hearing with one party whose microphone the test feeds as RTP (as a SIP gateway would), in session. */
+async function opusFedHearing(server: HearingServer, name: string, ssrc: number) {
+  const call = api(server);
+  const { id, participants } = await createHearing(server, [{ name, role: 'party' }]);
+  const party = participants[0]!;
+  const room = await server.plane.room(id);
+  const ingest = await room.createPlainTransport(party.id, 'send', { comedia: true });
+  await room.produce(
+    party.id,
+    ingest.id,
+    'audio',
+    { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc }] },
+    'mic',
+  );
+  for (const to of ['waiting_room', 'open']) await call('POST', `/api/v1/hearings/${id}/transitions`, { to });
+  return { id, port: ingest.tuple.localPort };
+}
+
 describe('record integrity: loss accounting, tampering, bad input', () => {
   let server: HearingServer;
   let dir: string;
@@ -37,22 +55,10 @@ describe('record integrity: loss accounting, tampering, bad input', () => {
     server = await startTestServer();
     server.config.recordCheckpoint.seconds = 1; // a signed checkpoint of the head each second lines came
     const call = api(server);
-    const { id, participants } = await createHearing(server, [{ name: 'Party Li', role: 'party' }]);
-    hearingId = id;
-    const party = participants[0]!;
-    // A recorded producer fed with RTP by the test (as a SIP gateway would), with sequence gaps.
-    const room = await server.plane.room(id);
+    // A recorded producer fed with RTP by the test, with sequence gaps.
     const ssrc = 0x5eed;
-    const ingest = await room.createPlainTransport(party.id, 'send', { comedia: true });
-    await room.produce(
-      party.id,
-      ingest.id,
-      'audio',
-      { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc }] },
-      'mic',
-    );
-    await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'waiting_room' });
-    await call('POST', `/api/v1/hearings/${id}/transitions`, { to: 'open' });
+    const { id, port } = await opusFedHearing(server, 'Party Li', ssrc);
+    hearingId = id;
     await sleep(300);
 
     const socket = dgram.createSocket('udp4');
@@ -70,8 +76,8 @@ describe('record integrity: loss accounting, tampering, bad input', () => {
         OPUS_SILENCE,
       ]);
       if (i === late.index) held = packet;
-      else socket.send(packet, ingest.tuple.localPort, '127.0.0.1');
-      if (i === late.after) socket.send(held!, ingest.tuple.localPort, '127.0.0.1');
+      else socket.send(packet, port, '127.0.0.1');
+      if (i === late.after) socket.send(held!, port, '127.0.0.1');
       seq += 1 + (skip.get(i) ?? 0);
       await sleep(20);
     }
@@ -233,26 +239,14 @@ describe('record integrity: loss accounting, tampering, bad input', () => {
   });
 
   it('a record another writer took over (a cluster node carrying on a lost node’s record): nothing of this writer enters it after, not even a write under way; it stops and sets aside the files it closed after', async () => {
-    const { id, participants } = await createHearing(server, [{ name: 'Party Wu', role: 'party' }]);
-    const party = participants[0]!;
-    const room = await server.plane.room(id);
     const ssrc = 0x7a4e;
-    const ingest = await room.createPlainTransport(party.id, 'send', { comedia: true });
-    await room.produce(
-      party.id,
-      ingest.id,
-      'audio',
-      { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc }] },
-      'mic',
-    );
-    const call = api(server);
-    for (const to of ['waiting_room', 'open']) await call('POST', `/api/v1/hearings/${id}/transitions`, { to });
+    const { id, port } = await opusFedHearing(server, 'Party Wu', ssrc);
     const socket = dgram.createSocket('udp4');
     let feeding = true;
     const fed = (async () => {
       for (let i = 0; feeding && i < 1500; i++) {
         const header = rtpPacket({ payloadType: 100, seq: i, timestamp: i * 960, ssrc, index: i, size: 4 }).subarray(0, 12);
-        socket.send(Buffer.concat([header, OPUS_SILENCE]), ingest.tuple.localPort, '127.0.0.1');
+        socket.send(Buffer.concat([header, OPUS_SILENCE]), port, '127.0.0.1');
         await sleep(20);
       }
     })();

@@ -460,8 +460,7 @@ export class IdentityService extends EventEmitter<{ update: [IdentityUpdate] }> 
 
   /** The hearing's identity step at close: checks stop, captured frames and face descriptors are deleted. */
   closeHearing(hearingId: string): void {
-    for (const m of [...this.monitors.values()]) if (m.hearingId === hearingId) this.stopMonitor(m);
-    for (const k of [...this.frames.keys()]) if (k.startsWith(`${hearingId}/`)) this.frames.delete(k);
+    this.relinquish(hearingId);
     const deleted = this.o.store.forgetDescriptors(hearingId);
     if (deleted) this.o.hearings.log(hearingId, 'system', 'identity.references_deleted', { participants: deleted });
   }

@@ -13,6 +13,7 @@ import { lossScenario, LOSS_DEFAULTS } from './loss/scenario.ts';
 import { reachScenario, REACH_DEFAULTS, REACH_PATHS, type ReachPath } from './reach/scenario.ts';
 import { peerScenario, PEER_DEFAULTS } from './peer/scenario.ts';
 import { sipScenario, SIP_DEFAULTS } from './sip/scenario.ts';
+import { botsScenario, BOTS_DEFAULTS } from './bots/scenario.ts';
 import { clusterScenario, CLUSTER_DEFAULTS } from './cluster/scenario.ts';
 import { machineInfo } from './lib/proc.ts';
 import { progressBar, writeReport } from './lib/report.ts';
@@ -25,6 +26,7 @@ const SCENARIOS = [
   'faces',
   'livestream',
   'hearing',
+  'bots',
   'loss',
   'reach',
   'peer',
@@ -96,6 +98,11 @@ const optionsSchema = z.object({
   browsers: positiveInt.max(16).default(2),
   /** Of each hearing's `--participants`, how many are bots (benchmarks/bots/) instead of browser pages. */
   bots: z.coerce.number().int().min(0).max(200).default(0),
+  /** How the bots read what they receive (benchmarks/bots/bot.ts, ReceivePath). */
+  botReceive: z.enum(['headers', 'decrypt']).default('headers'),
+  /** The bots scenario: bots-only hearings of 6, held this long, once per receive path. */
+  botHearings: positiveInt.max(50).default(BOTS_DEFAULTS.hearings),
+  botSeconds: z.coerce.number().positive().max(600).default(BOTS_DEFAULTS.seconds),
   /** How many hearings have browser pages (the rest are bots only); all unless given. */
   pages: z.coerce.number().int().min(0).max(200).optional(),
   /** The hearing scenario ramps one hearing at a time up to `--hearings`, until the stop rule. */
@@ -156,6 +163,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'hold-seconds': { type: 'string' },
       browsers: { type: 'string' },
       bots: { type: 'string' },
+      'bot-receive': { type: 'string' },
+      'bot-hearings': { type: 'string' },
+      'bot-seconds': { type: 'string' },
       ramp: { type: 'boolean' },
       pages: { type: 'string' },
       'max-loss-pct': { type: 'string' },
@@ -205,6 +215,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     holdSeconds: values['hold-seconds'],
     browsers: values.browsers,
     bots: values.bots,
+    botReceive: values['bot-receive'],
+    botHearings: values['bot-hearings'],
+    botSeconds: values['bot-seconds'],
     ramp: values.ramp,
     pages: values.pages,
     maxLossPct: values['max-loss-pct'],
@@ -255,6 +268,7 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
           seconds: o.holdSeconds,
           browsers: o.browsers,
           bots: o.bots,
+          botReceive: o.botReceive,
           ramp: o.ramp,
           pages: o.pages,
           stop: { maxLossPct: o.maxLossPct, maxRttMsP95: o.maxRttMs },
@@ -280,6 +294,8 @@ async function runScenario(name: Exclude<BenchOptions['scenario'], 'all'>, o: Be
       return reachScenario({ paths: o.reachPaths as ReachPath[], rounds: o.reachRounds, holdSeconds: o.holdSeconds }, progress);
     case 'peer':
       return peerScenario({ participants: o.participants, seconds: o.peerSeconds, lossLevels: o.peerLoss }, progress);
+    case 'bots':
+      return botsScenario({ hearings: o.botHearings, participants: BOTS_DEFAULTS.participants, seconds: o.botSeconds }, progress);
     case 'sip':
       return sipScenario({ terminals: o.sipTerminals, seconds: o.sipSeconds }, progress);
     case 'cluster':

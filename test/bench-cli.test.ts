@@ -15,6 +15,7 @@ import { brokenLimits, DEFAULT_STOP_RULE, hearingScenario, type StepFigures } fr
 import { peerScenario, type PeerRow } from '../benchmarks/peer/scenario.ts';
 import { sipScenario } from '../benchmarks/sip/scenario.ts';
 import { clusterScenario } from '../benchmarks/cluster/scenario.ts';
+import { botsScenario } from '../benchmarks/bots/scenario.ts';
 import { withServer } from './helpers/server.ts';
 
 describe('benchmark CLI', () => {
@@ -45,6 +46,11 @@ describe('benchmark CLI', () => {
     expect(parseBenchArgs(['hearing', '--participants', '6', '--bots', '5']).bots).toBe(5);
     expect(() => parseBenchArgs(['hearing', '--participants', '3', '--bots', '3'])).toThrow(/--bots: 3 of 3 participants/);
     expect(() => parseBenchArgs(['hearing', '--bots', 'many'])).toThrow(/--bots/);
+    expect(parseBenchArgs(['hearing']).botReceive).toBe('headers');
+    expect(parseBenchArgs(['hearing', '--bot-receive', 'decrypt']).botReceive).toBe('decrypt');
+    expect(() => parseBenchArgs(['hearing', '--bot-receive', 'psychic'])).toThrow(/--bot-receive/);
+    expect(parseBenchArgs(['bots'])).toMatchObject({ botHearings: 2, botSeconds: 20 });
+    expect(() => parseBenchArgs(['bots', '--bot-hearings', '0'])).toThrow(/--bot-hearings/);
     expect(parseBenchArgs(['livestream', '--live-steps', '1,2'])).toMatchObject({ liveSteps: [1, 2], liveSeconds: 15 });
     expect(parseBenchArgs(['faces', '--face-rounds', '2']).faceRounds).toBe(2);
     expect(parseBenchArgs(['loss', '--loss-levels', '5,10', '--rtt-ms', '50'])).toMatchObject({
@@ -250,12 +256,21 @@ describe('benchmark CLI', () => {
   }, 120_000);
 
   it('smoke: a ramp of 2 hearings, a browser and 11 bots (in their own processes): every stream reaches every bot at each step, their CPU apart', async () => {
-    // Hearing 1: a judge in Chromium and 5 bots; hearing 2: 6 bots. A loose rule: this checks that each step
-    // is measured, not the machine's capacity.
+    // Hearing 1: a judge in Chromium and 5 bots; hearing 2: 6 bots. The smoke checks that each step is
+    // measured and that every stream arrives and every ping is answered, not what the machine holds: loss
+    // and round-trip time are reported but left out of its rule (a busy CI machine lost 13 % at the second
+    // step once, and in two clean-clone runs the step broke a 50 % / 5 s rule). The rule itself is tested below.
     const outcome = await hearingScenario(
-      // Loose enough for a busy CI machine (CI stop 30: 13 % lost at the second step): the smoke checks that
-      // each step is measured and every stream arrives, not what the machine holds.
-      { hearings: 2, participants: 6, bots: 5, pages: 1, browsers: 1, seconds: 4, ramp: true, stop: { maxLossPct: 50, maxRttMsP95: 5000 } },
+      {
+        hearings: 2,
+        participants: 6,
+        bots: 5,
+        pages: 1,
+        browsers: 1,
+        seconds: 4,
+        ramp: true,
+        stop: { maxLossPct: 100, maxRttMsP95: 600_000 },
+      },
       () => undefined,
     );
     const summary = outcome.summary as {
@@ -267,11 +282,16 @@ describe('benchmark CLI', () => {
     };
     // A failed join says why (CI stop 29: one failure, its reason not shown).
     expect(summary, JSON.stringify((outcome.samples as { failures: string[] }).failures)).toMatchObject({ joined: 1, failures: 0 });
-    expect(summary.steps.map((s) => [s.hearings, s.participants, s.failedJoins, s.streamsMissing, s.rttFailed])).toEqual([
+    const why = JSON.stringify(summary.steps.map((s) => ({ hearings: s.hearings, broken: (s as { broken?: string[] }).broken })));
+    expect(
+      summary.steps.map((s) => [s.hearings, s.participants, s.failedJoins, s.streamsMissing, s.rttFailed]),
+      why,
+    ).toEqual([
       [1, 6, 0, 0, 0],
       [2, 12, 0, 0, 0],
     ]);
     for (const step of summary.steps) {
+      expect(step.lossPct, why).not.toBeNull();
       expect(step.rttMsP95).toBeGreaterThan(0);
       expect(step.serverCpuPct).toBeGreaterThan(0);
       expect(step.botCpuPct).toBeGreaterThan(0);
@@ -290,6 +310,24 @@ describe('benchmark CLI', () => {
     expect(summary.bots.cpuPctPerBot).toBeGreaterThan(0);
     expect(outcome.targets.every((t) => t.ok)).toBe(true);
   }, 180_000);
+
+  it('smoke: what a bot costs, reading through werift and from the headers, in one run: both receive every stream, and the headers cost less', async () => {
+    const outcome = await botsScenario({ hearings: 1, participants: 3, seconds: 3 }, () => undefined);
+    const s = outcome.summary as {
+      cpuPctPerBot: { headers: number; decrypt: number };
+      cpuRatioHeadersVsDecrypt: number;
+      paths: { receive: string; bots: number; packetsInPerBotPerS: number; streamsMissing: number; usPerPacket: number }[];
+    };
+    expect(s.paths.map((p) => [p.receive, p.bots, p.streamsMissing])).toEqual([
+      ['decrypt', 3, 0],
+      ['headers', 3, 0],
+    ]);
+    // 2 others' sound (50 packets/s) and picture each: well over 100 packets a second per bot.
+    for (const p of s.paths) expect(p.packetsInPerBotPerS, p.receive).toBeGreaterThan(100);
+    expect(s.cpuPctPerBot.headers).toBeGreaterThan(0);
+    expect(s.cpuRatioHeadersVsDecrypt).toBeLessThan(1);
+    expect(outcome.targets.map((t) => t.name)).toContain('bots per core (reading headers)');
+  }, 120_000);
 
   it('a ramp stops at the first step that breaks its rule, and adds no hearing after it', async () => {
     // Bots only (no browser); a round-trip limit no signaling meets.

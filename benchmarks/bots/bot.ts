@@ -5,7 +5,9 @@
 import { io, type Socket } from 'socket.io-client';
 import {
   Device,
+  GenericNack,
   MediaStreamTrack,
+  RtcpTransportLayerFeedback,
   RTCRtpCodecParameters,
   useNACK,
   usePLI,
@@ -31,6 +33,25 @@ const SENT_KEPT = 400;
 /** How long a bot's send transport may take to connect (ICE and DTLS) before its join counts as failed. */
 export const SEND_CONNECT_MS = 15_000;
 
+/**
+ * How a bot reads what it receives.
+ * - `headers` (the default): each RTP datagram is counted from its header, which SRTP leaves in the clear
+ *   (sequence number, timestamp, marker, SSRC), as it comes off the bot's UDP socket: no decryption, no
+ *   werift receiver. The bot asks for lost video packets itself (NACK, sent over werift's SRTCP).
+ * - `decrypt`: every packet through werift's whole receive path (SRTP decryption, its RTP receiver and
+ *   NACK generator), as a WebRTC endpoint does: the baseline the first is measured against. (werift's
+ *   AES-GCM decryption does not check the authentication tag either: neither path authenticates.)
+ */
+export type ReceivePath = 'headers' | 'decrypt';
+
+/** A lost packet is asked for again every NACK_EVERY_MS, up to NACK_TRIES times (werift: every 5 ms, 10 times). */
+const NACK_EVERY_MS = 10;
+const NACK_TRIES = 10;
+/** Lost packets remembered per stream (werift's LOST_SIZE). */
+const NACK_KEPT = 150;
+/** The receive socket's buffer: a burst of a few hundred datagrams waits here while the bot's loop is busy. */
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export interface ReceivedStats {
   participantId: string;
   producerId: string;
@@ -52,6 +73,53 @@ export interface ReceivedStats {
   latencyMs: number[];
 }
 
+/** The parts of werift's peer connection a bot reaches into (msc-node's handler keeps it as `_pc`). */
+interface WeriftSocket {
+  onData: (data: Buffer, addr: unknown) => void;
+  socket?: { setRecvBufferSize(bytes: number): void };
+}
+interface WeriftDtls {
+  iceTransport: {
+    connection: {
+      protocols: { transport?: WeriftSocket; localCandidate?: { component: number } }[];
+      dataReceived(data: Buffer, component: number): void;
+    };
+  };
+  sendRtcp(packets: RtcpTransportLayerFeedback[]): Promise<unknown>;
+}
+interface WeriftPeer {
+  dtlsTransports: WeriftDtls[];
+}
+
+/**
+ * Hands every datagram whose first byte says RTP or RTCP (128–191, RFC 7983) straight to werift's ICE
+ * connection, after `onMedia` when given (true: taken). werift 0.18 tries every datagram as STUN first and
+ * takes one for a STUN message when its bytes 2–3 (in RTP, the sequence number) equal its length less 20:
+ * such a packet is dropped without a word. That was the bots' "periodic" loss (sequence numbers 148–156
+ * in 168–176-byte sound packets, every video packet whose number matches its size): every receiver of a
+ * stream lost the same packets, at the same moment, until the numbers moved past the packets' sizes.
+ * Returns the transport's werift DTLS transport (for RTCP).
+ */
+export function demultiplex(transport: types.Transport, onMedia?: (data: Buffer) => boolean): WeriftDtls {
+  const pc = (transport as unknown as { handler: { _pc?: WeriftPeer } }).handler._pc;
+  const dtls = pc?.dtlsTransports[0];
+  const connection = dtls?.iceTransport.connection;
+  const protocols = connection?.protocols.filter((p) => p.transport?.onData) ?? [];
+  if (!dtls || !connection || !protocols.length) throw new BotError('no_socket', "the transport's sockets are not open yet");
+  for (const protocol of protocols) {
+    const socket = protocol.transport!;
+    const werift = socket.onData;
+    const component = protocol.localCandidate?.component ?? 1;
+    socket.onData = (data, addr) => {
+      const first = data[0] ?? 0;
+      if (first < 128 || first > 191) return werift(data, addr);
+      if (!onMedia?.(data)) connection.dataReceived(data, component);
+    };
+    socket.socket?.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
+  }
+  return dtls;
+}
+
 /** werift's RTCRtpReceiver, for its NACK requests (msc-node types it as the DOM's receiver). */
 interface NackSource {
   onPacketLost: { subscribe(f: (nack: { lost: number[] }) => void): unknown };
@@ -68,6 +136,9 @@ export class BotError extends Error {
 }
 
 interface Counter extends ReceivedStats {
+  ssrc: number | null;
+  /** Header path: sequence numbers (unwrapped) not yet received, and how often each was asked for. */
+  missing: Map<number, number>;
   firstSeq: number | null;
   highest: number;
   seen: number;
@@ -86,6 +157,10 @@ export class Bot {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly producerIds: string[] = [];
   private readonly pending: { producerId: string; participantId: string }[] = [];
+  /** Header path: counters by the SSRC the consumer sends with. */
+  private readonly bySsrc = new Map<number, Counter>();
+  private tapped = false;
+  private readonly rtcpSsrc = Math.floor(Math.random() * 0xffffffff) >>> 0;
   private joined = false;
   participantId = '';
   /** Packets this bot has sent, per kind. */
@@ -93,13 +168,18 @@ export class Bot {
 
   /**
    * `receiveLossPct`: the bot drops this share of the datagrams that reach its receive transport, before
-   * SRTP (werift's debug knob), so that its loss and NACK counts can be checked against the server's.
+   * SRTP, so that its loss and NACK counts can be checked against the server's (`decrypt`: werift's debug
+   * knob; `headers`: the bot's own tap). `receive`: see ReceivePath.
    */
   constructor(
     private readonly url: string,
     private readonly token: string,
-    private readonly o: { receiveLossPct?: number } = {},
+    private readonly o: { receiveLossPct?: number; receive?: ReceivePath } = {},
   ) {}
+
+  private get receivePath(): ReceivePath {
+    return this.o.receive ?? 'headers';
+  }
 
   /** Connects, joins, publishes the clips (unless `publish: false`) and consumes what is there and what comes. */
   async join(o: { publish?: boolean } = {}): Promise<void> {
@@ -143,7 +223,9 @@ export class Bot {
     this.recvTransport = this.device.createRecvTransport({
       ...(await this.request<types.TransportOptions>('createTransport', { direction: 'recv' })),
       // werift 0.18 drops a datagram when `inboundPacketLoss / 100 < Math.random()`: the share it keeps.
-      ...(this.o.receiveLossPct ? { additionalSettings: { debug: { inboundPacketLoss: 100 - this.o.receiveLossPct } } } : {}),
+      ...(this.o.receiveLossPct && this.receivePath === 'decrypt'
+        ? { additionalSettings: { debug: { inboundPacketLoss: 100 - this.o.receiveLossPct } } }
+        : {}),
     });
     this.wire(this.recvTransport);
     if (o.publish !== false) {
@@ -234,6 +316,8 @@ export class Bot {
       this.producerIds.push(producer.id);
       this.timers.push(this.play(track, clip, times));
     }
+    // The send transport gets RTCP (NACKs, receiver reports): demultiplexed the same way.
+    demultiplex(transport);
   }
 
   /**
@@ -292,6 +376,8 @@ export class Bot {
       rtpParameters: reply.rtpParameters,
     });
     const c: Counter = {
+      ssrc: reply.rtpParameters.encodings?.[0]?.ssrc ?? null,
+      missing: new Map(),
       participantId: p.participantId,
       producerId: p.producerId,
       kind: reply.kind,
@@ -313,20 +399,75 @@ export class Bot {
       jitter: 0,
     };
     this.counters.set(p.producerId, c);
-    (consumer.track as unknown as MediaStreamTrack).onReceiveRtp.subscribe((rtp: RtpPacket) => this.count(c, rtp));
-    // werift's receiver asks for lost video packets again (NACK): each request it sends, counted.
-    (consumer.rtpReceiver as unknown as NackSource | undefined)?.onPacketLost.subscribe((nack) => {
-      c.nacks++;
-      c.nackedPackets += nack.lost.length;
-    });
+    this.tapReceive();
+    if (this.receivePath === 'headers') {
+      if (c.ssrc === null) throw new BotError('no_ssrc', `the consumer of ${p.producerId} has no SSRC`);
+      this.bySsrc.set(c.ssrc, c);
+    } else {
+      (consumer.track as unknown as MediaStreamTrack).onReceiveRtp.subscribe((rtp: RtpPacket) =>
+        this.count(c, rtp.header.sequenceNumber, rtp.header.timestamp, rtp.header.marker, rtp.payload.length),
+      );
+      // werift's receiver asks for lost video packets again (NACK): each request it sends, counted.
+      (consumer.rtpReceiver as unknown as NackSource | undefined)?.onPacketLost.subscribe((nack) => {
+        c.nacks++;
+        c.nackedPackets += nack.lost.length;
+      });
+    }
     await this.request('resumeConsumer', { consumerId: consumer.id });
   }
 
-  private count(c: Counter, rtp: RtpPacket): void {
+  /**
+   * Once per receive transport, before any of its consumers is resumed (nothing is sent to it before):
+   * the sockets demultiplexed as RFC 7983 says, and, on the header path, the tap and the NACK loop.
+   */
+  private tapReceive(): void {
+    if (this.tapped) return;
+    const dtls = demultiplex(this.recvTransport!, this.receivePath === 'headers' ? (data) => this.onDatagram(data) : undefined);
+    this.tapped = true;
+    if (this.receivePath === 'headers') this.timers.push(setInterval(() => this.sendNacks(dtls), NACK_EVERY_MS));
+  }
+
+  /** Counts an SRTP datagram of a stream this bot consumes from its clear header; false: not one of them. */
+  private onDatagram(data: Buffer): boolean {
+    // RTP version 2, not RTCP (payload types 192–223 with the marker bit: RFC 5761), a whole fixed header.
+    if (data.length < 12 || data[0]! >> 6 !== 2) return false;
+    const pt = data[1]! & 0x7f;
+    if (pt >= 64 && pt <= 95) return false;
+    const c = this.bySsrc.get(data.readUInt32BE(8));
+    if (!c) return false;
+    if (this.o.receiveLossPct && Math.random() * 100 < this.o.receiveLossPct) return true;
+    const csrcs = data[0]! & 0x0f;
+    let header = 12 + 4 * csrcs;
+    if (data[0]! & 0x10 && data.length >= header + 4) header += 4 + 4 * data.readUInt16BE(header + 2);
+    // The payload as sent, less the header and SRTP's authentication tag (16 bytes with AES-GCM, 10 with HMAC-SHA1-80).
+    this.count(c, data.readUInt16BE(2), data.readUInt32BE(4), (data[1]! & 0x80) !== 0, Math.max(0, data.length - header - 16));
+    return true;
+  }
+
+  /** Header path: one NACK per stream with lost packets, each lost packet asked for up to NACK_TRIES times. */
+  private sendNacks(dtls: WeriftDtls): void {
+    const packets: RtcpTransportLayerFeedback[] = [];
+    for (const c of this.counters.values()) {
+      if (!c.missing.size || c.ssrc === null) continue;
+      const lost: number[] = [];
+      for (const [seq, tries] of c.missing) {
+        lost.push(seq & 0xffff);
+        if (tries + 1 >= NACK_TRIES) c.missing.delete(seq);
+        else c.missing.set(seq, tries + 1);
+      }
+      c.nacks++;
+      c.nackedPackets += lost.length;
+      packets.push(
+        new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: this.rtcpSsrc, mediaSourceSsrc: c.ssrc, lost }) }),
+      );
+    }
+    if (packets.length) void dtls.sendRtcp(packets).catch(() => undefined);
+  }
+
+  private count(c: Counter, sequenceNumber: number, timestamp: number, marker: boolean, payloadBytes: number): void {
     const now = Date.now();
-    const { sequenceNumber, timestamp, marker } = rtp.header;
     c.packets++;
-    c.bytes += rtp.payload.length;
+    c.bytes += payloadBytes;
     // Sequence numbers unwrapped against the highest so far (late packets count as seen, not lost).
     if (c.firstSeq === null) {
       c.firstSeq = sequenceNumber;
@@ -335,6 +476,11 @@ export class Bot {
       let s = sequenceNumber + (c.highest & ~0xffff);
       if (s < c.highest - 0x8000) s += 0x10000;
       else if (s > c.highest + 0x8000) s -= 0x10000;
+      if (this.receivePath === 'headers' && c.kind === 'video') {
+        if (s > c.highest + 1) for (let m = Math.max(c.highest + 1, s - NACK_KEPT); m < s; m++) c.missing.set(m, 0);
+        else c.missing.delete(s);
+        if (c.missing.size > NACK_KEPT) for (const m of c.missing.keys()) if (c.missing.size > NACK_KEPT) c.missing.delete(m);
+      }
       c.highest = Math.max(c.highest, s);
     }
     c.seen++;

@@ -3,7 +3,7 @@
 // and answers with their counts and its own CPU time.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Bot, BotError, type ReceivedStats } from './bot.ts';
+import { Bot, BotError, type ReceivePath, type ReceivedStats } from './bot.ts';
 
 export interface BotReport {
   participantId: string;
@@ -15,7 +15,7 @@ export interface BotReport {
 }
 
 type ToRunner =
-  | { type: 'join'; id: number; url: string; token: string; publish: boolean }
+  | { type: 'join'; id: number; url: string; token: string; publish: boolean; receive?: ReceivePath }
   | { type: 'report'; id: number }
   | { type: 'ping'; id: number; times: number }
   | { type: 'close'; id: number };
@@ -53,8 +53,8 @@ export class BotRunner {
   }
 
   /** Joins one bot (it publishes, unless told not to, and subscribes); resolves with its join time or its refusal. */
-  async join(url: string, token: string, o: { publish?: boolean } = {}): Promise<BotReport> {
-    const m = await this.ask({ type: 'join', id: 0, url, token, publish: o.publish !== false });
+  async join(url: string, token: string, o: { publish?: boolean; receive?: ReceivePath } = {}): Promise<BotReport> {
+    const m = await this.ask({ type: 'join', id: 0, url, token, publish: o.publish !== false, receive: o.receive });
     return (m as Extract<FromRunner, { type: 'joined' }>).report;
   }
 
@@ -99,7 +99,7 @@ if (process.send && process.argv[1] === fileURLToPath(import.meta.url)) {
   process.on('message', (m: ToRunner) => {
     const reply = (r: FromRunner) => process.send?.(r);
     if (m.type === 'join') {
-      const bot = new Bot(m.url, m.token);
+      const bot = new Bot(m.url, m.token, { receive: m.receive });
       const started = Date.now();
       const entry: (typeof bots)[number] = { bot, joinMs: null, error: null };
       bots.push(entry);

@@ -17,6 +17,7 @@ import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import { rest } from '../lib/rest.ts';
 import { joinLink, launchChromium } from '../lib/chromium.ts';
 import { BotRunner, type BotReport } from '../bots/runner.ts';
+import type { ReceivePath } from '../bots/bot.ts';
 
 /** What the join page exposes to a harness (a function predicate: the page's policy forbids eval). */
 
@@ -31,6 +32,8 @@ export interface HearingLoadOptions {
   browsers: number;
   /** Of each hearing's participants, how many are bots (the judge is a browser page). */
   bots?: number;
+  /** How the bots read what they receive: from the clear RTP header (default) or through werift's SRTP path. */
+  botReceive?: ReceivePath;
   /**
    * How many hearings have browser pages (the first ones; all unless given): the others are bots only,
    * so that a capacity run measures the server, not a browser per hearing on the load machine.
@@ -211,7 +214,11 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
         Promise.allSettled(
           links.map((url) => join(browsers[n++ % browsers.length]!, url.replace(/^https?:\/\/[^/]+/, base), o.participants > 1)),
         ),
-        Promise.all(tokens.map(() => runners[nextRunner++ % runners.length]!).map((runner, i) => runner.join(base, tokens[i]!))),
+        Promise.all(
+          tokens
+            .map(() => runners[nextRunner++ % runners.length]!)
+            .map((runner, i) => runner.join(base, tokens[i]!, { receive: o.botReceive })),
+        ),
       ]);
       let failed = 0;
       for (const r of results) {
@@ -317,7 +324,14 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
         0.95,
       ),
       serverCpuPctPerParticipant: last.serverCpuPct === null ? null : round(last.serverCpuPct / Math.max(1, last.participants), 2),
-      bots: lastBots ? { ...lastBots, processes: runners.length, machineUdpReceiveBufferDrops: last.udpReceiveBufferDrops } : null,
+      bots: lastBots
+        ? {
+            ...lastBots,
+            receive: o.botReceive ?? 'headers',
+            processes: runners.length,
+            machineUdpReceiveBufferDrops: last.udpReceiveBufferDrops,
+          }
+        : null,
       stopRule: rule,
       steps,
       ramp: o.ramp

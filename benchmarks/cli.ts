@@ -101,7 +101,12 @@ const optionsSchema = z.object({
   /** How the bots read what they receive (benchmarks/bots/bot.ts, ReceivePath). */
   botReceive: z.enum(['headers', 'decrypt']).default('headers'),
   /** The bots scenario: bots-only hearings of 6, held this long, once per receive path. */
-  botHearings: positiveInt.max(50).default(BOTS_DEFAULTS.hearings),
+  botHearings: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'comma-separated numbers of hearings')
+    .default(BOTS_DEFAULTS.hearings.join(','))
+    .transform((v) => v.split(',').map(Number))
+    .pipe(z.array(z.number().int().positive().max(50)).min(1)),
   botSeconds: z.coerce.number().positive().max(600).default(BOTS_DEFAULTS.seconds),
   /** How many hearings have browser pages (the rest are bots only); all unless given. */
   pages: z.coerce.number().int().min(0).max(200).optional(),

@@ -11,12 +11,13 @@ import { cpuSecondsOf, machineInfo, trackCpu } from '../benchmarks/lib/proc.ts';
 import { spawn } from 'node:child_process';
 import { lossScenario, type LossRow } from '../benchmarks/loss/scenario.ts';
 import { reachScenario } from '../benchmarks/reach/scenario.ts';
-import { brokenLimits, DEFAULT_STOP_RULE, hearingScenario, type StepFigures } from '../benchmarks/hearing/scenario.ts';
+import { brokenLimits, DEFAULT_STOP_RULE, hearingScenario, serverPart, type StepFigures } from '../benchmarks/hearing/scenario.ts';
 import { peerScenario, type PeerRow } from '../benchmarks/peer/scenario.ts';
 import { sipScenario } from '../benchmarks/sip/scenario.ts';
 import { clusterScenario } from '../benchmarks/cluster/scenario.ts';
 import { botsScenario } from '../benchmarks/bots/scenario.ts';
 import { withServer } from './helpers/server.ts';
+import { until } from './helpers/wait.ts';
 
 describe('benchmark CLI', () => {
   it('parses scenarios and options, and rejects bad ones with every problem named', () => {
@@ -49,7 +50,8 @@ describe('benchmark CLI', () => {
     expect(parseBenchArgs(['hearing']).botReceive).toBe('headers');
     expect(parseBenchArgs(['hearing', '--bot-receive', 'decrypt']).botReceive).toBe('decrypt');
     expect(() => parseBenchArgs(['hearing', '--bot-receive', 'psychic'])).toThrow(/--bot-receive/);
-    expect(parseBenchArgs(['bots'])).toMatchObject({ botHearings: 2, botSeconds: 20 });
+    expect(parseBenchArgs(['bots'])).toMatchObject({ botHearings: [2, 6], botSeconds: 20 });
+    expect(parseBenchArgs(['bots', '--bot-hearings', '1,3'])).toMatchObject({ botHearings: [1, 3] });
     expect(() => parseBenchArgs(['bots', '--bot-hearings', '0'])).toThrow(/--bot-hearings/);
     expect(parseBenchArgs(['livestream', '--live-steps', '1,2'])).toMatchObject({ liveSteps: [1, 2], liveSeconds: 15 });
     expect(parseBenchArgs(['faces', '--face-rounds', '2']).faceRounds).toBe(2);
@@ -79,6 +81,30 @@ describe('benchmark CLI', () => {
     expect(() => parseBenchArgs(['peer', '--peer-loss', '60'])).toThrow(/--peer-loss: at most 50 %/);
     expect(parseBenchArgs(['sip'])).toMatchObject({ sipTerminals: 4, sipSeconds: 15 });
     expect(() => parseBenchArgs(['sip', '--sip-terminals', '0'])).toThrow(/--sip-terminals/);
+  });
+
+  it('tells the server’s processes apart by what they run', async () => {
+    // Stand-ins named as the server starts its children (`exec -a` sets what /proc/<pid>/cmdline says).
+    const named = (argv0: string) => spawn('bash', ['-c', `exec -a "${argv0}" sleep 30`], { stdio: 'ignore' });
+    const children = {
+      recorder: named('/usr/bin/node --import tsx /srv/hearing/workers/record/process.ts'),
+      asr: named('ffmpeg -f sdp -i /tmp/asr-AL662H/speaker.sdp'),
+      faces: named('/usr/bin/node /srv/hearing/workers/identity/face-process.ts'),
+      other: named('/usr/bin/tar -cf -'),
+    };
+    try {
+      await until(
+        'the stand-ins started',
+        () =>
+          Object.values(children).every(
+            (c) => fs.existsSync(`/proc/${c.pid}/cmdline`) && fs.readFileSync(`/proc/${c.pid}/cmdline`, 'utf8').length > 6,
+          ) || undefined,
+      );
+      for (const [part, child] of Object.entries(children)) expect(serverPart(child.pid!), part).toBe(part);
+      expect(serverPart(process.pid)).toBe('signaling');
+    } finally {
+      for (const child of Object.values(children)) child.kill();
+    }
   });
 
   it('counts the CPU of processes that start and exit while it measures (a replaced encoder), never less than nothing', async () => {
@@ -279,6 +305,7 @@ describe('benchmark CLI', () => {
       bots: Record<string, unknown> & { videoFrames: number; cpuPctPerBot: number };
       steps: StepFigures[];
       ramp: { held: unknown; stoppedAt: unknown };
+      serverProcesses: Record<string, { cpuPctPerParticipant: number }> | null;
     };
     // A failed join says why (CI stop 29: one failure, its reason not shown).
     expect(summary, JSON.stringify((outcome.samples as { failures: string[] }).failures)).toMatchObject({ joined: 1, failures: 0 });
@@ -295,7 +322,23 @@ describe('benchmark CLI', () => {
       expect(step.rttMsP95).toBeGreaterThan(0);
       expect(step.serverCpuPct).toBeGreaterThan(0);
       expect(step.botCpuPct).toBeGreaterThan(0);
+      // The machine did at least what the server and the bots did (both within it).
+      expect(step.machineCpuPct).toBeGreaterThanOrEqual(step.serverCpuPct! + step.botCpuPct! - 5);
+      // The server's CPU by part: its own process, its 2 media workers and the recorder each worked;
+      // nothing transcribed (off); the parts add up to the whole.
+      const split = step.server!;
+      expect(split.signaling).toMatchObject({ processes: 1 });
+      expect(split.media.processes).toBe(2);
+      expect(split.recorder.processes).toBe(1);
+      expect(split.asr.processes).toBe(0);
+      for (const part of ['signaling', 'media', 'recorder'] as const) {
+        expect(split[part].cpuPct, part).toBeGreaterThan(0);
+        expect(split[part].pssMiB, part).toBeGreaterThan(5);
+      }
+      const sum = Object.values(split).reduce((n, p) => n + p.cpuPct, 0);
+      expect(Math.abs(sum - step.serverCpuPct!)).toBeLessThan(0.5);
     }
+    expect(summary.serverProcesses!.media!.cpuPctPerParticipant).toBeGreaterThan(0);
     expect(summary.ramp).toMatchObject({ held: { hearings: 2, participants: 12 }, stoppedAt: null });
     // 11 bots, each receiving the 5 others' sound and picture in its hearing, in the last step's hold.
     expect(summary.bots).toMatchObject({
@@ -312,7 +355,7 @@ describe('benchmark CLI', () => {
   }, 180_000);
 
   it('smoke: what a bot costs, reading through werift and from the headers, in one run: both receive every stream, and the headers cost less', async () => {
-    const outcome = await botsScenario({ hearings: 1, participants: 3, seconds: 3 }, () => undefined);
+    const outcome = await botsScenario({ hearings: [1], participants: 3, seconds: 3 }, () => undefined);
     const s = outcome.summary as {
       cpuPctPerBot: { headers: number; decrypt: number };
       cpuRatioHeadersVsDecrypt: number;
@@ -326,7 +369,7 @@ describe('benchmark CLI', () => {
     for (const p of s.paths) expect(p.packetsInPerBotPerS, p.receive).toBeGreaterThan(100);
     expect(s.cpuPctPerBot.headers).toBeGreaterThan(0);
     expect(s.cpuRatioHeadersVsDecrypt).toBeLessThan(1);
-    expect(outcome.targets.map((t) => t.name)).toContain('bots per core (reading headers)');
+    expect(outcome.targets.map((t) => t.name)).toContain('bots per core (reading headers, kept up)');
   }, 120_000);
 
   it('a ramp stops at the first step that breaks its rule, and adds no hearing after it', async () => {
@@ -365,7 +408,9 @@ describe('benchmark CLI', () => {
       rttMsP95: 200,
       rttFailed: 0,
       serverCpuPct: 30,
+      server: null,
       botCpuPct: 60,
+      machineCpuPct: 150,
       streamsMissing: 0,
       freezes: 0,
       udpReceiveBufferDrops: 0,

@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { HearingServer } from '../../server/app/server.ts';
 import { localServer } from '../lib/local-server.ts';
 import { configFromEnv } from '../../server/app/config.ts';
-import { cpuSecondsOf, percentile, processTree } from '../lib/proc.ts';
+import { machineCpu, percentile, processCpuSeconds, processName, processPssMiB, processRssMiB, processTree } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import { rest } from '../lib/rest.ts';
 import { joinLink, launchChromium } from '../lib/chromium.ts';
@@ -94,6 +94,97 @@ const serverPids = (runners: BotRunner[]): number[] => {
   return processTree(process.pid).filter((pid) => !load.has(pid) && !isBrowser(pid));
 };
 
+/**
+ * What a server process does: its own Node process (REST, signaling and the control plane; in a local
+ * run it also hosts this tool's driver), the media workers, the recorder, speech recognition (an ffmpeg
+ * and a pocketsphinx per microphone), face checks, the evidence photo worker, the public stream's
+ * encoder (any other ffmpeg), anything else.
+ */
+export type ServerPart = 'signaling' | 'media' | 'recorder' | 'asr' | 'faces' | 'images' | 'stream' | 'other';
+export const SERVER_PARTS: ServerPart[] = ['signaling', 'media', 'recorder', 'asr', 'faces', 'images', 'stream', 'other'];
+
+export function serverPart(pid: number, args = commandLine(pid)): ServerPart {
+  if (pid === process.pid) return 'signaling';
+  const name = processName(pid);
+  // /proc/<pid>/comm keeps 15 characters: "mediasoup-worke".
+  if (name.startsWith('mediasoup-work')) return 'media';
+  if (/workers\/record\//.test(args)) return 'recorder';
+  if (name.startsWith('pocketsphinx') || /\/asr-[^/\s]+\//.test(args)) return 'asr';
+  if (/workers\/identity\//.test(args)) return 'faces';
+  if (/evidence|workers\/images\//.test(args)) return 'images';
+  if (name === 'ffmpeg') return 'stream';
+  return 'other';
+}
+
+const commandLine = (pid: number): string => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
+};
+
+const cpuOr0 = (pid: number): number => {
+  try {
+    return processCpuSeconds(pid);
+  } catch {
+    return 0; // gone meanwhile
+  }
+};
+
+/** Per part of the server over a hold: % of a core, and memory at its end (RSS summed; PSS, shared pages counted once). */
+export type ServerSplit = Record<ServerPart, { cpuPct: number; rssMiB: number; pssMiB: number; processes: number }>;
+
+/**
+ * The server's parts at a step, each with its share per hearing and per participant present: CPU (% of a
+ * core) and memory (PSS, MiB; RSS counts the pages processes share once per process). Memory has a fixed
+ * base (a process with nothing to do), so with a ramp each part also has what one more hearing added on
+ * average from the first step to this one.
+ */
+function perPart(step: StepFigures | undefined, first: StepFigures | undefined) {
+  if (!step?.server) return null;
+  const added = first?.server && step.hearings > first.hearings ? step.hearings - first.hearings : 0;
+  return Object.fromEntries(
+    SERVER_PARTS.filter((p) => step.server![p].processes).map((p) => {
+      const part = step.server![p];
+      const before = first?.server?.[p];
+      return [
+        p,
+        {
+          ...part,
+          cpuPctPerHearing: round(part.cpuPct / step.hearings, 2),
+          cpuPctPerParticipant: round(part.cpuPct / Math.max(1, step.participants), 2),
+          pssMiBPerParticipant: round(part.pssMiB / Math.max(1, step.participants), 2),
+          ...(added && before
+            ? {
+                cpuPctPerAddedHearing: round((part.cpuPct - before.cpuPct) / added, 2),
+                pssMiBPerAddedHearing: round((part.pssMiB - before.pssMiB) / added, 2),
+              }
+            : {}),
+        },
+      ];
+    }),
+  );
+}
+
+/** Each of `pids` now, its CPU since `before` (a process started meanwhile counts from 0), grouped by part. */
+function splitServer(pids: number[], before: Map<number, number>, seconds: number): ServerSplit {
+  const split = Object.fromEntries(SERVER_PARTS.map((p) => [p, { cpuPct: 0, rssMiB: 0, pssMiB: 0, processes: 0 }])) as ServerSplit;
+  for (const pid of pids) {
+    const part = split[serverPart(pid)];
+    part.cpuPct += ((cpuOr0(pid) - (before.get(pid) ?? 0)) / seconds) * 100;
+    part.rssMiB += processRssMiB(pid);
+    part.pssMiB += processPssMiB(pid);
+    part.processes++;
+  }
+  for (const p of Object.values(split)) {
+    p.cpuPct = round(Math.max(0, p.cpuPct));
+    p.rssMiB = round(p.rssMiB);
+    p.pssMiB = round(p.pssMiB);
+  }
+  return split;
+}
+
 const isBrowser = (pid: number): boolean => {
   try {
     return /chrom|headless/i.test(fs.readFileSync(`/proc/${pid}/comm`, 'utf8'));
@@ -130,7 +221,11 @@ export interface StepFigures {
   rttFailed: number;
   /** Of a core: the server's processes (null against a `--target`), and the bots' processes. */
   serverCpuPct: number | null;
+  /** The server's processes by part (null against a `--target`). */
+  server: ServerSplit | null;
   botCpuPct: number | null;
+  /** The whole machine while held, % of a core (all cores: os.availableParallelism() × 100). */
+  machineCpuPct: number;
   streamsMissing: number;
   freezes: number;
   udpReceiveBufferDrops: number;
@@ -244,15 +339,20 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
       let failedJoins = 0;
       for (; hearings < size; hearings++) failedJoins += await addHearing(hearings);
       progress(hearings / (o.hearings + 1), `${joined.length + botJoins.filter((b) => !b.error).length}/${total} joined`);
-      const pids = server ? serverPids(runners) : [];
-      const cpu0 = cpuSecondsOf(pids);
+      const cpu0 = new Map((server ? serverPids(runners) : []).map((pid) => [pid, cpuOr0(pid)]));
       const botsBefore = runners.length ? await reportAll(runners) : undefined;
       const udp0 = udpReceiveDrops();
+      const machine0 = machineCpu();
       const heldFrom = Date.now();
       await sleep(o.seconds * 1000);
       const heldSeconds = (Date.now() - heldFrom) / 1000;
+      const machine1 = machineCpu();
+      const machineCpuPct = round(
+        ((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * os.availableParallelism() * 100,
+      );
       const present = joined.length + botJoins.filter((b) => !b.error).length;
-      const serverCpuPct = server ? ((cpuSecondsOf(serverPids(runners)) - cpu0) / heldSeconds) * 100 : null;
+      const split = server ? splitServer(serverPids(runners), cpu0, heldSeconds) : null;
+      const serverCpuPct = split ? Object.values(split).reduce((sum, p) => sum + p.cpuPct, 0) : null;
       const botsNow = runners.length ? await reportAll(runners) : undefined;
       const udpDrops = udpReceiveDrops() - udp0;
       // Signaling under the held load: every page and every bot, a few round trips each.
@@ -276,6 +376,8 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
         rttMsP95: rtts.length ? pct(rtts, 0.95) : null,
         rttFailed: [...pagePings, ...botPings].reduce((k, p) => k + p.failed, 0),
         serverCpuPct: serverCpuPct === null ? null : round(serverCpuPct),
+        server: split,
+        machineCpuPct,
         botCpuPct: bot && botsNow && botsBefore ? round(((botsNow.cpuSeconds - botsBefore.cpuSeconds) / heldSeconds) * 100) : null,
         streamsMissing: bot ? bot.streamsExpected - bot.streamsReceived : 0,
         freezes: bot ? bot.freezes : 0,
@@ -324,6 +426,8 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
         0.95,
       ),
       serverCpuPctPerParticipant: last.serverCpuPct === null ? null : round(last.serverCpuPct / Math.max(1, last.participants), 2),
+      // By part of the server, at the largest step that held (the last step without a ramp).
+      serverProcesses: perPart(held ?? (o.ramp ? undefined : last), steps[0]),
       bots: lastBots
         ? {
             ...lastBots,
@@ -357,14 +461,30 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
       },
       table: o.ramp
         ? {
-            columns: ['hearings', 'present', 'loss %', 'RTT p95 (ms)', 'server CPU %', 'bots CPU %', 'broke'],
+            columns: [
+              'hearings',
+              'present',
+              'loss %',
+              'RTT p95 (ms)',
+              'server CPU %',
+              'of which (% of a core)',
+              'bots CPU %',
+              'machine CPU %',
+              'broke',
+            ],
             rows: steps.map((s) => [
               s.hearings,
               s.participants,
               s.lossPct ?? '',
               s.rttMsP95 ?? '',
               s.serverCpuPct ?? '',
+              s.server
+                ? SERVER_PARTS.filter((p) => s.server![p].processes)
+                    .map((p) => `${p} ${s.server![p].cpuPct}`)
+                    .join(' · ')
+                : '',
               s.botCpuPct ?? '',
+              s.machineCpuPct,
               s.broken.join('; ') || 'held',
             ]),
           }

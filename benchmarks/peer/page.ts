@@ -52,6 +52,13 @@ window.barcodeCamera = () => {
 export const READER_JS = `
 window.peerReader = (() => {
   const watched = new Map();
+  // The page's main thread: tasks over 50 ms (the reader runs there too, and so does the camera's drawing,
+  // so a busy page delays both the barcode drawn and the barcode read).
+  const longTasks = [];
+  new PerformanceObserver((list) => longTasks.push(...list.getEntries().map((e) => ({ at: e.startTime, ms: e.duration })))).observe({
+    type: 'longtask',
+    buffered: true,
+  });
   const canvas = document.createElement('canvas');
   const g = canvas.getContext('2d', { willReadFrequently: true });
   let since = performance.now();
@@ -111,6 +118,7 @@ window.peerReader = (() => {
         freezes: e.gaps.filter((x) => x > 500).length,
         frozenMs: e.gaps.filter((x) => x > 500).reduce((a, b) => a + b, 0),
         firstAt: e.firstAt,
+        longTaskMs: longTasks.filter((t) => t.at >= since).reduce((a, t) => a + t.ms, 0),
       }));
     },
   };
@@ -125,4 +133,6 @@ export interface VideoReading {
   freezes: number;
   frozenMs: number;
   firstAt?: number;
+  /** The page's main thread in tasks over 50 ms since the reset (the same for every video of a page). */
+  longTaskMs: number;
 }

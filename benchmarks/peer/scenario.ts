@@ -55,6 +55,8 @@ export interface PeerRow {
   fps: number;
   freezes: number;
   frozenMs: number;
+  /** The pages' main thread in tasks over 50 ms, ms per second (average of the pages). */
+  pageLongTaskMsPerS: number;
   joinToFirstFrameP50Ms: number;
   joinToFirstFrameMaxMs: number;
 }
@@ -211,6 +213,9 @@ async function runSystem(system: System, o: PeerOptions, net: TestNetns, lossPct
       fps: round(videos.reduce((a, v) => a + v.frames / v.seconds, 0) / Math.max(1, videos.length)),
       freezes: videos.reduce((a, v) => a + v.freezes, 0),
       frozenMs: Math.round(videos.reduce((a, v) => a + v.frozenMs, 0)),
+      pageLongTaskMsPerS: round(
+        readings.reduce((a, page) => a + (page[0] ? page[0].longTaskMs / page[0].seconds : 0), 0) / Math.max(1, readings.length),
+      ),
       joinToFirstFrameP50Ms: Math.round(percentile(firsts, 0.5)),
       joinToFirstFrameMaxMs: Math.round(Math.max(...firsts)),
     };
@@ -292,6 +297,7 @@ export async function peerScenario(o: PeerOptions, progress: Progress): Promise<
         'fps',
         'freezes',
         'frozen ms',
+        'page long tasks ms/s',
         'join→frame p50 ms',
       ],
       rows: rows.map((r) => [
@@ -304,6 +310,7 @@ export async function peerScenario(o: PeerOptions, progress: Progress): Promise<
         r.fps,
         r.freezes,
         r.frozenMs,
+        r.pageLongTaskMsPerS,
         r.joinToFirstFrameP50Ms,
       ]),
     },

@@ -886,12 +886,17 @@ export class Signaling {
       clearTimeout(away.timer);
       this.away.delete(participantId);
     }
-    for (const participantId of participants) {
+    this.forget(participants);
+    return told;
+  }
+
+  /** What this node keeps per participant (resource budget, a SIP call-in, link quality), let go. */
+  private forget(participantIds: Iterable<string>): void {
+    for (const participantId of participantIds) {
       this.budgets.delete(participantId);
       this.calledIn.delete(participantId);
       this.quality.delete(participantId);
     }
-    return told;
   }
 
   /** The server stops: those still waited for are out of their hearings (logged before the store closes). */
@@ -1062,11 +1067,11 @@ export class Signaling {
    */
   async closeHearing(hearingId: string): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
-    for (const p of this.hearings.participants(hearingId)) this.budgets.delete(p.id);
+    const participants = this.hearings.participants(hearingId);
     this.plane.closeRoom(hearingId);
-    for (const p of this.hearings.participants(hearingId)) {
-      this.calledIn.delete(p.id);
-      this.quality.delete(p.id);
+    // After the room's close, whose events may still touch them.
+    this.forget(participants.map((p) => p.id));
+    for (const p of participants) {
       // Waited for in vain: the hearing closed before they came back.
       if (this.back(p.id)) this.hearings.log(hearingId, p.id, 'participant.left', { reason: 'hearing closed', cameBack: false });
     }

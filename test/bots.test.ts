@@ -5,11 +5,22 @@ import { Bot, BotError, demultiplex, type ReceivedStats } from '../benchmarks/bo
 import { createHearing, NO_ASR } from './helpers/server.ts';
 import { openJoin, waitForMediaFrom, withServerAndBrowser } from './helpers/browser.ts';
 import { until } from './helpers/wait.ts';
+import type { HearingServer } from '../server/app/server.ts';
 
 /** What `bot` receives from one participant: their camera (`v`) and microphone (`a`), once each arrives. */
 function streamsFrom(bot: Bot, participantId: string): { v?: ReceivedStats; a?: ReceivedStats } {
   const r = bot.received().filter((s) => s.participantId === participantId);
   return { v: r.find((s) => s.kind === 'video'), a: r.find((s) => s.kind === 'audio') };
+}
+
+/** A hearing of a judge (named `judgeName`) and a party, and the two. */
+async function judgeAndParty(server: HearingServer, judgeName: string) {
+  const h = await createHearing(server, [
+    { name: judgeName, role: 'judge' },
+    { name: 'Bot Party', role: 'party' },
+  ]);
+  const [judge, party] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0]];
+  return { h, judge, party };
 }
 
 describe('a bot’s sockets', () => {
@@ -69,11 +80,7 @@ describe('a load-test bot', () => {
     'and a real Chromium participant receive each other’s sound and picture; the bot’s counts match the server’s (reading %s)',
     async (receive) => {
       const { server } = ctx;
-      const h = await createHearing(server, [
-        { name: 'Judge Wang', role: 'judge' },
-        { name: 'Bot Party', role: 'party' },
-      ]);
-      const [judge, party] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0]];
+      const { h, judge, party } = await judgeAndParty(server, 'Judge Wang');
       const judgePage = await openJoin(ctx.browser, judge.joinUrl);
       const bot = new Bot(server.url, party.token, { receive });
       try {
@@ -144,11 +151,7 @@ describe('a load-test bot', () => {
     'counts what it lost and the NACKs it sent as the server sees them (reading %s, its receive path dropping 10 %%)',
     async (receive) => {
       const { server } = ctx;
-      const h = await createHearing(server, [
-        { name: 'Bot Judge', role: 'judge' },
-        { name: 'Bot Party', role: 'party' },
-      ]);
-      const [judge, party] = h.participants as [(typeof h.participants)[0], (typeof h.participants)[0]];
+      const { h, judge, party } = await judgeAndParty(server, 'Bot Judge');
       const sender = new Bot(server.url, judge.token);
       const lossy = new Bot(server.url, party.token, { receiveLossPct: 10, receive });
       try {

@@ -2,7 +2,11 @@
 // is pulled by the server and is in the hearing like a participant's camera: the judge's page shows its
 // picture and plays its sound, the record keeps both. The camera is GStreamer's RTSP server
 // (test/helpers/rtsp-camera.py) serving H.264 1280x720 and Opus on loopback.
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
@@ -13,6 +17,18 @@ import { until } from './helpers/wait.ts';
 import { newestSegment, withStreamLog } from './helpers/live.ts';
 import { magentaPixels } from './helpers/frames.ts';
 import type { HearingServer } from '../server/app/server.ts';
+import { RtmpListener } from '../server/sources/rtmp.ts';
+import { loadTls } from '../server/app/tls.ts';
+
+/** Whether a TCP connection to `host`:`port` is taken. */
+const reaches = (port: number, host: string): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = net.connect(port, host, () => {
+      resolve(true);
+      socket.destroy();
+    });
+    socket.once('error', () => resolve(false));
+  });
 
 /** A TCP port nothing listens on (let go before it is used). */
 function freeTcpPort(): Promise<number> {
@@ -206,6 +222,15 @@ describe('courtroom cameras (RTSP)', () => {
     const id = added.body.id as string;
     const status = () => sourceStatus(call, h.id, id);
     expect((await status()).pushUrl).toBeUndefined();
+    // The listener is on the server's listening address only (127.0.0.1 here), not on every address:
+    // 127.0.0.2, another address of this machine's loopback, is refused.
+    expect(await reaches(Number(port), '127.0.0.1')).toBe(true);
+    expect(await reaches(Number(port), '127.0.0.2')).toBe(false);
+    // Nor does it take over the process: node-media-server's own run() makes SIGINT exit at once (past
+    // the server's shutdown, which seals the records) and swallows uncaught exceptions.
+    const nmsExit = /^function\s*\(\)\s*\{\s*process\.exit\(\);?\s*\}$/;
+    expect(process.listeners('SIGINT').filter((f) => nmsExit.test(f.toString()))).toEqual([]);
+    expect(process.listeners('uncaughtException').filter((f) => /Logger\.error\('uncaughtException'/.test(f.toString()))).toEqual([]);
     // What an encoder box sends: H.264 and AAC in FLV, in real time.
     const push = (url: string, seconds: number): ChildProcess =>
       spawn('ffmpeg', [
@@ -290,4 +315,50 @@ describe('courtroom cameras (RTSP)', () => {
     expect((await call('DELETE', `/api/v1/hearings/${h.id}/sources/${added.body.id}`)).status).toBe(204);
     expect((await call('DELETE', `/api/v1/hearings/${h.id}/sources/${added.body.id}`)).status).toBe(404);
   });
+});
+
+describe('the RTMPS listener', () => {
+  it('takes a camera’s push over TLS with the server’s certificate, on its address only, and refuses another key', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtmps-'));
+    const certificate = loadTls('self-signed', dir);
+    const refused: string[] = [];
+    const listener = await RtmpListener.start(
+      { port: 0, host: '127.0.0.1', listenIp: '127.0.0.1', tls: { port: 0, cert: certificate.certFile, key: certificate.keyFile } },
+      (streamPath) => refused.push(streamPath),
+    );
+    const pushes: string[] = [];
+    const camera = listener.add({ started: () => pushes.push('started'), ended: () => pushes.push('ended') });
+    const push = (url: string): ChildProcess =>
+      spawn('ffmpeg', [
+        ...['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=s=320x240:r=15:d=20'],
+        ...['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-pix_fmt', 'yuv420p', '-f', 'flv', url],
+      ]);
+    const exit = (p: ChildProcess): Promise<number | null> => new Promise((resolve) => p.once('exit', (code) => resolve(code)));
+    try {
+      expect(camera.pushUrlTls).toBe(`rtmps://127.0.0.1:${listener.tlsPort}/live/${camera.key}`);
+      // TLS on that port (the server's certificate), on 127.0.0.1 only.
+      const peer = await new Promise<string>((resolve, reject) => {
+        const socket = tls.connect({ host: '127.0.0.1', port: listener.tlsPort!, rejectUnauthorized: false }, () => {
+          resolve(socket.getPeerX509Certificate()?.fingerprint256 ?? '');
+          socket.destroy();
+        });
+        socket.once('error', reject);
+      });
+      expect(peer.replaceAll(':', '').toLowerCase()).toBe(certificate.fingerprint.replaceAll(':', '').toLowerCase());
+      expect(await reaches(listener.tlsPort!, '127.0.0.2')).toBe(false);
+      // Another key over RTMPS: refused at once.
+      expect(await exit(push(camera.pushUrlTls!.replace(camera.key, 'e'.repeat(32))))).not.toBe(0);
+      expect(refused).toEqual(['/live/***']);
+      const pusher = push(camera.pushUrlTls!);
+      try {
+        await until('the RTMPS push started', () => pushes.includes('started') || undefined, 20_000);
+      } finally {
+        pusher.kill('SIGKILL');
+      }
+      await until('the RTMPS push ended', () => pushes.includes('ended') || undefined, 20_000);
+    } finally {
+      listener.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -200,6 +200,15 @@ describe('reaching the hearing through TURN and HTTPS', () => {
     expect(() => configFromEnv({ HEARING_TURN: 'embedded' })).toThrow(/HEARING_TURN_HOST/);
     expect(() => configFromEnv({ HEARING_TURN_POLICY: 'relay' })).toThrow(/needs a TURN server/);
     expect(() => configFromEnv({ HEARING_TLS_CERT: '/x.pem' })).toThrow(/go together/);
+    expect(() => configFromEnv({ HEARING_RTMP_PORT: '1935', HEARING_RTMPS_PORT: '1936' })).toThrow(
+      /HEARING_RTMPS_PORT needs the server's certificate/,
+    );
+    expect(() => configFromEnv({ HEARING_RTMPS_PORT: '1936', HEARING_TLS: 'self-signed' })).toThrow(/goes with HEARING_RTMP_PORT/);
+    expect(configFromEnv({ HEARING_RTMP_PORT: '1935', HEARING_RTMPS_PORT: '1936', HEARING_TLS: 'self-signed' }).rtmp).toEqual({
+      port: 1935,
+      host: undefined,
+      tlsPort: 1936,
+    });
     expect(
       configFromEnv({ HEARING_TURN_URLS: 'turns:turn.example.org:5349?transport=tcp', HEARING_TURN_SECRET: 'x'.repeat(40) }).turn,
     ).toEqual({

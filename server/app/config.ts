@@ -95,6 +95,8 @@ const envSchema = z.object({
   // Courtroom cameras pushing RTMP (server/sources/rtmp.ts): off unless a port is given.
   HEARING_RTMP_PORT: port.optional(),
   HEARING_RTMP_HOST: z.string().trim().min(1).optional(),
+  // RTMPS beside it (the server's TLS certificate): cameras that can push over TLS.
+  HEARING_RTMPS_PORT: port.optional(),
   HEARING_TURN: z.enum(['embedded']).optional(),
   HEARING_TURN_URLS: z.string().trim().min(1).optional(),
   HEARING_TURN_SECRET: z.string().optional(),
@@ -232,10 +234,11 @@ export interface Config {
    */
   sip?: { port: number; host?: string; rtpTimeoutMs: number; feedPortMin?: number; feedPortMax?: number };
   /**
-   * The RTMP listener for courtroom cameras that push (on all addresses, `port`); `host` is the name or
-   * address in the push URLs handed out (default: the announced or listen IP).
+   * The RTMP listener for courtroom cameras that push (on `listenIp`, `port`), and RTMPS on `tlsPort` with
+   * the server's certificate; `host` is the name or address in the push URLs handed out (default: the
+   * announced or listen IP).
    */
-  rtmp?: { port: number; host?: string };
+  rtmp?: { port: number; host?: string; tlsPort?: number };
   /**
    * Cluster mode: nodes share `redisUrl`; `nodeId` names this node (default: host name and port),
    * `nodeUrl` is where the other nodes pass requests on to (default: the server's own URL);
@@ -284,6 +287,10 @@ type Env = z.infer<typeof envSchema>;
 
 function tlsFrom(e: Env): Config['tls'] {
   if (!e.HEARING_TLS_CERT !== !e.HEARING_TLS_KEY) throw new Error('HEARING_TLS_CERT and HEARING_TLS_KEY go together');
+  if (e.HEARING_RTMPS_PORT !== undefined && e.HEARING_RTMP_PORT === undefined)
+    throw new Error('HEARING_RTMPS_PORT goes with HEARING_RTMP_PORT (the server plays the pushes back over plain RTMP on its own address)');
+  if (e.HEARING_RTMPS_PORT !== undefined && !e.HEARING_TLS_CERT && !e.HEARING_TLS)
+    throw new Error("HEARING_RTMPS_PORT needs the server's certificate: HEARING_TLS_CERT/HEARING_TLS_KEY or HEARING_TLS=self-signed");
   if (e.HEARING_TLS_CERT && e.HEARING_TLS) throw new Error('HEARING_TLS=self-signed or HEARING_TLS_CERT/HEARING_TLS_KEY, not both');
   if (e.HEARING_TLS_CERT && e.HEARING_TLS_KEY) return { cert: path.resolve(e.HEARING_TLS_CERT), key: path.resolve(e.HEARING_TLS_KEY) };
   return e.HEARING_TLS;
@@ -375,7 +382,15 @@ function base(e: Env): Omit<Config, 'tls' | 'turn'> {
           },
         }
       : {}),
-    ...(e.HEARING_RTMP_PORT !== undefined ? { rtmp: { port: e.HEARING_RTMP_PORT, host: e.HEARING_RTMP_HOST } } : {}),
+    ...(e.HEARING_RTMP_PORT !== undefined
+      ? {
+          rtmp: {
+            port: e.HEARING_RTMP_PORT,
+            host: e.HEARING_RTMP_HOST,
+            ...(e.HEARING_RTMPS_PORT !== undefined ? { tlsPort: e.HEARING_RTMPS_PORT } : {}),
+          },
+        }
+      : {}),
     frameAncestors: e.HEARING_FRAME_ANCESTORS ?? (e.HEARING_DEMO === '1' ? "'self'" : ''),
     recordCheckpoint: { seconds: e.HEARING_RECORD_CHECKPOINT_S, lines: e.HEARING_RECORD_CHECKPOINT_LINES },
     facePortMin: e.HEARING_FACE_PORT_MIN,

@@ -430,9 +430,21 @@ export async function startServer(config: Config): Promise<HearingServer> {
     : undefined;
   // Courtroom cameras (RTSP, and RTMP pushes with HEARING_RTMP_PORT): in the hearing through signaling as
   // terminals are (set up below).
+  if (config.rtmp?.tlsPort !== undefined && !tlsMaterial)
+    throw new Error(
+      "RTMPS (HEARING_RTMPS_PORT) needs the server's certificate: HEARING_TLS_CERT/HEARING_TLS_KEY or HEARING_TLS=self-signed",
+    );
   const rtmp = config.rtmp
-    ? await RtmpListener.start(config.rtmp.port, config.rtmp.host ?? config.announcedIp ?? config.listenIp, (path, address) =>
-        console.warn(`[rtmp] refused a push to ${path} from ${address} (no camera has that key)`),
+    ? await RtmpListener.start(
+        {
+          port: config.rtmp.port,
+          host: config.rtmp.host ?? config.announcedIp ?? config.listenIp,
+          listenIp: config.listenIp,
+          ...(config.rtmp.tlsPort !== undefined && tlsMaterial
+            ? { tls: { port: config.rtmp.tlsPort, cert: tlsMaterial.certFile, key: tlsMaterial.keyFile } }
+            : {}),
+        },
+        (path, address) => console.warn(`[rtmp] refused a push to ${path} from ${address} (no camera has that key)`),
       )
     : undefined;
   const sources = new CourtroomSources({

@@ -186,7 +186,7 @@ const laterPaths = {
       responses: {
         '201': {
           description:
-            '{ id, name, role, kind, url (password or key hidden), state, attempts, input?, lastError?, pushUrl? (RTMP, this once) }',
+            '{ id, name, role, kind, url (password or key hidden), state, attempts, input?, lastError?, pushUrl? (RTMP, this once), pushUrlTls? (RTMPS, with HEARING_RTMPS_PORT, this once) }',
         },
         ...errors,
         ...conflict('The hearing is closed, or RTMP is off (rtmp_off)'),

@@ -402,12 +402,12 @@ export class CourtroomSources {
     },
   ) {}
 
-  /** A new camera; an RTMP camera's answer carries its whole push URL (`pushUrl`), this once. */
+  /** A new camera; an RTMP camera's answer carries its whole push URL (`pushUrl`, and `pushUrlTls` for RTMPS), this once. */
   add(
     hearingId: string,
     body: { name: string; kind: 'rtsp'; url: string } | { name: string; kind: 'rtmp' },
     actor: string,
-  ): SourceView & { pushUrl?: string } {
+  ): SourceView & { pushUrl?: string; pushUrlTls?: string } {
     this.o.hearings.row(hearingId); // 404
     if (body.kind === 'rtmp' && !this.o.rtmp)
       throw new AppError(409, 'rtmp_off', 'this server takes no RTMP pushes (HEARING_RTMP_PORT is not set)');
@@ -427,7 +427,11 @@ export class CourtroomSources {
     made.camera = camera;
     this.cameras.set(p.id, { camera, ...(rtmp ? { key: rtmp.key } : {}) });
     camera.start();
-    return { ...camera.view(), ...(rtmp ? { pushUrl: rtmp.pushUrl } : {}) };
+    return {
+      ...camera.view(),
+      ...(rtmp ? { pushUrl: rtmp.pushUrl } : {}),
+      ...(rtmp?.pushUrlTls ? { pushUrlTls: rtmp.pushUrlTls } : {}),
+    };
   }
 
   list(hearingId: string): SourceView[] {

@@ -11,7 +11,6 @@ declare module 'node-media-server' {
       logType?: number;
       rtmp: { port: number; chunk_size?: number; gop_cache?: boolean; ping?: number; ping_timeout?: number };
     });
-    run(): void;
     stop(): void;
     getSession(id: string): RtmpSession | undefined;
     on(

@@ -8,16 +8,27 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 import net from 'node:net';
+import type tls from 'node:tls';
 import type NodeMediaServerType from 'node-media-server';
 
 // node-media-server keeps its sessions and its events in module-level state: one listener per process.
+// Its `run()` is not used: it listens on every address, and it installs process-wide handlers (SIGINT
+// exits at once, past the server's own shutdown that seals the records; uncaught exceptions are logged
+// and swallowed). Only its RTMP server is started, on the address asked for.
 const require = createRequire(import.meta.url);
 const NodeMediaServer = require('node-media-server') as typeof NodeMediaServerType;
+const NodeRtmpServer = require('node-media-server/src/node_rtmp_server') as new (config: unknown) => {
+  tcpServer: net.Server;
+  tlsServer?: tls.Server;
+  stop(): void;
+};
+const nmsLogger = require('node-media-server/src/node_core_logger') as { setLogType(type: number): void };
 
 const same = (a: string, b: string): boolean => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 export class RtmpListener {
   private readonly nms: NodeMediaServerType;
+  private readonly rtmp: { tcpServer: net.Server; tlsServer?: tls.Server; stop(): void };
   /** Push keys of this server's cameras, with what to do when their push starts and ends. */
   private readonly keys = new Map<string, { started: () => void; ended: () => void }>();
   /** Our own ingest plays the streams back with this (nobody else may). */
@@ -25,14 +36,34 @@ export class RtmpListener {
 
   private constructor(
     readonly port: number,
+    /** RTMPS, when the server has a certificate and HEARING_RTMPS_PORT. */
+    readonly tlsPort: number | undefined,
     /** The host given out in push URLs. */
     readonly host: string,
+    /** Where the server's own ingest plays a push back from: the listening address (loopback when that is every address). */
+    private readonly local: string,
+    certificate: { cert: string; key: string } | undefined,
     private readonly refused: (streamPath: string, address: string) => void,
   ) {
-    this.nms = new NodeMediaServer({ logType: 1, rtmp: { port, chunk_size: 60_000, gop_cache: true, ping: 30, ping_timeout: 60 } });
+    const config = {
+      logType: 1,
+      rtmp: {
+        port,
+        chunk_size: 60_000,
+        gop_cache: true,
+        ping: 30,
+        ping_timeout: 60,
+        ...(certificate && tlsPort ? { ssl: { port: tlsPort, cert: certificate.cert, key: certificate.key } } : {}),
+      },
+    };
+    this.nms = new NodeMediaServer(config);
+    nmsLogger.setLogType(config.logType);
+    this.rtmp = new NodeRtmpServer(config);
+    // One node-media-server state per process: sessions on this listener's ports are its own.
     const ours = (id: string) => {
       const session = this.nms.getSession(id);
-      return session && session.socket.localPort === port ? session : undefined;
+      const local = session?.socket.localPort;
+      return session && (local === port || (tlsPort !== undefined && local === tlsPort)) ? session : undefined;
     };
     this.nms.on('prePublish', (id, streamPath) => {
       const session = ours(id);
@@ -55,30 +86,38 @@ export class RtmpListener {
       const session = ours(id);
       if (session && !(typeof args.play === 'string' && same(args.play, this.playKey))) session.reject();
     });
-    this.nms.run();
   }
 
-  /** Listens on `port` (0: a free one: node-media-server itself would take 0 for its default, 1935). */
-  static async start(port: number, host: string, refused: (streamPath: string, address: string) => void): Promise<RtmpListener> {
-    if (!port)
-      port = await new Promise<number>((resolve, reject) => {
-        const probe = net.createServer().once('error', reject);
-        probe.listen(0, () => {
-          const { port: free } = probe.address() as net.AddressInfo;
-          probe.close(() => resolve(free));
-        });
-      });
-    return new RtmpListener(port, host, refused);
+  /**
+   * Listens on `listenIp`: RTMP on `port`, and RTMPS on `tls.port` with the server's certificate (PEM
+   * files) when given (0: a free port; node-media-server itself would take 0 for its default, 1935).
+   * `host` is what push URLs name (the address cameras reach, through NAT or not).
+   */
+  static async start(
+    o: { port: number; host: string; listenIp: string; tls?: { port: number; cert: string; key: string } },
+    refused: (streamPath: string, address: string) => void,
+  ): Promise<RtmpListener> {
+    const port = o.port || (await freePort(o.listenIp));
+    const tlsPort = o.tls ? o.tls.port || (await freePort(o.listenIp)) : undefined;
+    const local = o.listenIp === '0.0.0.0' || o.listenIp === '::' ? '127.0.0.1' : o.listenIp;
+    const listener = new RtmpListener(port, tlsPort, o.host, local, o.tls, refused);
+    await listen(listener.rtmp.tcpServer, port, o.listenIp);
+    if (tlsPort !== undefined) {
+      if (!listener.rtmp.tlsServer) throw new Error('RTMPS: the certificate could not be read');
+      await listen(listener.rtmp.tlsServer, tlsPort, o.listenIp);
+    }
+    return listener;
   }
 
-  /** A new camera's key and push URL; `started`/`ended` follow its pushes. */
-  add(on: { started: () => void; ended: () => void }): { key: string; pushUrl: string; pullUrl: string } {
+  /** A new camera's key and push URLs (RTMP, and RTMPS when on); `started`/`ended` follow its pushes. */
+  add(on: { started: () => void; ended: () => void }): { key: string; pushUrl: string; pushUrlTls?: string; pullUrl: string } {
     const key = randomBytes(16).toString('hex');
     this.keys.set(key, on);
     return {
       key,
       pushUrl: `rtmp://${this.host}:${this.port}/live/${key}`,
-      pullUrl: `rtmp://127.0.0.1:${this.port}/live/${key}?play=${this.playKey}`,
+      ...(this.tlsPort !== undefined ? { pushUrlTls: `rtmps://${this.host}:${this.tlsPort}/live/${key}` } : {}),
+      pullUrl: `rtmp://${this.local.includes(':') ? `[${this.local}]` : this.local}:${this.port}/live/${key}?play=${this.playKey}`,
     };
   }
 
@@ -88,6 +127,28 @@ export class RtmpListener {
 
   close(): void {
     this.keys.clear();
-    this.nms.stop();
+    this.rtmp.stop();
   }
+}
+
+/** A port free on `ip` now. */
+function freePort(ip: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const probe = net.createServer().once('error', reject);
+    probe.listen(0, ip, () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Listens, or fails with the listen error (a port taken); later errors are logged. */
+async function listen(server: net.Server, port: number, ip: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject).listen(port, ip, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (error) => console.error('[rtmp] listener:', error.message));
 }

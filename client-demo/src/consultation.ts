@@ -27,6 +27,9 @@ export interface ConsultationProducer {
 export class Consultation {
   private readonly consumers = new Map<string, { consumer: types.Consumer; participantId: string }>();
   private readonly producers: types.Producer[] = [];
+  /** Producers asked for (once each), and those announced before the receive transport was made. */
+  private readonly asked = new Set<string>();
+  private readonly early: ConsultationProducer[] = [];
   private send?: types.Transport;
   private recv?: types.Transport;
   closed = false;
@@ -61,12 +64,19 @@ export class Consultation {
         );
       }
     }
-    await Promise.all(reply.producers.map((p) => this.consume(p)));
+    // The other member's producers: those there when this member joined, and those announced meanwhile
+    // (the other member producing while this page was still making its transports).
+    await Promise.all([...reply.producers, ...this.early.splice(0)].map((p) => this.consume(p)));
   }
 
   async consume(p: ConsultationProducer): Promise<void> {
     const transport = this.recv;
-    if (!transport || this.closed || [...this.consumers.values()].some((c) => c.consumer.producerId === p.producerId)) return;
+    if (this.closed || this.asked.has(p.producerId)) return;
+    if (!transport) {
+      this.early.push(p);
+      return;
+    }
+    this.asked.add(p.producerId);
     const reply = await this.signaling.request<{
       id: string;
       producerId: string;

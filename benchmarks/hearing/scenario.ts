@@ -12,7 +12,17 @@ import type { Browser, Page } from 'playwright-core';
 import type { HearingServer } from '../../server/app/server.ts';
 import { localServer } from '../lib/local-server.ts';
 import { configFromEnv } from '../../server/app/config.ts';
-import { machineCpu, percentile, processCpuSeconds, processName, processPssMiB, processRssMiB, processTree } from '../lib/proc.ts';
+import {
+  coresBusy,
+  cpuSecondsOf,
+  machineCpu,
+  percentile,
+  processCommandLine,
+  processName,
+  processPssMiB,
+  processRssMiB,
+  processTree,
+} from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import { rest } from '../lib/rest.ts';
 import { joinLink, launchChromium } from '../lib/chromium.ts';
@@ -103,7 +113,7 @@ const serverPids = (runners: BotRunner[]): number[] => {
 export type ServerPart = 'signaling' | 'media' | 'recorder' | 'asr' | 'faces' | 'images' | 'stream' | 'other';
 export const SERVER_PARTS: ServerPart[] = ['signaling', 'media', 'recorder', 'asr', 'faces', 'images', 'stream', 'other'];
 
-export function serverPart(pid: number, args = commandLine(pid)): ServerPart {
+export function serverPart(pid: number, args = processCommandLine(pid)): ServerPart {
   if (pid === process.pid) return 'signaling';
   const name = processName(pid);
   // /proc/<pid>/comm keeps 15 characters: "mediasoup-worke".
@@ -115,22 +125,6 @@ export function serverPart(pid: number, args = commandLine(pid)): ServerPart {
   if (name === 'ffmpeg') return 'stream';
   return 'other';
 }
-
-const commandLine = (pid: number): string => {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-  } catch {
-    return '';
-  }
-};
-
-const cpuOr0 = (pid: number): number => {
-  try {
-    return processCpuSeconds(pid);
-  } catch {
-    return 0; // gone meanwhile
-  }
-};
 
 /** Per part of the server over a hold: % of a core, and memory at its end (RSS summed; PSS, shared pages counted once). */
 export type ServerSplit = Record<ServerPart, { cpuPct: number; rssMiB: number; pssMiB: number; processes: number }>;
@@ -172,7 +166,7 @@ function splitServer(pids: number[], before: Map<number, number>, seconds: numbe
   const split = Object.fromEntries(SERVER_PARTS.map((p) => [p, { cpuPct: 0, rssMiB: 0, pssMiB: 0, processes: 0 }])) as ServerSplit;
   for (const pid of pids) {
     const part = split[serverPart(pid)];
-    part.cpuPct += ((cpuOr0(pid) - (before.get(pid) ?? 0)) / seconds) * 100;
+    part.cpuPct += ((cpuSecondsOf([pid]) - (before.get(pid) ?? 0)) / seconds) * 100;
     part.rssMiB += processRssMiB(pid);
     part.pssMiB += processPssMiB(pid);
     part.processes++;
@@ -185,13 +179,8 @@ function splitServer(pids: number[], before: Map<number, number>, seconds: numbe
   return split;
 }
 
-const isBrowser = (pid: number): boolean => {
-  try {
-    return /chrom|headless/i.test(fs.readFileSync(`/proc/${pid}/comm`, 'utf8'));
-  } catch {
-    return false; // gone meanwhile
-  }
-};
+/** A browser's process (a process gone meanwhile has no name: not one). */
+const isBrowser = (pid: number): boolean => /chrom|headless/i.test(processName(pid));
 
 /**
  * When a ramp stops: a step with a failed join, more loss than `maxLossPct` (bots' packets, by sequence
@@ -339,7 +328,7 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
       let failedJoins = 0;
       for (; hearings < size; hearings++) failedJoins += await addHearing(hearings);
       progress(hearings / (o.hearings + 1), `${joined.length + botJoins.filter((b) => !b.error).length}/${total} joined`);
-      const cpu0 = new Map((server ? serverPids(runners) : []).map((pid) => [pid, cpuOr0(pid)]));
+      const cpu0 = new Map((server ? serverPids(runners) : []).map((pid) => [pid, cpuSecondsOf([pid])]));
       const botsBefore = runners.length ? await reportAll(runners) : undefined;
       const udp0 = udpReceiveDrops();
       const machine0 = machineCpu();
@@ -347,9 +336,7 @@ export async function hearingScenario(o: HearingLoadOptions, progress: Progress)
       await sleep(o.seconds * 1000);
       const heldSeconds = (Date.now() - heldFrom) / 1000;
       const machine1 = machineCpu();
-      const machineCpuPct = round(
-        ((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * os.availableParallelism() * 100,
-      );
+      const machineCpuPct = round(coresBusy(machine0, machine1) * 100);
       const present = joined.length + botJoins.filter((b) => !b.error).length;
       const split = server ? splitServer(serverPids(runners), cpu0, heldSeconds) : null;
       const serverCpuPct = split ? Object.values(split).reduce((sum, p) => sum + p.cpuPct, 0) : null;

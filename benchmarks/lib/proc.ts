@@ -62,6 +62,11 @@ export function percentile(samples: number[], q: number): number {
 }
 
 /** Busy and total CPU jiffies of the whole machine (all cores), from /proc/stat. */
+/** Cores kept busy between two readings of machineCpu() (2 on a 2-core machine is all of it). */
+export function coresBusy(from: { busy: number; total: number }, to: { busy: number; total: number }): number {
+  return ((to.busy - from.busy) / Math.max(1, to.total - from.total)) * os.availableParallelism();
+}
+
 export function machineCpu(): { busy: number; total: number } {
   const fields = (fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
@@ -105,6 +110,15 @@ export function processPssMiB(pid: number): number {
     return match ? Number(match[1]) / 1024 : 0;
   } catch {
     return 0;
+  }
+}
+
+/** A process's command line, its arguments separated by spaces (empty if it is gone). */
+export function processCommandLine(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
   }
 }
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { HearingServer } from '../../server/app/server.ts';
-import { cpuSecondsOf, percentile, trackCpu } from '../lib/proc.ts';
+import { cpuSecondsOf, percentile, processCommandLine, trackCpu } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 import { launchChromium } from '../lib/chromium.ts';
 
@@ -135,12 +135,8 @@ function ffmpegPids(needle: string): number[] {
     .filter((d) => /^\d+$/.test(d))
     .map(Number)
     .filter((pid) => {
-      try {
-        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        return cmd.startsWith('ffmpeg') && cmd.includes(needle);
-      } catch {
-        return false;
-      }
+      const cmd = processCommandLine(pid);
+      return cmd.startsWith('ffmpeg') && cmd.includes(needle);
     });
 }
 

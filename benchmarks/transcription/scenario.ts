@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { WhisperEngine } from '../../workers/transcript/whisper.ts';
 import { LIBRIVOX, librivoxReference, wordErrorRate } from '../lib/speech.ts';
-import { childPids, machineCpu, processName, processRssMiB } from '../lib/proc.ts';
+import { childPids, coresBusy, machineCpu, processName, processRssMiB } from '../lib/proc.ts';
 import type { Progress, ScenarioOutcome } from '../lib/scenario.ts';
 
 export interface TranscriptionOptions {
@@ -219,7 +219,7 @@ async function live(engine: 'pocketsphinx' | 'whisper', speakers: number, model:
       latencyP50: round(quantile(latencies, 0.5), 2),
       latencyP95: round(quantile(latencies, 0.95), 2),
       segments,
-      machineCores: round(((cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total)) * os.availableParallelism(), 2),
+      machineCores: round(coresBusy(cpu0, cpu1), 2),
       asrRssMiB: round(asrRssMiB, 1),
       missing: speakers - latencies.length,
     };

@@ -15,12 +15,16 @@ nack="${HEARING_NACK_RETRIES:-10}"
 [[ "$nack" =~ ^[0-9]+$ && "$nack" -ge 1 && "$nack" -le 255 ]] || { echo "HEARING_NACK_RETRIES must be 1-255" >&2; exit 1; }
 suffix=""
 [ "$nack" = 10 ] || suffix="-nack$nack"
-cache="${HEARING_CACHE_DIR:-$default_cache}/mediasoup-worker-$version$suffix"
+# Our fixes to the worker's source (scripts/mediasoup-patches, each saying why): applied to every build;
+# the cache is keyed by them, so a changed patch builds again.
+patches=("$root"/scripts/mediasoup-patches/*.patch)
+patched="$(cat "${patches[@]}" | sha256sum | cut -c1-10)"
+cache="${HEARING_CACHE_DIR:-$default_cache}/mediasoup-worker-$version$suffix-p$patched"
 bin="$cache/mediasoup-worker"
 dest="${HEARING_WORKER_OUT:-$ms/worker/out/Release/mediasoup-worker}"
 
 if [ ! -x "$bin" ]; then
-  echo "[build-worker] building mediasoup-worker $version, MaxNackRetries $nack (about 6 minutes on 2 cores)"
+  echo "[build-worker] building mediasoup-worker $version, MaxNackRetries $nack, ${#patches[@]} patch(es) $patched (about 6 minutes on 2 cores)"
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
   cp -r "$ms/worker" "$work/worker"
@@ -29,6 +33,9 @@ if [ ! -x "$bin" ]; then
     sed -i "s/MaxNackRetries{ 10u }/MaxNackRetries{ ${nack}u }/" "$w/src/RTC/NackGenerator.cpp"
     grep -q "MaxNackRetries{ ${nack}u }" "$w/src/RTC/NackGenerator.cpp" || { echo "[build-worker] MaxNackRetries not found to patch" >&2; exit 1; }
   fi
+  for p in "${patches[@]}"; do
+    patch -s -p1 -d "$w" < "$p" || { echo "[build-worker] $p does not apply to mediasoup $version" >&2; exit 1; }
+  done
   # Debian bookworm ships meson 1.0.1; the worker builds fine with it.
   sed -i "s/meson_version: '>= 1.1.0'/meson_version: '>= 1.0.0'/" "$w/meson.build"
   shim() { # <wrap name> <meson.build body> [meson_options.txt body]

@@ -8,7 +8,7 @@ cd "$root"
 
 apt_pkgs=(
   # mediasoup worker build (see scripts/build-worker.sh)
-  meson ninja-build pkg-config libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev catch2
+  meson ninja-build patch pkg-config libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev catch2
   # media tools, the offline speech engine with its English model and test speech, the test browser
   ffmpeg pocketsphinx pocketsphinx-en-us pocketsphinx-testdata espeak-ng chromium fonts-dejavu-core
   # Chinese glyphs for what the server draws itself (the program's labels and slates) and for the test browser

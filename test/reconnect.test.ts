@@ -122,18 +122,26 @@ describe('a party whose network drops', () => {
     const said: string[] = [];
     partyPage.on('console', (m) => void (m.text().startsWith('[hearing]') && said.push(`${Date.now() - movedAt} ms ${m.text()}`)));
     net.moveAddress();
-    const [movedJudge, movedParty] = await Promise.all([received(judgePage, party.id), received(partyPage, judge.id)]);
-    // Media again both ways (more than what was in flight at the move): when each of the four came back.
+    // Media again both ways: when each of the four came back. Each is counted from where it stopped (its
+    // count once still for 500 ms: what was in flight at the move is decoded first, and is not "back").
     const back: Record<string, number> = {};
+    const still = new Map<string, { count: number; since: number; stoppedAt?: number }>();
+    const watch = (what: string, count: number, enough: number, at: number): void => {
+      const s = still.get(what);
+      if (!s || count !== s.count) {
+        if (s?.stoppedAt !== undefined && count > s.stoppedAt + enough) back[what] ??= at;
+        still.set(what, { count, since: at, stoppedAt: s?.stoppedAt });
+      } else if (s.stoppedAt === undefined && at - s.since >= 500) s.stoppedAt = count;
+    };
     await until(
       'media again both ways after the move',
       async () => {
         const [atJudge, atParty] = await Promise.all([received(judgePage, party.id), received(partyPage, judge.id)]);
         const at = Date.now() - movedAt;
-        if (atJudge.audio > movedJudge.audio + 10) back.soundToCourt ??= at;
-        if (atJudge.video > movedJudge.video + 3) back.pictureToCourt ??= at;
-        if (atParty.audio > movedParty.audio + 10) back.soundToParty ??= at;
-        if (atParty.video > movedParty.video + 3) back.pictureToParty ??= at;
+        watch('soundToCourt', atJudge.audio, 10, at);
+        watch('pictureToCourt', atJudge.video, 3, at);
+        watch('soundToParty', atParty.audio, 10, at);
+        watch('pictureToParty', atParty.video, 3, at);
         return Object.keys(back).length === 4;
       },
       30_000,
@@ -144,9 +152,12 @@ describe('a party whose network drops', () => {
     console.log(
       `address moved: media back both ways ${backMs} ms after the move (${JSON.stringify(back)}), resumed ${Date.now() - movedAt} ms after; alerts shown: ${JSON.stringify(alerts)}; the page: ${JSON.stringify(said)}`,
     );
-    // Back within 5 s: the sound both ways (measured 0.8–3.7 s; 7 s before the page checked a new
-    // connection against its own). The pictures follow the browser's own recovery after the path changes
-    // (its video held back until feedback comes on the new path): measured 1.1–5.8 s, allowed 8.
+    // The sound back both ways within 5 s (the issue's figure): the page finds the dead connection by its
+    // silence (looked at twice a second), makes a new one and restarts ICE; measured 2.2–3.0 s. The
+    // pictures follow, counted from where they stopped: measured 2.2–5.7 s (2026-11-28), allowed 8. What
+    // is left after the sound: mediasoup takes a camera up again at its lowest frame rate and climbs at
+    // the receiver's next bandwidth estimate (about 1.3 s), and some runs the court's browser drops the
+    // party's first pictures back (framesDropped) for up to 3 s.
     expect(Math.max(back.soundToCourt!, back.soundToParty!), 'the sound back both ways (ms after the move)').toBeLessThanOrEqual(5000);
     expect(backMs, 'the pictures back both ways (ms after the move)').toBeLessThanOrEqual(8000);
     const [atJudge, atParty] = await Promise.all([received(judgePage, party.id), received(partyPage, judge.id)]);

@@ -77,9 +77,11 @@ const CAMERA_LAYERS = [
 const PROBE_MS = 3000;
 /**
  * Nothing received on every transport for this long: the page asks whether its signaling connection is
- * alive (sooner than the banner: a phone that changed networks finds out within about 2 s).
+ * alive (sooner than the banner: a phone that changed networks finds out within about 1.5 s).
  */
-const QUIET_MS = 1200;
+const QUIET_MS = 1000;
+/** How often the page looks at its transports' statistics for silence (the downlink's losses: every other time). */
+const NETWORK_POLL_MS = 500;
 const SIGNING_ROLES = new Set(['judge', 'clerk', 'party', 'lawyer', 'interpreter']);
 const SIGNING = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 
@@ -603,14 +605,15 @@ export class Session {
   }
 
   /**
-   * ICE takes 5 s or more to call a link that silently drops everything `disconnected`: each second the
-   * page also looks when its transports last received anything (the server sends RTCP each second, and
+   * ICE takes 5 s or more to call a link that silently drops everything `disconnected`: twice a second
+   * the page also looks when its transports last received anything (the server sends RTCP each second, and
    * answers STUN), and shows the banner after STALL_MS of nothing, until packets arrive again.
    */
   private watchNetwork(): void {
     clearInterval(this.networkWatch);
+    let tick = 0;
     this.networkWatch = setInterval(() => {
-      if (!this.watchingLosses) {
+      if (tick++ % 2 === 0 && !this.watchingLosses) {
         this.watchingLosses = true;
         void this.watchDownlink().finally(() => (this.watchingLosses = false));
       }
@@ -660,7 +663,7 @@ export class Session {
           })
           .catch(() => undefined);
       }
-    }, 1000);
+    }, NETWORK_POLL_MS);
   }
 
   /** The server could not get this page's sound whole: the camera steps down (or back up) to `level`. */

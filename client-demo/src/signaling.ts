@@ -11,7 +11,7 @@ export class SignalingError extends Error {
 }
 
 /** However fast a new connection reached the server, the probed one gets this long to answer. */
-const QUICK_MS = 500;
+export const QUICK_MS = 500;
 
 /**
  * 'dead' once `reachable` answered and four times its round trip (at least QUICK_MS) passed since

@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { api, openHearing, recordedTracks, startTestServer, type Api, NO_ASR } from './helpers/server.ts';
@@ -154,8 +156,10 @@ describe('courtroom cameras (RTSP)', () => {
     );
     expect(events().filter((e) => e.action === 'participant.joined' && e.actor === id)[1]!.detail).toMatchObject({ rejoin: true });
     // Muted it stays: its new microphone is paused at the server as it comes, until the judge unmutes it.
+    // (The rejoin is logged as the camera comes back; its microphone's producer follows, and is paused
+    // before the hearing is told of it: signaling's terminalProduced.)
     const microphone = () => room.producers().find((p) => p.participantId === id && p.kind === 'audio');
-    expect(microphone()?.paused).toBe(true);
+    await until('its new microphone, paused as the judge left it', () => microphone()?.paused === true, 10_000);
     await entry.getByRole('button', { name: '取消静音第一法庭全景' }).click();
     await until('its microphone resumed', () => microphone()?.paused === false, 5_000);
     await waitForMediaFrom(judgePage, id, 30_000);
@@ -318,10 +322,17 @@ describe('courtroom cameras (RTSP)', () => {
 });
 
 describe('the RTMPS listener', () => {
+  /** How many handlers node-media-server's module-level events have (each listener adds its own). */
+  const nmsHandlers = (): number => {
+    const { nodeEvent } = createRequire(import.meta.url)('node-media-server/src/node_core_ctx') as { nodeEvent: EventEmitter };
+    return ['prePublish', 'donePublish', 'prePlay'].reduce((n, event) => n + nodeEvent.listenerCount(event), 0);
+  };
+
   it('takes a camera’s push over TLS with the server’s certificate, on its address only, and refuses another key', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtmps-'));
     const certificate = loadTls('self-signed', dir);
     const refused: string[] = [];
+    const handlersBefore = nmsHandlers();
     const listener = await RtmpListener.start(
       { port: 0, host: '127.0.0.1', listenIp: '127.0.0.1', tls: { port: 0, cert: certificate.certFile, key: certificate.keyFile } },
       (streamPath) => refused.push(streamPath),
@@ -360,5 +371,34 @@ describe('the RTMPS listener', () => {
       listener.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
+    // Closed, its handlers are off node-media-server's events (they were on while it listened).
+    expect(nmsHandlers()).toBe(handlersBefore);
   }, 60_000);
+
+  it('fails to start on a port already taken, with the listen error, and leaves nothing behind', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
+    const port = (taken.address() as net.AddressInfo).port;
+    const handlersBefore = nmsHandlers();
+    try {
+      await expect(RtmpListener.start({ port, host: '127.0.0.1', listenIp: '127.0.0.1' }, () => undefined)).rejects.toThrow(/EADDRINUSE/);
+      expect(nmsHandlers()).toBe(handlersBefore);
+      // Port 0 is the system's pick, read back: a port of its own, named in push URLs.
+      const listener = await RtmpListener.start({ port: 0, host: '127.0.0.1', listenIp: '127.0.0.1' }, () => undefined);
+      try {
+        expect(listener.port).toBeGreaterThan(0);
+        expect(listener.port).not.toBe(port);
+        expect(nmsHandlers()).toBe(handlersBefore + 3);
+        expect(await reaches(listener.port, '127.0.0.1')).toBe(true);
+        expect(listener.add({ started: () => undefined, ended: () => undefined }).pushUrl).toMatch(
+          new RegExp(`^rtmp://127\\.0\\.0\\.1:${listener.port}/live/[0-9a-f]{32}$`),
+        );
+      } finally {
+        listener.close();
+      }
+      expect(nmsHandlers()).toBe(handlersBefore);
+    } finally {
+      taken.close();
+    }
+  });
 });

@@ -6,6 +6,7 @@
 // RTMP server with ffmpeg, as it pulls an RTSP camera; when it stops, the camera leaves the hearing and
 // waits for the next push.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type tls from 'node:tls';
@@ -23,6 +24,11 @@ const NodeRtmpServer = require('node-media-server/src/node_rtmp_server') as new 
   stop(): void;
 };
 const nmsLogger = require('node-media-server/src/node_core_logger') as { setLogType(type: number): void };
+/** node-media-server's module-level state: its events (`on` adds to them; nothing of its own takes them off). */
+const nmsContext = require('node-media-server/src/node_core_ctx') as { nodeEvent: EventEmitter };
+
+/** The node-media-server events a listener handles (each listener's own handlers, taken off at close). */
+type NmsEvent = 'prePublish' | 'donePublish' | 'prePlay';
 
 const same = (a: string, b: string): boolean => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
@@ -33,11 +39,15 @@ export class RtmpListener {
   private readonly keys = new Map<string, { started: () => void; ended: () => void }>();
   /** Our own ingest plays the streams back with this (nobody else may). */
   private readonly playKey = randomBytes(16).toString('hex');
+  /** This listener's handlers of node-media-server's events. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- node-media-server's handlers take its own arguments
+  private readonly handlers: [event: NmsEvent, handler: (...args: any[]) => void][] = [];
+  /** The RTMP port it listens on (known once listening). */
+  port = 0;
+  /** RTMPS, when the server has a certificate and HEARING_RTMPS_PORT (known once listening). */
+  tlsPort: number | undefined;
 
   private constructor(
-    readonly port: number,
-    /** RTMPS, when the server has a certificate and HEARING_RTMPS_PORT. */
-    readonly tlsPort: number | undefined,
     /** The host given out in push URLs. */
     readonly host: string,
     /** Where the server's own ingest plays a push back from: the listening address (loopback when that is every address). */
@@ -45,15 +55,16 @@ export class RtmpListener {
     certificate: { cert: string; key: string } | undefined,
     private readonly refused: (streamPath: string, address: string) => void,
   ) {
+    // The ports here are node-media-server's own run()'s, which is not used: `start` listens itself.
     const config = {
       logType: 1,
       rtmp: {
-        port,
+        port: 1935,
         chunk_size: 60_000,
         gop_cache: true,
         ping: 30,
         ping_timeout: 60,
-        ...(certificate && tlsPort ? { ssl: { port: tlsPort, cert: certificate.cert, key: certificate.key } } : {}),
+        ...(certificate ? { ssl: { port: 443, cert: certificate.cert, key: certificate.key } } : {}),
       },
     };
     this.nms = new NodeMediaServer(config);
@@ -63,9 +74,13 @@ export class RtmpListener {
     const ours = (id: string) => {
       const session = this.nms.getSession(id);
       const local = session?.socket.localPort;
-      return session && (local === port || (tlsPort !== undefined && local === tlsPort)) ? session : undefined;
+      return session && (local === this.port || (this.tlsPort !== undefined && local === this.tlsPort)) ? session : undefined;
     };
-    this.nms.on('prePublish', (id, streamPath) => {
+    const on: NodeMediaServerType['on'] = (event, handler) => {
+      this.handlers.push([event as NmsEvent, handler]);
+      this.nms.on(event, handler);
+    };
+    on('prePublish', (id, streamPath) => {
       const session = ours(id);
       if (!session) return;
       const key = /^\/live\/([0-9a-f]{32})$/.exec(streamPath)?.[1];
@@ -78,11 +93,11 @@ export class RtmpListener {
       setImmediate(camera.started);
     });
     // The publisher's socket may be closed by now (its local port gone): its key says whose it was.
-    this.nms.on('donePublish', (_id, streamPath) => {
+    on('donePublish', (_id, streamPath) => {
       const key = /^\/live\/([0-9a-f]{32})$/.exec(streamPath)?.[1];
       if (key) this.keys.get(key)?.ended();
     });
-    this.nms.on('prePlay', (id, _streamPath, args) => {
+    on('prePlay', (id, _streamPath, args) => {
       const session = ours(id);
       if (session && !(typeof args.play === 'string' && same(args.play, this.playKey))) session.reject();
     });
@@ -97,14 +112,18 @@ export class RtmpListener {
     o: { port: number; host: string; listenIp: string; tls?: { port: number; cert: string; key: string } },
     refused: (streamPath: string, address: string) => void,
   ): Promise<RtmpListener> {
-    const port = o.port || (await freePort(o.listenIp));
-    const tlsPort = o.tls ? o.tls.port || (await freePort(o.listenIp)) : undefined;
     const local = o.listenIp === '0.0.0.0' || o.listenIp === '::' ? '127.0.0.1' : o.listenIp;
-    const listener = new RtmpListener(port, tlsPort, o.host, local, o.tls, refused);
-    await listen(listener.rtmp.tcpServer, port, o.listenIp);
-    if (tlsPort !== undefined) {
-      if (!listener.rtmp.tlsServer) throw new Error('RTMPS: the certificate could not be read');
-      await listen(listener.rtmp.tlsServer, tlsPort, o.listenIp);
+    const listener = new RtmpListener(o.host, local, o.tls, refused);
+    try {
+      // Port 0 is the system's pick, read back once listening (no port probed free, then taken).
+      listener.port = await listen(listener.rtmp.tcpServer, o.port, o.listenIp);
+      if (o.tls) {
+        if (!listener.rtmp.tlsServer) throw new Error('RTMPS: the certificate could not be read');
+        listener.tlsPort = await listen(listener.rtmp.tlsServer, o.tls.port, o.listenIp);
+      }
+    } catch (error) {
+      listener.close();
+      throw error;
     }
     return listener;
   }
@@ -125,25 +144,16 @@ export class RtmpListener {
     this.keys.delete(key);
   }
 
+  /** Stops listening, ends its sessions, and takes its handlers off node-media-server's events. */
   close(): void {
     this.keys.clear();
     this.rtmp.stop();
+    for (const [event, handler] of this.handlers.splice(0)) nmsContext.nodeEvent.off(event, handler);
   }
 }
 
-/** A port free on `ip` now. */
-function freePort(ip: string): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const probe = net.createServer().once('error', reject);
-    probe.listen(0, ip, () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** Listens, or fails with the listen error (a port taken); later errors are logged. */
-async function listen(server: net.Server, port: number, ip: string): Promise<void> {
+/** Listens on `port` (0: any free one), or fails with the listen error (a port taken); later errors are logged. Its port. */
+async function listen(server: net.Server, port: number, ip: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject).listen(port, ip, () => {
       server.off('error', reject);
@@ -151,4 +161,5 @@ async function listen(server: net.Server, port: number, ip: string): Promise<voi
     });
   });
   server.on('error', (error) => console.error('[rtmp] listener:', error.message));
+  return (server.address() as net.AddressInfo).port;
 }

@@ -4,10 +4,13 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import sip from 'sip';
 import { api, openHearing, recordedTracks, withServer } from './helpers/server.ts';
 import { freeUdpPort, offer, SipPhone, TerminalSound, type Dialled } from './helpers/sip.ts';
 import { until } from './helpers/wait.ts';
+import { decodeErrors, ffprobe } from './helpers/ffprobe.ts';
 import { camera } from './helpers/rtp-camera.ts';
 import { connect, refusal, request } from './helpers/socket.ts';
 import { JFK, librivoxReference, paddedClip, wordErrorRate } from './helpers/speech.ts';
@@ -248,6 +251,83 @@ describe('the SIP gateway', () => {
       phone.close();
     }
   });
+
+  it('a terminal that takes H.264 only in packetization mode 0: its camera in the hearing and the record, and what it receives one NAL unit a packet', async () => {
+    const { server } = ctx;
+    const { hearingId, terminal } = await hearingWithTerminal();
+    // The terminal's camera port: what it receives comes here, and what it sends leaves from here (the
+    // gateway sends where a terminal's packets come from). ffmpeg's pictures reach it through `input`.
+    const camera = dgram.createSocket('udp4');
+    const input = dgram.createSocket('udp4');
+    await Promise.all([camera, input].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
+    const received: Buffer[] = [];
+    camera.on('message', (m) => received.push(m));
+    let sender: ChildProcess | undefined;
+    const { phone, call, stop } = await dialWithTone(terminal, {
+      audio: ['opus'],
+      videoPort: (camera.address() as net.AddressInfo).port,
+      videoModes: [0],
+    });
+    try {
+      expect(call.final.status).toBe(200);
+      expect(call.final.content).toMatch(/^m=video \d+ RTP\/AVP 96\r?$/m);
+      expect(call.final.content).toMatch(/^a=fmtp:96 packetization-mode=0;profile-level-id=42e01f\r?$/m);
+      const gatewayVideo = answeredPort(call.final.content, 'video');
+      input.on('message', (m) => camera.send(m, gatewayVideo, '127.0.0.1'));
+      // What a mode 0 terminal sends: each NAL unit a packet (slices cut to fit).
+      sender = spawn('ffmpeg', [
+        ...['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=s=352x288:r=15:d=30'],
+        ...['-c:v', 'libx264', '-profile:v', 'baseline', '-level', '3.1', '-pix_fmt', 'yuv420p', '-g', '15', '-slice-max-size', '1100'],
+        ...['-rtpflags', 'h264_mode0', '-payload_type', '96', '-ssrc', '5151', '-f', 'rtp'],
+        `rtp://127.0.0.1:${(input.address() as net.AddressInfo).port}?pkt_size=1200`,
+      ]);
+      const producer = await until('its camera', () => server.sip!.callOf(terminal.id)?.producers.find((p) => p.kind === 'video'), 10_000);
+      expect(producer.rtpParameters.codecs[0]).toMatchObject({ mimeType: 'video/H264', parameters: { 'packetization-mode': 1 } });
+      await until('its pictures arriving', async () => ((await producer.getStats())[0]?.packetCount ?? 0) > 100, 15_000);
+
+      // What it receives: H.264 on payload type 96, every packet a single NAL unit (types 1–23: no STAP-A
+      // 24, no FU-A 28), with the key frames and parameter sets a decoder starts from.
+      const nalTypes = (): number[] =>
+        received
+          .filter((m) => (m[1]! & 0x7f) === 96)
+          .map((m) => {
+            const extension = m[0]! & 0x10 ? 4 + 4 * m.readUInt16BE(12 + 4 * (m[0]! & 0x0f) + 2) : 0;
+            return m[12 + 4 * (m[0]! & 0x0f) + extension]! & 0x1f;
+          });
+      await until('pictures of the hearing, key frames among them', () => nalTypes().length > 100 && nalTypes().includes(5), 20_000);
+      const types = nalTypes();
+      expect(
+        types.filter((t) => t < 1 || t > 23),
+        `NAL types received: ${[...new Set(types)].join(' ')}`,
+      ).toEqual([]);
+      expect(types).toContain(7);
+
+      // Hung up: its camera's segments in the record are H.264 pictures that decode whole.
+      expect((await phone.request(call.final, 'BYE', 2)).status).toBe(200);
+      const segments = await until(
+        'its camera in the record',
+        async () => {
+          const record = (await api(server)('GET', `/api/v1/hearings/${hearingId}/record`)).body;
+          const track = (record.tracks ?? []).find(
+            (t: { participantId: string; kind: string }) => t.participantId === terminal.id && t.kind === 'video',
+          );
+          const files = track ? (record.segments ?? []).filter((x: { track: string }) => x.track === track.track) : [];
+          return files.length > 0 && (files as { file: string }[]);
+        },
+        20_000,
+      );
+      const dir = server.recorder.dirOf(hearingId);
+      for (const { file } of segments) {
+        expect(ffprobe(path.join(dir, file))).toMatchObject({ codec: 'h264', width: 352, height: 288 });
+        expect(decodeErrors(path.join(dir, file)), `${file} decodes fully`).toBe('');
+      }
+    } finally {
+      sender?.kill('SIGKILL');
+      camera.close();
+      input.close();
+      stop();
+    }
+  }, 60_000);
 
   it("a camera that dies without its producer closing does not freeze what a terminal receives: left out of the terminal's feed", async () => {
     const { server } = ctx;

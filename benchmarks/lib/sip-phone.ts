@@ -153,9 +153,12 @@ export function offer(o: {
   audio: ('opus' | 'pcmu' | 'pcma' | 'g722' | 'gsm')[];
   rtcpMux?: boolean;
   videoPort?: number;
+  /** H.264's packetization modes offered (payload type 96 for mode 0, 97 for mode 1): both unless said. */
+  videoModes?: (0 | 1)[];
   /** The address the offer names (a terminal behind NAT names its private one). */
   address?: string;
 }): string {
+  const modes = o.videoModes ?? [0, 1];
   const address = o.address ?? '127.0.0.1';
   const pts = { opus: 111, pcmu: 0, pcma: 8, g722: 9, gsm: 3 } as const;
   const maps = { opus: 'opus/48000/2', pcmu: 'PCMU/8000', pcma: 'PCMA/8000', g722: 'G722/8000', gsm: 'GSM/8000' } as const;
@@ -171,11 +174,11 @@ export function offer(o: {
     'a=sendrecv',
     ...(o.videoPort
       ? [
-          `m=video ${o.videoPort} RTP/AVP 96 97`,
-          'a=rtpmap:96 H264/90000',
-          'a=fmtp:96 packetization-mode=0;profile-level-id=42e01f',
-          'a=rtpmap:97 H264/90000',
-          'a=fmtp:97 packetization-mode=1;profile-level-id=42e01f',
+          `m=video ${o.videoPort} RTP/AVP ${modes.map((mode) => 96 + mode).join(' ')}`,
+          ...modes.flatMap((mode) => [
+            `a=rtpmap:${96 + mode} H264/90000`,
+            `a=fmtp:${96 + mode} packetization-mode=${mode};profile-level-id=42e01f`,
+          ]),
           'a=sendrecv',
         ]
       : []),

@@ -361,7 +361,7 @@ export class SipGateway {
         const feedPort = await relay.openFeed(() => this.feedPorts.take());
         const out = { port: feedPort, payloadType: t.payloadType, ssrc: ssrcBelow2p31() };
         if (t.kind === 'audio') feedTo.audio = { ...out, codec: t.mimeType as SoundCodec };
-        else feedTo.video = out;
+        else feedTo.video = { ...out, ...(t.singleNal ? { singleNal: true } : {}) };
       }
       // Ended while its media were being set up (the terminal called again meanwhile).
       if (call.ended) return this.reply(rq, 487, 'Request Terminated');
@@ -427,7 +427,8 @@ export class SipGateway {
             payloadType: t.payloadType,
             clockRate: t.clockRate,
             ...(t.channels ? { channels: t.channels } : {}),
-            parameters: t.parameters,
+            // A mode 0 camera's packets are each one NAL unit, which mode 1 (the router's) takes as they are.
+            parameters: t.singleNal ? { ...t.parameters, 'packetization-mode': 1 } : t.parameters,
             rtcpFeedback:
               t.kind === 'video' ? [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }] : [],
           },

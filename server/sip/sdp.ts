@@ -1,7 +1,8 @@
 // What the gateway takes from a terminal's SDP offer, and the answer it gives (sdp-transform parses
 // and writes). Sound: Opus passes through to the hearing as it is; G.722, G.711 A-law and µ-law are
-// transcoded to Opus (and the hearing back to them). Video: H.264 with packetization mode 1 passes
-// through when its profile is one the hearing's router carries. An offer with no sound the gateway
+// transcoded to Opus (and the hearing back to them). Video: H.264 passes through when its profile is one
+// the hearing's router carries: packetization mode 1, or mode 0 (one NAL unit a packet, which mode 1
+// receivers take as it is; what the terminal receives is then sent in mode 0 too). An offer with no sound the gateway
 // takes gets 488.
 import sdpTransform from 'sdp-transform';
 import { isSameProfile } from 'h264-profile-level-id';
@@ -21,6 +22,8 @@ export interface OfferedMedia {
   parameters: Record<string, string | number>;
   /** The m-line's index in the offer (the answer keeps the order). */
   index: number;
+  /** H.264 in packetization mode 0 (a terminal that takes only single NAL unit packets). */
+  singleNal?: boolean;
 }
 
 /** Sound the gateway takes, best first: Opus as it is; the others through a transcoder. */
@@ -41,11 +44,12 @@ export interface ParsedOffer {
 }
 
 /**
- * Whether the hearing's router carries this H.264 (workers/media/config.ts): mode 1, and a profile the
- * router has, matched by profile as mediasoup matches it (constrained baseline is not baseline).
+ * Whether the hearing's router carries this H.264 (workers/media/config.ts) in packetization `mode`: a
+ * profile the router has, matched by profile as mediasoup matches it (constrained baseline is not
+ * baseline). The router's codecs are mode 1; a mode 0 stream is one a mode 1 receiver takes as it is.
  */
-const routerTakesH264 = (p: Record<string, string | number>): boolean =>
-  Number(p['packetization-mode'] ?? 0) === 1 &&
+const routerTakesH264 = (p: Record<string, string | number>, mode: 0 | 1): boolean =>
+  Number(p['packetization-mode'] ?? 0) === mode &&
   mediaCodecs.some((c) => c.mimeType === 'video/H264' && isSameProfile(c.parameters ?? {}, p));
 
 /** Parses an offer; throws when it is not SDP at all. */
@@ -100,15 +104,19 @@ export function parseOffer(text: string): ParsedOffer {
         });
       }
     } else if (m.type === 'video') {
-      const h264 = (m.rtp ?? []).find((r) => r.codec.toUpperCase() === 'H264' && routerTakesH264(fmtp(r.payload)));
-      if (h264)
+      // Mode 1 when offered (larger pictures go in fragments), else mode 0.
+      const h264 = ([1, 0] as const)
+        .map((mode) => ({ mode, r: (m.rtp ?? []).find((r) => r.codec.toUpperCase() === 'H264' && routerTakesH264(fmtp(r.payload), mode)) }))
+        .find((x) => x.r);
+      if (h264?.r)
         taken.push({
           ...common,
           kind: 'video',
-          payloadType: h264.payload,
+          payloadType: h264.r.payload,
           mimeType: 'video/H264',
           clockRate: 90000,
-          parameters: fmtp(h264.payload),
+          parameters: fmtp(h264.r.payload),
+          ...(h264.mode === 0 ? { singleNal: true } : {}),
         });
     }
   });

@@ -1,5 +1,5 @@
 // Which H.264 of a terminal's offer the gateway takes: the router's profiles, matched by profile as
-// mediasoup matches them (an offer it answered and then could not produce would leave a call without a picture).
+// mediasoup matches them, in packetization mode 1 or 0 (an offer it answered and then could not produce would leave a call without a picture).
 import { describe, expect, it } from 'vitest';
 import { parseOffer } from '../../server/sip/sdp.ts';
 
@@ -25,11 +25,22 @@ describe("the gateway's H.264 from a terminal", () => {
     expect(takes('packetization-mode=1;profile-level-id=4d0028')).toBe(true);
   });
 
-  it('refuses what the router does not carry: plain baseline, high, mode 0', () => {
+  it('refuses what the router does not carry: plain baseline, high (in either mode)', () => {
     expect(takes('packetization-mode=1;profile-level-id=42001f')).toBe(false);
     expect(takes('packetization-mode=1;profile-level-id=640028')).toBe(false);
-    expect(takes('packetization-mode=0;profile-level-id=42e01f')).toBe(false);
-    expect(takes('')).toBe(false); // mode 0 by default
+    expect(takes('packetization-mode=0;profile-level-id=42001f')).toBe(false);
+    expect(takes('packetization-mode=0;profile-level-id=640028')).toBe(false);
+  });
+
+  it('takes mode 0 (single NAL unit packets) from a terminal that offers only it, said so; mode 1 when both are offered', () => {
+    const video = (text: string) => parseOffer(text).taken.find((t) => t.kind === 'video');
+    expect(video(offer('packetization-mode=0;profile-level-id=42e01f'))).toMatchObject({ payloadType: 96, singleNal: true });
+    expect(video(offer(''))).toMatchObject({ payloadType: 96, singleNal: true }); // mode 0 by default
+    const both = offer('packetization-mode=0;profile-level-id=42e01f')
+      .replace('RTP/AVP 96', 'RTP/AVP 96 97')
+      .replace(/\r\n$/, '\r\na=rtpmap:97 H264/90000\r\na=fmtp:97 packetization-mode=1;profile-level-id=42e01f\r\n');
+    expect(video(both)).toMatchObject({ payloadType: 97 });
+    expect(video(both)?.singleNal).toBeUndefined();
   });
 
   it('takes an offer without a profile as constrained baseline (the RFC 6184 default is baseline 42000a, but mediasoup reads it as 42e01f)', () => {

@@ -240,7 +240,8 @@ export interface RunOptions {
 }
 
 export interface RtpOutput {
-  video?: { port: number; payloadType: number; ssrc: number };
+  /** `singleNal`: H.264 packetization mode 0 (each NAL unit a packet: slices cut to fit one). */
+  video?: { port: number; payloadType: number; ssrc: number; singleNal?: boolean };
   /** `codec`: the terminal's sound (Opus unless it takes only G.722 or G.711). */
   audio: { port: number; payloadType: number; ssrc: number; codec?: 'audio/opus' | 'audio/G722' | 'audio/PCMA' | 'audio/PCMU' };
 }
@@ -261,8 +262,8 @@ function output(o: RunOptions, video: string, audio: string): string[] {
 
 /**
  * The program as RTP (RTCP on the next port): constrained-baseline H.264 level 3.1 (packetization mode
- * 1) with a key frame each 2 s, and Opus. A terminal without video gets the sound only (the picture is
- * made and dropped: the graph has it).
+ * 1, or mode 0 with each slice cut to fit a packet) with a key frame each 2 s, and Opus. A terminal
+ * without video gets the sound only (the picture is made and dropped: the graph has it).
  */
 function rtpOutput(rtp: RtpOutput, size: ProgramSize, video: string, audio: string): string[] {
   const progress = ['-progress', 'pipe:1', '-stats_period', '1'];
@@ -277,6 +278,8 @@ function rtpOutput(rtp: RtpOutput, size: ProgramSize, video: string, audio: stri
     ...['-map', video, '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline'],
     ...['-level:v', '3.1', '-pix_fmt', 'yuv420p', '-r', String(size.fps)],
     ...['-g', String(size.fps * 2), '-b:v', `${size.videoKbps}k`, '-maxrate', `${size.videoKbps}k`, '-bufsize', `${size.videoKbps}k`],
+    // Mode 0: no NAL unit larger than a packet's payload (1200 less the RTP header), none fragmented.
+    ...(rtp.video.singleNal ? ['-slice-max-size', '1100', '-rtpflags', 'h264_mode0'] : []),
     ...['-payload_type', String(rtp.video.payloadType), '-ssrc', String(rtp.video.ssrc)],
     ...['-f', 'rtp', `rtp://127.0.0.1:${rtp.video.port}?rtcpport=${rtp.video.port + 1}&pkt_size=1200`],
     ...sound,

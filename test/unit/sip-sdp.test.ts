@@ -1,5 +1,6 @@
 // Which H.264 of a terminal's offer the gateway takes: the router's profiles, matched by profile as
-// mediasoup matches them, in packetization mode 1 or 0 (an offer it answered and then could not produce would leave a call without a picture).
+// mediasoup matches them, in packetization mode 1 or 0 (an offer it answered and then could not
+// produce would leave a call without a picture).
 import { describe, expect, it } from 'vitest';
 import { parseOffer } from '../../server/sip/sdp.ts';
 

@@ -2,8 +2,8 @@
 // and writes). Sound: Opus passes through to the hearing as it is; G.722, G.711 A-law and µ-law are
 // transcoded to Opus (and the hearing back to them). Video: H.264 passes through when its profile is one
 // the hearing's router carries: packetization mode 1, or mode 0 (one NAL unit a packet, which mode 1
-// receivers take as it is; what the terminal receives is then sent in mode 0 too). An offer with no sound the gateway
-// takes gets 488.
+// receivers take as it is; what the terminal receives is then sent in mode 0 too). An offer with no
+// sound the gateway takes gets 488.
 import sdpTransform from 'sdp-transform';
 import { isSameProfile } from 'h264-profile-level-id';
 import { mediaCodecs } from '../../workers/media/config.ts';

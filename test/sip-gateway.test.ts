@@ -11,6 +11,7 @@ import { api, openHearing, recordedTracks, withServer } from './helpers/server.t
 import { freeUdpPort, offer, SipPhone, TerminalSound, type Dialled } from './helpers/sip.ts';
 import { until } from './helpers/wait.ts';
 import { decodeErrors, ffprobe } from './helpers/ffprobe.ts';
+import { rtpPayload } from '../workers/record/depacketize.ts';
 import { camera } from './helpers/rtp-camera.ts';
 import { connect, refusal, request } from './helpers/socket.ts';
 import { JFK, librivoxReference, paddedClip, wordErrorRate } from './helpers/speech.ts';
@@ -287,13 +288,7 @@ describe('the SIP gateway', () => {
 
       // What it receives: H.264 on payload type 96, every packet a single NAL unit (types 1–23: no STAP-A
       // 24, no FU-A 28), with the key frames and parameter sets a decoder starts from.
-      const nalTypes = (): number[] =>
-        received
-          .filter((m) => (m[1]! & 0x7f) === 96)
-          .map((m) => {
-            const extension = m[0]! & 0x10 ? 4 + 4 * m.readUInt16BE(12 + 4 * (m[0]! & 0x0f) + 2) : 0;
-            return m[12 + 4 * (m[0]! & 0x0f) + extension]! & 0x1f;
-          });
+      const nalTypes = (): number[] => received.filter((m) => (m[1]! & 0x7f) === 96).map((m) => (rtpPayload(m)?.[0] ?? 0) & 0x1f);
       await until('pictures of the hearing, key frames among them', () => nalTypes().length > 100 && nalTypes().includes(5), 20_000);
       const types = nalTypes();
       expect(

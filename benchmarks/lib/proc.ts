@@ -61,12 +61,12 @@ export function percentile(samples: number[], q: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN;
 }
 
-/** Busy and total CPU jiffies of the whole machine (all cores), from /proc/stat. */
 /** Cores kept busy between two readings of machineCpu() (2 on a 2-core machine is all of it). */
 export function coresBusy(from: { busy: number; total: number }, to: { busy: number; total: number }): number {
   return ((to.busy - from.busy) / Math.max(1, to.total - from.total)) * os.availableParallelism();
 }
 
+/** Busy and total CPU jiffies of the whole machine (all cores), from /proc/stat. */
 export function machineCpu(): { busy: number; total: number } {
   const fields = (fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0);

@@ -42,10 +42,15 @@ export class RtmpListener {
   /** This listener's handlers of node-media-server's events. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- node-media-server's handlers take its own arguments
   private readonly handlers: [event: NmsEvent, handler: (...args: any[]) => void][] = [];
-  /** The RTMP port it listens on (known once listening). */
-  port = 0;
-  /** RTMPS, when the server has a certificate and HEARING_RTMPS_PORT (known once listening). */
-  tlsPort: number | undefined;
+  /** The RTMP port it listens on (0 before it listens). */
+  get port(): number {
+    return (this.rtmp.tcpServer.address() as net.AddressInfo | null)?.port ?? 0;
+  }
+
+  /** RTMPS, when the server has a certificate and HEARING_RTMPS_PORT (once it listens). */
+  get tlsPort(): number | undefined {
+    return (this.rtmp.tlsServer?.address() as net.AddressInfo | null | undefined)?.port;
+  }
 
   private constructor(
     /** The host given out in push URLs. */
@@ -115,11 +120,11 @@ export class RtmpListener {
     const local = o.listenIp === '0.0.0.0' || o.listenIp === '::' ? '127.0.0.1' : o.listenIp;
     const listener = new RtmpListener(o.host, local, o.tls, refused);
     try {
-      // Port 0 is the system's pick, read back once listening (no port probed free, then taken).
-      listener.port = await listen(listener.rtmp.tcpServer, o.port, o.listenIp);
+      // Port 0 is the system's pick, read back from the listening server (no port probed free, then taken).
+      await listen(listener.rtmp.tcpServer, o.port, o.listenIp);
       if (o.tls) {
         if (!listener.rtmp.tlsServer) throw new Error('RTMPS: the certificate could not be read');
-        listener.tlsPort = await listen(listener.rtmp.tlsServer, o.tls.port, o.listenIp);
+        await listen(listener.rtmp.tlsServer, o.tls.port, o.listenIp);
       }
     } catch (error) {
       listener.close();
@@ -152,8 +157,8 @@ export class RtmpListener {
   }
 }
 
-/** Listens on `port` (0: any free one), or fails with the listen error (a port taken); later errors are logged. Its port. */
-async function listen(server: net.Server, port: number, ip: string): Promise<number> {
+/** Listens on `port` (0: any free one), or fails with the listen error (a port taken); later errors are logged. */
+async function listen(server: net.Server, port: number, ip: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject).listen(port, ip, () => {
       server.off('error', reject);
@@ -161,5 +166,4 @@ async function listen(server: net.Server, port: number, ip: string): Promise<num
     });
   });
   server.on('error', (error) => console.error('[rtmp] listener:', error.message));
-  return (server.address() as net.AddressInfo).port;
 }

@@ -29,7 +29,7 @@ const LIGHT = [
   'test/transcript-signing.test.ts',
   'test/trust.test.ts',
   'test/witness.test.ts',
-  'test/worker-score.test.ts',
+  'test/worker-patches.test.ts',
 ];
 
 /**

@@ -153,13 +153,13 @@ describe('a party whose network drops', () => {
       `address moved: media back both ways ${backMs} ms after the move (${JSON.stringify(back)}), resumed ${Date.now() - movedAt} ms after; alerts shown: ${JSON.stringify(alerts)}; the page: ${JSON.stringify(said)}`,
     );
     // The sound back both ways within 5 s (the issue's figure): the page finds the dead connection by its
-    // silence (looked at twice a second), makes a new one and restarts ICE; measured 2.2–3.0 s. The
-    // pictures follow, counted from where they stopped: measured 2.2–5.7 s (2026-11-28), allowed 8. What
-    // is left after the sound: mediasoup takes a camera up again at its lowest frame rate and climbs at
-    // the receiver's next bandwidth estimate (about 1.3 s), and some runs the court's browser drops the
-    // party's first pictures back (framesDropped) for up to 3 s.
+    // silence (looked at twice a second), makes a new one and restarts ICE; measured 2.1–2.9 s. The
+    // pictures follow, counted from where they stopped: measured 2.6–5.0 s in 22 runs (2026-11-28, our
+    // worker taking a stream back at once: scripts/mediasoup-patches), allowed 6. What is left after the
+    // sound: the phone's browser sends its camera again up to 1 s after its sound (its encoder runs, no
+    // packet arrives), and the court's browser takes a few hundred ms to decode the first pictures back.
     expect(Math.max(back.soundToCourt!, back.soundToParty!), 'the sound back both ways (ms after the move)').toBeLessThanOrEqual(5000);
-    expect(backMs, 'the pictures back both ways (ms after the move)').toBeLessThanOrEqual(8000);
+    expect(backMs, 'the pictures back both ways (ms after the move)').toBeLessThanOrEqual(6000);
     const [atJudge, atParty] = await Promise.all([received(judgePage, party.id), received(partyPage, judge.id)]);
     await Promise.all([
       waitForMediaFrom(judgePage, party.id, 30_000, { audio: atJudge.audio + 25, video: atJudge.video + 10 }),

@@ -367,6 +367,17 @@ describe('the SIP gateway', () => {
       await until('the feed made before the terminal sends', () => (server.sip!.callOf(terminal.id)?.fed ?? 0) > 10, 3_500);
       expect(toPrivate).toBe(0);
       expect(sound.back.payloadTypes.length).toBe(0);
+      // A stranger's packet reaches the hearing's side of the call first (its port on the media address, as a
+      // stale encoder's packets could on a port just freed): it takes nothing over.
+      const stranger = dgram.createSocket('udp4');
+      await new Promise<void>((resolve) => stranger.bind(0, '127.0.0.1', resolve));
+      const { localIp, localPort } = server.sip!.callOf(terminal.id)!.transports[0]!.tuple;
+      const junk = Buffer.alloc(100);
+      junk[0] = 0x80;
+      junk[1] = 111;
+      junk.writeUInt32BE(4242, 8);
+      await new Promise<void>((resolve) => stranger.send(junk, localPort, localIp, () => resolve()));
+      stranger.close();
       // ...and once it sends, goes to where its packets come from.
       sound.send(answeredPort(call.final.content, 'audio'), OPUS);
       await until(

@@ -312,10 +312,17 @@ export class SipGateway {
       const ssrcBelow2p31 = (): number => randomBytes(4).readUInt32BE(0) >>> 1; // ffmpeg takes it as a signed 32-bit option
       for (const t of offer.taken) {
         const transcoded = t.kind === 'audio' && t.mimeType !== 'audio/opus';
-        // mediasoup learns where the relay (or the transcoder) sends from (comedia); the relay learns the terminal's SSRC.
-        // ffmpeg (the transcoder) sends RTCP from a socket of its own, even to the same port: RTCP apart, or
-        // comedia would latch onto the RTCP socket and drop the RTP ("from unknown IP:port").
-        const transport = await room.createPlainTransport(participantId, 'send', { comedia: true, rtcpMux: !transcoded && t.rtcpMux });
+        // The transport takes packets only from the relay's own socket (connected to it below): with comedia it
+        // took the first sender to reach its port for good, and a stranger's (or a stale encoder's, on a port
+        // just freed) left the terminal unheard. mediasoup learns where the transcoder sends from (comedia):
+        // ffmpeg sends RTCP from a socket of its own, even to the same port: RTCP apart, or comedia would latch
+        // onto the RTCP socket and drop the RTP ("from unknown IP:port"). The relay learns the terminal's SSRC.
+        // (A relay on every address, 0.0.0.0, sends from whichever the route picks: comedia then.)
+        const relayBound = !transcoded && this.o.listenIp !== '0.0.0.0' && this.o.listenIp !== '::';
+        const transport = await room.createPlainTransport(participantId, 'send', {
+          comedia: !relayBound,
+          rtcpMux: !transcoded && t.rtcpMux,
+        });
         call.transports.push(transport);
         let sfu = {
           address: transport.tuple.localIp,
@@ -356,6 +363,13 @@ export class SipGateway {
           (ssrc) => onSsrc(ssrc),
         );
         call.relays.push(relay);
+        if (relayBound) {
+          await transport.connect({
+            ip: this.o.listenIp,
+            port: relay.rtpPort,
+            ...(relay.rtcpPort === undefined ? {} : { rtcpPort: relay.rtcpPort }),
+          });
+        }
         ports.set(t.index, { rtp: relay.rtpPort, rtcp: relay.rtcpPort });
         // The hearing's sound or picture for the terminal comes in here, and goes out from the port above.
         const feedPort = await relay.openFeed(() => this.feedPorts.take());

@@ -15,6 +15,9 @@ import { rtpPayload } from '../workers/record/depacketize.ts';
 import { camera } from './helpers/rtp-camera.ts';
 import { connect, refusal, request } from './helpers/socket.ts';
 import { JFK, librivoxReference, paddedClip, wordErrorRate } from './helpers/speech.ts';
+import { enroll, face, FACES_DIR } from './helpers/faces.ts';
+import { magentaPixels } from './helpers/frames.ts';
+import { newestSegment, withStreamLog } from './helpers/live.ts';
 
 /** Read speech with its words (the transcription tests' clip). */
 const LIBRIVOX_CLIP = 'sense_and_sensibility_01_austen_64kb-0870';
@@ -323,6 +326,83 @@ describe('the SIP gateway', () => {
       stop();
     }
   }, 60_000);
+
+  it('a terminal is checked against its ID photo from its camera and shown in the public stream, like any participant', async () => {
+    const { server } = ctx;
+    // The stream at once (no delay buffer) and always with pictures (a busy machine may not drop them).
+    Object.assign(server.config.live, { delaySeconds: 0, soundOnly: 'never' });
+    const h = await openHearing(
+      server,
+      [{ name: '王法官', role: 'judge' }, { name: '看守所终端', role: 'party', endpoint: 'sip' } as { name: string; role: string }],
+      { streamable: true },
+    );
+    const terminal = h.participants[1] as unknown as SipParticipant;
+    // Enrolled with Amy's ID photo; the terminal's camera shows another photo of her, framed in magenta
+    // (the colour the public stream is searched for), at 640x480 as a detention centre's terminal sends it.
+    expect((await enroll(server, h.id, terminal.id, face('amy1'))).status).toBe(201);
+    const cameraPort = dgram.createSocket('udp4');
+    const input = dgram.createSocket('udp4');
+    await Promise.all([cameraPort, input].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
+    let sender: ChildProcess | undefined;
+    const { call, stop } = await dialWithTone(terminal, {
+      audio: ['opus'],
+      videoPort: (cameraPort.address() as net.AddressInfo).port,
+      videoModes: [1],
+    });
+    try {
+      expect(call.final.status).toBe(200);
+      const gatewayVideo = answeredPort(call.final.content, 'video');
+      input.on('message', (m) => cameraPort.send(m, gatewayVideo, '127.0.0.1'));
+      sender = spawn('ffmpeg', [
+        ...[
+          '-hide_banner',
+          '-loglevel',
+          'error',
+          '-re',
+          '-loop',
+          '1',
+          '-framerate',
+          '15',
+          '-t',
+          '40',
+          '-i',
+          path.join(FACES_DIR, 'amy2.png'),
+        ],
+        ...['-vf', 'scale=320:320,pad=640:480:160:80:magenta', '-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p'],
+        ...['-g', '15', '-payload_type', '97', '-ssrc', '5252', '-f', 'rtp'],
+        `rtp://127.0.0.1:${(input.address() as net.AddressInfo).port}?pkt_size=1200`,
+      ]);
+      // Checked from its camera, as a browser's would be: the right person.
+      const checked = await until(
+        'the terminal checked from its camera',
+        () => server.store.auditLog(h.id).find((e) => e.action === 'identity.checked' && e.detail.participantId === terminal.id),
+        45_000,
+      );
+      console.log(`a terminal's camera checked: ${checked.detail.result}, distance ${checked.detail.distance}`);
+      expect(checked.detail).toMatchObject({ result: 'verified', trigger: 'camera_started' });
+      expect(checked.detail.distance).toBeLessThanOrEqual(server.config.identity.accept);
+
+      // The judge streams the hearing: the public program shows the terminal's picture.
+      for (const action of ['approve', 'start']) {
+        expect((await api(server)('POST', `/api/v1/hearings/${h.id}/stream`, { action })).status).toBe(200);
+      }
+      const startedAt = Date.now();
+      const shown = await until(
+        'a program segment with the terminal',
+        async () => {
+          const segment = await newestSegment(server, h.id, startedAt);
+          return segment && magentaPixels(segment.file) > 1000 ? segment : undefined;
+        },
+        60_000,
+      ).catch(withStreamLog(server, h.id));
+      expect(shown.name).toMatch(/\.ts$/);
+    } finally {
+      sender?.kill('SIGKILL');
+      cameraPort.close();
+      input.close();
+      stop();
+    }
+  }, 120_000);
 
   it("a camera that dies without its producer closing does not freeze what a terminal receives: left out of the terminal's feed", async () => {
     const { server } = ctx;

@@ -18,6 +18,13 @@ import type { types } from 'mediasoup';
 import { sleep, until } from './helpers/wait.ts';
 
 const SSRCS = [1111, 2222];
+/** The producers' codec: VP8 on payload type 101, with NACK and key frame requests (PLI). */
+const VP8: types.RtpCodecParameters = {
+  mimeType: 'video/VP8',
+  payloadType: 101,
+  clockRate: 90000,
+  rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }],
+};
 
 /** An RTP packet of a VP8 picture (a key frame when `key`): the header, VP8's descriptor, and filler. */
 function vp8Packet(ssrc: number, seq: number, timestamp: number, key: boolean): Buffer {
@@ -59,14 +66,7 @@ describe('our mediasoup worker: a stream back after a silence', () => {
     ctx.producer = await ctx.transport.produce({
       kind: 'video',
       rtpParameters: {
-        codecs: [
-          {
-            mimeType: 'video/VP8',
-            payloadType: 101,
-            clockRate: 90000,
-            rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }],
-          },
-        ],
+        codecs: [VP8],
         encodings: SSRCS.map((ssrc) => ({ ssrc })),
       },
     });
@@ -181,14 +181,7 @@ describe('our mediasoup worker: a consumer whose layers follow its bandwidth, wh
     ctx.producer = await inbound.produce({
       kind: 'video',
       rtpParameters: {
-        codecs: [
-          {
-            mimeType: 'video/VP8',
-            payloadType: 101,
-            clockRate: 90000,
-            rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }],
-          },
-        ],
+        codecs: [VP8],
         encodings: SSRCS.map((ssrc) => ({ ssrc, scalabilityMode: 'L1T3' })),
       },
     });

@@ -60,6 +60,49 @@ async function dialWithTone(
   }
 }
 
+/**
+ * A phone with a camera: dials like dialWithTone, offering H.264 in `modes` on a camera port of its own.
+ * What reaches that port is in `received`; `send` starts ffmpeg (its input and encoding arguments, RTP to
+ * follow) sending from that port to the gateway's (the gateway sends where a terminal's packets come
+ * from): ffmpeg's packets reach it through a second socket. `stop` ends all of it.
+ */
+async function dialWithCamera(
+  terminal: SipParticipant,
+  modes: (0 | 1)[],
+): Promise<{ phone: SipPhone; call: Dialled; received: Buffer[]; send: (ffmpeg: string[]) => void; stop: () => void }> {
+  const camera = dgram.createSocket('udp4');
+  const input = dgram.createSocket('udp4');
+  await Promise.all([camera, input].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
+  const received: Buffer[] = [];
+  camera.on('message', (m) => received.push(m));
+  let sender: ChildProcess | undefined;
+  const close = (): void => {
+    sender?.kill('SIGKILL');
+    camera.close();
+    input.close();
+  };
+  try {
+    const dialled = await dialWithTone(terminal, {
+      audio: ['opus'],
+      videoPort: (camera.address() as net.AddressInfo).port,
+      videoModes: modes,
+    });
+    const send = (ffmpeg: string[]): void => {
+      const gatewayVideo = answeredPort(dialled.call.final.content, 'video');
+      input.on('message', (m) => camera.send(m, gatewayVideo, '127.0.0.1'));
+      sender = spawn('ffmpeg', [...ffmpeg, `rtp://127.0.0.1:${(input.address() as net.AddressInfo).port}?pkt_size=1200`]);
+    };
+    const stop = (): void => {
+      close();
+      dialled.stop();
+    };
+    return { phone: dialled.phone, call: dialled.call, received, send, stop };
+  } catch (error) {
+    close();
+    throw error;
+  }
+}
+
 describe('the SIP gateway', () => {
   const ctx = withServer({ sip: { port: 0, rtpTimeoutMs: 4000 } });
 
@@ -259,31 +302,16 @@ describe('the SIP gateway', () => {
   it('a terminal that takes H.264 only in packetization mode 0: its camera in the hearing and the record, and what it receives one NAL unit a packet', async () => {
     const { server } = ctx;
     const { hearingId, terminal } = await hearingWithTerminal();
-    // The terminal's camera port: what it receives comes here, and what it sends leaves from here (the
-    // gateway sends where a terminal's packets come from). ffmpeg's pictures reach it through `input`.
-    const camera = dgram.createSocket('udp4');
-    const input = dgram.createSocket('udp4');
-    await Promise.all([camera, input].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
-    const received: Buffer[] = [];
-    camera.on('message', (m) => received.push(m));
-    let sender: ChildProcess | undefined;
-    const { phone, call, stop } = await dialWithTone(terminal, {
-      audio: ['opus'],
-      videoPort: (camera.address() as net.AddressInfo).port,
-      videoModes: [0],
-    });
+    const { phone, call, received, send, stop } = await dialWithCamera(terminal, [0]);
     try {
       expect(call.final.status).toBe(200);
       expect(call.final.content).toMatch(/^m=video \d+ RTP\/AVP 96\r?$/m);
       expect(call.final.content).toMatch(/^a=fmtp:96 packetization-mode=0;profile-level-id=42e01f\r?$/m);
-      const gatewayVideo = answeredPort(call.final.content, 'video');
-      input.on('message', (m) => camera.send(m, gatewayVideo, '127.0.0.1'));
       // What a mode 0 terminal sends: each NAL unit a packet (slices cut to fit).
-      sender = spawn('ffmpeg', [
+      send([
         ...['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=s=352x288:r=15:d=30'],
         ...['-c:v', 'libx264', '-profile:v', 'baseline', '-level', '3.1', '-pix_fmt', 'yuv420p', '-g', '15', '-slice-max-size', '1100'],
         ...['-rtpflags', 'h264_mode0', '-payload_type', '96', '-ssrc', '5151', '-f', 'rtp'],
-        `rtp://127.0.0.1:${(input.address() as net.AddressInfo).port}?pkt_size=1200`,
       ]);
       const producer = await until('its camera', () => server.sip!.callOf(terminal.id)?.producers.find((p) => p.kind === 'video'), 10_000);
       expect(producer.rtpParameters.codecs[0]).toMatchObject({ mimeType: 'video/H264', parameters: { 'packetization-mode': 1 } });
@@ -320,9 +348,6 @@ describe('the SIP gateway', () => {
         expect(decodeErrors(path.join(dir, file)), `${file} decodes fully`).toBe('');
       }
     } finally {
-      sender?.kill('SIGKILL');
-      camera.close();
-      input.close();
       stop();
     }
   }, 60_000);
@@ -340,20 +365,10 @@ describe('the SIP gateway', () => {
     // Enrolled with Amy's ID photo; the terminal's camera shows another photo of her, framed in magenta
     // (the colour the public stream is searched for), at 640x480 as a detention centre's terminal sends it.
     expect((await enroll(server, h.id, terminal.id, face('amy1'))).status).toBe(201);
-    const cameraPort = dgram.createSocket('udp4');
-    const input = dgram.createSocket('udp4');
-    await Promise.all([cameraPort, input].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
-    let sender: ChildProcess | undefined;
-    const { call, stop } = await dialWithTone(terminal, {
-      audio: ['opus'],
-      videoPort: (cameraPort.address() as net.AddressInfo).port,
-      videoModes: [1],
-    });
+    const { call, send, stop } = await dialWithCamera(terminal, [1]);
     try {
       expect(call.final.status).toBe(200);
-      const gatewayVideo = answeredPort(call.final.content, 'video');
-      input.on('message', (m) => cameraPort.send(m, gatewayVideo, '127.0.0.1'));
-      sender = spawn('ffmpeg', [
+      send([
         ...[
           '-hide_banner',
           '-loglevel',
@@ -370,7 +385,6 @@ describe('the SIP gateway', () => {
         ],
         ...['-vf', 'scale=320:320,pad=640:480:160:80:magenta', '-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p'],
         ...['-g', '15', '-payload_type', '97', '-ssrc', '5252', '-f', 'rtp'],
-        `rtp://127.0.0.1:${(input.address() as net.AddressInfo).port}?pkt_size=1200`,
       ]);
       // Checked from its camera, as a browser's would be: the right person.
       const checked = await until(
@@ -397,9 +411,6 @@ describe('the SIP gateway', () => {
       ).catch(withStreamLog(server, h.id));
       expect(shown.name).toMatch(/\.ts$/);
     } finally {
-      sender?.kill('SIGKILL');
-      cameraPort.close();
-      input.close();
       stop();
     }
   }, 120_000);
